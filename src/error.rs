@@ -1,0 +1,311 @@
+//! One error type for the library. Problems in model and scenario files are *located*: they name
+//! the file, the line and column, what was expected and, where a name is close to a known one,
+//! a "did you mean".
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// What went wrong in a model or scenario file. Tests match on this, never on message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The text is not valid TOML.
+    Syntax,
+    /// `schema` is missing or names a version this build does not read.
+    UnsupportedSchema,
+    /// A key that the format does not define (files are read with unknown keys rejected).
+    UnknownField,
+    /// A required key is missing.
+    MissingField,
+    /// A value of the wrong type or outside its range.
+    InvalidValue,
+    /// `kind = "…"` names no registered region kind.
+    UnknownRegionKind,
+    /// A name that should refer to a region of the model refers to none.
+    UnknownRegion,
+    /// `region.port` names a port the region does not have.
+    UnknownPort,
+    /// An edge joins ports that carry different signal kinds.
+    PortTypeMismatch,
+    /// An edge joins ports of different widths.
+    PortSizeMismatch,
+    /// The edges without `delay = 1` form a cycle, so no tick order exists.
+    CycleWithoutDelay,
+    /// A required input port has no edge into it.
+    UnconnectedInput,
+    /// `kind = "…"` names no world.
+    UnknownWorldKind,
+    /// `kind = "…"` names no probe.
+    UnknownProbeKind,
+    /// A concept (token) that the world's vocabulary does not contain.
+    UnknownConcept,
+    /// A file that a scenario refers to cannot be read.
+    MissingFile,
+}
+
+impl ErrorKind {
+    /// A short, stable, kebab-case name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::UnsupportedSchema => "unsupported-schema",
+            ErrorKind::UnknownField => "unknown-field",
+            ErrorKind::MissingField => "missing-field",
+            ErrorKind::InvalidValue => "invalid-value",
+            ErrorKind::UnknownRegionKind => "unknown-region-kind",
+            ErrorKind::UnknownRegion => "unknown-region",
+            ErrorKind::UnknownPort => "unknown-port",
+            ErrorKind::PortTypeMismatch => "port-type-mismatch",
+            ErrorKind::PortSizeMismatch => "port-size-mismatch",
+            ErrorKind::CycleWithoutDelay => "cycle-without-delay",
+            ErrorKind::UnconnectedInput => "unconnected-input",
+            ErrorKind::UnknownWorldKind => "unknown-world-kind",
+            ErrorKind::UnknownProbeKind => "unknown-probe-kind",
+            ErrorKind::UnknownConcept => "unknown-concept",
+            ErrorKind::MissingFile => "missing-file",
+        }
+    }
+}
+
+/// A position in a file: 1-based line and column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the user named it.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// An error at a place in a model or scenario file.
+#[derive(Debug, Clone)]
+pub struct LocatedError {
+    /// What kind of problem.
+    pub kind: ErrorKind,
+    /// Where.
+    pub location: Location,
+    /// What was found and what was expected.
+    pub message: String,
+    /// A suggestion, e.g. "did you mean `sensory_cortex`?".
+    pub help: Option<String>,
+}
+
+impl fmt::Display for LocatedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: error[{}]: {}", self.location, self.kind.name(), self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The library's error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A problem at a place in a model or scenario file.
+    #[error("{0}")]
+    Located(Box<LocatedError>),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The requested compute device is not available in this build or on this machine.
+    #[error("device: {0}")]
+    Device(String),
+    /// A run-time failure with its context (phase, step, region) in the message.
+    #[error("{0}")]
+    Run(String),
+}
+
+impl Error {
+    /// The kind of a located error, `None` for other errors.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Located(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+
+    /// The location of a located error.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Located(e) => Some(&e.location),
+            _ => None,
+        }
+    }
+
+    /// The help line of a located error.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            Error::Located(e) => e.help.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+}
+
+/// The library's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text of a file with the name the user gave it, so that byte spans become `file:line:col`.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The whole text.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// Reads a file; a missing file is an I/O error naming the path.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Ok(SourceFile { path: path.to_path_buf(), text })
+    }
+
+    /// A source held in memory (tests, generated files).
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        SourceFile { path: path.into(), text: text.into() }
+    }
+
+    /// The location of a byte offset.
+    pub fn locate(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        Location { file: self.path.clone(), line, column }
+    }
+
+    /// A located error at the start of `span`.
+    pub fn error(&self, kind: ErrorKind, span: Range<usize>, message: impl Into<String>) -> Error {
+        self.error_with_help(kind, span, message, None)
+    }
+
+    /// A located error with a help line.
+    pub fn error_with_help(
+        &self,
+        kind: ErrorKind,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Error {
+        Error::Located(Box::new(LocatedError {
+            kind,
+            location: self.locate(span.start),
+            message: message.into(),
+            help,
+        }))
+    }
+
+    /// Turns a TOML parse or deserialisation error into a located error, classifying it.
+    pub fn toml_error(&self, err: &toml::de::Error) -> Error {
+        let message = err.message().trim().to_string();
+        let kind = if message.starts_with("unknown field") {
+            ErrorKind::UnknownField
+        } else if message.starts_with("missing field") {
+            ErrorKind::MissingField
+        } else if message.starts_with("invalid")
+            || message.contains("expected")
+            || message.starts_with("unknown variant")
+        {
+            ErrorKind::InvalidValue
+        } else {
+            ErrorKind::Syntax
+        };
+        let help = match kind {
+            ErrorKind::UnknownField => unknown_field_help(&message),
+            _ => None,
+        };
+        let span = err.span().unwrap_or(0..0);
+        self.error_with_help(kind, span, message, help)
+    }
+}
+
+/// serde writes "unknown field `lrr`, expected one of `lr`, `dim`"; suggest the nearest.
+fn unknown_field_help(message: &str) -> Option<String> {
+    let mut parts = message.split('`');
+    let _ = parts.next();
+    let name = parts.next()?;
+    let candidates: Vec<&str> = parts.skip(1).step_by(2).collect();
+    did_you_mean(name, candidates.iter().copied())
+}
+
+/// "did you mean `x`?" for the candidate nearest to `name`, when it is near enough to be a typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    nearest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate within edit distance max(1, len/3) of `name`, nearest first.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// Edit distance (insertions, deletions, substitutions) between two strings, by characters.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev_diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev_diag + cost);
+            prev_diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_counts_lines_and_characters() {
+        let src = SourceFile::new("m.toml", "a = 1\nbé = 2\n");
+        let loc = src.locate(src.text.find('=').unwrap());
+        assert_eq!((loc.line, loc.column), (1, 3));
+        let loc = src.locate(src.text.rfind('=').unwrap());
+        assert_eq!((loc.line, loc.column), (2, 4));
+    }
+
+    #[test]
+    fn levenshtein_matches_hand_counts() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("same", "same"), 0);
+    }
+
+    #[test]
+    fn did_you_mean_picks_near_names_only() {
+        let kinds = ["sensory_cortex", "reward_model"];
+        assert_eq!(nearest("sensory_cortx", kinds), Some("sensory_cortex"));
+        assert_eq!(nearest("amygdala", kinds), None);
+    }
+}

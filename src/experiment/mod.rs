@@ -1,0 +1,177 @@
+//! The run loop: build the world and the brain from a scenario, step through its phases, take
+//! the probes on schedule, and write the run directory:
+//!
+//! - `scenario.toml`: the fully resolved scenario (model inlined, defaults written out);
+//! - `metrics.csv`: long format `phase,step,agent,probe,key,value`;
+//! - `summary.json`: each probe's last value per key, median and 10th/90th percentiles across
+//!   agents.
+//!
+//! Every file is written to a temporary name and renamed into place, so a killed run never
+//! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.
+
+pub mod recorder;
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array1;
+
+use crate::brain::{Brain, derive_seed};
+use crate::device::DeviceChoice;
+use crate::error::{Error, Result};
+use crate::scenario::{ProbeKind, ProbeSpec, Scenario};
+use crate::worlds::Vocabulary;
+
+pub use recorder::{Recorder, Row, Summary, SummaryEntry, SummaryJson, read_csv, write_atomic};
+
+/// How to run a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The run directory; default `runs/<scenario>-seed<S>-<unix time>`.
+    pub out: Option<PathBuf>,
+    /// The compute device.
+    pub device: DeviceChoice,
+    /// Replaces the scenario's seed.
+    pub seed: Option<u64>,
+    /// Show a progress bar per phase.
+    pub progress: bool,
+}
+
+/// What a finished run leaves.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Every probe reading.
+    pub rows: Vec<Row>,
+    /// The last reading of each probe and key across agents.
+    pub summary: Summary,
+}
+
+/// Runs a scenario to the end and writes its run directory.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
+    let mut scenario = scenario.clone();
+    if let Some(seed) = options.seed {
+        scenario.seed = seed;
+    }
+    let seed = scenario.seed;
+    let p = scenario.population;
+    let dir = match &options.out {
+        Some(d) => d.clone(),
+        None => {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            PathBuf::from("runs").join(format!("{}-seed{seed}-{t}", scenario.name))
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    write_atomic(&dir.join("scenario.toml"), scenario.to_toml().as_bytes())?;
+
+    let device = options.device.make(seed)?;
+    let phase_worlds: Vec<_> = scenario.phases.iter().map(|ph| ph.world.clone()).collect();
+    let mut world = scenario.world.build(&phase_worlds, p)?;
+    let agent_seeds: Vec<u64> = (0..p).map(|a| derive_seed(seed, &[0, a as u64])).collect();
+    world.reset(&agent_seeds);
+    let mut brain = Brain::new(&scenario.model, scenario.plan().clone(), p, seed, &device, world.vocabulary())?;
+
+    let mut recorder = Recorder::new(&dir);
+    let mut step: u64 = 0;
+    for phase in &scenario.phases {
+        world.set_phase(&phase.world)?;
+        for (name, _) in &scenario.model.regions {
+            brain.set_learning(name, !phase.freeze.contains(name))?;
+        }
+        let bar = progress_bar(options.progress, &phase.name, phase.steps);
+        for k in 1..=phase.steps {
+            let observation = world.step()?;
+            brain.tick(observation).map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
+            step += 1;
+            let last = k == phase.steps;
+            let due: Vec<&ProbeSpec> = scenario.probes.iter().filter(|pr| last || k % pr.every == 0).collect();
+            if !due.is_empty() {
+                if let Some(region) = brain.first_divergent() {
+                    recorder.flush()?;
+                    return Err(Error::Run(format!(
+                        "phase `{}`, step {step}: region `{region}` diverged (non-finite weights); \
+                         metrics so far are in {}",
+                        phase.name,
+                        dir.display()
+                    )));
+                }
+                for probe in due {
+                    take_probe(&brain, world.vocabulary(), probe, &phase.name, step, &mut recorder)?;
+                }
+            }
+            if k % 256 == 0 || last {
+                bar.set_position(k);
+            }
+        }
+        bar.finish_and_clear();
+        recorder.flush()?;
+    }
+    let summary = recorder.summary();
+    write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
+    Ok(RunOutput { dir, rows: recorder.into_rows(), summary })
+}
+
+fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(phase.to_string());
+    bar
+}
+
+/// Reads one probe for every agent and records it.
+fn take_probe(
+    brain: &Brain,
+    vocabulary: &Vocabulary,
+    probe: &ProbeSpec,
+    phase: &str,
+    step: u64,
+    recorder: &mut Recorder,
+) -> Result<()> {
+    let region = |name: &str| brain.region(name).ok_or_else(|| Error::Run(format!("probe `{}`: no region `{name}`", probe.name)));
+    let latent = |cortex: &str, word: &str| -> Result<ndarray::Array2<f32>> {
+        let id = vocabulary.id(word).ok_or_else(|| Error::Run(format!("probe `{}`: `{word}` is not in the vocabulary", probe.name)))?;
+        region(cortex)?
+            .concept_latent(id)
+            .ok_or_else(|| Error::Run(format!("probe `{}`: region `{cortex}` has no latent space", probe.name)))
+    };
+    match &probe.kind {
+        ProbeKind::Valence { concepts, cortex, reward_model } => {
+            for c in concepts {
+                let z = latent(cortex, c)?;
+                let v = region(reward_model)?
+                    .value_at(&z)
+                    .ok_or_else(|| Error::Run(format!("probe `{}`: region `{reward_model}` values no latent of this width", probe.name)))?;
+                recorder.record(phase, step, &probe.name, c, &v);
+            }
+        }
+        ProbeKind::Cosine { pairs, cortex } => {
+            for (a, b) in pairs {
+                let (za, zb) = (latent(cortex, a)?, latent(cortex, b)?);
+                let cos: Array1<f32> = za
+                    .outer_iter()
+                    .zip(zb.outer_iter())
+                    .map(|(x, y)| {
+                        let n = (x.dot(&x) * y.dot(&y)).sqrt();
+                        if n > 0.0 { x.dot(&y) / n } else { 0.0 }
+                    })
+                    .collect();
+                recorder.record(phase, step, &probe.name, &format!("{a}~{b}"), &cos);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads a scenario file and runs it.
+pub fn run_file(path: impl AsRef<Path>, options: &RunOptions) -> Result<RunOutput> {
+    run(&crate::scenario::load_scenario(path)?, options)
+}

@@ -1,0 +1,232 @@
+//! Probe readings in long format, the run summary, and atomic file writes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array1;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::scenario::Scenario;
+
+/// One reading: one agent, one probe key, at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The phase's name.
+    pub phase: String,
+    /// Ticks since the run began.
+    pub step: u64,
+    /// The agent's index in the population.
+    pub agent: usize,
+    /// The probe's name.
+    pub probe: String,
+    /// What within the probe (a concept, a pair).
+    pub key: String,
+    /// The reading.
+    pub value: f32,
+}
+
+/// Collects readings and writes `metrics.csv`.
+#[derive(Debug)]
+pub struct Recorder {
+    path: PathBuf,
+    rows: Vec<Row>,
+}
+
+impl Recorder {
+    /// A recorder writing `metrics.csv` into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Recorder { path: dir.join("metrics.csv"), rows: Vec::new() }
+    }
+
+    /// Records one probe key for every agent (`values` is `[P]`).
+    pub fn record(&mut self, phase: &str, step: u64, probe: &str, key: &str, values: &Array1<f32>) {
+        for (agent, &value) in values.iter().enumerate() {
+            self.rows.push(Row {
+                phase: phase.to_string(),
+                step,
+                agent,
+                probe: probe.to_string(),
+                key: key.to_string(),
+                value,
+            });
+        }
+    }
+
+    /// Writes everything recorded so far, atomically.
+    pub fn flush(&self) -> Result<()> {
+        write_atomic(&self.path, to_csv(&self.rows).as_bytes())
+    }
+
+    /// The last reading of each (probe, key) across agents.
+    pub fn summary(&self) -> Summary {
+        summarise(&self.rows)
+    }
+
+    /// The readings.
+    pub fn into_rows(self) -> Vec<Row> {
+        self.rows
+    }
+}
+
+/// Rows as CSV with a header (`f32` written in Rust's shortest round-trip form).
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut s = String::from("phase,step,agent,probe,key,value\n");
+    for r in rows {
+        let _ = writeln!(s, "{},{},{},{},{},{}", csv_field(&r.phase), r.step, r.agent, csv_field(&r.probe), csv_field(&r.key), r.value);
+    }
+    s
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Reads a `metrics.csv` back.
+pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let bad = || Error::Run(format!("{}:{}: expected `phase,step,agent,probe,key,value`", path.display(), i + 1));
+        if f.len() != 6 {
+            return Err(bad());
+        }
+        rows.push(Row {
+            phase: f[0].to_string(),
+            step: f[1].parse().map_err(|_| bad())?,
+            agent: f[2].parse().map_err(|_| bad())?,
+            probe: f[3].to_string(),
+            key: f[4].to_string(),
+            value: f[5].parse().map_err(|_| bad())?,
+        });
+    }
+    Ok(rows)
+}
+
+/// The spread of one probe key across agents at its last reading.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryEntry {
+    /// The phase of the last reading.
+    pub phase: String,
+    /// Its step.
+    pub step: u64,
+    /// Median across agents.
+    pub median: f32,
+    /// 10th percentile.
+    pub p10: f32,
+    /// 90th percentile.
+    pub p90: f32,
+    /// Agents counted.
+    pub agents: usize,
+}
+
+/// probe → key → last reading's spread.
+pub type Summary = BTreeMap<String, BTreeMap<String, SummaryEntry>>;
+
+/// The last reading of each (probe, key) across agents.
+pub fn summarise(rows: &[Row]) -> Summary {
+    let mut last: BTreeMap<(&str, &str), (u64, &str, Vec<f32>)> = BTreeMap::new();
+    for r in rows {
+        let e = last.entry((&r.probe, &r.key)).or_insert((r.step, &r.phase, Vec::new()));
+        if r.step > e.0 {
+            *e = (r.step, &r.phase, Vec::new());
+        }
+        if r.step == e.0 {
+            e.2.push(r.value);
+        }
+    }
+    let mut summary = Summary::new();
+    for ((probe, key), (step, phase, mut values)) in last {
+        values.sort_by(f32::total_cmp);
+        summary.entry(probe.to_string()).or_default().insert(
+            key.to_string(),
+            SummaryEntry {
+                phase: phase.to_string(),
+                step,
+                median: percentile(&values, 0.5),
+                p10: percentile(&values, 0.1),
+                p90: percentile(&values, 0.9),
+                agents: values.len(),
+            },
+        );
+    }
+    summary
+}
+
+/// Linear-interpolated percentile of sorted values (numpy's default method).
+pub fn percentile(sorted: &[f32], q: f64) -> f32 {
+    if sorted.is_empty() {
+        return f32::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let frac = (pos - lo as f64) as f32;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
+/// `summary.json`'s shape.
+#[derive(Serialize)]
+struct SummaryFile<'a> {
+    scenario: &'a str,
+    seed: u64,
+    population: usize,
+    probes: &'a Summary,
+}
+
+/// Extension for writing a summary as JSON.
+pub trait SummaryJson {
+    /// The summary as pretty JSON with the scenario's identity.
+    fn to_json(&self, scenario: &Scenario) -> String;
+}
+
+impl SummaryJson for Summary {
+    fn to_json(&self, scenario: &Scenario) -> String {
+        let file = SummaryFile { scenario: &scenario.name, seed: scenario.seed, population: scenario.population, probes: self };
+        serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
+    }
+}
+
+/// Writes a file by writing a temporary sibling, syncing it and renaming it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_match_numpy() {
+        // numpy.percentile([1, 2, 3, 4, 10], [10, 50, 90]) == [1.4, 3.0, 7.6]
+        let v = [1.0, 2.0, 3.0, 4.0, 10.0];
+        assert!((percentile(&v, 0.1) - 1.4).abs() < 1e-6);
+        assert_eq!(percentile(&v, 0.5), 3.0);
+        assert!((percentile(&v, 0.9) - 7.6).abs() < 1e-5);
+    }
+
+    #[test]
+    fn summary_takes_the_last_step_of_each_key() {
+        let row = |step, agent, value| Row { phase: "p".into(), step, agent, probe: "valence".into(), key: "a".into(), value };
+        let rows = vec![row(1, 0, 9.0), row(1, 1, 9.0), row(2, 0, 1.0), row(2, 1, 3.0)];
+        let s = summarise(&rows);
+        let e = &s["valence"]["a"];
+        assert_eq!((e.step, e.median, e.agents), (2, 2.0, 2));
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![Row { phase: "x".into(), step: 3, agent: 1, probe: "cos".into(), key: "a~b".into(), value: 0.1 }];
+        write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
+        assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
+        assert!(!dir.path().join(".m.csv.tmp").exists());
+    }
+}

@@ -1,0 +1,139 @@
+//! The `valence` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use valence::device::DeviceChoice;
+use valence::experiment::{RunOptions, run};
+use valence::regions::registry;
+use valence::scenario::{FileKind, file_kind, load_scenario, model::any_world_ports, parse_model, validate};
+
+#[derive(Parser)]
+#[command(name = "valence", version, about = "How linguistic value concepts acquire valence: a brain-architecture simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its run directory.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The run directory (default: runs/<scenario>-seed<S>-<time>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu (embedded, default) or wgpu (needs the `wgpu` feature).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Replace the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check model and scenario files; errors name file:line:column.
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a model's (or a scenario's model's) graph as Graphviz DOT.
+    Graph {
+        /// A model or scenario file.
+        file: PathBuf,
+    },
+    /// List region kinds with their ports and parameters.
+    Regions,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Run { scenario, out, device, seed, quiet } => {
+            let device: DeviceChoice = device.parse()?;
+            let scenario = load_scenario(&scenario)?;
+            let options = RunOptions { out, device, seed, progress: !quiet };
+            let steps: u64 = scenario.phases.iter().map(|p| p.steps).sum();
+            eprintln!(
+                "valence: `{}` — {} agents, {} phases, {steps} steps, seed {}, device {device}",
+                scenario.name,
+                scenario.population,
+                scenario.phases.len(),
+                options.seed.unwrap_or(scenario.seed)
+            );
+            let started = std::time::Instant::now();
+            let output = run(&scenario, &options).context("run failed")?;
+            let secs = started.elapsed().as_secs_f64();
+            println!("run `{}` finished in {secs:.1} s → {}", scenario.name, output.dir.display());
+            println!("{:<12} {:<14} {:>10} {:>10} {:>10}", "probe", "key", "p10", "median", "p90");
+            for (probe, keys) in &output.summary {
+                for (key, e) in keys {
+                    println!("{probe:<12} {key:<14} {:>10.4} {:>10.4} {:>10.4}", e.p10, e.median, e.p90);
+                }
+            }
+            println!("(across {} agents, at the last probe of each key)", scenario.population);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { files } => {
+            let mut failed = false;
+            for f in &files {
+                match validate(f) {
+                    Ok(kind) => println!("{}: ok ({})", f.display(), if kind == FileKind::Model { "model" } else { "scenario" }),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Graph { file } => {
+            let source = valence::error::SourceFile::read(&file)?;
+            let dot = match file_kind(&source)? {
+                FileKind::Scenario => {
+                    let s = load_scenario(&file)?;
+                    s.plan().to_dot(&s.model.name)
+                }
+                FileKind::Model => {
+                    let m = parse_model(source)?;
+                    m.plan(("world", any_world_ports()))?.to_dot(&m.spec.name)
+                }
+            };
+            print!("{dot}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Regions => {
+            for kind in registry() {
+                let spec = (kind.defaults)();
+                println!("{} — {}", kind.name, kind.summary);
+                let ports = spec.ports();
+                for p in &ports.inputs {
+                    let req = if p.required { "required" } else { "optional" };
+                    println!("  in  {:<10} {:<8} [P, {}] {req}: {}", p.name, p.kind.name(), p.width, p.doc);
+                }
+                for p in &ports.outputs {
+                    println!("  out {:<10} {:<8} [P, {}] {}", p.name, p.kind.name(), p.width, p.doc);
+                }
+                for (k, v) in spec.params() {
+                    println!("  param {k} = {v}");
+                }
+                println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Brain regions. Each region is one file implementing [`Region`], plus one variant of
+//! [`RegionSpec`] (its hyperparameters, read from a model file by `kind`). A region declares its
+//! ports (Nengo's `size_in`/`size_out`), is built for a population of P agents with per-agent
+//! parameters, and steps all P agents at once.
+
+pub mod reward_model;
+pub mod sensory_cortex;
+
+use std::collections::BTreeMap;
+
+use burn::prelude::Device;
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::signal::{Signal, SignalKind};
+use crate::worlds::Vocabulary;
+
+pub use reward_model::{RewardModel, RewardModelConfig};
+pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
+
+/// The width of a port: fixed by the region's parameters, or taken from what is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    /// Exactly this many values per agent.
+    Fixed(usize),
+    /// Whatever the connected output carries (input ports only).
+    Inferred,
+}
+
+impl std::fmt::Display for Width {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Width::Fixed(n) => write!(f, "{n}"),
+            Width::Inferred => f.write_str("any"),
+        }
+    }
+}
+
+/// One port of a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port's name, as used in edges (`region.port`).
+    pub name: &'static str,
+    /// What the signal means.
+    pub kind: SignalKind,
+    /// Values per agent.
+    pub width: Width,
+    /// Whether the brain refuses to build when an input port has no edge into it.
+    pub required: bool,
+    /// One line for `valence regions`.
+    pub doc: &'static str,
+}
+
+impl PortSpec {
+    /// A required input.
+    pub fn input(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
+        PortSpec { name, kind, width, required: true, doc }
+    }
+
+    /// An optional input: absent means zeros.
+    pub fn optional(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
+        PortSpec { name, kind, width, required: false, doc }
+    }
+
+    /// An output of fixed width.
+    pub fn output(name: &'static str, kind: SignalKind, width: usize, doc: &'static str) -> Self {
+        PortSpec { name, kind, width: Width::Fixed(width), required: false, doc }
+    }
+}
+
+/// A region's inputs and outputs.
+#[derive(Debug, Clone, Default)]
+pub struct Ports {
+    /// Input ports.
+    pub inputs: Vec<PortSpec>,
+    /// Output ports.
+    pub outputs: Vec<PortSpec>,
+}
+
+impl Ports {
+    /// An input port by name.
+    pub fn input(&self, name: &str) -> Option<&PortSpec> {
+        self.inputs.iter().find(|p| p.name == name)
+    }
+
+    /// An output port by name.
+    pub fn output(&self, name: &str) -> Option<&PortSpec> {
+        self.outputs.iter().find(|p| p.name == name)
+    }
+}
+
+/// What a region is built with.
+pub struct BuildContext<'a> {
+    /// P, the number of agents stepped together.
+    pub population: usize,
+    /// The device for burn tensors.
+    pub device: &'a Device,
+    /// One seed per agent for this region, derived from the scenario seed.
+    pub seeds: Vec<u64>,
+    /// The world's vocabulary, for regions that read tokens.
+    pub vocabulary: &'a Vocabulary,
+    /// The width of each connected input port (inferred ports resolved).
+    pub input_widths: BTreeMap<&'static str, usize>,
+}
+
+/// The inputs of one tick: each connected port's signal (several edges into a port are summed).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    signals: BTreeMap<&'static str, Signal>,
+}
+
+impl Inputs {
+    /// Sets a port's signal.
+    pub fn insert(&mut self, port: &'static str, signal: Signal) {
+        self.signals.insert(port, signal);
+    }
+
+    /// A port's signal, if connected.
+    pub fn get(&self, port: &str) -> Option<&Signal> {
+        self.signals.get(port)
+    }
+}
+
+/// The outputs of one tick, by port name.
+pub type Outputs = Vec<(&'static str, Signal)>;
+
+/// A brain region stepping P agents at once.
+pub trait Region: Send {
+    /// One tick for all agents: read inputs, learn (unless frozen), emit outputs.
+    ///
+    /// # Shapes
+    /// Every input and output signal is `[P, width]`.
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs>;
+
+    /// Turns learning on or off (a frozen region still computes its outputs).
+    fn set_learning(&mut self, learning: bool);
+
+    /// The latent point of a concept (token id) for each agent, `[P, D]`, if this region is a
+    /// cortex; the valence probe reads it.
+    fn concept_latent(&self, _token: u32) -> Option<Array2<f32>> {
+        None
+    }
+
+    /// The value at latent points `[P, D]` for each agent, `[P]`, if this region values states.
+    fn value_at(&self, _latent: &Array2<f32>) -> Option<Array1<f32>> {
+        None
+    }
+
+    /// Whether any learnable state is not finite (a divergence check).
+    fn is_finite(&self) -> bool {
+        true
+    }
+}
+
+/// A region's hyperparameters, read from a model file and tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RegionSpec {
+    /// See [`SensoryCortex`].
+    SensoryCortex(SensoryCortexConfig),
+    /// See [`RewardModel`].
+    RewardModel(RewardModelConfig),
+}
+
+/// A parameter outside its valid range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamError {
+    /// The parameter's name.
+    pub param: &'static str,
+    /// What was expected, e.g. "a number in [0, 1)".
+    pub expected: String,
+}
+
+impl ParamError {
+    /// A new parameter error.
+    pub fn new(param: &'static str, expected: impl Into<String>) -> Self {
+        ParamError { param, expected: expected.into() }
+    }
+}
+
+/// A registered region kind: its name, a summary and how to read its parameters.
+pub struct RegionKind {
+    /// The `kind = "…"` name.
+    pub name: &'static str,
+    /// One line: what it models.
+    pub summary: &'static str,
+    /// The spec with every parameter at its default.
+    pub defaults: fn() -> RegionSpec,
+    /// Reads the parameters (without `kind`) from a TOML table, unknown keys rejected.
+    pub parse: fn(toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error>,
+}
+
+macro_rules! region_kind {
+    ($name:literal, $variant:ident, $config:ty, $summary:literal) => {
+        RegionKind {
+            name: $name,
+            summary: $summary,
+            defaults: || RegionSpec::$variant(<$config>::default()),
+            parse: |de| <$config as Deserialize>::deserialize(de).map(RegionSpec::$variant),
+        }
+    };
+}
+
+/// Every built-in region kind.
+pub fn registry() -> &'static [RegionKind] {
+    static KINDS: &[RegionKind] = &[
+        region_kind!(
+            "sensory_cortex",
+            SensoryCortex,
+            SensoryCortexConfig,
+            "unsupervised latent space of the token stream (skip-gram with negative sampling)"
+        ),
+        region_kind!(
+            "reward_model",
+            RewardModel,
+            RewardModelConfig,
+            "dopaminergic VTA/SNc: TD value over the latent, emits the reward prediction error"
+        ),
+    ];
+    KINDS
+}
+
+/// A registered kind by name.
+pub fn kind_named(name: &str) -> Option<&'static RegionKind> {
+    registry().iter().find(|k| k.name == name)
+}
+
+impl RegionSpec {
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RegionSpec::SensoryCortex(_) => "sensory_cortex",
+            RegionSpec::RewardModel(_) => "reward_model",
+        }
+    }
+
+    /// The ports this region has with these parameters.
+    pub fn ports(&self) -> Ports {
+        match self {
+            RegionSpec::SensoryCortex(c) => c.ports(),
+            RegionSpec::RewardModel(c) => c.ports(),
+        }
+    }
+
+    /// Checks every parameter's range.
+    pub fn check(&self) -> Result<(), ParamError> {
+        match self {
+            RegionSpec::SensoryCortex(c) => c.check(),
+            RegionSpec::RewardModel(c) => c.check(),
+        }
+    }
+
+    /// Builds the region for a population.
+    pub fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(match self {
+            RegionSpec::SensoryCortex(c) => Box::new(SensoryCortex::new(c, ctx)),
+            RegionSpec::RewardModel(c) => Box::new(RewardModel::new(c, ctx)),
+        })
+    }
+
+    /// The parameters as a TOML table (without `kind`), e.g. for listing defaults.
+    pub fn params(&self) -> toml::Table {
+        let mut table = toml::Table::try_from(self).expect("region specs serialise to TOML");
+        table.remove("kind");
+        table
+    }
+}

@@ -1,0 +1,388 @@
+//! # SensoryCortex — an unsupervised latent space of the token stream
+//!
+//! Models the sensory/associative cortex as a predictive learner that, without any reward,
+//! places tokens that occur in similar contexts near one another (Mikolov et al. 2013,
+//! skip-gram with negative sampling, trained online as the tokens stream by).
+//!
+//! For each new token w_t and each earlier token c in the window (both directions), with k noise
+//! tokens n_i drawn from the unigram distribution raised to 3/4:
+//!
+//! ```text
+//! g_+   = η · (1 − σ(u_w · v_c))          g_i = η · (0 − σ(u_w · v_{n_i}))
+//! u_w  += g_+ · v_c + Σ_i g_i · v_{n_i}   v_c += g_+ · u_w     v_{n_i} += g_i · u_w
+//! ```
+//!
+//! The readout of a token is e(w) = u_w + v_w (the "w + c" embedding of Levy, Goldberg & Dagan
+//! 2015, which keeps first-order co-occurrence in the geometry) or u_w alone. The latent state is
+//! a decaying blend of recent readouts, c_t = β·c_{t−1} + (1 − β)·e(w_t), unit-normalised when
+//! `normalize` is set; z_t = c_t.
+//!
+//! Ports: input `token` [P, 1] (Token, required); output `latent` [P, dim] (Latent).
+//!
+//! Each agent has its own tables, initialised from its own seed. Tables live in host memory and
+//! only the touched rows are updated, in place, agents in parallel: a dense gradient over a table
+//! costs ~600× more (DESIGN.md §6).
+
+use std::collections::VecDeque;
+
+use ndarray::Array2;
+use ndarray_rand::RandomExt;
+use ndarray_rand::rand_distr::Uniform;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::error::{Error, Result};
+use crate::signal::{Signal, SignalKind};
+
+/// How a token's latent point is read from the two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// u_w + v_w: first- and second-order co-occurrence (Levy et al. 2015).
+    Sum,
+    /// u_w only: second-order similarity (shared contexts).
+    Input,
+}
+
+/// Hyperparameters of [`SensoryCortex`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensoryCortexConfig {
+    /// Latent dimension D.
+    pub dim: usize,
+    /// How many earlier tokens each new token is paired with.
+    pub window: usize,
+    /// Noise tokens per pair (k).
+    pub negatives: usize,
+    /// Learning rate η.
+    pub lr: f64,
+    /// β in c_t = β·c_{t−1} + (1 − β)·e(w_t); 0 makes the latent the current token's readout.
+    pub context_decay: f64,
+    /// How a token's latent point is read from the tables.
+    pub readout: Readout,
+    /// Unit-normalise the latent (the geometry is then cosine geometry).
+    pub normalize: bool,
+}
+
+impl Default for SensoryCortexConfig {
+    fn default() -> Self {
+        SensoryCortexConfig {
+            dim: 32,
+            window: 2,
+            negatives: 5,
+            lr: 0.05,
+            context_decay: 0.0,
+            readout: Readout::Sum,
+            normalize: true,
+        }
+    }
+}
+
+impl SensoryCortexConfig {
+    /// The ports.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![PortSpec::input(
+                "token",
+                SignalKind::Token,
+                Width::Fixed(1),
+                "the current token id",
+            )],
+            outputs: vec![PortSpec::output(
+                "latent",
+                SignalKind::Latent,
+                self.dim,
+                "z_t, the blended readout of recent tokens",
+            )],
+        }
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> Result<(), ParamError> {
+        if self.dim == 0 {
+            return Err(ParamError::new("dim", "an integer ≥ 1"));
+        }
+        if self.window == 0 {
+            return Err(ParamError::new("window", "an integer ≥ 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(ParamError::new("lr", "a number > 0"));
+        }
+        if !(0.0..1.0).contains(&self.context_decay) {
+            return Err(ParamError::new("context_decay", "a number in [0, 1)"));
+        }
+        Ok(())
+    }
+}
+
+/// One agent's tables and stream state.
+struct Agent {
+    /// u, [V·D] row-major.
+    input: Vec<f32>,
+    /// v, [V·D] row-major.
+    output: Vec<f32>,
+    history: VecDeque<u32>,
+    context: Vec<f32>,
+    rng: SmallRng,
+}
+
+/// Skip-gram cortex for P agents. See the module documentation.
+pub struct SensoryCortex {
+    config: SensoryCortexConfig,
+    agents: Vec<Agent>,
+    /// Cumulative unigram^0.75 distribution for drawing noise tokens.
+    noise_cdf: Vec<f64>,
+    vocab_size: usize,
+    learning: bool,
+}
+
+impl SensoryCortex {
+    /// Builds P agents' tables, u ~ U(−0.5/D, 0.5/D) and v = 0 as in word2vec.
+    pub fn new(config: &SensoryCortexConfig, ctx: &BuildContext<'_>) -> Self {
+        let vocab_size = ctx.vocabulary.len();
+        let d = config.dim;
+        let agents = ctx
+            .seeds
+            .iter()
+            .map(|&seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let bound = 0.5 / d as f32;
+                let input = Array2::random_using((vocab_size, d), Uniform::new(-bound, bound), &mut rng)
+                    .into_raw_vec_and_offset()
+                    .0;
+                Agent {
+                    input,
+                    output: vec![0.0; vocab_size * d],
+                    history: VecDeque::with_capacity(config.window + 1),
+                    context: vec![0.0; d],
+                    rng,
+                }
+            })
+            .collect();
+        let mut total = 0.0;
+        let noise_cdf = ctx
+            .vocabulary
+            .counts()
+            .iter()
+            .map(|&c| {
+                total += (c as f64).powf(0.75);
+                total
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|c| if total > 0.0 { c / total } else { 0.0 })
+            .collect();
+        SensoryCortex { config: config.clone(), agents, noise_cdf, vocab_size, learning: true }
+    }
+
+    /// The readout e(w) of one agent's token into `out`.
+    fn readout(config: &SensoryCortexConfig, agent: &Agent, token: usize, out: &mut [f32]) {
+        let d = config.dim;
+        let u = &agent.input[token * d..(token + 1) * d];
+        match config.readout {
+            Readout::Input => out.copy_from_slice(u),
+            Readout::Sum => {
+                let v = &agent.output[token * d..(token + 1) * d];
+                for ((o, a), b) in out.iter_mut().zip(u).zip(v) {
+                    *o = a + b;
+                }
+            }
+        }
+    }
+
+    fn normalize(config: &SensoryCortexConfig, z: &mut [f32]) {
+        if config.normalize {
+            let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                z.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
+    }
+}
+
+/// One SGNS update of the pair (centre w, context c) with k noise tokens.
+fn train_pair(
+    config: &SensoryCortexConfig,
+    noise_cdf: &[f64],
+    agent: &mut Agent,
+    centre: usize,
+    context: usize,
+    grad: &mut [f32],
+) {
+    let d = config.dim;
+    let lr = config.lr as f32;
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    for i in 0..=config.negatives {
+        let (target, label) = if i == 0 {
+            (context, 1.0)
+        } else {
+            let u: f64 = agent.rng.r#gen();
+            let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
+            if n == context {
+                continue;
+            }
+            (n, 0.0)
+        };
+        let u = &agent.input[centre * d..(centre + 1) * d];
+        let v = &mut agent.output[target * d..(target + 1) * d];
+        let dot: f32 = u.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+        let g = lr * (label - sigmoid(dot));
+        for ((gr, vi), ui) in grad.iter_mut().zip(v.iter_mut()).zip(u) {
+            *gr += g * *vi;
+            *vi += g * ui;
+        }
+    }
+    let u = &mut agent.input[centre * d..(centre + 1) * d];
+    for (ui, gr) in u.iter_mut().zip(grad.iter()) {
+        *ui += gr;
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl Region for SensoryCortex {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let tokens = inputs
+            .get("token")
+            .ok_or_else(|| Error::Run("sensory_cortex: no `token` input".into()))?
+            .to_host();
+        let d = self.config.dim;
+        let p = self.agents.len();
+        let mut latent = vec![0.0f32; p * d];
+        let tokens: Vec<f32> = tokens.column(0).to_vec();
+        let config = &self.config;
+        let noise_cdf = &self.noise_cdf;
+        let learning = self.learning;
+        let vocab_size = self.vocab_size;
+        let beta = config.context_decay as f32;
+        let bad = self
+            .agents
+            .par_iter_mut()
+            .zip(latent.par_chunks_mut(d))
+            .zip(tokens.par_iter())
+            .map(|((agent, z), &token): ((&mut Agent, &mut [f32]), &f32)| {
+                let w = token as usize;
+                if w >= vocab_size {
+                    return Some(w);
+                }
+                if learning {
+                    let mut grad = vec![0.0; d];
+                    let history: Vec<u32> = agent.history.iter().copied().collect();
+                    for &c in history.iter().rev() {
+                        train_pair(config, noise_cdf, agent, w, c as usize, &mut grad);
+                        train_pair(config, noise_cdf, agent, c as usize, w, &mut grad);
+                    }
+                }
+                if agent.history.len() == config.window {
+                    agent.history.pop_front();
+                }
+                agent.history.push_back(w as u32);
+                let mut e = vec![0.0; d];
+                SensoryCortex::readout(config, agent, w, &mut e);
+                for (c, ei) in agent.context.iter_mut().zip(&e) {
+                    *c = beta * *c + (1.0 - beta) * ei;
+                }
+                z.copy_from_slice(&agent.context);
+                SensoryCortex::normalize(config, z);
+                None
+            })
+            .find_any(Option::is_some)
+            .flatten();
+        if let Some(w) = bad {
+            return Err(Error::Run(format!(
+                "sensory_cortex: token id {w} is outside the vocabulary of {vocab_size}"
+            )));
+        }
+        let latent = Array2::from_shape_vec((p, d), latent).expect("P·D values");
+        Ok(vec![("latent", Signal::Host(latent))])
+    }
+
+    fn set_learning(&mut self, learning: bool) {
+        self.learning = learning;
+    }
+
+    fn concept_latent(&self, token: u32) -> Option<Array2<f32>> {
+        let d = self.config.dim;
+        let token = token as usize;
+        if token >= self.vocab_size {
+            return None;
+        }
+        let mut out = Array2::zeros((self.agents.len(), d));
+        for (agent, mut row) in self.agents.iter().zip(out.outer_iter_mut()) {
+            let row = row.as_slice_mut().expect("row is contiguous");
+            SensoryCortex::readout(&self.config, agent, token, row);
+            SensoryCortex::normalize(&self.config, row);
+        }
+        Some(out)
+    }
+
+    fn is_finite(&self) -> bool {
+        self.agents.iter().all(|a| a.input.iter().chain(&a.output).all(|x| x.is_finite()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worlds::Vocabulary;
+
+    fn cortex(vocab: &Vocabulary, config: SensoryCortexConfig, p: usize) -> SensoryCortex {
+        let device = burn::prelude::Device::flex();
+        let ctx = BuildContext {
+            population: p,
+            device: &device,
+            seeds: (0..p as u64).collect(),
+            vocabulary: vocab,
+            input_widths: Default::default(),
+        };
+        SensoryCortex::new(&config, &ctx)
+    }
+
+    fn tokens(ids: &[u32]) -> Inputs {
+        let mut inputs = Inputs::default();
+        let a = Array2::from_shape_vec((ids.len(), 1), ids.iter().map(|&t| t as f32).collect()).unwrap();
+        inputs.insert("token", Signal::Host(a));
+        inputs
+    }
+
+    #[test]
+    fn a_positive_pair_raises_its_score_by_the_sgns_gradient() {
+        // One pair, no noise tokens, v starts at 0 so the first update moves only v:
+        // g = η(1 − σ(0)) = 0.5·η; v_c += g·u_w. Hand-checked: score after = g·|u_w|².
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1)]);
+        let config = SensoryCortexConfig { negatives: 0, window: 1, lr: 0.1, ..Default::default() };
+        let mut c = cortex(&vocab, config, 1);
+        let u_a: Vec<f32> = c.agents[0].input[..32].to_vec();
+        c.step(&tokens(&[0])).unwrap();
+        c.step(&tokens(&[1])).unwrap();
+        // Pair (b, a): v_a += 0.05·u_b, then u_b += 0.05·v_a_old(=0). Pair (a, b): v_b += 0.05·u_a.
+        let v_b = &c.agents[0].output[32..64];
+        for (v, u) in v_b.iter().zip(&u_a) {
+            assert!((v - 0.05 * u).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn latent_is_unit_norm_and_population_first() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 3), ("b".into(), 1)]);
+        let mut c = cortex(&vocab, SensoryCortexConfig::default(), 4);
+        let out = c.step(&tokens(&[0, 1, 0, 1])).unwrap();
+        let z = out[0].1.to_host();
+        assert_eq!(z.dim(), (4, 32));
+        for row in z.outer_iter() {
+            assert!((row.dot(&row) - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn out_of_vocabulary_token_is_an_error() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);
+        let mut c = cortex(&vocab, SensoryCortexConfig::default(), 1);
+        assert!(c.step(&tokens(&[7])).is_err());
+    }
+}

@@ -1,0 +1,591 @@
+//! Scenario files (`scenarios/*.toml`): what happens to an agent — which model (with parameter
+//! overrides), the world, the phases, the probes and their schedule, the seed and the
+//! population. Everything is checked before anything runs, and every error names the file,
+//! line and column.
+//!
+//! ```toml
+//! schema = 1
+//! model = "../models/mere_exposure.toml"   # relative to this file
+//! seed = 7
+//! population = 32
+//! [overrides.vta]
+//! lr = 0.05
+//! [world]
+//! kind = "corpus"
+//! [world.rules]
+//! S = ["a b", "c d"]
+//! [[phases]]
+//! name = "exposure"
+//! steps = 10000
+//! freeze = ["vta"]
+//! [[probes]]
+//! kind = "valence"
+//! concepts = ["a", "b", "c"]
+//! every = 1000
+//! ```
+
+pub mod model;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+use crate::brain::{ModelSpec, Plan};
+use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
+use crate::regions::{RegionSpec, kind_named};
+use crate::worlds::{CorpusConfig, WORLD_KINDS, WorldSpec};
+
+pub use model::{ModelSource, load_model, parse_model};
+
+/// The file-format version this build reads.
+pub const SCHEMA: i64 = 1;
+
+/// One phase of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    /// Its name, used in metrics.
+    pub name: String,
+    /// Ticks.
+    pub steps: u64,
+    /// Regions whose learning is off during this phase.
+    pub freeze: Vec<String>,
+    /// The world during this phase (the scenario's world with this phase's changes).
+    pub world: WorldSpec,
+}
+
+/// What a probe measures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// V(e(c)): the reward model's value at the cortex's readout of each concept.
+    Valence {
+        /// The concepts (words).
+        concepts: Vec<String>,
+        /// The cortex region.
+        cortex: String,
+        /// The reward-model region.
+        reward_model: String,
+    },
+    /// cos(e(a), e(b)) for each pair of concepts.
+    Cosine {
+        /// The pairs.
+        pairs: Vec<(String, String)>,
+        /// The cortex region.
+        cortex: String,
+    },
+}
+
+/// A probe and its schedule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeSpec {
+    /// The name written in the `probe` column.
+    pub name: String,
+    /// Every this many steps within a phase, and always at a phase's last step.
+    pub every: u64,
+    /// What it measures.
+    #[serde(flatten)]
+    pub kind: ProbeKind,
+}
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// The file-format version.
+    pub schema: i64,
+    /// Its name (default: the file stem).
+    pub name: String,
+    /// One paragraph: what question it answers.
+    pub description: String,
+    /// The master seed; every agent's streams derive from it.
+    pub seed: u64,
+    /// P, agents run in parallel.
+    pub population: usize,
+    /// The model, with the scenario's overrides applied.
+    #[serde(serialize_with = "serialize_model")]
+    pub model: ModelSpec,
+    /// The world's base configuration.
+    pub world: WorldSpec,
+    /// The phases, in order.
+    pub phases: Vec<Phase>,
+    /// The probes.
+    pub probes: Vec<ProbeSpec>,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// The wiring, checked against the world.
+    #[serde(skip)]
+    pub plan: Option<Plan>,
+}
+
+impl Scenario {
+    /// The fully resolved scenario as TOML (the model inlined, every default written out).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("scenarios serialise to TOML")
+    }
+
+    /// The checked wiring.
+    pub fn plan(&self) -> &Plan {
+        self.plan.as_ref().expect("a loaded scenario is planned")
+    }
+}
+
+#[derive(Serialize)]
+struct ResolvedModel<'a> {
+    name: &'a str,
+    regions: std::collections::BTreeMap<&'a str, &'a RegionSpec>,
+    edges: Vec<ResolvedEdge>,
+}
+
+#[derive(Serialize)]
+struct ResolvedEdge {
+    from: String,
+    to: String,
+    delay: u32,
+}
+
+fn serialize_model<S: serde::Serializer>(m: &ModelSpec, s: S) -> std::result::Result<S::Ok, S::Error> {
+    ResolvedModel {
+        name: &m.name,
+        regions: m.regions.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        edges: m
+            .edges
+            .iter()
+            .map(|e| ResolvedEdge { from: e.from.to_string(), to: e.to.to_string(), delay: e.delay })
+            .collect(),
+    }
+    .serialize(s)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioDe {
+    schema: Spanned<i64>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    model: Spanned<String>,
+    #[serde(default)]
+    seed: u64,
+    population: Spanned<i64>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    overrides: IgnoredAny,
+    #[allow(dead_code)]
+    world: IgnoredAny,
+    phases: Spanned<Vec<Spanned<PhaseDe>>>,
+    #[serde(default)]
+    probes: Vec<Spanned<ProbeDe>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseDe {
+    name: String,
+    steps: Spanned<i64>,
+    #[serde(default)]
+    freeze: Vec<Spanned<String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    world: IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeDe {
+    kind: Spanned<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    every: Option<Spanned<i64>>,
+    #[serde(default)]
+    concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pairs: Option<Spanned<Vec<Spanned<(String, String)>>>>,
+    #[serde(default)]
+    cortex: Option<Spanned<String>>,
+    #[serde(default)]
+    reward_model: Option<Spanned<String>>,
+}
+
+/// The probe kinds a scenario may name.
+pub const PROBE_KINDS: &[&str] = &["valence", "cosine"];
+
+/// Parses TOML keeping spans; a syntax error is located.
+pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
+    DeTable::parse(&source.text).map_err(|e| source.toml_error(&e))
+}
+
+pub(crate) fn check_schema(source: &SourceFile, schema: &Spanned<i64>) -> Result<()> {
+    if *schema.get_ref() != SCHEMA {
+        return Err(source.error(
+            ErrorKind::UnsupportedSchema,
+            schema.span(),
+            format!("schema = {}; this build of valence reads schema = {SCHEMA}", schema.get_ref()),
+        ));
+    }
+    Ok(())
+}
+
+type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
+
+/// The entries of a value that must be a table.
+pub(crate) fn table_entries<'a, 'i>(
+    source: &SourceFile,
+    value: &'a Spanned<DeValue<'i>>,
+    what: &str,
+) -> Result<Vec<Entry<'a, 'i>>> {
+    match value.get_ref() {
+        DeValue::Table(t) => Ok(t.iter().collect()),
+        _ => Err(source.error(ErrorKind::InvalidValue, value.span(), format!("expected `{what}` to be a table"))),
+    }
+}
+
+/// The span of the value at `path` below `value`, if present.
+fn span_at(value: &Spanned<DeValue<'_>>, path: &[String]) -> Option<Range<usize>> {
+    let mut v = value;
+    for key in path {
+        v = v.get_ref().get(key.as_str())?;
+    }
+    Some(v.span())
+}
+
+/// A positive integer from a spanned field.
+fn positive(source: &SourceFile, v: &Spanned<i64>, what: &str) -> Result<u64> {
+    u64::try_from(*v.get_ref()).ok().filter(|&n| n >= 1).ok_or_else(|| {
+        source.error(ErrorKind::InvalidValue, v.span(), format!("`{what}` = {}; expected an integer ≥ 1", v.get_ref()))
+    })
+}
+
+/// Reads a world table (the scenario's, or a phase's changes to it).
+fn world_value(source: &SourceFile, value: &Spanned<DeValue<'_>>) -> Result<toml::Value> {
+    toml::Value::deserialize(toml::de::ValueDeserializer::from(value.clone())).map_err(|e| source.toml_error(&e))
+}
+
+/// Merges `patch` into `base`: tables key by key (recursively), anything else replaced.
+fn merge(base: &mut toml::Value, patch: toml::Value) {
+    match (base, patch) {
+        (toml::Value::Table(b), toml::Value::Table(p)) => {
+            for (k, v) in p {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, p) => *b = p,
+    }
+}
+
+/// Reads and checks a scenario file and the model it names.
+pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario> {
+    parse_scenario(SourceFile::read(path)?)
+}
+
+/// Parses a scenario from a source held in memory; `model` paths are relative to its path.
+pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
+    let root = parse_document(&source)?;
+    let de = ScenarioDe::deserialize(toml::de::Deserializer::from(root.clone())).map_err(|e| source.toml_error(&e))?;
+    check_schema(&source, &de.schema)?;
+    let root_value = Spanned::new(root.span(), DeValue::Table(root.get_ref().clone()));
+
+    let base_dir = source.path.parent().unwrap_or(Path::new("."));
+    let model_path = base_dir.join(de.model.get_ref());
+    if !model_path.is_file() {
+        return Err(source.error(
+            ErrorKind::MissingFile,
+            de.model.span(),
+            format!("model file `{}` not found (paths are relative to the scenario file)", model_path.display()),
+        ));
+    }
+    let mut model = load_model(&model_path)?;
+
+    let population = positive(&source, &de.population, "population")? as usize;
+
+    // Overrides: [overrides.REGION] key = value, checked against the region's parameters.
+    if let Some(overrides) = root_value.get_ref().get("overrides") {
+        for (region, table) in table_entries(&source, overrides, "overrides")? {
+            let names: Vec<String> = model.spec.regions.iter().map(|(n, _)| n.clone()).collect();
+            let Some(index) = names.iter().position(|n| n == region.get_ref()) else {
+                return Err(source.error_with_help(
+                    ErrorKind::UnknownRegion,
+                    region.span(),
+                    format!("`{}` names no region of model `{}`", region.get_ref(), model.spec.name),
+                    did_you_mean(region.get_ref(), names.iter().map(String::as_str)),
+                ));
+            };
+            let spec = &model.spec.regions[index].1;
+            let mut params = toml::Value::Table(spec.params());
+            let known: Vec<String> = spec.params().keys().cloned().collect();
+            for (key, value) in table_entries(&source, table, "overrides")? {
+                if !known.iter().any(|k| k == key.get_ref()) {
+                    return Err(source.error_with_help(
+                        ErrorKind::UnknownField,
+                        key.span(),
+                        format!("`{}` is not a parameter of {} `{}`", key.get_ref(), spec.kind(), region.get_ref()),
+                        did_you_mean(key.get_ref(), known.iter().map(String::as_str)),
+                    ));
+                }
+                let v = world_value(&source, value)?;
+                merge(&mut params, toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()));
+            }
+            let kind = kind_named(spec.kind()).expect("registered");
+            let mut merged = params.as_table().cloned().unwrap_or_default();
+            merged.insert("kind".into(), toml::Value::String(kind.name.into()));
+            let new_spec: RegionSpec = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+                source.error(ErrorKind::InvalidValue, table.span(), e.message().trim().to_string())
+            })?;
+            if let Err(e) = new_spec.check() {
+                let span = table.get_ref().get(e.param).map(|v| v.span());
+                return Err(match span {
+                    Some(span) => source.error(ErrorKind::InvalidValue, span, format!("`{}`: expected {}", e.param, e.expected)),
+                    None => model.param_error(region.get_ref(), &e),
+                });
+            }
+            model.spec.regions[index].1 = new_spec;
+        }
+    }
+
+    // The world, and each phase's version of it.
+    let world_de = root_value.get_ref().get("world").expect("`world` is required by the schema");
+    let world_kind = world_de.get_ref().get("kind").ok_or_else(|| {
+        source.error(ErrorKind::MissingField, world_de.span(), format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")))
+    })?;
+    let kind_name = world_kind.get_ref().as_str().unwrap_or("");
+    if !WORLD_KINDS.contains(&kind_name) {
+        return Err(source.error_with_help(
+            ErrorKind::UnknownWorldKind,
+            world_kind.span(),
+            format!("unknown world kind `{kind_name}`"),
+            did_you_mean(kind_name, WORLD_KINDS.iter().copied()).or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
+        ));
+    }
+    let mut base_world = world_value(&source, world_de)?;
+    if let Some(t) = base_world.as_table_mut() {
+        t.remove("kind");
+    }
+    let parse_world = |value: &toml::Value, span: Range<usize>| -> Result<CorpusConfig> {
+        CorpusConfig::deserialize(value.clone()).map_err(|e| {
+            let message = e.message().trim().to_string();
+            let kind = if message.starts_with("unknown field") { ErrorKind::UnknownField } else { ErrorKind::InvalidValue };
+            source.error(kind, span, message)
+        })
+    };
+    // Errors in the base world are located precisely by deserialising the spanned table.
+    let mut base_table = world_de.clone();
+    if let DeValue::Table(t) = base_table.get_mut() {
+        t.remove("kind");
+    }
+    CorpusConfig::deserialize(toml::de::ValueDeserializer::from(base_table)).map_err(|e| source.toml_error(&e))?;
+    let world_config = parse_world(&base_world, world_de.span())?;
+    let check_world = |config: &CorpusConfig, patch: Option<&Spanned<DeValue<'_>>>| -> Result<()> {
+        config.check().map_err(|e| {
+            let span = patch
+                .and_then(|p| span_at(p, &e.path))
+                .or_else(|| span_at(world_de, &e.path))
+                .unwrap_or(world_de.span());
+            source.error_with_help(e.kind, span, e.message, e.help)
+        })
+    };
+    check_world(&world_config, None)?;
+
+    let region_names: Vec<&str> = model.spec.regions.iter().map(|(n, _)| n.as_str()).collect();
+    let unknown_region = |s: &Spanned<String>| {
+        source.error_with_help(
+            ErrorKind::UnknownRegion,
+            s.span(),
+            format!("`{}` names no region of model `{}`", s.get_ref(), model.spec.name),
+            did_you_mean(s.get_ref(), region_names.iter().copied()),
+        )
+    };
+    if de.phases.get_ref().is_empty() {
+        return Err(source.error(ErrorKind::MissingField, de.phases.span(), "a scenario needs at least one `[[phases]]`"));
+    }
+    let phase_values: Vec<&Spanned<DeValue<'_>>> = match root_value.get_ref().get("phases").map(|p| p.get_ref()) {
+        Some(DeValue::Array(a)) => a.iter().collect(),
+        _ => Vec::new(),
+    };
+    let mut phases = Vec::new();
+    for (i, phase) in de.phases.get_ref().iter().enumerate() {
+        let p = phase.get_ref();
+        let steps = positive(&source, &p.steps, "steps")?;
+        for f in &p.freeze {
+            if !region_names.contains(&f.get_ref().as_str()) {
+                return Err(unknown_region(f));
+            }
+        }
+        let patch = phase_values.get(i).and_then(|v| v.get_ref().get("world"));
+        let mut world = base_world.clone();
+        if let Some(patch) = patch {
+            let mut patch_table = patch.clone();
+            if let DeValue::Table(t) = patch_table.get_mut() {
+                if let Some(k) = t.get("kind") {
+                    return Err(source.error(ErrorKind::InvalidValue, k.span(), "a phase cannot change the world's kind"));
+                }
+            }
+            // Located errors for unknown keys and wrong types in the phase's changes.
+            CorpusConfig::deserialize(toml::de::ValueDeserializer::from(patch_table)).map_err(|e| source.toml_error(&e))?;
+            merge(&mut world, world_value(&source, patch)?);
+        }
+        let config = parse_world(&world, phase.span())?;
+        check_world(&config, patch)?;
+        phases.push(Phase {
+            name: p.name.clone(),
+            steps,
+            freeze: p.freeze.iter().map(|f| f.get_ref().clone()).collect(),
+            world: WorldSpec::Corpus(config),
+        });
+    }
+
+    // Probes: kinds, regions and concepts checked against the model and every phase's words.
+    let mut words: Vec<String> = world_config.terminals();
+    for phase in &phases {
+        let WorldSpec::Corpus(c) = &phase.world;
+        for t in c.terminals() {
+            if !words.contains(&t) {
+                words.push(t);
+            }
+        }
+    }
+    let first_of_kind = |kind: &str| {
+        model.spec.regions.iter().find(|(_, s)| s.kind() == kind).map(|(n, _)| n.clone())
+    };
+    let region_or_default = |given: &Option<Spanned<String>>, kind: &str, at: Range<usize>| -> Result<String> {
+        match given {
+            Some(s) if region_names.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
+            Some(s) => Err(unknown_region(s)),
+            None => first_of_kind(kind).ok_or_else(|| {
+                source.error(ErrorKind::UnknownRegion, at, format!("this probe needs a `{kind}` region and the model has none"))
+            }),
+        }
+    };
+    let concept = |c: &Spanned<String>| -> Result<String> {
+        if words.contains(c.get_ref()) {
+            Ok(c.get_ref().clone())
+        } else {
+            Err(source.error_with_help(
+                ErrorKind::UnknownConcept,
+                c.span(),
+                format!("concept `{}` is not a word of the world", c.get_ref()),
+                did_you_mean(c.get_ref(), words.iter().map(String::as_str)),
+            ))
+        }
+    };
+    let mut probes = Vec::new();
+    for probe in &de.probes {
+        let p = probe.get_ref();
+        let every = match &p.every {
+            Some(e) => positive(&source, e, "every")?,
+            None => u64::MAX,
+        };
+        let not_for = |field: &str, span: Range<usize>| {
+            source.error(ErrorKind::UnknownField, span, format!("`{field}` is not a field of a `{}` probe", p.kind.get_ref()))
+        };
+        let kind = match p.kind.get_ref().as_str() {
+            "valence" => {
+                if let Some(pairs) = &p.pairs {
+                    return Err(not_for("pairs", pairs.span()));
+                }
+                let concepts = p.concepts.as_ref().ok_or_else(|| {
+                    source.error(ErrorKind::MissingField, probe.span(), "a valence probe needs `concepts = [\"word\", …]`")
+                })?;
+                ProbeKind::Valence {
+                    concepts: concepts.get_ref().iter().map(concept).collect::<Result<_>>()?,
+                    cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())?,
+                    reward_model: region_or_default(&p.reward_model, "reward_model", probe.span())?,
+                }
+            }
+            "cosine" => {
+                if let Some(c) = &p.concepts {
+                    return Err(not_for("concepts", c.span()));
+                }
+                if let Some(r) = &p.reward_model {
+                    return Err(not_for("reward_model", r.span()));
+                }
+                let pairs = p.pairs.as_ref().ok_or_else(|| {
+                    source.error(ErrorKind::MissingField, probe.span(), "a cosine probe needs `pairs = [[\"a\", \"b\"], …]`")
+                })?;
+                let mut checked = Vec::new();
+                for pair in pairs.get_ref() {
+                    let (a, b) = pair.get_ref();
+                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
+                    checked.push((concept(&at(a))?, concept(&at(b))?));
+                }
+                ProbeKind::Cosine { pairs: checked, cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())? }
+            }
+            other => {
+                return Err(source.error_with_help(
+                    ErrorKind::UnknownProbeKind,
+                    p.kind.span(),
+                    format!("unknown probe kind `{other}`"),
+                    did_you_mean(other, PROBE_KINDS.iter().copied()).or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
+                ));
+            }
+        };
+        probes.push(ProbeSpec { name: p.name.clone().unwrap_or_else(|| p.kind.get_ref().clone()), every, kind });
+    }
+
+    let world = WorldSpec::Corpus(world_config);
+    let plan = model.plan((world.kind(), world.ports()))?;
+    let name = de.name.unwrap_or_else(|| {
+        source.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    Ok(Scenario {
+        schema: SCHEMA,
+        name,
+        description: de.description,
+        seed: de.seed,
+        population,
+        model: model.spec,
+        world,
+        phases,
+        probes,
+        path: source.path.clone(),
+        plan: Some(plan),
+    })
+}
+
+/// What a file is: a model (has `[regions]`) or a scenario (has `model = …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A model file.
+    Model,
+    /// A scenario file.
+    Scenario,
+}
+
+/// Tells a model from a scenario by its top-level keys.
+pub fn file_kind(source: &SourceFile) -> Result<FileKind> {
+    let root = parse_document(source)?;
+    let t = root.get_ref();
+    if t.get("model").is_some() {
+        Ok(FileKind::Scenario)
+    } else if t.get("regions").is_some() {
+        Ok(FileKind::Model)
+    } else {
+        Err(source.error(
+            ErrorKind::MissingField,
+            0..0,
+            "neither a model (no `[regions]`) nor a scenario (no `model = \"…\"`)",
+        ))
+    }
+}
+
+/// Checks a model or scenario file; for a model, the wiring is checked against any world's ports.
+pub fn validate(path: impl AsRef<Path>) -> Result<FileKind> {
+    let source = SourceFile::read(path)?;
+    match file_kind(&source)? {
+        FileKind::Scenario => parse_scenario(source).map(|_| FileKind::Scenario),
+        FileKind::Model => {
+            let model = parse_model(source)?;
+            model.plan(("world", model::any_world_ports()))?;
+            Ok(FileKind::Model)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The typed signals that travel on the brain graph's edges. Every signal is population-first:
+//! shape `[P, width]`, one row per agent. A signal lives either in host memory (`ndarray`, for
+//! regions that update sparse rows in place, such as the cortex's embedding tables) or on the
+//! burn device (for the dense regions); each side converts on demand, once per edge and tick.
+
+use burn::prelude::{Device, Tensor, TensorData};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// What a signal means in the theory. Edges may only join ports of the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// Token ids from the world (stored as exact small integers in `f32`; vocabularies < 2^24).
+    Token,
+    /// Primary reward from the world, or a pseudo-reward from the cortex.
+    Reward,
+    /// A point in the cortex's latent space.
+    Latent,
+    /// A state value V(z).
+    Value,
+    /// A reward prediction error δ.
+    Rpe,
+    /// Action preferences (unnormalised log-probabilities).
+    Logits,
+    /// Content retrieved from episodic memory.
+    Memory,
+}
+
+impl SignalKind {
+    /// The name used in files and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::Token => "token",
+            SignalKind::Reward => "reward",
+            SignalKind::Latent => "latent",
+            SignalKind::Value => "value",
+            SignalKind::Rpe => "rpe",
+            SignalKind::Logits => "logits",
+            SignalKind::Memory => "memory",
+        }
+    }
+}
+
+/// A `[P, width]` signal, on the host or on the device.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    /// Host memory.
+    Host(Array2<f32>),
+    /// A burn tensor on the brain's device.
+    Device(Tensor<2>),
+}
+
+impl Signal {
+    /// A host signal of zeros.
+    pub fn zeros(population: usize, width: usize) -> Self {
+        Signal::Host(Array2::zeros((population, width)))
+    }
+
+    /// `[P, width]`.
+    pub fn shape(&self) -> [usize; 2] {
+        match self {
+            Signal::Host(a) => [a.nrows(), a.ncols()],
+            Signal::Device(t) => t.dims(),
+        }
+    }
+
+    /// The values in host memory (a device signal is read back).
+    pub fn to_host(&self) -> Array2<f32> {
+        match self {
+            Signal::Host(a) => a.clone(),
+            Signal::Device(t) => tensor_to_array(t.clone()),
+        }
+    }
+
+    /// The values as a tensor on `device` (a host signal is uploaded).
+    pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
+        match self {
+            Signal::Host(a) => array_to_tensor(a, device),
+            Signal::Device(t) => t.clone(),
+        }
+    }
+
+    /// Element-wise sum; several edges into one port add up.
+    pub fn add(&self, other: &Signal) -> Signal {
+        match (self, other) {
+            (Signal::Host(a), Signal::Host(b)) => Signal::Host(a + b),
+            (Signal::Device(a), b) | (b, Signal::Device(a)) => {
+                let device = a.device();
+                Signal::Device(a.clone() + b.to_tensor(&device))
+            }
+        }
+    }
+
+    /// The signal with every value replaced by `value` (clamping from a scenario).
+    pub fn filled(&self, value: f32) -> Signal {
+        let [p, w] = self.shape();
+        Signal::Host(Array2::from_elem((p, w), value))
+    }
+}
+
+/// Uploads a host array as a `[rows, cols]` tensor.
+pub fn array_to_tensor(a: &Array2<f32>, device: &Device) -> Tensor<2> {
+    let (rows, cols) = a.dim();
+    let values: Vec<f32> = a.iter().copied().collect();
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+/// Reads a `[rows, cols]` tensor back into host memory.
+pub fn tensor_to_array(t: Tensor<2>) -> Array2<f32> {
+    let [rows, cols] = t.dims();
+    let values = t.into_data().try_to_vec::<f32>().expect("f32 tensor");
+    Array2::from_shape_vec((rows, cols), values).expect("shape matches data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_device_round_trip_and_add() {
+        let device = Device::flex();
+        let a = Signal::Host(Array2::from_shape_vec((2, 3), vec![1., 2., 3., 4., 5., 6.]).unwrap());
+        let t = Signal::Device(a.to_tensor(&device));
+        assert_eq!(t.shape(), [2, 3]);
+        assert_eq!(t.to_host(), a.to_host());
+        let sum = a.add(&t).to_host();
+        assert_eq!(sum.as_slice().unwrap(), &[2., 4., 6., 8., 10., 12.]);
+    }
+}
