@@ -4,7 +4,7 @@
 //! the reward prediction error (Schultz, Dayan & Montague 1997; Sutton & Barto 2018, ch. 9):
 //!
 //! ```text
-//! V(z)  = w · z + b                                    (per agent: w ∈ R^D, b ∈ R)
+//! V(z)  = w · z + b                                    (per agent: w ∈ R^D, b ∈ R; b = 0 unless `bias`)
 //! δ_t   = r_t + γ · V(z_{t+1}) − V(z_t)                (the reward r_t is received in state z_t)
 //! w    ← (1 − ηλ) · w + η · δ_t · z_t       b ← b + η · δ_t
 //! ```
@@ -40,11 +40,14 @@ pub struct RewardModelConfig {
     pub gamma: f64,
     /// L2 weight decay λ (per update, scaled by η).
     pub weight_decay: f64,
+    /// Learn a bias b (a baseline value of every state). Off, a concept orthogonal to every
+    /// valued one is neutral (V = 0) instead of inheriting the baseline.
+    pub bias: bool,
 }
 
 impl Default for RewardModelConfig {
     fn default() -> Self {
-        RewardModelConfig { lr: 0.1, gamma: 0.0, weight_decay: 0.0 }
+        RewardModelConfig { lr: 0.1, gamma: 0.0, weight_decay: 0.0, bias: false }
     }
 }
 
@@ -130,7 +133,9 @@ impl Region for RewardModel {
                     let lr = self.config.lr as f32;
                     let keep = 1.0 - (self.config.lr * self.config.weight_decay) as f32;
                     self.weights = self.weights.clone() * keep + z_prev * delta.clone() * lr;
-                    self.bias = self.bias.clone() + delta.clone() * lr;
+                    if self.config.bias {
+                        self.bias = self.bias.clone() + delta.clone() * lr;
+                    }
                 }
                 delta
             }
@@ -193,7 +198,7 @@ mod tests {
         //           w = [0.5, 0], b = 0.5
         //   tick 3: z'' = [0, 0]: δ = 0 + 0.9·V(z'') − V(z') = 0.9·0.5 − 0.5 = −0.05
         let device = Device::flex();
-        let mut m = model(RewardModelConfig { lr: 0.5, gamma: 0.9, weight_decay: 0.0 }, 1, 2, &device);
+        let mut m = model(RewardModelConfig { lr: 0.5, gamma: 0.9, weight_decay: 0.0, bias: true }, 1, 2, &device);
         let rpe = |out: &Outputs| out[1].1.to_host()[[0, 0]];
         assert_eq!(rpe(&m.step(&inputs(&[1., 0.], 1.)).unwrap()), 0.0);
         assert_eq!(rpe(&m.step(&inputs(&[0., 1.], 0.)).unwrap()), 1.0);
