@@ -216,7 +216,13 @@ impl SourceFile {
         }))
     }
 
-    /// Turns a TOML parse or deserialisation error into a located error, classifying it.
+    /// A TOML syntax error, located.
+    pub fn syntax_error(&self, err: &toml::de::Error) -> Error {
+        let span = err.span().unwrap_or(0..0);
+        self.error(ErrorKind::Syntax, span, err.message().trim().to_string())
+    }
+
+    /// Turns a TOML deserialisation error into a located error, classifying it.
     pub fn toml_error(&self, err: &toml::de::Error) -> Error {
         let message = err.message().trim().to_string();
         let kind = if message.starts_with("unknown field") {
@@ -265,21 +271,29 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// Edit distance (insertions, deletions, substitutions) between two strings, by characters.
+/// Edit distance between two strings, by characters: insertions, deletions, substitutions and
+/// transpositions of adjacent characters (optimal string alignment), since "vat" for "vta" is
+/// one slip of the fingers, not two.
 pub fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev_diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev_diag + cost);
-            prev_diag = row[j + 1];
-            row[j + 1] = next;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -300,6 +314,7 @@ mod tests {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);
         assert_eq!(levenshtein("same", "same"), 0);
+        assert_eq!(levenshtein("vat", "vta"), 1);
     }
 
     #[test]

@@ -17,7 +17,11 @@
 //! a decaying blend of recent readouts, c_t = β·c_{t−1} + (1 − β)·e(w_t), unit-normalised when
 //! `normalize` is set; z_t = c_t.
 //!
-//! Ports: input `token` [P, 1] (Token, required); output `latent` [P, dim] (Latent).
+//! An optional `conditioning` input (e.g. from a prefrontal controller) is added to c_t before
+//! normalisation: goal-conditioning of the world model's state.
+//!
+//! Ports: inputs `token` [P, 1] (Token, required), `conditioning` [P, dim] (Latent, optional);
+//! output `latent` [P, dim] (Latent).
 //!
 //! Each agent has its own tables, initialised from its own seed. Tables live in host memory and
 //! only the touched rows are updated, in place, agents in parallel: a dense gradient over a table
@@ -85,12 +89,15 @@ impl SensoryCortexConfig {
     /// The ports.
     pub fn ports(&self) -> Ports {
         Ports {
-            inputs: vec![PortSpec::input(
-                "token",
-                SignalKind::Token,
-                Width::Fixed(1),
-                "the current token id",
-            )],
+            inputs: vec![
+                PortSpec::input("token", SignalKind::Token, Width::Fixed(1), "the current token id"),
+                PortSpec::optional(
+                    "conditioning",
+                    SignalKind::Latent,
+                    Width::Fixed(self.dim),
+                    "added to the latent before normalisation (goal-conditioning)",
+                ),
+            ],
             outputs: vec![PortSpec::output(
                 "latent",
                 SignalKind::Latent,
@@ -255,6 +262,8 @@ impl Region for SensoryCortex {
         let p = self.agents.len();
         let mut latent = vec![0.0f32; p * d];
         let tokens: Vec<f32> = tokens.column(0).to_vec();
+        let conditioning = inputs.get("conditioning").map(Signal::to_host);
+        let conditioning = conditioning.as_ref().map(|c| c.as_slice().expect("standard layout"));
         let config = &self.config;
         let noise_cdf = &self.noise_cdf;
         let learning = self.learning;
@@ -265,7 +274,8 @@ impl Region for SensoryCortex {
             .par_iter_mut()
             .zip(latent.par_chunks_mut(d))
             .zip(tokens.par_iter())
-            .map(|((agent, z), &token): ((&mut Agent, &mut [f32]), &f32)| {
+            .enumerate()
+            .map(|(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
                 let w = token as usize;
                 if w >= vocab_size {
                     return Some(w);
@@ -288,6 +298,9 @@ impl Region for SensoryCortex {
                     *c = beta * *c + (1.0 - beta) * ei;
                 }
                 z.copy_from_slice(&agent.context);
+                if let Some(c) = conditioning {
+                    z.iter_mut().zip(&c[i * d..(i + 1) * d]).for_each(|(zi, ci)| *zi += ci);
+                }
                 SensoryCortex::normalize(config, z);
                 None
             })

@@ -217,7 +217,7 @@ pub const PROBE_KINDS: &[&str] = &["valence", "cosine"];
 
 /// Parses TOML keeping spans; a syntax error is located.
 pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
-    DeTable::parse(&source.text).map_err(|e| source.toml_error(&e))
+    DeTable::parse(&source.text).map_err(|e| source.syntax_error(&e))
 }
 
 pub(crate) fn check_schema(source: &SourceFile, schema: &Spanned<i64>) -> Result<()> {

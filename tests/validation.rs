@@ -1,0 +1,310 @@
+//! Every validation rule of model and scenario files: one test each, asserting the error kind
+//! and where it points (line, column) — and, for near-miss names, the "did you mean".
+
+use std::path::Path;
+
+use valence::error::{ErrorKind, SourceFile};
+use valence::scenario::{model::any_world_ports, parse_model, parse_scenario};
+use valence::Error;
+
+const MODEL: &str = r#"schema = 1
+name = "m"
+
+[regions.cortex]
+kind = "sensory_cortex"
+dim = 8
+
+[regions.vta]
+kind = "reward_model"
+
+[[edges]]
+from = "world.token"
+to = "cortex.token"
+
+[[edges]]
+from = "cortex.latent"
+to = "vta.latent"
+
+[[edges]]
+from = "world.reward"
+to = "vta.reward"
+"#;
+
+/// Parses and plans a model against any world; the error it gives.
+fn model_error(text: &str) -> Error {
+    let model = parse_model(SourceFile::new("m.toml", text));
+    match model {
+        Err(e) => e,
+        Ok(m) => m.plan(("world", any_world_ports())).expect_err("expected the model to be rejected"),
+    }
+}
+
+/// Asserts kind and 1-based (line, column).
+fn assert_at(e: &Error, kind: ErrorKind, line: usize, column: usize) {
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!((e.kind(), loc.line, loc.column), (Some(kind), line, column), "{e}");
+    assert!(e.to_string().starts_with(&format!("m.toml:{line}:{column}:")) || loc.file.ends_with("s.toml"), "{e}");
+}
+
+#[test]
+fn the_reference_model_is_valid() {
+    let m = parse_model(SourceFile::new("m.toml", MODEL)).unwrap();
+    m.plan(("world", any_world_ports())).unwrap();
+}
+
+#[test]
+fn syntax_error() {
+    let e = model_error(&MODEL.replace("dim = 8", "dim = = 8"));
+    assert_at(&e, ErrorKind::Syntax, 6, 7);
+}
+
+#[test]
+fn unsupported_schema() {
+    let e = model_error(&MODEL.replace("schema = 1", "schema = 2"));
+    assert_at(&e, ErrorKind::UnsupportedSchema, 1, 10);
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let e = model_error(&MODEL.replace("name = \"m\"", "nmae = \"m\""));
+    assert_at(&e, ErrorKind::UnknownField, 2, 1);
+}
+
+#[test]
+fn misspelled_region_kind_gets_a_suggestion() {
+    let e = model_error(&MODEL.replace("kind = \"sensory_cortex\"", "kind = \"sensory_cortx\""));
+    assert_at(&e, ErrorKind::UnknownRegionKind, 5, 8);
+    assert_eq!(e.help(), Some("did you mean `sensory_cortex`?"));
+}
+
+#[test]
+fn region_without_kind() {
+    let e = model_error(&MODEL.replace("kind = \"reward_model\"\n", ""));
+    assert_at(&e, ErrorKind::MissingField, 8, 10);
+}
+
+#[test]
+fn unknown_region_parameter_gets_a_suggestion() {
+    let e = model_error(&MODEL.replace("dim = 8", "dims = 8"));
+    assert_at(&e, ErrorKind::UnknownField, 6, 1);
+    assert_eq!(e.help(), Some("did you mean `dim`?"));
+}
+
+#[test]
+fn parameter_of_the_wrong_type() {
+    let e = model_error(&MODEL.replace("dim = 8", "dim = \"eight\""));
+    assert_at(&e, ErrorKind::InvalidValue, 6, 7);
+}
+
+#[test]
+fn parameter_out_of_range() {
+    let e = model_error(&MODEL.replace("kind = \"reward_model\"", "kind = \"reward_model\"\ngamma = 1.5"));
+    assert_at(&e, ErrorKind::InvalidValue, 10, 9);
+    assert!(e.to_string().contains("[0, 1]"), "{e}");
+}
+
+#[test]
+fn malformed_endpoint() {
+    let e = model_error(&MODEL.replace("to = \"cortex.token\"", "to = \"cortex\""));
+    assert_at(&e, ErrorKind::InvalidValue, 13, 6);
+}
+
+#[test]
+fn edge_to_an_unknown_region_gets_a_suggestion() {
+    let e = model_error(&MODEL.replace("to = \"vta.latent\"", "to = \"vtaa.latent\""));
+    assert_at(&e, ErrorKind::UnknownRegion, 17, 6);
+    assert_eq!(e.help(), Some("did you mean `vta`?"));
+}
+
+#[test]
+fn edge_to_an_unknown_port_gets_a_suggestion() {
+    let e = model_error(&MODEL.replace("to = \"vta.latent\"", "to = \"vta.latnet\""));
+    assert_at(&e, ErrorKind::UnknownPort, 17, 6);
+    assert_eq!(e.help(), Some("did you mean `latent`?"));
+}
+
+#[test]
+fn port_type_mismatch() {
+    let e = model_error(&MODEL.replace("from = \"world.reward\"", "from = \"cortex.latent\""));
+    assert_at(&e, ErrorKind::PortTypeMismatch, 19, 1);
+}
+
+#[test]
+fn port_size_mismatch() {
+    let text = format!(
+        "{MODEL}\n[regions.wide]\nkind = \"sensory_cortex\"\ndim = 16\n\n[[edges]]\nfrom = \"world.token\"\nto = \"wide.token\"\n\n[[edges]]\nfrom = \"wide.latent\"\nto = \"cortex.conditioning\"\n"
+    );
+    let e = model_error(&text);
+    assert_at(&e, ErrorKind::PortSizeMismatch, 31, 1);
+}
+
+#[test]
+fn cycle_without_delay() {
+    let text = format!(
+        "{MODEL}\n[regions.other]\nkind = \"sensory_cortex\"\ndim = 8\n\n[[edges]]\nfrom = \"world.token\"\nto = \"other.token\"\n\n[[edges]]\nfrom = \"other.latent\"\nto = \"cortex.conditioning\"\n\n[[edges]]\nfrom = \"cortex.latent\"\nto = \"other.conditioning\"\n"
+    );
+    let e = model_error(&text);
+    assert_at(&e, ErrorKind::CycleWithoutDelay, 31, 1);
+    // With one edge of the loop delayed, the same wiring is accepted.
+    let delayed = text.replace("to = \"other.conditioning\"", "to = \"other.conditioning\"\ndelay = 1");
+    let m = parse_model(SourceFile::new("m.toml", delayed)).unwrap();
+    m.plan(("world", any_world_ports())).unwrap();
+}
+
+#[test]
+fn delay_out_of_range() {
+    let e = model_error(&MODEL.replace("to = \"vta.reward\"", "to = \"vta.reward\"\ndelay = 2"));
+    assert_at(&e, ErrorKind::InvalidValue, 19, 1);
+}
+
+#[test]
+fn unconnected_required_input() {
+    let e = model_error(&MODEL.replace("[[edges]]\nfrom = \"world.reward\"\nto = \"vta.reward\"\n", ""));
+    assert_at(&e, ErrorKind::UnconnectedInput, 8, 10);
+}
+
+// ---- scenarios ----
+
+const SCENARIO: &str = r#"schema = 1
+model = "m.toml"
+population = 2
+seed = 1
+
+[world]
+kind = "corpus"
+[world.rules]
+S = ["apple pie", "stone wall"]
+[world.rewards]
+apple = 1.0
+
+[[phases]]
+name = "one"
+steps = 10
+freeze = ["vta"]
+
+[[probes]]
+kind = "valence"
+concepts = ["apple", "stone"]
+every = 5
+"#;
+
+/// Writes the reference model beside a scenario and loads the scenario.
+fn scenario_error(text: &str) -> Error {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let path = dir.path().join("s.toml");
+    parse_scenario(SourceFile::new(&path, text)).expect_err("expected the scenario to be rejected")
+}
+
+fn assert_scenario_at(e: &Error, kind: ErrorKind, line: usize, column: usize) {
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert!(loc.file.ends_with("s.toml"), "{e}");
+    assert_eq!((e.kind(), loc.line, loc.column), (Some(kind), line, column), "{e}");
+}
+
+#[test]
+fn the_reference_scenario_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), SCENARIO)).unwrap();
+    assert_eq!((s.population, s.phases.len(), s.probes.len()), (2, 1, 1));
+}
+
+#[test]
+fn missing_model_file() {
+    let e = scenario_error(&SCENARIO.replace("model = \"m.toml\"", "model = \"nowhere.toml\""));
+    assert_scenario_at(&e, ErrorKind::MissingFile, 2, 9);
+}
+
+#[test]
+fn population_must_be_positive() {
+    let e = scenario_error(&SCENARIO.replace("population = 2", "population = 0"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 3, 14);
+}
+
+#[test]
+fn unknown_world_kind_gets_a_suggestion() {
+    let e = scenario_error(&SCENARIO.replace("kind = \"corpus\"", "kind = \"corpsu\""));
+    assert_scenario_at(&e, ErrorKind::UnknownWorldKind, 7, 8);
+    assert_eq!(e.help(), Some("did you mean `corpus`?"));
+}
+
+#[test]
+fn reward_on_a_word_the_grammar_never_emits() {
+    let e = scenario_error(&SCENARIO.replace("apple = 1.0", "aple = 1.0"));
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 11, 8);
+    assert_eq!(e.help(), Some("did you mean `apple`?"));
+}
+
+#[test]
+fn unknown_key_in_a_phase() {
+    let e = scenario_error(&SCENARIO.replace("steps = 10", "stpes = 10"));
+    assert_scenario_at(&e, ErrorKind::UnknownField, 15, 1);
+}
+
+#[test]
+fn freezing_an_unknown_region() {
+    let e = scenario_error(&SCENARIO.replace("freeze = [\"vta\"]", "freeze = [\"vat\"]"));
+    assert_scenario_at(&e, ErrorKind::UnknownRegion, 16, 11);
+    assert_eq!(e.help(), Some("did you mean `vta`?"));
+}
+
+#[test]
+fn unknown_probe_kind() {
+    let e = scenario_error(&SCENARIO.replace("kind = \"valence\"", "kind = \"valance\""));
+    assert_scenario_at(&e, ErrorKind::UnknownProbeKind, 19, 8);
+    assert_eq!(e.help(), Some("did you mean `valence`?"));
+}
+
+#[test]
+fn probe_of_an_unknown_concept() {
+    let e = scenario_error(&SCENARIO.replace("concepts = [\"apple\", \"stone\"]", "concepts = [\"apple\", \"stoen\"]"));
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 20, 22);
+    assert_eq!(e.help(), Some("did you mean `stone`?"));
+}
+
+#[test]
+fn override_of_an_unknown_region() {
+    let e = scenario_error(&SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.cortx]\ndim = 4\n"));
+    assert_scenario_at(&e, ErrorKind::UnknownRegion, 5, 12);
+    assert_eq!(e.help(), Some("did you mean `cortex`?"));
+}
+
+#[test]
+fn override_of_an_unknown_parameter() {
+    let e = scenario_error(&SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.vta]\ngama = 0.5\n"));
+    assert_scenario_at(&e, ErrorKind::UnknownField, 6, 1);
+    assert_eq!(e.help(), Some("did you mean `gamma`?"));
+}
+
+#[test]
+fn override_out_of_range() {
+    let e = scenario_error(&SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.vta]\ngamma = 3.0\n"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 6, 9);
+}
+
+#[test]
+fn overrides_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let text = SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.cortex]\ndim = 4\n");
+    let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), text)).unwrap();
+    let cortex = &s.model.regions.iter().find(|(n, _)| n == "cortex").unwrap().1;
+    assert_eq!(cortex.params()["dim"].as_integer(), Some(4));
+}
+
+#[test]
+fn every_shipped_model_and_scenario_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for dir in ["models", "scenarios"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                valence::scenario::validate(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 2);
+}
