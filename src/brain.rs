@@ -35,8 +35,10 @@ impl Endpoint {
     /// Parses `region.port`.
     pub fn parse(s: &str) -> Option<Endpoint> {
         let (region, port) = s.split_once('.')?;
-        (!region.is_empty() && !port.is_empty() && !port.contains('.'))
-            .then(|| Endpoint { region: region.to_string(), port: port.to_string() })
+        (!region.is_empty() && !port.is_empty() && !port.contains('.')).then(|| Endpoint {
+            region: region.to_string(),
+            port: port.to_string(),
+        })
     }
 }
 
@@ -103,7 +105,12 @@ pub struct GraphError {
 
 impl GraphError {
     fn at(kind: ErrorKind, site: GraphSite, message: String, help: Option<String>) -> Self {
-        GraphError { kind, site, message, help }
+        GraphError {
+            kind,
+            site,
+            message,
+            help,
+        }
     }
 }
 
@@ -171,11 +178,18 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
     let w = graph.add_node(Node {
         name: WORLD.into(),
         kind: world.0.into(),
-        ports: Ports { inputs: vec![], outputs: world.1 },
+        ports: Ports {
+            inputs: vec![],
+            outputs: world.1,
+        },
     });
     by_name.insert(WORLD, w);
     for (name, spec) in &model.regions {
-        let n = graph.add_node(Node { name: name.clone(), kind: spec.kind().into(), ports: spec.ports() });
+        let n = graph.add_node(Node {
+            name: name.clone(),
+            kind: spec.kind().into(),
+            ports: spec.ports(),
+        });
         by_name.insert(name, n);
     }
     let names: Vec<&str> = by_name.keys().copied().collect();
@@ -197,7 +211,10 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
             GraphError::at(
                 ErrorKind::UnknownPort,
                 GraphSite::Edge(i, EdgePart::From),
-                format!("`{}` ({}) has no output port `{}`", edge.from.region, graph[src].kind, edge.from.port),
+                format!(
+                    "`{}` ({}) has no output port `{}`",
+                    edge.from.region, graph[src].kind, edge.from.port
+                ),
                 port_help(&edge.from.port, &graph[src].ports.outputs),
             )
         })?;
@@ -205,7 +222,10 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
             GraphError::at(
                 ErrorKind::UnknownPort,
                 GraphSite::Edge(i, EdgePart::To),
-                format!("`{}` ({}) has no input port `{}`", edge.to.region, graph[dst].kind, edge.to.port),
+                format!(
+                    "`{}` ({}) has no input port `{}`",
+                    edge.to.region, graph[dst].kind, edge.to.port
+                ),
                 port_help(&edge.to.port, &graph[dst].ports.inputs),
             )
         })?;
@@ -223,7 +243,9 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
                 None,
             ));
         }
-        let Width::Fixed(width) = out.width else { unreachable!("output ports have fixed widths") };
+        let Width::Fixed(width) = out.width else {
+            unreachable!("output ports have fixed widths")
+        };
         let expected = match inp.width {
             Width::Fixed(n) => Some(n),
             Width::Inferred => widths.get(&dst).and_then(|m| m.get(inp.name)).copied(),
@@ -270,7 +292,10 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
                         port.name,
                         port.kind.name()
                     ),
-                    Some(format!("add an edge with `to = \"{}.{}\"`", graph[n].name, port.name)),
+                    Some(format!(
+                        "add an edge with `to = \"{}.{}\"`",
+                        graph[n].name, port.name
+                    )),
                 ));
             }
         }
@@ -293,12 +318,19 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
             return Err(GraphError::at(
                 ErrorKind::CycleWithoutDelay,
                 GraphSite::Edge(edge, EdgePart::Whole),
-                format!("edges form a cycle without a delay through {}", members.join(" → ")),
+                format!(
+                    "edges form a cycle without a delay through {}",
+                    members.join(" → ")
+                ),
                 Some("mark one edge of the loop `delay = 1`".into()),
             ));
         }
     };
-    Ok(Plan { graph, order, input_widths: widths })
+    Ok(Plan {
+        graph,
+        order,
+        input_widths: widths,
+    })
 }
 
 impl Plan {
@@ -310,7 +342,12 @@ impl Plan {
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
             let shape = if n.index() == 0 { ", shape=ellipse" } else { "" };
-            let _ = writeln!(s, "  {} [label={}{shape}];", quote(&node.name), quote(&format!("{}\n{}", node.name, node.kind)));
+            let _ = writeln!(
+                s,
+                "  {} [label={}{shape}];",
+                quote(&node.name),
+                quote(&format!("{}\n{}", node.name, node.kind))
+            );
         }
         for e in self.graph.edge_references() {
             let wire = e.weight();
@@ -329,7 +366,10 @@ impl Plan {
 }
 
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+    format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    )
 }
 
 /// A built brain for P agents.
@@ -364,7 +404,9 @@ impl Brain {
             let ctx = BuildContext {
                 population,
                 device,
-                seeds: (0..population).map(|a| derive_seed(seed, &[1 + k as u64, a as u64])).collect(),
+                seeds: (0..population)
+                    .map(|a| derive_seed(seed, &[1 + k as u64, a as u64]))
+                    .collect(),
                 vocabulary,
                 input_widths: plan.input_widths.get(&n).cloned().unwrap_or_default(),
             };
@@ -376,7 +418,13 @@ impl Brain {
             .filter(|e| e.weight().delayed)
             .map(|e| (e.weight().index, Signal::zeros(population, e.weight().width)))
             .collect();
-        Ok(Brain { plan, regions, outputs: HashMap::new(), delayed, population })
+        Ok(Brain {
+            plan,
+            regions,
+            outputs: HashMap::new(),
+            delayed,
+            population,
+        })
     }
 
     /// P.
@@ -390,22 +438,33 @@ impl Brain {
     }
 
     fn node(&self, name: &str) -> Option<NodeIndex> {
-        self.plan.graph.node_indices().find(|&n| self.plan.graph[n].name == name)
+        self.plan
+            .graph
+            .node_indices()
+            .find(|&n| self.plan.graph[n].name == name)
     }
 
     /// A region by name.
     pub fn region(&self, name: &str) -> Option<&dyn Region> {
-        self.node(name).and_then(|n| self.regions.get(&n)).map(|r| r.as_ref())
+        self.node(name)
+            .and_then(|n| self.regions.get(&n))
+            .map(|r| r.as_ref())
     }
 
     /// The region names in tick order.
     pub fn schedule(&self) -> Vec<&str> {
-        self.plan.order.iter().map(|&n| self.plan.graph[n].name.as_str()).collect()
+        self.plan
+            .order
+            .iter()
+            .map(|&n| self.plan.graph[n].name.as_str())
+            .collect()
     }
 
     /// Freezes (false) or unfreezes (true) a region's learning.
     pub fn set_learning(&mut self, name: &str, learning: bool) -> Result<()> {
-        let n = self.node(name).ok_or_else(|| Error::Run(format!("no region `{name}`")))?;
+        let n = self
+            .node(name)
+            .ok_or_else(|| Error::Run(format!("no region `{name}`")))?;
         self.regions
             .get_mut(&n)
             .ok_or_else(|| Error::Run(format!("`{name}` is not a region")))?
@@ -416,7 +475,11 @@ impl Brain {
     /// The latest value of `region.port` (after a tick).
     pub fn signal(&self, region: &str, port: &str) -> Option<&Signal> {
         let n = self.node(region)?;
-        self.outputs.get(&n)?.iter().find(|(p, _)| *p == port).map(|(_, s)| s)
+        self.outputs
+            .get(&n)?
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, s)| s)
     }
 
     /// One tick: the world's outputs in, every region stepped in schedule order.
@@ -437,7 +500,8 @@ impl Brain {
                         .ok_or_else(|| {
                             Error::Run(format!(
                                 "`{}` produced no `{}` this tick",
-                                self.plan.graph[e.source()].name, wire.from_port
+                                self.plan.graph[e.source()].name,
+                                wire.from_port
                             ))
                         })?
                 };
@@ -447,7 +511,10 @@ impl Brain {
                 };
                 inputs.insert(wire.to_port, summed);
             }
-            let region = self.regions.get_mut(&n).expect("every scheduled node is a region");
+            let region = self
+                .regions
+                .get_mut(&n)
+                .expect("every scheduled node is a region");
             let out = region.step(&inputs).map_err(|e| match e {
                 Error::Run(m) => Error::Run(format!("region `{}`: {m}", self.plan.graph[n].name)),
                 other => other,
@@ -456,7 +523,11 @@ impl Brain {
         }
         for e in self.plan.graph.edge_references().filter(|e| e.weight().delayed) {
             let wire = e.weight();
-            if let Some((_, s)) = self.outputs.get(&e.source()).and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port)) {
+            if let Some((_, s)) = self
+                .outputs
+                .get(&e.source())
+                .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port))
+            {
                 self.delayed.insert(wire.index, s.clone());
             }
         }

@@ -26,7 +26,9 @@ impl FromStr for DeviceChoice {
         match s.to_ascii_lowercase().as_str() {
             "cpu" | "flex" => Ok(DeviceChoice::Cpu),
             "wgpu" | "gpu" => Ok(DeviceChoice::Wgpu),
-            other => Err(Error::Device(format!("unknown device `{other}`; expected `cpu` or `wgpu`"))),
+            other => Err(Error::Device(format!(
+                "unknown device `{other}`; expected `cpu` or `wgpu`"
+            ))),
         }
     }
 }

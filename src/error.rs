@@ -99,7 +99,13 @@ pub struct LocatedError {
 
 impl fmt::Display for LocatedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: error[{}]: {}", self.location, self.kind.name(), self.message)?;
+        write!(
+            f,
+            "{}: error[{}]: {}",
+            self.location,
+            self.kind.name(),
+            self.message
+        )?;
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }
@@ -156,7 +162,10 @@ impl Error {
 
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -177,12 +186,18 @@ impl SourceFile {
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Ok(SourceFile { path: path.to_path_buf(), text })
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            text,
+        })
     }
 
     /// A source held in memory (tests, generated files).
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        SourceFile { path: path.into(), text: text.into() }
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
     /// The location of a byte offset.
@@ -192,7 +207,11 @@ impl SourceFile {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = self.text[line_start..offset].chars().count() + 1;
-        Location { file: self.path.clone(), line, column }
+        Location {
+            file: self.path.clone(),
+            line,
+            column,
+        }
     }
 
     /// A located error at the start of `span`.
@@ -281,9 +300,7 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
+    d[0] = (0..=b.len()).collect();
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);

@@ -11,7 +11,11 @@ use valence::regions::registry;
 use valence::scenario::{FileKind, file_kind, load_scenario, model::any_world_ports, parse_model, validate};
 
 #[derive(Parser)]
-#[command(name = "valence", version, about = "How linguistic value concepts acquire valence: a brain-architecture simulator")]
+#[command(
+    name = "valence",
+    version,
+    about = "How linguistic value concepts acquire valence: a brain-architecture simulator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,10 +67,21 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Run { scenario, out, device, seed, quiet } => {
+        Command::Run {
+            scenario,
+            out,
+            device,
+            seed,
+            quiet,
+        } => {
             let device: DeviceChoice = device.parse()?;
             let scenario = load_scenario(&scenario)?;
-            let options = RunOptions { out, device, seed, progress: !quiet };
+            let options = RunOptions {
+                out,
+                device,
+                seed,
+                progress: !quiet,
+            };
             let steps: u64 = scenario.phases.iter().map(|p| p.steps).sum();
             eprintln!(
                 "valence: `{}` — {} agents, {} phases, {steps} steps, seed {}, device {device}",
@@ -78,28 +93,53 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let output = run(&scenario, &options).context("run failed")?;
             let secs = started.elapsed().as_secs_f64();
-            println!("run `{}` finished in {secs:.1} s → {}", scenario.name, output.dir.display());
-            println!("{:<12} {:<14} {:>10} {:>10} {:>10}", "probe", "key", "p10", "median", "p90");
+            println!(
+                "run `{}` finished in {secs:.1} s → {}",
+                scenario.name,
+                output.dir.display()
+            );
+            println!(
+                "{:<12} {:<14} {:>10} {:>10} {:>10}",
+                "probe", "key", "p10", "median", "p90"
+            );
             for (probe, keys) in &output.summary {
                 for (key, e) in keys {
-                    println!("{probe:<12} {key:<14} {:>10.4} {:>10.4} {:>10.4}", e.p10, e.median, e.p90);
+                    println!(
+                        "{probe:<12} {key:<14} {:>10.4} {:>10.4} {:>10.4}",
+                        e.p10, e.median, e.p90
+                    );
                 }
             }
-            println!("(across {} agents, at the last probe of each key)", scenario.population);
+            println!(
+                "(across {} agents, at the last probe of each key)",
+                scenario.population
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {
             let mut failed = false;
             for f in &files {
                 match validate(f) {
-                    Ok(kind) => println!("{}: ok ({})", f.display(), if kind == FileKind::Model { "model" } else { "scenario" }),
+                    Ok(kind) => println!(
+                        "{}: ok ({})",
+                        f.display(),
+                        if kind == FileKind::Model {
+                            "model"
+                        } else {
+                            "scenario"
+                        }
+                    ),
                     Err(e) => {
                         eprintln!("{e}");
                         failed = true;
                     }
                 }
             }
-            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Graph { file } => {
             let source = valence::error::SourceFile::read(&file)?;
@@ -123,10 +163,22 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 let ports = spec.ports();
                 for p in &ports.inputs {
                     let req = if p.required { "required" } else { "optional" };
-                    println!("  in  {:<10} {:<8} [P, {}] {req}: {}", p.name, p.kind.name(), p.width, p.doc);
+                    println!(
+                        "  in  {:<10} {:<8} [P, {}] {req}: {}",
+                        p.name,
+                        p.kind.name(),
+                        p.width,
+                        p.doc
+                    );
                 }
                 for p in &ports.outputs {
-                    println!("  out {:<10} {:<8} [P, {}] {}", p.name, p.kind.name(), p.width, p.doc);
+                    println!(
+                        "  out {:<10} {:<8} [P, {}] {}",
+                        p.name,
+                        p.kind.name(),
+                        p.width,
+                        p.doc
+                    );
                 }
                 for (k, v) in spec.params() {
                     println!("  param {k} = {v}");

@@ -10,11 +10,19 @@ use valence::signal::Signal;
 use valence::worlds::Vocabulary;
 
 fn edge(from: &str, to: &str, delay: u32) -> EdgeSpec {
-    EdgeSpec { from: Endpoint::parse(from).unwrap(), to: Endpoint::parse(to).unwrap(), delay }
+    EdgeSpec {
+        from: Endpoint::parse(from).unwrap(),
+        to: Endpoint::parse(to).unwrap(),
+        delay,
+    }
 }
 
 fn cortex(dim: usize) -> RegionSpec {
-    RegionSpec::SensoryCortex(SensoryCortexConfig { dim, normalize: false, ..Default::default() })
+    RegionSpec::SensoryCortex(SensoryCortexConfig {
+        dim,
+        normalize: false,
+        ..Default::default()
+    })
 }
 
 /// Regions listed in the reverse of their data flow, so that file order is not tick order.
@@ -22,7 +30,10 @@ fn chain() -> ModelSpec {
     ModelSpec {
         name: "chain".into(),
         regions: vec![
-            ("vta".into(), RegionSpec::RewardModel(RewardModelConfig::default())),
+            (
+                "vta".into(),
+                RegionSpec::RewardModel(RewardModelConfig::default()),
+            ),
             ("second".into(), cortex(4)),
             ("first".into(), cortex(4)),
         ],
@@ -71,7 +82,10 @@ fn a_cycle_without_delay_is_rejected_and_with_one_accepted() {
 fn a_self_loop_needs_a_delay() {
     let mut m = chain();
     m.edges.push(edge("first.latent", "first.conditioning", 0));
-    assert_eq!(plan(&m, ("world", any_world_ports())).unwrap_err().kind, ErrorKind::CycleWithoutDelay);
+    assert_eq!(
+        plan(&m, ("world", any_world_ports())).unwrap_err().kind,
+        ErrorKind::CycleWithoutDelay
+    );
     m.edges.last_mut().unwrap().delay = 1;
     assert!(plan(&m, ("world", any_world_ports())).is_ok());
 }
@@ -79,7 +93,10 @@ fn a_self_loop_needs_a_delay() {
 fn world(tokens: &[u32]) -> Vec<(&'static str, Signal)> {
     let p = tokens.len();
     vec![
-        ("token", Signal::Host(Array2::from_shape_vec((p, 1), tokens.iter().map(|&t| t as f32).collect()).unwrap())),
+        (
+            "token",
+            Signal::Host(Array2::from_shape_vec((p, 1), tokens.iter().map(|&t| t as f32).collect()).unwrap()),
+        ),
         ("reward", Signal::zeros(p, 1)),
     ]
 }
@@ -97,7 +114,8 @@ fn a_delayed_edge_carries_the_previous_tick_and_zeros_first() {
     for r in ["first", "second", "vta"] {
         brain.set_learning(r, false).unwrap();
     }
-    let readout = |brain: &Brain, region: &str, t: u32| brain.region(region).unwrap().concept_latent(t).unwrap();
+    let readout =
+        |brain: &Brain, region: &str, t: u32| brain.region(region).unwrap().concept_latent(t).unwrap();
 
     brain.tick(world(&[0, 1])).unwrap();
     let z = brain.signal("second", "latent").unwrap().to_host();
@@ -108,7 +126,7 @@ fn a_delayed_edge_carries_the_previous_tick_and_zeros_first() {
 
     brain.tick(world(&[1, 0])).unwrap();
     let z = brain.signal("second", "latent").unwrap().to_host();
-    let prev = readout(&brain, "first", 0).row(0).to_owned() ;
+    let prev = readout(&brain, "first", 0).row(0).to_owned();
     let expected = &e1.row(0) + &prev;
     for (a, b) in z.row(0).iter().zip(expected.iter()) {
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");

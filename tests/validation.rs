@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use valence::Error;
 use valence::error::{ErrorKind, SourceFile};
 use valence::scenario::{model::any_world_ports, parse_model, parse_scenario};
-use valence::Error;
 
 const MODEL: &str = r#"schema = 1
 name = "m"
@@ -35,15 +35,24 @@ fn model_error(text: &str) -> Error {
     let model = parse_model(SourceFile::new("m.toml", text));
     match model {
         Err(e) => e,
-        Ok(m) => m.plan(("world", any_world_ports())).expect_err("expected the model to be rejected"),
+        Ok(m) => m
+            .plan(("world", any_world_ports()))
+            .expect_err("expected the model to be rejected"),
     }
 }
 
 /// Asserts kind and 1-based (line, column).
 fn assert_at(e: &Error, kind: ErrorKind, line: usize, column: usize) {
     let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
-    assert_eq!((e.kind(), loc.line, loc.column), (Some(kind), line, column), "{e}");
-    assert!(e.to_string().starts_with(&format!("m.toml:{line}:{column}:")) || loc.file.ends_with("s.toml"), "{e}");
+    assert_eq!(
+        (e.kind(), loc.line, loc.column),
+        (Some(kind), line, column),
+        "{e}"
+    );
+    assert!(
+        e.to_string().starts_with(&format!("m.toml:{line}:{column}:")) || loc.file.ends_with("s.toml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -146,7 +155,10 @@ fn cycle_without_delay() {
     let e = model_error(&text);
     assert_at(&e, ErrorKind::CycleWithoutDelay, 31, 1);
     // With one edge of the loop delayed, the same wiring is accepted.
-    let delayed = text.replace("to = \"other.conditioning\"", "to = \"other.conditioning\"\ndelay = 1");
+    let delayed = text.replace(
+        "to = \"other.conditioning\"",
+        "to = \"other.conditioning\"\ndelay = 1",
+    );
     let m = parse_model(SourceFile::new("m.toml", delayed)).unwrap();
     m.plan(("world", any_world_ports())).unwrap();
 }
@@ -199,7 +211,11 @@ fn scenario_error(text: &str) -> Error {
 fn assert_scenario_at(e: &Error, kind: ErrorKind, line: usize, column: usize) {
     let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
     assert!(loc.file.ends_with("s.toml"), "{e}");
-    assert_eq!((e.kind(), loc.line, loc.column), (Some(kind), line, column), "{e}");
+    assert_eq!(
+        (e.kind(), loc.line, loc.column),
+        (Some(kind), line, column),
+        "{e}"
+    );
 }
 
 #[test]
@@ -258,7 +274,10 @@ fn unknown_probe_kind() {
 
 #[test]
 fn probe_of_an_unknown_concept() {
-    let e = scenario_error(&SCENARIO.replace("concepts = [\"apple\", \"stone\"]", "concepts = [\"apple\", \"stoen\"]"));
+    let e = scenario_error(&SCENARIO.replace(
+        "concepts = [\"apple\", \"stone\"]",
+        "concepts = [\"apple\", \"stoen\"]",
+    ));
     assert_scenario_at(&e, ErrorKind::UnknownConcept, 20, 22);
     assert_eq!(e.help(), Some("did you mean `stone`?"));
 }

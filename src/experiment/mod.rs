@@ -59,7 +59,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let dir = match &options.out {
         Some(d) => d.clone(),
         None => {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             PathBuf::from("runs").join(format!("{}-seed{seed}-{t}", scenario.name))
         }
     };
@@ -71,7 +74,14 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let mut world = scenario.world.build(&phase_worlds, p)?;
     let agent_seeds: Vec<u64> = (0..p).map(|a| derive_seed(seed, &[0, a as u64])).collect();
     world.reset(&agent_seeds);
-    let mut brain = Brain::new(&scenario.model, scenario.plan().clone(), p, seed, &device, world.vocabulary())?;
+    let mut brain = Brain::new(
+        &scenario.model,
+        scenario.plan().clone(),
+        p,
+        seed,
+        &device,
+        world.vocabulary(),
+    )?;
 
     let mut recorder = Recorder::new(&dir);
     let mut step: u64 = 0;
@@ -83,10 +93,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         for k in 1..=phase.steps {
             let observation = world.step()?;
-            brain.tick(observation).map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
+            brain
+                .tick(observation)
+                .map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
             step += 1;
             let last = k == phase.steps;
-            let due: Vec<&ProbeSpec> = scenario.probes.iter().filter(|pr| last || k % pr.every == 0).collect();
+            let due: Vec<&ProbeSpec> = scenario
+                .probes
+                .iter()
+                .filter(|pr| last || k % pr.every == 0)
+                .collect();
             if !due.is_empty() {
                 if let Some(region) = brain.first_divergent() {
                     recorder.flush()?;
@@ -98,7 +114,14 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                     )));
                 }
                 for probe in due {
-                    take_probe(&brain, world.vocabulary(), probe, &phase.name, step, &mut recorder)?;
+                    take_probe(
+                        &brain,
+                        world.vocabulary(),
+                        probe,
+                        &phase.name,
+                        step,
+                        &mut recorder,
+                    )?;
                 }
             }
             if k % 256 == 0 || last {
@@ -110,7 +133,11 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     }
     let summary = recorder.summary();
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
-    Ok(RunOutput { dir, rows: recorder.into_rows(), summary })
+    Ok(RunOutput {
+        dir,
+        rows: recorder.into_rows(),
+        summary,
+    })
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
@@ -136,20 +163,39 @@ fn take_probe(
     step: u64,
     recorder: &mut Recorder,
 ) -> Result<()> {
-    let region = |name: &str| brain.region(name).ok_or_else(|| Error::Run(format!("probe `{}`: no region `{name}`", probe.name)));
+    let region = |name: &str| {
+        brain
+            .region(name)
+            .ok_or_else(|| Error::Run(format!("probe `{}`: no region `{name}`", probe.name)))
+    };
     let latent = |cortex: &str, word: &str| -> Result<ndarray::Array2<f32>> {
-        let id = vocabulary.id(word).ok_or_else(|| Error::Run(format!("probe `{}`: `{word}` is not in the vocabulary", probe.name)))?;
-        region(cortex)?
-            .concept_latent(id)
-            .ok_or_else(|| Error::Run(format!("probe `{}`: region `{cortex}` has no latent space", probe.name)))
+        let id = vocabulary.id(word).ok_or_else(|| {
+            Error::Run(format!(
+                "probe `{}`: `{word}` is not in the vocabulary",
+                probe.name
+            ))
+        })?;
+        region(cortex)?.concept_latent(id).ok_or_else(|| {
+            Error::Run(format!(
+                "probe `{}`: region `{cortex}` has no latent space",
+                probe.name
+            ))
+        })
     };
     match &probe.kind {
-        ProbeKind::Valence { concepts, cortex, reward_model } => {
+        ProbeKind::Valence {
+            concepts,
+            cortex,
+            reward_model,
+        } => {
             for c in concepts {
                 let z = latent(cortex, c)?;
-                let v = region(reward_model)?
-                    .value_at(&z)
-                    .ok_or_else(|| Error::Run(format!("probe `{}`: region `{reward_model}` values no latent of this width", probe.name)))?;
+                let v = region(reward_model)?.value_at(&z).ok_or_else(|| {
+                    Error::Run(format!(
+                        "probe `{}`: region `{reward_model}` values no latent of this width",
+                        probe.name
+                    ))
+                })?;
                 recorder.record(phase, step, &probe.name, c, &v);
             }
         }

@@ -38,7 +38,10 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder writing `metrics.csv` into `dir`.
     pub fn new(dir: &Path) -> Self {
-        Recorder { path: dir.join("metrics.csv"), rows: Vec::new() }
+        Recorder {
+            path: dir.join("metrics.csv"),
+            rows: Vec::new(),
+        }
     }
 
     /// Records one probe key for every agent (`values` is `[P]`).
@@ -75,13 +78,26 @@ impl Recorder {
 pub fn to_csv(rows: &[Row]) -> String {
     let mut s = String::from("phase,step,agent,probe,key,value\n");
     for r in rows {
-        let _ = writeln!(s, "{},{},{},{},{},{}", csv_field(&r.phase), r.step, r.agent, csv_field(&r.probe), csv_field(&r.key), r.value);
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{}",
+            csv_field(&r.phase),
+            r.step,
+            r.agent,
+            csv_field(&r.probe),
+            csv_field(&r.key),
+            r.value
+        );
     }
     s
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Reads a `metrics.csv` back.
@@ -90,7 +106,13 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        let bad = || Error::Run(format!("{}:{}: expected `phase,step,agent,probe,key,value`", path.display(), i + 1));
+        let bad = || {
+            Error::Run(format!(
+                "{}:{}: expected `phase,step,agent,probe,key,value`",
+                path.display(),
+                i + 1
+            ))
+        };
         if f.len() != 6 {
             return Err(bad());
         }
@@ -130,7 +152,9 @@ pub type Summary = BTreeMap<String, BTreeMap<String, SummaryEntry>>;
 pub fn summarise(rows: &[Row]) -> Summary {
     let mut last: BTreeMap<(&str, &str), (u64, &str, Vec<f32>)> = BTreeMap::new();
     for r in rows {
-        let e = last.entry((&r.probe, &r.key)).or_insert((r.step, &r.phase, Vec::new()));
+        let e = last
+            .entry((&r.probe, &r.key))
+            .or_insert((r.step, &r.phase, Vec::new()));
         if r.step > e.0 {
             *e = (r.step, &r.phase, Vec::new());
         }
@@ -184,17 +208,27 @@ pub trait SummaryJson {
 
 impl SummaryJson for Summary {
     fn to_json(&self, scenario: &Scenario) -> String {
-        let file = SummaryFile { scenario: &scenario.name, seed: scenario.seed, population: scenario.population, probes: self };
+        let file = SummaryFile {
+            scenario: &scenario.name,
+            seed: scenario.seed,
+            population: scenario.population,
+            probes: self,
+        };
         serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
     }
 }
 
 /// Writes a file by writing a temporary sibling, syncing it and renaming it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
@@ -214,7 +248,14 @@ mod tests {
 
     #[test]
     fn summary_takes_the_last_step_of_each_key() {
-        let row = |step, agent, value| Row { phase: "p".into(), step, agent, probe: "valence".into(), key: "a".into(), value };
+        let row = |step, agent, value| Row {
+            phase: "p".into(),
+            step,
+            agent,
+            probe: "valence".into(),
+            key: "a".into(),
+            value,
+        };
         let rows = vec![row(1, 0, 9.0), row(1, 1, 9.0), row(2, 0, 1.0), row(2, 1, 3.0)];
         let s = summarise(&rows);
         let e = &s["valence"]["a"];
@@ -224,7 +265,14 @@ mod tests {
     #[test]
     fn csv_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let rows = vec![Row { phase: "x".into(), step: 3, agent: 1, probe: "cos".into(), key: "a~b".into(), value: 0.1 }];
+        let rows = vec![Row {
+            phase: "x".into(),
+            step: 3,
+            agent: 1,
+            probe: "cos".into(),
+            key: "a~b".into(),
+            value: 0.1,
+        }];
         write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
         assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
         assert!(!dir.path().join(".m.csv.tmp").exists());

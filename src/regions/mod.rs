@@ -55,17 +55,35 @@ pub struct PortSpec {
 impl PortSpec {
     /// A required input.
     pub fn input(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
-        PortSpec { name, kind, width, required: true, doc }
+        PortSpec {
+            name,
+            kind,
+            width,
+            required: true,
+            doc,
+        }
     }
 
     /// An optional input: absent means zeros.
     pub fn optional(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
-        PortSpec { name, kind, width, required: false, doc }
+        PortSpec {
+            name,
+            kind,
+            width,
+            required: false,
+            doc,
+        }
     }
 
     /// An output of fixed width.
     pub fn output(name: &'static str, kind: SignalKind, width: usize, doc: &'static str) -> Self {
-        PortSpec { name, kind, width: Width::Fixed(width), required: false, doc }
+        PortSpec {
+            name,
+            kind,
+            width: Width::Fixed(width),
+            required: false,
+            doc,
+        }
     }
 }
 
@@ -175,7 +193,10 @@ pub struct ParamError {
 impl ParamError {
     /// A new parameter error.
     pub fn new(param: &'static str, expected: impl Into<String>) -> Self {
-        ParamError { param, expected: expected.into() }
+        ParamError {
+            param,
+            expected: expected.into(),
+        }
     }
 }
 

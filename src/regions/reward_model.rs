@@ -47,7 +47,12 @@ pub struct RewardModelConfig {
 
 impl Default for RewardModelConfig {
     fn default() -> Self {
-        RewardModelConfig { lr: 0.1, gamma: 0.0, weight_decay: 0.0, bias: false }
+        RewardModelConfig {
+            lr: 0.1,
+            gamma: 0.0,
+            weight_decay: 0.0,
+            bias: false,
+        }
     }
 }
 
@@ -57,7 +62,12 @@ impl RewardModelConfig {
         Ports {
             inputs: vec![
                 PortSpec::input("latent", SignalKind::Latent, Width::Inferred, "z_t, the state"),
-                PortSpec::input("reward", SignalKind::Reward, Width::Fixed(1), "r_t, primary reward"),
+                PortSpec::input(
+                    "reward",
+                    SignalKind::Reward,
+                    Width::Fixed(1),
+                    "r_t, primary reward",
+                ),
             ],
             outputs: vec![
                 PortSpec::output("value", SignalKind::Value, 1, "V(z_t)"),
@@ -75,7 +85,10 @@ impl RewardModelConfig {
             return Err(ParamError::new("gamma", "a number in [0, 1]"));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay * self.lr < 1.0) {
-            return Err(ParamError::new("weight_decay", "a number ≥ 0 with weight_decay · lr < 1"));
+            return Err(ParamError::new(
+                "weight_decay",
+                "a number ≥ 0 with weight_decay · lr < 1",
+            ));
         }
         Ok(())
     }
@@ -120,8 +133,12 @@ impl RewardModel {
 
 impl Region for RewardModel {
     fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
-        let latent = inputs.get("latent").ok_or_else(|| Error::Run("reward_model: no `latent` input".into()))?;
-        let reward = inputs.get("reward").ok_or_else(|| Error::Run("reward_model: no `reward` input".into()))?;
+        let latent = inputs
+            .get("latent")
+            .ok_or_else(|| Error::Run("reward_model: no `latent` input".into()))?;
+        let reward = inputs
+            .get("reward")
+            .ok_or_else(|| Error::Run("reward_model: no `reward` input".into()))?;
         let z = latent.to_tensor(&self.device);
         let r = reward.to_tensor(&self.device);
         let value = self.value(z.clone());
@@ -142,9 +159,16 @@ impl Region for RewardModel {
             None => Tensor::zeros(value.dims(), &self.device),
         };
         // After learning, V(z_t) reflects the update just made; emit the value the agent holds now.
-        let value = if self.learning { self.value(z.clone()) } else { value };
+        let value = if self.learning {
+            self.value(z.clone())
+        } else {
+            value
+        };
         self.previous = Some((z, r));
-        Ok(vec![("value", Signal::Device(value)), ("rpe", Signal::Device(rpe))])
+        Ok(vec![
+            ("value", Signal::Device(value)),
+            ("rpe", Signal::Device(rpe)),
+        ])
     }
 
     fn set_learning(&mut self, learning: bool) {
@@ -184,7 +208,10 @@ mod tests {
 
     fn inputs(z: &[f32], r: f32) -> Inputs {
         let mut inputs = Inputs::default();
-        inputs.insert("latent", Signal::Host(Array2::from_shape_vec((1, z.len()), z.to_vec()).unwrap()));
+        inputs.insert(
+            "latent",
+            Signal::Host(Array2::from_shape_vec((1, z.len()), z.to_vec()).unwrap()),
+        );
         inputs.insert("reward", Signal::Host(Array2::from_elem((1, 1), r)));
         inputs
     }
@@ -198,11 +225,23 @@ mod tests {
         //           w = [0.5, 0], b = 0.5
         //   tick 3: z'' = [0, 0]: δ = 0 + 0.9·V(z'') − V(z') = 0.9·0.5 − 0.5 = −0.05
         let device = Device::flex();
-        let mut m = model(RewardModelConfig { lr: 0.5, gamma: 0.9, weight_decay: 0.0, bias: true }, 1, 2, &device);
+        let mut m = model(
+            RewardModelConfig {
+                lr: 0.5,
+                gamma: 0.9,
+                weight_decay: 0.0,
+                bias: true,
+            },
+            1,
+            2,
+            &device,
+        );
         let rpe = |out: &Outputs| out[1].1.to_host()[[0, 0]];
         assert_eq!(rpe(&m.step(&inputs(&[1., 0.], 1.)).unwrap()), 0.0);
         assert_eq!(rpe(&m.step(&inputs(&[0., 1.], 0.)).unwrap()), 1.0);
-        let v = m.value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap()).unwrap();
+        let v = m
+            .value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap())
+            .unwrap();
         assert_eq!(v[0], 1.0);
         let delta = rpe(&m.step(&inputs(&[0., 0.], 0.)).unwrap());
         assert!((delta - (-0.05)).abs() < 1e-6, "{delta}");
@@ -216,13 +255,18 @@ mod tests {
         for _ in 0..5 {
             m.step(&inputs(&[1., 0.], 1.)).unwrap();
         }
-        let v = m.value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap()).unwrap();
+        let v = m
+            .value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap())
+            .unwrap();
         assert_eq!(v[0], 0.0);
     }
 
     #[test]
     fn check_rejects_gamma_out_of_range() {
-        let c = RewardModelConfig { gamma: 1.5, ..Default::default() };
+        let c = RewardModelConfig {
+            gamma: 1.5,
+            ..Default::default()
+        };
         assert_eq!(c.check().unwrap_err().param, "gamma");
     }
 }

@@ -90,7 +90,12 @@ impl SensoryCortexConfig {
     pub fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
-                PortSpec::input("token", SignalKind::Token, Width::Fixed(1), "the current token id"),
+                PortSpec::input(
+                    "token",
+                    SignalKind::Token,
+                    Width::Fixed(1),
+                    "the current token id",
+                ),
                 PortSpec::optional(
                     "conditioning",
                     SignalKind::Latent,
@@ -182,7 +187,13 @@ impl SensoryCortex {
             .into_iter()
             .map(|c| if total > 0.0 { c / total } else { 0.0 })
             .collect();
-        SensoryCortex { config: config.clone(), agents, noise_cdf, vocab_size, learning: true }
+        SensoryCortex {
+            config: config.clone(),
+            agents,
+            noise_cdf,
+            vocab_size,
+            learning: true,
+        }
     }
 
     /// The readout e(w) of one agent's token into `out`.
@@ -263,7 +274,9 @@ impl Region for SensoryCortex {
         let mut latent = vec![0.0f32; p * d];
         let tokens: Vec<f32> = tokens.column(0).to_vec();
         let conditioning = inputs.get("conditioning").map(Signal::to_host);
-        let conditioning = conditioning.as_ref().map(|c| c.as_slice().expect("standard layout"));
+        let conditioning = conditioning
+            .as_ref()
+            .map(|c| c.as_slice().expect("standard layout"));
         let config = &self.config;
         let noise_cdf = &self.noise_cdf;
         let learning = self.learning;
@@ -275,35 +288,39 @@ impl Region for SensoryCortex {
             .zip(latent.par_chunks_mut(d))
             .zip(tokens.par_iter())
             .enumerate()
-            .map(|(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
-                let w = token as usize;
-                if w >= vocab_size {
-                    return Some(w);
-                }
-                if learning {
-                    let mut grad = vec![0.0; d];
-                    let history: Vec<u32> = agent.history.iter().copied().collect();
-                    for &c in history.iter().rev() {
-                        train_pair(config, noise_cdf, agent, w, c as usize, &mut grad);
-                        train_pair(config, noise_cdf, agent, c as usize, w, &mut grad);
+            .map(
+                |(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
+                    let w = token as usize;
+                    if w >= vocab_size {
+                        return Some(w);
                     }
-                }
-                if agent.history.len() == config.window {
-                    agent.history.pop_front();
-                }
-                agent.history.push_back(w as u32);
-                let mut e = vec![0.0; d];
-                SensoryCortex::readout(config, agent, w, &mut e);
-                for (c, ei) in agent.context.iter_mut().zip(&e) {
-                    *c = beta * *c + (1.0 - beta) * ei;
-                }
-                z.copy_from_slice(&agent.context);
-                if let Some(c) = conditioning {
-                    z.iter_mut().zip(&c[i * d..(i + 1) * d]).for_each(|(zi, ci)| *zi += ci);
-                }
-                SensoryCortex::normalize(config, z);
-                None
-            })
+                    if learning {
+                        let mut grad = vec![0.0; d];
+                        let history: Vec<u32> = agent.history.iter().copied().collect();
+                        for &c in history.iter().rev() {
+                            train_pair(config, noise_cdf, agent, w, c as usize, &mut grad);
+                            train_pair(config, noise_cdf, agent, c as usize, w, &mut grad);
+                        }
+                    }
+                    if agent.history.len() == config.window {
+                        agent.history.pop_front();
+                    }
+                    agent.history.push_back(w as u32);
+                    let mut e = vec![0.0; d];
+                    SensoryCortex::readout(config, agent, w, &mut e);
+                    for (c, ei) in agent.context.iter_mut().zip(&e) {
+                        *c = beta * *c + (1.0 - beta) * ei;
+                    }
+                    z.copy_from_slice(&agent.context);
+                    if let Some(c) = conditioning {
+                        z.iter_mut()
+                            .zip(&c[i * d..(i + 1) * d])
+                            .for_each(|(zi, ci)| *zi += ci);
+                    }
+                    SensoryCortex::normalize(config, z);
+                    None
+                },
+            )
             .find_any(Option::is_some)
             .flatten();
         if let Some(w) = bad {
@@ -335,7 +352,9 @@ impl Region for SensoryCortex {
     }
 
     fn is_finite(&self) -> bool {
-        self.agents.iter().all(|a| a.input.iter().chain(&a.output).all(|x| x.is_finite()))
+        self.agents
+            .iter()
+            .all(|a| a.input.iter().chain(&a.output).all(|x| x.is_finite()))
     }
 }
 
@@ -368,7 +387,12 @@ mod tests {
         // One pair, no noise tokens, v starts at 0 so the first update moves only v:
         // g = η(1 − σ(0)) = 0.5·η; v_c += g·u_w. Hand-checked: score after = g·|u_w|².
         let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1)]);
-        let config = SensoryCortexConfig { negatives: 0, window: 1, lr: 0.1, ..Default::default() };
+        let config = SensoryCortexConfig {
+            negatives: 0,
+            window: 1,
+            lr: 0.1,
+            ..Default::default()
+        };
         let mut c = cortex(&vocab, config, 1);
         let u_a: Vec<f32> = c.agents[0].input[..32].to_vec();
         c.step(&tokens(&[0])).unwrap();

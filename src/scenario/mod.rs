@@ -154,7 +154,11 @@ fn serialize_model<S: serde::Serializer>(m: &ModelSpec, s: S) -> std::result::Re
         edges: m
             .edges
             .iter()
-            .map(|e| ResolvedEdge { from: e.from.to_string(), to: e.to.to_string(), delay: e.delay })
+            .map(|e| ResolvedEdge {
+                from: e.from.to_string(),
+                to: e.to.to_string(),
+                delay: e.delay,
+            })
             .collect(),
     }
     .serialize(s)
@@ -205,12 +209,14 @@ struct ProbeDe {
     #[serde(default)]
     concepts: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
-    pairs: Option<Spanned<Vec<Spanned<(String, String)>>>>,
+    pairs: Option<Spanned<Vec<Spanned<Pair>>>>,
     #[serde(default)]
     cortex: Option<Spanned<String>>,
     #[serde(default)]
     reward_model: Option<Spanned<String>>,
 }
+
+type Pair = (String, String);
 
 /// The probe kinds a scenario may name.
 pub const PROBE_KINDS: &[&str] = &["valence", "cosine"];
@@ -225,7 +231,10 @@ pub(crate) fn check_schema(source: &SourceFile, schema: &Spanned<i64>) -> Result
         return Err(source.error(
             ErrorKind::UnsupportedSchema,
             schema.span(),
-            format!("schema = {}; this build of valence reads schema = {SCHEMA}", schema.get_ref()),
+            format!(
+                "schema = {}; this build of valence reads schema = {SCHEMA}",
+                schema.get_ref()
+            ),
         ));
     }
     Ok(())
@@ -241,7 +250,11 @@ pub(crate) fn table_entries<'a, 'i>(
 ) -> Result<Vec<Entry<'a, 'i>>> {
     match value.get_ref() {
         DeValue::Table(t) => Ok(t.iter().collect()),
-        _ => Err(source.error(ErrorKind::InvalidValue, value.span(), format!("expected `{what}` to be a table"))),
+        _ => Err(source.error(
+            ErrorKind::InvalidValue,
+            value.span(),
+            format!("expected `{what}` to be a table"),
+        )),
     }
 }
 
@@ -256,14 +269,22 @@ fn span_at(value: &Spanned<DeValue<'_>>, path: &[String]) -> Option<Range<usize>
 
 /// A positive integer from a spanned field.
 fn positive(source: &SourceFile, v: &Spanned<i64>, what: &str) -> Result<u64> {
-    u64::try_from(*v.get_ref()).ok().filter(|&n| n >= 1).ok_or_else(|| {
-        source.error(ErrorKind::InvalidValue, v.span(), format!("`{what}` = {}; expected an integer ≥ 1", v.get_ref()))
-    })
+    u64::try_from(*v.get_ref())
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            source.error(
+                ErrorKind::InvalidValue,
+                v.span(),
+                format!("`{what}` = {}; expected an integer ≥ 1", v.get_ref()),
+            )
+        })
 }
 
 /// Reads a world table (the scenario's, or a phase's changes to it).
 fn world_value(source: &SourceFile, value: &Spanned<DeValue<'_>>) -> Result<toml::Value> {
-    toml::Value::deserialize(toml::de::ValueDeserializer::from(value.clone())).map_err(|e| source.toml_error(&e))
+    toml::Value::deserialize(toml::de::ValueDeserializer::from(value.clone()))
+        .map_err(|e| source.toml_error(&e))
 }
 
 /// Merges `patch` into `base`: tables key by key (recursively), anything else replaced.
@@ -291,7 +312,8 @@ pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario> {
 /// Parses a scenario from a source held in memory; `model` paths are relative to its path.
 pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     let root = parse_document(&source)?;
-    let de = ScenarioDe::deserialize(toml::de::Deserializer::from(root.clone())).map_err(|e| source.toml_error(&e))?;
+    let de = ScenarioDe::deserialize(toml::de::Deserializer::from(root.clone()))
+        .map_err(|e| source.toml_error(&e))?;
     check_schema(&source, &de.schema)?;
     let root_value = Spanned::new(root.span(), DeValue::Table(root.get_ref().clone()));
 
@@ -301,7 +323,10 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         return Err(source.error(
             ErrorKind::MissingFile,
             de.model.span(),
-            format!("model file `{}` not found (paths are relative to the scenario file)", model_path.display()),
+            format!(
+                "model file `{}` not found (paths are relative to the scenario file)",
+                model_path.display()
+            ),
         ));
     }
     let mut model = load_model(&model_path)?;
@@ -316,7 +341,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 return Err(source.error_with_help(
                     ErrorKind::UnknownRegion,
                     region.span(),
-                    format!("`{}` names no region of model `{}`", region.get_ref(), model.spec.name),
+                    format!(
+                        "`{}` names no region of model `{}`",
+                        region.get_ref(),
+                        model.spec.name
+                    ),
                     did_you_mean(region.get_ref(), names.iter().map(String::as_str)),
                 ));
             };
@@ -328,23 +357,42 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     return Err(source.error_with_help(
                         ErrorKind::UnknownField,
                         key.span(),
-                        format!("`{}` is not a parameter of {} `{}`", key.get_ref(), spec.kind(), region.get_ref()),
+                        format!(
+                            "`{}` is not a parameter of {} `{}`",
+                            key.get_ref(),
+                            spec.kind(),
+                            region.get_ref()
+                        ),
                         did_you_mean(key.get_ref(), known.iter().map(String::as_str)),
                     ));
                 }
                 let v = world_value(&source, value)?;
-                merge(&mut params, toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()));
+                merge(
+                    &mut params,
+                    toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()),
+                );
             }
             let kind = kind_named(spec.kind()).expect("registered");
             let mut merged = params.as_table().cloned().unwrap_or_default();
             merged.insert("kind".into(), toml::Value::String(kind.name.into()));
-            let new_spec: RegionSpec = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
-                source.error(ErrorKind::InvalidValue, table.span(), e.message().trim().to_string())
-            })?;
+            let new_spec: RegionSpec =
+                toml::Value::Table(merged)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| {
+                        source.error(
+                            ErrorKind::InvalidValue,
+                            table.span(),
+                            e.message().trim().to_string(),
+                        )
+                    })?;
             if let Err(e) = new_spec.check() {
                 let span = table.get_ref().get(e.param).map(|v| v.span());
                 return Err(match span {
-                    Some(span) => source.error(ErrorKind::InvalidValue, span, format!("`{}`: expected {}", e.param, e.expected)),
+                    Some(span) => source.error(
+                        ErrorKind::InvalidValue,
+                        span,
+                        format!("`{}`: expected {}", e.param, e.expected),
+                    ),
                     None => model.param_error(region.get_ref(), &e),
                 });
             }
@@ -353,9 +401,16 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     }
 
     // The world, and each phase's version of it.
-    let world_de = root_value.get_ref().get("world").expect("`world` is required by the schema");
+    let world_de = root_value
+        .get_ref()
+        .get("world")
+        .expect("`world` is required by the schema");
     let world_kind = world_de.get_ref().get("kind").ok_or_else(|| {
-        source.error(ErrorKind::MissingField, world_de.span(), format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")))
+        source.error(
+            ErrorKind::MissingField,
+            world_de.span(),
+            format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")),
+        )
     })?;
     let kind_name = world_kind.get_ref().as_str().unwrap_or("");
     if !WORLD_KINDS.contains(&kind_name) {
@@ -363,7 +418,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ErrorKind::UnknownWorldKind,
             world_kind.span(),
             format!("unknown world kind `{kind_name}`"),
-            did_you_mean(kind_name, WORLD_KINDS.iter().copied()).or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
+            did_you_mean(kind_name, WORLD_KINDS.iter().copied())
+                .or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
         ));
     }
     let mut base_world = world_value(&source, world_de)?;
@@ -373,7 +429,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     let parse_world = |value: &toml::Value, span: Range<usize>| -> Result<CorpusConfig> {
         CorpusConfig::deserialize(value.clone()).map_err(|e| {
             let message = e.message().trim().to_string();
-            let kind = if message.starts_with("unknown field") { ErrorKind::UnknownField } else { ErrorKind::InvalidValue };
+            let kind = if message.starts_with("unknown field") {
+                ErrorKind::UnknownField
+            } else {
+                ErrorKind::InvalidValue
+            };
             source.error(kind, span, message)
         })
     };
@@ -382,7 +442,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     if let DeValue::Table(t) = base_table.get_mut() {
         t.remove("kind");
     }
-    CorpusConfig::deserialize(toml::de::ValueDeserializer::from(base_table)).map_err(|e| source.toml_error(&e))?;
+    CorpusConfig::deserialize(toml::de::ValueDeserializer::from(base_table))
+        .map_err(|e| source.toml_error(&e))?;
     let world_config = parse_world(&base_world, world_de.span())?;
     let check_world = |config: &CorpusConfig, patch: Option<&Spanned<DeValue<'_>>>| -> Result<()> {
         config.check().map_err(|e| {
@@ -405,12 +466,17 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         )
     };
     if de.phases.get_ref().is_empty() {
-        return Err(source.error(ErrorKind::MissingField, de.phases.span(), "a scenario needs at least one `[[phases]]`"));
+        return Err(source.error(
+            ErrorKind::MissingField,
+            de.phases.span(),
+            "a scenario needs at least one `[[phases]]`",
+        ));
     }
-    let phase_values: Vec<&Spanned<DeValue<'_>>> = match root_value.get_ref().get("phases").map(|p| p.get_ref()) {
-        Some(DeValue::Array(a)) => a.iter().collect(),
-        _ => Vec::new(),
-    };
+    let phase_values: Vec<&Spanned<DeValue<'_>>> =
+        match root_value.get_ref().get("phases").map(|p| p.get_ref()) {
+            Some(DeValue::Array(a)) => a.iter().collect(),
+            _ => Vec::new(),
+        };
     let mut phases = Vec::new();
     for (i, phase) in de.phases.get_ref().iter().enumerate() {
         let p = phase.get_ref();
@@ -423,14 +489,17 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         let patch = phase_values.get(i).and_then(|v| v.get_ref().get("world"));
         let mut world = base_world.clone();
         if let Some(patch) = patch {
-            let mut patch_table = patch.clone();
-            if let DeValue::Table(t) = patch_table.get_mut() {
-                if let Some(k) = t.get("kind") {
-                    return Err(source.error(ErrorKind::InvalidValue, k.span(), "a phase cannot change the world's kind"));
-                }
+            let patch_table = patch.clone();
+            if let Some(k) = patch_table.get_ref().get("kind") {
+                return Err(source.error(
+                    ErrorKind::InvalidValue,
+                    k.span(),
+                    "a phase cannot change the world's kind",
+                ));
             }
             // Located errors for unknown keys and wrong types in the phase's changes.
-            CorpusConfig::deserialize(toml::de::ValueDeserializer::from(patch_table)).map_err(|e| source.toml_error(&e))?;
+            CorpusConfig::deserialize(toml::de::ValueDeserializer::from(patch_table))
+                .map_err(|e| source.toml_error(&e))?;
             merge(&mut world, world_value(&source, patch)?);
         }
         let config = parse_world(&world, phase.span())?;
@@ -454,17 +523,27 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         }
     }
     let first_of_kind = |kind: &str| {
-        model.spec.regions.iter().find(|(_, s)| s.kind() == kind).map(|(n, _)| n.clone())
+        model
+            .spec
+            .regions
+            .iter()
+            .find(|(_, s)| s.kind() == kind)
+            .map(|(n, _)| n.clone())
     };
-    let region_or_default = |given: &Option<Spanned<String>>, kind: &str, at: Range<usize>| -> Result<String> {
-        match given {
-            Some(s) if region_names.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
-            Some(s) => Err(unknown_region(s)),
-            None => first_of_kind(kind).ok_or_else(|| {
-                source.error(ErrorKind::UnknownRegion, at, format!("this probe needs a `{kind}` region and the model has none"))
-            }),
-        }
-    };
+    let region_or_default =
+        |given: &Option<Spanned<String>>, kind: &str, at: Range<usize>| -> Result<String> {
+            match given {
+                Some(s) if region_names.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
+                Some(s) => Err(unknown_region(s)),
+                None => first_of_kind(kind).ok_or_else(|| {
+                    source.error(
+                        ErrorKind::UnknownRegion,
+                        at,
+                        format!("this probe needs a `{kind}` region and the model has none"),
+                    )
+                }),
+            }
+        };
     let concept = |c: &Spanned<String>| -> Result<String> {
         if words.contains(c.get_ref()) {
             Ok(c.get_ref().clone())
@@ -485,7 +564,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             None => u64::MAX,
         };
         let not_for = |field: &str, span: Range<usize>| {
-            source.error(ErrorKind::UnknownField, span, format!("`{field}` is not a field of a `{}` probe", p.kind.get_ref()))
+            source.error(
+                ErrorKind::UnknownField,
+                span,
+                format!("`{field}` is not a field of a `{}` probe", p.kind.get_ref()),
+            )
         };
         let kind = match p.kind.get_ref().as_str() {
             "valence" => {
@@ -493,7 +576,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     return Err(not_for("pairs", pairs.span()));
                 }
                 let concepts = p.concepts.as_ref().ok_or_else(|| {
-                    source.error(ErrorKind::MissingField, probe.span(), "a valence probe needs `concepts = [\"word\", …]`")
+                    source.error(
+                        ErrorKind::MissingField,
+                        probe.span(),
+                        "a valence probe needs `concepts = [\"word\", …]`",
+                    )
                 })?;
                 ProbeKind::Valence {
                     concepts: concepts.get_ref().iter().map(concept).collect::<Result<_>>()?,
@@ -509,7 +596,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     return Err(not_for("reward_model", r.span()));
                 }
                 let pairs = p.pairs.as_ref().ok_or_else(|| {
-                    source.error(ErrorKind::MissingField, probe.span(), "a cosine probe needs `pairs = [[\"a\", \"b\"], …]`")
+                    source.error(
+                        ErrorKind::MissingField,
+                        probe.span(),
+                        "a cosine probe needs `pairs = [[\"a\", \"b\"], …]`",
+                    )
                 })?;
                 let mut checked = Vec::new();
                 for pair in pairs.get_ref() {
@@ -517,24 +608,36 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     let at = |w: &String| Spanned::new(pair.span(), w.clone());
                     checked.push((concept(&at(a))?, concept(&at(b))?));
                 }
-                ProbeKind::Cosine { pairs: checked, cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())? }
+                ProbeKind::Cosine {
+                    pairs: checked,
+                    cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())?,
+                }
             }
             other => {
                 return Err(source.error_with_help(
                     ErrorKind::UnknownProbeKind,
                     p.kind.span(),
                     format!("unknown probe kind `{other}`"),
-                    did_you_mean(other, PROBE_KINDS.iter().copied()).or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
+                    did_you_mean(other, PROBE_KINDS.iter().copied())
+                        .or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
                 ));
             }
         };
-        probes.push(ProbeSpec { name: p.name.clone().unwrap_or_else(|| p.kind.get_ref().clone()), every, kind });
+        probes.push(ProbeSpec {
+            name: p.name.clone().unwrap_or_else(|| p.kind.get_ref().clone()),
+            every,
+            kind,
+        });
     }
 
     let world = WorldSpec::Corpus(world_config);
     let plan = model.plan((world.kind(), world.ports()))?;
     let name = de.name.unwrap_or_else(|| {
-        source.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        source
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     });
     Ok(Scenario {
         schema: SCHEMA,

@@ -23,9 +23,9 @@ use toml::de::{DeTable, DeValue};
 use super::{check_schema, parse_document, table_entries};
 use crate::brain::{EdgePart, EdgeSpec, Endpoint, GraphError, GraphSite, ModelSpec, Plan, plan};
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
+use crate::regions::PortSpec;
 use crate::regions::{ParamError, RegionSpec, kind_named, registry};
 use crate::signal::SignalKind;
-use crate::regions::PortSpec;
 
 /// Where each part of a model file is, for locating later errors.
 #[derive(Debug, Clone, Default)]
@@ -94,7 +94,10 @@ pub fn parse_model(source: SourceFile) -> Result<ModelSource> {
     check_schema(&source, &de.schema)?;
     let mut spans = ModelSpans::default();
     let mut regions = Vec::new();
-    let regions_table = root.get_ref().get("regions").expect("`regions` is required by the schema");
+    let regions_table = root
+        .get_ref()
+        .get("regions")
+        .expect("`regions` is required by the schema");
     for (name, value) in table_entries(&source, regions_table, "regions")? {
         let (spec, region_spans) = parse_region(&source, name, value)?;
         regions.push((name.get_ref().to_string(), spec));
@@ -108,17 +111,32 @@ pub fn parse_model(source: SourceFile) -> Result<ModelSource> {
                 source.error(
                     ErrorKind::InvalidValue,
                     s.span(),
-                    format!("`{}` is not an endpoint; expected `region.port`, e.g. `cortex.latent`", s.get_ref()),
+                    format!(
+                        "`{}` is not an endpoint; expected `region.port`, e.g. `cortex.latent`",
+                        s.get_ref()
+                    ),
                 )
             })
         };
-        edges.push(EdgeSpec { from: endpoint(&e.from)?, to: endpoint(&e.to)?, delay: e.delay });
+        edges.push(EdgeSpec {
+            from: endpoint(&e.from)?,
+            to: endpoint(&e.to)?,
+            delay: e.delay,
+        });
         spans.edges.push([e.from.span(), e.to.span(), edge.span()]);
     }
     let name = de.name.unwrap_or_else(|| {
-        source.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        source
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     });
-    Ok(ModelSource { spec: ModelSpec { name, regions, edges }, spans, source })
+    Ok(ModelSource {
+        spec: ModelSpec { name, regions, edges },
+        spans,
+        source,
+    })
 }
 
 /// Reads one `[regions.NAME]` table: its kind, then its parameters with unknown keys rejected.
@@ -143,18 +161,26 @@ fn parse_region(
         )
     })?;
     let Some(kind_name) = kind.get_ref().as_str() else {
-        return Err(source.error(ErrorKind::InvalidValue, kind.span(), "expected `kind` to be a string"));
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            kind.span(),
+            "expected `kind` to be a string",
+        ));
     };
     let region_kind = kind_named(kind_name).ok_or_else(|| {
         source.error_with_help(
             ErrorKind::UnknownRegionKind,
             kind.span(),
             format!("unknown region kind `{kind_name}`"),
-            did_you_mean(kind_name, kind_names()).or_else(|| Some(format!("kinds: {}", kind_names().join(", ")))),
+            did_you_mean(kind_name, kind_names())
+                .or_else(|| Some(format!("kinds: {}", kind_names().join(", ")))),
         )
     })?;
     let mut params = DeTable::new();
-    let mut spans = RegionSpans { key: name.span(), params: HashMap::new() };
+    let mut spans = RegionSpans {
+        key: name.span(),
+        params: HashMap::new(),
+    };
     for (k, v) in table.iter() {
         if k.get_ref() != "kind" {
             spans.params.insert(k.get_ref().to_string(), v.span());
@@ -171,7 +197,11 @@ fn parse_region(
 
 fn param_error(source: &SourceFile, spans: &RegionSpans, e: &ParamError) -> Error {
     let span = spans.params.get(e.param).cloned().unwrap_or(spans.key.clone());
-    source.error(ErrorKind::InvalidValue, span, format!("`{}`: expected {}", e.param, e.expected))
+    source.error(
+        ErrorKind::InvalidValue,
+        span,
+        format!("`{}`: expected {}", e.param, e.expected),
+    )
 }
 
 /// The registered kind names.
@@ -204,7 +234,12 @@ impl ModelSource {
                     EdgePart::Whole => whole.clone(),
                 }
             }
-            GraphSite::Region(name) => self.spans.regions.get(name).map(|r| r.key.clone()).unwrap_or(0..0),
+            GraphSite::Region(name) => self
+                .spans
+                .regions
+                .get(name)
+                .map(|r| r.key.clone())
+                .unwrap_or(0..0),
         };
         self.source.error_with_help(e.kind, span, e.message, e.help)
     }

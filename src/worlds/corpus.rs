@@ -39,7 +39,11 @@ pub struct CorpusConfig {
 
 impl Default for CorpusConfig {
     fn default() -> Self {
-        CorpusConfig { start: "S".into(), rules: BTreeMap::new(), rewards: BTreeMap::new() }
+        CorpusConfig {
+            start: "S".into(),
+            rules: BTreeMap::new(),
+            rewards: BTreeMap::new(),
+        }
     }
 }
 
@@ -75,13 +79,22 @@ impl CorpusConfig {
     /// Checks that the grammar is usable: a start rule, no empty alternatives, every rule able
     /// to finish, rewards only on words the grammar emits and finite.
     pub fn check(&self) -> Result<(), GrammarError> {
-        let err = |path: Vec<String>, kind, message: String, help| GrammarError { path, kind, message, help };
+        let err = |path: Vec<String>, kind, message: String, help| GrammarError {
+            path,
+            kind,
+            message,
+            help,
+        };
         if !self.rules.contains_key(&self.start) {
-            let help = nearest(&self.start, self.rules.keys().map(String::as_str)).map(|n| format!("did you mean `{n}`?"));
+            let help = nearest(&self.start, self.rules.keys().map(String::as_str))
+                .map(|n| format!("did you mean `{n}`?"));
             return Err(err(
                 vec!["start".into()],
                 ErrorKind::InvalidValue,
-                format!("start symbol `{}` has no rule; expected one of the keys of `rules`", self.start),
+                format!(
+                    "start symbol `{}` has no rule; expected one of the keys of `rules`",
+                    self.start
+                ),
                 help,
             ));
         }
@@ -104,7 +117,8 @@ impl CorpusConfig {
                     continue;
                 }
                 let ok = alternatives.iter().any(|a| {
-                    a.split_whitespace().all(|s| !self.rules.contains_key(s) || productive.contains(&s))
+                    a.split_whitespace()
+                        .all(|s| !self.rules.contains_key(s) || productive.contains(&s))
                 });
                 if ok {
                     productive.push(name);
@@ -129,7 +143,8 @@ impl CorpusConfig {
                     vec!["rewards".into(), word.clone()],
                     ErrorKind::UnknownConcept,
                     format!("reward on `{word}`, which the grammar never emits"),
-                    nearest(word, terminals.iter().map(String::as_str)).map(|n| format!("did you mean `{n}`?")),
+                    nearest(word, terminals.iter().map(String::as_str))
+                        .map(|n| format!("did you mean `{n}`?")),
                 ));
             }
             if !reward.is_finite() {
@@ -163,7 +178,12 @@ enum Symbol {
 
 impl Compiled {
     fn new(config: &CorpusConfig, vocab: &Vocabulary) -> Self {
-        let names: HashMap<&str, usize> = config.rules.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+        let names: HashMap<&str, usize> = config
+            .rules
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
         let rules = config
             .rules
             .values()
@@ -186,7 +206,11 @@ impl Compiled {
                 rewards[id as usize] = *r as f32;
             }
         }
-        Compiled { start: names[config.start.as_str()], rules, rewards }
+        Compiled {
+            start: names[config.start.as_str()],
+            rules,
+            rewards,
+        }
     }
 
     /// One sentence, appended to `out`.
@@ -197,7 +221,9 @@ impl Compiled {
                 Symbol::Word(w) => out.push_back(w),
                 Symbol::Rule(r) => {
                     if depth > MAX_DEPTH {
-                        return Err(Error::Run(format!("corpus grammar expanded deeper than {MAX_DEPTH} levels")));
+                        return Err(Error::Run(format!(
+                            "corpus grammar expanded deeper than {MAX_DEPTH} levels"
+                        )));
                     }
                     let alts = &self.rules[r];
                     let alt = &alts[rng.gen_range(0..alts.len())];
@@ -213,7 +239,12 @@ impl Compiled {
 pub fn ports() -> Vec<PortSpec> {
     vec![
         PortSpec::output("token", SignalKind::Token, 1, "the current word's id"),
-        PortSpec::output("reward", SignalKind::Reward, 1, "primary reward attached to the word"),
+        PortSpec::output(
+            "reward",
+            SignalKind::Reward,
+            1,
+            "primary reward attached to the word",
+        ),
     ]
 }
 
@@ -254,8 +285,14 @@ impl CorpusWorld {
         }
         let vocabulary = Vocabulary::from_counts(words.into_iter().zip(counts).collect());
         let grammar = Compiled::new(config, &vocabulary);
-        let streams = (0..population).map(|i| (SmallRng::seed_from_u64(i as u64), VecDeque::new())).collect();
-        CorpusWorld { vocabulary, grammar, streams }
+        let streams = (0..population)
+            .map(|i| (SmallRng::seed_from_u64(i as u64), VecDeque::new()))
+            .collect();
+        CorpusWorld {
+            vocabulary,
+            grammar,
+            streams,
+        }
     }
 }
 
@@ -269,7 +306,10 @@ impl World for CorpusWorld {
     }
 
     fn reset(&mut self, seeds: &[u64]) {
-        self.streams = seeds.iter().map(|&s| (SmallRng::seed_from_u64(s), VecDeque::new())).collect();
+        self.streams = seeds
+            .iter()
+            .map(|&s| (SmallRng::seed_from_u64(s), VecDeque::new()))
+            .collect();
     }
 
     fn set_phase(&mut self, spec: &WorldSpec) -> Result<()> {
@@ -294,7 +334,10 @@ impl World for CorpusWorld {
             tokens[[i, 0]] = w as f32;
             rewards[[i, 0]] = self.grammar.rewards[w as usize];
         }
-        Ok(vec![("token", Signal::Host(tokens)), ("reward", Signal::Host(rewards))])
+        Ok(vec![
+            ("token", Signal::Host(tokens)),
+            ("reward", Signal::Host(rewards)),
+        ])
     }
 }
 
@@ -305,7 +348,10 @@ mod tests {
     fn grammar(rules: &[(&str, &[&str])], rewards: &[(&str, f64)]) -> CorpusConfig {
         CorpusConfig {
             start: "S".into(),
-            rules: rules.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect(),
+            rules: rules
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
             rewards: rewards.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         }
     }
@@ -340,7 +386,9 @@ mod tests {
         let run = |seed| {
             let mut w = CorpusWorld::new(&g, &[&g], 1);
             w.reset(&[seed]);
-            (0..50).map(|_| w.step().unwrap()[0].1.to_host()[[0, 0]]).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| w.step().unwrap()[0].1.to_host()[[0, 0]])
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
@@ -350,10 +398,17 @@ mod tests {
     fn check_finds_missing_start_runaway_rules_and_unknown_reward_words() {
         let e = grammar(&[("T", &["a"])], &[]).check().unwrap_err();
         assert_eq!(e.path, vec!["start"]);
-        let e = grammar(&[("S", &["a R"]), ("R", &["R b"])], &[]).check().unwrap_err();
+        let e = grammar(&[("S", &["a R"]), ("R", &["R b"])], &[])
+            .check()
+            .unwrap_err();
         assert_eq!(e.path, vec!["rules", "R"]);
-        let e = grammar(&[("S", &["apple"])], &[("aple", 1.0)]).check().unwrap_err();
-        assert_eq!((e.kind, e.help.as_deref()), (ErrorKind::UnknownConcept, Some("did you mean `apple`?")));
+        let e = grammar(&[("S", &["apple"])], &[("aple", 1.0)])
+            .check()
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.help.as_deref()),
+            (ErrorKind::UnknownConcept, Some("did you mean `apple`?"))
+        );
     }
 
     #[test]
@@ -361,7 +416,10 @@ mod tests {
         let g = grammar(&[("S", &["a", "a", "a", "b"])], &[]);
         let w = CorpusWorld::new(&g, &[&g], 1);
         let v = w.vocabulary();
-        let (a, b) = (v.counts()[v.id("a").unwrap() as usize], v.counts()[v.id("b").unwrap() as usize]);
+        let (a, b) = (
+            v.counts()[v.id("a").unwrap() as usize],
+            v.counts()[v.id("b").unwrap() as usize],
+        );
         assert!(a > 2 * b, "{a} vs {b}");
     }
 }
