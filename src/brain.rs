@@ -385,7 +385,7 @@ pub struct Brain {
 
 impl Brain {
     /// Builds every region of a planned model. Per-region seeds derive from `seed`, the region's
-    /// position and the agent index, so adding a region does not reseed the others' agents.
+    /// name and the agent index, so adding or reordering regions does not reseed the others.
     pub fn new(
         model: &ModelSpec,
         plan: Plan,
@@ -395,7 +395,7 @@ impl Brain {
         vocabulary: &Vocabulary,
     ) -> Result<Self> {
         let mut regions = HashMap::new();
-        for (k, (name, spec)) in model.regions.iter().enumerate() {
+        for (name, spec) in &model.regions {
             let n = plan
                 .graph
                 .node_indices()
@@ -405,7 +405,7 @@ impl Brain {
                 population,
                 device,
                 seeds: (0..population)
-                    .map(|a| derive_seed(seed, &[1 + k as u64, a as u64]))
+                    .map(|a| derive_seed(seed, &[name_hash(name), a as u64]))
                     .collect(),
                 vocabulary,
                 input_widths: plan.input_widths.get(&n).cloned().unwrap_or_default(),
@@ -551,6 +551,13 @@ pub fn derive_seed(seed: u64, path: &[u64]) -> u64 {
         x = splitmix(x ^ splitmix(p.wrapping_add(0x9E37_79B9_7F4A_7C15)));
     }
     x
+}
+
+/// FNV-1a of a name: stable across runs, platforms and Rust versions (unlike `DefaultHasher`).
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn splitmix(mut z: u64) -> u64 {
