@@ -20,7 +20,9 @@ use crate::brain::{Brain, derive_seed};
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::scenario::{ProbeKind, ProbeSpec, Scenario};
-use crate::worlds::Vocabulary;
+use std::sync::Arc;
+
+use crate::worlds::{Vocabulary, WorldSpec, build_vocabulary};
 
 pub use recorder::{Recorder, Row, Summary, SummaryEntry, SummaryJson, read_csv, write_atomic};
 
@@ -70,23 +72,26 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     write_atomic(&dir.join("scenario.toml"), scenario.to_toml().as_bytes())?;
 
     let device = options.device.make(seed)?;
-    let phase_worlds: Vec<_> = scenario.phases.iter().map(|ph| ph.world.clone()).collect();
-    let mut world = scenario.world.build(&phase_worlds, p)?;
-    let agent_seeds: Vec<u64> = (0..p).map(|a| derive_seed(seed, &[0, a as u64])).collect();
-    world.reset(&agent_seeds);
+    let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
+    let vocabulary = Arc::new(build_vocabulary(&worlds)?);
+    check_concepts(&scenario, &vocabulary)?;
     let mut brain = Brain::new(
         &scenario.model,
         scenario.plan().clone(),
         p,
         seed,
         &device,
-        world.vocabulary(),
+        &vocabulary,
     )?;
 
     let mut recorder = Recorder::new(&dir);
     let mut step: u64 = 0;
-    for phase in &scenario.phases {
-        world.set_phase(&phase.world)?;
+    for (index, phase) in scenario.phases.iter().enumerate() {
+        let mut world = phase.world.build(vocabulary.clone(), p)?;
+        let agent_seeds: Vec<u64> = (0..p)
+            .map(|a| derive_seed(seed, &[0, index as u64, a as u64]))
+            .collect();
+        world.reset(&agent_seeds);
         for (name, _) in &scenario.model.regions {
             brain.set_learning(name, !phase.freeze.contains(name))?;
         }
@@ -152,6 +157,25 @@ fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
     );
     bar.set_prefix(phase.to_string());
     bar
+}
+
+/// Every probe concept must be a word of the vocabulary (for open corpora this is known only now).
+fn check_concepts(scenario: &Scenario, vocabulary: &Vocabulary) -> Result<()> {
+    for probe in &scenario.probes {
+        let words: Vec<&String> = match &probe.kind {
+            ProbeKind::Valence { concepts, .. } => concepts.iter().collect(),
+            ProbeKind::Cosine { pairs, .. } => pairs.iter().flat_map(|(a, b)| [a, b]).collect(),
+        };
+        if let Some(w) = words.into_iter().find(|w| vocabulary.id(w).is_none()) {
+            return Err(Error::Run(format!(
+                "probe `{}`: concept `{w}` is not in the vocabulary ({} words; rarer words than \
+                 `min_count` become <unk>)",
+                probe.name,
+                vocabulary.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads one probe for every agent and records it.

@@ -37,7 +37,7 @@ use toml::de::{DeString, DeTable, DeValue};
 use crate::brain::{ModelSpec, Plan};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::regions::{RegionSpec, kind_named};
-use crate::worlds::{CorpusConfig, WORLD_KINDS, WorldSpec};
+use crate::worlds::{WORLD_KINDS, WorldSpec};
 
 pub use model::{ModelSource, load_model, parse_model};
 
@@ -304,6 +304,71 @@ fn merge(base: &mut toml::Value, patch: toml::Value) {
     }
 }
 
+/// Reads a `[world]` table, or a phase's `[phases.world]`: with a `kind`, a world of its own;
+/// without, changes merged into the scenario's world. Errors are located in `source`; problems
+/// with a merged key found only after merging point at the base world's key.
+fn read_world(
+    source: &SourceFile,
+    base_dir: &Path,
+    value: &Spanned<DeValue<'_>>,
+    base: Option<(&str, &toml::Value, &Spanned<DeValue<'_>>)>,
+) -> Result<(String, toml::Value, WorldSpec)> {
+    let mut table = value.clone();
+    let kind = match table.get_ref().get("kind") {
+        Some(k) => {
+            let name = k.get_ref().as_str().unwrap_or("");
+            if !WORLD_KINDS.contains(&name) {
+                return Err(source.error_with_help(
+                    ErrorKind::UnknownWorldKind,
+                    k.span(),
+                    format!("unknown world kind `{name}`"),
+                    did_you_mean(name, WORLD_KINDS.iter().copied())
+                        .or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
+                ));
+            }
+            name.to_string()
+        }
+        None => match base {
+            Some((kind, _, _)) => kind.to_string(),
+            None => {
+                return Err(source.error(
+                    ErrorKind::MissingField,
+                    value.span(),
+                    format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")),
+                ));
+            }
+        },
+    };
+    let fresh = table.get_ref().get("kind").is_some();
+    if let DeValue::Table(t) = table.get_mut() {
+        t.remove("kind");
+    }
+    // Unknown keys and wrong types, located precisely in the spanned table.
+    WorldSpec::parse(&kind, toml::de::ValueDeserializer::from(table.clone()))
+        .map_err(|e| source.toml_error(&e))?;
+    let mut merged = world_value(source, &table)?;
+    if let (false, Some((_, base_value, _))) = (fresh, base) {
+        let mut b = base_value.clone();
+        merge(&mut b, merged);
+        merged = b;
+    }
+    let mut spec = WorldSpec::parse(&kind, merged.clone()).map_err(|e| {
+        source.error(
+            ErrorKind::InvalidValue,
+            value.span(),
+            e.message().trim().to_string(),
+        )
+    })?;
+    spec.resolve_paths(base_dir);
+    spec.check().map_err(|e| {
+        let span = span_at(value, &e.path)
+            .or_else(|| base.filter(|_| !fresh).and_then(|(_, _, b)| span_at(b, &e.path)))
+            .unwrap_or(value.span());
+        source.error_with_help(e.kind, span, e.message, e.help)
+    })?;
+    Ok((kind, merged, spec))
+}
+
 /// Reads and checks a scenario file and the model it names.
 pub fn load_scenario(path: impl AsRef<Path>) -> Result<Scenario> {
     parse_scenario(SourceFile::read(path)?)
@@ -405,57 +470,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         .get_ref()
         .get("world")
         .expect("`world` is required by the schema");
-    let world_kind = world_de.get_ref().get("kind").ok_or_else(|| {
-        source.error(
-            ErrorKind::MissingField,
-            world_de.span(),
-            format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")),
-        )
-    })?;
-    let kind_name = world_kind.get_ref().as_str().unwrap_or("");
-    if !WORLD_KINDS.contains(&kind_name) {
-        return Err(source.error_with_help(
-            ErrorKind::UnknownWorldKind,
-            world_kind.span(),
-            format!("unknown world kind `{kind_name}`"),
-            did_you_mean(kind_name, WORLD_KINDS.iter().copied())
-                .or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
-        ));
-    }
-    let mut base_world = world_value(&source, world_de)?;
-    if let Some(t) = base_world.as_table_mut() {
-        t.remove("kind");
-    }
-    let parse_world = |value: &toml::Value, span: Range<usize>| -> Result<CorpusConfig> {
-        CorpusConfig::deserialize(value.clone()).map_err(|e| {
-            let message = e.message().trim().to_string();
-            let kind = if message.starts_with("unknown field") {
-                ErrorKind::UnknownField
-            } else {
-                ErrorKind::InvalidValue
-            };
-            source.error(kind, span, message)
-        })
-    };
-    // Errors in the base world are located precisely by deserialising the spanned table.
-    let mut base_table = world_de.clone();
-    if let DeValue::Table(t) = base_table.get_mut() {
-        t.remove("kind");
-    }
-    CorpusConfig::deserialize(toml::de::ValueDeserializer::from(base_table))
-        .map_err(|e| source.toml_error(&e))?;
-    let world_config = parse_world(&base_world, world_de.span())?;
-    let check_world = |config: &CorpusConfig, patch: Option<&Spanned<DeValue<'_>>>| -> Result<()> {
-        config.check().map_err(|e| {
-            let span = patch
-                .and_then(|p| span_at(p, &e.path))
-                .or_else(|| span_at(world_de, &e.path))
-                .unwrap_or(world_de.span());
-            source.error_with_help(e.kind, span, e.message, e.help)
-        })
-    };
-    check_world(&world_config, None)?;
-
+    let (base_kind, base_world, world) = read_world(&source, base_dir, world_de, None)?;
     let region_names: Vec<&str> = model.spec.regions.iter().map(|(n, _)| n.as_str()).collect();
     let unknown_region = |s: &Spanned<String>| {
         source.error_with_help(
@@ -487,39 +502,37 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             }
         }
         let patch = phase_values.get(i).and_then(|v| v.get_ref().get("world"));
-        let mut world = base_world.clone();
-        if let Some(patch) = patch {
-            let patch_table = patch.clone();
-            if let Some(k) = patch_table.get_ref().get("kind") {
-                return Err(source.error(
-                    ErrorKind::InvalidValue,
-                    k.span(),
-                    "a phase cannot change the world's kind",
-                ));
+        let phase_world = match patch {
+            Some(patch) => {
+                read_world(
+                    &source,
+                    base_dir,
+                    patch,
+                    Some((&base_kind, &base_world, world_de)),
+                )?
+                .2
             }
-            // Located errors for unknown keys and wrong types in the phase's changes.
-            CorpusConfig::deserialize(toml::de::ValueDeserializer::from(patch_table))
-                .map_err(|e| source.toml_error(&e))?;
-            merge(&mut world, world_value(&source, patch)?);
-        }
-        let config = parse_world(&world, phase.span())?;
-        check_world(&config, patch)?;
+            None => world.clone(),
+        };
         phases.push(Phase {
             name: p.name.clone(),
             steps,
             freeze: p.freeze.iter().map(|f| f.get_ref().clone()).collect(),
-            world: WorldSpec::Corpus(config),
+            world: phase_world,
         });
     }
 
-    // Probes: kinds, regions and concepts checked against the model and every phase's words.
-    let mut words: Vec<String> = world_config.terminals();
-    for phase in &phases {
-        let WorldSpec::Corpus(c) = &phase.world;
-        for t in c.terminals() {
-            if !words.contains(&t) {
-                words.push(t);
-            }
+    // Probes: kinds, regions and concepts checked against the model and, where every world's
+    // vocabulary is closed (grammars), against the words; open corpora are checked at run start.
+    let mut words: Option<Vec<String>> = Some(Vec::new());
+    for w in std::iter::once(&world).chain(phases.iter().map(|p| &p.world)) {
+        match (w.closed_words(), words.as_mut()) {
+            (Some(ws), Some(all)) => ws.into_iter().for_each(|t| {
+                if !all.contains(&t) {
+                    all.push(t)
+                }
+            }),
+            _ => words = None,
         }
     }
     let first_of_kind = |kind: &str| {
@@ -545,6 +558,9 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             }
         };
     let concept = |c: &Spanned<String>| -> Result<String> {
+        let Some(words) = &words else {
+            return Ok(c.get_ref().clone());
+        };
         if words.contains(c.get_ref()) {
             Ok(c.get_ref().clone())
         } else {
@@ -630,7 +646,6 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         });
     }
 
-    let world = WorldSpec::Corpus(world_config);
     let plan = model.plan((world.kind(), world.ports()))?;
     let name = de.name.unwrap_or_else(|| {
         source

@@ -15,7 +15,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldSpec};
+use std::sync::Arc;
+
+use super::{Vocabulary, World, WorldError};
 use crate::error::{Error, ErrorKind, Result, nearest};
 use crate::regions::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
@@ -47,19 +49,6 @@ impl Default for CorpusConfig {
     }
 }
 
-/// A problem in a corpus configuration, with the key path that locates it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GrammarError {
-    /// Keys from the world table down to the offending value, e.g. `["rewards", "aple"]`.
-    pub path: Vec<String>,
-    /// The kind of problem.
-    pub kind: ErrorKind,
-    /// What is wrong.
-    pub message: String,
-    /// A suggestion.
-    pub help: Option<String>,
-}
-
 impl CorpusConfig {
     /// Every word the grammar can emit, in a stable order.
     pub fn terminals(&self) -> Vec<String> {
@@ -78,8 +67,8 @@ impl CorpusConfig {
 
     /// Checks that the grammar is usable: a start rule, no empty alternatives, every rule able
     /// to finish, rewards only on words the grammar emits and finite.
-    pub fn check(&self) -> Result<(), GrammarError> {
-        let err = |path: Vec<String>, kind, message: String, help| GrammarError {
+    pub fn check(&self) -> Result<(), WorldError> {
+        let err = |path: Vec<String>, kind, message: String, help| WorldError {
             path,
             kind,
             message,
@@ -248,42 +237,37 @@ pub fn ports() -> Vec<PortSpec> {
     ]
 }
 
+/// Word frequencies of a grammar, estimated by sampling it (plus one, so that no word has zero
+/// noise mass), words in a stable order.
+pub fn corpus_counts(config: &CorpusConfig) -> Vec<(String, u64)> {
+    let words = config.terminals();
+    let provisional = Vocabulary::from_counts(words.iter().map(|w| (w.clone(), 1)).collect());
+    let mut counts = vec![1u64; words.len()];
+    let compiled = Compiled::new(config, &provisional);
+    let mut rng = SmallRng::seed_from_u64(0);
+    let mut buffer = VecDeque::new();
+    for _ in 0..FREQUENCY_SAMPLE {
+        buffer.clear();
+        if compiled.sentence(&mut rng, &mut buffer).is_err() {
+            break;
+        }
+        for &w in &buffer {
+            counts[w as usize] += 1;
+        }
+    }
+    words.into_iter().zip(counts).collect()
+}
+
 /// Grammar-generated sentences for P agents.
 pub struct CorpusWorld {
-    vocabulary: Vocabulary,
+    vocabulary: Arc<Vocabulary>,
     grammar: Compiled,
     streams: Vec<(SmallRng, VecDeque<u32>)>,
 }
 
 impl CorpusWorld {
-    /// A world for `population` agents; the vocabulary covers every phase's grammar, with
-    /// frequencies estimated by sampling each one (plus one, so no word has zero noise mass).
-    pub fn new(config: &CorpusConfig, phases: &[&CorpusConfig], population: usize) -> Self {
-        let mut words: Vec<String> = Vec::new();
-        for c in std::iter::once(config).chain(phases.iter().copied()) {
-            for t in c.terminals() {
-                if !words.contains(&t) {
-                    words.push(t);
-                }
-            }
-        }
-        let provisional = Vocabulary::from_counts(words.iter().map(|w| (w.clone(), 1)).collect());
-        let mut counts = vec![1u64; words.len()];
-        let mut rng = SmallRng::seed_from_u64(0);
-        let mut buffer = VecDeque::new();
-        for c in phases.iter().copied().chain(phases.is_empty().then_some(config)) {
-            let compiled = Compiled::new(c, &provisional);
-            for _ in 0..FREQUENCY_SAMPLE {
-                buffer.clear();
-                if compiled.sentence(&mut rng, &mut buffer).is_err() {
-                    break;
-                }
-                for &w in &buffer {
-                    counts[w as usize] += 1;
-                }
-            }
-        }
-        let vocabulary = Vocabulary::from_counts(words.into_iter().zip(counts).collect());
+    /// A world for `population` agents over a vocabulary that covers the grammar.
+    pub fn new(config: &CorpusConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Self {
         let grammar = Compiled::new(config, &vocabulary);
         let streams = (0..population)
             .map(|i| (SmallRng::seed_from_u64(i as u64), VecDeque::new()))
@@ -310,16 +294,6 @@ impl World for CorpusWorld {
             .iter()
             .map(|&s| (SmallRng::seed_from_u64(s), VecDeque::new()))
             .collect();
-    }
-
-    fn set_phase(&mut self, spec: &WorldSpec) -> Result<()> {
-        let WorldSpec::Corpus(config) = spec;
-        self.grammar = Compiled::new(config, &self.vocabulary);
-        // A phase starts on a sentence boundary: the old grammar's unfinished sentence is dropped.
-        for (_, queue) in &mut self.streams {
-            queue.clear();
-        }
-        Ok(())
     }
 
     fn step(&mut self) -> Result<Outputs> {
@@ -360,7 +334,7 @@ mod tests {
     fn emits_sentences_and_attached_rewards() {
         let g = grammar(&[("S", &["the X"]), ("X", &["cake", "stone"])], &[("cake", 1.0)]);
         g.check().unwrap();
-        let mut w = CorpusWorld::new(&g, &[&g], 2);
+        let mut w = CorpusWorld::new(&g, Arc::new(Vocabulary::from_counts(corpus_counts(&g))), 2);
         w.reset(&[1, 2]);
         let vocab = w.vocabulary().clone();
         let mut seen_cake = false;
@@ -384,7 +358,7 @@ mod tests {
     fn same_seed_same_stream_other_seed_other_stream() {
         let g = grammar(&[("S", &["a", "b", "c", "d"])], &[]);
         let run = |seed| {
-            let mut w = CorpusWorld::new(&g, &[&g], 1);
+            let mut w = CorpusWorld::new(&g, Arc::new(Vocabulary::from_counts(corpus_counts(&g))), 1);
             w.reset(&[seed]);
             (0..50)
                 .map(|_| w.step().unwrap()[0].1.to_host()[[0, 0]])
@@ -414,8 +388,7 @@ mod tests {
     #[test]
     fn frequencies_follow_the_grammar() {
         let g = grammar(&[("S", &["a", "a", "a", "b"])], &[]);
-        let w = CorpusWorld::new(&g, &[&g], 1);
-        let v = w.vocabulary();
+        let v = Vocabulary::from_counts(corpus_counts(&g));
         let (a, b) = (
             v.counts()[v.id("a").unwrap() as usize],
             v.counts()[v.id("b").unwrap() as usize],

@@ -3,15 +3,21 @@
 //! so model files wire them with ordinary edges.
 
 pub mod corpus;
+pub mod lexicon;
+pub mod text;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::regions::{Outputs, PortSpec};
 
 pub use corpus::{CorpusConfig, CorpusWorld};
+pub use lexicon::{LexiconConfig, LexiconWorld};
+pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
 
 /// Token ↔ id, with the count of each token (for noise distributions and subsampling).
 #[derive(Debug, Clone, Default)]
@@ -75,11 +81,34 @@ pub trait World: Send {
     /// Starts every agent's stream afresh from its own seed.
     fn reset(&mut self, seeds: &[u64]);
 
-    /// Reconfigures the world for a phase, keeping every agent's stream position and RNG.
-    fn set_phase(&mut self, spec: &WorldSpec) -> Result<()>;
-
     /// One step for every agent: the outputs by port, each `[P, width]`.
     fn step(&mut self) -> Result<Outputs>;
+}
+
+/// A problem in a world's configuration, with the key path (below the world table) that
+/// locates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldError {
+    /// Keys from the world table down to the offending value, e.g. `["rewards", "aple"]`.
+    pub path: Vec<String>,
+    /// The kind of problem.
+    pub kind: ErrorKind,
+    /// What is wrong.
+    pub message: String,
+    /// A suggestion.
+    pub help: Option<String>,
+}
+
+impl WorldError {
+    /// An error without a suggestion.
+    pub fn new(path: Vec<String>, kind: ErrorKind, message: String) -> Self {
+        WorldError {
+            path,
+            kind,
+            message,
+            help: None,
+        }
+    }
 }
 
 /// A world's configuration, tagged by `kind`.
@@ -88,39 +117,184 @@ pub trait World: Send {
 pub enum WorldSpec {
     /// Sentences from a grammar given in the scenario, rewards attached to tokens.
     Corpus(CorpusConfig),
+    /// Plain-text files and folders.
+    Text(TextConfig),
+    /// WordNet glosses, lemmas first.
+    Wordnet(WordnetConfig),
+    /// Rated words of a valence lexicon, the rating as primary reward.
+    Lexicon(LexiconConfig),
 }
 
 /// The world kinds a scenario may name.
-pub const WORLD_KINDS: &[&str] = &["corpus"];
+pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon"];
 
 impl WorldSpec {
     /// The `kind` name.
     pub fn kind(&self) -> &'static str {
         match self {
             WorldSpec::Corpus(_) => "corpus",
+            WorldSpec::Text(_) => "text",
+            WorldSpec::Wordnet(_) => "wordnet",
+            WorldSpec::Lexicon(_) => "lexicon",
         }
     }
 
-    /// Builds the world for P agents. `phases` are every phase's configuration, so that the
-    /// vocabulary covers all of them from the first step.
-    pub fn build(&self, phases: &[WorldSpec], population: usize) -> Result<Box<dyn World>> {
+    /// Reads a world of the given kind from a table without `kind` (unknown keys rejected).
+    pub fn parse<'de, D: serde::Deserializer<'de>>(kind: &str, de: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        Ok(match kind {
+            "corpus" => WorldSpec::Corpus(CorpusConfig::deserialize(de)?),
+            "text" => WorldSpec::Text(TextConfig::deserialize(de)?),
+            "wordnet" => WorldSpec::Wordnet(WordnetConfig::deserialize(de)?),
+            "lexicon" => WorldSpec::Lexicon(LexiconConfig::deserialize(de)?),
+            other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
+        })
+    }
+
+    /// Paths in the configuration made relative to `base` (the scenario's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if !p.as_os_str().is_empty() && p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
         match self {
-            WorldSpec::Corpus(c) => {
-                let grammars: Vec<&CorpusConfig> = phases
-                    .iter()
-                    .map(|p| match p {
-                        WorldSpec::Corpus(c) => c,
-                    })
-                    .collect();
-                Ok(Box::new(CorpusWorld::new(c, &grammars, population)))
+            WorldSpec::Corpus(_) => {}
+            WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
+            WorldSpec::Wordnet(c) => fix(&mut c.dir),
+            WorldSpec::Lexicon(c) => fix(&mut c.path),
+        }
+    }
+
+    /// Checks the configuration, including that the files it reads exist.
+    pub fn check(&self) -> std::result::Result<(), WorldError> {
+        match self {
+            WorldSpec::Corpus(c) => c.check(),
+            WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
+            WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
+            WorldSpec::Lexicon(c) => {
+                if !(c.train_fraction > 0.0 && c.train_fraction < 1.0) {
+                    return Err(WorldError::new(
+                        vec!["train_fraction".into()],
+                        ErrorKind::InvalidValue,
+                        "expected a number in (0, 1)".into(),
+                    ));
+                }
+                if !(c.scale.is_finite() && c.scale > 0.0) {
+                    return Err(WorldError::new(
+                        vec!["scale".into()],
+                        ErrorKind::InvalidValue,
+                        "expected a number > 0".into(),
+                    ));
+                }
+                if !c.path.as_os_str().is_empty() && !c.path.is_file() {
+                    return Err(WorldError::new(
+                        vec!["path".into()],
+                        ErrorKind::MissingFile,
+                        format!("lexicon file `{}` not found", c.path.display()),
+                    ));
+                }
+                Ok(())
             }
         }
     }
 
-    /// Ports of this world kind.
-    pub fn ports(&self) -> Vec<PortSpec> {
+    /// The words of a closed vocabulary (a grammar's), `None` for open corpora whose words are
+    /// known only after reading them.
+    pub fn closed_words(&self) -> Option<Vec<String>> {
         match self {
-            WorldSpec::Corpus(_) => corpus::ports(),
+            WorldSpec::Corpus(c) => Some(c.terminals()),
+            WorldSpec::Lexicon(_) => Some(Vec::new()),
+            _ => None,
         }
     }
+
+    /// This world's words and counts for the shared vocabulary.
+    pub fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        match self {
+            WorldSpec::Corpus(c) => Ok(corpus::corpus_counts(c)),
+            WorldSpec::Text(_) | WorldSpec::Wordnet(_) => {
+                let (min_count, max_vocab) = match self {
+                    WorldSpec::Text(c) => (c.min_count, c.max_vocab),
+                    WorldSpec::Wordnet(c) => (c.min_count, c.max_vocab),
+                    _ => unreachable!(),
+                };
+                text::count_vocabulary(&self.source()?, min_count, max_vocab)
+            }
+            WorldSpec::Lexicon(_) => Ok(Vec::new()),
+        }
+    }
+
+    fn source(&self) -> Result<Source> {
+        let err = |e: WorldError| Error::Run(e.message);
+        match self {
+            WorldSpec::Text(c) => Ok(Source::Text {
+                files: text::text_files(c).map_err(err)?,
+                max_sentences: c.max_sentences,
+            }),
+            WorldSpec::Wordnet(c) => Ok(Source::Wordnet {
+                files: text::wordnet_files(c).map_err(err)?,
+                lemmas: c.lemmas,
+                max_sentences: c.max_sentences,
+            }),
+            _ => Err(Error::Run(format!(
+                "a `{}` world has no text source",
+                self.kind()
+            ))),
+        }
+    }
+
+    /// Builds the world for P agents over the shared vocabulary.
+    pub fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(match self {
+            WorldSpec::Corpus(c) => Box::new(CorpusWorld::new(c, vocabulary, population)),
+            WorldSpec::Text(c) => Box::new(TextWorld::new(
+                self.source()?,
+                &c.rewards,
+                vocabulary,
+                population,
+            )?),
+            WorldSpec::Wordnet(c) => Box::new(TextWorld::new(
+                self.source()?,
+                &c.rewards,
+                vocabulary,
+                population,
+            )?),
+            WorldSpec::Lexicon(c) => Box::new(LexiconWorld::new(c, vocabulary, population)?),
+        })
+    }
+
+    /// Ports of this world kind (every kind so far emits a token and a reward).
+    pub fn ports(&self) -> Vec<PortSpec> {
+        corpus::ports()
+    }
+}
+
+/// One vocabulary for every phase: each world's words in phase order, counts summed.
+pub fn build_vocabulary(worlds: &[&WorldSpec]) -> Result<Vocabulary> {
+    let mut order: Vec<String> = Vec::new();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut seen: Vec<&WorldSpec> = Vec::new();
+    for w in worlds {
+        if seen.contains(w) {
+            continue;
+        }
+        seen.push(w);
+        for (word, c) in w.word_counts()? {
+            let e = counts.entry(word.clone()).or_insert_with(|| {
+                order.push(word.clone());
+                0
+            });
+            *e += c;
+        }
+    }
+    Ok(Vocabulary::from_counts(
+        order
+            .into_iter()
+            .map(|w| {
+                let c = counts[&w];
+                (w, c)
+            })
+            .collect(),
+    ))
 }
