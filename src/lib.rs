@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod brain;
 pub mod device;
 pub mod error;

@@ -9,21 +9,22 @@
 //! Every file is written to a temporary name and renamed into place, so a killed run never
 //! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.
 
+pub mod probes;
 pub mod recorder;
 
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::Array1;
 
 use crate::brain::{Brain, derive_seed};
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
-use crate::scenario::{ProbeKind, ProbeSpec, Scenario};
+use crate::scenario::{ProbeSpec, Scenario};
 use std::sync::Arc;
 
-use crate::worlds::{Vocabulary, WorldSpec, build_vocabulary};
+use crate::worlds::{WorldSpec, build_vocabulary};
 
+pub use probes::Probes;
 pub use recorder::{Recorder, Row, Summary, SummaryEntry, SummaryJson, read_csv, write_atomic};
 
 /// How to run a scenario.
@@ -74,7 +75,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let device = options.device.make(seed)?;
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
-    check_concepts(&scenario, &vocabulary)?;
+    let probes = Probes::new(&scenario.probes, vocabulary.clone())?;
     let mut brain = Brain::new(
         &scenario.model,
         scenario.plan().clone(),
@@ -119,14 +120,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                     )));
                 }
                 for probe in due {
-                    take_probe(
-                        &brain,
-                        world.vocabulary(),
-                        probe,
-                        &phase.name,
-                        step,
-                        &mut recorder,
-                    )?;
+                    probes.take(&brain, probe, &phase.name, step, &mut recorder)?;
                 }
             }
             if k % 256 == 0 || last {
@@ -157,88 +151,6 @@ fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
     );
     bar.set_prefix(phase.to_string());
     bar
-}
-
-/// Every probe concept must be a word of the vocabulary (for open corpora this is known only now).
-fn check_concepts(scenario: &Scenario, vocabulary: &Vocabulary) -> Result<()> {
-    for probe in &scenario.probes {
-        let words: Vec<&String> = match &probe.kind {
-            ProbeKind::Valence { concepts, .. } => concepts.iter().collect(),
-            ProbeKind::Cosine { pairs, .. } => pairs.iter().flat_map(|(a, b)| [a, b]).collect(),
-        };
-        if let Some(w) = words.into_iter().find(|w| vocabulary.id(w).is_none()) {
-            return Err(Error::Run(format!(
-                "probe `{}`: concept `{w}` is not in the vocabulary ({} words; rarer words than \
-                 `min_count` become <unk>)",
-                probe.name,
-                vocabulary.len()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Reads one probe for every agent and records it.
-fn take_probe(
-    brain: &Brain,
-    vocabulary: &Vocabulary,
-    probe: &ProbeSpec,
-    phase: &str,
-    step: u64,
-    recorder: &mut Recorder,
-) -> Result<()> {
-    let region = |name: &str| {
-        brain
-            .region(name)
-            .ok_or_else(|| Error::Run(format!("probe `{}`: no region `{name}`", probe.name)))
-    };
-    let latent = |cortex: &str, word: &str| -> Result<ndarray::Array2<f32>> {
-        let id = vocabulary.id(word).ok_or_else(|| {
-            Error::Run(format!(
-                "probe `{}`: `{word}` is not in the vocabulary",
-                probe.name
-            ))
-        })?;
-        region(cortex)?.concept_latent(id).ok_or_else(|| {
-            Error::Run(format!(
-                "probe `{}`: region `{cortex}` has no latent space",
-                probe.name
-            ))
-        })
-    };
-    match &probe.kind {
-        ProbeKind::Valence {
-            concepts,
-            cortex,
-            reward_model,
-        } => {
-            for c in concepts {
-                let z = latent(cortex, c)?;
-                let v = region(reward_model)?.value_at(&z).ok_or_else(|| {
-                    Error::Run(format!(
-                        "probe `{}`: region `{reward_model}` values no latent of this width",
-                        probe.name
-                    ))
-                })?;
-                recorder.record(phase, step, &probe.name, c, &v);
-            }
-        }
-        ProbeKind::Cosine { pairs, cortex } => {
-            for (a, b) in pairs {
-                let (za, zb) = (latent(cortex, a)?, latent(cortex, b)?);
-                let cos: Array1<f32> = za
-                    .outer_iter()
-                    .zip(zb.outer_iter())
-                    .map(|(x, y)| {
-                        let n = (x.dot(&x) * y.dot(&y)).sqrt();
-                        if n > 0.0 { x.dot(&y) / n } else { 0.0 }
-                    })
-                    .collect();
-                recorder.record(phase, step, &probe.name, &format!("{a}~{b}"), &cos);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Loads a scenario file and runs it.

@@ -47,15 +47,20 @@ impl Recorder {
     /// Records one probe key for every agent (`values` is `[P]`).
     pub fn record(&mut self, phase: &str, step: u64, probe: &str, key: &str, values: &Array1<f32>) {
         for (agent, &value) in values.iter().enumerate() {
-            self.rows.push(Row {
-                phase: phase.to_string(),
-                step,
-                agent,
-                probe: probe.to_string(),
-                key: key.to_string(),
-                value,
-            });
+            self.record_one(phase, step, agent, probe, key, value);
         }
+    }
+
+    /// Records one value of one agent.
+    pub fn record_one(&mut self, phase: &str, step: u64, agent: usize, probe: &str, key: &str, value: f32) {
+        self.rows.push(Row {
+            phase: phase.to_string(),
+            step,
+            agent,
+            probe: probe.to_string(),
+            key: key.to_string(),
+            value,
+        });
     }
 
     /// Writes everything recorded so far, atomically.

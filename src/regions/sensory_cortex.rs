@@ -69,6 +69,13 @@ pub struct SensoryCortexConfig {
     pub readout: Readout,
     /// Unit-normalise the latent (the geometry is then cosine geometry).
     pub normalize: bool,
+    /// Frequent-word subsampling threshold t (Mikolov et al. 2013): a word of frequency f is
+    /// kept for training with probability (√(f/t) + 1)·t/f; 0 keeps every word.
+    pub subsample: f64,
+    /// Linear learning-rate decay: η_t = max(lr_min, η·(1 − t/decay_steps)); 0 keeps η constant.
+    pub decay_steps: u64,
+    /// The floor of the decaying learning rate.
+    pub lr_min: f64,
 }
 
 impl Default for SensoryCortexConfig {
@@ -81,6 +88,9 @@ impl Default for SensoryCortexConfig {
             context_decay: 0.0,
             readout: Readout::Sum,
             normalize: true,
+            subsample: 0.0,
+            decay_steps: 0,
+            lr_min: 0.0001,
         }
     }
 }
@@ -123,6 +133,12 @@ impl SensoryCortexConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(ParamError::new("lr", "a number > 0"));
         }
+        if !(self.subsample >= 0.0 && self.subsample.is_finite()) {
+            return Err(ParamError::new("subsample", "a number ≥ 0"));
+        }
+        if !(self.lr_min >= 0.0 && self.lr_min <= self.lr) {
+            return Err(ParamError::new("lr_min", "a number in [0, lr]"));
+        }
         if !(0.0..1.0).contains(&self.context_decay) {
             return Err(ParamError::new("context_decay", "a number in [0, 1)"));
         }
@@ -149,6 +165,14 @@ pub struct SensoryCortex {
     noise_cdf: Vec<f64>,
     vocab_size: usize,
     learning: bool,
+    /// Per token, the probability of being kept for training (subsampling).
+    keep: Vec<f32>,
+    /// `</s>`: a sentence boundary empties the context window.
+    boundary: Option<u32>,
+    /// `<unk>`: never trained on.
+    unknown: Option<u32>,
+    /// Ticks trained so far (for the learning-rate schedule).
+    trained: u64,
 }
 
 impl SensoryCortex {
@@ -187,12 +211,26 @@ impl SensoryCortex {
             .into_iter()
             .map(|c| if total > 0.0 { c / total } else { 0.0 })
             .collect();
+        let counts = ctx.vocabulary.counts();
+        let total = counts.iter().sum::<u64>().max(1) as f64;
+        let keep = counts
+            .iter()
+            .map(|&c| {
+                let f = c as f64 / total;
+                let t = config.subsample;
+                if t <= 0.0 || f <= 0.0 { 1.0 } else { (((f / t).sqrt() + 1.0) * t / f).min(1.0) as f32 }
+            })
+            .collect();
         SensoryCortex {
             config: config.clone(),
             agents,
             noise_cdf,
             vocab_size,
             learning: true,
+            keep,
+            boundary: ctx.vocabulary.id(crate::worlds::text::EOS),
+            unknown: ctx.vocabulary.id(crate::worlds::text::UNK),
+            trained: 0,
         }
     }
 
@@ -224,6 +262,7 @@ impl SensoryCortex {
 /// One SGNS update of the pair (centre w, context c) with k noise tokens.
 fn train_pair(
     config: &SensoryCortexConfig,
+    lr: f32,
     noise_cdf: &[f64],
     agent: &mut Agent,
     centre: usize,
@@ -231,7 +270,6 @@ fn train_pair(
     grad: &mut [f32],
 ) {
     let d = config.dim;
-    let lr = config.lr as f32;
     grad.iter_mut().for_each(|g| *g = 0.0);
     for i in 0..=config.negatives {
         let (target, label) = if i == 0 {
@@ -281,6 +319,15 @@ impl Region for SensoryCortex {
         let noise_cdf = &self.noise_cdf;
         let learning = self.learning;
         let vocab_size = self.vocab_size;
+        let (keep, boundary, unknown) = (&self.keep, self.boundary, self.unknown);
+        let lr = if config.decay_steps == 0 {
+            config.lr
+        } else {
+            (config.lr * (1.0 - self.trained as f64 / config.decay_steps as f64)).max(config.lr_min)
+        } as f32;
+        if learning {
+            self.trained += 1;
+        }
         let beta = config.context_decay as f32;
         let bad = self
             .agents
@@ -294,18 +341,29 @@ impl Region for SensoryCortex {
                     if w >= vocab_size {
                         return Some(w);
                     }
-                    if learning {
+                    let token = w as u32;
+                    if Some(token) == boundary {
+                        agent.history.clear();
+                    } else if learning
+                        && Some(token) != unknown
+                        && (keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w])
+                    {
                         let mut grad = vec![0.0; d];
                         let history: Vec<u32> = agent.history.iter().copied().collect();
                         for &c in history.iter().rev() {
-                            train_pair(config, noise_cdf, agent, w, c as usize, &mut grad);
-                            train_pair(config, noise_cdf, agent, c as usize, w, &mut grad);
+                            train_pair(config, lr, noise_cdf, agent, w, c as usize, &mut grad);
+                            train_pair(config, lr, noise_cdf, agent, c as usize, w, &mut grad);
                         }
+                        if agent.history.len() == config.window {
+                            agent.history.pop_front();
+                        }
+                        agent.history.push_back(token);
+                    } else if !learning && Some(token) != unknown {
+                        if agent.history.len() == config.window {
+                            agent.history.pop_front();
+                        }
+                        agent.history.push_back(token);
                     }
-                    if agent.history.len() == config.window {
-                        agent.history.pop_front();
-                    }
-                    agent.history.push_back(w as u32);
                     let mut e = vec![0.0; d];
                     SensoryCortex::readout(config, agent, w, &mut e);
                     for (c, ei) in agent.context.iter_mut().zip(&e) {

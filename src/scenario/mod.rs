@@ -37,7 +37,7 @@ use toml::de::{DeString, DeTable, DeValue};
 use crate::brain::{ModelSpec, Plan};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::regions::{RegionSpec, kind_named};
-use crate::worlds::{WORLD_KINDS, WorldSpec};
+use crate::worlds::{LexiconConfig, WORLD_KINDS, WorldSpec};
 
 pub use model::{ModelSource, load_model, parse_model};
 
@@ -76,6 +76,45 @@ pub enum ProbeKind {
         pairs: Vec<(String, String)>,
         /// The cortex region.
         cortex: String,
+    },
+    /// The k nearest words of each concept by cosine; key `concept#rank:word`, value the cosine.
+    Neighbours {
+        /// The concepts.
+        concepts: Vec<String>,
+        /// How many neighbours.
+        k: usize,
+        /// The cortex region.
+        cortex: String,
+    },
+    /// WEAT effect size d (Caliskan, Bryson & Narayanan 2017) of targets X, Y on attributes A, B.
+    Weat {
+        /// X and Y.
+        targets: [Vec<String>; 2],
+        /// A and B.
+        attributes: [Vec<String>; 2],
+        /// The cortex region.
+        cortex: String,
+    },
+    /// a : b :: c : d — the rank of d among all words by cos(e_b − e_a + e_c, ·), a, b, c excluded
+    /// (1 = solved).
+    Analogy {
+        /// The quadruples.
+        analogies: Vec<[String; 4]>,
+        /// The cortex region.
+        cortex: String,
+    },
+    /// Spearman ρ between valence and human ratings on the lexicon's held-out words: of the
+    /// reward model (`model`), of a ridge regression fitted on the same embeddings and split
+    /// (`ridge`), and of the same ridge fitted to shuffled ratings (`shuffled`, near 0).
+    Norms {
+        /// The lexicon and its split (taken from the scenario's `lexicon` world).
+        lexicon: LexiconConfig,
+        /// Ridge penalty λ of the baseline.
+        ridge: f64,
+        /// The cortex region.
+        cortex: String,
+        /// The reward-model region.
+        reward_model: String,
     },
 }
 
@@ -211,15 +250,27 @@ struct ProbeDe {
     #[serde(default)]
     pairs: Option<Spanned<Vec<Spanned<Pair>>>>,
     #[serde(default)]
+    k: Option<Spanned<i64>>,
+    #[serde(default)]
+    targets: Option<Spanned<WordSets>>,
+    #[serde(default)]
+    attributes: Option<Spanned<WordSets>>,
+    #[serde(default)]
+    analogies: Option<Spanned<Vec<Spanned<Vec<Spanned<String>>>>>>,
+    #[serde(default)]
+    ridge: Option<Spanned<f64>>,
+    #[serde(default)]
     cortex: Option<Spanned<String>>,
     #[serde(default)]
     reward_model: Option<Spanned<String>>,
 }
 
+type WordSets = Vec<Spanned<Vec<Spanned<String>>>>;
+
 type Pair = (String, String);
 
 /// The probe kinds a scenario may name.
-pub const PROBE_KINDS: &[&str] = &["valence", "cosine"];
+pub const PROBE_KINDS: &[&str] = &["valence", "cosine", "neighbours", "weat", "analogy", "norms"];
 
 /// Parses TOML keeping spans; a syntax error is located.
 pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
@@ -572,6 +623,10 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ))
         }
     };
+    let lexicon = phases.iter().find_map(|p| match &p.world {
+        WorldSpec::Lexicon(l) => Some(LexiconConfig { shuffle: false, ..l.clone() }),
+        _ => None,
+    });
     let mut probes = Vec::new();
     for probe in &de.probes {
         let p = probe.get_ref();
@@ -579,64 +634,106 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             Some(e) => positive(&source, e, "every")?,
             None => u64::MAX,
         };
-        let not_for = |field: &str, span: Range<usize>| {
-            source.error(
-                ErrorKind::UnknownField,
-                span,
-                format!("`{field}` is not a field of a `{}` probe", p.kind.get_ref()),
-            )
+        let kind_name = p.kind.get_ref().as_str();
+        if !PROBE_KINDS.contains(&kind_name) {
+            return Err(source.error_with_help(
+                ErrorKind::UnknownProbeKind,
+                p.kind.span(),
+                format!("unknown probe kind `{kind_name}`"),
+                did_you_mean(kind_name, PROBE_KINDS.iter().copied())
+                    .or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
+            ));
+        }
+        // Which optional fields each kind takes; any other present field is an error.
+        let allowed: &[&str] = match kind_name {
+            "valence" => &["concepts", "cortex", "reward_model"],
+            "cosine" => &["pairs", "cortex"],
+            "neighbours" => &["concepts", "k", "cortex"],
+            "weat" => &["targets", "attributes", "cortex"],
+            "analogy" => &["analogies", "cortex"],
+            _ => &["ridge", "cortex", "reward_model"],
         };
-        let kind = match p.kind.get_ref().as_str() {
-            "valence" => {
-                if let Some(pairs) = &p.pairs {
-                    return Err(not_for("pairs", pairs.span()));
-                }
-                let concepts = p.concepts.as_ref().ok_or_else(|| {
-                    source.error(
-                        ErrorKind::MissingField,
-                        probe.span(),
-                        "a valence probe needs `concepts = [\"word\", …]`",
-                    )
-                })?;
-                ProbeKind::Valence {
-                    concepts: concepts.get_ref().iter().map(concept).collect::<Result<_>>()?,
-                    cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())?,
-                    reward_model: region_or_default(&p.reward_model, "reward_model", probe.span())?,
-                }
+        let present = [
+            ("concepts", p.concepts.as_ref().map(|v| v.span())),
+            ("pairs", p.pairs.as_ref().map(|v| v.span())),
+            ("k", p.k.as_ref().map(|v| v.span())),
+            ("targets", p.targets.as_ref().map(|v| v.span())),
+            ("attributes", p.attributes.as_ref().map(|v| v.span())),
+            ("analogies", p.analogies.as_ref().map(|v| v.span())),
+            ("ridge", p.ridge.as_ref().map(|v| v.span())),
+            ("reward_model", p.reward_model.as_ref().map(|v| v.span())),
+        ];
+        if let Some((field, Some(span))) = present.iter().find(|(f, s)| s.is_some() && !allowed.contains(f)) {
+            return Err(source.error(
+                ErrorKind::UnknownField,
+                span.clone(),
+                format!("`{field}` is not a field of a `{kind_name}` probe; it takes {}", allowed.join(", ")),
+            ));
+        }
+        let required = |what: &str, example: &str| {
+            source.error(ErrorKind::MissingField, probe.span(), format!("a {kind_name} probe needs `{what} = {example}`"))
+        };
+        let words = |list: &[Spanned<String>]| list.iter().map(concept).collect::<Result<Vec<_>>>();
+        let cortex = || region_or_default(&p.cortex, "sensory_cortex", probe.span());
+        let reward_model = || region_or_default(&p.reward_model, "reward_model", probe.span());
+        let two_sets = |sets: &Option<Spanned<WordSets>>, what: &str| -> Result<[Vec<String>; 2]> {
+            let sets = sets.as_ref().ok_or_else(|| required(what, "[[\"…\"], [\"…\"]]"))?;
+            match sets.get_ref().as_slice() {
+                [x, y] if !x.get_ref().is_empty() && !y.get_ref().is_empty() => Ok([words(x.get_ref())?, words(y.get_ref())?]),
+                _ => Err(source.error(ErrorKind::InvalidValue, sets.span(), format!("`{what}` must be two non-empty word lists"))),
             }
+        };
+        let kind = match kind_name {
+            "valence" => ProbeKind::Valence {
+                concepts: words(p.concepts.as_ref().ok_or_else(|| required("concepts", "[\"word\", …]"))?.get_ref())?,
+                cortex: cortex()?,
+                reward_model: reward_model()?,
+            },
             "cosine" => {
-                if let Some(c) = &p.concepts {
-                    return Err(not_for("concepts", c.span()));
-                }
-                if let Some(r) = &p.reward_model {
-                    return Err(not_for("reward_model", r.span()));
-                }
-                let pairs = p.pairs.as_ref().ok_or_else(|| {
-                    source.error(
-                        ErrorKind::MissingField,
-                        probe.span(),
-                        "a cosine probe needs `pairs = [[\"a\", \"b\"], …]`",
-                    )
-                })?;
+                let pairs = p.pairs.as_ref().ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
                 let mut checked = Vec::new();
                 for pair in pairs.get_ref() {
                     let (a, b) = pair.get_ref();
                     let at = |w: &String| Spanned::new(pair.span(), w.clone());
                     checked.push((concept(&at(a))?, concept(&at(b))?));
                 }
-                ProbeKind::Cosine {
-                    pairs: checked,
-                    cortex: region_or_default(&p.cortex, "sensory_cortex", probe.span())?,
-                }
+                ProbeKind::Cosine { pairs: checked, cortex: cortex()? }
             }
-            other => {
-                return Err(source.error_with_help(
-                    ErrorKind::UnknownProbeKind,
-                    p.kind.span(),
-                    format!("unknown probe kind `{other}`"),
-                    did_you_mean(other, PROBE_KINDS.iter().copied())
-                        .or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
-                ));
+            "neighbours" => ProbeKind::Neighbours {
+                concepts: words(p.concepts.as_ref().ok_or_else(|| required("concepts", "[\"word\", …]"))?.get_ref())?,
+                k: match &p.k {
+                    Some(k) => positive(&source, k, "k")? as usize,
+                    None => 5,
+                },
+                cortex: cortex()?,
+            },
+            "weat" => ProbeKind::Weat {
+                targets: two_sets(&p.targets, "targets")?,
+                attributes: two_sets(&p.attributes, "attributes")?,
+                cortex: cortex()?,
+            },
+            "analogy" => {
+                let list = p.analogies.as_ref().ok_or_else(|| required("analogies", "[[\"a\", \"b\", \"c\", \"d\"], …]"))?;
+                let mut quads = Vec::new();
+                for q in list.get_ref() {
+                    let w = words(q.get_ref())?;
+                    let quad: [String; 4] = w.try_into().map_err(|_| {
+                        source.error(ErrorKind::InvalidValue, q.span(), "an analogy is four words: a, b, c, d for a : b :: c : d")
+                    })?;
+                    quads.push(quad);
+                }
+                ProbeKind::Analogy { analogies: quads, cortex: cortex()? }
+            }
+            _ => {
+                let lexicon = lexicon.clone().ok_or_else(|| {
+                    source.error(ErrorKind::MissingField, probe.span(), "a norms probe needs a phase whose world is a `lexicon`")
+                })?;
+                let ridge = match &p.ridge {
+                    Some(r) if *r.get_ref() > 0.0 => *r.get_ref(),
+                    Some(r) => return Err(source.error(ErrorKind::InvalidValue, r.span(), "`ridge`: expected a number > 0")),
+                    None => 1.0,
+                };
+                ProbeKind::Norms { lexicon, ridge, cortex: cortex()?, reward_model: reward_model()? }
             }
         };
         probes.push(ProbeSpec {

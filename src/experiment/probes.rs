@@ -1,0 +1,191 @@
+//! Probes: measurements of the brain taken on schedule, one value per agent and key.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ndarray::{Array1, Array2, Axis};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+
+use crate::analysis::{Ridge, cosine, spearman, weat_effect_size};
+use crate::brain::Brain;
+use crate::error::{Error, Result};
+use crate::scenario::{ProbeKind, ProbeSpec};
+use crate::worlds::Vocabulary;
+use crate::worlds::lexicon::NormSplit;
+use crate::worlds::text::{EOS, UNK};
+
+use super::Recorder;
+
+/// The probes of a run, with what they need prepared once (vocabulary ids, lexicon splits).
+pub struct Probes {
+    vocabulary: Arc<Vocabulary>,
+    splits: HashMap<String, NormSplit>,
+}
+
+impl ProbeKind {
+    /// Every word the probe names.
+    pub fn concepts(&self) -> Vec<&String> {
+        match self {
+            ProbeKind::Valence { concepts, .. } | ProbeKind::Neighbours { concepts, .. } => concepts.iter().collect(),
+            ProbeKind::Cosine { pairs, .. } => pairs.iter().flat_map(|(a, b)| [a, b]).collect(),
+            ProbeKind::Weat { targets, attributes, .. } => targets.iter().chain(attributes).flatten().collect(),
+            ProbeKind::Analogy { analogies, .. } => analogies.iter().flatten().collect(),
+            ProbeKind::Norms { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Probes {
+    /// Checks every concept against the vocabulary (for open corpora this is known only now) and
+    /// reads the lexicons of `norms` probes.
+    pub fn new(probes: &[ProbeSpec], vocabulary: Arc<Vocabulary>) -> Result<Self> {
+        let mut splits = HashMap::new();
+        for probe in probes {
+            if let Some(w) = probe.kind.concepts().into_iter().find(|w| vocabulary.id(w).is_none()) {
+                return Err(Error::Run(format!(
+                    "probe `{}`: concept `{w}` is not in the vocabulary ({} words; words rarer than \
+                     `min_count` become {UNK})",
+                    probe.name,
+                    vocabulary.len()
+                )));
+            }
+            if let ProbeKind::Norms { lexicon, .. } = &probe.kind {
+                splits.insert(probe.name.clone(), lexicon.split(&vocabulary)?);
+            }
+        }
+        Ok(Probes { vocabulary, splits })
+    }
+
+    fn id(&self, word: &str) -> u32 {
+        self.vocabulary.id(word).expect("checked in Probes::new")
+    }
+
+    /// Reads one probe for every agent and records it.
+    pub fn take(&self, brain: &Brain, probe: &ProbeSpec, phase: &str, step: u64, rec: &mut Recorder) -> Result<()> {
+        let fail = |m: String| Error::Run(format!("probe `{}`: {m}", probe.name));
+        let region = |name: &str| brain.region(name).ok_or_else(|| fail(format!("no region `{name}`")));
+        // [P, n, D] latents of a list of token ids.
+        let latents = |cortex: &str, ids: &[u32]| -> Result<Vec<Array2<f32>>> {
+            let r = region(cortex)?;
+            ids.iter()
+                .map(|&id| r.concept_latent(id).ok_or_else(|| fail(format!("region `{cortex}` has no latent space"))))
+                .collect()
+        };
+        let per_agent = |l: &[Array2<f32>], agent: usize| -> Array2<f32> {
+            let rows: Vec<_> = l.iter().map(|m| m.row(agent)).collect();
+            ndarray::stack(Axis(0), &rows).expect("equal widths")
+        };
+        let p = brain.population();
+        match &probe.kind {
+            ProbeKind::Valence { concepts, cortex, reward_model } => {
+                for c in concepts {
+                    let z = &latents(cortex, &[self.id(c)])?[0];
+                    let v = region(reward_model)?
+                        .value_at(z)
+                        .ok_or_else(|| fail(format!("region `{reward_model}` values no latent of this width")))?;
+                    rec.record(phase, step, &probe.name, c, &v);
+                }
+            }
+            ProbeKind::Cosine { pairs, cortex } => {
+                for (a, b) in pairs {
+                    let l = latents(cortex, &[self.id(a), self.id(b)])?;
+                    let cos: Array1<f32> = (0..p).map(|i| cosine(l[0].row(i), l[1].row(i))).collect();
+                    rec.record(phase, step, &probe.name, &format!("{a}~{b}"), &cos);
+                }
+            }
+            ProbeKind::Neighbours { concepts, k, cortex } => {
+                let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
+                let all: Vec<u32> = (0..self.vocabulary.len() as u32).filter(|i| !skip.contains(&Some(*i))).collect();
+                let table = latents(cortex, &all)?;
+                for c in concepts {
+                    let target = self.id(c);
+                    for agent in 0..p {
+                        let m = per_agent(&table, agent);
+                        let z = latents(cortex, &[target])?[0].row(agent).to_owned();
+                        let mut scored: Vec<(f32, u32)> = all
+                            .iter()
+                            .zip(m.outer_iter())
+                            .filter(|(id, _)| **id != target)
+                            .map(|(id, row)| (cosine(z.view(), row), *id))
+                            .collect();
+                        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                        for (rank, (cos, id)) in scored.into_iter().take(*k).enumerate() {
+                            let word = self.vocabulary.word(id).unwrap_or("?");
+                            rec.record_one(phase, step, agent, &probe.name, &format!("{c}#{}:{word}", rank + 1), cos);
+                        }
+                    }
+                }
+            }
+            ProbeKind::Weat { targets, attributes, cortex } => {
+                let ids = |ws: &Vec<String>| ws.iter().map(|w| self.id(w)).collect::<Vec<_>>();
+                let sets = [&targets[0], &targets[1], &attributes[0], &attributes[1]]
+                    .map(|ws| latents(cortex, &ids(ws)));
+                let [x, y, a, b] = sets;
+                let (x, y, a, b) = (x?, y?, a?, b?);
+                let d: Array1<f32> = (0..p)
+                    .map(|i| {
+                        weat_effect_size(&per_agent(&x, i), &per_agent(&y, i), &per_agent(&a, i), &per_agent(&b, i)) as f32
+                    })
+                    .collect();
+                rec.record(phase, step, &probe.name, "d", &d);
+            }
+            ProbeKind::Analogy { analogies, cortex } => {
+                let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
+                let all: Vec<u32> = (0..self.vocabulary.len() as u32).filter(|i| !skip.contains(&Some(*i))).collect();
+                let table = latents(cortex, &all)?;
+                for q in analogies {
+                    let ids = q.clone().map(|w| self.id(&w));
+                    let quad = latents(cortex, &ids)?;
+                    let ranks: Array1<f32> = (0..p)
+                        .map(|agent| {
+                            let target = &quad[1].row(agent) - &quad[0].row(agent) + quad[2].row(agent);
+                            let m = per_agent(&table, agent);
+                            let answer = cosine(target.view(), quad[3].row(agent));
+                            let better = all
+                                .iter()
+                                .zip(m.outer_iter())
+                                .filter(|(id, _)| !ids[..3].contains(id) && **id != ids[3])
+                                .filter(|(_, row)| cosine(target.view(), *row) > answer)
+                                .count();
+                            (better + 1) as f32
+                        })
+                        .collect();
+                    rec.record(phase, step, &probe.name, &q.join(":"), &ranks);
+                }
+            }
+            ProbeKind::Norms { ridge, cortex, reward_model, .. } => {
+                let split = &self.splits[&probe.name];
+                let (train_ids, train_y): (Vec<u32>, Vec<f64>) = split.train.iter().map(|(i, r)| (*i, *r as f64)).unzip();
+                let (test_ids, test_y): (Vec<u32>, Vec<f64>) = split.held_out.iter().map(|(i, r)| (*i, *r as f64)).unzip();
+                let train = latents(cortex, &train_ids)?;
+                let test = latents(cortex, &test_ids)?;
+                let rm = region(reward_model)?;
+                // V of every held-out word for all agents at once ([P] per word).
+                let test_values: Vec<Array1<f32>> = test
+                    .iter()
+                    .map(|z| rm.value_at(z).ok_or_else(|| fail(format!("region `{reward_model}` values no latent of this width"))))
+                    .collect::<Result<_>>()?;
+                // The control: the same ridge fitted to the training ratings in a fixed random order.
+                let mut shuffled_y = train_y.clone();
+                shuffled_y.shuffle(&mut SmallRng::seed_from_u64(0x5eed));
+                let (mut model, mut baseline, mut shuffled) = (Vec::new(), Vec::new(), Vec::new());
+                for agent in 0..p {
+                    let xtr = per_agent(&train, agent).mapv(f64::from);
+                    let xte = per_agent(&test, agent).mapv(f64::from);
+                    let values: Vec<f64> = test_values.iter().map(|v| f64::from(v[agent])).collect();
+                    model.push(spearman(&values, &test_y) as f32);
+                    let fit = Ridge::fit(xtr.view(), Array1::from(train_y.clone()).view(), *ridge);
+                    baseline.push(spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32);
+                    let fit = Ridge::fit(xtr.view(), Array1::from(shuffled_y.clone()).view(), *ridge);
+                    shuffled.push(spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32);
+                }
+                rec.record(phase, step, &probe.name, "model", &Array1::from(model));
+                rec.record(phase, step, &probe.name, "ridge", &Array1::from(baseline));
+                rec.record(phase, step, &probe.name, "shuffled", &Array1::from(shuffled));
+            }
+        }
+        Ok(())
+    }
+}
