@@ -76,6 +76,11 @@ pub struct SensoryCortexConfig {
     pub decay_steps: u64,
     /// The floor of the decaying learning rate.
     pub lr_min: f64,
+    /// Subtract the mean readout over the vocabulary before normalising ("all-but-the-top",
+    /// Mu & Viswanath 2018): SGNS vectors share a large common direction, strongest in rare
+    /// words, that otherwise dominates every cosine. The mean is refreshed every 1024 trained
+    /// ticks and whenever learning is switched.
+    pub center: bool,
 }
 
 impl Default for SensoryCortexConfig {
@@ -91,6 +96,7 @@ impl Default for SensoryCortexConfig {
             subsample: 0.0,
             decay_steps: 0,
             lr_min: 0.0001,
+            center: false,
         }
     }
 }
@@ -146,6 +152,9 @@ impl SensoryCortexConfig {
     }
 }
 
+/// Below this many agents a tick runs on one thread.
+const PARALLEL_MIN_AGENTS: usize = 4;
+
 /// One agent's tables and stream state.
 struct Agent {
     /// u, [V·D] row-major.
@@ -155,6 +164,8 @@ struct Agent {
     history: VecDeque<u32>,
     context: Vec<f32>,
     rng: SmallRng,
+    /// The mean readout over the vocabulary (zeros unless `center`).
+    mean: Vec<f32>,
 }
 
 /// Skip-gram cortex for P agents. See the module documentation.
@@ -195,6 +206,7 @@ impl SensoryCortex {
                     history: VecDeque::with_capacity(config.window + 1),
                     context: vec![0.0; d],
                     rng,
+                    mean: vec![0.0; d],
                 }
             })
             .collect();
@@ -221,7 +233,7 @@ impl SensoryCortex {
                 if t <= 0.0 || f <= 0.0 { 1.0 } else { (((f / t).sqrt() + 1.0) * t / f).min(1.0) as f32 }
             })
             .collect();
-        SensoryCortex {
+        let mut cortex = SensoryCortex {
             config: config.clone(),
             agents,
             noise_cdf,
@@ -231,10 +243,34 @@ impl SensoryCortex {
             boundary: ctx.vocabulary.id(crate::worlds::text::EOS),
             unknown: ctx.vocabulary.id(crate::worlds::text::UNK),
             trained: 0,
-        }
+        };
+        cortex.refresh_means();
+        cortex
     }
 
-    /// The readout e(w) of one agent's token into `out`.
+    /// Recomputes each agent's mean readout (when `center`).
+    fn refresh_means(&mut self) {
+        if !self.config.center {
+            return;
+        }
+        let (config, v) = (&self.config, self.vocab_size);
+        let skip = [self.boundary, self.unknown];
+        self.agents.par_iter_mut().for_each(|agent| {
+            let d = config.dim;
+            let mut mean = vec![0.0f64; d];
+            let mut e = vec![0.0f32; d];
+            let mut n = 0usize;
+            agent.mean.iter_mut().for_each(|m| *m = 0.0);
+            for w in (0..v).filter(|w| !skip.contains(&Some(*w as u32))) {
+                SensoryCortex::readout(config, agent, w, &mut e);
+                mean.iter_mut().zip(&e).for_each(|(m, x)| *m += f64::from(*x));
+                n += 1;
+            }
+            agent.mean = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
+        });
+    }
+
+    /// The readout e(w) of one agent's token into `out` (less the agent's mean when centring).
     fn readout(config: &SensoryCortexConfig, agent: &Agent, token: usize, out: &mut [f32]) {
         let d = config.dim;
         let u = &agent.input[token * d..(token + 1) * d];
@@ -247,6 +283,7 @@ impl SensoryCortex {
                 }
             }
         }
+        out.iter_mut().zip(&agent.mean).for_each(|(o, m)| *o -= m);
     }
 
     fn normalize(config: &SensoryCortexConfig, z: &mut [f32]) {
@@ -329,14 +366,7 @@ impl Region for SensoryCortex {
             self.trained += 1;
         }
         let beta = config.context_decay as f32;
-        let bad = self
-            .agents
-            .par_iter_mut()
-            .zip(latent.par_chunks_mut(d))
-            .zip(tokens.par_iter())
-            .enumerate()
-            .map(
-                |(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
+        let step_one = |(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
                     let w = token as usize;
                     if w >= vocab_size {
                         return Some(w);
@@ -377,20 +407,44 @@ impl Region for SensoryCortex {
                     }
                     SensoryCortex::normalize(config, z);
                     None
-                },
-            )
-            .find_any(Option::is_some)
-            .flatten();
+                };
+        // Waking worker threads costs more than a few agents' updates: small populations run on
+        // the calling thread. Either way each agent's update is independent, so results agree.
+        let bad = if p >= PARALLEL_MIN_AGENTS {
+            self.agents
+                .par_iter_mut()
+                .zip(latent.par_chunks_mut(d))
+                .zip(tokens.par_iter())
+                .enumerate()
+                .map(step_one)
+                .find_any(Option::is_some)
+                .flatten()
+        } else {
+            self.agents
+                .iter_mut()
+                .zip(latent.chunks_mut(d))
+                .zip(tokens.iter())
+                .enumerate()
+                .map(step_one)
+                .find(Option::is_some)
+                .flatten()
+        };
         if let Some(w) = bad {
             return Err(Error::Run(format!(
                 "sensory_cortex: token id {w} is outside the vocabulary of {vocab_size}"
             )));
+        }
+        if learning && self.trained.is_multiple_of(1024) {
+            self.refresh_means();
         }
         let latent = Array2::from_shape_vec((p, d), latent).expect("P·D values");
         Ok(vec![("latent", Signal::Host(latent))])
     }
 
     fn set_learning(&mut self, learning: bool) {
+        if learning != self.learning {
+            self.refresh_means();
+        }
         self.learning = learning;
     }
 
