@@ -5,11 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)          # `valence graph` output is checked by dot
+[ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base) # real-language corpus
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_apt[*]} (Debian packages)"
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Human valence norms: vader_lexicon.txt ships inside the PyPI package.
+if ! python3 -c 'import vaderSentiment' >/dev/null 2>&1; then
+    echo "test.sh: installing vaderSentiment (PyPI)"
+    python3 -m pip install -q vaderSentiment
 fi
 
 cargo fmt --check

@@ -36,7 +36,11 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
         sxx += (a - mx) * (a - mx);
         syy += (b - my) * (b - my);
     }
-    if sxx == 0.0 || syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+    if sxx == 0.0 || syy == 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    }
 }
 
 /// Spearman's ρ: Pearson correlation of the ranks.
@@ -80,7 +84,9 @@ impl Ridge {
 pub fn solve(mut a: Array2<f64>, mut b: Array1<f64>) -> Array1<f64> {
     let n = b.len();
     for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| a[[i, col]].abs().total_cmp(&a[[j, col]].abs())).unwrap_or(col);
+        let pivot = (col..n)
+            .max_by(|&i, &j| a[[i, col]].abs().total_cmp(&a[[j, col]].abs()))
+            .unwrap_or(col);
         if pivot != col {
             for k in 0..n {
                 a.swap([col, k], [pivot, k]);
@@ -104,7 +110,11 @@ pub fn solve(mut a: Array2<f64>, mut b: Array1<f64>) -> Array1<f64> {
     let mut w = Array1::zeros(n);
     for row in (0..n).rev() {
         let s: f64 = (row + 1..n).map(|k| a[[row, k]] * w[k]).sum();
-        w[row] = if a[[row, row]].abs() < 1e-300 { 0.0 } else { (b[row] - s) / a[[row, row]] };
+        w[row] = if a[[row, row]].abs() < 1e-300 {
+            0.0
+        } else {
+            (b[row] - s) / a[[row, row]]
+        };
     }
     w
 }
@@ -157,7 +167,11 @@ mod tests {
         let x = array![[1., 0.], [0., 1.], [1., 1.], [2., 1.]];
         let y = array![1., 2., 3., 4.];
         let r = Ridge::fit(x.view(), y.view(), 0.5);
-        assert!((r.weights[0] - 0.8).abs() < 1e-12 && (r.weights[1] - 1.2).abs() < 1e-12, "{:?}", r.weights);
+        assert!(
+            (r.weights[0] - 0.8).abs() < 1e-12 && (r.weights[1] - 1.2).abs() < 1e-12,
+            "{:?}",
+            r.weights
+        );
         assert!((r.intercept - 0.8).abs() < 1e-12, "{}", r.intercept);
     }
 

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod bench;
 pub mod brain;
 pub mod device;
 pub mod error;

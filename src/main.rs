@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use valence::bench::bench_cortex;
 use valence::device::DeviceChoice;
 use valence::experiment::{RunOptions, run};
-use valence::regions::registry;
+use valence::regions::{SensoryCortexConfig, registry};
 use valence::scenario::{FileKind, file_kind, load_scenario, model::any_world_ports, parse_model, validate};
+use valence::worlds::{WordnetConfig, WorldSpec};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,24 @@ enum Command {
     },
     /// List region kinds with their ports and parameters.
     Regions,
+    /// Measure the sensory cortex's training throughput on WordNet glosses (CPU).
+    Bench {
+        /// Populations to time; the first is the baseline of the ratios.
+        #[arg(long, value_delimiter = ',', default_value = "1,32")]
+        populations: Vec<usize>,
+        /// Token steps per population.
+        #[arg(long, default_value_t = 200_000)]
+        steps: usize,
+        /// Latent dimension.
+        #[arg(long, default_value_t = 64)]
+        dim: usize,
+        /// Context window.
+        #[arg(long, default_value_t = 4)]
+        window: usize,
+        /// Write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -154,6 +174,39 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 }
             };
             print!("{dot}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            populations,
+            steps,
+            dim,
+            window,
+            json,
+        } => {
+            let world = WorldSpec::Wordnet(WordnetConfig::default());
+            let config = SensoryCortexConfig {
+                dim,
+                window,
+                subsample: 1e-3,
+                ..Default::default()
+            };
+            eprintln!(
+                "timing the sensory cortex (dim {dim}, window {window}, 5 negatives) on {steps} WordNet tokens…"
+            );
+            let figures = bench_cortex(&world, &config, &populations, steps)?;
+            println!(
+                "{:>6} {:>10} {:>18} {:>10}",
+                "P", "seconds", "agent-tokens/s", "ratio"
+            );
+            for f in &figures {
+                println!(
+                    "{:>6} {:>10.2} {:>18.0} {:>9.2}x",
+                    f.population, f.seconds, f.agent_tokens_per_s, f.ratio_to_baseline
+                );
+            }
+            if let Some(path) = json {
+                valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Regions => {

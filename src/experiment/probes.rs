@@ -28,9 +28,13 @@ impl ProbeKind {
     /// Every word the probe names.
     pub fn concepts(&self) -> Vec<&String> {
         match self {
-            ProbeKind::Valence { concepts, .. } | ProbeKind::Neighbours { concepts, .. } => concepts.iter().collect(),
+            ProbeKind::Valence { concepts, .. } | ProbeKind::Neighbours { concepts, .. } => {
+                concepts.iter().collect()
+            }
             ProbeKind::Cosine { pairs, .. } => pairs.iter().flat_map(|(a, b)| [a, b]).collect(),
-            ProbeKind::Weat { targets, attributes, .. } => targets.iter().chain(attributes).flatten().collect(),
+            ProbeKind::Weat {
+                targets, attributes, ..
+            } => targets.iter().chain(attributes).flatten().collect(),
             ProbeKind::Analogy { analogies, .. } => analogies.iter().flatten().collect(),
             ProbeKind::Norms { .. } => Vec::new(),
         }
@@ -43,7 +47,12 @@ impl Probes {
     pub fn new(probes: &[ProbeSpec], vocabulary: Arc<Vocabulary>) -> Result<Self> {
         let mut splits = HashMap::new();
         for probe in probes {
-            if let Some(w) = probe.kind.concepts().into_iter().find(|w| vocabulary.id(w).is_none()) {
+            if let Some(w) = probe
+                .kind
+                .concepts()
+                .into_iter()
+                .find(|w| vocabulary.id(w).is_none())
+            {
                 return Err(Error::Run(format!(
                     "probe `{}`: concept `{w}` is not in the vocabulary ({} words; words rarer than \
                      `min_count` become {UNK})",
@@ -63,14 +72,28 @@ impl Probes {
     }
 
     /// Reads one probe for every agent and records it.
-    pub fn take(&self, brain: &Brain, probe: &ProbeSpec, phase: &str, step: u64, rec: &mut Recorder) -> Result<()> {
+    pub fn take(
+        &self,
+        brain: &Brain,
+        probe: &ProbeSpec,
+        phase: &str,
+        step: u64,
+        rec: &mut Recorder,
+    ) -> Result<()> {
         let fail = |m: String| Error::Run(format!("probe `{}`: {m}", probe.name));
-        let region = |name: &str| brain.region(name).ok_or_else(|| fail(format!("no region `{name}`")));
+        let region = |name: &str| {
+            brain
+                .region(name)
+                .ok_or_else(|| fail(format!("no region `{name}`")))
+        };
         // [P, n, D] latents of a list of token ids.
         let latents = |cortex: &str, ids: &[u32]| -> Result<Vec<Array2<f32>>> {
             let r = region(cortex)?;
             ids.iter()
-                .map(|&id| r.concept_latent(id).ok_or_else(|| fail(format!("region `{cortex}` has no latent space"))))
+                .map(|&id| {
+                    r.concept_latent(id)
+                        .ok_or_else(|| fail(format!("region `{cortex}` has no latent space")))
+                })
                 .collect()
         };
         let per_agent = |l: &[Array2<f32>], agent: usize| -> Array2<f32> {
@@ -79,12 +102,16 @@ impl Probes {
         };
         let p = brain.population();
         match &probe.kind {
-            ProbeKind::Valence { concepts, cortex, reward_model } => {
+            ProbeKind::Valence {
+                concepts,
+                cortex,
+                reward_model,
+            } => {
                 for c in concepts {
                     let z = &latents(cortex, &[self.id(c)])?[0];
-                    let v = region(reward_model)?
-                        .value_at(z)
-                        .ok_or_else(|| fail(format!("region `{reward_model}` values no latent of this width")))?;
+                    let v = region(reward_model)?.value_at(z).ok_or_else(|| {
+                        fail(format!("region `{reward_model}` values no latent of this width"))
+                    })?;
                     rec.record(phase, step, &probe.name, c, &v);
                 }
             }
@@ -97,7 +124,9 @@ impl Probes {
             }
             ProbeKind::Neighbours { concepts, k, cortex } => {
                 let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
-                let all: Vec<u32> = (0..self.vocabulary.len() as u32).filter(|i| !skip.contains(&Some(*i))).collect();
+                let all: Vec<u32> = (0..self.vocabulary.len() as u32)
+                    .filter(|i| !skip.contains(&Some(*i)))
+                    .collect();
                 let table = latents(cortex, &all)?;
                 for c in concepts {
                     let target = self.id(c);
@@ -113,12 +142,23 @@ impl Probes {
                         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                         for (rank, (cos, id)) in scored.into_iter().take(*k).enumerate() {
                             let word = self.vocabulary.word(id).unwrap_or("?");
-                            rec.record_one(phase, step, agent, &probe.name, &format!("{c}#{}:{word}", rank + 1), cos);
+                            rec.record_one(
+                                phase,
+                                step,
+                                agent,
+                                &probe.name,
+                                &format!("{c}#{}:{word}", rank + 1),
+                                cos,
+                            );
                         }
                     }
                 }
             }
-            ProbeKind::Weat { targets, attributes, cortex } => {
+            ProbeKind::Weat {
+                targets,
+                attributes,
+                cortex,
+            } => {
                 let ids = |ws: &Vec<String>| ws.iter().map(|w| self.id(w)).collect::<Vec<_>>();
                 let sets = [&targets[0], &targets[1], &attributes[0], &attributes[1]]
                     .map(|ws| latents(cortex, &ids(ws)));
@@ -126,14 +166,21 @@ impl Probes {
                 let (x, y, a, b) = (x?, y?, a?, b?);
                 let d: Array1<f32> = (0..p)
                     .map(|i| {
-                        weat_effect_size(&per_agent(&x, i), &per_agent(&y, i), &per_agent(&a, i), &per_agent(&b, i)) as f32
+                        weat_effect_size(
+                            &per_agent(&x, i),
+                            &per_agent(&y, i),
+                            &per_agent(&a, i),
+                            &per_agent(&b, i),
+                        ) as f32
                     })
                     .collect();
                 rec.record(phase, step, &probe.name, "d", &d);
             }
             ProbeKind::Analogy { analogies, cortex } => {
                 let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
-                let all: Vec<u32> = (0..self.vocabulary.len() as u32).filter(|i| !skip.contains(&Some(*i))).collect();
+                let all: Vec<u32> = (0..self.vocabulary.len() as u32)
+                    .filter(|i| !skip.contains(&Some(*i)))
+                    .collect();
                 let table = latents(cortex, &all)?;
                 for q in analogies {
                     let ids = q.clone().map(|w| self.id(&w));
@@ -155,21 +202,29 @@ impl Probes {
                     rec.record(phase, step, &probe.name, &q.join(":"), &ranks);
                 }
             }
-            ProbeKind::Norms { ridge, cortex, reward_model, .. } => {
+            ProbeKind::Norms {
+                ridge,
+                cortex,
+                reward_model,
+                ..
+            } => {
                 let split = &self.splits[&probe.name];
-                let (train_ids, train_y): (Vec<u32>, Vec<f64>) = split.train.iter().map(|(i, r)| (*i, *r as f64)).unzip();
-                let (test_ids, test_y): (Vec<u32>, Vec<f64>) = split.held_out.iter().map(|(i, r)| (*i, *r as f64)).unzip();
+                let (train_ids, train_y): (Vec<u32>, Vec<f64>) =
+                    split.train.iter().map(|(i, r)| (*i, *r as f64)).unzip();
+                let (test_ids, test_y): (Vec<u32>, Vec<f64>) =
+                    split.held_out.iter().map(|(i, r)| (*i, *r as f64)).unzip();
                 let train = latents(cortex, &train_ids)?;
                 let test = latents(cortex, &test_ids)?;
                 let rm = region(reward_model)?;
                 // V of every held-out word for all agents at once ([P] per word).
                 let test_values: Vec<Array1<f32>> = test
                     .iter()
-                    .map(|z| rm.value_at(z).ok_or_else(|| fail(format!("region `{reward_model}` values no latent of this width"))))
+                    .map(|z| {
+                        rm.value_at(z).ok_or_else(|| {
+                            fail(format!("region `{reward_model}` values no latent of this width"))
+                        })
+                    })
                     .collect::<Result<_>>()?;
-                // The control: the same ridge fitted to the training ratings in a fixed random order.
-                let mut shuffled_y = train_y.clone();
-                shuffled_y.shuffle(&mut SmallRng::seed_from_u64(0x5eed));
                 let (mut model, mut baseline, mut shuffled) = (Vec::new(), Vec::new(), Vec::new());
                 for agent in 0..p {
                     let xtr = per_agent(&train, agent).mapv(f64::from);
@@ -177,9 +232,17 @@ impl Probes {
                     let values: Vec<f64> = test_values.iter().map(|v| f64::from(v[agent])).collect();
                     model.push(spearman(&values, &test_y) as f32);
                     let fit = Ridge::fit(xtr.view(), Array1::from(train_y.clone()).view(), *ridge);
-                    baseline.push(spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32);
-                    let fit = Ridge::fit(xtr.view(), Array1::from(shuffled_y.clone()).view(), *ridge);
-                    shuffled.push(spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32);
+                    baseline.push(
+                        spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32,
+                    );
+                    // The control: the same ridge fitted to the training ratings in an order of
+                    // the agent's own, so that the median across agents averages permutations.
+                    let mut shuffled_y = train_y.clone();
+                    shuffled_y.shuffle(&mut SmallRng::seed_from_u64(0x5eed ^ agent as u64));
+                    let fit = Ridge::fit(xtr.view(), Array1::from(shuffled_y).view(), *ridge);
+                    shuffled.push(
+                        spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32,
+                    );
                 }
                 rec.record(phase, step, &probe.name, "model", &Array1::from(model));
                 rec.record(phase, step, &probe.name, "ridge", &Array1::from(baseline));

@@ -230,7 +230,11 @@ impl SensoryCortex {
             .map(|&c| {
                 let f = c as f64 / total;
                 let t = config.subsample;
-                if t <= 0.0 || f <= 0.0 { 1.0 } else { (((f / t).sqrt() + 1.0) * t / f).min(1.0) as f32 }
+                if t <= 0.0 || f <= 0.0 {
+                    1.0
+                } else {
+                    (((f / t).sqrt() + 1.0) * t / f).min(1.0) as f32
+                }
             })
             .collect();
         let mut cortex = SensoryCortex {
@@ -367,47 +371,47 @@ impl Region for SensoryCortex {
         }
         let beta = config.context_decay as f32;
         let step_one = |(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
-                    let w = token as usize;
-                    if w >= vocab_size {
-                        return Some(w);
-                    }
-                    let token = w as u32;
-                    if Some(token) == boundary {
-                        agent.history.clear();
-                    } else if learning
-                        && Some(token) != unknown
-                        && (keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w])
-                    {
-                        let mut grad = vec![0.0; d];
-                        let history: Vec<u32> = agent.history.iter().copied().collect();
-                        for &c in history.iter().rev() {
-                            train_pair(config, lr, noise_cdf, agent, w, c as usize, &mut grad);
-                            train_pair(config, lr, noise_cdf, agent, c as usize, w, &mut grad);
-                        }
-                        if agent.history.len() == config.window {
-                            agent.history.pop_front();
-                        }
-                        agent.history.push_back(token);
-                    } else if !learning && Some(token) != unknown {
-                        if agent.history.len() == config.window {
-                            agent.history.pop_front();
-                        }
-                        agent.history.push_back(token);
-                    }
-                    let mut e = vec![0.0; d];
-                    SensoryCortex::readout(config, agent, w, &mut e);
-                    for (c, ei) in agent.context.iter_mut().zip(&e) {
-                        *c = beta * *c + (1.0 - beta) * ei;
-                    }
-                    z.copy_from_slice(&agent.context);
-                    if let Some(c) = conditioning {
-                        z.iter_mut()
-                            .zip(&c[i * d..(i + 1) * d])
-                            .for_each(|(zi, ci)| *zi += ci);
-                    }
-                    SensoryCortex::normalize(config, z);
-                    None
-                };
+            let w = token as usize;
+            if w >= vocab_size {
+                return Some(w);
+            }
+            let token = w as u32;
+            if Some(token) == boundary {
+                agent.history.clear();
+            } else if learning
+                && Some(token) != unknown
+                && (keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w])
+            {
+                let mut grad = vec![0.0; d];
+                let history: Vec<u32> = agent.history.iter().copied().collect();
+                for &c in history.iter().rev() {
+                    train_pair(config, lr, noise_cdf, agent, w, c as usize, &mut grad);
+                    train_pair(config, lr, noise_cdf, agent, c as usize, w, &mut grad);
+                }
+                if agent.history.len() == config.window {
+                    agent.history.pop_front();
+                }
+                agent.history.push_back(token);
+            } else if !learning && Some(token) != unknown {
+                if agent.history.len() == config.window {
+                    agent.history.pop_front();
+                }
+                agent.history.push_back(token);
+            }
+            let mut e = vec![0.0; d];
+            SensoryCortex::readout(config, agent, w, &mut e);
+            for (c, ei) in agent.context.iter_mut().zip(&e) {
+                *c = beta * *c + (1.0 - beta) * ei;
+            }
+            z.copy_from_slice(&agent.context);
+            if let Some(c) = conditioning {
+                z.iter_mut()
+                    .zip(&c[i * d..(i + 1) * d])
+                    .for_each(|(zi, ci)| *zi += ci);
+            }
+            SensoryCortex::normalize(config, z);
+            None
+        };
         // Waking worker threads costs more than a few agents' updates: small populations run on
         // the calling thread. Either way each agent's update is independent, so results agree.
         let bad = if p >= PARALLEL_MIN_AGENTS {

@@ -624,7 +624,10 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         }
     };
     let lexicon = phases.iter().find_map(|p| match &p.world {
-        WorldSpec::Lexicon(l) => Some(LexiconConfig { shuffle: false, ..l.clone() }),
+        WorldSpec::Lexicon(l) => Some(LexiconConfig {
+            shuffle: false,
+            ..l.clone()
+        }),
         _ => None,
     });
     let mut probes = Vec::new();
@@ -667,40 +670,71 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             return Err(source.error(
                 ErrorKind::UnknownField,
                 span.clone(),
-                format!("`{field}` is not a field of a `{kind_name}` probe; it takes {}", allowed.join(", ")),
+                format!(
+                    "`{field}` is not a field of a `{kind_name}` probe; it takes {}",
+                    allowed.join(", ")
+                ),
             ));
         }
         let required = |what: &str, example: &str| {
-            source.error(ErrorKind::MissingField, probe.span(), format!("a {kind_name} probe needs `{what} = {example}`"))
+            source.error(
+                ErrorKind::MissingField,
+                probe.span(),
+                format!("a {kind_name} probe needs `{what} = {example}`"),
+            )
         };
         let words = |list: &[Spanned<String>]| list.iter().map(concept).collect::<Result<Vec<_>>>();
         let cortex = || region_or_default(&p.cortex, "sensory_cortex", probe.span());
         let reward_model = || region_or_default(&p.reward_model, "reward_model", probe.span());
         let two_sets = |sets: &Option<Spanned<WordSets>>, what: &str| -> Result<[Vec<String>; 2]> {
-            let sets = sets.as_ref().ok_or_else(|| required(what, "[[\"…\"], [\"…\"]]"))?;
+            let sets = sets
+                .as_ref()
+                .ok_or_else(|| required(what, "[[\"…\"], [\"…\"]]"))?;
             match sets.get_ref().as_slice() {
-                [x, y] if !x.get_ref().is_empty() && !y.get_ref().is_empty() => Ok([words(x.get_ref())?, words(y.get_ref())?]),
-                _ => Err(source.error(ErrorKind::InvalidValue, sets.span(), format!("`{what}` must be two non-empty word lists"))),
+                [x, y] if !x.get_ref().is_empty() && !y.get_ref().is_empty() => {
+                    Ok([words(x.get_ref())?, words(y.get_ref())?])
+                }
+                _ => Err(source.error(
+                    ErrorKind::InvalidValue,
+                    sets.span(),
+                    format!("`{what}` must be two non-empty word lists"),
+                )),
             }
         };
         let kind = match kind_name {
             "valence" => ProbeKind::Valence {
-                concepts: words(p.concepts.as_ref().ok_or_else(|| required("concepts", "[\"word\", …]"))?.get_ref())?,
+                concepts: words(
+                    p.concepts
+                        .as_ref()
+                        .ok_or_else(|| required("concepts", "[\"word\", …]"))?
+                        .get_ref(),
+                )?,
                 cortex: cortex()?,
                 reward_model: reward_model()?,
             },
             "cosine" => {
-                let pairs = p.pairs.as_ref().ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
+                let pairs = p
+                    .pairs
+                    .as_ref()
+                    .ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
                 let mut checked = Vec::new();
                 for pair in pairs.get_ref() {
                     let (a, b) = pair.get_ref();
                     let at = |w: &String| Spanned::new(pair.span(), w.clone());
                     checked.push((concept(&at(a))?, concept(&at(b))?));
                 }
-                ProbeKind::Cosine { pairs: checked, cortex: cortex()? }
+                ProbeKind::Cosine {
+                    pairs: checked,
+                    cortex: cortex()?,
+                }
             }
             "neighbours" => ProbeKind::Neighbours {
-                concepts: words(p.concepts.as_ref().ok_or_else(|| required("concepts", "[\"word\", …]"))?.get_ref())?,
+                concepts: words(
+                    p.concepts
+                        .as_ref()
+                        .ok_or_else(|| required("concepts", "[\"word\", …]"))?
+                        .get_ref(),
+                )?,
                 k: match &p.k {
                     Some(k) => positive(&source, k, "k")? as usize,
                     None => 5,
@@ -713,27 +747,52 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 cortex: cortex()?,
             },
             "analogy" => {
-                let list = p.analogies.as_ref().ok_or_else(|| required("analogies", "[[\"a\", \"b\", \"c\", \"d\"], …]"))?;
+                let list = p
+                    .analogies
+                    .as_ref()
+                    .ok_or_else(|| required("analogies", "[[\"a\", \"b\", \"c\", \"d\"], …]"))?;
                 let mut quads = Vec::new();
                 for q in list.get_ref() {
                     let w = words(q.get_ref())?;
                     let quad: [String; 4] = w.try_into().map_err(|_| {
-                        source.error(ErrorKind::InvalidValue, q.span(), "an analogy is four words: a, b, c, d for a : b :: c : d")
+                        source.error(
+                            ErrorKind::InvalidValue,
+                            q.span(),
+                            "an analogy is four words: a, b, c, d for a : b :: c : d",
+                        )
                     })?;
                     quads.push(quad);
                 }
-                ProbeKind::Analogy { analogies: quads, cortex: cortex()? }
+                ProbeKind::Analogy {
+                    analogies: quads,
+                    cortex: cortex()?,
+                }
             }
             _ => {
                 let lexicon = lexicon.clone().ok_or_else(|| {
-                    source.error(ErrorKind::MissingField, probe.span(), "a norms probe needs a phase whose world is a `lexicon`")
+                    source.error(
+                        ErrorKind::MissingField,
+                        probe.span(),
+                        "a norms probe needs a phase whose world is a `lexicon`",
+                    )
                 })?;
                 let ridge = match &p.ridge {
                     Some(r) if *r.get_ref() > 0.0 => *r.get_ref(),
-                    Some(r) => return Err(source.error(ErrorKind::InvalidValue, r.span(), "`ridge`: expected a number > 0")),
+                    Some(r) => {
+                        return Err(source.error(
+                            ErrorKind::InvalidValue,
+                            r.span(),
+                            "`ridge`: expected a number > 0",
+                        ));
+                    }
                     None => 1.0,
                 };
-                ProbeKind::Norms { lexicon, ridge, cortex: cortex()?, reward_model: reward_model()? }
+                ProbeKind::Norms {
+                    lexicon,
+                    ridge,
+                    cortex: cortex()?,
+                    reward_model: reward_model()?,
+                }
             }
         };
         probes.push(ProbeSpec {

@@ -1,0 +1,79 @@
+//! Throughput benchmarks (`valence bench`): figures are measured, never asserted in tests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ndarray::Array2;
+use serde::Serialize;
+
+use crate::brain::derive_seed;
+use crate::device::DeviceChoice;
+use crate::error::Result;
+use crate::regions::{BuildContext, Inputs, Region, SensoryCortex, SensoryCortexConfig};
+use crate::signal::Signal;
+use crate::worlds::{WorldSpec, build_vocabulary};
+
+/// One measured configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct CortexFigure {
+    /// Agents stepped together.
+    pub population: usize,
+    /// Token steps timed.
+    pub steps: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Tokens per second for the whole population (each agent trains on each token).
+    pub agent_tokens_per_s: f64,
+    /// Its ratio to the first (baseline) population's figure.
+    pub ratio_to_baseline: f64,
+}
+
+/// Times the sensory cortex alone on `steps` tokens of `world` for each population: the tokens
+/// are read first, so only training is timed.
+pub fn bench_cortex(
+    world: &WorldSpec,
+    config: &SensoryCortexConfig,
+    populations: &[usize],
+    steps: usize,
+) -> Result<Vec<CortexFigure>> {
+    let vocabulary = Arc::new(build_vocabulary(&[world])?);
+    let mut source = world.build(vocabulary.clone(), 1)?;
+    let tokens: Vec<f32> = (0..steps)
+        .map(|_| source.step().map(|o| o[0].1.to_host()[[0, 0]]))
+        .collect::<Result<_>>()?;
+    let device = DeviceChoice::Cpu.make(0)?;
+    let mut figures: Vec<CortexFigure> = Vec::new();
+    for &p in populations {
+        let ctx = BuildContext {
+            population: p,
+            device: &device,
+            seeds: (0..p).map(|a| derive_seed(0, &[a as u64])).collect(),
+            vocabulary: &vocabulary,
+            input_widths: Default::default(),
+        };
+        let mut cortex = SensoryCortex::new(config, &ctx);
+        let inputs: Vec<Inputs> = tokens
+            .iter()
+            .map(|&t| {
+                let mut i = Inputs::default();
+                i.insert("token", Signal::Host(Array2::from_elem((p, 1), t)));
+                i
+            })
+            .collect();
+        let start = Instant::now();
+        for i in &inputs {
+            cortex.step(i)?;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let rate = (steps * p) as f64 / seconds;
+        let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);
+        figures.push(CortexFigure {
+            population: p,
+            steps,
+            seconds,
+            agent_tokens_per_s: rate,
+            ratio_to_baseline: rate / base,
+        });
+    }
+    Ok(figures)
+}

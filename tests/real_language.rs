@@ -1,0 +1,106 @@
+//! The sensory cortex on real language: WordNet glosses, scored against human valence norms
+//! (VADER) on held-out words. Needs the Debian package `wordnet-base` and the PyPI package
+//! `vaderSentiment` (`bash scripts/test.sh` installs both); without them these tests fail with
+//! the install hint, never pass silently.
+
+use std::path::Path;
+
+use valence::experiment::{Row, RunOptions, run};
+use valence::regions::RegionSpec;
+use valence::scenario::{ProbeKind, Scenario, load_scenario};
+use valence::worlds::WorldSpec;
+
+fn require_data() {
+    let wordnet = Path::new("/usr/share/wordnet/data.noun");
+    assert!(
+        wordnet.is_file(),
+        "WordNet is missing: `apt-get install wordnet-base` (or run `bash scripts/test.sh`)"
+    );
+    if let Err(e) = valence::worlds::lexicon::locate_vader() {
+        panic!("{e} (or run `bash scripts/test.sh`)");
+    }
+}
+
+/// `scenarios/real_language_valence.toml` cut to fit CI: 60 000 glosses read three times
+/// (≈ 2.7 M ticks), four agents, the probes that need only common words.
+fn reduced() -> Scenario {
+    let mut s =
+        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/real_language_valence.toml"))
+            .unwrap();
+    s.population = 4;
+    let ticks = 2_700_000;
+    let WorldSpec::Wordnet(w) = &mut s.phases[0].world else {
+        panic!("childhood reads WordNet")
+    };
+    w.max_sentences = 60_000;
+    s.phases[0].steps = ticks;
+    s.phases[1].steps = 40_000;
+    for (_, spec) in &mut s.model.regions {
+        if let RegionSpec::SensoryCortex(c) = spec {
+            c.decay_steps = ticks;
+        }
+    }
+    s.probes
+        .retain(|p| matches!(p.kind, ProbeKind::Norms { .. } | ProbeKind::Cosine { .. }));
+    for p in &mut s.probes {
+        if let ProbeKind::Cosine { pairs, .. } = &mut p.kind {
+            pairs.retain(|(a, _)| a == "dog");
+        }
+    }
+    s
+}
+
+fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
+    let step = rows
+        .iter()
+        .filter(|r| r.probe == probe)
+        .map(|r| r.step)
+        .max()
+        .unwrap();
+    rows.iter()
+        .filter(|r| r.probe == probe && r.key == key && r.step == step)
+        .map(|r| r.value)
+        .collect()
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[test]
+fn held_out_valence_follows_human_ratings_and_shuffled_does_not() {
+    require_data();
+    let scenario = reduced();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &scenario,
+        &RunOptions {
+            out: Some(dir.path().into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let model = median(last(&out.rows, "norms", "model"));
+    let ridge = median(last(&out.rows, "norms", "ridge"));
+    let shuffled = median(last(&out.rows, "norms", "shuffled"));
+    eprintln!("held-out Spearman ρ: reward model {model:.3}, ridge {ridge:.3}, shuffled {shuffled:.3}");
+    assert!(model > 0.25, "reward model's held-out ρ = {model}");
+    assert!(ridge > 0.25, "ridge baseline's held-out ρ = {ridge}");
+    assert!(shuffled.abs() < 0.1, "shuffled control's ρ = {shuffled}");
+    let (cat, tax) = (
+        last(&out.rows, "cosine", "dog~cat"),
+        last(&out.rows, "cosine", "dog~tax"),
+    );
+    let nearer = cat.iter().zip(&tax).filter(|(c, t)| c > t).count();
+    assert!(
+        nearer * 2 > cat.len(),
+        "dog nearer to cat than to tax in only {nearer}/{} agents",
+        cat.len()
+    );
+}
