@@ -256,7 +256,7 @@ struct ProbeDe {
     #[serde(default)]
     attributes: Option<Spanned<WordSets>>,
     #[serde(default)]
-    analogies: Option<Spanned<Vec<Spanned<Vec<Spanned<String>>>>>>,
+    analogies: Option<Spanned<WordSets>>,
     #[serde(default)]
     ridge: Option<Spanned<f64>>,
     #[serde(default)]
