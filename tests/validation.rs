@@ -327,3 +327,50 @@ fn every_shipped_model_and_scenario_validates() {
     }
     assert!(n >= 2);
 }
+
+#[test]
+fn missing_corpus_names_the_path_and_the_package() {
+    let text = SCENARIO.replace(
+        "[world]\nkind = \"corpus\"\n[world.rules]\nS = [\"apple pie\", \"stone wall\"]\n[world.rewards]\napple = 1.0\n",
+        "[world]\nkind = \"wordnet\"\ndir = \"/nonexistent/wordnet\"\n",
+    );
+    let e = scenario_error(&text);
+    assert_scenario_at(&e, ErrorKind::MissingFile, 8, 7);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("/nonexistent/wordnet/data.noun") && msg.contains("wordnet-base"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_phase_may_switch_to_a_world_of_another_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    std::fs::write(dir.path().join("lex.txt"), "apple\t2.0\t0\t[2]\n").unwrap();
+    let text = SCENARIO.replace(
+        "freeze = [\"vta\"]\n",
+        "freeze = [\"vta\"]\n\n[[phases]]\nname = \"two\"\nsteps = 5\n[phases.world]\nkind = \"lexicon\"\npath = \"lex.txt\"\n",
+    );
+    let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), text)).unwrap();
+    assert_eq!(s.phases[1].world.kind(), "lexicon");
+    let valence::worlds::WorldSpec::Lexicon(l) = &s.phases[1].world else {
+        unreachable!()
+    };
+    assert_eq!(
+        l.path,
+        dir.path().join("lex.txt"),
+        "paths are relative to the scenario"
+    );
+}
+
+#[test]
+fn a_world_of_unknown_kind_in_a_phase() {
+    let text = SCENARIO.replace(
+        "freeze = [\"vta\"]\n",
+        "freeze = [\"vta\"]\n[phases.world]\nkind = \"lexicn\"\n",
+    );
+    let e = scenario_error(&text);
+    assert_scenario_at(&e, ErrorKind::UnknownWorldKind, 18, 8);
+    assert_eq!(e.help(), Some("did you mean `lexicon`?"));
+}

@@ -252,6 +252,16 @@ impl SensoryCortex {
         cortex
     }
 
+    /// η at the current training tick: linear decay to `lr_min` over `decay_steps`.
+    pub fn learning_rate(&self) -> f32 {
+        let c = &self.config;
+        if c.decay_steps == 0 {
+            c.lr as f32
+        } else {
+            (c.lr * (1.0 - self.trained as f64 / c.decay_steps as f64)).max(c.lr_min) as f32
+        }
+    }
+
     /// Recomputes each agent's mean readout (when `center`).
     fn refresh_means(&mut self) {
         if !self.config.center {
@@ -361,11 +371,8 @@ impl Region for SensoryCortex {
         let learning = self.learning;
         let vocab_size = self.vocab_size;
         let (keep, boundary, unknown) = (&self.keep, self.boundary, self.unknown);
-        let lr = if config.decay_steps == 0 {
-            config.lr
-        } else {
-            (config.lr * (1.0 - self.trained as f64 / config.decay_steps as f64)).max(config.lr_min)
-        } as f32;
+        let lr = self.learning_rate();
+        let config = &self.config;
         if learning {
             self.trained += 1;
         }
@@ -530,6 +537,83 @@ mod tests {
         for row in z.outer_iter() {
             assert!((row.dot(&row) - 1.0).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn subsampling_keeps_rare_words_and_thins_frequent_ones() {
+        // word2vec's rule, by hand: f = 9000/10000 = 0.9, t = 0.01:
+        // keep = (sqrt(0.9/0.01) + 1) · 0.01/0.9 = (9.4868 + 1) · 0.011111 = 0.116520
+        let vocab = Vocabulary::from_counts(vec![("the".into(), 9000), ("rare".into(), 1000)]);
+        let c = cortex(
+            &vocab,
+            SensoryCortexConfig {
+                subsample: 0.01,
+                ..Default::default()
+            },
+            1,
+        );
+        assert!((c.keep[0] - 0.116_520).abs() < 1e-5, "{}", c.keep[0]);
+        // f = 0.1: (sqrt(10) + 1) · 0.1 = 0.416228
+        assert!((c.keep[1] - 0.416_228).abs() < 1e-5, "{}", c.keep[1]);
+        let off = cortex(&vocab, SensoryCortexConfig::default(), 1);
+        assert_eq!(off.keep, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn no_pair_crosses_a_sentence_boundary_and_unknown_is_never_trained() {
+        use crate::worlds::text::{EOS, UNK};
+        let vocab =
+            Vocabulary::from_counts(["a", "b", EOS, UNK].iter().map(|w| (w.to_string(), 1)).collect());
+        let config = SensoryCortexConfig {
+            negatives: 0,
+            window: 2,
+            ..Default::default()
+        };
+        let mut c = cortex(&vocab, config, 1);
+        for t in [0, 2, 1, 3, 3] {
+            c.step(&tokens(&[t])).unwrap();
+        }
+        // Output vectors move only through a positive pair: none may have formed.
+        assert!(c.agents[0].output.iter().all(|&x| x == 0.0));
+        c.step(&tokens(&[0])).unwrap();
+        // `b` then `a` in one sentence (the <unk>s between are skipped): now they pair.
+        assert!(c.agents[0].output[..32].iter().any(|&x| x != 0.0));
+    }
+
+    #[test]
+    fn learning_rate_decays_linearly_to_its_floor() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);
+        let config = SensoryCortexConfig {
+            lr: 0.1,
+            lr_min: 0.01,
+            decay_steps: 10,
+            ..Default::default()
+        };
+        let mut c = cortex(&vocab, config, 1);
+        assert_eq!(c.learning_rate(), 0.1);
+        for _ in 0..5 {
+            c.step(&tokens(&[0])).unwrap();
+        }
+        assert!((c.learning_rate() - 0.05).abs() < 1e-7);
+        for _ in 0..20 {
+            c.step(&tokens(&[0])).unwrap();
+        }
+        assert_eq!(c.learning_rate(), 0.01);
+    }
+
+    #[test]
+    fn centring_removes_the_mean_readout() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+        let config = SensoryCortexConfig {
+            center: true,
+            normalize: false,
+            ..Default::default()
+        };
+        let c = cortex(&vocab, config, 2);
+        let sum = (0..3)
+            .map(|t| c.concept_latent(t).unwrap())
+            .fold(Array2::<f32>::zeros((2, 32)), |acc, z| acc + z);
+        assert!(sum.iter().all(|x| x.abs() < 1e-6), "{sum:?}");
     }
 
     #[test]
