@@ -366,7 +366,6 @@ impl Region for SensoryCortex {
         let conditioning = conditioning
             .as_ref()
             .map(|c| c.as_slice().expect("standard layout"));
-        let config = &self.config;
         let noise_cdf = &self.noise_cdf;
         let learning = self.learning;
         let vocab_size = self.vocab_size;
