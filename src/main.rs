@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use valence::bench::bench_cortex;
 use valence::device::DeviceChoice;
 use valence::experiment::{RunOptions, run};
-use valence::regions::{SensoryCortexConfig, registry};
+use valence::regions::{RegionSpec, SensoryCortexConfig, registry};
 use valence::scenario::{FileKind, file_kind, load_scenario, model::any_world_ports, parse_model, validate};
 use valence::worlds::{WordnetConfig, WorldSpec};
 
@@ -54,7 +54,11 @@ enum Command {
         file: PathBuf,
     },
     /// List region kinds with their ports and parameters.
-    Regions,
+    Regions {
+        /// Print one kind's equation sheet: what it models, its updates, ports, parameters, paper.
+        #[arg(long, value_name = "KIND")]
+        detail: Option<String>,
+    },
     /// Measure the sensory cortex's training throughput on WordNet glosses (CPU).
     Bench {
         /// Populations to time; the first is the baseline of the ratios.
@@ -209,7 +213,19 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Regions => {
+        Command::Regions { detail: Some(kind) } => match RegionSpec::detail(&kind) {
+            Some(sheet) => {
+                println!("{sheet}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                let names = RegionSpec::kind_names();
+                let hint = valence::error::did_you_mean(&kind, names.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("kinds: {}", names.join(", ")));
+                anyhow::bail!("unknown region kind `{kind}`; {hint}")
+            }
+        },
+        Command::Regions { detail: None } => {
             for kind in registry() {
                 let spec = (kind.defaults)();
                 println!("{} — {}", kind.name, kind.summary);

@@ -3,6 +3,7 @@
 //! ports (Nengo's `size_in`/`size_out`), is built for a population of P agents with per-agent
 //! parameters, and steps all P agents at once.
 
+pub mod extension;
 pub mod reward_model;
 pub mod sensory_cortex;
 
@@ -16,6 +17,7 @@ use crate::error::Result;
 use crate::signal::{Signal, SignalKind};
 use crate::worlds::Vocabulary;
 
+pub use extension::{Extension, RegionFactory, register};
 pub use reward_model::{RewardModel, RewardModelConfig};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 
@@ -179,24 +181,42 @@ pub enum RegionSpec {
     SensoryCortex(SensoryCortexConfig),
     /// See [`RewardModel`].
     RewardModel(RewardModelConfig),
+    /// A kind registered from outside the crate ([`register`]).
+    #[serde(untagged)]
+    Extension(ExtensionSpec),
+}
+
+/// The parameters of an extension region: its kind and a TOML table of parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionSpec {
+    /// The registered name.
+    pub kind: String,
+    /// Every parameter (defaults filled in).
+    #[serde(flatten)]
+    pub params: toml::Table,
+}
+
+impl ExtensionSpec {
+    fn factory(&self) -> Result<std::sync::Arc<dyn RegionFactory>> {
+        extension::extension(&self.kind).ok_or_else(|| {
+            crate::Error::Run(format!("region kind `{}` is not registered in this program", self.kind))
+        })
+    }
 }
 
 /// A parameter outside its valid range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamError {
     /// The parameter's name.
-    pub param: &'static str,
+    pub param: String,
     /// What was expected, e.g. "a number in [0, 1)".
     pub expected: String,
 }
 
 impl ParamError {
     /// A new parameter error.
-    pub fn new(param: &'static str, expected: impl Into<String>) -> Self {
-        ParamError {
-            param,
-            expected: expected.into(),
-        }
+    pub fn new(param: impl Into<String>, expected: impl Into<String>) -> Self {
+        ParamError { param: param.into(), expected: expected.into() }
     }
 }
 
@@ -210,15 +230,28 @@ pub struct RegionKind {
     pub defaults: fn() -> RegionSpec,
     /// Reads the parameters (without `kind`) from a TOML table, unknown keys rejected.
     pub parse: fn(toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error>,
+    /// The equation sheet (the region file's `//!` header).
+    pub detail: fn() -> String,
+}
+
+/// The leading `//!` lines of a source file, without the markers.
+pub fn doc_header(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!").strip_prefix(' ').unwrap_or(l.trim_start_matches("//!")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 macro_rules! region_kind {
-    ($name:literal, $variant:ident, $config:ty, $summary:literal) => {
+    ($name:literal, $variant:ident, $config:ty, $file:literal, $summary:literal) => {
         RegionKind {
             name: $name,
             summary: $summary,
             defaults: || RegionSpec::$variant(<$config>::default()),
             parse: |de| <$config as Deserialize>::deserialize(de).map(RegionSpec::$variant),
+            detail: || doc_header(include_str!($file)),
         }
     };
 }
@@ -230,12 +263,14 @@ pub fn registry() -> &'static [RegionKind] {
             "sensory_cortex",
             SensoryCortex,
             SensoryCortexConfig,
+            "sensory_cortex.rs",
             "unsupervised latent space of the token stream (skip-gram with negative sampling)"
         ),
         region_kind!(
             "reward_model",
             RewardModel,
             RewardModelConfig,
+            "reward_model.rs",
             "dopaminergic VTA/SNc: TD value over the latent, emits the reward prediction error"
         ),
     ];
@@ -249,10 +284,11 @@ pub fn kind_named(name: &str) -> Option<&'static RegionKind> {
 
 impl RegionSpec {
     /// The `kind` name.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &str {
         match self {
             RegionSpec::SensoryCortex(_) => "sensory_cortex",
             RegionSpec::RewardModel(_) => "reward_model",
+            RegionSpec::Extension(e) => &e.kind,
         }
     }
 
@@ -261,6 +297,7 @@ impl RegionSpec {
         match self {
             RegionSpec::SensoryCortex(c) => c.ports(),
             RegionSpec::RewardModel(c) => c.ports(),
+            RegionSpec::Extension(e) => e.factory().map(|f| f.ports(&e.params)).unwrap_or_default(),
         }
     }
 
@@ -269,6 +306,10 @@ impl RegionSpec {
         match self {
             RegionSpec::SensoryCortex(c) => c.check(),
             RegionSpec::RewardModel(c) => c.check(),
+            RegionSpec::Extension(e) => match e.factory() {
+                Ok(f) => f.check(&e.params),
+                Err(_) => Err(ParamError::new("kind", format!("a registered region kind, not `{}`", e.kind))),
+            },
         }
     }
 
@@ -277,13 +318,39 @@ impl RegionSpec {
         Ok(match self {
             RegionSpec::SensoryCortex(c) => Box::new(SensoryCortex::new(c, ctx)),
             RegionSpec::RewardModel(c) => Box::new(RewardModel::new(c, ctx)),
+            RegionSpec::Extension(e) => e.factory()?.build(&e.params, ctx)?,
         })
     }
 
     /// The parameters as a TOML table (without `kind`), e.g. for listing defaults.
     pub fn params(&self) -> toml::Table {
+        if let RegionSpec::Extension(e) = self {
+            return e.params.clone();
+        }
         let mut table = toml::Table::try_from(self).expect("region specs serialise to TOML");
         table.remove("kind");
         table
+    }
+
+    /// Reads a spec of any kind, built-in or registered, from a table without `kind`.
+    pub fn parse(kind: &str, de: toml::de::ValueDeserializer<'_>) -> Option<Result<RegionSpec, toml::de::Error>> {
+        if let Some(k) = kind_named(kind) {
+            return Some((k.parse)(de));
+        }
+        let f = extension::extension(kind)?;
+        Some(f.parse(de).map(|params| RegionSpec::Extension(ExtensionSpec { kind: kind.to_string(), params })))
+    }
+
+    /// The equation sheet of a kind, built-in or registered.
+    pub fn detail(kind: &str) -> Option<String> {
+        if let Some(k) = kind_named(kind) {
+            return Some((k.detail)());
+        }
+        extension::extension(kind).map(|f| f.detail().to_string())
+    }
+
+    /// Every kind name, built-in and registered.
+    pub fn kind_names() -> Vec<String> {
+        registry().iter().map(|k| k.name.to_string()).chain(extension::extension_names()).collect()
     }
 }

@@ -19,6 +19,15 @@
 //! Ports: inputs `latent` [P, D] (Latent, required), `reward` [P, 1] (Reward, required);
 //! outputs `value` [P, 1] = V(z_t) (Value), `rpe` [P, 1] = δ_{t−1} (Rpe).
 //!
+//! Parameters (default; unit):
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `lr` | 0.1 | η, learning rate (per tick) |
+//! | `gamma` | 0.0 | γ ∈ [0, 1], discount per tick; 0 turns off TD (second-order) learning |
+//! | `weight_decay` | 0.0 | λ ≥ 0, L2 shrinkage per update (scaled by η); a ridge prior on w |
+//! | `bias` | false | learn b, a baseline value of every state |
+//!
 //! Weights are burn tensors [P, D] on the brain's device: every agent has its own, and one
 //! batched expression steps them all.
 

@@ -23,6 +23,23 @@
 //! Ports: inputs `token` [P, 1] (Token, required), `conditioning` [P, dim] (Latent, optional);
 //! output `latent` [P, dim] (Latent).
 //!
+//! Parameters (default; unit):
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `dim` | 32 | D, latent dimension |
+//! | `window` | 2 | earlier tokens each new token is paired with (both directions) |
+//! | `negatives` | 5 | k, noise tokens per pair |
+//! | `lr` | 0.05 | η, learning rate per pair update |
+//! | `lr_min`, `decay_steps` | 0.0001, 0 | linear decay η_t = max(lr_min, η(1 − t/decay_steps)); 0 = constant |
+//! | `subsample` | 0 | t, frequent-word subsampling: keep with probability (√(f/t) + 1)·t/f |
+//! | `context_decay` | 0 | β ∈ [0, 1), blend of the previous latent |
+//! | `readout` | "sum" | "sum" (u + v) or "input" (u) |
+//! | `normalize` | true | unit-normalise z |
+//! | `center` | false | subtract the mean readout (Mu & Viswanath 2018) |
+//!
+//! `</s>` empties the window (no pair crosses a sentence); `<unk>` is never trained on.
+//!
 //! Each agent has its own tables, initialised from its own seed. Tables live in host memory and
 //! only the touched rows are updated, in place, agents in parallel: a dense gradient over a table
 //! costs ~600× more (DESIGN.md §6).

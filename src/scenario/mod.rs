@@ -36,7 +36,7 @@ use toml::de::{DeString, DeTable, DeValue};
 
 use crate::brain::{ModelSpec, Plan};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
-use crate::regions::{RegionSpec, kind_named};
+use crate::regions::RegionSpec;
 use crate::worlds::{LexiconConfig, WORLD_KINDS, WorldSpec};
 
 pub use model::{ModelSource, load_model, parse_model};
@@ -488,9 +488,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()),
                 );
             }
-            let kind = kind_named(spec.kind()).expect("registered");
             let mut merged = params.as_table().cloned().unwrap_or_default();
-            merged.insert("kind".into(), toml::Value::String(kind.name.into()));
+            merged.insert("kind".into(), toml::Value::String(spec.kind().into()));
             let new_spec: RegionSpec =
                 toml::Value::Table(merged)
                     .try_into()
@@ -502,7 +501,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                         )
                     })?;
             if let Err(e) = new_spec.check() {
-                let span = table.get_ref().get(e.param).map(|v| v.span());
+                let span = table.get_ref().get(e.param.as_str()).map(|v| v.span());
                 return Err(match span {
                     Some(span) => source.error(
                         ErrorKind::InvalidValue,

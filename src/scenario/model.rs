@@ -24,7 +24,7 @@ use super::{check_schema, parse_document, table_entries};
 use crate::brain::{EdgePart, EdgeSpec, Endpoint, GraphError, GraphSite, ModelSpec, Plan, plan};
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
 use crate::regions::PortSpec;
-use crate::regions::{ParamError, RegionSpec, kind_named, registry};
+use crate::regions::{ParamError, RegionSpec};
 use crate::signal::SignalKind;
 
 /// Where each part of a model file is, for locating later errors.
@@ -167,15 +167,16 @@ fn parse_region(
             "expected `kind` to be a string",
         ));
     };
-    let region_kind = kind_named(kind_name).ok_or_else(|| {
+    let unknown_kind = || {
+        let names = kind_names();
         source.error_with_help(
             ErrorKind::UnknownRegionKind,
             kind.span(),
             format!("unknown region kind `{kind_name}`"),
-            did_you_mean(kind_name, kind_names())
-                .or_else(|| Some(format!("kinds: {}", kind_names().join(", ")))),
+            did_you_mean(kind_name, names.iter().map(String::as_str))
+                .or_else(|| Some(format!("kinds: {}", names.join(", ")))),
         )
-    })?;
+    };
     let mut params = DeTable::new();
     let mut spans = RegionSpans {
         key: name.span(),
@@ -188,7 +189,7 @@ fn parse_region(
         }
     }
     let de = toml::de::ValueDeserializer::from(Spanned::new(value.span(), DeValue::Table(params)));
-    let spec = (region_kind.parse)(de).map_err(|e| source.toml_error(&e))?;
+    let spec = RegionSpec::parse(kind_name, de).ok_or_else(unknown_kind)?.map_err(|e| source.toml_error(&e))?;
     if let Err(e) = spec.check() {
         return Err(param_error(source, &spans, &e));
     }
@@ -196,7 +197,7 @@ fn parse_region(
 }
 
 fn param_error(source: &SourceFile, spans: &RegionSpans, e: &ParamError) -> Error {
-    let span = spans.params.get(e.param).cloned().unwrap_or(spans.key.clone());
+    let span = spans.params.get(e.param.as_str()).cloned().unwrap_or(spans.key.clone());
     source.error(
         ErrorKind::InvalidValue,
         span,
@@ -205,8 +206,8 @@ fn param_error(source: &SourceFile, spans: &RegionSpans, e: &ParamError) -> Erro
 }
 
 /// The registered kind names.
-pub fn kind_names() -> Vec<&'static str> {
-    registry().iter().map(|k| k.name).collect()
+pub fn kind_names() -> Vec<String> {
+    RegionSpec::kind_names()
 }
 
 /// The ports that any world kind offers, for checking a model on its own.
