@@ -23,6 +23,7 @@ pub mod brain;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod plot;
 pub mod regions;
 pub mod scenario;
 pub mod signal;

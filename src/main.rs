@@ -48,6 +48,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Redraw a run's plots (plots/<probe>.svg) from its metrics.csv.
+    Plot {
+        /// The run directory.
+        run: PathBuf,
+    },
     /// Print a model's (or a scenario's model's) graph as Graphviz DOT.
     Graph {
         /// A model or scenario file.
@@ -164,6 +169,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Plot { run } => {
+            let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;
+            for path in valence::plot::plot_run(&run, &rows)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file } => {
             let source = valence::error::SourceFile::read(&file)?;

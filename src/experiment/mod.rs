@@ -4,7 +4,8 @@
 //! - `scenario.toml`: the fully resolved scenario (model inlined, defaults written out);
 //! - `metrics.csv`: long format `phase,step,agent,probe,key,value`;
 //! - `summary.json`: each probe's last value per key, median and 10th/90th percentiles across
-//!   agents.
+//!   agents;
+//! - `plots/<probe>.svg`: each probe's keys over steps, median and 10–90% band across agents.
 //!
 //! Every file is written to a temporary name and renamed into place, so a killed run never
 //! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.
@@ -130,6 +131,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         bar.finish_and_clear();
         recorder.flush()?;
     }
+    crate::plot::plot_run(&dir, recorder.rows())?;
     let summary = recorder.summary();
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
     Ok(RunOutput {

@@ -36,7 +36,7 @@ impl ProbeKind {
                 targets, attributes, ..
             } => targets.iter().chain(attributes).flatten().collect(),
             ProbeKind::Analogy { analogies, .. } => analogies.iter().flatten().collect(),
-            ProbeKind::Norms { .. } => Vec::new(),
+            ProbeKind::Norms { .. } | ProbeKind::Signal { .. } => Vec::new(),
         }
     }
 }
@@ -201,6 +201,13 @@ impl Probes {
                         .collect();
                     rec.record(phase, step, &probe.name, &q.join(":"), &ranks);
                 }
+            }
+            ProbeKind::Signal { region, port } => {
+                let signal = brain
+                    .signal(region, port)
+                    .ok_or_else(|| fail(format!("`{region}.{port}` has not been computed yet")))?;
+                let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
+                rec.record(phase, step, &probe.name, &format!("{region}.{port}"), &values);
             }
             ProbeKind::Norms {
                 ridge,

@@ -73,6 +73,11 @@ impl Recorder {
         summarise(&self.rows)
     }
 
+    /// The readings so far.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
     /// The readings.
     pub fn into_rows(self) -> Vec<Row> {
         self.rows

@@ -97,7 +97,9 @@ where
     }
 
     fn build(&self, params: &toml::Table, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
-        let c = self.typed(params).map_err(|e| crate::Error::Run(format!("{}: {}", self.name, e.expected)))?;
+        let c = self
+            .typed(params)
+            .map_err(|e| crate::Error::Run(format!("{}: {}", self.name, e.expected)))?;
         Ok(Box::new((self.build)(&c, ctx)?))
     }
 }
@@ -119,10 +121,20 @@ pub fn register(factory: impl RegionFactory + 'static) -> Result<()> {
 
 /// A registered extension by name.
 pub fn extension(name: &str) -> Option<Arc<dyn RegionFactory>> {
-    EXTENSIONS.read().expect("registry lock").iter().find(|f| f.name() == name).cloned()
+    EXTENSIONS
+        .read()
+        .expect("registry lock")
+        .iter()
+        .find(|f| f.name() == name)
+        .cloned()
 }
 
 /// The names of all registered extensions.
 pub fn extension_names() -> Vec<String> {
-    EXTENSIONS.read().expect("registry lock").iter().map(|f| f.name().to_string()).collect()
+    EXTENSIONS
+        .read()
+        .expect("registry lock")
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect()
 }

@@ -199,7 +199,10 @@ pub struct ExtensionSpec {
 impl ExtensionSpec {
     fn factory(&self) -> Result<std::sync::Arc<dyn RegionFactory>> {
         extension::extension(&self.kind).ok_or_else(|| {
-            crate::Error::Run(format!("region kind `{}` is not registered in this program", self.kind))
+            crate::Error::Run(format!(
+                "region kind `{}` is not registered in this program",
+                self.kind
+            ))
         })
     }
 }
@@ -216,7 +219,10 @@ pub struct ParamError {
 impl ParamError {
     /// A new parameter error.
     pub fn new(param: impl Into<String>, expected: impl Into<String>) -> Self {
-        ParamError { param: param.into(), expected: expected.into() }
+        ParamError {
+            param: param.into(),
+            expected: expected.into(),
+        }
     }
 }
 
@@ -239,7 +245,11 @@ pub fn doc_header(source: &str) -> String {
     source
         .lines()
         .take_while(|l| l.starts_with("//!"))
-        .map(|l| l.trim_start_matches("//!").strip_prefix(' ').unwrap_or(l.trim_start_matches("//!")))
+        .map(|l| {
+            l.trim_start_matches("//!")
+                .strip_prefix(' ')
+                .unwrap_or(l.trim_start_matches("//!"))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -308,7 +318,10 @@ impl RegionSpec {
             RegionSpec::RewardModel(c) => c.check(),
             RegionSpec::Extension(e) => match e.factory() {
                 Ok(f) => f.check(&e.params),
-                Err(_) => Err(ParamError::new("kind", format!("a registered region kind, not `{}`", e.kind))),
+                Err(_) => Err(ParamError::new(
+                    "kind",
+                    format!("a registered region kind, not `{}`", e.kind),
+                )),
             },
         }
     }
@@ -333,12 +346,20 @@ impl RegionSpec {
     }
 
     /// Reads a spec of any kind, built-in or registered, from a table without `kind`.
-    pub fn parse(kind: &str, de: toml::de::ValueDeserializer<'_>) -> Option<Result<RegionSpec, toml::de::Error>> {
+    pub fn parse(
+        kind: &str,
+        de: toml::de::ValueDeserializer<'_>,
+    ) -> Option<Result<RegionSpec, toml::de::Error>> {
         if let Some(k) = kind_named(kind) {
             return Some((k.parse)(de));
         }
         let f = extension::extension(kind)?;
-        Some(f.parse(de).map(|params| RegionSpec::Extension(ExtensionSpec { kind: kind.to_string(), params })))
+        Some(f.parse(de).map(|params| {
+            RegionSpec::Extension(ExtensionSpec {
+                kind: kind.to_string(),
+                params,
+            })
+        }))
     }
 
     /// The equation sheet of a kind, built-in or registered.
@@ -351,6 +372,10 @@ impl RegionSpec {
 
     /// Every kind name, built-in and registered.
     pub fn kind_names() -> Vec<String> {
-        registry().iter().map(|k| k.name.to_string()).chain(extension::extension_names()).collect()
+        registry()
+            .iter()
+            .map(|k| k.name.to_string())
+            .chain(extension::extension_names())
+            .collect()
     }
 }

@@ -103,6 +103,14 @@ pub enum ProbeKind {
         /// The cortex region.
         cortex: String,
     },
+    /// The latest value of an output port (`region.port`), averaged over its width: any signal
+    /// on any edge can be recorded.
+    Signal {
+        /// The region (or `world`).
+        region: String,
+        /// Its output port.
+        port: String,
+    },
     /// Spearman ρ between valence and human ratings on the lexicon's held-out words: of the
     /// reward model (`model`), of a ridge regression fitted on the same embeddings and split
     /// (`ridge`), and of the same ridge fitted to shuffled ratings (`shuffled`, near 0).
@@ -260,6 +268,8 @@ struct ProbeDe {
     #[serde(default)]
     ridge: Option<Spanned<f64>>,
     #[serde(default)]
+    signal: Option<Spanned<String>>,
+    #[serde(default)]
     cortex: Option<Spanned<String>>,
     #[serde(default)]
     reward_model: Option<Spanned<String>>,
@@ -270,7 +280,15 @@ type WordSets = Vec<Spanned<Vec<Spanned<String>>>>;
 type Pair = (String, String);
 
 /// The probe kinds a scenario may name.
-pub const PROBE_KINDS: &[&str] = &["valence", "cosine", "neighbours", "weat", "analogy", "norms"];
+pub const PROBE_KINDS: &[&str] = &[
+    "valence",
+    "cosine",
+    "neighbours",
+    "weat",
+    "analogy",
+    "norms",
+    "signal",
+];
 
 /// Parses TOML keeping spans; a syntax error is located.
 pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
@@ -653,6 +671,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             "neighbours" => &["concepts", "k", "cortex"],
             "weat" => &["targets", "attributes", "cortex"],
             "analogy" => &["analogies", "cortex"],
+            "signal" => &["signal"],
             _ => &["ridge", "cortex", "reward_model"],
         };
         let present = [
@@ -663,6 +682,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ("attributes", p.attributes.as_ref().map(|v| v.span())),
             ("analogies", p.analogies.as_ref().map(|v| v.span())),
             ("ridge", p.ridge.as_ref().map(|v| v.span())),
+            ("signal", p.signal.as_ref().map(|v| v.span())),
+            ("cortex", p.cortex.as_ref().map(|v| v.span())),
             ("reward_model", p.reward_model.as_ref().map(|v| v.span())),
         ];
         if let Some((field, Some(span))) = present.iter().find(|(f, s)| s.is_some() && !allowed.contains(f)) {
@@ -765,6 +786,46 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 ProbeKind::Analogy {
                     analogies: quads,
                     cortex: cortex()?,
+                }
+            }
+            "signal" => {
+                let sig = p
+                    .signal
+                    .as_ref()
+                    .ok_or_else(|| required("signal", "\"region.port\""))?;
+                let end = crate::brain::Endpoint::parse(sig.get_ref()).ok_or_else(|| {
+                    source.error(
+                        ErrorKind::InvalidValue,
+                        sig.span(),
+                        "expected `region.port`, e.g. `vta.rpe`",
+                    )
+                })?;
+                let ports = if end.region == crate::brain::WORLD {
+                    Some(world.ports())
+                } else {
+                    model
+                        .spec
+                        .regions
+                        .iter()
+                        .find(|(n, _)| *n == end.region)
+                        .map(|(_, r)| r.ports().outputs)
+                };
+                let Some(ports) = ports else {
+                    return Err(unknown_region(&Spanned::new(sig.span(), end.region.clone())));
+                };
+                if !ports.iter().any(|q| q.name == end.port) {
+                    let names: Vec<&str> = ports.iter().map(|q| q.name).collect();
+                    return Err(source.error_with_help(
+                        ErrorKind::UnknownPort,
+                        sig.span(),
+                        format!("`{}` has no output port `{}`", end.region, end.port),
+                        did_you_mean(&end.port, names.iter().copied())
+                            .or_else(|| Some(format!("ports: {}", names.join(", ")))),
+                    ));
+                }
+                ProbeKind::Signal {
+                    region: end.region,
+                    port: end.port,
                 }
             }
             _ => {

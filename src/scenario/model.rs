@@ -189,7 +189,9 @@ fn parse_region(
         }
     }
     let de = toml::de::ValueDeserializer::from(Spanned::new(value.span(), DeValue::Table(params)));
-    let spec = RegionSpec::parse(kind_name, de).ok_or_else(unknown_kind)?.map_err(|e| source.toml_error(&e))?;
+    let spec = RegionSpec::parse(kind_name, de)
+        .ok_or_else(unknown_kind)?
+        .map_err(|e| source.toml_error(&e))?;
     if let Err(e) = spec.check() {
         return Err(param_error(source, &spans, &e));
     }
@@ -197,7 +199,11 @@ fn parse_region(
 }
 
 fn param_error(source: &SourceFile, spans: &RegionSpans, e: &ParamError) -> Error {
-    let span = spans.params.get(e.param.as_str()).cloned().unwrap_or(spans.key.clone());
+    let span = spans
+        .params
+        .get(e.param.as_str())
+        .cloned()
+        .unwrap_or(spans.key.clone());
     source.error(
         ErrorKind::InvalidValue,
         span,
