@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use valence::experiment::{RunOptions, run};
-use valence::regions::{BuildContext, Extension, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width, register};
+use valence::regions::{
+    BuildContext, Extension, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width, register,
+};
 use valence::scenario::load_scenario;
 use valence::{Signal, SignalKind};
 
@@ -38,8 +40,18 @@ impl Default for NoveltyConfig {
 impl NoveltyConfig {
     fn ports(&self) -> Ports {
         Ports {
-            inputs: vec![PortSpec::input("token", SignalKind::Token, Width::Fixed(1), "the current token")],
-            outputs: vec![PortSpec::output("bonus", SignalKind::Reward, 1, "β / √(1 + n(w))")],
+            inputs: vec![PortSpec::input(
+                "token",
+                SignalKind::Token,
+                Width::Fixed(1),
+                "the current token",
+            )],
+            outputs: vec![PortSpec::output(
+                "bonus",
+                SignalKind::Reward,
+                1,
+                "β / √(1 + n(w))",
+            )],
         }
     }
 
@@ -88,7 +100,11 @@ Parameters: `beta` (0.5), the bonus of a never-seen token, in reward units.";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let out = args.iter().find(|a| !a.starts_with("--")).map(PathBuf::from).unwrap_or("runs/custom_region".into());
+    let out = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .unwrap_or("runs/custom_region".into());
 
     register(Extension::<NoveltyConfig, Novelty> {
         name: "novelty",
@@ -111,15 +127,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         scenario.population = 8;
         scenario.phases[0].steps = 6000;
     }
-    let output = run(&scenario, &RunOptions { out: Some(out), ..Default::default() })?;
+    let output = run(
+        &scenario,
+        &RunOptions {
+            out: Some(out),
+            ..Default::default()
+        },
+    )?;
     let median = |key: &str| output.summary["valence"][key].median;
     println!("run written to {} (plots in plots/)", output.dir.display());
     for key in ["apple", "bread", "zebra", "yacht"] {
         println!("valence({key}) = {:.4}", median(key));
     }
-    let (common, rare) = (median("apple").max(median("bread")), median("zebra").min(median("yacht")));
+    let (common, rare) = (
+        median("apple").max(median("bread")),
+        median("zebra").min(median("yacht")),
+    );
     if rare <= common {
-        return Err(format!("expected rare words to gain more valence: rare {rare} ≤ common {common}").into());
+        return Err(
+            format!("expected rare words to gain more valence: rare {rare} ≤ common {common}").into(),
+        );
     }
     println!("rare words gained more valence than common ones, from novelty alone");
     Ok(())

@@ -59,7 +59,7 @@ pub struct Ridge {
 }
 
 impl Ridge {
-    /// Fits `x` [n, d] to `y` [n].
+    /// Fits `x` `[n, d]` to `y` `[n]`.
     pub fn fit(x: ArrayView2<f64>, y: ArrayView1<f64>, lambda: f64) -> Ridge {
         let mean_x = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
         let mean_y = y.mean().unwrap_or(0.0);
@@ -74,7 +74,7 @@ impl Ridge {
         Ridge { weights, intercept }
     }
 
-    /// Predictions for `x` [n, d].
+    /// Predictions for `x` `[n, d]`.
     pub fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         x.dot(&self.weights) + self.intercept
     }

@@ -9,10 +9,44 @@
 //! Regions are wired as a graph ([`brain`]) from a model file; a scenario file ([`scenario`])
 //! says what happens to a population of agents; [`experiment::run`] runs it and writes metrics.
 //!
-//! ```no_run
-//! use valence::experiment::{RunOptions, run_file};
-//! let out = run_file("scenarios/mere_exposure.toml", &RunOptions::default())?;
-//! println!("{:?}", out.summary["valence"]["b"]);
+//! Build a brain from a model file and tick it by hand, then run a whole scenario and read its
+//! metrics back:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use valence::experiment::{RunOptions, read_csv, run};
+//! use valence::scenario::{load_model, load_scenario};
+//! use valence::worlds::build_vocabulary;
+//! use valence::{Brain, DeviceChoice};
+//!
+//! let root = env!("CARGO_MANIFEST_DIR");
+//! let mut scenario = load_scenario(format!("{root}/scenarios/mere_exposure.toml"))?;
+//!
+//! // 1. A brain from a model file, for 4 agents, fed by the scenario's world.
+//! let model = load_model(format!("{root}/models/mere_exposure.toml"))?;
+//! let world_spec = &scenario.world;
+//! let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
+//! let plan = model.plan((world_spec.kind(), world_spec.ports()))?;
+//! let device = DeviceChoice::Cpu.make(0)?;
+//! let mut brain = Brain::new(&model.spec, plan, 4, 0, &device, &vocabulary)?;
+//! let mut world = world_spec.build(vocabulary.clone(), 4)?;
+//! world.reset(&[1, 2, 3, 4]);
+//! for _ in 0..100 {
+//!     brain.tick(world.step()?)?;
+//! }
+//! assert_eq!(brain.schedule(), ["cortex", "vta"]);
+//! assert_eq!(brain.signal("cortex", "latent").unwrap().shape(), [4, 32]);
+//!
+//! // 2. The scenario, shortened, run programmatically; 3. its metrics, read back.
+//! scenario.population = 4;
+//! for phase in &mut scenario.phases {
+//!     phase.steps = 500;
+//! }
+//! let dir = tempfile::tempdir().unwrap();
+//! let out = run(&scenario, &RunOptions { out: Some(dir.path().into()), ..Default::default() })?;
+//! let rows = read_csv(&out.dir.join("metrics.csv"))?;
+//! assert!(rows.iter().any(|r| r.probe == "valence" && r.key == "b"));
+//! println!("median valence(b): {}", out.summary["valence"]["b"].median);
 //! # Ok::<(), valence::Error>(())
 //! ```
 #![warn(missing_docs)]

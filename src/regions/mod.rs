@@ -146,6 +146,41 @@ impl Inputs {
 pub type Outputs = Vec<(&'static str, Signal)>;
 
 /// A brain region stepping P agents at once.
+///
+/// A minimal region — an "opponent" that turns the reward it receives into punishment:
+///
+/// ```
+/// use ndarray::Array2;
+/// use valence::regions::{Inputs, Outputs, Region};
+/// use valence::Signal;
+///
+/// struct Opponent {
+///     learning: bool,
+/// }
+///
+/// impl Region for Opponent {
+///     fn step(&mut self, inputs: &Inputs) -> valence::Result<Outputs> {
+///         let r = inputs.get("reward").map(Signal::to_host).unwrap_or_else(|| Array2::zeros((1, 1)));
+///         Ok(vec![("punishment", Signal::Host(-r))])
+///     }
+///
+///     fn set_learning(&mut self, learning: bool) {
+///         self.learning = learning;
+///     }
+/// }
+///
+/// // Two agents, stepped together: every signal is population-first, `[P, width]`.
+/// let mut region = Opponent { learning: true };
+/// let mut inputs = Inputs::default();
+/// inputs.insert("reward", Signal::Host(Array2::from_elem((2, 1), 0.5)));
+/// let out = region.step(&inputs)?;
+/// assert_eq!(out[0].0, "punishment");
+/// assert_eq!(out[0].1.to_host()[[1, 0]], -0.5);
+/// # Ok::<(), valence::Error>(())
+/// ```
+///
+/// To use it from model files, register it with [`register`] and an [`Extension`] that
+/// declares its ports and parameters (`examples/custom_region.rs`).
 pub trait Region: Send {
     /// One tick for all agents: read inputs, learn (unless frozen), emit outputs.
     ///

@@ -16,19 +16,19 @@
 //!
 //! **Valence of a concept c** := V(e(c)), the value at the cortex's readout of c.
 //!
-//! Ports: inputs `latent` [P, D] (Latent, required), `reward` [P, 1] (Reward, required);
-//! outputs `value` [P, 1] = V(z_t) (Value), `rpe` [P, 1] = δ_{t−1} (Rpe).
+//! Ports: inputs `latent` `[P, D]` (Latent, required), `reward` `[P, 1]` (Reward, required);
+//! outputs `value` `[P, 1]` = V(z_t) (Value), `rpe` `[P, 1]` = δ_{t−1} (Rpe).
 //!
 //! Parameters (default; unit):
 //!
 //! | name | default | meaning |
 //! |---|---|---|
 //! | `lr` | 0.1 | η, learning rate (per tick) |
-//! | `gamma` | 0.0 | γ ∈ [0, 1], discount per tick; 0 turns off TD (second-order) learning |
+//! | `gamma` | 0.0 | γ ∈ `[0, 1]`, discount per tick; 0 turns off TD (second-order) learning |
 //! | `weight_decay` | 0.0 | λ ≥ 0, L2 shrinkage per update (scaled by η); a ridge prior on w |
 //! | `bias` | false | learn b, a baseline value of every state |
 //!
-//! Weights are burn tensors [P, D] on the brain's device: every agent has its own, and one
+//! Weights are burn tensors `[P, D]` on the brain's device: every agent has its own, and one
 //! batched expression steps them all.
 
 use burn::prelude::{Device, Tensor};
@@ -45,7 +45,7 @@ use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
 pub struct RewardModelConfig {
     /// Learning rate η.
     pub lr: f64,
-    /// Discount γ in [0, 1]; 0 turns off second-order (TD) conditioning.
+    /// Discount γ in `[0, 1]`; 0 turns off second-order (TD) conditioning.
     pub gamma: f64,
     /// L2 weight decay λ (per update, scaled by η).
     pub weight_decay: f64,
@@ -107,9 +107,9 @@ impl RewardModelConfig {
 pub struct RewardModel {
     config: RewardModelConfig,
     device: Device,
-    /// w, [P, D].
+    /// w, `[P, D]`.
     weights: Tensor<2>,
-    /// b, [P, 1].
+    /// b, `[P, 1]`.
     bias: Tensor<2>,
     /// (z_{t−1}, r_{t−1}) awaiting V(z_t) to form δ_{t−1}.
     previous: Option<(Tensor<2>, Tensor<2>)>,
@@ -134,7 +134,7 @@ impl RewardModel {
     /// V(z) for each agent.
     ///
     /// # Shapes
-    /// `z`: [P, D] → [P, 1].
+    /// `z`: `[P, D]` → `[P, 1]`.
     fn value(&self, z: Tensor<2>) -> Tensor<2> {
         (self.weights.clone() * z).sum_dim(1) + self.bias.clone()
     }

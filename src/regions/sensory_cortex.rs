@@ -20,8 +20,8 @@
 //! An optional `conditioning` input (e.g. from a prefrontal controller) is added to c_t before
 //! normalisation: goal-conditioning of the world model's state.
 //!
-//! Ports: inputs `token` [P, 1] (Token, required), `conditioning` [P, dim] (Latent, optional);
-//! output `latent` [P, dim] (Latent).
+//! Ports: inputs `token` `[P, 1]` (Token, required), `conditioning` `[P, dim]` (Latent, optional);
+//! output `latent` `[P, dim]` (Latent).
 //!
 //! Parameters (default; unit):
 //!
@@ -174,9 +174,9 @@ const PARALLEL_MIN_AGENTS: usize = 4;
 
 /// One agent's tables and stream state.
 struct Agent {
-    /// u, [V·D] row-major.
+    /// u, `[V·D]` row-major.
     input: Vec<f32>,
-    /// v, [V·D] row-major.
+    /// v, `[V·D]` row-major.
     output: Vec<f32>,
     history: VecDeque<u32>,
     context: Vec<f32>,

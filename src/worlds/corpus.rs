@@ -6,7 +6,7 @@
 //! word. Every agent reads its own stream of sentences, drawn from its own seed. When a word
 //! listed in `rewards` is emitted, that primary reward is delivered on the same step.
 //!
-//! Ports: `token` [P, 1] (Token), `reward` [P, 1] (Reward).
+//! Ports: `token` `[P, 1]` (Token), `reward` `[P, 1]` (Reward).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

@@ -10,7 +10,7 @@
 //! The lexicon file defaults to `vader_lexicon.txt` of the installed PyPI package
 //! `vaderSentiment`, located by asking `python3`.
 //!
-//! Ports: `token` [P, 1] (Token), `reward` [P, 1] (Reward).
+//! Ports: `token` `[P, 1]` (Token), `reward` `[P, 1]` (Reward).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -71,6 +71,48 @@ impl Vocabulary {
 }
 
 /// An environment stepping P agents.
+///
+/// A minimal world — every agent sees token 0 and is rewarded on every step:
+///
+/// ```
+/// use ndarray::Array2;
+/// use valence::regions::{Outputs, PortSpec};
+/// use valence::worlds::{Vocabulary, World};
+/// use valence::{Signal, SignalKind};
+///
+/// struct Bliss {
+///     vocabulary: Vocabulary,
+///     population: usize,
+/// }
+///
+/// impl World for Bliss {
+///     fn ports(&self) -> Vec<PortSpec> {
+///         vec![
+///             PortSpec::output("token", SignalKind::Token, 1, "always `bliss`"),
+///             PortSpec::output("reward", SignalKind::Reward, 1, "always 1"),
+///         ]
+///     }
+///     fn vocabulary(&self) -> &Vocabulary {
+///         &self.vocabulary
+///     }
+///     fn reset(&mut self, seeds: &[u64]) {
+///         self.population = seeds.len();
+///     }
+///     fn step(&mut self) -> valence::Result<Outputs> {
+///         let p = self.population;
+///         Ok(vec![
+///             ("token", Signal::Host(Array2::zeros((p, 1)))),
+///             ("reward", Signal::Host(Array2::ones((p, 1)))),
+///         ])
+///     }
+/// }
+///
+/// let mut world = Bliss { vocabulary: Vocabulary::from_counts(vec![("bliss".into(), 1)]), population: 0 };
+/// world.reset(&[7, 8, 9]);
+/// let out = world.step()?;
+/// assert_eq!(out[1].1.shape(), [3, 1]);
+/// # Ok::<(), valence::Error>(())
+/// ```
 pub trait World: Send {
     /// The world's output ports (what `world.<port>` edges may read).
     fn ports(&self) -> Vec<PortSpec>;

@@ -11,7 +11,7 @@
 //! stream (they differ by initialisation and by their own sampling of noise words and
 //! subsampling); the stream starts over at the end of the corpus.
 //!
-//! Ports: `token` [P, 1] (Token), `reward` [P, 1] (Reward; from `rewards`, word → reward).
+//! Ports: `token` `[P, 1]` (Token), `reward` `[P, 1]` (Reward; from `rewards`, word → reward).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
