@@ -106,3 +106,16 @@ fn wgpu_is_refused_with_a_hint_in_a_cpu_build() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--features wgpu"), "{err}");
 }
+
+#[test]
+fn regions_detail_prints_the_equation_sheet_and_suggests_on_typos() {
+    let out = valence(&["regions", "--detail", "reward_model"]);
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    for needle in ["δ_t", "Ports:", "| `gamma` | 0.0 |", "Schultz"] {
+        assert!(s.contains(needle), "missing `{needle}` in\n{s}");
+    }
+    let out = valence(&["regions", "--detail", "sensory_cortx"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `sensory_cortex`?"));
+}

@@ -1,0 +1,133 @@
+//! Regions registered from outside the crate go through the same model-file checks as built-ins.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use valence::error::{ErrorKind, SourceFile};
+use valence::regions::{
+    BuildContext, Extension, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width, register,
+};
+use valence::scenario::{model::any_world_ports, parse_model};
+use valence::{Signal, SignalKind};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct GainConfig {
+    gain: f64,
+}
+
+struct Gain(f32);
+
+impl Region for Gain {
+    fn step(&mut self, inputs: &Inputs) -> valence::Result<Outputs> {
+        let r = inputs.get("reward").unwrap().to_host();
+        Ok(vec![("reward", Signal::Host(r * self.0))])
+    }
+    fn set_learning(&mut self, _: bool) {}
+}
+
+fn register_gain() {
+    register(Extension::<GainConfig, Gain> {
+        name: "gain",
+        summary: "scales a reward",
+        detail: "# gain\nr' = g · r",
+        ports: |_| Ports {
+            inputs: vec![PortSpec::input(
+                "reward",
+                SignalKind::Reward,
+                Width::Fixed(1),
+                "r",
+            )],
+            outputs: vec![PortSpec::output("reward", SignalKind::Reward, 1, "g · r")],
+        },
+        check: |c| {
+            if c.gain.is_finite() {
+                Ok(())
+            } else {
+                Err(ParamError::new("gain", "a finite number"))
+            }
+        },
+        build: |c: &GainConfig, _: &BuildContext<'_>| Ok(Gain(c.gain as f32)),
+    })
+    .unwrap();
+}
+
+const MODEL: &str = r#"schema = 1
+[regions.cortex]
+kind = "sensory_cortex"
+dim = 4
+[regions.amp]
+kind = "gain"
+gain = 2.0
+[regions.vta]
+kind = "reward_model"
+[[edges]]
+from = "world.token"
+to = "cortex.token"
+[[edges]]
+from = "cortex.latent"
+to = "vta.latent"
+[[edges]]
+from = "world.reward"
+to = "amp.reward"
+[[edges]]
+from = "amp.reward"
+to = "vta.reward"
+"#;
+
+#[test]
+fn a_registered_kind_is_parsed_checked_wired_and_built() {
+    register_gain();
+    let m = parse_model(SourceFile::new("m.toml", MODEL)).unwrap();
+    let plan = m.plan(("world", any_world_ports())).unwrap();
+    let names: Vec<&str> = plan.order.iter().map(|&n| plan.graph[n].name.as_str()).collect();
+    assert!(names.iter().position(|&n| n == "amp") < names.iter().position(|&n| n == "vta"));
+    let spec = &m.spec.regions.iter().find(|(n, _)| n == "amp").unwrap().1;
+    assert_eq!(spec.kind(), "gain");
+    assert_eq!(spec.params()["gain"].as_float(), Some(2.0));
+    let vocab = valence::worlds::Vocabulary::from_counts(vec![("a".into(), 1)]);
+    let device = burn::prelude::Device::flex();
+    let mut brain = valence::Brain::new(&m.spec, plan, 3, 0, &device, &vocab).unwrap();
+    brain
+        .tick(vec![
+            ("token", Signal::zeros(3, 1)),
+            ("reward", Signal::Host(Array2::from_elem((3, 1), 0.25))),
+        ])
+        .unwrap();
+    assert_eq!(brain.signal("amp", "reward").unwrap().to_host()[[2, 0]], 0.5);
+    // The resolved form keeps the kind and every parameter.
+    let toml = toml::to_string(spec).unwrap();
+    assert!(
+        toml.contains("kind = \"gain\"") && toml.contains("gain = 2.0"),
+        "{toml}"
+    );
+}
+
+#[test]
+fn a_misspelled_parameter_of_a_registered_kind_is_located() {
+    register_gain();
+    let e = parse_model(SourceFile::new(
+        "m.toml",
+        MODEL.replace("gain = 2.0", "gian = 2.0"),
+    ))
+    .unwrap_err();
+    let loc = e.location().unwrap();
+    assert_eq!(
+        (e.kind(), loc.line, loc.column),
+        (Some(ErrorKind::UnknownField), 7, 1),
+        "{e}"
+    );
+    assert_eq!(e.help(), Some("did you mean `gain`?"));
+}
+
+#[test]
+fn built_in_kinds_cannot_be_replaced() {
+    let r = register(Extension::<GainConfig, Gain> {
+        name: "reward_model",
+        summary: "",
+        detail: "",
+        ports: |_| Ports::default(),
+        check: |_| Ok(()),
+        build: |_: &GainConfig, _: &BuildContext<'_>| Ok(Gain(1.0)),
+    });
+    assert!(r.is_err());
+}
