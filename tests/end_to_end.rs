@@ -28,12 +28,7 @@ fn last_valence(rows: &[Row], key: &str) -> HashMap<usize, f32> {
 
 fn median(mut v: Vec<f32>) -> f32 {
     v.sort_by(f32::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 #[test]

@@ -21,6 +21,9 @@ use super::Recorder;
 /// The probes of a run, with what they need prepared once (vocabulary ids, lexicon splits).
 pub struct Probes {
     vocabulary: Arc<Vocabulary>,
+    /// Every real word's id (`</s>` and `<unk>` left out): the candidates of `neighbours` and
+    /// `analogy`.
+    words: Vec<u32>,
     splits: HashMap<String, NormSplit>,
 }
 
@@ -64,7 +67,15 @@ impl Probes {
                 splits.insert(probe.name.clone(), lexicon.split(&vocabulary)?);
             }
         }
-        Ok(Probes { vocabulary, splits })
+        let skip = [vocabulary.id(EOS), vocabulary.id(UNK)];
+        let words = (0..vocabulary.len() as u32)
+            .filter(|i| !skip.contains(&Some(*i)))
+            .collect();
+        Ok(Probes {
+            vocabulary,
+            words,
+            splits,
+        })
     }
 
     fn id(&self, word: &str) -> u32 {
@@ -123,11 +134,8 @@ impl Probes {
                 }
             }
             ProbeKind::Neighbours { concepts, k, cortex } => {
-                let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
-                let all: Vec<u32> = (0..self.vocabulary.len() as u32)
-                    .filter(|i| !skip.contains(&Some(*i)))
-                    .collect();
-                let table = latents(cortex, &all)?;
+                let all = &self.words;
+                let table = latents(cortex, all)?;
                 for c in concepts {
                     let target = self.id(c);
                     for agent in 0..p {
@@ -177,11 +185,8 @@ impl Probes {
                 rec.record(phase, step, &probe.name, "d", &d);
             }
             ProbeKind::Analogy { analogies, cortex } => {
-                let skip = [self.vocabulary.id(EOS), self.vocabulary.id(UNK)];
-                let all: Vec<u32> = (0..self.vocabulary.len() as u32)
-                    .filter(|i| !skip.contains(&Some(*i)))
-                    .collect();
-                let table = latents(cortex, &all)?;
+                let all = &self.words;
+                let table = latents(cortex, all)?;
                 for q in analogies {
                     let ids = q.clone().map(|w| self.id(&w));
                     let quad = latents(cortex, &ids)?;
