@@ -18,7 +18,7 @@ use crate::signal::{Signal, SignalKind};
 use crate::worlds::Vocabulary;
 
 pub use extension::{Extension, RegionFactory, register};
-pub use reward_model::{RewardModel, RewardModelConfig};
+pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 
 /// The width of a port: fixed by the region's parameters, or taken from what is connected.

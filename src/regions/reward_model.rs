@@ -4,20 +4,27 @@
 //! the reward prediction error (Schultz, Dayan & Montague 1997; Sutton & Barto 2018, ch. 9):
 //!
 //! ```text
-//! V(z)  = w · z + b                                    (per agent: w ∈ R^D, b ∈ R; b = 0 unless `bias`)
-//! δ_t   = r_t + γ · V(z_{t+1}) − V(z_t)                (the reward r_t is received in state z_t)
-//! w    ← (1 − ηλ) · w + η · δ_t · z_t       b ← b + η · δ_t
+//! V(z)  = w · z + b                    (per agent: w ∈ R^D, b ∈ R; b = 0 unless `bias`)
+//! δ_t   = r_t + γ · V(z_{t+1}) − V(z_t)        timing = "state": r_t is received in z_t
+//! δ_t   = r_t + γ · V(z_t) − V(z_{t−1})        timing = "transition": r_t arrives on entering z_t
+//! e    ← γλ · e + z_s                  (z_s: the state whose value δ corrects; TD(λ) traces)
+//! w    ← (1 − η·wd) · w + η · δ · e     b ← b + η · δ · e_b
+//! r̂(z) = u · z + c,  u ← u + η (r_t − r̂(z_t)) z_t   (the immediate-reward head)
 //! ```
+//!
+//! r_t is the primary reward plus the optional `cortical` input: a pseudo-reward through which
+//! the cortex can mark an abstract concept as good.
 //!
 //! The value includes the reward received in the state itself, so a rewarded concept is
 //! valuable in its own right. δ_t needs z_{t+1}, so it is emitted one tick late (δ_{t−1} at
-//! tick t); with γ = 0 it is exactly r − V(z). Because V is a function of z, value generalises
+//! tick t) under "state" timing; with γ = 0 it is exactly r − V(z). Because V is a function of z, value generalises
 //! over the latent geometry: a concept near a rewarded one is valued too (geometric bleed).
 //!
 //! **Valence of a concept c** := V(e(c)), the value at the cortex's readout of c.
 //!
-//! Ports: inputs `latent` `[P, D]` (Latent, required), `reward` `[P, 1]` (Reward, required);
-//! outputs `value` `[P, 1]` = V(z_t) (Value), `rpe` `[P, 1]` = δ_{t−1} (Rpe).
+//! Ports: inputs `latent` `[P, D]` (Latent, required), `reward` `[P, 1]` (Reward, required),
+//! `cortical` `[P, 1]` (Reward, optional); outputs `value` `[P, 1]` = V(z_t) (Value), `rpe`
+//! `[P, 1]` = δ (Rpe), `reward_prediction` `[P, 1]` = r̂(z_t) (Value).
 //!
 //! Parameters (default; unit):
 //!
@@ -27,6 +34,8 @@
 //! | `gamma` | 0.0 | γ ∈ `[0, 1]`, discount per tick; 0 turns off TD (second-order) learning |
 //! | `weight_decay` | 0.0 | λ ≥ 0, L2 shrinkage per update (scaled by η); a ridge prior on w |
 //! | `bias` | false | learn b, a baseline value of every state |
+//! | `lambda` | 0.0 | λ ∈ `[0, 1]`, eligibility-trace decay (TD(λ)) |
+//! | `timing` | "state" | "state" or "transition" (see above) |
 //!
 //! Weights are burn tensors `[P, D]` on the brain's device: every agent has its own, and one
 //! batched expression steps them all.
@@ -52,6 +61,23 @@ pub struct RewardModelConfig {
     /// Learn a bias b (a baseline value of every state). Off, a concept orthogonal to every
     /// valued one is neutral (V = 0) instead of inheriting the baseline.
     pub bias: bool,
+    /// λ ∈ [0, 1], eligibility-trace decay of TD(λ); 0 is TD(0).
+    pub lambda: f64,
+    /// When a reward counts: "state" (r_t is received *in* z_t, so V(z) includes it and a
+    /// rewarded concept is valuable itself) or "transition" (r_t arrives on the transition into
+    /// z_t, the textbook convention; V(z) predicts only later rewards, and δ at a reward's
+    /// arrival is emitted on the same tick).
+    pub timing: RewardTiming,
+}
+
+/// When a primary reward counts for the value function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardTiming {
+    /// r_t is received in state z_t: δ_t = r_t + γV(z_{t+1}) − V(z_t), emitted at t + 1.
+    State,
+    /// r_t arrives on entering z_t: δ_t = r_t + γV(z_t) − V(z_{t−1}), emitted at t.
+    Transition,
 }
 
 impl Default for RewardModelConfig {
@@ -61,6 +87,8 @@ impl Default for RewardModelConfig {
             gamma: 0.0,
             weight_decay: 0.0,
             bias: false,
+            lambda: 0.0,
+            timing: RewardTiming::State,
         }
     }
 }
@@ -80,7 +108,13 @@ impl RewardModelConfig {
             ],
             outputs: vec![
                 PortSpec::output("value", SignalKind::Value, 1, "V(z_t)"),
-                PortSpec::output("rpe", SignalKind::Rpe, 1, "δ_{t−1}, the reward prediction error"),
+                PortSpec::output("rpe", SignalKind::Rpe, 1, "δ, the reward prediction error"),
+                PortSpec::output(
+                    "reward_prediction",
+                    SignalKind::Value,
+                    1,
+                    "r̂(z_t), the immediate reward expected",
+                ),
             ],
         }
     }
@@ -89,6 +123,9 @@ impl RewardModelConfig {
     pub fn check(&self) -> Result<(), ParamError> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(ParamError::new("lr", "a number > 0"));
+        }
+        if !(0.0..=1.0).contains(&self.lambda) {
+            return Err(ParamError::new("lambda", "a number in [0, 1]"));
         }
         if !(0.0..=1.0).contains(&self.gamma) {
             return Err(ParamError::new("gamma", "a number in [0, 1]"));
@@ -103,7 +140,7 @@ impl RewardModelConfig {
     }
 }
 
-/// TD value learner for P agents. See the module documentation.
+/// TD(λ) value learner for P agents. See the module documentation.
 pub struct RewardModel {
     config: RewardModelConfig,
     device: Device,
@@ -111,7 +148,13 @@ pub struct RewardModel {
     weights: Tensor<2>,
     /// b, `[P, 1]`.
     bias: Tensor<2>,
-    /// (z_{t−1}, r_{t−1}) awaiting V(z_t) to form δ_{t−1}.
+    /// Eligibility traces of w and b.
+    trace: Tensor<2>,
+    trace_bias: Tensor<2>,
+    /// The immediate-reward head r̂(z) = u·z + c.
+    reward_weights: Tensor<2>,
+    reward_bias: Tensor<2>,
+    /// (z_{t−1}, r_{t−1}) awaiting V(z_t).
     previous: Option<(Tensor<2>, Tensor<2>)>,
     learning: bool,
 }
@@ -121,11 +164,16 @@ impl RewardModel {
     pub fn new(config: &RewardModelConfig, ctx: &BuildContext<'_>) -> Self {
         let d = ctx.input_widths.get("latent").copied().unwrap_or(1);
         let p = ctx.population;
+        let zeros = |w| Tensor::zeros([p, w], ctx.device);
         RewardModel {
             config: config.clone(),
             device: ctx.device.clone(),
-            weights: Tensor::zeros([p, d], ctx.device),
-            bias: Tensor::zeros([p, 1], ctx.device),
+            weights: zeros(d),
+            bias: zeros(1),
+            trace: zeros(d),
+            trace_bias: zeros(1),
+            reward_weights: zeros(d),
+            reward_bias: zeros(1),
             previous: None,
             learning: true,
         }
@@ -138,6 +186,11 @@ impl RewardModel {
     fn value(&self, z: Tensor<2>) -> Tensor<2> {
         (self.weights.clone() * z).sum_dim(1) + self.bias.clone()
     }
+
+    /// r̂(z) for each agent, `[P, D]` → `[P, 1]`.
+    fn reward_prediction(&self, z: Tensor<2>) -> Tensor<2> {
+        (self.reward_weights.clone() * z).sum_dim(1) + self.reward_bias.clone()
+    }
 }
 
 impl Region for RewardModel {
@@ -149,24 +202,41 @@ impl Region for RewardModel {
             .get("reward")
             .ok_or_else(|| Error::Run("reward_model: no `reward` input".into()))?;
         let z = latent.to_tensor(&self.device);
-        let r = reward.to_tensor(&self.device);
+        let mut r = reward.to_tensor(&self.device);
+        if let Some(c) = inputs.get("cortical") {
+            r = r + c.to_tensor(&self.device);
+        }
         let value = self.value(z.clone());
+        let lr = self.config.lr as f32;
         let rpe = match self.previous.take() {
             Some((z_prev, r_prev)) => {
                 let gamma = self.config.gamma as f32;
-                let delta = r_prev + value.clone() * gamma - self.value(z_prev.clone());
+                let received = match self.config.timing {
+                    RewardTiming::State => r_prev,
+                    RewardTiming::Transition => r.clone(),
+                };
+                let delta = received + value.clone() * gamma - self.value(z_prev.clone());
                 if self.learning {
-                    let lr = self.config.lr as f32;
+                    // TD(λ), accumulating traces (Sutton & Barto 2018, §12.2).
+                    let decay = gamma * self.config.lambda as f32;
+                    self.trace = self.trace.clone() * decay + z_prev;
+                    self.trace_bias = self.trace_bias.clone() * decay + 1.0;
                     let keep = 1.0 - (self.config.lr * self.config.weight_decay) as f32;
-                    self.weights = self.weights.clone() * keep + z_prev * delta.clone() * lr;
+                    self.weights = self.weights.clone() * keep + self.trace.clone() * delta.clone() * lr;
                     if self.config.bias {
-                        self.bias = self.bias.clone() + delta.clone() * lr;
+                        self.bias = self.bias.clone() + self.trace_bias.clone() * delta.clone() * lr;
                     }
                 }
                 delta
             }
             None => Tensor::zeros(value.dims(), &self.device),
         };
+        let r_hat = self.reward_prediction(z.clone());
+        if self.learning {
+            let error = r.clone() - r_hat.clone();
+            self.reward_weights = self.reward_weights.clone() + z.clone() * error.clone() * lr;
+            self.reward_bias = self.reward_bias.clone() + error * lr;
+        }
         // After learning, V(z_t) reflects the update just made; emit the value the agent holds now.
         let value = if self.learning {
             self.value(z.clone())
@@ -177,6 +247,7 @@ impl Region for RewardModel {
         Ok(vec![
             ("value", Signal::Device(value)),
             ("rpe", Signal::Device(rpe)),
+            ("reward_prediction", Signal::Device(r_hat)),
         ])
     }
 
@@ -240,6 +311,7 @@ mod tests {
                 gamma: 0.9,
                 weight_decay: 0.0,
                 bias: true,
+                ..Default::default()
             },
             1,
             2,
@@ -254,6 +326,60 @@ mod tests {
         assert_eq!(v[0], 1.0);
         let delta = rpe(&m.step(&inputs(&[0., 0.], 0.)).unwrap());
         assert!((delta - (-0.05)).abs() < 1e-6, "{delta}");
+    }
+
+    #[test]
+    fn td_lambda_with_transition_timing_matches_a_hand_computation() {
+        // By hand: λ = 0.5, γ = 1, η = 0.5, no bias; "transition" timing.
+        //   tick 1: z = [1, 0], r = 0 → nothing to correct yet
+        //   tick 2: z = [0, 1], r = 0: δ = 0 + V([0,1]) − V([1,0]) = 0; e = [1, 0]
+        //   tick 3: z = [0, 0], r = 1: δ = 1 + V([0,0]) − V([0,1]) = 1 (emitted on this tick);
+        //           e = 0.5·[1, 0] + [0, 1] = [0.5, 1]; w = 0.5·1·e = [0.25, 0.5]
+        //   r̂: c = 0.5·(1 − 0) = 0.5 after tick 3, so r̂([0, 0]) = 0.5 on tick 4.
+        let device = Device::flex();
+        let config = RewardModelConfig {
+            lr: 0.5,
+            gamma: 1.0,
+            lambda: 0.5,
+            timing: RewardTiming::Transition,
+            ..Default::default()
+        };
+        let mut m = model(config, 1, 2, &device);
+        let out = |o: &Outputs, k: usize| o[k].1.to_host()[[0, 0]];
+        m.step(&inputs(&[1., 0.], 0.)).unwrap();
+        assert_eq!(out(&m.step(&inputs(&[0., 1.], 0.)).unwrap(), 1), 0.0);
+        assert_eq!(out(&m.step(&inputs(&[0., 0.], 1.)).unwrap(), 1), 1.0);
+        let v1 = m
+            .value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap())
+            .unwrap()[0];
+        let v2 = m
+            .value_at(&Array2::from_shape_vec((1, 2), vec![0., 1.]).unwrap())
+            .unwrap()[0];
+        assert_eq!((v1, v2), (0.25, 0.5));
+        assert_eq!(out(&m.step(&inputs(&[0., 0.], 0.)).unwrap(), 2), 0.5);
+    }
+
+    #[test]
+    fn cortical_pseudo_reward_trains_like_primary_reward() {
+        let device = Device::flex();
+        let mut m = model(
+            RewardModelConfig {
+                lr: 0.5,
+                ..Default::default()
+            },
+            1,
+            2,
+            &device,
+        );
+        for _ in 0..20 {
+            let mut i = inputs(&[1., 0.], 0.);
+            i.insert("cortical", Signal::Host(Array2::from_elem((1, 1), 1.0)));
+            m.step(&i).unwrap();
+        }
+        let v = m
+            .value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap())
+            .unwrap()[0];
+        assert!((v - 1.0).abs() < 1e-3, "{v}");
     }
 
     #[test]
