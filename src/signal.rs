@@ -25,6 +25,8 @@ pub enum SignalKind {
     Logits,
     /// Content retrieved from episodic memory.
     Memory,
+    /// A clock: time within a trial, a trial count.
+    Time,
 }
 
 impl SignalKind {
@@ -38,6 +40,7 @@ impl SignalKind {
             SignalKind::Rpe => "rpe",
             SignalKind::Logits => "logits",
             SignalKind::Memory => "memory",
+            SignalKind::Time => "time",
         }
     }
 }

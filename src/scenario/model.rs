@@ -25,7 +25,6 @@ use crate::brain::{EdgePart, EdgeSpec, Endpoint, GraphError, GraphSite, ModelSpe
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
 use crate::regions::PortSpec;
 use crate::regions::{ParamError, RegionSpec};
-use crate::signal::SignalKind;
 
 /// Where each part of a model file is, for locating later errors.
 #[derive(Debug, Clone, Default)]
@@ -218,10 +217,13 @@ pub fn kind_names() -> Vec<String> {
 
 /// The ports that any world kind offers, for checking a model on its own.
 pub fn any_world_ports() -> Vec<PortSpec> {
-    vec![
-        PortSpec::output("token", SignalKind::Token, 1, "the current word's id"),
-        PortSpec::output("reward", SignalKind::Reward, 1, "primary reward"),
-    ]
+    let mut ports = crate::worlds::corpus::ports();
+    for p in crate::worlds::pavlovian::ports() {
+        if !ports.iter().any(|q| q.name == p.name) {
+            ports.push(p);
+        }
+    }
+    ports
 }
 
 impl ModelSource {

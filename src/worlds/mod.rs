@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod lexicon;
+pub mod pavlovian;
 pub mod text;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use crate::regions::{Outputs, PortSpec};
 
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
+pub use pavlovian::{PavlovianConfig, PavlovianWorld};
 pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
 
 /// Token ↔ id, with the count of each token (for noise distributions and subsampling).
@@ -165,10 +167,12 @@ pub enum WorldSpec {
     Wordnet(WordnetConfig),
     /// Rated words of a valence lexicon, the rating as primary reward.
     Lexicon(LexiconConfig),
+    /// Cue → delay → reward trials.
+    Pavlovian(PavlovianConfig),
 }
 
 /// The world kinds a scenario may name.
-pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon"];
+pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon", "pavlovian"];
 
 impl WorldSpec {
     /// The `kind` name.
@@ -178,6 +182,7 @@ impl WorldSpec {
             WorldSpec::Text(_) => "text",
             WorldSpec::Wordnet(_) => "wordnet",
             WorldSpec::Lexicon(_) => "lexicon",
+            WorldSpec::Pavlovian(_) => "pavlovian",
         }
     }
 
@@ -189,6 +194,7 @@ impl WorldSpec {
             "text" => WorldSpec::Text(TextConfig::deserialize(de)?),
             "wordnet" => WorldSpec::Wordnet(WordnetConfig::deserialize(de)?),
             "lexicon" => WorldSpec::Lexicon(LexiconConfig::deserialize(de)?),
+            "pavlovian" => WorldSpec::Pavlovian(PavlovianConfig::deserialize(de)?),
             other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
         })
     }
@@ -201,7 +207,7 @@ impl WorldSpec {
             }
         };
         match self {
-            WorldSpec::Corpus(_) => {}
+            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) => {}
             WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
             WorldSpec::Wordnet(c) => fix(&mut c.dir),
             WorldSpec::Lexicon(c) => fix(&mut c.path),
@@ -212,6 +218,7 @@ impl WorldSpec {
     pub fn check(&self) -> std::result::Result<(), WorldError> {
         match self {
             WorldSpec::Corpus(c) => c.check(),
+            WorldSpec::Pavlovian(c) => c.check(),
             WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
             WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
             WorldSpec::Lexicon(c) => {
@@ -247,6 +254,7 @@ impl WorldSpec {
         match self {
             WorldSpec::Corpus(c) => Some(c.terminals()),
             WorldSpec::Lexicon(_) => Some(Vec::new()),
+            WorldSpec::Pavlovian(c) => Some(c.word_counts().into_iter().map(|(w, _)| w).collect()),
             _ => None,
         }
     }
@@ -264,6 +272,7 @@ impl WorldSpec {
                 text::count_vocabulary(&self.source()?, min_count, max_vocab)
             }
             WorldSpec::Lexicon(_) => Ok(Vec::new()),
+            WorldSpec::Pavlovian(c) => Ok(c.word_counts()),
         }
     }
 
@@ -303,12 +312,16 @@ impl WorldSpec {
                 population,
             )?),
             WorldSpec::Lexicon(c) => Box::new(LexiconWorld::new(c, vocabulary, population)?),
+            WorldSpec::Pavlovian(c) => Box::new(PavlovianWorld::new(c, vocabulary, population)?),
         })
     }
 
-    /// Ports of this world kind (every kind so far emits a token and a reward).
+    /// Ports of this world kind (every kind emits a token and a reward).
     pub fn ports(&self) -> Vec<PortSpec> {
-        corpus::ports()
+        match self {
+            WorldSpec::Pavlovian(_) => pavlovian::ports(),
+            _ => corpus::ports(),
+        }
     }
 }
 

@@ -1,0 +1,227 @@
+//! # pavlovian — cue → delay → reward trials (Schultz, Dayan & Montague 1997)
+//!
+//! Each trial: an inter-trial interval of `iti` tokens (its length drawn uniformly from
+//! `[iti_min, iti_max]`, so the cue's onset cannot be predicted), the `cue` token, then one
+//! token per tick since the cue, `t1` … `t{delay}`, a complete serial compound (Sutton & Barto
+//! 1990) that gives every moment of the delay a state of its own. On `t{delay}` the reward
+//! `reward` arrives with probability `probability` (0: omission trials). Each agent draws its own
+//! intervals and outcomes.
+//!
+//! Ports: `token` `[P, 1]` (Token), `reward` `[P, 1]` (Reward), `time` `[P, 1]` (Time: ticks
+//! since the cue, −1 during the interval), `trial` `[P, 1]` (Time: trials begun so far).
+
+use std::sync::Arc;
+
+use ndarray::Array2;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{Vocabulary, World, WorldError};
+use crate::error::{ErrorKind, Result};
+use crate::regions::{Outputs, PortSpec};
+use crate::signal::{Signal, SignalKind};
+
+/// The inter-trial token.
+pub const ITI: &str = "iti";
+
+/// A Pavlovian conditioning schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PavlovianConfig {
+    /// The conditioned stimulus.
+    pub cue: String,
+    /// Ticks from the cue to the reward (≥ 1).
+    pub delay: usize,
+    /// Shortest inter-trial interval, in ticks.
+    pub iti_min: usize,
+    /// Longest inter-trial interval, in ticks.
+    pub iti_max: usize,
+    /// The reward's size.
+    pub reward: f64,
+    /// Probability that a trial is rewarded (0: every trial is an omission).
+    pub probability: f64,
+}
+
+impl Default for PavlovianConfig {
+    fn default() -> Self {
+        PavlovianConfig { cue: "tone".into(), delay: 2, iti_min: 80, iti_max: 160, reward: 1.0, probability: 1.0 }
+    }
+}
+
+impl PavlovianConfig {
+    /// Checks ranges.
+    pub fn check(&self) -> std::result::Result<(), WorldError> {
+        let bad = |key: &str, msg: &str| Err(WorldError::new(vec![key.into()], ErrorKind::InvalidValue, msg.into()));
+        if self.delay == 0 {
+            return bad("delay", "expected an integer ≥ 1");
+        }
+        if self.iti_min == 0 || self.iti_max < self.iti_min {
+            return bad("iti_max", "expected 1 ≤ iti_min ≤ iti_max");
+        }
+        if !(0.0..=1.0).contains(&self.probability) {
+            return bad("probability", "expected a probability in [0, 1]");
+        }
+        if !self.reward.is_finite() {
+            return bad("reward", "expected a finite number");
+        }
+        if self.cue == ITI || self.cue.is_empty() {
+            return bad("cue", "expected a word other than `iti`");
+        }
+        Ok(())
+    }
+
+    /// The words of this world, with their expected frequencies.
+    pub fn word_counts(&self) -> Vec<(String, u64)> {
+        let iti = ((self.iti_min + self.iti_max) / 2) as u64;
+        let mut words = vec![(ITI.to_string(), iti), (self.cue.clone(), 1)];
+        words.extend((1..=self.delay).map(|k| (format!("t{k}"), 1)));
+        words
+    }
+}
+
+/// The ports of a Pavlovian world.
+pub fn ports() -> Vec<PortSpec> {
+    vec![
+        PortSpec::output("token", SignalKind::Token, 1, "iti, the cue, or t1 … t{delay}"),
+        PortSpec::output("reward", SignalKind::Reward, 1, "the reward, on t{delay} of rewarded trials"),
+        PortSpec::output("time", SignalKind::Time, 1, "ticks since the cue; −1 in the interval"),
+        PortSpec::output("trial", SignalKind::Time, 1, "trials begun so far"),
+    ]
+}
+
+struct Agent {
+    rng: SmallRng,
+    /// Ticks left in the interval; when 0 the next tick is the cue.
+    iti_left: usize,
+    /// Ticks since the cue, if in a trial.
+    time: Option<usize>,
+    trials: u64,
+    rewarded: bool,
+}
+
+/// Cue–reward trials for P agents.
+pub struct PavlovianWorld {
+    config: PavlovianConfig,
+    vocabulary: Arc<Vocabulary>,
+    ids: Vec<u32>,
+    agents: Vec<Agent>,
+}
+
+impl PavlovianWorld {
+    /// A world over a vocabulary that holds its words.
+    pub fn new(config: &PavlovianConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
+        let ids = config
+            .word_counts()
+            .iter()
+            .map(|(w, _)| vocabulary.id(w).ok_or_else(|| crate::Error::Run(format!("`{w}` missing from the vocabulary"))))
+            .collect::<Result<_>>()?;
+        let mut world = PavlovianWorld { config: config.clone(), vocabulary, ids, agents: Vec::new() };
+        world.reset(&(0..population as u64).collect::<Vec<_>>());
+        Ok(world)
+    }
+}
+
+impl World for PavlovianWorld {
+    fn ports(&self) -> Vec<PortSpec> {
+        ports()
+    }
+
+    fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    fn reset(&mut self, seeds: &[u64]) {
+        let c = &self.config;
+        self.agents = seeds
+            .iter()
+            .map(|&s| {
+                let mut rng = SmallRng::seed_from_u64(s);
+                let iti_left = rng.gen_range(c.iti_min..=c.iti_max);
+                Agent { rng, iti_left, time: None, trials: 0, rewarded: false }
+            })
+            .collect();
+    }
+
+    fn step(&mut self) -> Result<Outputs> {
+        let p = self.agents.len();
+        let c = &self.config;
+        let (mut token, mut reward) = (Array2::zeros((p, 1)), Array2::zeros((p, 1)));
+        let (mut time, mut trial) = (Array2::from_elem((p, 1), -1.0), Array2::zeros((p, 1)));
+        for (i, a) in self.agents.iter_mut().enumerate() {
+            let word = match a.time {
+                None if a.iti_left > 0 => {
+                    a.iti_left -= 1;
+                    0
+                }
+                None => {
+                    a.time = Some(0);
+                    a.trials += 1;
+                    a.rewarded = a.rng.r#gen::<f64>() < c.probability;
+                    1
+                }
+                Some(t) => {
+                    let t = t + 1;
+                    a.time = Some(t);
+                    if t == c.delay && a.rewarded {
+                        reward[[i, 0]] = c.reward as f32;
+                    }
+                    1 + t
+                }
+            };
+            token[[i, 0]] = self.ids[word] as f32;
+            if let Some(t) = a.time {
+                time[[i, 0]] = t as f32;
+                if t == c.delay {
+                    a.time = None;
+                    a.iti_left = a.rng.gen_range(c.iti_min..=c.iti_max);
+                }
+            }
+            trial[[i, 0]] = a.trials as f32;
+        }
+        Ok(vec![
+            ("token", Signal::Host(token)),
+            ("reward", Signal::Host(reward)),
+            ("time", Signal::Host(time)),
+            ("trial", Signal::Host(trial)),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trials_run_iti_cue_delay_reward_with_the_set_probability() {
+        let config = PavlovianConfig { delay: 3, iti_min: 2, iti_max: 4, probability: 0.5, ..Default::default() };
+        config.check().unwrap();
+        let vocab = Arc::new(Vocabulary::from_counts(config.word_counts()));
+        let mut w = PavlovianWorld::new(&config, vocab.clone(), 1).unwrap();
+        let (mut trials, mut rewarded, mut last_time) = (0, 0, -1.0);
+        for _ in 0..4000 {
+            let out = w.step().unwrap();
+            let word = vocab.word(out[0].1.to_host()[[0, 0]] as u32).unwrap().to_string();
+            let r = out[1].1.to_host()[[0, 0]];
+            let t = out[2].1.to_host()[[0, 0]];
+            match t as i64 {
+                -1 => assert_eq!(word, ITI),
+                0 => {
+                    assert_eq!(word, "tone");
+                    trials += 1;
+                }
+                k => {
+                    assert_eq!(t, last_time + 1.0, "time runs on within a trial");
+                    assert_eq!(word, format!("t{k}"));
+                }
+            }
+            if r != 0.0 {
+                assert_eq!((t, r), (3.0, 1.0), "reward only at the delay");
+                rewarded += 1;
+            }
+            last_time = t;
+        }
+        let share = rewarded as f64 / trials as f64;
+        assert!(trials > 400 && (share - 0.5).abs() < 0.08, "{trials} trials, {share} rewarded");
+    }
+}
