@@ -37,6 +37,7 @@
 //! | `readout` | "sum" | "sum" (u + v) or "input" (u) |
 //! | `normalize` | true | unit-normalise z |
 //! | `center` | false | subtract the mean readout (Mu & Viswanath 2018) |
+//! | `orthogonal` | false | orthogonal initial vectors: frozen, a tabular state code |
 //!
 //! `</s>` empties the window (no pair crosses a sentence); `<unk>` is never trained on.
 //!
@@ -98,6 +99,11 @@ pub struct SensoryCortexConfig {
     /// words, that otherwise dominates every cosine. The mean is refreshed every 1024 trained
     /// ticks and whenever learning is switched.
     pub center: bool,
+    /// Initialise the input vectors orthogonal (Gram–Schmidt on the random rows; when the
+    /// vocabulary outnumbers `dim`, only the first `dim` words): with learning frozen, every
+    /// token is then a state of its own, the tabular "complete serial compound" of classic TD
+    /// models (Sutton & Barto 1990).
+    pub orthogonal: bool,
 }
 
 impl Default for SensoryCortexConfig {
@@ -114,6 +120,7 @@ impl Default for SensoryCortexConfig {
             decay_steps: 0,
             lr_min: 0.0001,
             center: false,
+            orthogonal: false,
         }
     }
 }
@@ -214,9 +221,12 @@ impl SensoryCortex {
             .map(|&seed| {
                 let mut rng = SmallRng::seed_from_u64(seed);
                 let bound = 0.5 / d as f32;
-                let input = Array2::random_using((vocab_size, d), Uniform::new(-bound, bound), &mut rng)
+                let mut input = Array2::random_using((vocab_size, d), Uniform::new(-bound, bound), &mut rng)
                     .into_raw_vec_and_offset()
                     .0;
+                if config.orthogonal {
+                    orthogonalise(&mut input, vocab_size.min(d), d, bound);
+                }
                 Agent {
                     input,
                     output: vec![0.0; vocab_size * d],
@@ -323,6 +333,25 @@ impl SensoryCortex {
             if norm > 0.0 {
                 z.iter_mut().for_each(|x| *x /= norm);
             }
+        }
+    }
+}
+
+/// Gram–Schmidt on the first `rows` rows of a row-major `[·, d]` table, each rescaled to the
+/// typical norm of the random initialisation.
+fn orthogonalise(table: &mut [f32], rows: usize, d: usize, bound: f32) {
+    let scale = bound * (d as f32 / 3.0).sqrt();
+    for i in 0..rows {
+        let (done, rest) = table.split_at_mut(i * d);
+        let row = &mut rest[..d];
+        for j in 0..i {
+            let prev = &done[j * d..(j + 1) * d];
+            let dot: f32 = row.iter().zip(prev).map(|(a, b)| a * b).sum::<f32>() / (scale * scale);
+            row.iter_mut().zip(prev).for_each(|(a, b)| *a -= dot * b);
+        }
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|x| *x *= scale / norm);
         }
     }
 }
@@ -630,6 +659,28 @@ mod tests {
             .map(|t| c.concept_latent(t).unwrap())
             .fold(Array2::<f32>::zeros((2, 32)), |acc, z| acc + z);
         assert!(sum.iter().all(|x| x.abs() < 1e-6), "{sum:?}");
+    }
+
+    #[test]
+    fn orthogonal_initialisation_gives_orthogonal_latents() {
+        let vocab = Vocabulary::from_counts((0..5).map(|i| (format!("w{i}"), 1)).collect());
+        let config = SensoryCortexConfig {
+            dim: 8,
+            orthogonal: true,
+            readout: Readout::Input,
+            ..Default::default()
+        };
+        let c = cortex(&vocab, config, 2);
+        for a in 0..5 {
+            for b in 0..5 {
+                let (za, zb) = (c.concept_latent(a).unwrap(), c.concept_latent(b).unwrap());
+                let dot = za.row(1).dot(&zb.row(1));
+                assert!(
+                    (dot - if a == b { 1.0 } else { 0.0 }).abs() < 1e-5,
+                    "{a}·{b} = {dot}"
+                );
+            }
+        }
     }
 
     #[test]

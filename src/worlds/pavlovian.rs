@@ -45,14 +45,27 @@ pub struct PavlovianConfig {
 
 impl Default for PavlovianConfig {
     fn default() -> Self {
-        PavlovianConfig { cue: "tone".into(), delay: 2, iti_min: 80, iti_max: 160, reward: 1.0, probability: 1.0 }
+        PavlovianConfig {
+            cue: "tone".into(),
+            delay: 2,
+            iti_min: 80,
+            iti_max: 160,
+            reward: 1.0,
+            probability: 1.0,
+        }
     }
 }
 
 impl PavlovianConfig {
     /// Checks ranges.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
-        let bad = |key: &str, msg: &str| Err(WorldError::new(vec![key.into()], ErrorKind::InvalidValue, msg.into()));
+        let bad = |key: &str, msg: &str| {
+            Err(WorldError::new(
+                vec![key.into()],
+                ErrorKind::InvalidValue,
+                msg.into(),
+            ))
+        };
         if self.delay == 0 {
             return bad("delay", "expected an integer ≥ 1");
         }
@@ -84,8 +97,18 @@ impl PavlovianConfig {
 pub fn ports() -> Vec<PortSpec> {
     vec![
         PortSpec::output("token", SignalKind::Token, 1, "iti, the cue, or t1 … t{delay}"),
-        PortSpec::output("reward", SignalKind::Reward, 1, "the reward, on t{delay} of rewarded trials"),
-        PortSpec::output("time", SignalKind::Time, 1, "ticks since the cue; −1 in the interval"),
+        PortSpec::output(
+            "reward",
+            SignalKind::Reward,
+            1,
+            "the reward, on t{delay} of rewarded trials",
+        ),
+        PortSpec::output(
+            "time",
+            SignalKind::Time,
+            1,
+            "ticks since the cue; −1 in the interval",
+        ),
         PortSpec::output("trial", SignalKind::Time, 1, "trials begun so far"),
     ]
 }
@@ -114,9 +137,18 @@ impl PavlovianWorld {
         let ids = config
             .word_counts()
             .iter()
-            .map(|(w, _)| vocabulary.id(w).ok_or_else(|| crate::Error::Run(format!("`{w}` missing from the vocabulary"))))
+            .map(|(w, _)| {
+                vocabulary
+                    .id(w)
+                    .ok_or_else(|| crate::Error::Run(format!("`{w}` missing from the vocabulary")))
+            })
             .collect::<Result<_>>()?;
-        let mut world = PavlovianWorld { config: config.clone(), vocabulary, ids, agents: Vec::new() };
+        let mut world = PavlovianWorld {
+            config: config.clone(),
+            vocabulary,
+            ids,
+            agents: Vec::new(),
+        };
         world.reset(&(0..population as u64).collect::<Vec<_>>());
         Ok(world)
     }
@@ -138,7 +170,13 @@ impl World for PavlovianWorld {
             .map(|&s| {
                 let mut rng = SmallRng::seed_from_u64(s);
                 let iti_left = rng.gen_range(c.iti_min..=c.iti_max);
-                Agent { rng, iti_left, time: None, trials: 0, rewarded: false }
+                Agent {
+                    rng,
+                    iti_left,
+                    time: None,
+                    trials: 0,
+                    rewarded: false,
+                }
             })
             .collect();
     }
@@ -194,7 +232,13 @@ mod tests {
 
     #[test]
     fn trials_run_iti_cue_delay_reward_with_the_set_probability() {
-        let config = PavlovianConfig { delay: 3, iti_min: 2, iti_max: 4, probability: 0.5, ..Default::default() };
+        let config = PavlovianConfig {
+            delay: 3,
+            iti_min: 2,
+            iti_max: 4,
+            probability: 0.5,
+            ..Default::default()
+        };
         config.check().unwrap();
         let vocab = Arc::new(Vocabulary::from_counts(config.word_counts()));
         let mut w = PavlovianWorld::new(&config, vocab.clone(), 1).unwrap();
@@ -222,6 +266,9 @@ mod tests {
             last_time = t;
         }
         let share = rewarded as f64 / trials as f64;
-        assert!(trials > 400 && (share - 0.5).abs() < 0.08, "{trials} trials, {share} rewarded");
+        assert!(
+            trials > 400 && (share - 0.5).abs() < 0.08,
+            "{trials} trials, {share} rewarded"
+        );
     }
 }
