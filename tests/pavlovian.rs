@@ -10,9 +10,12 @@ use valence::experiment::{Row, RunOptions, run};
 use valence::scenario::{Scenario, load_scenario};
 use valence::worlds::WorldSpec;
 
+/// One agent's tick: (δ, time since the cue, phase).
+type Tick = (Option<f32>, Option<f32>, String);
+
 /// Per agent, per trial: (phase, δ at the cue, δ when the reward is due).
 fn trials(rows: &[Row], delay: f32) -> BTreeMap<usize, Vec<(String, f32, f32)>> {
-    let mut by_agent: BTreeMap<usize, BTreeMap<u64, (Option<f32>, Option<f32>, String)>> = BTreeMap::new();
+    let mut by_agent: BTreeMap<usize, BTreeMap<u64, Tick>> = BTreeMap::new();
     for r in rows {
         let e = by_agent
             .entry(r.agent)
@@ -34,10 +37,8 @@ fn trials(rows: &[Row], delay: f32) -> BTreeMap<usize, Vec<(String, f32, f32)>> 
             };
             if time == 0.0 {
                 list.push((phase, rpe, f32::NAN));
-            } else if time == delay {
-                if let Some(last) = list.last_mut() {
-                    last.2 = rpe;
-                }
+            } else if let Some(last) = list.last_mut().filter(|_| time == delay) {
+                last.2 = rpe;
             }
         }
         list.retain(|t| !t.2.is_nan());
