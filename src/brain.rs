@@ -172,16 +172,13 @@ fn port_help(name: &str, ports: &[PortSpec]) -> Option<String> {
 /// Checks a model's wiring and computes the schedule.
 ///
 /// `world` is the world's kind and output ports.
-pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, GraphError> {
+pub fn plan(model: &ModelSpec, world: (&str, Ports)) -> Result<Plan, GraphError> {
     let mut graph = DiGraph::new();
     let mut by_name: HashMap<&str, NodeIndex> = HashMap::new();
     let w = graph.add_node(Node {
         name: WORLD.into(),
         kind: world.0.into(),
-        ports: Ports {
-            inputs: vec![],
-            outputs: world.1,
-        },
+        ports: world.1,
     });
     by_name.insert(WORLD, w);
     for (name, spec) in &model.regions {
@@ -300,7 +297,17 @@ pub fn plan(model: &ModelSpec, world: (&str, Vec<PortSpec>)) -> Result<Plan, Gra
             }
         }
     }
-    let instant = graph.filter_map(|_, _| Some(()), |_, e| (!e.delayed).then_some(e.index));
+    // What the world is given (an action) takes effect on its next step: edges into the world
+    // never constrain this tick's order.
+    let into_world: Vec<usize> = graph
+        .edge_references()
+        .filter(|e| e.target() == w)
+        .map(|e| e.weight().index)
+        .collect();
+    let instant = graph.filter_map(
+        |_, _| Some(()),
+        |_, e| (!e.delayed && !into_world.contains(&e.index)).then_some(e.index),
+    );
     let order = match toposort(&instant, None) {
         Ok(order) => order.into_iter().filter(|&n| n != w).collect(),
         Err(cycle) => {
@@ -532,6 +539,30 @@ impl Brain {
             }
         }
         Ok(())
+    }
+
+    /// What the regions send the world this tick (e.g. `world.action`), summed per port.
+    pub fn world_inputs(&self) -> Inputs {
+        let mut inputs = Inputs::default();
+        for e in self
+            .plan
+            .graph
+            .edges_directed(NodeIndex::new(0), petgraph::Direction::Incoming)
+        {
+            let wire = e.weight();
+            let found = self
+                .outputs
+                .get(&e.source())
+                .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port));
+            if let Some((_, s)) = found {
+                let summed = match inputs.get(wire.to_port) {
+                    Some(existing) => existing.add(s),
+                    None => s.clone(),
+                };
+                inputs.insert(wire.to_port, summed);
+            }
+        }
+        inputs
     }
 
     /// The first region (in schedule order) whose learnable state is not finite.

@@ -103,6 +103,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
             brain
                 .tick(observation)
                 .map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
+            world.act(&brain.world_inputs())?;
             step += 1;
             let last = k == phase.steps;
             let due: Vec<&ProbeSpec> = scenario

@@ -801,7 +801,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     )
                 })?;
                 let ports = if end.region == crate::brain::WORLD {
-                    Some(world.ports())
+                    Some(world.ports().outputs)
                 } else {
                     model
                         .spec

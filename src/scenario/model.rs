@@ -23,7 +23,7 @@ use toml::de::{DeTable, DeValue};
 use super::{check_schema, parse_document, table_entries};
 use crate::brain::{EdgePart, EdgeSpec, Endpoint, GraphError, GraphSite, ModelSpec, Plan, plan};
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
-use crate::regions::PortSpec;
+use crate::regions::Ports;
 use crate::regions::{ParamError, RegionSpec};
 
 /// Where each part of a model file is, for locating later errors.
@@ -216,11 +216,20 @@ pub fn kind_names() -> Vec<String> {
 }
 
 /// The ports that any world kind offers, for checking a model on its own.
-pub fn any_world_ports() -> Vec<PortSpec> {
-    let mut ports = crate::worlds::corpus::ports();
-    for p in crate::worlds::pavlovian::ports() {
-        if !ports.iter().any(|q| q.name == p.name) {
-            ports.push(p);
+pub fn any_world_ports() -> Ports {
+    let mut ports = Ports::default();
+    for kind in crate::worlds::WORLD_KINDS {
+        let p = crate::worlds::WorldSpec::ports_of(kind);
+        for q in p.outputs {
+            if !ports.outputs.iter().any(|o| o.name == q.name) {
+                ports.outputs.push(q);
+            }
+        }
+        for mut q in p.inputs {
+            q.required = false;
+            if !ports.inputs.iter().any(|o| o.name == q.name) {
+                ports.inputs.push(q);
+            }
         }
     }
     ports
@@ -228,7 +237,7 @@ pub fn any_world_ports() -> Vec<PortSpec> {
 
 impl ModelSource {
     /// Checks the wiring against a world's ports and computes the schedule; errors are located.
-    pub fn plan(&self, world: (&str, Vec<PortSpec>)) -> Result<Plan> {
+    pub fn plan(&self, world: (&str, Ports)) -> Result<Plan> {
         plan(&self.spec, world).map_err(|e| self.locate(e))
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::regions::{Outputs, PortSpec};
+use crate::regions::{Inputs, Outputs, PortSpec, Ports};
 
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
@@ -127,6 +127,12 @@ pub trait World: Send {
 
     /// One step for every agent: the outputs by port, each `[P, width]`.
     fn step(&mut self) -> Result<Outputs>;
+
+    /// What the brain sends the world at the end of a tick (its input ports, e.g. `action`),
+    /// taking effect on the next step. Worlds without inputs ignore it.
+    fn act(&mut self, _inputs: &Inputs) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A problem in a world's configuration, with the key path (below the world table) that
@@ -317,10 +323,21 @@ impl WorldSpec {
     }
 
     /// Ports of this world kind (every kind emits a token and a reward).
-    pub fn ports(&self) -> Vec<PortSpec> {
-        match self {
-            WorldSpec::Pavlovian(_) => pavlovian::ports(),
-            _ => corpus::ports(),
+    pub fn ports(&self) -> Ports {
+        Self::ports_of(self.kind())
+    }
+
+    /// Ports of a world kind by name.
+    pub fn ports_of(kind: &str) -> Ports {
+        match kind {
+            "pavlovian" => Ports {
+                inputs: vec![],
+                outputs: pavlovian::ports(),
+            },
+            _ => Ports {
+                inputs: vec![],
+                outputs: corpus::ports(),
+            },
         }
     }
 }
