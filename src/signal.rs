@@ -27,6 +27,8 @@ pub enum SignalKind {
     Memory,
     /// A clock: time within a trial, a trial count.
     Time,
+    /// A chosen action's index (exact small integers in `f32`).
+    Action,
 }
 
 impl SignalKind {
@@ -41,6 +43,7 @@ impl SignalKind {
             SignalKind::Logits => "logits",
             SignalKind::Memory => "memory",
             SignalKind::Time => "time",
+            SignalKind::Action => "action",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! agents at once. A world's outputs are ports like a region's (`world.token`, `world.reward`),
 //! so model files wire them with ordinary edges.
 
+pub mod bandit;
 pub mod corpus;
 pub mod lexicon;
 pub mod pavlovian;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports};
 
+pub use bandit::{BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};
@@ -175,10 +177,12 @@ pub enum WorldSpec {
     Lexicon(LexiconConfig),
     /// Cue → delay → reward trials.
     Pavlovian(PavlovianConfig),
+    /// k-armed Bernoulli bandits.
+    Bandit(BanditConfig),
 }
 
 /// The world kinds a scenario may name.
-pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon", "pavlovian"];
+pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon", "pavlovian", "bandit"];
 
 impl WorldSpec {
     /// The `kind` name.
@@ -189,6 +193,7 @@ impl WorldSpec {
             WorldSpec::Wordnet(_) => "wordnet",
             WorldSpec::Lexicon(_) => "lexicon",
             WorldSpec::Pavlovian(_) => "pavlovian",
+            WorldSpec::Bandit(_) => "bandit",
         }
     }
 
@@ -201,6 +206,7 @@ impl WorldSpec {
             "wordnet" => WorldSpec::Wordnet(WordnetConfig::deserialize(de)?),
             "lexicon" => WorldSpec::Lexicon(LexiconConfig::deserialize(de)?),
             "pavlovian" => WorldSpec::Pavlovian(PavlovianConfig::deserialize(de)?),
+            "bandit" => WorldSpec::Bandit(BanditConfig::deserialize(de)?),
             other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
         })
     }
@@ -213,7 +219,7 @@ impl WorldSpec {
             }
         };
         match self {
-            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) => {}
+            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) | WorldSpec::Bandit(_) => {}
             WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
             WorldSpec::Wordnet(c) => fix(&mut c.dir),
             WorldSpec::Lexicon(c) => fix(&mut c.path),
@@ -225,6 +231,7 @@ impl WorldSpec {
         match self {
             WorldSpec::Corpus(c) => c.check(),
             WorldSpec::Pavlovian(c) => c.check(),
+            WorldSpec::Bandit(c) => c.check(),
             WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
             WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
             WorldSpec::Lexicon(c) => {
@@ -261,6 +268,7 @@ impl WorldSpec {
             WorldSpec::Corpus(c) => Some(c.terminals()),
             WorldSpec::Lexicon(_) => Some(Vec::new()),
             WorldSpec::Pavlovian(c) => Some(c.word_counts().into_iter().map(|(w, _)| w).collect()),
+            WorldSpec::Bandit(c) => Some(vec![c.cue.clone()]),
             _ => None,
         }
     }
@@ -279,6 +287,7 @@ impl WorldSpec {
             }
             WorldSpec::Lexicon(_) => Ok(Vec::new()),
             WorldSpec::Pavlovian(c) => Ok(c.word_counts()),
+            WorldSpec::Bandit(c) => Ok(vec![(c.cue.clone(), 1)]),
         }
     }
 
@@ -319,6 +328,7 @@ impl WorldSpec {
             )?),
             WorldSpec::Lexicon(c) => Box::new(LexiconWorld::new(c, vocabulary, population)?),
             WorldSpec::Pavlovian(c) => Box::new(PavlovianWorld::new(c, vocabulary, population)?),
+            WorldSpec::Bandit(c) => Box::new(BanditWorld::new(c, vocabulary, population)?),
         })
     }
 
