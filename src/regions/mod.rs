@@ -3,7 +3,10 @@
 //! ports (Nengo's `size_in`/`size_out`), is built for a population of P agents with per-agent
 //! parameters, and steps all P agents at once.
 
+pub mod action_selection;
+pub mod basal_ganglia;
 pub mod extension;
+pub mod habit;
 pub mod reward_model;
 pub mod sensory_cortex;
 
@@ -17,7 +20,10 @@ use crate::error::Result;
 use crate::signal::{Signal, SignalKind};
 use crate::worlds::Vocabulary;
 
+pub use action_selection::{ActionSelection, ActionSelectionConfig};
+pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
 pub use extension::{Extension, RegionFactory, register};
+pub use habit::{Habit, HabitConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 
@@ -216,6 +222,12 @@ pub enum RegionSpec {
     SensoryCortex(SensoryCortexConfig),
     /// See [`RewardModel`].
     RewardModel(RewardModelConfig),
+    /// See [`BasalGanglia`].
+    BasalGanglia(BasalGangliaConfig),
+    /// See [`Habit`].
+    Habit(HabitConfig),
+    /// See [`ActionSelection`].
+    ActionSelection(ActionSelectionConfig),
     /// A kind registered from outside the crate ([`register`]).
     #[serde(untagged)]
     Extension(ExtensionSpec),
@@ -318,6 +330,27 @@ pub fn registry() -> &'static [RegionKind] {
             "reward_model.rs",
             "dopaminergic VTA/SNc: TD value over the latent, emits the reward prediction error"
         ),
+        region_kind!(
+            "basal_ganglia",
+            BasalGanglia,
+            BasalGangliaConfig,
+            "basal_ganglia.rs",
+            "striatal actor: action preferences over the latent, trained by δ (Go/NoGo rates)"
+        ),
+        region_kind!(
+            "habit",
+            Habit,
+            HabitConfig,
+            "habit.rs",
+            "value-free action prior: repeats what was done before in similar states"
+        ),
+        region_kind!(
+            "action_selection",
+            ActionSelection,
+            ActionSelectionConfig,
+            "action_selection.rs",
+            "arbitration: weighted sum of BG, habit and PFC logits, sampled by softmax"
+        ),
     ];
     KINDS
 }
@@ -333,6 +366,9 @@ impl RegionSpec {
         match self {
             RegionSpec::SensoryCortex(_) => "sensory_cortex",
             RegionSpec::RewardModel(_) => "reward_model",
+            RegionSpec::BasalGanglia(_) => "basal_ganglia",
+            RegionSpec::Habit(_) => "habit",
+            RegionSpec::ActionSelection(_) => "action_selection",
             RegionSpec::Extension(e) => &e.kind,
         }
     }
@@ -342,6 +378,9 @@ impl RegionSpec {
         match self {
             RegionSpec::SensoryCortex(c) => c.ports(),
             RegionSpec::RewardModel(c) => c.ports(),
+            RegionSpec::BasalGanglia(c) => c.ports(),
+            RegionSpec::Habit(c) => c.ports(),
+            RegionSpec::ActionSelection(c) => c.ports(),
             RegionSpec::Extension(e) => e.factory().map(|f| f.ports(&e.params)).unwrap_or_default(),
         }
     }
@@ -351,6 +390,9 @@ impl RegionSpec {
         match self {
             RegionSpec::SensoryCortex(c) => c.check(),
             RegionSpec::RewardModel(c) => c.check(),
+            RegionSpec::BasalGanglia(c) => c.check(),
+            RegionSpec::Habit(c) => c.check(),
+            RegionSpec::ActionSelection(c) => c.check(),
             RegionSpec::Extension(e) => match e.factory() {
                 Ok(f) => f.check(&e.params),
                 Err(_) => Err(ParamError::new(
@@ -366,6 +408,9 @@ impl RegionSpec {
         Ok(match self {
             RegionSpec::SensoryCortex(c) => Box::new(SensoryCortex::new(c, ctx)),
             RegionSpec::RewardModel(c) => Box::new(RewardModel::new(c, ctx)),
+            RegionSpec::BasalGanglia(c) => Box::new(BasalGanglia::new(c, ctx)),
+            RegionSpec::Habit(c) => Box::new(Habit::new(c, ctx)),
+            RegionSpec::ActionSelection(c) => Box::new(ActionSelection::new(c, ctx)),
             RegionSpec::Extension(e) => e.factory()?.build(&e.params, ctx)?,
         })
     }

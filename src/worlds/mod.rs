@@ -344,6 +344,7 @@ impl WorldSpec {
                 inputs: vec![],
                 outputs: pavlovian::ports(),
             },
+            "bandit" => bandit::ports(),
             _ => Ports {
                 inputs: vec![],
                 outputs: corpus::ports(),

@@ -1,0 +1,150 @@
+//! # ActionSelection — arbitration between the action systems
+//!
+//! Combines the action preferences of the basal ganglia (model-free values), the habit prior
+//! and the prefrontal controller with configurable weights, and samples one action per agent
+//! from the softmax (Daw, Niv & Dayan 2005 for the arbitration; here a fixed weighting):
+//!
+//! ```text
+//! π(a) ∝ exp((w_bg · bg_a + w_habit · habit_a + w_pfc · pfc_a) / τ)
+//! ```
+//!
+//! Ports: inputs `basal_ganglia`, `habit`, `pfc` `[P, actions]` (Logits, each optional);
+//! outputs `action` `[P, 1]` (Action), `logits` `[P, actions]` (Logits: the combined logits).
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `actions` | 2 | A, the number of actions |
+//! | `temperature` | 1.0 | τ > 0 |
+//! | `bg_weight`, `habit_weight`, `pfc_weight` | 1.0, 0.0, 1.0 | weights of each system |
+
+use ndarray::Array2;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::error::Result;
+use crate::signal::{Signal, SignalKind};
+
+/// Hyperparameters of [`ActionSelection`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionSelectionConfig {
+    /// A, the number of actions.
+    pub actions: usize,
+    /// τ, the softmax temperature.
+    pub temperature: f64,
+    /// Weight of the basal ganglia's logits.
+    pub bg_weight: f64,
+    /// Weight of the habit prior.
+    pub habit_weight: f64,
+    /// Weight of the prefrontal controller's logits.
+    pub pfc_weight: f64,
+}
+
+impl Default for ActionSelectionConfig {
+    fn default() -> Self {
+        ActionSelectionConfig {
+            actions: 2,
+            temperature: 1.0,
+            bg_weight: 1.0,
+            habit_weight: 0.0,
+            pfc_weight: 1.0,
+        }
+    }
+}
+
+impl ActionSelectionConfig {
+    /// The ports.
+    pub fn ports(&self) -> Ports {
+        let a = Width::Fixed(self.actions);
+        Ports {
+            inputs: vec![
+                PortSpec::optional("basal_ganglia", SignalKind::Logits, a, "model-free preferences"),
+                PortSpec::optional("habit", SignalKind::Logits, a, "habit prior"),
+                PortSpec::optional("pfc", SignalKind::Logits, a, "prefrontal controller"),
+            ],
+            outputs: vec![
+                PortSpec::output("action", SignalKind::Action, 1, "the sampled action"),
+                PortSpec::output("logits", SignalKind::Logits, self.actions, "the combined logits"),
+            ],
+        }
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> Result<(), ParamError> {
+        if self.actions < 2 {
+            return Err(ParamError::new("actions", "an integer ≥ 2"));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(ParamError::new("temperature", "a number > 0"));
+        }
+        for (name, w) in [
+            ("bg_weight", self.bg_weight),
+            ("habit_weight", self.habit_weight),
+            ("pfc_weight", self.pfc_weight),
+        ] {
+            if !w.is_finite() {
+                return Err(ParamError::new(name, "a finite number"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The arbiter for P agents; each agent samples from its own RNG.
+pub struct ActionSelection {
+    config: ActionSelectionConfig,
+    rngs: Vec<SmallRng>,
+}
+
+impl ActionSelection {
+    /// One sampler per agent, seeded from the agent's seed.
+    pub fn new(config: &ActionSelectionConfig, ctx: &BuildContext<'_>) -> Self {
+        ActionSelection {
+            config: config.clone(),
+            rngs: ctx.seeds.iter().map(|&s| SmallRng::seed_from_u64(s)).collect(),
+        }
+    }
+}
+
+impl Region for ActionSelection {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let (p, a) = (self.rngs.len(), self.config.actions);
+        let mut logits = Array2::<f32>::zeros((p, a));
+        let c = &self.config;
+        for (port, w) in [
+            ("basal_ganglia", c.bg_weight),
+            ("habit", c.habit_weight),
+            ("pfc", c.pfc_weight),
+        ] {
+            if let Some(s) = inputs.get(port) {
+                logits.scaled_add(w as f32, &s.to_host());
+            }
+        }
+        let mut action = Array2::zeros((p, 1));
+        let tau = c.temperature as f32;
+        for (i, rng) in self.rngs.iter_mut().enumerate() {
+            let row = logits.row(i);
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let weights: Vec<f32> = row.iter().map(|l| ((l - max) / tau).exp()).collect();
+            let total: f32 = weights.iter().sum();
+            let mut u = rng.r#gen::<f32>() * total;
+            let mut chosen = a - 1;
+            for (k, w) in weights.iter().enumerate() {
+                if u < *w {
+                    chosen = k;
+                    break;
+                }
+                u -= w;
+            }
+            action[[i, 0]] = chosen as f32;
+        }
+        Ok(vec![
+            ("action", Signal::Host(action)),
+            ("logits", Signal::Host(logits)),
+        ])
+    }
+
+    fn set_learning(&mut self, _learning: bool) {}
+}
