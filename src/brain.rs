@@ -479,6 +479,17 @@ impl Brain {
         Ok(())
     }
 
+    /// Gives a region new parameters (between phases).
+    pub fn configure(&mut self, name: &str, spec: &RegionSpec) -> Result<()> {
+        let n = self
+            .node(name)
+            .ok_or_else(|| Error::Run(format!("no region `{name}`")))?;
+        self.regions
+            .get_mut(&n)
+            .ok_or_else(|| Error::Run(format!("`{name}` is not a region")))?
+            .configure(spec)
+    }
+
     /// The latest value of `region.port` (after a tick).
     pub fn signal(&self, region: &str, port: &str) -> Option<&Signal> {
         let n = self.node(region)?;

@@ -87,6 +87,9 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     )?;
 
     let mut recorder = Recorder::new(&dir);
+    // Each region's parameters as they stand; phases may change them and the next phase
+    // restores the model's unless it changes them again.
+    let mut current: Vec<(String, crate::regions::RegionSpec)> = scenario.model.regions.clone();
     let mut step: u64 = 0;
     for (index, phase) in scenario.phases.iter().enumerate() {
         let mut world = phase.world.build(vocabulary.clone(), p)?;
@@ -94,8 +97,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
             .map(|a| derive_seed(seed, &[0, index as u64, a as u64]))
             .collect();
         world.reset(&agent_seeds);
-        for (name, _) in &scenario.model.regions {
+        for ((name, model_spec), (_, now)) in scenario.model.regions.iter().zip(current.iter_mut()) {
             brain.set_learning(name, !phase.freeze.contains(name))?;
+            let wanted = phase
+                .regions
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(model_spec, |(_, s)| s);
+            if wanted != now {
+                brain.configure(name, wanted)?;
+                *now = wanted.clone();
+            }
         }
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         for k in 1..=phase.steps {

@@ -147,4 +147,16 @@ impl Region for ActionSelection {
     }
 
     fn set_learning(&mut self, _learning: bool) {}
+
+    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
+        match spec {
+            super::RegionSpec::ActionSelection(c) if c.actions == self.config.actions => {
+                self.config = c.clone();
+                Ok(())
+            }
+            _ => Err(crate::Error::Run(
+                "action_selection: only weights and temperature can change".into(),
+            )),
+        }
+    }
 }

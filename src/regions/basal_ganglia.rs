@@ -171,4 +171,14 @@ impl Region for BasalGanglia {
             self.previous = None;
         }
     }
+
+    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
+        match spec {
+            super::RegionSpec::BasalGanglia(c) if c.actions == self.config.actions => {
+                self.config = c.clone();
+                Ok(())
+            }
+            _ => Err(Error::Run("basal_ganglia: only learning rates can change".into())),
+        }
+    }
 }

@@ -197,6 +197,15 @@ pub trait Region: Send {
     /// Turns learning on or off (a frozen region still computes its outputs).
     fn set_learning(&mut self, learning: bool);
 
+    /// Takes new parameters between phases (`[phases.overrides.REGION]`), keeping what it has
+    /// learnt. Regions that cannot, say so.
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        Err(crate::Error::Run(format!(
+            "a `{}` region cannot change its parameters during a run",
+            spec.kind()
+        )))
+    }
+
     /// The latent point of a concept (token id) for each agent, `[P, D]`, if this region is a
     /// cortex; the valence probe reads it.
     fn concept_latent(&self, _token: u32) -> Option<Array2<f32>> {

@@ -255,6 +255,19 @@ impl Region for RewardModel {
         self.learning = learning;
     }
 
+    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
+        match spec {
+            super::RegionSpec::RewardModel(c) => {
+                self.config = c.clone();
+                Ok(())
+            }
+            other => Err(Error::Run(format!(
+                "reward_model cannot become a `{}`",
+                other.kind()
+            ))),
+        }
+    }
+
     fn value_at(&self, latent: &Array2<f32>) -> Option<Array1<f32>> {
         if latent.ncols() != self.weights.dims()[1] {
             return None;

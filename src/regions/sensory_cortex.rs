@@ -504,6 +504,29 @@ impl Region for SensoryCortex {
         self.learning = learning;
     }
 
+    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
+        match spec {
+            super::RegionSpec::SensoryCortex(c) if c.dim == self.config.dim => {
+                let recentre = c.center != self.config.center || c.readout != self.config.readout;
+                self.config = c.clone();
+                if recentre {
+                    self.agents
+                        .iter_mut()
+                        .for_each(|a| a.mean.iter_mut().for_each(|m| *m = 0.0));
+                    self.refresh_means();
+                }
+                Ok(())
+            }
+            super::RegionSpec::SensoryCortex(_) => Err(Error::Run(
+                "sensory_cortex: `dim` cannot change during a run".into(),
+            )),
+            other => Err(Error::Run(format!(
+                "sensory_cortex cannot become a `{}`",
+                other.kind()
+            ))),
+        }
+    }
+
     fn concept_latent(&self, token: u32) -> Option<Array2<f32>> {
         let d = self.config.dim;
         let token = token as usize;

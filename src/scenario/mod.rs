@@ -55,6 +55,9 @@ pub struct Phase {
     pub freeze: Vec<String>,
     /// The world during this phase (the scenario's world with this phase's changes).
     pub world: WorldSpec,
+    /// Regions whose parameters differ in this phase (`[phases.overrides.REGION]`), with their
+    /// full parameters for the phase; the others run with the model's.
+    pub regions: Vec<(String, RegionSpec)>,
 }
 
 /// What a probe measures.
@@ -243,6 +246,9 @@ struct PhaseDe {
     #[serde(default)]
     #[allow(dead_code)]
     world: IgnoredAny,
+    #[serde(default)]
+    #[allow(dead_code)]
+    overrides: IgnoredAny,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +379,80 @@ fn merge(base: &mut toml::Value, patch: toml::Value) {
     }
 }
 
+/// Applies `[overrides.REGION] key = value` (top-level or a phase's) to `regions`, each key
+/// checked against the region's parameters; returns the names of the regions changed.
+fn apply_overrides(
+    source: &SourceFile,
+    overrides: &Spanned<DeValue<'_>>,
+    regions: &mut [(String, RegionSpec)],
+    model: &ModelSource,
+) -> Result<Vec<String>> {
+    let mut changed = Vec::new();
+    for (region, table) in table_entries(source, overrides, "overrides")? {
+        let names: Vec<String> = regions.iter().map(|(n, _)| n.clone()).collect();
+        let Some(index) = names.iter().position(|n| n == region.get_ref()) else {
+            return Err(source.error_with_help(
+                ErrorKind::UnknownRegion,
+                region.span(),
+                format!(
+                    "`{}` names no region of model `{}`",
+                    region.get_ref(),
+                    model.spec.name
+                ),
+                did_you_mean(region.get_ref(), names.iter().map(String::as_str)),
+            ));
+        };
+        let spec = &regions[index].1;
+        let mut params = toml::Value::Table(spec.params());
+        let known: Vec<String> = spec.params().keys().cloned().collect();
+        for (key, value) in table_entries(source, table, "overrides")? {
+            if !known.iter().any(|k| k == key.get_ref()) {
+                return Err(source.error_with_help(
+                    ErrorKind::UnknownField,
+                    key.span(),
+                    format!(
+                        "`{}` is not a parameter of {} `{}`",
+                        key.get_ref(),
+                        spec.kind(),
+                        region.get_ref()
+                    ),
+                    did_you_mean(key.get_ref(), known.iter().map(String::as_str)),
+                ));
+            }
+            let v = world_value(source, value)?;
+            merge(
+                &mut params,
+                toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()),
+            );
+        }
+        let mut merged = params.as_table().cloned().unwrap_or_default();
+        merged.insert("kind".into(), toml::Value::String(spec.kind().into()));
+        let new_spec: RegionSpec = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                source.error(
+                    ErrorKind::InvalidValue,
+                    table.span(),
+                    e.message().trim().to_string(),
+                )
+            })?;
+        if let Err(e) = new_spec.check() {
+            let span = table.get_ref().get(e.param.as_str()).map(|v| v.span());
+            return Err(match span {
+                Some(span) => source.error(
+                    ErrorKind::InvalidValue,
+                    span,
+                    format!("`{}`: expected {}", e.param, e.expected),
+                ),
+                None => model.param_error(region.get_ref(), &e),
+            });
+        }
+        regions[index].1 = new_spec;
+        changed.push(region.get_ref().to_string());
+    }
+    Ok(changed)
+}
+
 /// Reads a `[world]` table, or a phase's `[phases.world]`: with a `kind`, a world of its own;
 /// without, changes merged into the scenario's world. Errors are located in `source`; problems
 /// with a merged key found only after merging point at the base world's key.
@@ -469,68 +549,9 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
 
     // Overrides: [overrides.REGION] key = value, checked against the region's parameters.
     if let Some(overrides) = root_value.get_ref().get("overrides") {
-        for (region, table) in table_entries(&source, overrides, "overrides")? {
-            let names: Vec<String> = model.spec.regions.iter().map(|(n, _)| n.clone()).collect();
-            let Some(index) = names.iter().position(|n| n == region.get_ref()) else {
-                return Err(source.error_with_help(
-                    ErrorKind::UnknownRegion,
-                    region.span(),
-                    format!(
-                        "`{}` names no region of model `{}`",
-                        region.get_ref(),
-                        model.spec.name
-                    ),
-                    did_you_mean(region.get_ref(), names.iter().map(String::as_str)),
-                ));
-            };
-            let spec = &model.spec.regions[index].1;
-            let mut params = toml::Value::Table(spec.params());
-            let known: Vec<String> = spec.params().keys().cloned().collect();
-            for (key, value) in table_entries(&source, table, "overrides")? {
-                if !known.iter().any(|k| k == key.get_ref()) {
-                    return Err(source.error_with_help(
-                        ErrorKind::UnknownField,
-                        key.span(),
-                        format!(
-                            "`{}` is not a parameter of {} `{}`",
-                            key.get_ref(),
-                            spec.kind(),
-                            region.get_ref()
-                        ),
-                        did_you_mean(key.get_ref(), known.iter().map(String::as_str)),
-                    ));
-                }
-                let v = world_value(&source, value)?;
-                merge(
-                    &mut params,
-                    toml::Value::Table([(key.get_ref().to_string(), v)].into_iter().collect()),
-                );
-            }
-            let mut merged = params.as_table().cloned().unwrap_or_default();
-            merged.insert("kind".into(), toml::Value::String(spec.kind().into()));
-            let new_spec: RegionSpec =
-                toml::Value::Table(merged)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| {
-                        source.error(
-                            ErrorKind::InvalidValue,
-                            table.span(),
-                            e.message().trim().to_string(),
-                        )
-                    })?;
-            if let Err(e) = new_spec.check() {
-                let span = table.get_ref().get(e.param.as_str()).map(|v| v.span());
-                return Err(match span {
-                    Some(span) => source.error(
-                        ErrorKind::InvalidValue,
-                        span,
-                        format!("`{}`: expected {}", e.param, e.expected),
-                    ),
-                    None => model.param_error(region.get_ref(), &e),
-                });
-            }
-            model.spec.regions[index].1 = new_spec;
-        }
+        let mut regions = model.spec.regions.clone();
+        apply_overrides(&source, overrides, &mut regions, &model)?;
+        model.spec.regions = regions;
     }
 
     // The world, and each phase's version of it.
@@ -582,11 +603,25 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             }
             None => world.clone(),
         };
+        let mut phase_regions = Vec::new();
+        if let Some(ov) = phase_values.get(i).and_then(|v| v.get_ref().get("overrides")) {
+            let mut regions = model.spec.regions.clone();
+            for name in apply_overrides(&source, ov, &mut regions, &model)? {
+                let spec = regions
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("changed above")
+                    .1
+                    .clone();
+                phase_regions.push((name, spec));
+            }
+        }
         phases.push(Phase {
             name: p.name.clone(),
             steps,
             freeze: p.freeze.iter().map(|f| f.get_ref().clone()).collect(),
             world: phase_world,
+            regions: phase_regions,
         });
     }
 
