@@ -38,8 +38,13 @@ pub fn curves(rows: &[Row]) -> BTreeMap<String, BTreeMap<String, Curve>> {
     out
 }
 
-/// Draws one probe's curves as SVG text.
+/// Draws one probe's curves as SVG text, against steps.
 pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<String> {
+    plot_curves(title, "step", keys)
+}
+
+/// Draws curves (x → p10, median, p90) as SVG text.
+pub fn plot_curves(title: &str, x_label: &str, keys: &BTreeMap<String, Curve>) -> Result<String> {
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
     let points = keys.values().flat_map(|c| c.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (u64::MAX, 0u64, f32::INFINITY, f32::NEG_INFINITY);
@@ -69,7 +74,7 @@ pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<String>
             .map_err(|e| err(e.to_string()))?;
         chart
             .configure_mesh()
-            .x_desc("step")
+            .x_desc(x_label)
             .y_desc("median across agents (band: 10–90%)")
             .draw()
             .map_err(|e| err(e.to_string()))?;
@@ -148,4 +153,131 @@ mod tests {
             &svg[..200]
         );
     }
+}
+
+/// Trial-aligned RPEs: for each agent, for each trial (a tick whose `time` is 0), δ at offsets
+/// `-before ..= after` from the cue. Needs a `signal` probe on an `rpe` port and one on
+/// `world.time`, both taken every tick.
+pub fn trial_rpes(rows: &[Row], before: usize, after: usize) -> Option<Vec<Vec<Vec<f32>>>> {
+    let rpe_key = rows.iter().find(|r| r.key.ends_with(".rpe"))?.key.clone();
+    let mut by_agent: BTreeMap<usize, BTreeMap<u64, (Option<f32>, Option<f32>)>> = BTreeMap::new();
+    for r in rows {
+        let slot = if r.key == rpe_key {
+            0
+        } else if r.key == "world.time" {
+            1
+        } else {
+            continue;
+        };
+        let e = by_agent
+            .entry(r.agent)
+            .or_default()
+            .entry(r.step)
+            .or_insert((None, None));
+        if slot == 0 {
+            e.0 = Some(r.value)
+        } else {
+            e.1 = Some(r.value)
+        }
+    }
+    let mut out = Vec::new();
+    for steps in by_agent.values() {
+        let ticks: Vec<(u64, f32, f32)> = steps
+            .iter()
+            .filter_map(|(&s, &(d, t))| Some((s, d?, t?)))
+            .collect();
+        let mut trials = Vec::new();
+        for (i, &(_, _, t)) in ticks.iter().enumerate() {
+            if t == 0.0 && i >= before && i + after < ticks.len() {
+                trials.push(ticks[i - before..=i + after].iter().map(|x| x.1).collect());
+            }
+        }
+        out.push(trials);
+    }
+    (!out.is_empty() && out.iter().all(|t: &Vec<Vec<f32>>| !t.is_empty())).then_some(out)
+}
+
+/// `plots/rpe_raster.svg` (trial × time from the cue, median δ across agents) and
+/// `plots/rpe_transfer.svg` (δ at the cue and at `delay` over trials, median and 10–90% band),
+/// for runs that probe an `rpe` port and `world.time` every tick.
+pub fn plot_trials(dir: &Path, rows: &[Row], delay: usize) -> Result<Vec<PathBuf>> {
+    let before = 2;
+    let Some(trials) = trial_rpes(rows, before, delay + 2) else {
+        return Ok(Vec::new());
+    };
+    let n = trials.iter().map(Vec::len).min().unwrap_or(0);
+    let width = before + delay + 3;
+    let cell = |t: usize, k: usize| -> Vec<f32> {
+        let mut v: Vec<f32> = trials.iter().map(|a| a[t][k]).collect();
+        v.sort_by(f32::total_cmp);
+        v
+    };
+    let err = |e: String| Error::Run(format!("trial plots: {e}"));
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (700, 640)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let left = -(before as i32);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("RPE raster: median δ across agents", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(left..(width as i32 + left), 0..n as i32)
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("ticks from the cue")
+            .y_desc("trial")
+            .draw()
+            .map_err(|e| err(e.to_string()))?;
+        let color = |d: f32| {
+            let x = d.clamp(-1.0, 1.0);
+            if x >= 0.0 {
+                RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
+            } else {
+                RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
+            }
+        };
+        chart
+            .draw_series(
+                (0..n)
+                    .flat_map(|t| (0..width).map(move |k| (t, k)))
+                    .map(|(t, k)| {
+                        let x = k as i32 + left;
+                        Rectangle::new(
+                            [(x, t as i32), (x + 1, t as i32 + 1)],
+                            color(percentile(&cell(t, k), 0.5)).filled(),
+                        )
+                    }),
+            )
+            .map_err(|e| err(e.to_string()))?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    let raster = plots.join("rpe_raster.svg");
+    write_atomic(&raster, svg.as_bytes())?;
+
+    let mut keys: BTreeMap<String, Curve> = BTreeMap::new();
+    for (name, k) in [("δ at cue", before), ("δ at reward time", before + delay)] {
+        let curve = (0..n)
+            .map(|t| {
+                let v = cell(t, k);
+                (
+                    t as u64 + 1,
+                    (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9)),
+                )
+            })
+            .collect();
+        keys.insert(name.to_string(), curve);
+    }
+    let transfer = plots.join("rpe_transfer.svg");
+    write_atomic(
+        &transfer,
+        plot_curves("RPE transfer over trials", "trial", &keys)?.as_bytes(),
+    )?;
+    Ok(vec![raster, transfer])
 }

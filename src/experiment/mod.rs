@@ -145,6 +145,12 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         recorder.flush()?;
     }
     crate::plot::plot_run(&dir, recorder.rows())?;
+    if let Some(delay) = scenario.phases.iter().find_map(|ph| match &ph.world {
+        crate::worlds::WorldSpec::Pavlovian(c) => Some(c.delay),
+        _ => None,
+    }) {
+        crate::plot::plot_trials(&dir, recorder.rows(), delay)?;
+    }
     let summary = recorder.summary();
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
     Ok(RunOutput {
