@@ -125,42 +125,15 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn curves_take_percentiles_across_agents_and_the_plot_is_svg() {
-        let row = |step, agent, value| Row {
-            phase: "p".into(),
-            step,
-            agent,
-            probe: "valence".into(),
-            key: "a".into(),
-            value,
-        };
-        let rows: Vec<Row> = (0..5)
-            .flat_map(|a| [row(10, a, a as f32), row(20, a, 2.0 * a as f32)])
-            .collect();
-        let c = curves(&rows);
-        let curve = &c["valence"]["a"];
-        assert_eq!(curve[&10].1, 2.0);
-        assert_eq!(curve[&20], (0.8, 4.0, 7.2));
-        let svg = plot_probe("valence", &c["valence"]).unwrap();
-        assert!(
-            svg.starts_with("<svg") && svg.contains("valence") && svg.contains("<polyline"),
-            "{}",
-            &svg[..200]
-        );
-    }
-}
+/// One tick of one agent: (δ, time since the cue).
+type RpeTick = (Option<f32>, Option<f32>);
 
 /// Trial-aligned RPEs: for each agent, for each trial (a tick whose `time` is 0), δ at offsets
 /// `-before ..= after` from the cue. Needs a `signal` probe on an `rpe` port and one on
 /// `world.time`, both taken every tick.
 pub fn trial_rpes(rows: &[Row], before: usize, after: usize) -> Option<Vec<Vec<Vec<f32>>>> {
     let rpe_key = rows.iter().find(|r| r.key.ends_with(".rpe"))?.key.clone();
-    let mut by_agent: BTreeMap<usize, BTreeMap<u64, (Option<f32>, Option<f32>)>> = BTreeMap::new();
+    let mut by_agent: BTreeMap<usize, BTreeMap<u64, RpeTick>> = BTreeMap::new();
     for r in rows {
         let slot = if r.key == rpe_key {
             0
@@ -280,4 +253,34 @@ pub fn plot_trials(dir: &Path, rows: &[Row], delay: usize) -> Result<Vec<PathBuf
         plot_curves("RPE transfer over trials", "trial", &keys)?.as_bytes(),
     )?;
     Ok(vec![raster, transfer])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_take_percentiles_across_agents_and_the_plot_is_svg() {
+        let row = |step, agent, value| Row {
+            phase: "p".into(),
+            step,
+            agent,
+            probe: "valence".into(),
+            key: "a".into(),
+            value,
+        };
+        let rows: Vec<Row> = (0..5)
+            .flat_map(|a| [row(10, a, a as f32), row(20, a, 2.0 * a as f32)])
+            .collect();
+        let c = curves(&rows);
+        let curve = &c["valence"]["a"];
+        assert_eq!(curve[&10].1, 2.0);
+        assert_eq!(curve[&20], (0.8, 4.0, 7.2));
+        let svg = plot_probe("valence", &c["valence"]).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("valence") && svg.contains("<polyline"),
+            "{}",
+            &svg[..200]
+        );
+    }
 }
