@@ -61,6 +61,7 @@ pub mod plot;
 pub mod regions;
 pub mod scenario;
 pub mod signal;
+pub mod sweep;
 pub mod worlds;
 
 pub use brain::{Brain, ModelSpec, Plan};

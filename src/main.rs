@@ -48,6 +48,28 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run (one shard of) a sweep: a grid of scenario parameters × seeds, one run directory each.
+    Sweep {
+        /// The sweep file.
+        sweep: PathBuf,
+        /// Where the runs go.
+        #[arg(long, default_value = "runs/sweep")]
+        out: PathBuf,
+        /// I/N: run shard I of N (default: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, else all).
+        #[arg(long)]
+        shard: Option<String>,
+        /// cpu (default) or wgpu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Join a sweep's runs into one table (`merged.csv` in the sweep's directory).
+    Merge {
+        /// The sweep file.
+        sweep: PathBuf,
+        /// Where the runs are.
+        #[arg(long, default_value = "runs/sweep")]
+        out: PathBuf,
+    },
     /// Redraw a run's plots (plots/<probe>.svg) from its metrics.csv.
     Plot {
         /// The run directory.
@@ -169,6 +191,29 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Sweep {
+            sweep,
+            out,
+            shard,
+            device,
+        } => {
+            let (index, count) = valence::sweep::shard_from(shard.as_deref())?;
+            let options = RunOptions {
+                device: device.parse()?,
+                progress: false,
+                ..Default::default()
+            };
+            let runs = valence::sweep::run_sweep(&sweep, &out, index, count, &options)?;
+            println!("shard {index}/{count}: {} runs in {}", runs.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge { sweep, out } => {
+            let (columns, runs) = valence::sweep::merge(&sweep, &out)?;
+            let path = out.join("merged.csv");
+            valence::experiment::write_atomic(&path, valence::sweep::merged_csv(&columns, &runs).as_bytes())?;
+            println!("{} runs → {}", runs.len(), path.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plot { run } => {
             let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;

@@ -1,0 +1,327 @@
+//! Sweeps: a grid of scenario parameters × seeds expanded into runs, split into shards (one per
+//! Slurm array task), and merged back into one long table.
+//!
+//! ```toml
+//! schema = 1
+//! scenario = "../scenarios/mere_exposure.toml"   # relative to the sweep file
+//! seeds = [1, 2, 3]
+//! [grid]                                          # dotted paths into the scenario file
+//! "overrides.vta.lr" = [0.01, 0.02]
+//! "phases.1.steps" = [1000, 4000]
+//! ```
+//!
+//! Runs are numbered in a fixed order (grid in key order, values in file order, seeds last), so
+//! every shard of every machine agrees on which runs are its own: run k belongs to shard
+//! k mod N.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result, SourceFile};
+use crate::experiment::{Row, RunOptions, read_csv, run, write_atomic};
+use crate::scenario::parse_scenario;
+
+/// A sweep file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The file-format version.
+    pub schema: i64,
+    /// The scenario, relative to the sweep file.
+    pub scenario: PathBuf,
+    /// Seeds to run each grid point with (default: the scenario's own).
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    /// Dotted path into the scenario file → the values it takes.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// One run of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepRun {
+    /// Its index in the sweep's fixed order.
+    pub index: usize,
+    /// Its directory name.
+    pub id: String,
+    /// The grid values it sets, by path.
+    pub params: BTreeMap<String, toml::Value>,
+    /// Its seed, if the sweep sets seeds.
+    pub seed: Option<u64>,
+}
+
+impl SweepSpec {
+    /// Reads a sweep file.
+    pub fn load(path: &Path) -> Result<(SweepSpec, SourceFile)> {
+        let source = SourceFile::read(path)?;
+        let spec: SweepSpec = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
+        if spec.schema != crate::scenario::SCHEMA {
+            return Err(source.error(ErrorKind::UnsupportedSchema, 0..0, "expected schema = 1"));
+        }
+        if let Some((k, _)) = spec.grid.iter().find(|(_, v)| v.is_empty()) {
+            return Err(source.error(ErrorKind::InvalidValue, 0..0, format!("grid `{k}` has no values")));
+        }
+        Ok((spec, source))
+    }
+
+    /// Every run, in the fixed order.
+    pub fn runs(&self) -> Vec<SweepRun> {
+        let mut points: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new()];
+        for (path, values) in &self.grid {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.insert(path.clone(), v.clone());
+                        q
+                    })
+                })
+                .collect();
+        }
+        let seeds: Vec<Option<u64>> = if self.seeds.is_empty() {
+            vec![None]
+        } else {
+            self.seeds.iter().copied().map(Some).collect()
+        };
+        let mut runs = Vec::new();
+        for params in points {
+            for &seed in &seeds {
+                let index = runs.len();
+                let mut id = format!("run{index:04}");
+                if let Some(s) = seed {
+                    id.push_str(&format!("-seed{s}"));
+                }
+                runs.push(SweepRun {
+                    index,
+                    id,
+                    params: params.clone(),
+                    seed,
+                });
+            }
+        }
+        runs
+    }
+}
+
+/// This shard's runs: run k belongs to shard k mod `count`.
+pub fn shard(runs: &[SweepRun], index: usize, count: usize) -> Vec<SweepRun> {
+    runs.iter()
+        .filter(|r| count > 0 && r.index % count == index)
+        .cloned()
+        .collect()
+}
+
+/// `I/N` from `--shard`, else from Slurm's array variables, else the whole sweep.
+pub fn shard_from(arg: Option<&str>) -> Result<(usize, usize)> {
+    let parse = |i: &str, n: &str| -> Result<(usize, usize)> {
+        let (i, n) = (i.trim().parse::<usize>(), n.trim().parse::<usize>());
+        match (i, n) {
+            (Ok(i), Ok(n)) if n > 0 && i < n => Ok((i, n)),
+            _ => Err(Error::Run("a shard is I/N with 0 ≤ I < N".into())),
+        }
+    };
+    if let Some(a) = arg {
+        let (i, n) = a
+            .split_once('/')
+            .ok_or_else(|| Error::Run(format!("`{a}`: expected I/N, e.g. 0/4")))?;
+        return parse(i, n);
+    }
+    match (
+        std::env::var("SLURM_ARRAY_TASK_ID"),
+        std::env::var("SLURM_ARRAY_TASK_COUNT"),
+    ) {
+        (Ok(i), Ok(n)) => parse(&i, &n),
+        _ => Ok((0, 1)),
+    }
+}
+
+fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<()> {
+    let mut node = root;
+    let keys: Vec<&str> = path.split('.').collect();
+    for (depth, key) in keys.iter().enumerate() {
+        let last = depth + 1 == keys.len();
+        node = match node {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert(key.to_string(), value);
+                    return Ok(());
+                }
+                t.entry(key.to_string())
+                    .or_insert_with(|| toml::Value::Table(Default::default()))
+            }
+            toml::Value::Array(a) => {
+                let i: usize = key
+                    .parse()
+                    .map_err(|_| Error::Run(format!("`{path}`: `{key}` is not an index")))?;
+                let len = a.len();
+                let slot = a
+                    .get_mut(i)
+                    .ok_or_else(|| Error::Run(format!("`{path}`: index {i} of {len}")))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => {
+                return Err(Error::Run(format!(
+                    "`{path}`: `{key}` is inside a value, not a table"
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Runs one shard of a sweep into `out/<run id>/`, skipping runs already complete.
+pub fn run_sweep(
+    path: &Path,
+    out: &Path,
+    index: usize,
+    count: usize,
+    options: &RunOptions,
+) -> Result<Vec<SweepRun>> {
+    let (spec, _) = SweepSpec::load(path)?;
+    let scenario_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
+    let base = SourceFile::read(&scenario_path)?;
+    let mine = shard(&spec.runs(), index, count);
+    for r in &mine {
+        let dir = out.join(&r.id);
+        if dir.join("summary.json").is_file() {
+            continue;
+        }
+        let mut value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
+        for (p, v) in &r.params {
+            set_path(&mut value, p, v.clone())?;
+        }
+        let text = toml::to_string(&value).map_err(|e| Error::Run(e.to_string()))?;
+        let scenario = parse_scenario(SourceFile::new(&scenario_path, text))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        write_atomic(
+            &dir.join("sweep_run.json"),
+            serde_json::to_string_pretty(r).expect("serialisable").as_bytes(),
+        )?;
+        run(
+            &scenario,
+            &RunOptions {
+                out: Some(dir),
+                seed: r.seed,
+                ..options.clone()
+            },
+        )?;
+    }
+    Ok(mine)
+}
+
+/// A run and its metrics.
+pub type RunRows = (SweepRun, Vec<Row>);
+
+/// One table of every run's metrics: `run` and each grid parameter as leading columns.
+pub fn merge(path: &Path, out: &Path) -> Result<(Vec<String>, Vec<RunRows>)> {
+    let (spec, _) = SweepSpec::load(path)?;
+    let columns: Vec<String> = spec.grid.keys().cloned().collect();
+    let mut all = Vec::new();
+    for r in spec.runs() {
+        let metrics = out.join(&r.id).join("metrics.csv");
+        if !metrics.is_file() {
+            return Err(Error::Run(format!(
+                "run `{}` has no metrics yet ({}); run its shard first",
+                r.id,
+                metrics.display()
+            )));
+        }
+        all.push((r, read_csv(&metrics)?));
+    }
+    Ok((columns, all))
+}
+
+/// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`.
+pub fn merged_csv(columns: &[String], runs: &[RunRows]) -> String {
+    let mut s = format!(
+        "run,seed,{}phase,step,agent,probe,key,value\n",
+        columns.iter().map(|c| format!("{c},")).collect::<String>()
+    );
+    for (r, rows) in runs {
+        let params: String = columns
+            .iter()
+            .map(|c| format!("{},", r.params.get(c).map(|v| v.to_string()).unwrap_or_default()))
+            .collect();
+        let seed = r.seed.map(|s| s.to_string()).unwrap_or_default();
+        for row in rows {
+            s.push_str(&format!(
+                "{},{seed},{params}{},{},{},{},{},{}\n",
+                r.id, row.phase, row.step, row.agent, row.probe, row.key, row.value
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(grid: &[(&str, usize)], seeds: usize) -> SweepSpec {
+        SweepSpec {
+            schema: 1,
+            scenario: "s.toml".into(),
+            seeds: (0..seeds as u64).collect(),
+            grid: grid
+                .iter()
+                .map(|(k, n)| (k.to_string(), (0..*n as i64).map(toml::Value::Integer).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_grid_expands_to_its_full_product_in_a_fixed_order() {
+        let runs = spec(&[("a", 2), ("b", 3)], 2).runs();
+        assert_eq!(runs.len(), 12);
+        assert_eq!(
+            runs.iter().map(|r| r.index).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+        let distinct: std::collections::BTreeSet<_> = runs
+            .iter()
+            .map(|r| format!("{:?}{:?}", r.params, r.seed))
+            .collect();
+        assert_eq!(distinct.len(), 12);
+        assert_eq!(runs, spec(&[("a", 2), ("b", 3)], 2).runs(), "the order is fixed");
+    }
+
+    #[test]
+    fn shards_cover_every_run_exactly_once_for_any_count() {
+        let runs = spec(&[("a", 3), ("b", 5)], 3).runs();
+        for n in 1..=50 {
+            let mut seen = vec![0; runs.len()];
+            for i in 0..n {
+                for r in shard(&runs, i, n) {
+                    seen[r.index] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "N = {n}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn shard_arguments_are_checked() {
+        assert_eq!(shard_from(Some("2/5")).unwrap(), (2, 5));
+        assert!(shard_from(Some("5/5")).is_err());
+        assert!(shard_from(Some("x")).is_err());
+    }
+
+    #[test]
+    fn dotted_paths_reach_tables_and_arrays() {
+        let mut v: toml::Value = toml::from_str("[o]\nx = 1\n[[p]]\nsteps = 3\n[[p]]\nsteps = 4\n").unwrap();
+        set_path(&mut v, "o.x", toml::Value::Integer(2)).unwrap();
+        set_path(&mut v, "p.1.steps", toml::Value::Integer(9)).unwrap();
+        set_path(&mut v, "new.key", toml::Value::Boolean(true)).unwrap();
+        assert_eq!(v["o"]["x"].as_integer(), Some(2));
+        assert_eq!(v["p"][1]["steps"].as_integer(), Some(9));
+        assert_eq!(v["new"]["key"].as_bool(), Some(true));
+        assert!(set_path(&mut v, "p.7.steps", toml::Value::Integer(1)).is_err());
+    }
+}
