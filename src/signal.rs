@@ -97,12 +97,6 @@ impl Signal {
             }
         }
     }
-
-    /// The signal with every value replaced by `value` (clamping from a scenario).
-    pub fn filled(&self, value: f32) -> Signal {
-        let [p, w] = self.shape();
-        Signal::Host(Array2::from_elem((p, w), value))
-    }
 }
 
 /// Uploads a host array as a `[rows, cols]` tensor.

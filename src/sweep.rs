@@ -187,13 +187,14 @@ pub fn run_sweep(
     let (spec, _) = SweepSpec::load(path)?;
     let scenario_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
     let base = SourceFile::read(&scenario_path)?;
+    let base_value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
     let mine = shard(&spec.runs(), index, count);
     for r in &mine {
         let dir = out.join(&r.id);
         if dir.join("summary.json").is_file() {
             continue;
         }
-        let mut value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
+        let mut value = base_value.clone();
         for (p, v) in &r.params {
             set_path(&mut value, p, v.clone())?;
         }

@@ -136,16 +136,17 @@ impl Probes {
             ProbeKind::Neighbours { concepts, k, cortex } => {
                 let all = &self.words;
                 let table = latents(cortex, all)?;
+                let per_agent_tables: Vec<Array2<f32>> = (0..p).map(|a| per_agent(&table, a)).collect();
                 for c in concepts {
                     let target = self.id(c);
-                    for agent in 0..p {
-                        let m = per_agent(&table, agent);
-                        let z = latents(cortex, &[target])?[0].row(agent).to_owned();
+                    let targets = latents(cortex, &[target])?;
+                    for (agent, m) in per_agent_tables.iter().enumerate() {
+                        let z = targets[0].row(agent);
                         let mut scored: Vec<(f32, u32)> = all
                             .iter()
                             .zip(m.outer_iter())
                             .filter(|(id, _)| **id != target)
-                            .map(|(id, row)| (cosine(z.view(), row), *id))
+                            .map(|(id, row)| (cosine(z, row), *id))
                             .collect();
                         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                         for (rank, (cos, id)) in scored.into_iter().take(*k).enumerate() {
@@ -187,13 +188,14 @@ impl Probes {
             ProbeKind::Analogy { analogies, cortex } => {
                 let all = &self.words;
                 let table = latents(cortex, all)?;
+                let per_agent_tables: Vec<Array2<f32>> = (0..p).map(|a| per_agent(&table, a)).collect();
                 for q in analogies {
                     let ids = q.clone().map(|w| self.id(&w));
                     let quad = latents(cortex, &ids)?;
                     let ranks: Array1<f32> = (0..p)
                         .map(|agent| {
                             let target = &quad[1].row(agent) - &quad[0].row(agent) + quad[2].row(agent);
-                            let m = per_agent(&table, agent);
+                            let m = &per_agent_tables[agent];
                             let answer = cosine(target.view(), quad[3].row(agent));
                             let better = all
                                 .iter()
