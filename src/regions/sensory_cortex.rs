@@ -192,6 +192,9 @@ struct Agent {
     rng: SmallRng,
     /// The mean readout over the vocabulary (zeros unless `center`).
     mean: Vec<f32>,
+    /// Scratch buffers of length D, kept to spare the tick an allocation.
+    grad: Vec<f32>,
+    readout: Vec<f32>,
 }
 
 /// Skip-gram cortex for P agents. See the module documentation.
@@ -236,6 +239,8 @@ impl SensoryCortex {
                     context: vec![0.0; d],
                     rng,
                     mean: vec![0.0; d],
+                    grad: vec![0.0; d],
+                    readout: vec![0.0; d],
                 }
             })
             .collect();
@@ -432,31 +437,31 @@ impl Region for SensoryCortex {
             let token = w as u32;
             if Some(token) == boundary {
                 agent.history.clear();
-            } else if learning
-                && Some(token) != unknown
-                && (keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w])
-            {
-                let mut grad = vec![0.0; d];
-                let history: Vec<u32> = agent.history.iter().copied().collect();
-                for &c in history.iter().rev() {
-                    train_pair(config, lr, noise_cdf, agent, w, c as usize, &mut grad);
-                    train_pair(config, lr, noise_cdf, agent, c as usize, w, &mut grad);
+            } else if Some(token) != unknown {
+                // Subsampling draws only while learning, so a frozen cortex keeps every word.
+                let kept = !learning || keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w];
+                if kept {
+                    if learning {
+                        let mut grad = std::mem::take(&mut agent.grad);
+                        for j in (0..agent.history.len()).rev() {
+                            let c = agent.history[j] as usize;
+                            train_pair(config, lr, noise_cdf, agent, w, c, &mut grad);
+                            train_pair(config, lr, noise_cdf, agent, c, w, &mut grad);
+                        }
+                        agent.grad = grad;
+                    }
+                    if agent.history.len() == config.window {
+                        agent.history.pop_front();
+                    }
+                    agent.history.push_back(token);
                 }
-                if agent.history.len() == config.window {
-                    agent.history.pop_front();
-                }
-                agent.history.push_back(token);
-            } else if !learning && Some(token) != unknown {
-                if agent.history.len() == config.window {
-                    agent.history.pop_front();
-                }
-                agent.history.push_back(token);
             }
-            let mut e = vec![0.0; d];
+            let mut e = std::mem::take(&mut agent.readout);
             SensoryCortex::readout(config, agent, w, &mut e);
             for (c, ei) in agent.context.iter_mut().zip(&e) {
                 *c = beta * *c + (1.0 - beta) * ei;
             }
+            agent.readout = e;
             z.copy_from_slice(&agent.context);
             if let Some(c) = conditioning {
                 z.iter_mut()
@@ -467,7 +472,8 @@ impl Region for SensoryCortex {
             None
         };
         // Waking worker threads costs more than a few agents' updates (a tick is ~3 µs per
-        // agent): small populations run on the calling thread. Either way each agent's update is independent, so results agree.
+        // agent): small populations run on the calling thread. Either way each agent's update
+        // is independent, so results agree.
         let bad = if p >= PARALLEL_MIN_AGENTS {
             self.agents
                 .par_iter_mut()
