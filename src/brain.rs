@@ -387,6 +387,8 @@ pub struct Brain {
     outputs: HashMap<NodeIndex, Outputs>,
     /// The previous tick's value on each delayed edge (by edge index in the model).
     delayed: HashMap<usize, Signal>,
+    /// Edges (by index in the model) whose signal is replaced by a constant this phase.
+    clamped: HashMap<usize, f32>,
     population: usize,
 }
 
@@ -430,6 +432,7 @@ impl Brain {
             regions,
             outputs: HashMap::new(),
             delayed,
+            clamped: HashMap::new(),
             population,
         })
     }
@@ -490,6 +493,34 @@ impl Brain {
             .configure(spec)
     }
 
+    /// Replaces the signal on each listed edge (by its index in the model's edges) with the
+    /// constant given, from the next tick on; every other edge carries its source again. An
+    /// ablation is a clamp at 0. The source region still runs: only what travels on the edge
+    /// changes, so other edges from the same port are untouched.
+    pub fn set_clamps(&mut self, clamps: &[(usize, f32)]) -> Result<()> {
+        let edges = self.plan.graph.edge_count();
+        if let Some((i, _)) = clamps.iter().find(|(i, _)| *i >= edges) {
+            return Err(Error::Run(format!("no edge with index {i} (the model has {edges})")));
+        }
+        self.clamped = clamps.iter().copied().collect();
+        Ok(())
+    }
+
+    /// What edge `index` (in the model's edge order) carries after the last tick, after any
+    /// clamp: what its target received (for a `delay = 1` edge, what it will receive next tick).
+    pub fn edge_signal(&self, index: usize) -> Option<Signal> {
+        let e = self
+            .plan
+            .graph
+            .edge_references()
+            .find(|e| e.weight().index == index)?;
+        let wire = e.weight();
+        if let Some(&v) = self.clamped.get(&index) {
+            return Some(Signal::filled(self.population, wire.width, v));
+        }
+        self.signal(&self.plan.graph[e.source()].name, &wire.from_port).cloned()
+    }
+
     /// The latest value of `region.port` (after a tick).
     pub fn signal(&self, region: &str, port: &str) -> Option<&Signal> {
         let n = self.node(region)?;
@@ -508,7 +539,9 @@ impl Brain {
             let mut inputs = Inputs::default();
             for e in self.plan.graph.edges_directed(n, petgraph::Direction::Incoming) {
                 let wire = e.weight();
-                let signal = if wire.delayed {
+                let signal = if let Some(&v) = self.clamped.get(&wire.index) {
+                    Signal::filled(self.population, wire.width, v)
+                } else if wire.delayed {
                     self.delayed[&wire.index].clone()
                 } else {
                     self.outputs
@@ -561,11 +594,17 @@ impl Brain {
             .edges_directed(NodeIndex::new(0), petgraph::Direction::Incoming)
         {
             let wire = e.weight();
-            let found = self
-                .outputs
-                .get(&e.source())
-                .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port));
-            if let Some((_, s)) = found {
+            let clamp = self
+                .clamped
+                .get(&wire.index)
+                .map(|&v| Signal::filled(self.population, wire.width, v));
+            let found = clamp.as_ref().or_else(|| {
+                self.outputs
+                    .get(&e.source())
+                    .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port))
+                    .map(|(_, s)| s)
+            });
+            if let Some(s) = found {
                 let summed = match inputs.get(wire.to_port) {
                     Some(existing) => existing.add(s),
                     None => s.clone(),

@@ -41,6 +41,8 @@ pub enum ErrorKind {
     UnknownConcept,
     /// A file that a scenario refers to cannot be read.
     MissingFile,
+    /// `from -> to` names no edge of the model.
+    UnknownEdge,
 }
 
 impl ErrorKind {
@@ -62,6 +64,7 @@ impl ErrorKind {
             ErrorKind::UnknownWorldKind => "unknown-world-kind",
             ErrorKind::UnknownProbeKind => "unknown-probe-kind",
             ErrorKind::UnknownConcept => "unknown-concept",
+            ErrorKind::UnknownEdge => "unknown-edge",
             ErrorKind::MissingFile => "missing-file",
         }
     }

@@ -63,6 +63,11 @@ impl Signal {
         Signal::Host(Array2::zeros((population, width)))
     }
 
+    /// A host signal with every entry `value` (a clamped edge).
+    pub fn filled(population: usize, width: usize, value: f32) -> Self {
+        Signal::Host(Array2::from_elem((population, width), value))
+    }
+
     /// `[P, width]`.
     pub fn shape(&self) -> [usize; 2] {
         match self {

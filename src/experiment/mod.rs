@@ -109,6 +109,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                 *now = wanted.clone();
             }
         }
+        let clamps: Vec<(usize, f32)> = phase.interventions.iter().map(|iv| (iv.index, iv.value)).collect();
+        brain.set_clamps(&clamps)?;
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         for k in 1..=phase.steps {
             let observation = world.step()?;

@@ -39,7 +39,7 @@ impl ProbeKind {
                 targets, attributes, ..
             } => targets.iter().chain(attributes).flatten().collect(),
             ProbeKind::Analogy { analogies, .. } => analogies.iter().flatten().collect(),
-            ProbeKind::Norms { .. } | ProbeKind::Signal { .. } => Vec::new(),
+            ProbeKind::Norms { .. } | ProbeKind::Signal { .. } | ProbeKind::Edge { .. } => Vec::new(),
         }
     }
 }
@@ -215,6 +215,13 @@ impl Probes {
                     .ok_or_else(|| fail(format!("`{region}.{port}` has not been computed yet")))?;
                 let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
                 rec.record(phase, step, &probe.name, &format!("{region}.{port}"), &values);
+            }
+            ProbeKind::Edge { edge, index } => {
+                let signal = brain
+                    .edge_signal(*index)
+                    .ok_or_else(|| fail(format!("`{edge}` has carried nothing yet")))?;
+                let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
+                rec.record(phase, step, &probe.name, edge, &values);
             }
             ProbeKind::Norms {
                 ridge,

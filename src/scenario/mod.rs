@@ -58,6 +58,39 @@ pub struct Phase {
     /// Regions whose parameters differ in this phase (`[phases.overrides.REGION]`), with their
     /// full parameters for the phase; the others run with the model's.
     pub regions: Vec<(String, RegionSpec)>,
+    /// Edges whose signal is ablated or clamped during this phase (`[[phases.interventions]]`).
+    pub interventions: Vec<Intervention>,
+}
+
+/// An intervention on one edge for one phase: its target receives a constant instead of the
+/// source's signal (the source still runs, other edges from it are untouched).
+///
+/// ```toml
+/// [[phases.interventions]]
+/// edge = "cortex.latent -> vta.cortical"
+/// action = "ablate"            # or: action = "clamp", value = 0.5
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Intervention {
+    /// `from -> to`, as in the model.
+    pub edge: String,
+    /// The edge's index in the model's edge list.
+    #[serde(skip)]
+    pub index: usize,
+    /// `ablate` (0) or `clamp` (`value`).
+    pub action: InterventionAction,
+    /// The constant the target receives.
+    pub value: f32,
+}
+
+/// What an intervention does to an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionAction {
+    /// The target receives zeros.
+    Ablate,
+    /// The target receives `value` in every entry.
+    Clamp,
 }
 
 /// What a probe measures.
@@ -113,6 +146,15 @@ pub enum ProbeKind {
         region: String,
         /// Its output port.
         port: String,
+    },
+    /// What an edge (`signal = "from.port -> to.port"`) delivered to its target, after any
+    /// intervention, averaged over its width.
+    Edge {
+        /// `from -> to`.
+        edge: String,
+        /// Its index in the model's edges.
+        #[serde(skip)]
+        index: usize,
     },
     /// Spearman ρ between valence and human ratings on the lexicon's held-out words: of the
     /// reward model (`model`), of a ridge regression fitted on the same embeddings and split
@@ -249,6 +291,50 @@ struct PhaseDe {
     #[serde(default)]
     #[allow(dead_code)]
     overrides: IgnoredAny,
+    #[serde(default)]
+    interventions: Vec<Spanned<InterventionDe>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterventionDe {
+    edge: Spanned<String>,
+    action: Spanned<String>,
+    #[serde(default)]
+    value: Option<Spanned<f64>>,
+}
+
+/// The model edge that `from -> to` names, or a located error listing the edges.
+fn find_edge(source: &SourceFile, text: &Spanned<String>, model: &ModelSpec) -> Result<usize> {
+    let names: Vec<String> = model.edges.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+    let parsed = text.get_ref().split_once("->").and_then(|(a, b)| {
+        Some((
+            crate::brain::Endpoint::parse(a.trim())?,
+            crate::brain::Endpoint::parse(b.trim())?,
+        ))
+    });
+    let Some((from, to)) = parsed else {
+        return Err(source.error_with_help(
+            ErrorKind::InvalidValue,
+            text.span(),
+            format!("`{}`: expected an edge `region.port -> region.port`", text.get_ref()),
+            Some(format!("edges: {}", names.join(", "))),
+        ));
+    };
+    model
+        .edges
+        .iter()
+        .position(|e| e.from == from && e.to == to)
+        .ok_or_else(|| {
+            let wanted = format!("{from} -> {to}");
+            source.error_with_help(
+                ErrorKind::UnknownEdge,
+                text.span(),
+                format!("model `{}` has no edge `{wanted}`", model.name),
+                did_you_mean(&wanted, names.iter().map(String::as_str))
+                    .or_else(|| Some(format!("edges: {}", names.join(", ")))),
+            )
+        })
 }
 
 #[derive(Deserialize)]
@@ -616,12 +702,54 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 phase_regions.push((name, spec));
             }
         }
+        let mut interventions = Vec::new();
+        for iv in &p.interventions {
+            let iv = iv.get_ref();
+            let index = find_edge(&source, &iv.edge, &model.spec)?;
+            let e = &model.spec.edges[index];
+            let (action, value) = match (iv.action.get_ref().as_str(), &iv.value) {
+                ("ablate", None) => (InterventionAction::Ablate, 0.0),
+                ("ablate", Some(v)) => {
+                    return Err(source.error(
+                        ErrorKind::InvalidValue,
+                        v.span(),
+                        "an ablation sends zeros: `value` is for `action = \"clamp\"`",
+                    ));
+                }
+                ("clamp", Some(v)) if v.get_ref().is_finite() => (InterventionAction::Clamp, *v.get_ref() as f32),
+                ("clamp", Some(v)) => {
+                    return Err(source.error(ErrorKind::InvalidValue, v.span(), "`value`: expected a finite number"));
+                }
+                ("clamp", None) => {
+                    return Err(source.error(
+                        ErrorKind::MissingField,
+                        iv.action.span(),
+                        "a clamp needs `value = …`, the constant the target receives",
+                    ));
+                }
+                (other, _) => {
+                    return Err(source.error_with_help(
+                        ErrorKind::InvalidValue,
+                        iv.action.span(),
+                        format!("`action = \"{other}\"`: expected \"ablate\" or \"clamp\""),
+                        did_you_mean(other, ["ablate", "clamp"]),
+                    ));
+                }
+            };
+            interventions.push(Intervention {
+                edge: format!("{} -> {}", e.from, e.to),
+                index,
+                action,
+                value,
+            });
+        }
         phases.push(Phase {
             name: p.name.clone(),
             steps,
             freeze: p.freeze.iter().map(|f| f.get_ref().clone()).collect(),
             world: phase_world,
             regions: phase_regions,
+            interventions,
         });
     }
 
@@ -823,11 +951,20 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     cortex: cortex()?,
                 }
             }
+            "signal" if p.signal.as_ref().is_some_and(|s| s.get_ref().contains("->")) => {
+                let sig = p.signal.as_ref().expect("matched above");
+                let index = find_edge(&source, sig, &model.spec)?;
+                let e = &model.spec.edges[index];
+                ProbeKind::Edge {
+                    edge: format!("{} -> {}", e.from, e.to),
+                    index,
+                }
+            }
             "signal" => {
                 let sig = p
                     .signal
                     .as_ref()
-                    .ok_or_else(|| required("signal", "\"region.port\""))?;
+                    .ok_or_else(|| required("signal", "\"region.port\" or \"region.port -> region.port\""))?;
                 let end = crate::brain::Endpoint::parse(sig.get_ref()).ok_or_else(|| {
                     source.error(
                         ErrorKind::InvalidValue,

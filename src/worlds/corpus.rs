@@ -6,6 +6,11 @@
 //! word. Every agent reads its own stream of sentences, drawn from its own seed. When a word
 //! listed in `rewards` is emitted, that primary reward is delivered on the same step.
 //!
+//! A word in an alternative may carry its own reward in braces, `snake{-1}`: the token is
+//! `snake`, and the reward −1 comes with it only where this alternative emits it — a reward
+//! that depends on the context a word appears in (a real snake, not a photograph of one).
+//! It adds to any reward `rewards` attaches to the word.
+//!
 //! Ports: `token` `[P, 1]` (Token), `reward` `[P, 1]` (Reward).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -56,6 +61,7 @@ impl CorpusConfig {
         for alternatives in self.rules.values() {
             for alt in alternatives {
                 for sym in alt.split_whitespace() {
+                    let sym = split_reward(sym).0;
                     if !self.rules.contains_key(sym) && !seen.iter().any(|s| s == sym) {
                         seen.push(sym.to_string());
                     }
@@ -88,6 +94,22 @@ impl CorpusConfig {
             ));
         }
         for (name, alternatives) in &self.rules {
+            for sym in alternatives.iter().flat_map(|a| a.split_whitespace()) {
+                let (word, reward) = split_reward(sym);
+                let bad = match reward {
+                    Some(Some(r)) => !r.is_finite(),
+                    Some(None) => true,
+                    None => false,
+                };
+                if bad || word.is_empty() || (reward.is_some() && self.rules.contains_key(word)) {
+                    return Err(err(
+                        vec!["rules".into(), name.clone()],
+                        ErrorKind::InvalidValue,
+                        format!("`{sym}` in rule `{name}`: expected `word{{reward}}` with a finite number, e.g. `snake{{-1}}`, on a word (not a rule)"),
+                        None,
+                    ));
+                }
+            }
             if alternatives.is_empty() || alternatives.iter().any(|a| a.split_whitespace().next().is_none()) {
                 return Err(err(
                     vec!["rules".into(), name.clone()],
@@ -161,8 +183,20 @@ struct Compiled {
 
 #[derive(Debug, Clone, Copy)]
 enum Symbol {
-    Word(u32),
+    /// A token and the reward its alternative attaches to it (`word{r}`), else 0.
+    Word(u32, f32),
     Rule(usize),
+}
+
+/// `word{r}` → (`word`, Some(Some(r))); `word{junk}` → (`word`, Some(None)); `word` → (`word`, None).
+fn split_reward(sym: &str) -> (&str, Option<Option<f64>>) {
+    match sym.split_once('{') {
+        Some((word, rest)) => (
+            word,
+            Some(rest.strip_suffix('}').and_then(|r| r.trim().parse::<f64>().ok())),
+        ),
+        None => (sym, None),
+    }
 }
 
 impl Compiled {
@@ -182,7 +216,13 @@ impl Compiled {
                         a.split_whitespace()
                             .map(|s| match names.get(s) {
                                 Some(&r) => Symbol::Rule(r),
-                                None => Symbol::Word(vocab.id(s).expect("vocabulary covers every grammar")),
+                                None => {
+                                    let (word, reward) = split_reward(s);
+                                    Symbol::Word(
+                                        vocab.id(word).expect("vocabulary covers every grammar"),
+                                        reward.flatten().unwrap_or(0.0) as f32,
+                                    )
+                                }
                             })
                             .collect()
                     })
@@ -202,12 +242,12 @@ impl Compiled {
         }
     }
 
-    /// One sentence, appended to `out`.
-    fn sentence(&self, rng: &mut SmallRng, out: &mut VecDeque<u32>) -> Result<()> {
+    /// One sentence, appended to `out` as (token, total reward).
+    fn sentence(&self, rng: &mut SmallRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
         let mut stack: Vec<(Symbol, usize)> = vec![(Symbol::Rule(self.start), 0)];
         while let Some((sym, depth)) = stack.pop() {
             match sym {
-                Symbol::Word(w) => out.push_back(w),
+                Symbol::Word(w, r) => out.push_back((w, self.rewards[w as usize] + r)),
                 Symbol::Rule(r) => {
                     if depth > MAX_DEPTH {
                         return Err(Error::Run(format!(
@@ -251,7 +291,7 @@ pub fn corpus_counts(config: &CorpusConfig) -> Vec<(String, u64)> {
         if compiled.sentence(&mut rng, &mut buffer).is_err() {
             break;
         }
-        for &w in &buffer {
+        for &(w, _) in &buffer {
             counts[w as usize] += 1;
         }
     }
@@ -262,7 +302,7 @@ pub fn corpus_counts(config: &CorpusConfig) -> Vec<(String, u64)> {
 pub struct CorpusWorld {
     vocabulary: Arc<Vocabulary>,
     grammar: Compiled,
-    streams: Vec<(SmallRng, VecDeque<u32>)>,
+    streams: Vec<(SmallRng, VecDeque<(u32, f32)>)>,
 }
 
 impl CorpusWorld {
@@ -304,9 +344,9 @@ impl World for CorpusWorld {
             while queue.is_empty() {
                 self.grammar.sentence(rng, queue)?;
             }
-            let w = queue.pop_front().expect("queue refilled above");
+            let (w, r) = queue.pop_front().expect("queue refilled above");
             tokens[[i, 0]] = w as f32;
-            rewards[[i, 0]] = self.grammar.rewards[w as usize];
+            rewards[[i, 0]] = r;
         }
         Ok(vec![
             ("token", Signal::Host(tokens)),
@@ -366,6 +406,39 @@ mod tests {
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
+    }
+
+    #[test]
+    fn an_inline_reward_comes_only_with_its_alternative() {
+        // `snake` is punished after `forest`, not after `photo`; the token is the same.
+        let g = grammar(&[("S", &["forest snake{-1}", "photo snake"])], &[]);
+        g.check().unwrap();
+        assert_eq!(g.terminals(), vec!["forest", "snake", "photo"]);
+        let mut w = CorpusWorld::new(&g, Arc::new(Vocabulary::from_counts(corpus_counts(&g))), 1);
+        w.reset(&[3]);
+        let vocab = w.vocabulary().clone();
+        let (mut previous, mut seen) = (String::new(), [false; 2]);
+        for _ in 0..60 {
+            let out = w.step().unwrap();
+            let word = vocab.word(out[0].1.to_host()[[0, 0]] as u32).unwrap().to_string();
+            let reward = out[1].1.to_host()[[0, 0]];
+            let expected = if word == "snake" && previous == "forest" { -1.0 } else { 0.0 };
+            assert_eq!(reward, expected, "{previous} {word}");
+            if word == "snake" {
+                seen[usize::from(previous == "photo")] = true;
+            }
+            previous = word;
+        }
+        assert_eq!(seen, [true, true]);
+    }
+
+    #[test]
+    fn a_malformed_inline_reward_is_an_error() {
+        for bad in ["snake{x}", "snake{-1", "{1}", "S{1}"] {
+            let g = grammar(&[("S", &[bad, "a"])], &[]);
+            let e = g.check().unwrap_err();
+            assert_eq!((e.kind, e.path), (ErrorKind::InvalidValue, vec!["rules".into(), "S".into()]), "{bad}");
+        }
     }
 
     #[test]
