@@ -500,7 +500,9 @@ impl Brain {
     pub fn set_clamps(&mut self, clamps: &[(usize, f32)]) -> Result<()> {
         let edges = self.plan.graph.edge_count();
         if let Some((i, _)) = clamps.iter().find(|(i, _)| *i >= edges) {
-            return Err(Error::Run(format!("no edge with index {i} (the model has {edges})")));
+            return Err(Error::Run(format!(
+                "no edge with index {i} (the model has {edges})"
+            )));
         }
         self.clamped = clamps.iter().copied().collect();
         Ok(())
@@ -518,7 +520,8 @@ impl Brain {
         if let Some(&v) = self.clamped.get(&index) {
             return Some(Signal::filled(self.population, wire.width, v));
         }
-        self.signal(&self.plan.graph[e.source()].name, &wire.from_port).cloned()
+        self.signal(&self.plan.graph[e.source()].name, wire.from_port)
+            .cloned()
     }
 
     /// The latest value of `region.port` (after a tick).

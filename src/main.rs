@@ -174,10 +174,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     Ok(kind) => println!(
                         "{}: ok ({})",
                         f.display(),
-                        if kind == FileKind::Model {
-                            "model"
-                        } else {
-                            "scenario"
+                        match kind {
+                            FileKind::Model => "model",
+                            FileKind::Scenario => "scenario",
+                            FileKind::Sweep => "sweep",
                         }
                     ),
                     Err(e) => {
@@ -233,6 +233,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     let m = parse_model(source)?;
                     m.plan(("world", any_world_ports()))?.to_dot(&m.spec.name)
                 }
+                FileKind::Sweep => anyhow::bail!(
+                    "{}: a sweep has no graph of its own; give its scenario",
+                    file.display()
+                ),
             };
             print!("{dot}");
             Ok(ExitCode::SUCCESS)

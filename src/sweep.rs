@@ -176,6 +176,33 @@ fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<()
     Ok(())
 }
 
+/// The scenario of one sweep run: the base file with the run's grid values set.
+fn scenario_of(scenario_path: &Path, base: &toml::Value, r: &SweepRun) -> Result<crate::scenario::Scenario> {
+    let mut value = base.clone();
+    for (p, v) in &r.params {
+        set_path(&mut value, p, v.clone())?;
+    }
+    let text = toml::to_string(&value).map_err(|e| Error::Run(e.to_string()))?;
+    parse_scenario(SourceFile::new(scenario_path, text)).map_err(|e| {
+        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        Error::Run(format!("sweep run {} ({}): {e}", r.id, params.join(", ")))
+    })
+}
+
+/// Checks a sweep file and the scenario of every grid point; returns the number of runs.
+pub fn check_sweep(path: &Path) -> Result<usize> {
+    let (spec, _) = SweepSpec::load(path)?;
+    let scenario_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
+    let base = SourceFile::read(&scenario_path)?;
+    let base_value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
+    let runs = spec.runs();
+    let per_point = spec.seeds.len().max(1);
+    for r in runs.iter().step_by(per_point) {
+        scenario_of(&scenario_path, &base_value, r)?;
+    }
+    Ok(runs.len())
+}
+
 /// Runs one shard of a sweep into `out/<run id>/`, skipping runs already complete.
 pub fn run_sweep(
     path: &Path,
@@ -194,12 +221,7 @@ pub fn run_sweep(
         if dir.join("summary.json").is_file() {
             continue;
         }
-        let mut value = base_value.clone();
-        for (p, v) in &r.params {
-            set_path(&mut value, p, v.clone())?;
-        }
-        let text = toml::to_string(&value).map_err(|e| Error::Run(e.to_string()))?;
-        let scenario = parse_scenario(SourceFile::new(&scenario_path, text))?;
+        let scenario = scenario_of(&scenario_path, &base_value, r)?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         write_atomic(
             &dir.join("sweep_run.json"),

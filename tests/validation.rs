@@ -374,3 +374,86 @@ fn a_world_of_unknown_kind_in_a_phase() {
     assert_scenario_at(&e, ErrorKind::UnknownWorldKind, 18, 8);
     assert_eq!(e.help(), Some("did you mean `lexicon`?"));
 }
+
+/// The reference scenario with `block` appended to its phase (line 196 on).
+fn with_phase_lines(block: &str) -> String {
+    SCENARIO.replace("freeze = [\"vta\"]\n", &format!("freeze = [\"vta\"]\n{block}"))
+}
+
+#[test]
+fn intervention_on_an_unknown_edge() {
+    let e = scenario_error(&with_phase_lines(
+        "[[phases.interventions]]\nedge = \"cortex.latent -> vta.latnt\"\naction = \"ablate\"\n",
+    ));
+    assert_scenario_at(&e, ErrorKind::UnknownEdge, 18, 8);
+    assert_eq!(e.help(), Some("did you mean `cortex.latent -> vta.latent`?"));
+}
+
+#[test]
+fn intervention_that_is_not_an_edge() {
+    let e = scenario_error(&with_phase_lines(
+        "[[phases.interventions]]\nedge = \"cortex.latent\"\naction = \"ablate\"\n",
+    ));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 18, 8);
+    assert!(
+        e.help()
+            .unwrap()
+            .starts_with("edges: world.token -> cortex.token"),
+        "{e}"
+    );
+}
+
+#[test]
+fn intervention_with_an_unknown_action() {
+    let e = scenario_error(&with_phase_lines(
+        "[[phases.interventions]]\nedge = \"cortex.latent -> vta.latent\"\naction = \"ablat\"\n",
+    ));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 19, 10);
+    assert_eq!(e.help(), Some("did you mean `ablate`?"));
+}
+
+#[test]
+fn clamp_without_a_value() {
+    let e = scenario_error(&with_phase_lines(
+        "[[phases.interventions]]\nedge = \"cortex.latent -> vta.latent\"\naction = \"clamp\"\n",
+    ));
+    assert_scenario_at(&e, ErrorKind::MissingField, 19, 10);
+}
+
+#[test]
+fn top_level_intervention_on_an_unknown_phase() {
+    let text = format!(
+        "{SCENARIO}\n[[interventions]]\nedge = \"world.reward -> vta.reward\"\naction = \"ablate\"\nphases = [\"on\"]\n"
+    );
+    let e = scenario_error(&text);
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 26, 11);
+    assert_eq!(e.help(), Some("did you mean `one`?"));
+}
+
+#[test]
+fn interventions_apply_to_their_phases_a_phase_own_last() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let text = format!(
+        "{}\n[[interventions]]\nedge = \"world.reward -> vta.reward\"\naction = \"clamp\"\nvalue = 0.5\n",
+        with_phase_lines(
+            "[[phases.interventions]]\nedge = \"world.reward -> vta.reward\"\naction = \"ablate\"\n"
+        )
+    );
+    let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), text)).unwrap();
+    let ivs: Vec<(usize, f32)> = s.phases[0]
+        .interventions
+        .iter()
+        .map(|i| (i.index, i.value))
+        .collect();
+    assert_eq!(ivs, vec![(2, 0.5), (2, 0.0)]);
+}
+
+#[test]
+fn event_probe_of_an_unknown_word() {
+    let text = format!(
+        "{SCENARIO}\n[[probes]]\nkind = \"event\"\nsignal = \"vta.value\"\nevents = {{ x = [\"apple pi\"] }}\n"
+    );
+    let e = scenario_error(&text);
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 26, 17);
+}

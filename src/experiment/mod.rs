@@ -86,6 +86,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         &vocabulary,
     )?;
 
+    let observes = probes.observes();
     let mut recorder = Recorder::new(&dir);
     // Each region's parameters as they stand; phases may change them and the next phase
     // restores the model's unless it changes them again.
@@ -109,7 +110,11 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                 *now = wanted.clone();
             }
         }
-        let clamps: Vec<(usize, f32)> = phase.interventions.iter().map(|iv| (iv.index, iv.value)).collect();
+        let clamps: Vec<(usize, f32)> = phase
+            .interventions
+            .iter()
+            .map(|iv| (iv.index, iv.value))
+            .collect();
         brain.set_clamps(&clamps)?;
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         for k in 1..=phase.steps {
@@ -118,6 +123,9 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                 .tick(observation)
                 .map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
             world.act(&brain.world_inputs())?;
+            if observes {
+                probes.observe(&brain)?;
+            }
             step += 1;
             let last = k == phase.steps;
             let due: Vec<&ProbeSpec> = scenario

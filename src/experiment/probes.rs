@@ -11,10 +11,13 @@ use rand::seq::SliceRandom;
 use crate::analysis::{Ridge, cosine, spearman, weat_effect_size};
 use crate::brain::Brain;
 use crate::error::{Error, Result};
-use crate::scenario::{ProbeKind, ProbeSpec};
+use crate::scenario::{ProbeKind, ProbeSpec, SignalSource};
+use crate::signal::Signal;
 use crate::worlds::Vocabulary;
 use crate::worlds::lexicon::NormSplit;
 use crate::worlds::text::{EOS, UNK};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use super::Recorder;
 
@@ -25,6 +28,30 @@ pub struct Probes {
     /// `analogy`.
     words: Vec<u32>,
     splits: HashMap<String, NormSplit>,
+    /// Running sums of `event` probes, by probe name.
+    events: RefCell<HashMap<String, EventAverage>>,
+}
+
+/// The running event-related average of one `event` probe.
+struct EventAverage {
+    source: SignalSource,
+    /// (group, phrase as token ids).
+    phrases: Vec<(usize, Vec<u32>)>,
+    groups: Vec<String>,
+    /// The last tokens of each agent's stream, newest last.
+    history: Vec<VecDeque<u32>>,
+    longest: usize,
+    /// [group][agent] sum and count since the last record.
+    sums: Vec<Vec<f64>>,
+    counts: Vec<Vec<u32>>,
+}
+
+/// What `source` carries after the last tick.
+fn read(brain: &Brain, source: &SignalSource) -> Option<Signal> {
+    match source {
+        SignalSource::Port { region, port } => brain.signal(region, port).cloned(),
+        SignalSource::Edge { index, .. } => brain.edge_signal(*index),
+    }
 }
 
 impl ProbeKind {
@@ -39,7 +66,10 @@ impl ProbeKind {
                 targets, attributes, ..
             } => targets.iter().chain(attributes).flatten().collect(),
             ProbeKind::Analogy { analogies, .. } => analogies.iter().flatten().collect(),
-            ProbeKind::Norms { .. } | ProbeKind::Signal { .. } | ProbeKind::Edge { .. } => Vec::new(),
+            ProbeKind::Event { events, .. } => {
+                events.iter().flat_map(|(_, ps)| ps.iter().flatten()).collect()
+            }
+            ProbeKind::Norms { .. } | ProbeKind::Signal { .. } => Vec::new(),
         }
     }
 }
@@ -71,11 +101,108 @@ impl Probes {
         let words = (0..vocabulary.len() as u32)
             .filter(|i| !skip.contains(&Some(*i)))
             .collect();
+        let mut events = HashMap::new();
+        for probe in probes {
+            if let ProbeKind::Event {
+                source,
+                events: groups,
+            } = &probe.kind
+            {
+                let vocabulary = &vocabulary;
+                let phrases: Vec<(usize, Vec<u32>)> = groups
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(g, (_, ps))| {
+                        ps.iter().map(move |p| {
+                            (
+                                g,
+                                p.iter()
+                                    .map(|w| vocabulary.id(w).expect("checked above"))
+                                    .collect(),
+                            )
+                        })
+                    })
+                    .collect();
+                let longest = phrases.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
+                events.insert(
+                    probe.name.clone(),
+                    EventAverage {
+                        source: source.clone(),
+                        phrases,
+                        groups: groups.iter().map(|(g, _)| g.clone()).collect(),
+                        history: Vec::new(),
+                        longest,
+                        sums: Vec::new(),
+                        counts: Vec::new(),
+                    },
+                );
+            }
+        }
         Ok(Probes {
             vocabulary,
             words,
             splits,
+            events: RefCell::new(events),
         })
+    }
+
+    /// Whether any probe needs to see every tick (`event` probes).
+    pub fn observes(&self) -> bool {
+        !self.events.borrow().is_empty()
+    }
+
+    /// Called after every tick: `event` probes match the world's latest token against their
+    /// phrases and add the signal of the agents where one ends.
+    pub fn observe(&self, brain: &Brain) -> Result<()> {
+        let mut events = self.events.borrow_mut();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let tokens = brain
+            .signal(crate::brain::WORLD, "token")
+            .ok_or_else(|| Error::Run("event probes need a world with a `token` output".into()))?
+            .to_host();
+        let p = tokens.nrows();
+        for (name, ev) in events.iter_mut() {
+            if ev.history.len() != p {
+                ev.history = vec![VecDeque::with_capacity(ev.longest + 1); p];
+                ev.sums = vec![vec![0.0; p]; ev.groups.len()];
+                ev.counts = vec![vec![0; p]; ev.groups.len()];
+            }
+            let mut values: Option<Array2<f32>> = None;
+            for (agent, history) in ev.history.iter_mut().enumerate() {
+                history.push_back(tokens[[agent, 0]] as u32);
+                if history.len() > ev.longest {
+                    history.pop_front();
+                }
+                let mut hit = vec![false; ev.groups.len()];
+                for (g, phrase) in &ev.phrases {
+                    let n = phrase.len();
+                    if !hit[*g]
+                        && history.len() >= n
+                        && history.iter().skip(history.len() - n).eq(phrase.iter())
+                    {
+                        hit[*g] = true;
+                    }
+                }
+                if !hit.iter().any(|&h| h) {
+                    continue;
+                }
+                if values.is_none() {
+                    let signal = read(brain, &ev.source).ok_or_else(|| {
+                        Error::Run(format!("probe `{name}`: `{}` has carried nothing yet", ev.source))
+                    })?;
+                    values = Some(signal.to_host());
+                }
+                let row = values.as_ref().expect("read above").row(agent);
+                let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / row.len() as f64;
+                for (g, _) in hit.iter().enumerate().filter(|(_, h)| **h) {
+                    ev.sums[g][agent] += mean;
+                    ev.counts[g][agent] += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn id(&self, word: &str) -> u32 {
@@ -209,19 +336,26 @@ impl Probes {
                     rec.record(phase, step, &probe.name, &q.join(":"), &ranks);
                 }
             }
-            ProbeKind::Signal { region, port } => {
-                let signal = brain
-                    .signal(region, port)
-                    .ok_or_else(|| fail(format!("`{region}.{port}` has not been computed yet")))?;
+            ProbeKind::Signal { source } => {
+                let signal = read(brain, source)
+                    .ok_or_else(|| fail(format!("`{source}` has not been computed yet")))?;
                 let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
-                rec.record(phase, step, &probe.name, &format!("{region}.{port}"), &values);
+                rec.record(phase, step, &probe.name, &source.to_string(), &values);
             }
-            ProbeKind::Edge { edge, index } => {
-                let signal = brain
-                    .edge_signal(*index)
-                    .ok_or_else(|| fail(format!("`{edge}` has carried nothing yet")))?;
-                let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
-                rec.record(phase, step, &probe.name, edge, &values);
+            ProbeKind::Event { .. } => {
+                let mut events = self.events.borrow_mut();
+                let ev = events.get_mut(&probe.name).expect("built in Probes::new");
+                for (g, group) in ev.groups.iter().enumerate() {
+                    for agent in 0..ev.counts.get(g).map_or(0, Vec::len) {
+                        let n = ev.counts[g][agent];
+                        if n > 0 {
+                            let mean = ev.sums[g][agent] / f64::from(n);
+                            rec.record_one(phase, step, agent, &probe.name, group, mean as f32);
+                        }
+                        ev.sums[g][agent] = 0.0;
+                        ev.counts[g][agent] = 0;
+                    }
+                }
             }
             ProbeKind::Norms {
                 ridge,

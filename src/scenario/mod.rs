@@ -139,22 +139,22 @@ pub enum ProbeKind {
         /// The cortex region.
         cortex: String,
     },
-    /// The latest value of an output port (`region.port`), averaged over its width: any signal
-    /// on any edge can be recorded.
+    /// The latest value of an output port (`signal = "region.port"`) or of what an edge delivered
+    /// to its target after any intervention (`signal = "from.port -> to.port"`), averaged over
+    /// its width: any signal on any edge can be recorded.
     Signal {
-        /// The region (or `world`).
-        region: String,
-        /// Its output port.
-        port: String,
+        /// Where it is read.
+        source: SignalSource,
     },
-    /// What an edge (`signal = "from.port -> to.port"`) delivered to its target, after any
-    /// intervention, averaged over its width.
-    Edge {
-        /// `from -> to`.
-        edge: String,
-        /// Its index in the model's edges.
-        #[serde(skip)]
-        index: usize,
+    /// An event-related average: the mean of a signal over the ticks at which the world's token
+    /// stream ends with one of a group's phrases, per agent, since the probe last recorded
+    /// (key: the group). E.g. the value the reward model gives `snake` after `forest` vs after
+    /// `photo`. An agent that met no event of a group in that window records nothing for it.
+    Event {
+        /// Where it is read.
+        source: SignalSource,
+        /// Group name → phrases (space-separated words, the last being the current token).
+        events: Vec<(String, Vec<Vec<String>>)>,
     },
     /// Spearman ρ between valence and human ratings on the lexicon's held-out words: of the
     /// reward model (`model`), of a ridge regression fitted on the same embeddings and split
@@ -169,6 +169,36 @@ pub enum ProbeKind {
         /// The reward-model region.
         reward_model: String,
     },
+}
+
+/// A signal that a probe reads: an output port or an edge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SignalSource {
+    /// `region.port` (or `world.port`).
+    Port {
+        /// The region (or `world`).
+        region: String,
+        /// Its output port.
+        port: String,
+    },
+    /// `from.port -> to.port`: what the edge delivered, after any clamp.
+    Edge {
+        /// `from -> to`.
+        edge: String,
+        /// Its index in the model's edges.
+        #[serde(skip)]
+        index: usize,
+    },
+}
+
+impl std::fmt::Display for SignalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalSource::Port { region, port } => write!(f, "{region}.{port}"),
+            SignalSource::Edge { edge, .. } => f.write_str(edge),
+        }
+    }
 }
 
 /// A probe and its schedule.
@@ -275,6 +305,8 @@ struct ScenarioDe {
     world: IgnoredAny,
     phases: Spanned<Vec<Spanned<PhaseDe>>>,
     #[serde(default)]
+    interventions: Vec<Spanned<InterventionDe>>,
+    #[serde(default)]
     probes: Vec<Spanned<ProbeDe>>,
 }
 
@@ -302,11 +334,63 @@ struct InterventionDe {
     action: Spanned<String>,
     #[serde(default)]
     value: Option<Spanned<f64>>,
+    /// Top level only: the phases it applies to (default: all).
+    #[serde(default)]
+    phases: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// Checks one `[[interventions]]` entry against the model.
+fn read_intervention(source: &SourceFile, iv: &InterventionDe, model: &ModelSpec) -> Result<Intervention> {
+    let index = find_edge(source, &iv.edge, model)?;
+    let e = &model.edges[index];
+    let (action, value) = match (iv.action.get_ref().as_str(), &iv.value) {
+        ("ablate", None) => (InterventionAction::Ablate, 0.0),
+        ("ablate", Some(v)) => {
+            return Err(source.error(
+                ErrorKind::InvalidValue,
+                v.span(),
+                "an ablation sends zeros: `value` is for `action = \"clamp\"`",
+            ));
+        }
+        ("clamp", Some(v)) if v.get_ref().is_finite() => (InterventionAction::Clamp, *v.get_ref() as f32),
+        ("clamp", Some(v)) => {
+            return Err(source.error(
+                ErrorKind::InvalidValue,
+                v.span(),
+                "`value`: expected a finite number",
+            ));
+        }
+        ("clamp", None) => {
+            return Err(source.error(
+                ErrorKind::MissingField,
+                iv.action.span(),
+                "a clamp needs `value = …`, the constant the target receives",
+            ));
+        }
+        (other, _) => {
+            return Err(source.error_with_help(
+                ErrorKind::InvalidValue,
+                iv.action.span(),
+                format!("`action = \"{other}\"`: expected \"ablate\" or \"clamp\""),
+                did_you_mean(other, ["ablate", "clamp"]),
+            ));
+        }
+    };
+    Ok(Intervention {
+        edge: format!("{} -> {}", e.from, e.to),
+        index,
+        action,
+        value,
+    })
 }
 
 /// The model edge that `from -> to` names, or a located error listing the edges.
 fn find_edge(source: &SourceFile, text: &Spanned<String>, model: &ModelSpec) -> Result<usize> {
-    let names: Vec<String> = model.edges.iter().map(|e| format!("{} -> {}", e.from, e.to)).collect();
+    let names: Vec<String> = model
+        .edges
+        .iter()
+        .map(|e| format!("{} -> {}", e.from, e.to))
+        .collect();
     let parsed = text.get_ref().split_once("->").and_then(|(a, b)| {
         Some((
             crate::brain::Endpoint::parse(a.trim())?,
@@ -317,7 +401,10 @@ fn find_edge(source: &SourceFile, text: &Spanned<String>, model: &ModelSpec) -> 
         return Err(source.error_with_help(
             ErrorKind::InvalidValue,
             text.span(),
-            format!("`{}`: expected an edge `region.port -> region.port`", text.get_ref()),
+            format!(
+                "`{}`: expected an edge `region.port -> region.port`",
+                text.get_ref()
+            ),
             Some(format!("edges: {}", names.join(", "))),
         ));
     };
@@ -362,10 +449,15 @@ struct ProbeDe {
     #[serde(default)]
     signal: Option<Spanned<String>>,
     #[serde(default)]
+    events: Option<Spanned<EventGroups>>,
+    #[serde(default)]
     cortex: Option<Spanned<String>>,
     #[serde(default)]
     reward_model: Option<Spanned<String>>,
 }
+
+/// `events = { group = ["phrase", …], … }`.
+type EventGroups = std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>;
 
 type WordSets = Vec<Spanned<Vec<Spanned<String>>>>;
 
@@ -380,6 +472,7 @@ pub const PROBE_KINDS: &[&str] = &[
     "analogy",
     "norms",
     "signal",
+    "event",
 ];
 
 /// Parses TOML keeping spans; a syntax error is located.
@@ -704,44 +797,14 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         }
         let mut interventions = Vec::new();
         for iv in &p.interventions {
-            let iv = iv.get_ref();
-            let index = find_edge(&source, &iv.edge, &model.spec)?;
-            let e = &model.spec.edges[index];
-            let (action, value) = match (iv.action.get_ref().as_str(), &iv.value) {
-                ("ablate", None) => (InterventionAction::Ablate, 0.0),
-                ("ablate", Some(v)) => {
-                    return Err(source.error(
-                        ErrorKind::InvalidValue,
-                        v.span(),
-                        "an ablation sends zeros: `value` is for `action = \"clamp\"`",
-                    ));
-                }
-                ("clamp", Some(v)) if v.get_ref().is_finite() => (InterventionAction::Clamp, *v.get_ref() as f32),
-                ("clamp", Some(v)) => {
-                    return Err(source.error(ErrorKind::InvalidValue, v.span(), "`value`: expected a finite number"));
-                }
-                ("clamp", None) => {
-                    return Err(source.error(
-                        ErrorKind::MissingField,
-                        iv.action.span(),
-                        "a clamp needs `value = …`, the constant the target receives",
-                    ));
-                }
-                (other, _) => {
-                    return Err(source.error_with_help(
-                        ErrorKind::InvalidValue,
-                        iv.action.span(),
-                        format!("`action = \"{other}\"`: expected \"ablate\" or \"clamp\""),
-                        did_you_mean(other, ["ablate", "clamp"]),
-                    ));
-                }
-            };
-            interventions.push(Intervention {
-                edge: format!("{} -> {}", e.from, e.to),
-                index,
-                action,
-                value,
-            });
+            if let Some(ph) = &iv.get_ref().phases {
+                return Err(source.error(
+                    ErrorKind::UnknownField,
+                    ph.span(),
+                    "`phases` belongs to a top-level `[[interventions]]`; one under `[[phases]]` applies to its phase",
+                ));
+            }
+            interventions.push(read_intervention(&source, iv.get_ref(), &model.spec)?);
         }
         phases.push(Phase {
             name: p.name.clone(),
@@ -751,6 +814,42 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             regions: phase_regions,
             interventions,
         });
+    }
+
+    // Top-level interventions: on the phases they name, or all; a phase's own come after (and
+    // win on the same edge).
+    let mut top: Vec<Vec<Intervention>> = vec![Vec::new(); phases.len()];
+    for iv in &de.interventions {
+        let checked = read_intervention(&source, iv.get_ref(), &model.spec)?;
+        let names: Option<Vec<&Spanned<String>>> = iv
+            .get_ref()
+            .phases
+            .as_ref()
+            .map(|ps| ps.get_ref().iter().collect());
+        if let Some(names) = &names {
+            for n in names {
+                if !phases.iter().any(|ph| ph.name == *n.get_ref()) {
+                    return Err(source.error_with_help(
+                        ErrorKind::InvalidValue,
+                        n.span(),
+                        format!("no phase named `{}`", n.get_ref()),
+                        did_you_mean(n.get_ref(), phases.iter().map(|ph| ph.name.as_str())),
+                    ));
+                }
+            }
+        }
+        for (ph, list) in phases.iter().zip(top.iter_mut()) {
+            if names
+                .as_ref()
+                .is_none_or(|ns| ns.iter().any(|n| *n.get_ref() == ph.name))
+            {
+                list.push(checked.clone());
+            }
+        }
+    }
+    for (ph, mut list) in phases.iter_mut().zip(top) {
+        list.append(&mut ph.interventions);
+        ph.interventions = list;
     }
 
     // Probes: kinds, regions and concepts checked against the model and, where every world's
@@ -835,6 +934,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             "weat" => &["targets", "attributes", "cortex"],
             "analogy" => &["analogies", "cortex"],
             "signal" => &["signal"],
+            "event" => &["signal", "events"],
             _ => &["ridge", "cortex", "reward_model"],
         };
         let present = [
@@ -846,6 +946,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ("analogies", p.analogies.as_ref().map(|v| v.span())),
             ("ridge", p.ridge.as_ref().map(|v| v.span())),
             ("signal", p.signal.as_ref().map(|v| v.span())),
+            ("events", p.events.as_ref().map(|v| v.span())),
             ("cortex", p.cortex.as_ref().map(|v| v.span())),
             ("reward_model", p.reward_model.as_ref().map(|v| v.span())),
         ];
@@ -867,6 +968,54 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             )
         };
         let words = |list: &[Spanned<String>]| list.iter().map(concept).collect::<Result<Vec<_>>>();
+        let signal_source = || -> Result<SignalSource> {
+            let sig = p
+                .signal
+                .as_ref()
+                .ok_or_else(|| required("signal", "\"region.port\" or \"region.port -> region.port\""))?;
+            if sig.get_ref().contains("->") {
+                let index = find_edge(&source, sig, &model.spec)?;
+                let e = &model.spec.edges[index];
+                return Ok(SignalSource::Edge {
+                    edge: format!("{} -> {}", e.from, e.to),
+                    index,
+                });
+            }
+            let end = crate::brain::Endpoint::parse(sig.get_ref()).ok_or_else(|| {
+                source.error(
+                    ErrorKind::InvalidValue,
+                    sig.span(),
+                    "expected `region.port` (e.g. `vta.rpe`) or an edge `region.port -> region.port`",
+                )
+            })?;
+            let ports = if end.region == crate::brain::WORLD {
+                Some(world.ports().outputs)
+            } else {
+                model
+                    .spec
+                    .regions
+                    .iter()
+                    .find(|(n, _)| *n == end.region)
+                    .map(|(_, r)| r.ports().outputs)
+            };
+            let Some(ports) = ports else {
+                return Err(unknown_region(&Spanned::new(sig.span(), end.region.clone())));
+            };
+            if !ports.iter().any(|q| q.name == end.port) {
+                let names: Vec<&str> = ports.iter().map(|q| q.name).collect();
+                return Err(source.error_with_help(
+                    ErrorKind::UnknownPort,
+                    sig.span(),
+                    format!("`{}` has no output port `{}`", end.region, end.port),
+                    did_you_mean(&end.port, names.iter().copied())
+                        .or_else(|| Some(format!("ports: {}", names.join(", ")))),
+                ));
+            }
+            Ok(SignalSource::Port {
+                region: end.region,
+                port: end.port,
+            })
+        };
         let cortex = || region_or_default(&p.cortex, "sensory_cortex", probe.span());
         let reward_model = || region_or_default(&p.reward_model, "reward_model", probe.span());
         let two_sets = |sets: &Option<Spanned<WordSets>>, what: &str| -> Result<[Vec<String>; 2]> {
@@ -951,53 +1100,53 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                     cortex: cortex()?,
                 }
             }
-            "signal" if p.signal.as_ref().is_some_and(|s| s.get_ref().contains("->")) => {
-                let sig = p.signal.as_ref().expect("matched above");
-                let index = find_edge(&source, sig, &model.spec)?;
-                let e = &model.spec.edges[index];
-                ProbeKind::Edge {
-                    edge: format!("{} -> {}", e.from, e.to),
-                    index,
-                }
-            }
-            "signal" => {
-                let sig = p
-                    .signal
-                    .as_ref()
-                    .ok_or_else(|| required("signal", "\"region.port\" or \"region.port -> region.port\""))?;
-                let end = crate::brain::Endpoint::parse(sig.get_ref()).ok_or_else(|| {
-                    source.error(
-                        ErrorKind::InvalidValue,
-                        sig.span(),
-                        "expected `region.port`, e.g. `vta.rpe`",
+            "signal" => ProbeKind::Signal {
+                source: signal_source()?,
+            },
+            "event" => {
+                let groups = p.events.as_ref().ok_or_else(|| {
+                    required(
+                        "events",
+                        "{ real = [\"forest snake\"], photo = [\"photo snake\"] }",
                     )
                 })?;
-                let ports = if end.region == crate::brain::WORLD {
-                    Some(world.ports().outputs)
-                } else {
-                    model
-                        .spec
-                        .regions
-                        .iter()
-                        .find(|(n, _)| *n == end.region)
-                        .map(|(_, r)| r.ports().outputs)
-                };
-                let Some(ports) = ports else {
-                    return Err(unknown_region(&Spanned::new(sig.span(), end.region.clone())));
-                };
-                if !ports.iter().any(|q| q.name == end.port) {
-                    let names: Vec<&str> = ports.iter().map(|q| q.name).collect();
-                    return Err(source.error_with_help(
-                        ErrorKind::UnknownPort,
-                        sig.span(),
-                        format!("`{}` has no output port `{}`", end.region, end.port),
-                        did_you_mean(&end.port, names.iter().copied())
-                            .or_else(|| Some(format!("ports: {}", names.join(", ")))),
+                if groups.get_ref().is_empty() {
+                    return Err(source.error(
+                        ErrorKind::InvalidValue,
+                        groups.span(),
+                        "`events`: expected at least one group",
                     ));
                 }
-                ProbeKind::Signal {
-                    region: end.region,
-                    port: end.port,
+                let mut events = Vec::new();
+                for (group, phrases) in groups.get_ref() {
+                    if phrases.get_ref().is_empty() {
+                        return Err(source.error(
+                            ErrorKind::InvalidValue,
+                            phrases.span(),
+                            format!("event group `{group}` needs at least one phrase"),
+                        ));
+                    }
+                    let mut list = Vec::new();
+                    for phrase in phrases.get_ref() {
+                        let tokens: Vec<Spanned<String>> = phrase
+                            .get_ref()
+                            .split_whitespace()
+                            .map(|w| Spanned::new(phrase.span(), w.to_string()))
+                            .collect();
+                        if tokens.is_empty() {
+                            return Err(source.error(
+                                ErrorKind::InvalidValue,
+                                phrase.span(),
+                                "an empty phrase",
+                            ));
+                        }
+                        list.push(words(&tokens)?);
+                    }
+                    events.push((group.clone(), list));
+                }
+                ProbeKind::Event {
+                    source: signal_source()?,
+                    events,
                 }
             }
             _ => {
@@ -1064,6 +1213,8 @@ pub enum FileKind {
     Model,
     /// A scenario file.
     Scenario,
+    /// A sweep file (has `scenario = …`).
+    Sweep,
 }
 
 /// Tells a model from a scenario by its top-level keys.
@@ -1072,21 +1223,25 @@ pub fn file_kind(source: &SourceFile) -> Result<FileKind> {
     let t = root.get_ref();
     if t.get("model").is_some() {
         Ok(FileKind::Scenario)
+    } else if t.get("scenario").is_some() {
+        Ok(FileKind::Sweep)
     } else if t.get("regions").is_some() {
         Ok(FileKind::Model)
     } else {
         Err(source.error(
             ErrorKind::MissingField,
             0..0,
-            "neither a model (no `[regions]`) nor a scenario (no `model = \"…\"`)",
+            "neither a model (no `[regions]`), a scenario (no `model = \"…\"`) nor a sweep (no `scenario = \"…\"`)",
         ))
     }
 }
 
-/// Checks a model or scenario file; for a model, the wiring is checked against any world's ports.
+/// Checks a model, scenario or sweep file; for a model, the wiring is checked against any world's
+/// ports; for a sweep, the scenario of every grid point.
 pub fn validate(path: impl AsRef<Path>) -> Result<FileKind> {
-    let source = SourceFile::read(path)?;
+    let source = SourceFile::read(path.as_ref())?;
     match file_kind(&source)? {
+        FileKind::Sweep => crate::sweep::check_sweep(path.as_ref()).map(|_| FileKind::Sweep),
         FileKind::Scenario => parse_scenario(source).map(|_| FileKind::Scenario),
         FileKind::Model => {
             let model = parse_model(source)?;

@@ -105,7 +105,9 @@ impl CorpusConfig {
                     return Err(err(
                         vec!["rules".into(), name.clone()],
                         ErrorKind::InvalidValue,
-                        format!("`{sym}` in rule `{name}`: expected `word{{reward}}` with a finite number, e.g. `snake{{-1}}`, on a word (not a rule)"),
+                        format!(
+                            "`{sym}` in rule `{name}`: expected `word{{reward}}` with a finite number, e.g. `snake{{-1}}`, on a word (not a rule)"
+                        ),
                         None,
                     ));
                 }
@@ -422,7 +424,11 @@ mod tests {
             let out = w.step().unwrap();
             let word = vocab.word(out[0].1.to_host()[[0, 0]] as u32).unwrap().to_string();
             let reward = out[1].1.to_host()[[0, 0]];
-            let expected = if word == "snake" && previous == "forest" { -1.0 } else { 0.0 };
+            let expected = if word == "snake" && previous == "forest" {
+                -1.0
+            } else {
+                0.0
+            };
             assert_eq!(reward, expected, "{previous} {word}");
             if word == "snake" {
                 seen[usize::from(previous == "photo")] = true;
@@ -437,7 +443,11 @@ mod tests {
         for bad in ["snake{x}", "snake{-1", "{1}", "S{1}"] {
             let g = grammar(&[("S", &[bad, "a"])], &[]);
             let e = g.check().unwrap_err();
-            assert_eq!((e.kind, e.path), (ErrorKind::InvalidValue, vec!["rules".into(), "S".into()]), "{bad}");
+            assert_eq!(
+                (e.kind, e.path),
+                (ErrorKind::InvalidValue, vec!["rules".into(), "S".into()]),
+                "{bad}"
+            );
         }
     }
 

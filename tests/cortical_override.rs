@@ -1,0 +1,83 @@
+//! Cortical override (`scenarios/cortical_override.toml`, 16 agents): the same stimulus, `snake`,
+//! is punished in "real" contexts and harmless in "photo" ones. With the cortex's contextual
+//! state reaching the reward model, the valence of `snake` depends on its context; with that
+//! edge ablated (the scenario's own commented `[[interventions]]` block, switched on) it cannot
+//! — the stimulus code alone gives one value whatever the context.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use valence::error::SourceFile;
+use valence::experiment::{RunOptions, run};
+use valence::scenario::{Scenario, parse_scenario};
+
+fn scenario(ablated: bool) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/cortical_override.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    if ablated {
+        let block = "# [[interventions]]\n# edge = \"cortex.latent -> vta.latent\"\n# action = \"ablate\"\n\
+                     # phases = [\"conditioning\", \"test\"]\n";
+        assert!(text.contains(block), "the scenario documents its ablation");
+        text = text.replace(block, &block.replace("# ", ""));
+    }
+    parse_scenario(SourceFile::new(path, text)).unwrap()
+}
+
+/// Per event group: each agent's mean value of `snake` in the test phase.
+fn snake_values(s: &Scenario) -> BTreeMap<String, Vec<f32>> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        s,
+        &RunOptions {
+            out: Some(dir.path().into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let last = out.rows.iter().map(|r| r.step).max().unwrap();
+    let mut v: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    for r in out
+        .rows
+        .iter()
+        .filter(|r| r.probe == "snake_value" && r.step == last)
+    {
+        assert_eq!(r.phase, "test");
+        v.entry(r.key.clone()).or_default().push(r.value);
+    }
+    assert_eq!(
+        (v["real"].len(), v["photo"].len()),
+        (16, 16),
+        "every agent met both contexts"
+    );
+    v
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    valence::experiment::recorder::percentile(&v, 0.5)
+}
+
+#[test]
+fn cortical_input_makes_valence_context_dependent_and_ablating_it_removes_that() {
+    let with = snake_values(&scenario(false));
+    let gap: Vec<f32> = with["photo"]
+        .iter()
+        .zip(&with["real"])
+        .map(|(p, r)| p - r)
+        .collect();
+    let more_negative_when_real = gap.iter().filter(|&&g| g > 0.05).count();
+    let median_gap = median(gap);
+    eprintln!("with cortex: median photo − real {median_gap:.3}, {more_negative_when_real}/16 agents");
+    assert!(median_gap > 0.2, "median gap {median_gap}");
+    assert!(more_negative_when_real >= 15, "{more_negative_when_real}/16");
+
+    let without = snake_values(&scenario(true));
+    for (agent, (p, r)) in without["photo"].iter().zip(&without["real"]).enumerate() {
+        assert!(
+            (p - r).abs() < 1e-6,
+            "agent {agent}: {p} vs {r} with the cortex cut off"
+        );
+    }
+    // The punishment is still learned: the stimulus alone is aversive.
+    assert!(median(without["real"].clone()) < -0.2);
+}
