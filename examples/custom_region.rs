@@ -2,7 +2,7 @@
 //! feeds the reward model (Kakade & Dayan 2002, "Dopamine: generalization and bonuses";
 //! Bellemare et al. 2016). It is registered at start-up, wired in `examples/novelty/model.toml`,
 //! run from `examples/novelty/scenario.toml`, probed (`valence`, and the `signal` probe on
-//! `novelty.bonus`) and plotted (`plots/*.svg` in the run directory).
+//! `novelty.bonus`) and plotted (`plots/*.svg` and `*.png` in the run directory).
 //!
 //! ```sh
 //! cargo run --release --example custom_region            # writes runs/custom_region

@@ -45,8 +45,8 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let out = run(&scenario, &RunOptions { out: Some(dir.path().into()), ..Default::default() })?;
 //! let rows = read_csv(&out.dir.join("metrics.csv"))?;
-//! assert!(rows.iter().any(|r| r.probe == "valence" && r.key == "b"));
-//! println!("median valence(b): {}", out.summary["valence"]["b"].median);
+//! assert!(rows.iter().any(|r| r.probe == "valence" && r.key == "b4"));
+//! println!("median valence(b4): {}", out.summary["valence"]["b4"].median);
 //! # Ok::<(), valence::Error>(())
 //! ```
 #![warn(missing_docs)]

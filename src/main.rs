@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, default_value = "runs/sweep")]
         out: PathBuf,
     },
-    /// Redraw a run's plots (plots/<probe>.svg) from its metrics.csv.
+    /// Redraw a run's plots (plots/*.svg and *.png) from its metrics.csv.
     Plot {
         /// The run directory.
         run: PathBuf,

@@ -1,10 +1,81 @@
 //! Plots of a run's probes: for each probe, each key's median across agents over steps with the
-//! 10–90% band, as SVG (text is laid out by plotters without system fonts).
+//! 10–90% band; dose–response curves (valence against co-occurrences); RPE rasters. Every figure
+//! is written as SVG and PNG. Text uses the bundled Liberation Sans (`assets/fonts`, SIL OFL), so
+//! no system font is needed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
+
+/// A rendered figure.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// SVG text.
+    pub svg: String,
+    /// PNG bytes.
+    pub png: Vec<u8>,
+}
+
+impl Figure {
+    /// Writes `<stem>.svg` and `<stem>.png`, atomically; returns both paths.
+    pub fn write(&self, stem: &Path) -> Result<Vec<PathBuf>> {
+        let (svg, png) = (stem.with_extension("svg"), stem.with_extension("png"));
+        write_atomic(&svg, self.svg.as_bytes())?;
+        write_atomic(&png, &self.png)?;
+        Ok(vec![svg, png])
+    }
+}
+
+static FONT: Once = Once::new();
+
+/// Registers the bundled font as "sans-serif" (once per process).
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/fonts/LiberationSans-Regular.ttf");
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType file"));
+    });
+}
+
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let err = |e: png::EncodingError| Error::Run(format!("PNG encoding: {e}"));
+    let mut writer = encoder.write_header().map_err(err)?;
+    writer.write_image_data(rgb).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(out)
+}
+
+/// Draws the same figure on the SVG and the bitmap backend: `$draw` is called with a
+/// `&DrawingArea` of each (a generic function, so one drawing routine serves both).
+macro_rules! render {
+    ($size:expr, $draw:expr) => {{
+        register_font();
+        let size: (u32, u32) = $size;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+            $draw(&root)?;
+            root.present().map_err(|e| Error::Run(format!("plot: {e}")))?;
+        }
+        let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+            $draw(&root)?;
+            root.present().map_err(|e| Error::Run(format!("plot: {e}")))?;
+        }
+        Figure {
+            svg,
+            png: encode_png(&rgb, size)?,
+        }
+    }};
+}
 
 use crate::error::{Error, Result};
 use crate::experiment::recorder::percentile;
@@ -38,13 +109,29 @@ pub fn curves(rows: &[Row]) -> BTreeMap<String, BTreeMap<String, Curve>> {
     out
 }
 
-/// Draws one probe's curves as SVG text, against steps.
-pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<String> {
+/// Draws one probe's curves against steps.
+pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<Figure> {
     plot_curves(title, "step", keys)
 }
 
-/// Draws curves (x → p10, median, p90) as SVG text.
-pub fn plot_curves(title: &str, x_label: &str, keys: &BTreeMap<String, Curve>) -> Result<String> {
+/// Draws curves (x → p10, median, p90): median lines and 10–90% bands.
+pub fn plot_curves(title: &str, x_label: &str, keys: &BTreeMap<String, Curve>) -> Result<Figure> {
+    Ok(render!((900, 520), |root| draw_curves(
+        root,
+        title,
+        x_label,
+        "median across agents (band: 10–90%)",
+        keys
+    )))
+}
+
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    keys: &BTreeMap<String, Curve>,
+) -> Result<()> {
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
     let points = keys.values().flat_map(|c| c.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (u64::MAX, 0u64, f32::INFINITY, f32::NEG_INFINITY);
@@ -61,66 +148,178 @@ pub fn plot_curves(title: &str, x_label: &str, keys: &BTreeMap<String, Curve>) -
         x1 = x0 + 1;
     }
     let pad = ((y1 - y0) * 0.05).max(1e-3);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 520)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0 as f64..x1 as f64, (y0 - pad) as f64..(y1 + pad) as f64)
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0 as f64..x1 as f64, (y0 - pad) as f64..(y1 + pad) as f64)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, (key, curve)) in keys.iter().take(MAX_KEYS).enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let upper = curve.iter().map(|(&x, &(_, _, hi))| (x as f64, hi as f64));
+        let lower = curve.iter().rev().map(|(&x, &(lo, _, _))| (x as f64, lo as f64));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                upper.chain(lower).collect::<Vec<_>>(),
+                color.mix(0.15).filled(),
+            )))
             .map_err(|e| err(e.to_string()))?;
         chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc("median across agents (band: 10–90%)")
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        for (i, (key, curve)) in keys.iter().take(MAX_KEYS).enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let upper = curve.iter().map(|(&x, &(_, _, hi))| (x as f64, hi as f64));
-            let lower = curve.iter().rev().map(|(&x, &(lo, _, _))| (x as f64, lo as f64));
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    upper.chain(lower).collect::<Vec<_>>(),
-                    color.mix(0.15).filled(),
-                )))
-                .map_err(|e| err(e.to_string()))?;
-            chart
-                .draw_series(LineSeries::new(
-                    curve.iter().map(|(&x, &(_, m, _))| (x as f64, m as f64)),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| err(e.to_string()))?
-                .label(key.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+            .draw_series(LineSeries::new(
+                curve.iter().map(|(&x, &(_, m, _))| (x as f64, m as f64)),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label(key.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
-    Ok(svg)
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
 }
 
-/// Writes `plots/<probe>.svg` for every probe of a run with at most a handful of keys.
+/// One point of a dose–response curve: a concept, its dose and its valence, each as
+/// (p10, median, p90) across agents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DosePoint {
+    /// The concept.
+    pub concept: String,
+    /// Co-occurrences with the partner word.
+    pub dose: (f32, f32, f32),
+    /// Valence at the end of the run.
+    pub valence: (f32, f32, f32),
+}
+
+/// The dose–response points of a run: for every `x~y` key of probe `cooccurrence` whose `x`
+/// is a key of probe `valence`, the last readings of both.
+pub fn dose_points(rows: &[Row], cooccurrence: &str, valence: &str) -> Vec<DosePoint> {
+    let c = curves(rows);
+    let (Some(doses), Some(values)) = (c.get(cooccurrence), c.get(valence)) else {
+        return Vec::new();
+    };
+    let mut points: Vec<DosePoint> = doses
+        .iter()
+        .filter_map(|(key, dose)| {
+            let (x, _) = key.split_once('~')?;
+            let v = values.get(x)?;
+            Some(DosePoint {
+                concept: x.to_string(),
+                dose: *dose.values().last()?,
+                valence: *v.values().last()?,
+            })
+        })
+        .collect();
+    points.sort_by(|a, b| a.dose.1.total_cmp(&b.dose.1).then(a.concept.cmp(&b.concept)));
+    points
+}
+
+/// A dose–response figure: valence (median, 10–90% bars) against co-occurrences (median).
+pub fn plot_dose(title: &str, partner: &str, points: &[DosePoint]) -> Result<Figure> {
+    Ok(render!((900, 520), |root| draw_dose(
+        root, title, partner, points
+    )))
+}
+
+fn draw_dose<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    partner: &str,
+    points: &[DosePoint],
+) -> Result<()> {
+    let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
+    if points.is_empty() {
+        return Err(err("no points".into()));
+    }
+    let x1 = points.iter().map(|p| p.dose.2).fold(1.0f32, f32::max) as f64 * 1.08;
+    let y0 = points.iter().map(|p| p.valence.0).fold(f32::INFINITY, f32::min) as f64;
+    let y1 = points
+        .iter()
+        .map(|p| p.valence.2)
+        .fold(f32::NEG_INFINITY, f32::max) as f64;
+    let pad = ((y1 - y0) * 0.1).max(1e-3);
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.04 * x1..x1, (y0 - pad)..(y1 + pad))
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("co-occurrences with `{partner}` (median across agents)"))
+        .y_desc("valence: median, 10–90% across agents")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let color = Palette99::pick(0).to_rgba();
+    chart
+        .draw_series(points.iter().map(|p| {
+            ErrorBar::new_vertical(
+                p.dose.1 as f64,
+                p.valence.0 as f64,
+                p.valence.1 as f64,
+                p.valence.2 as f64,
+                color.stroke_width(2),
+                8,
+            )
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .draw_series(points.iter().map(|p| {
+            Text::new(
+                p.concept.clone(),
+                (p.dose.1 as f64, p.valence.2 as f64 + pad * 0.3),
+                ("sans-serif", 16),
+            )
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Writes `plots/<probe>.{svg,png}` for every probe of a run with at most a handful of keys,
+/// and `plots/dose_<valence>.{svg,png}` for every co-occurrence probe whose words a valence
+/// probe also reads (the valence-bleed dose–response curve).
 pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let mut written = Vec::new();
-    for (probe, keys) in curves(rows) {
+    let all = curves(rows);
+    for (probe, keys) in &all {
         if keys.len() > MAX_KEYS {
             continue;
         }
-        let path = plots.join(format!("{probe}.svg"));
-        write_atomic(&path, plot_probe(&probe, &keys)?.as_bytes())?;
-        written.push(path);
+        written.extend(plot_probe(probe, keys)?.write(&plots.join(probe))?);
+    }
+    // A probe whose keys are all `x~y` is a co-occurrence count.
+    for (cooc, keys) in &all {
+        let partners: Vec<&str> = keys
+            .keys()
+            .filter_map(|k| k.split_once('~').map(|(_, y)| y))
+            .collect();
+        if partners.len() != keys.len() || partners.is_empty() {
+            continue;
+        }
+        for valence in all.keys().filter(|v| *v != cooc) {
+            let points = dose_points(rows, cooc, valence);
+            if points.len() >= 2 {
+                let title = format!("{valence} against {cooc}: the valence-bleed curve");
+                let stem = plots.join(format!("dose_{valence}"));
+                written.extend(plot_dose(&title, partners[0], &points)?.write(&stem)?);
+            }
+        }
     }
     Ok(written)
 }
@@ -185,54 +384,14 @@ pub fn plot_trials(dir: &Path, rows: &[Row], delay: usize) -> Result<Vec<PathBuf
         v.sort_by(f32::total_cmp);
         v
     };
-    let err = |e: String| Error::Run(format!("trial plots: {e}"));
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (700, 640)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let left = -(before as i32);
-        let mut chart = ChartBuilder::on(&root)
-            .caption("RPE raster: median δ across agents", ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(left..(width as i32 + left), 0..n as i32)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("ticks from the cue")
-            .y_desc("trial")
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        let color = |d: f32| {
-            let x = d.clamp(-1.0, 1.0);
-            if x >= 0.0 {
-                RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
-            } else {
-                RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
-            }
-        };
-        chart
-            .draw_series(
-                (0..n)
-                    .flat_map(|t| (0..width).map(move |k| (t, k)))
-                    .map(|(t, k)| {
-                        let x = k as i32 + left;
-                        Rectangle::new(
-                            [(x, t as i32), (x + 1, t as i32 + 1)],
-                            color(percentile(&cell(t, k), 0.5)).filled(),
-                        )
-                    }),
-            )
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let raster = plots.join("rpe_raster.svg");
-    write_atomic(&raster, svg.as_bytes())?;
+    let medians: Vec<Vec<f32>> = (0..n)
+        .map(|t| (0..width).map(|k| percentile(&cell(t, k), 0.5)).collect())
+        .collect();
+    let mut written =
+        render!((700, 640), |root| draw_raster(root, &medians, before)).write(&plots.join("rpe_raster"))?;
 
     let mut keys: BTreeMap<String, Curve> = BTreeMap::new();
     for (name, k) in [("δ at cue", before), ("δ at reward time", before + delay)] {
@@ -247,12 +406,52 @@ pub fn plot_trials(dir: &Path, rows: &[Row], delay: usize) -> Result<Vec<PathBuf
             .collect();
         keys.insert(name.to_string(), curve);
     }
-    let transfer = plots.join("rpe_transfer.svg");
-    write_atomic(
-        &transfer,
-        plot_curves("RPE transfer over trials", "trial", &keys)?.as_bytes(),
-    )?;
-    Ok(vec![raster, transfer])
+    written
+        .extend(plot_curves("RPE transfer over trials", "trial", &keys)?.write(&plots.join("rpe_transfer"))?);
+    Ok(written)
+}
+
+/// Trial × time from the cue, each cell the median δ (red > 0, blue < 0).
+fn draw_raster<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    medians: &[Vec<f32>],
+    before: usize,
+) -> Result<()> {
+    let err = |e: String| Error::Run(format!("RPE raster: {e}"));
+    let (n, width) = (medians.len(), medians.first().map_or(0, Vec::len));
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let left = -(before as i32);
+    let mut chart = ChartBuilder::on(root)
+        .caption("RPE raster: median δ across agents", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(left..(width as i32 + left), 0..n as i32)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("ticks from the cue")
+        .y_desc("trial")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let color = |d: f32| {
+        let x = d.clamp(-1.0, 1.0);
+        if x >= 0.0 {
+            RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
+        } else {
+            RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
+        }
+    };
+    chart
+        .draw_series(medians.iter().enumerate().flat_map(|(t, row)| {
+            row.iter().enumerate().map(move |(k, &d)| {
+                let x = k as i32 + left;
+                Rectangle::new([(x, t as i32), (x + 1, t as i32 + 1)], color(d).filled())
+            })
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -276,11 +475,46 @@ mod tests {
         let curve = &c["valence"]["a"];
         assert_eq!(curve[&10].1, 2.0);
         assert_eq!(curve[&20], (0.8, 4.0, 7.2));
-        let svg = plot_probe("valence", &c["valence"]).unwrap();
+        let figure = plot_probe("valence", &c["valence"]).unwrap();
+        let svg = &figure.svg;
         assert!(
             svg.starts_with("<svg") && svg.contains("valence") && svg.contains("<polyline"),
             "{}",
             &svg[..200]
+        );
+        assert_eq!(&figure.png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    #[test]
+    fn dose_points_pair_each_count_with_its_concepts_valence() {
+        let row = |probe: &str, key: &str, step, agent, value| Row {
+            phase: "p".into(),
+            step,
+            agent,
+            probe: probe.into(),
+            key: key.into(),
+            value,
+        };
+        let mut rows = Vec::new();
+        for agent in 0..3 {
+            let a = agent as f32;
+            rows.push(row("exposure", "b~a", 10, agent, 100.0 + a));
+            rows.push(row("exposure", "c~a", 10, agent, 0.0));
+            rows.push(row("valence", "b", 5, agent, -1.0));
+            rows.push(row("valence", "b", 10, agent, 0.5 + a));
+            rows.push(row("valence", "c", 10, agent, -a));
+        }
+        let points = dose_points(&rows, "exposure", "valence");
+        let summary: Vec<(&str, f32, f32)> = points
+            .iter()
+            .map(|p| (p.concept.as_str(), p.dose.1, p.valence.1))
+            .collect();
+        assert_eq!(summary, vec![("c", 0.0, -1.0), ("b", 101.0, 1.5)]);
+        let dir = tempfile::tempdir().unwrap();
+        let written = plot_run(dir.path(), &rows).unwrap();
+        assert!(
+            written.iter().any(|p| p.ends_with("plots/dose_valence.png")),
+            "{written:?}"
         );
     }
 }

@@ -31,8 +31,25 @@ fn median(mut v: Vec<f32>) -> f32 {
     valence::experiment::recorder::percentile(&v, 0.5)
 }
 
+/// agent → last reading of `key` in probe `probe`.
+fn last(rows: &[Row], probe: &str, key: &str) -> HashMap<usize, f32> {
+    let step = rows
+        .iter()
+        .filter(|r| r.probe == probe)
+        .map(|r| r.step)
+        .max()
+        .unwrap();
+    rows.iter()
+        .filter(|r| r.probe == probe && r.key == key && r.step == step)
+        .map(|r| (r.agent, r.value))
+        .collect()
+}
+
+/// The valence-bleed curve (DESIGN §5.4): b0…b4 meet rewarded `a` at rates 0, ¼, ½, ¾, 1 in
+/// childhood; with the cortex frozen at conditioning, their valence rises with the dose, and the
+/// control `c` (as much company, none of it `a`) does not gain.
 #[test]
-fn mere_exposure_bleeds_valence_to_the_co_occurring_concept_only() {
+fn mere_exposure_valence_rises_with_the_dose_of_co_occurrence() {
     let scenario = load_scenario(scenario_path()).unwrap();
     assert!(scenario.population >= 16);
     let dir = tempfile::tempdir().unwrap();
@@ -42,38 +59,73 @@ fn mere_exposure_bleeds_valence_to_the_co_occurring_concept_only() {
         ..Default::default()
     };
     let out = run(&scenario, &options).unwrap();
-    let (a, b, c) = (
-        last_valence(&out.rows, "a"),
-        last_valence(&out.rows, "b"),
-        last_valence(&out.rows, "c"),
-    );
     let p = scenario.population;
-    assert_eq!((a.len(), b.len(), c.len()), (p, p, p));
-    let b_over_c = (0..p).filter(|i| b[i] > c[i]).count();
+    let doses = ["b0", "b1", "b2", "b3", "b4"];
+    let valence: Vec<HashMap<usize, f32>> = doses.iter().map(|b| last_valence(&out.rows, b)).collect();
+    let exposure: Vec<HashMap<usize, f32>> = doses
+        .iter()
+        .map(|b| last(&out.rows, "exposure", &format!("{b}~a")))
+        .collect();
+    let (a, c) = (last_valence(&out.rows, "a"), last_valence(&out.rows, "c"));
+    assert!(valence.iter().chain(&exposure).all(|m| m.len() == p));
+
+    // The dose is what the scenario says it is: rising with k, near zero for b0 (only where
+    // a sentence ending in `a` meets the next one beginning `… b0`: the corpus has no boundaries).
+    let dose_medians: Vec<f32> = exposure
+        .iter()
+        .map(|m| median(m.values().copied().collect()))
+        .collect();
     assert!(
-        b_over_c as f64 >= 0.9 * p as f64,
-        "valence(b) > valence(c) in only {b_over_c}/{p} agents"
+        dose_medians.windows(2).all(|w| w[1] > w[0] + 100.0),
+        "doses {dose_medians:?}"
     );
-    let (ma, mb, mc) = (
+    assert!(dose_medians[0] < 0.05 * dose_medians[4], "doses {dose_medians:?}");
+
+    let medians: Vec<f32> = valence
+        .iter()
+        .map(|m| median(m.values().copied().collect()))
+        .collect();
+    eprintln!("median valence by dose {medians:?} (doses {dose_medians:?})");
+    // Monotone non-decreasing within noise (a drop of at most 0.01 between neighbours).
+    assert!(medians.windows(2).all(|w| w[1] >= w[0] - 0.01), "{medians:?}");
+    let rise = medians[4] - medians[0];
+    assert!(rise > 0.08, "top dose over zero dose: {rise}");
+    let top_over_zero = (0..p).filter(|i| valence[4][i] > valence[0][i]).count();
+    assert!(
+        top_over_zero as f64 >= 0.9 * p as f64,
+        "b4 > b0 in only {top_over_zero}/{p}"
+    );
+    let top_over_control = (0..p).filter(|i| valence[4][i] > c[i]).count();
+    assert!(
+        top_over_control as f64 >= 0.9 * p as f64,
+        "b4 > c in only {top_over_control}/{p}"
+    );
+    let (ma, mc) = (
         median(a.values().copied().collect()),
-        median(b.values().copied().collect()),
         median(c.values().copied().collect()),
     );
     assert!(
-        ma > mb,
-        "median valence(a) = {ma} should exceed valence(b) = {mb}"
+        ma > medians[4],
+        "the rewarded concept keeps the most value: a {ma}, b4 {}",
+        medians[4]
     );
-    assert!(mb > 0.0 && mb > mc, "b should gain valence: b = {mb}, c = {mc}");
+    assert!(
+        mc <= medians[0] + 0.02,
+        "the control does not gain: c {mc}, b0 {}",
+        medians[0]
+    );
+    assert!(dir.path().join("plots/dose_valence.png").is_file());
     // The run directory holds the resolved scenario, the metrics and the summary.
     for f in ["scenario.toml", "metrics.csv", "summary.json"] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
-    let median_b = summary["probes"]["valence"]["b"]["median"].as_f64().unwrap();
+    let median_b4 = summary["probes"]["valence"]["b4"]["median"].as_f64().unwrap();
     assert!(
-        (median_b as f32 - mb).abs() < 1e-6,
-        "summary median {median_b} vs {mb}"
+        (median_b4 as f32 - medians[4]).abs() < 1e-6,
+        "summary median {median_b4} vs {}",
+        medians[4]
     );
     // The resolved scenario is itself a complete record: it names every region parameter.
     let resolved = std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap();

@@ -5,7 +5,8 @@
 //! - `metrics.csv`: long format `phase,step,agent,probe,key,value`;
 //! - `summary.json`: each probe's last value per key, median and 10th/90th percentiles across
 //!   agents;
-//! - `plots/<probe>.svg`: each probe's keys over steps, median and 10–90% band across agents.
+//! - `plots/<probe>.{svg,png}`: each probe's keys over steps, median and 10–90% band across
+//!   agents; `plots/dose_<probe>.{svg,png}`: valence against co-occurrence counts (dose–response).
 //!
 //! Every file is written to a temporary name and renamed into place, so a killed run never
 //! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.

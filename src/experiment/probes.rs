@@ -30,6 +30,49 @@ pub struct Probes {
     splits: HashMap<String, NormSplit>,
     /// Running sums of `event` probes, by probe name.
     events: RefCell<HashMap<String, EventAverage>>,
+    /// Running counts of `cooccurrence` probes, by probe name.
+    cooccurrences: RefCell<HashMap<String, Cooccurrences>>,
+}
+
+/// The running co-occurrence counts of one `cooccurrence` probe.
+struct Cooccurrences {
+    /// (x, y) as token ids.
+    pairs: Vec<(u32, u32)>,
+    window: usize,
+    /// The last `window` tokens of each agent's stream, newest last.
+    history: Vec<VecDeque<u32>>,
+    /// [pair][agent].
+    counts: Vec<Vec<u64>>,
+}
+
+impl Cooccurrences {
+    fn observe(&mut self, tokens: &Array2<f32>) {
+        let p = tokens.nrows();
+        if self.history.len() != p {
+            self.history = vec![VecDeque::with_capacity(self.window + 1); p];
+            self.counts = vec![vec![0; p]; self.pairs.len()];
+        }
+        for (agent, history) in self.history.iter_mut().enumerate() {
+            let t = tokens[[agent, 0]] as u32;
+            // Each co-occurrence is counted once, when the later of the two words arrives.
+            for (k, &(x, y)) in self.pairs.iter().enumerate() {
+                let partner = if t == x {
+                    Some(y)
+                } else if t == y {
+                    Some(x)
+                } else {
+                    None
+                };
+                if let Some(partner) = partner {
+                    self.counts[k][agent] += history.iter().filter(|&&h| h == partner).count() as u64;
+                }
+            }
+            history.push_back(t);
+            if history.len() > self.window {
+                history.pop_front();
+            }
+        }
+    }
 }
 
 /// The running event-related average of one `event` probe.
@@ -61,7 +104,9 @@ impl ProbeKind {
             ProbeKind::Valence { concepts, .. } | ProbeKind::Neighbours { concepts, .. } => {
                 concepts.iter().collect()
             }
-            ProbeKind::Cosine { pairs, .. } => pairs.iter().flat_map(|(a, b)| [a, b]).collect(),
+            ProbeKind::Cosine { pairs, .. } | ProbeKind::Cooccurrence { pairs, .. } => {
+                pairs.iter().flat_map(|(a, b)| [a, b]).collect()
+            }
             ProbeKind::Weat {
                 targets, attributes, ..
             } => targets.iter().chain(attributes).flatten().collect(),
@@ -138,30 +183,60 @@ impl Probes {
                 );
             }
         }
+        let cooccurrences = probes
+            .iter()
+            .filter_map(|probe| match &probe.kind {
+                ProbeKind::Cooccurrence { pairs, window } => Some((
+                    probe.name.clone(),
+                    Cooccurrences {
+                        pairs: pairs
+                            .iter()
+                            .map(|(x, y)| {
+                                (
+                                    vocabulary.id(x).expect("checked"),
+                                    vocabulary.id(y).expect("checked"),
+                                )
+                            })
+                            .collect(),
+                        window: *window,
+                        history: Vec::new(),
+                        counts: Vec::new(),
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
         Ok(Probes {
             vocabulary,
             words,
             splits,
             events: RefCell::new(events),
+            cooccurrences: RefCell::new(cooccurrences),
         })
     }
 
     /// Whether any probe needs to see every tick (`event` probes).
     pub fn observes(&self) -> bool {
-        !self.events.borrow().is_empty()
+        !self.events.borrow().is_empty() || !self.cooccurrences.borrow().is_empty()
     }
 
     /// Called after every tick: `event` probes match the world's latest token against their
     /// phrases and add the signal of the agents where one ends.
     pub fn observe(&self, brain: &Brain) -> Result<()> {
         let mut events = self.events.borrow_mut();
-        if events.is_empty() {
+        let mut cooccurrences = self.cooccurrences.borrow_mut();
+        if events.is_empty() && cooccurrences.is_empty() {
             return Ok(());
         }
         let tokens = brain
             .signal(crate::brain::WORLD, "token")
-            .ok_or_else(|| Error::Run("event probes need a world with a `token` output".into()))?
+            .ok_or_else(|| {
+                Error::Run("event and cooccurrence probes need a world with a `token` output".into())
+            })?
             .to_host();
+        for c in cooccurrences.values_mut() {
+            c.observe(&tokens);
+        }
         let p = tokens.nrows();
         for (name, ev) in events.iter_mut() {
             if ev.history.len() != p {
@@ -341,6 +416,16 @@ impl Probes {
                     .ok_or_else(|| fail(format!("`{source}` has not been computed yet")))?;
                 let values = signal.to_host().mean_axis(Axis(1)).expect("width ≥ 1");
                 rec.record(phase, step, &probe.name, &source.to_string(), &values);
+            }
+            ProbeKind::Cooccurrence { pairs, .. } => {
+                let counts = self.cooccurrences.borrow();
+                let c = &counts[&probe.name];
+                for (k, (x, y)) in pairs.iter().enumerate() {
+                    if let Some(per_agent) = c.counts.get(k) {
+                        let values: Array1<f32> = per_agent.iter().map(|&n| n as f32).collect();
+                        rec.record(phase, step, &probe.name, &format!("{x}~{y}"), &values);
+                    }
+                }
             }
             ProbeKind::Event { .. } => {
                 let mut events = self.events.borrow_mut();

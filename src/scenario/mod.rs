@@ -146,6 +146,15 @@ pub enum ProbeKind {
         /// Where it is read.
         source: SignalSource,
     },
+    /// How often each pair of words has co-occurred in each agent's stream so far: the second
+    /// within `window` tokens before or after the first (the cortex's own window, by default
+    /// 2) — the dose of a valence-bleed curve. Key `x~y`; counts run over the whole run.
+    Cooccurrence {
+        /// The pairs (x, y).
+        pairs: Vec<(String, String)>,
+        /// Tokens either side.
+        window: usize,
+    },
     /// An event-related average: the mean of a signal over the ticks at which the world's token
     /// stream ends with one of a group's phrases, per agent, since the probe last recorded
     /// (key: the group). E.g. the value the reward model gives `snake` after `forest` vs after
@@ -439,6 +448,8 @@ struct ProbeDe {
     #[serde(default)]
     k: Option<Spanned<i64>>,
     #[serde(default)]
+    window: Option<Spanned<i64>>,
+    #[serde(default)]
     targets: Option<Spanned<WordSets>>,
     #[serde(default)]
     attributes: Option<Spanned<WordSets>>,
@@ -473,6 +484,7 @@ pub const PROBE_KINDS: &[&str] = &[
     "norms",
     "signal",
     "event",
+    "cooccurrence",
 ];
 
 /// Parses TOML keeping spans; a syntax error is located.
@@ -935,12 +947,14 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             "analogy" => &["analogies", "cortex"],
             "signal" => &["signal"],
             "event" => &["signal", "events"],
+            "cooccurrence" => &["pairs", "window"],
             _ => &["ridge", "cortex", "reward_model"],
         };
         let present = [
             ("concepts", p.concepts.as_ref().map(|v| v.span())),
             ("pairs", p.pairs.as_ref().map(|v| v.span())),
             ("k", p.k.as_ref().map(|v| v.span())),
+            ("window", p.window.as_ref().map(|v| v.span())),
             ("targets", p.targets.as_ref().map(|v| v.span())),
             ("attributes", p.attributes.as_ref().map(|v| v.span())),
             ("analogies", p.analogies.as_ref().map(|v| v.span())),
@@ -1044,6 +1058,25 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 cortex: cortex()?,
                 reward_model: reward_model()?,
             },
+            "cooccurrence" => {
+                let pairs = p
+                    .pairs
+                    .as_ref()
+                    .ok_or_else(|| required("pairs", "[[\"b\", \"a\"], …]"))?;
+                let mut checked = Vec::new();
+                for pair in pairs.get_ref() {
+                    let (a, b) = pair.get_ref();
+                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
+                    checked.push((concept(&at(a))?, concept(&at(b))?));
+                }
+                ProbeKind::Cooccurrence {
+                    pairs: checked,
+                    window: match &p.window {
+                        Some(w) => positive(&source, w, "window")? as usize,
+                        None => 2,
+                    },
+                }
+            }
             "cosine" => {
                 let pairs = p
                     .pairs
