@@ -75,6 +75,19 @@ enum Command {
         /// The run directory.
         run: PathBuf,
     },
+    /// Overlay several runs' curves (e.g. cortex learning vs frozen): one figure per probe that
+    /// every run has, each run's keys labelled `run: key`.
+    Compare {
+        /// Run directories (two or more).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Only these keys (comma-separated), e.g. `--keys x,b4`.
+        #[arg(long, value_delimiter = ',')]
+        keys: Vec<String>,
+        /// Where the figures go.
+        #[arg(long, default_value = "compare")]
+        out: PathBuf,
+    },
     /// Print a model's (or a scenario's model's) graph as Graphviz DOT.
     Graph {
         /// A model or scenario file.
@@ -218,6 +231,24 @@ fn real_main() -> anyhow::Result<ExitCode> {
         Command::Plot { run } => {
             let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;
             for path in valence::plot::plot_run(&run, &rows)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { runs, keys, out } => {
+            let mut loaded = Vec::new();
+            for run in &runs {
+                let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;
+                let name = run
+                    .file_name()
+                    .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned());
+                loaded.push((name, rows));
+            }
+            let written = valence::plot::compare_runs(&loaded, &keys, &out)?;
+            if written.is_empty() {
+                anyhow::bail!("the runs share no probe (with the keys asked for) to compare");
+            }
+            for path in written {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)

@@ -324,6 +324,43 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Overlays runs: for every probe all runs recorded, one figure (`out/<probe>.{svg,png}`) with
+/// each run's keys as `run: key` curves; `keys`, when not empty, keeps only those keys.
+pub fn compare_runs(runs: &[(String, Vec<Row>)], keys: &[String], out: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let all: Vec<(&String, BTreeMap<String, BTreeMap<String, Curve>>)> =
+        runs.iter().map(|(name, rows)| (name, curves(rows))).collect();
+    let Some((_, first)) = all.first() else {
+        return Ok(Vec::new());
+    };
+    let mut written = Vec::new();
+    for probe in first.keys() {
+        if !all.iter().all(|(_, c)| c.contains_key(probe)) {
+            continue;
+        }
+        let mut overlay: BTreeMap<String, Curve> = BTreeMap::new();
+        for (name, c) in &all {
+            for (key, curve) in &c[probe] {
+                if keys.is_empty() || keys.contains(key) {
+                    overlay.insert(format!("{name}: {key}"), curve.clone());
+                }
+            }
+        }
+        if overlay.is_empty() || overlay.len() > MAX_KEYS {
+            continue;
+        }
+        let title = format!(
+            "{probe}: {}",
+            all.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(" vs ")
+        );
+        written.extend(plot_probe(&title, &overlay)?.write(&out.join(probe))?);
+    }
+    Ok(written)
+}
+
 /// One tick of one agent: (δ, time since the cue).
 type RpeTick = (Option<f32>, Option<f32>);
 
