@@ -87,8 +87,11 @@ const MAX_KEYS: usize = 10;
 /// One key's curve: step → (p10, median, p90) across agents.
 pub type Curve = BTreeMap<u64, (f32, f32, f32)>;
 
+/// probe → key → curve.
+pub type RunCurves = BTreeMap<String, BTreeMap<String, Curve>>;
+
 /// probe → key → curve, from a run's rows.
-pub fn curves(rows: &[Row]) -> BTreeMap<String, BTreeMap<String, Curve>> {
+pub fn curves(rows: &[Row]) -> RunCurves {
     let mut values: BTreeMap<(&str, &str, u64), Vec<f32>> = BTreeMap::new();
     for r in rows {
         values
@@ -328,8 +331,7 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
 /// each run's keys as `run: key` curves; `keys`, when not empty, keeps only those keys.
 pub fn compare_runs(runs: &[(String, Vec<Row>)], keys: &[String], out: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let all: Vec<(&String, BTreeMap<String, BTreeMap<String, Curve>>)> =
-        runs.iter().map(|(name, rows)| (name, curves(rows))).collect();
+    let all: Vec<(&String, RunCurves)> = runs.iter().map(|(name, rows)| (name, curves(rows))).collect();
     let Some((_, first)) = all.first() else {
         return Ok(Vec::new());
     };
