@@ -29,6 +29,35 @@ impl Figure {
     }
 }
 
+impl Figure {
+    /// Shows the figure in a Jupyter notebook run by the evcxr Rust kernel (prints the PNG in
+    /// evcxr's content markers; elsewhere it is a line of base64 on stdout).
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
+            base64(&self.png)
+        );
+    }
+}
+
+/// Standard base64 (RFC 4648) with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 static FONT: Once = Once::new();
 
 /// Registers the bundled font as "sans-serif" (once per process).
@@ -522,6 +551,21 @@ mod tests {
             &svg[..200]
         );
         assert_eq!(&figure.png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        // RFC 4648 §10.
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
     }
 
     #[test]
