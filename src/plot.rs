@@ -74,6 +74,8 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>> {
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Best);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
     let err = |e: png::EncodingError| Error::Run(format!("PNG encoding: {e}"));
     let mut writer = encoder.write_header().map_err(err)?;
     writer.write_image_data(rgb).map_err(err)?;
@@ -335,6 +337,17 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
         }
         written.extend(plot_probe(probe, keys)?.write(&plots.join(probe))?);
     }
+    // Across-agent correlations of a probe's keys (does a cluster of concepts move together?).
+    for (probe, keys) in &all {
+        if (4..=MAX_KEYS).contains(&keys.len())
+            && let Some((names, r)) = correlations(rows, probe)
+        {
+            let title = format!("{probe}: correlation across agents (last reading)");
+            written.extend(
+                plot_correlations(&title, &names, &r)?.write(&plots.join(format!("{probe}_correlation")))?,
+            );
+        }
+    }
     // A probe whose keys are all `x~y` is a co-occurrence count.
     for (cooc, keys) in &all {
         let partners: Vec<&str> = keys
@@ -354,6 +367,113 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(written)
+}
+
+/// Pearson r across agents between every two keys of a probe, at each key's last reading; keys
+/// in order. `None` if fewer than 3 agents share the readings.
+pub fn correlations(rows: &[Row], probe: &str) -> Option<(Vec<String>, Vec<Vec<f64>>)> {
+    let mut last: BTreeMap<&str, (u64, BTreeMap<usize, f64>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.probe == probe) {
+        let e = last.entry(&r.key).or_insert((r.step, BTreeMap::new()));
+        if r.step > e.0 {
+            *e = (r.step, BTreeMap::new());
+        }
+        if r.step == e.0 {
+            e.1.insert(r.agent, f64::from(r.value));
+        }
+    }
+    let keys: Vec<String> = last.keys().map(|k| k.to_string()).collect();
+    let agents: Vec<usize> = last.values().next()?.1.keys().copied().collect();
+    if agents.len() < 3 || last.values().any(|(_, v)| v.keys().ne(agents.iter())) {
+        return None;
+    }
+    let series: Vec<Vec<f64>> = last
+        .values()
+        .map(|(_, v)| v.values().copied().collect())
+        .collect();
+    let r = series
+        .iter()
+        .map(|a| series.iter().map(|b| crate::analysis::pearson(a, b)).collect())
+        .collect();
+    Some((keys, r))
+}
+
+/// A heat map of [`correlations`]: red r > 0, blue r < 0, the value written in each cell.
+pub fn plot_correlations(title: &str, keys: &[String], r: &[Vec<f64>]) -> Result<Figure> {
+    Ok(render!((640, 600), |root| draw_correlations(
+        root, title, keys, r
+    )))
+}
+
+fn draw_correlations<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    keys: &[String],
+    r: &[Vec<f64>],
+) -> Result<()> {
+    let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
+    let n = keys.len() as i32;
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let label = |i: &i32| keys.get(*i as usize).cloned().unwrap_or_default();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(keys.len())
+        .y_labels(keys.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => label(i),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => label(i),
+            _ => String::new(),
+        })
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let color = |x: f64| {
+        let x = x.clamp(-1.0, 1.0);
+        if x >= 0.0 {
+            RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
+        } else {
+            RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
+        }
+    };
+    let cells = (0..n).flat_map(|i| (0..n).map(move |j| (i, j)));
+    chart
+        .draw_series(cells.clone().map(|(i, j)| {
+            let v = r[i as usize][j as usize];
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), SegmentValue::Exact(j)),
+                    (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+                ],
+                color(if v.is_finite() { v } else { 0.0 }).filled(),
+            )
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .draw_series(cells.map(|(i, j)| {
+            Text::new(
+                format!("{:.2}", r[i as usize][j as usize]),
+                (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
+                ("sans-serif", 13)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Center,
+                    )),
+            )
+        }))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
 }
 
 /// Overlays runs: for every probe all runs recorded, one figure (`out/<probe>.{svg,png}`) with
