@@ -263,20 +263,36 @@ pub fn merge(path: &Path, out: &Path) -> Result<(Vec<String>, Vec<RunRows>)> {
 
 /// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`.
 pub fn merged_csv(columns: &[String], runs: &[RunRows]) -> String {
+    use crate::experiment::recorder::csv_field;
     let mut s = format!(
         "run,seed,{}phase,step,agent,probe,key,value\n",
-        columns.iter().map(|c| format!("{c},")).collect::<String>()
+        columns
+            .iter()
+            .map(|c| format!("{},", csv_field(c)))
+            .collect::<String>()
     );
     for (r, rows) in runs {
+        // A grid value may be an array or a table (`["CAMPAIGN", "LIFE"]`): quoted as needed.
         let params: String = columns
             .iter()
-            .map(|c| format!("{},", r.params.get(c).map(|v| v.to_string()).unwrap_or_default()))
+            .map(|c| {
+                format!(
+                    "{},",
+                    csv_field(&r.params.get(c).map(|v| v.to_string()).unwrap_or_default())
+                )
+            })
             .collect();
         let seed = r.seed.map(|s| s.to_string()).unwrap_or_default();
         for row in rows {
             s.push_str(&format!(
                 "{},{seed},{params}{},{},{},{},{},{}\n",
-                r.id, row.phase, row.step, row.agent, row.probe, row.key, row.value
+                r.id,
+                csv_field(&row.phase),
+                row.step,
+                row.agent,
+                csv_field(&row.probe),
+                csv_field(&row.key),
+                row.value
             ));
         }
     }
@@ -334,6 +350,30 @@ mod tests {
         assert_eq!(shard_from(Some("2/5")).unwrap(), (2, 5));
         assert!(shard_from(Some("5/5")).is_err());
         assert!(shard_from(Some("x")).is_err());
+    }
+
+    #[test]
+    fn merged_csv_quotes_grid_values_with_commas() {
+        let value: toml::Value = toml::from_str::<toml::Table>("v = [\"A\", \"B\"]").unwrap()["v"].clone();
+        let run = SweepRun {
+            index: 0,
+            id: "run0000".into(),
+            params: [("phases.2.world.rules.S".to_string(), value)].into(),
+            seed: Some(1),
+        };
+        let row = Row {
+            phase: "p".into(),
+            step: 3,
+            agent: 0,
+            probe: "valence".into(),
+            key: "x".into(),
+            value: 0.5,
+        };
+        let csv = merged_csv(&["phases.2.world.rules.S".to_string()], &[(run, vec![row])]);
+        assert_eq!(
+            csv.lines().nth(1).unwrap(),
+            r#"run0000,1,"[""A"", ""B""]",p,3,0,valence,x,0.5"#
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub fn to_csv(rows: &[Row]) -> String {
     s
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a newline.
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
