@@ -618,13 +618,14 @@ impl Brain {
         inputs
     }
 
-    /// The first region (in schedule order) whose learnable state is not finite.
-    pub fn first_divergent(&self) -> Option<&str> {
-        self.plan
-            .order
-            .iter()
-            .find(|n| !self.regions[n].is_finite())
-            .map(|&n| self.plan.graph[n].name.as_str())
+    /// The first region (in schedule order) whose learnable state is not finite, and the first
+    /// agent in it that diverged.
+    pub fn first_divergent(&self) -> Option<(&str, usize)> {
+        self.plan.order.iter().find_map(|n| {
+            self.regions[n]
+                .divergent_agent()
+                .map(|a| (self.plan.graph[*n].name.as_str(), a))
+        })
     }
 }
 

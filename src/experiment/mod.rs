@@ -135,11 +135,11 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                 .filter(|pr| last || k % pr.every == 0)
                 .collect();
             if !due.is_empty() {
-                if let Some(region) = brain.first_divergent() {
+                if let Some((region, agent)) = brain.first_divergent() {
                     recorder.flush()?;
                     return Err(Error::Run(format!(
-                        "phase `{}`, step {step}: region `{region}` diverged (non-finite weights); \
-                         metrics so far are in {}",
+                        "phase `{}`, step {step}: region `{region}`, agent {agent} diverged (non-finite \
+                         weights); metrics so far are in {}",
                         phase.name,
                         dir.display()
                     )));

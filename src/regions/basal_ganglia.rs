@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
 use crate::error::{Error, Result};
-use crate::signal::{Signal, SignalKind, array_to_tensor};
+use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
 
 /// Hyperparameters of [`BasalGanglia`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +131,12 @@ impl BasalGanglia {
 }
 
 impl Region for BasalGanglia {
+    fn divergent_agent(&self) -> Option<usize> {
+        let [p, a, d] = self.weights.dims();
+        let w = tensor_to_array(self.weights.clone().reshape([p, a * d]));
+        (0..p).find(|&i| !w.row(i).iter().all(|x| x.is_finite()))
+    }
+
     fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
         let get = |port: &str| {
             inputs

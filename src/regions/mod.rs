@@ -217,9 +217,10 @@ pub trait Region: Send {
         None
     }
 
-    /// Whether any learnable state is not finite (a divergence check).
-    fn is_finite(&self) -> bool {
-        true
+    /// The first agent whose learnable state is not finite (NaN or ±∞), if any: the run loop's
+    /// divergence check, which stops the run naming region and agent.
+    fn divergent_agent(&self) -> Option<usize> {
+        None
     }
 }
 

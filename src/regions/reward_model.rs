@@ -276,9 +276,12 @@ impl Region for RewardModel {
         Some(v.column(0).to_owned())
     }
 
-    fn is_finite(&self) -> bool {
-        let w = tensor_to_array(self.weights.clone());
-        w.iter().all(|x| x.is_finite())
+    fn divergent_agent(&self) -> Option<usize> {
+        let (w, u) = (
+            tensor_to_array(self.weights.clone()),
+            tensor_to_array(self.reward_weights.clone()),
+        );
+        (0..w.nrows()).find(|&a| !w.row(a).iter().chain(u.row(a).iter()).all(|x| x.is_finite()))
     }
 }
 
@@ -286,6 +289,17 @@ impl Region for RewardModel {
 mod tests {
     use super::*;
     use crate::worlds::Vocabulary;
+
+    #[test]
+    fn a_non_finite_weight_names_its_agent() {
+        let device = crate::device::DeviceChoice::Cpu.make(0).unwrap();
+        let mut vta = model(RewardModelConfig::default(), 3, 2, &device);
+        assert_eq!(vta.divergent_agent(), None);
+        let mut w = tensor_to_array(vta.weights.clone());
+        w[[2, 1]] = f32::NAN;
+        vta.weights = array_to_tensor(&w, &device);
+        assert_eq!(vta.divergent_agent(), Some(2));
+    }
 
     fn model(config: RewardModelConfig, p: usize, d: usize, device: &Device) -> RewardModel {
         let vocab = Vocabulary::from_counts(vec![]);

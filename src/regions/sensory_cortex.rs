@@ -550,10 +550,10 @@ impl Region for SensoryCortex {
         Some(out)
     }
 
-    fn is_finite(&self) -> bool {
+    fn divergent_agent(&self) -> Option<usize> {
         self.agents
             .iter()
-            .all(|a| a.input.iter().chain(&a.output).all(|x| x.is_finite()))
+            .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite()))
     }
 }
 
