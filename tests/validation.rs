@@ -457,3 +457,11 @@ fn event_probe_of_an_unknown_word() {
     let e = scenario_error(&text);
     assert_scenario_at(&e, ErrorKind::UnknownConcept, 26, 17);
 }
+
+#[test]
+fn clamp_beyond_f32_range() {
+    let e = scenario_error(&with_phase_lines(
+        "[[phases.interventions]]\nedge = \"cortex.latent -> vta.latent\"\naction = \"clamp\"\nvalue = 1e39\n",
+    ));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 20, 9);
+}

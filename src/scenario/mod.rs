@@ -361,12 +361,14 @@ fn read_intervention(source: &SourceFile, iv: &InterventionDe, model: &ModelSpec
                 "an ablation sends zeros: `value` is for `action = \"clamp\"`",
             ));
         }
-        ("clamp", Some(v)) if v.get_ref().is_finite() => (InterventionAction::Clamp, *v.get_ref() as f32),
+        ("clamp", Some(v)) if (*v.get_ref() as f32).is_finite() => {
+            (InterventionAction::Clamp, *v.get_ref() as f32)
+        }
         ("clamp", Some(v)) => {
             return Err(source.error(
                 ErrorKind::InvalidValue,
                 v.span(),
-                "`value`: expected a finite number",
+                "`value`: expected a finite number within f32 range (|v| < 3.4e38)",
             ));
         }
         ("clamp", None) => {
