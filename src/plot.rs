@@ -58,6 +58,16 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A diverging colour scale on [−1, 1]: white at 0, red toward +1, blue toward −1.
+fn diverging(x: f64) -> RGBColor {
+    let x = x.clamp(-1.0, 1.0);
+    if x >= 0.0 {
+        RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
+    } else {
+        RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
+    }
+}
+
 static FONT: Once = Once::new();
 
 /// Registers the bundled font as "sans-serif" (once per process).
@@ -437,14 +447,6 @@ fn draw_correlations<DB: DrawingBackend>(
         })
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    let color = |x: f64| {
-        let x = x.clamp(-1.0, 1.0);
-        if x >= 0.0 {
-            RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
-        } else {
-            RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
-        }
-    };
     let cells = (0..n).flat_map(|i| (0..n).map(move |j| (i, j)));
     chart
         .draw_series(cells.clone().map(|(i, j)| {
@@ -454,7 +456,7 @@ fn draw_correlations<DB: DrawingBackend>(
                     (SegmentValue::Exact(i), SegmentValue::Exact(j)),
                     (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
                 ],
-                color(if v.is_finite() { v } else { 0.0 }).filled(),
+                diverging(if v.is_finite() { v } else { 0.0 }).filled(),
             )
         }))
         .map_err(|e| err(e.to_string()))?;
@@ -623,19 +625,14 @@ fn draw_raster<DB: DrawingBackend>(
         .y_desc("trial")
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    let color = |d: f32| {
-        let x = d.clamp(-1.0, 1.0);
-        if x >= 0.0 {
-            RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
-        } else {
-            RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
-        }
-    };
     chart
         .draw_series(medians.iter().enumerate().flat_map(|(t, row)| {
             row.iter().enumerate().map(move |(k, &d)| {
                 let x = k as i32 + left;
-                Rectangle::new([(x, t as i32), (x + 1, t as i32 + 1)], color(d).filled())
+                Rectangle::new(
+                    [(x, t as i32), (x + 1, t as i32 + 1)],
+                    diverging(f64::from(d)).filled(),
+                )
             })
         }))
         .map_err(|e| err(e.to_string()))?;

@@ -984,6 +984,22 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             )
         };
         let words = |list: &[Spanned<String>]| list.iter().map(concept).collect::<Result<Vec<_>>>();
+        // `pairs = [["a", "b"], …]`, every word checked.
+        let word_pairs = || -> Result<Vec<(String, String)>> {
+            let pairs = p
+                .pairs
+                .as_ref()
+                .ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
+            pairs
+                .get_ref()
+                .iter()
+                .map(|pair| {
+                    let (a, b) = pair.get_ref();
+                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
+                    Ok((concept(&at(a))?, concept(&at(b))?))
+                })
+                .collect()
+        };
         let signal_source = || -> Result<SignalSource> {
             let sig = p
                 .signal
@@ -1060,41 +1076,17 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 cortex: cortex()?,
                 reward_model: reward_model()?,
             },
-            "cooccurrence" => {
-                let pairs = p
-                    .pairs
-                    .as_ref()
-                    .ok_or_else(|| required("pairs", "[[\"b\", \"a\"], …]"))?;
-                let mut checked = Vec::new();
-                for pair in pairs.get_ref() {
-                    let (a, b) = pair.get_ref();
-                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
-                    checked.push((concept(&at(a))?, concept(&at(b))?));
-                }
-                ProbeKind::Cooccurrence {
-                    pairs: checked,
-                    window: match &p.window {
-                        Some(w) => positive(&source, w, "window")? as usize,
-                        None => 2,
-                    },
-                }
-            }
-            "cosine" => {
-                let pairs = p
-                    .pairs
-                    .as_ref()
-                    .ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
-                let mut checked = Vec::new();
-                for pair in pairs.get_ref() {
-                    let (a, b) = pair.get_ref();
-                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
-                    checked.push((concept(&at(a))?, concept(&at(b))?));
-                }
-                ProbeKind::Cosine {
-                    pairs: checked,
-                    cortex: cortex()?,
-                }
-            }
+            "cooccurrence" => ProbeKind::Cooccurrence {
+                pairs: word_pairs()?,
+                window: match &p.window {
+                    Some(w) => positive(&source, w, "window")? as usize,
+                    None => 2,
+                },
+            },
+            "cosine" => ProbeKind::Cosine {
+                pairs: word_pairs()?,
+                cortex: cortex()?,
+            },
             "neighbours" => ProbeKind::Neighbours {
                 concepts: words(
                     p.concepts
