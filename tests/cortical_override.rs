@@ -4,11 +4,13 @@
 //! edge ablated (the scenario's own commented `[[interventions]]` block, switched on) it cannot
 //! — the stimulus code alone gives one value whatever the context.
 
+mod common;
+use common::{median, run_rows};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use valence::error::SourceFile;
-use valence::experiment::{RunOptions, run};
 use valence::scenario::{Scenario, parse_scenario};
 
 fn scenario(ablated: bool) -> Scenario {
@@ -25,22 +27,10 @@ fn scenario(ablated: bool) -> Scenario {
 
 /// Per event group: each agent's mean value of `snake` in the test phase.
 fn snake_values(s: &Scenario) -> BTreeMap<String, Vec<f32>> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let last = out.rows.iter().map(|r| r.step).max().unwrap();
+    let rows = run_rows(s);
+    let last = rows.iter().map(|r| r.step).max().unwrap();
     let mut v: BTreeMap<String, Vec<f32>> = BTreeMap::new();
-    for r in out
-        .rows
-        .iter()
-        .filter(|r| r.probe == "snake_value" && r.step == last)
-    {
+    for r in rows.iter().filter(|r| r.probe == "snake_value" && r.step == last) {
         assert_eq!(r.phase, "test");
         v.entry(r.key.clone()).or_default().push(r.value);
     }
@@ -50,11 +40,6 @@ fn snake_values(s: &Scenario) -> BTreeMap<String, Vec<f32>> {
         "every agent met both contexts"
     );
     v
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The thin slice, end to end: `scenarios/mere_exposure.toml` run through the library as the CLI
 //! runs it, checked for the valence-bleed result and for bit-identical reruns.
 
+mod common;
+use common::median;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -24,11 +27,6 @@ fn last_valence(rows: &[Row], key: &str) -> HashMap<usize, f32> {
         .filter(|r| r.probe == "valence" && r.key == key && r.step == last)
         .map(|r| (r.agent, r.value))
         .collect()
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 /// agent → last reading of `key` in probe `probe`.

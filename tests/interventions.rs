@@ -2,10 +2,13 @@
 //! it: the source port keeps its own value); an ablation delivers zeros and stops learning
 //! through that edge; both last only for the phases they name.
 
+mod common;
+use common::run_rows;
+
 use std::collections::BTreeMap;
 
 use valence::error::SourceFile;
-use valence::experiment::{Row, RunOptions, run};
+use valence::experiment::Row;
 use valence::scenario::parse_scenario;
 
 const SCENARIO: &str = r#"schema = 1
@@ -65,18 +68,8 @@ every = 1
 "#;
 
 fn rows() -> Vec<Row> {
-    let dir = tempfile::tempdir().unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/interventions.toml");
-    let s = parse_scenario(SourceFile::new(path, SCENARIO)).unwrap();
-    run(
-        &s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .rows
+    run_rows(&parse_scenario(SourceFile::new(path, SCENARIO)).unwrap())
 }
 
 #[test]

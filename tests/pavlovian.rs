@@ -3,10 +3,13 @@
 //! at the time it was due; with a 50% reward the cue's RPE is about half the reward.
 //! `scenarios/pavlovian.toml`, 16 agents, fixed seed.
 
+mod common;
+use common::{median, run_rows};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use valence::experiment::{Row, RunOptions, run};
+use valence::experiment::Row;
 use valence::scenario::{Scenario, load_scenario};
 use valence::worlds::WorldSpec;
 
@@ -47,26 +50,8 @@ fn trials(rows: &[Row], delay: f32) -> BTreeMap<usize, Vec<(String, f32, f32)>> 
     out
 }
 
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
-}
-
 fn scenario() -> Scenario {
     load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pavlovian.toml")).unwrap()
-}
-
-fn run_rows(s: &Scenario) -> Vec<Row> {
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .rows
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! `vaderSentiment` (`bash scripts/test.sh` installs both); without them these tests fail with
 //! the install hint, never pass silently.
 
+mod common;
+use common::median;
+
 use std::path::Path;
 
 use valence::experiment::{Row, RunOptions, run};
@@ -61,11 +64,6 @@ fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
         .filter(|r| r.probe == probe && r.key == key && r.step == step)
         .map(|r| r.value)
         .collect()
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 #[test]

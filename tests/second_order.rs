@@ -2,25 +2,18 @@
 //! with the cortex frozen, `b` gains value only through TD (γ > 0) and not at γ = 0; with the
 //! cortex learning and γ = 0, `b` gains value only by geometric bleed.
 
+mod common;
+use common::{median, run_rows};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use valence::experiment::{RunOptions, run};
 use valence::regions::RegionSpec;
 use valence::scenario::{Scenario, load_scenario};
 
 /// Per phase, per concept: each agent's valence at the phase's last probe.
 fn valences(s: &Scenario) -> BTreeMap<(String, String), Vec<f32>> {
-    let dir = tempfile::tempdir().unwrap();
-    let rows = run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .rows;
+    let rows = run_rows(s);
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
     for r in &rows {
         let e = last.entry(r.phase.clone()).or_insert(0);
@@ -33,11 +26,6 @@ fn valences(s: &Scenario) -> BTreeMap<(String, String), Vec<f32>> {
             .push(r.value);
     }
     out
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 /// (median of b, median of c, agents with b > c) in a phase.

@@ -2,27 +2,17 @@
 //! scenario file run as written and, where the claim is a comparison, with one intervention
 //! (a frozen region) applied to the loaded scenario — no special-purpose code.
 
+mod common;
+use common::{median, run_rows};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use valence::experiment::{Row, RunOptions, run};
+use valence::experiment::Row;
 use valence::scenario::{Scenario, load_scenario};
 
 fn scenario(name: &str) -> Scenario {
     load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"))).unwrap()
-}
-
-fn rows(s: &Scenario) -> Vec<Row> {
-    let dir = tempfile::tempdir().unwrap();
-    run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .rows
 }
 
 /// Each agent's valence of `concept` at the last valence reading of `phase`.
@@ -38,11 +28,6 @@ fn valence_at_end(rows: &[Row], phase: &str, concept: &str) -> Vec<f32> {
         v.insert(r.agent, r.value);
     }
     v.into_values().collect()
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    valence::experiment::recorder::percentile(&v, 0.5)
 }
 
 fn pearson(a: &[f32], b: &[f32]) -> f64 {
@@ -63,8 +48,8 @@ fn propaganda_raises_valence_more_when_the_cortex_learns() {
         let after = valence_at_end(rows, "campaign", "x");
         after.iter().zip(&before).map(|(a, b)| a - b).collect()
     };
-    let with = rows(&learning);
-    let (rise_learning, rise_frozen) = (rise(&with), rise(&rows(&frozen)));
+    let with = run_rows(&learning);
+    let (rise_learning, rise_frozen) = (rise(&with), rise(&run_rows(&frozen)));
     let (ml, mf) = (median(rise_learning.clone()), median(rise_frozen.clone()));
     let more = rise_learning
         .iter()
@@ -86,7 +71,7 @@ fn propaganda_raises_valence_more_when_the_cortex_learns() {
 #[test]
 fn ideology_positions_correlate_within_a_side_not_across() {
     let s = scenario("ideology");
-    let rows = rows(&s);
+    let rows = run_rows(&s);
     let v: Vec<Vec<f32>> = ["x1", "x2", "x3", "x4", "y1", "y2", "y3", "y4"]
         .iter()
         .map(|c| valence_at_end(&rows, "life", c))
@@ -119,7 +104,7 @@ fn sparser_rewards_leave_a_larger_share_of_valence_to_geometric_bleed() {
     let intact = scenario("sparse_reward");
     let mut ablated = intact.clone();
     ablated.phases[0].freeze.push("cortex".into());
-    let (with, without) = (rows(&intact), rows(&ablated));
+    let (with, without) = (run_rows(&intact), run_rows(&ablated));
     let share: Vec<f32> = ["t1", "t2", "t3"]
         .iter()
         .map(|t| {
