@@ -388,7 +388,8 @@ pub struct Brain {
     /// The previous tick's value on each delayed edge (by edge index in the model).
     delayed: HashMap<usize, Signal>,
     /// Edges (by index in the model) whose signal is replaced by a constant this phase.
-    clamped: HashMap<usize, f32>,
+    /// Indexed by edge; empty when nothing is clamped (a plain index on the tick's path).
+    clamped: Vec<Option<f32>>,
     population: usize,
 }
 
@@ -432,7 +433,7 @@ impl Brain {
             regions,
             outputs: HashMap::new(),
             delayed,
-            clamped: HashMap::new(),
+            clamped: Vec::new(),
             population,
         })
     }
@@ -504,8 +505,16 @@ impl Brain {
                 "no edge with index {i} (the model has {edges})"
             )));
         }
-        self.clamped = clamps.iter().copied().collect();
+        self.clamped = vec![None; if clamps.is_empty() { 0 } else { edges }];
+        for &(i, v) in clamps {
+            self.clamped[i] = Some(v);
+        }
         Ok(())
+    }
+
+    /// The constant edge `index` is clamped to this phase, if any.
+    fn clamp(&self, index: usize) -> Option<f32> {
+        self.clamped.get(index).copied().flatten()
     }
 
     /// What edge `index` (in the model's edge order) carries after the last tick, after any
@@ -517,7 +526,7 @@ impl Brain {
             .edge_references()
             .find(|e| e.weight().index == index)?;
         let wire = e.weight();
-        if let Some(&v) = self.clamped.get(&index) {
+        if let Some(v) = self.clamp(index) {
             return Some(Signal::filled(self.population, wire.width, v));
         }
         self.signal(&self.plan.graph[e.source()].name, wire.from_port)
@@ -542,7 +551,7 @@ impl Brain {
             let mut inputs = Inputs::default();
             for e in self.plan.graph.edges_directed(n, petgraph::Direction::Incoming) {
                 let wire = e.weight();
-                let signal = if let Some(&v) = self.clamped.get(&wire.index) {
+                let signal = if let Some(v) = self.clamp(wire.index) {
                     Signal::filled(self.population, wire.width, v)
                 } else if wire.delayed {
                     self.delayed[&wire.index].clone()
@@ -598,9 +607,8 @@ impl Brain {
         {
             let wire = e.weight();
             let clamp = self
-                .clamped
-                .get(&wire.index)
-                .map(|&v| Signal::filled(self.population, wire.width, v));
+                .clamp(wire.index)
+                .map(|v| Signal::filled(self.population, wire.width, v));
             let found = clamp.as_ref().or_else(|| {
                 self.outputs
                     .get(&e.source())
