@@ -7,6 +7,7 @@ pub mod action_selection;
 pub mod basal_ganglia;
 pub mod extension;
 pub mod habit;
+pub mod pfc;
 pub mod reward_model;
 pub mod sensory_cortex;
 
@@ -24,6 +25,7 @@ pub use action_selection::{ActionSelection, ActionSelectionConfig};
 pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
 pub use extension::{Extension, RegionFactory, register};
 pub use habit::{Habit, HabitConfig};
+pub use pfc::{Pfc, PfcConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 
@@ -236,6 +238,8 @@ pub enum RegionSpec {
     BasalGanglia(BasalGangliaConfig),
     /// See [`Habit`].
     Habit(HabitConfig),
+    /// See [`Pfc`].
+    Pfc(PfcConfig),
     /// See [`ActionSelection`].
     ActionSelection(ActionSelectionConfig),
     /// A kind registered from outside the crate ([`register`]).
@@ -355,6 +359,13 @@ pub fn registry() -> &'static [RegionKind] {
             "value-free action prior: repeats what was done before in similar states"
         ),
         region_kind!(
+            "pfc",
+            Pfc,
+            PfcConfig,
+            "pfc.rs",
+            "prefrontal GRU controller trained by A2C across episodes (meta-RL, Wang et al. 2018)"
+        ),
+        region_kind!(
             "action_selection",
             ActionSelection,
             ActionSelectionConfig,
@@ -378,6 +389,7 @@ impl RegionSpec {
             RegionSpec::RewardModel(_) => "reward_model",
             RegionSpec::BasalGanglia(_) => "basal_ganglia",
             RegionSpec::Habit(_) => "habit",
+            RegionSpec::Pfc(_) => "pfc",
             RegionSpec::ActionSelection(_) => "action_selection",
             RegionSpec::Extension(e) => &e.kind,
         }
@@ -390,6 +402,7 @@ impl RegionSpec {
             RegionSpec::RewardModel(c) => c.ports(),
             RegionSpec::BasalGanglia(c) => c.ports(),
             RegionSpec::Habit(c) => c.ports(),
+            RegionSpec::Pfc(c) => c.ports(),
             RegionSpec::ActionSelection(c) => c.ports(),
             RegionSpec::Extension(e) => e.factory().map(|f| f.ports(&e.params)).unwrap_or_default(),
         }
@@ -402,6 +415,7 @@ impl RegionSpec {
             RegionSpec::RewardModel(c) => c.check(),
             RegionSpec::BasalGanglia(c) => c.check(),
             RegionSpec::Habit(c) => c.check(),
+            RegionSpec::Pfc(c) => c.check(),
             RegionSpec::ActionSelection(c) => c.check(),
             RegionSpec::Extension(e) => match e.factory() {
                 Ok(f) => f.check(&e.params),
@@ -420,6 +434,7 @@ impl RegionSpec {
             RegionSpec::RewardModel(c) => Box::new(RewardModel::new(c, ctx)),
             RegionSpec::BasalGanglia(c) => Box::new(BasalGanglia::new(c, ctx)),
             RegionSpec::Habit(c) => Box::new(Habit::new(c, ctx)),
+            RegionSpec::Pfc(c) => Box::new(Pfc::new(c, ctx)?),
             RegionSpec::ActionSelection(c) => Box::new(ActionSelection::new(c, ctx)),
             RegionSpec::Extension(e) => e.factory()?.build(&e.params, ctx)?,
         })

@@ -1,18 +1,36 @@
-//! # bandit — k-armed bandits, stationary or with reversals
+//! # bandit — k-armed Bernoulli bandits: stationary, reversing, or new arms every episode
 //!
 //! Each step the agent sees the `cue` token and, as reward, the outcome of the arm it chose on
-//! the previous step: 1 with that arm's probability in `arms`, else 0 (Bernoulli bandits).
-//! With `reversal_every = N`, the arms' probabilities are reversed (the list read backwards)
-//! every N steps, so the better arm becomes the worse one (reversal learning).
+//! the previous step: 1 with that arm's probability, else 0. The probabilities are
+//!
+//! - `distribution = "fixed"`: the list `arms`; with `reversal_every = N` it is read backwards
+//!   every N steps, so the better arm becomes the worse one (reversal learning);
+//! - `"independent"`: each arm's probability drawn uniformly from [0, 1] at every episode's
+//!   start (Wang et al. 2018, "independent bandits");
+//! - `"correlated"`: two arms, p₁ ~ U[0, 1] and p₂ = 1 − p₁ (Wang et al. 2018, "correlated").
+//!
+//! With `episode_length = L > 0`, step t starts an episode when t is a multiple of L
+//! (`episode_start` = 1); a meta-learner resets its memory there.
+//!
+//! **Baselines on the same episodes.** Alongside the agent, three reference policies play every
+//! episode with the agent's arm probabilities (their own outcome draws): Thompson sampling
+//! (Beta(1, 1) priors), ε-greedy (each arm once, then the best sample mean, a random arm with
+//! probability `epsilon`) and a uniformly random policy. Their memory is cleared at each
+//! episode's start. Regret is expected regret, max_a p_a − p_chosen, summed over an episode.
 //!
 //! Ports: input `action` `[P, 1]` (Action, required); outputs `token` `[P, 1]` (Token),
-//! `reward` `[P, 1]` (Reward), `best_arm` `[P, 1]` (Action: the arm that is best now).
+//! `reward` `[P, 1]` (Reward), `best_arm` `[P, 1]` (Action: the arm that is best now),
+//! `episode_start` `[P, 1]` (Time), and `regret`, `thompson_regret`, `egreedy_regret`,
+//! `random_regret` `[P, 1]` (Value): the mean cumulative regret per episode over the episodes
+//! completed in this phase (the last `window` of them if `window > 0`; with L = 0, the
+//! cumulative regret so far).
 
 use std::sync::Arc;
 
 use ndarray::Array2;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
@@ -30,6 +48,26 @@ pub struct BanditConfig {
     pub reversal_every: u64,
     /// The token shown on every step.
     pub cue: String,
+    /// How the arms' probabilities are chosen: fixed, or drawn anew every episode.
+    pub distribution: ArmDistribution,
+    /// Steps per episode; 0 for one endless episode.
+    pub episode_length: u64,
+    /// ε of the ε-greedy baseline.
+    pub epsilon: f64,
+    /// The regret outputs average the last this many episodes; 0 for all of the phase's.
+    pub window: usize,
+}
+
+/// How a bandit's arm probabilities are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArmDistribution {
+    /// The list `arms` (with reversals if `reversal_every` is set).
+    Fixed,
+    /// Each arm uniform in [0, 1], drawn anew every episode.
+    Independent,
+    /// Two arms, p and 1 − p, p uniform in [0, 1], drawn anew every episode.
+    Correlated,
 }
 
 impl Default for BanditConfig {
@@ -38,6 +76,10 @@ impl Default for BanditConfig {
             arms: vec![0.8, 0.2],
             reversal_every: 0,
             cue: "choose".into(),
+            distribution: ArmDistribution::Fixed,
+            episode_length: 0,
+            epsilon: 0.1,
+            window: 0,
         }
     }
 }
@@ -50,6 +92,20 @@ impl BanditConfig {
                 vec!["arms".into()],
                 ErrorKind::InvalidValue,
                 "expected at least two arms".into(),
+            ));
+        }
+        if self.distribution == ArmDistribution::Correlated && self.arms.len() != 2 {
+            return Err(WorldError::new(
+                vec!["arms".into()],
+                ErrorKind::InvalidValue,
+                "correlated bandits have exactly two arms (p and 1 − p); give `arms` two entries".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.epsilon) {
+            return Err(WorldError::new(
+                vec!["epsilon".into()],
+                ErrorKind::InvalidValue,
+                "expected a probability in [0, 1]".into(),
             ));
         }
         if let Some(i) = self.arms.iter().position(|p| !(0.0..=1.0).contains(p)) {
@@ -86,7 +142,109 @@ pub fn ports() -> Ports {
             PortSpec::output("token", SignalKind::Token, 1, "the cue"),
             PortSpec::output("reward", SignalKind::Reward, 1, "the last pull's outcome"),
             PortSpec::output("best_arm", SignalKind::Action, 1, "the arm that is best now"),
+            PortSpec::output(
+                "episode_start",
+                SignalKind::Time,
+                1,
+                "1 on an episode's first step",
+            ),
+            PortSpec::output("regret", SignalKind::Value, 1, "the agent's regret per episode"),
+            PortSpec::output("thompson_regret", SignalKind::Value, 1, "Thompson sampling's"),
+            PortSpec::output("egreedy_regret", SignalKind::Value, 1, "ε-greedy's"),
+            PortSpec::output("random_regret", SignalKind::Value, 1, "a random policy's"),
         ],
+    }
+}
+
+/// The policies whose regret a bandit reports: the agent and the three baselines.
+const POLICIES: [&str; 4] = ["regret", "thompson_regret", "egreedy_regret", "random_regret"];
+
+/// One reference policy's memory within an episode: pulls and successes per arm.
+#[derive(Clone, Default)]
+struct Tally {
+    pulls: Vec<u32>,
+    wins: Vec<u32>,
+}
+
+impl Tally {
+    fn new(arms: usize) -> Self {
+        Tally {
+            pulls: vec![0; arms],
+            wins: vec![0; arms],
+        }
+    }
+
+    fn record(&mut self, arm: usize, won: bool) {
+        self.pulls[arm] += 1;
+        self.wins[arm] += u32::from(won);
+    }
+}
+
+/// Thompson sampling with Beta(1, 1) priors.
+fn thompson(t: &Tally, rng: &mut SmallRng) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for a in 0..t.pulls.len() {
+        let (w, l) = (t.wins[a], t.pulls[a] - t.wins[a]);
+        let draw = Beta::new(f64::from(w) + 1.0, f64::from(l) + 1.0)
+            .expect("positive shape parameters")
+            .sample(rng);
+        if draw > best.1 {
+            best = (a, draw);
+        }
+    }
+    best.0
+}
+
+/// ε-greedy: each arm once, then the best sample mean (ties at random), a random arm w.p. ε.
+fn epsilon_greedy(t: &Tally, epsilon: f64, rng: &mut SmallRng) -> usize {
+    let arms = t.pulls.len();
+    if rng.r#gen::<f64>() < epsilon {
+        return rng.gen_range(0..arms);
+    }
+    let untried: Vec<usize> = (0..arms).filter(|&a| t.pulls[a] == 0).collect();
+    if !untried.is_empty() {
+        return untried[rng.gen_range(0..untried.len())];
+    }
+    let mean = |a: usize| f64::from(t.wins[a]) / f64::from(t.pulls[a]);
+    let top = (0..arms).map(mean).fold(f64::NEG_INFINITY, f64::max);
+    let best: Vec<usize> = (0..arms).filter(|&a| mean(a) == top).collect();
+    best[rng.gen_range(0..best.len())]
+}
+
+/// One agent's bandit: its episodes, its outcome draws, and the baselines beside it.
+struct Agent {
+    /// Draws the arms of each episode (independent of every choice).
+    episodes: SmallRng,
+    /// Draws the agent's outcomes.
+    outcomes: SmallRng,
+    /// Draws the baselines' choices and outcomes.
+    baselines: SmallRng,
+    probabilities: Vec<f64>,
+    pending: Option<f32>,
+    thompson: Tally,
+    greedy: Tally,
+    /// This episode's regret so far, per policy.
+    running: [f64; 4],
+    /// Completed episodes' regrets, per policy (the last `window`, or all).
+    completed: std::collections::VecDeque<[f64; 4]>,
+    sums: [f64; 4],
+}
+
+impl Agent {
+    fn new(seed: u64, arms: usize) -> Self {
+        let rng = |salt: u64| SmallRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        Agent {
+            episodes: rng(1),
+            outcomes: rng(2),
+            baselines: rng(3),
+            probabilities: Vec::new(),
+            pending: None,
+            thompson: Tally::new(arms),
+            greedy: Tally::new(arms),
+            running: [0.0; 4],
+            completed: Default::default(),
+            sums: [0.0; 4],
+        }
     }
 }
 
@@ -95,8 +253,8 @@ pub struct BanditWorld {
     config: BanditConfig,
     vocabulary: Arc<Vocabulary>,
     cue: u32,
-    rngs: Vec<SmallRng>,
-    pending: Option<Vec<usize>>,
+    agents: Vec<Agent>,
+    /// The step about to be shown (the trial index).
     step: u64,
 }
 
@@ -106,15 +264,25 @@ impl BanditWorld {
         let cue = vocabulary
             .id(&config.cue)
             .ok_or_else(|| Error::Run(format!("`{}` is not in the vocabulary", config.cue)))?;
-        let rngs = (0..population as u64).map(SmallRng::seed_from_u64).collect();
-        Ok(BanditWorld {
+        let mut world = BanditWorld {
             config: config.clone(),
             vocabulary,
             cue,
-            rngs,
-            pending: None,
+            agents: Vec::new(),
             step: 0,
-        })
+        };
+        world.reset(&(0..population as u64).collect::<Vec<_>>());
+        Ok(world)
+    }
+
+    fn starts_episode(&self, step: u64) -> bool {
+        let l = self.config.episode_length;
+        l > 0 && step.is_multiple_of(l)
+    }
+
+    fn ends_episode(&self, step: u64) -> bool {
+        let l = self.config.episode_length;
+        l > 0 && step % l == l - 1
     }
 }
 
@@ -128,34 +296,69 @@ impl World for BanditWorld {
     }
 
     fn reset(&mut self, seeds: &[u64]) {
-        self.rngs = seeds.iter().map(|&s| SmallRng::seed_from_u64(s)).collect();
-        self.pending = None;
+        let arms = self.config.arms.len();
+        self.agents = seeds.iter().map(|&s| Agent::new(s, arms)).collect();
         self.step = 0;
     }
 
     fn step(&mut self) -> Result<Outputs> {
-        let p = self.rngs.len();
-        // The outcome of the pull chosen last step, under the probabilities of that step.
-        let probabilities = self.config.probabilities(self.step.saturating_sub(1));
+        let p = self.agents.len();
+        let start = self.starts_episode(self.step) || self.step == 0;
         let mut reward = Array2::zeros((p, 1));
-        if let Some(actions) = self.pending.take() {
-            for (i, (&a, rng)) in actions.iter().zip(&mut self.rngs).enumerate() {
-                let prob = probabilities.get(a).copied().unwrap_or(0.0);
-                if rng.r#gen::<f64>() < prob {
-                    reward[[i, 0]] = 1.0;
-                }
+        let mut best = Array2::zeros((p, 1));
+        let mut regrets = Array2::<f32>::zeros((p, POLICIES.len()));
+        for (i, agent) in self.agents.iter_mut().enumerate() {
+            if let Some(r) = agent.pending.take() {
+                reward[[i, 0]] = r;
+            }
+            if start {
+                agent.probabilities = match self.config.distribution {
+                    ArmDistribution::Fixed => self.config.probabilities(self.step),
+                    ArmDistribution::Independent => (0..self.config.arms.len())
+                        .map(|_| agent.episodes.r#gen::<f64>())
+                        .collect(),
+                    ArmDistribution::Correlated => {
+                        let q = agent.episodes.r#gen::<f64>();
+                        vec![q, 1.0 - q]
+                    }
+                };
+                agent.thompson = Tally::new(self.config.arms.len());
+                agent.greedy = Tally::new(self.config.arms.len());
+            } else if self.config.distribution == ArmDistribution::Fixed {
+                agent.probabilities = self.config.probabilities(self.step);
+            }
+            let now = &agent.probabilities;
+            best[[i, 0]] = (0..now.len())
+                .max_by(|&a, &b| now[a].total_cmp(&now[b]).then(b.cmp(&a)))
+                .unwrap_or(0) as f32;
+            for k in 0..POLICIES.len() {
+                regrets[[i, k]] = if self.config.episode_length == 0 {
+                    agent.running[k] as f32
+                } else if agent.completed.is_empty() {
+                    0.0
+                } else {
+                    (agent.sums[k] / agent.completed.len() as f64) as f32
+                };
             }
         }
-        let now = self.config.probabilities(self.step);
-        let best = (0..now.len())
-            .max_by(|&a, &b| now[a].total_cmp(&now[b]).then(b.cmp(&a)))
-            .unwrap_or(0);
-        self.step += 1;
-        Ok(vec![
+        let episode_start = if self.starts_episode(self.step) { 1.0 } else { 0.0 };
+        let mut out = vec![
             ("token", Signal::Host(Array2::from_elem((p, 1), self.cue as f32))),
             ("reward", Signal::Host(reward)),
-            ("best_arm", Signal::Host(Array2::from_elem((p, 1), best as f32))),
-        ])
+            ("best_arm", Signal::Host(best)),
+            (
+                "episode_start",
+                Signal::Host(Array2::from_elem((p, 1), episode_start)),
+            ),
+        ];
+        for (k, name) in POLICIES.iter().enumerate() {
+            out.push((
+                name,
+                Signal::Host(regrets.slice(ndarray::s![.., k..k + 1]).to_owned()),
+            ));
+        }
+        self.step += 1;
+        Ok(out)
     }
 
     fn act(&mut self, inputs: &Inputs) -> Result<()> {
@@ -164,19 +367,40 @@ impl World for BanditWorld {
             .ok_or_else(|| Error::Run("bandit: no `action` input".into()))?
             .to_host();
         let arms = self.config.arms.len();
-        let chosen = actions
-            .column(0)
-            .iter()
-            .map(|&a| {
-                let a = a as usize;
-                if a < arms {
-                    Ok(a)
-                } else {
-                    Err(Error::Run(format!("bandit: arm {a} of {arms}")))
+        let trial = self.step.saturating_sub(1);
+        let ends = self.ends_episode(trial);
+        let (epsilon, window) = (self.config.epsilon, self.config.window);
+        for (agent, &a) in self.agents.iter_mut().zip(actions.column(0)) {
+            let a = a as usize;
+            if a >= arms {
+                return Err(Error::Run(format!("bandit: arm {a} of {arms}")));
+            }
+            let probs = &agent.probabilities;
+            let top = probs.iter().copied().fold(0.0, f64::max);
+            let won = agent.outcomes.r#gen::<f64>() < probs[a];
+            agent.pending = Some(if won { 1.0 } else { 0.0 });
+            // The baselines play the same trial.
+            let rng = &mut agent.baselines;
+            let ts = thompson(&agent.thompson, rng);
+            let eg = epsilon_greedy(&agent.greedy, epsilon, rng);
+            let rn = rng.gen_range(0..arms);
+            let ts_won = rng.r#gen::<f64>() < probs[ts];
+            let eg_won = rng.r#gen::<f64>() < probs[eg];
+            agent.thompson.record(ts, ts_won);
+            agent.greedy.record(eg, eg_won);
+            for (k, chosen) in [a, ts, eg, rn].into_iter().enumerate() {
+                agent.running[k] += top - probs[chosen];
+            }
+            if ends {
+                let done = std::mem::take(&mut agent.running);
+                agent.completed.push_back(done);
+                (0..POLICIES.len()).for_each(|k| agent.sums[k] += done[k]);
+                if window > 0 && agent.completed.len() > window {
+                    let old = agent.completed.pop_front().expect("longer than window");
+                    (0..POLICIES.len()).for_each(|k| agent.sums[k] -= old[k]);
                 }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.pending = Some(chosen);
+            }
+        }
         Ok(())
     }
 }
@@ -211,5 +435,47 @@ mod tests {
         }
         // ~500 pulls each before the reversal: arm 0 pays ~90%, arm 1 ~10%.
         assert!(paid[0] > 400.0 && paid[1] < 100.0, "{paid:?}");
+    }
+
+    /// Plays `episodes` episodes always choosing arm 0; the regret outputs at the end.
+    fn play_arm_zero(distribution: ArmDistribution, episodes: u64) -> Vec<f32> {
+        let config = BanditConfig {
+            distribution,
+            episode_length: 100,
+            ..Default::default()
+        };
+        let vocab = Arc::new(Vocabulary::from_counts(vec![("choose".into(), 1)]));
+        let mut w = BanditWorld::new(&config, vocab, 2).unwrap();
+        let mut starts = 0;
+        for _ in 0..episodes * 100 {
+            let out = w.step().unwrap();
+            starts += out[3].1.to_host()[[0, 0]] as u64;
+            let mut i = Inputs::default();
+            i.insert("action", Signal::Host(Array2::zeros((2, 1))));
+            w.act(&i).unwrap();
+        }
+        assert_eq!(starts, episodes);
+        let out = w.step().unwrap();
+        out[4..].iter().map(|(_, s)| s.to_host()[[0, 0]]).collect()
+    }
+
+    #[test]
+    fn baselines_on_the_same_episodes_rank_thompson_greedy_random() {
+        // Independent uniform arms: E[max(p₁, p₂) − p₁] = 1/6, so a fixed or random arm loses
+        // 100/6 per episode of 100 trials; both learners do far better, Thompson best.
+        let [fixed, thompson, greedy, random] = play_arm_zero(ArmDistribution::Independent, 400)[..] else {
+            panic!("four policies")
+        };
+        assert!(
+            (fixed - 16.7).abs() < 2.0 && (random - 16.7).abs() < 2.0,
+            "{fixed} {random}"
+        );
+        assert!(
+            thompson < greedy && greedy < 0.5 * random,
+            "{thompson} {greedy} {random}"
+        );
+        // Correlated arms (p, 1 − p): E[max(2p − 1, 0)] = 1/4 → 25 per episode for a fixed arm.
+        let correlated = play_arm_zero(ArmDistribution::Correlated, 400);
+        assert!((correlated[0] - 25.0).abs() < 2.5, "{correlated:?}");
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports};
 
-pub use bandit::{BanditConfig, BanditWorld};
+pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};

@@ -1,0 +1,528 @@
+//! # Pfc — a recurrent prefrontal controller that learns to learn (meta-RL)
+//!
+//! Prefrontal cortex as a meta-reinforcement-learning system (Wang et al. 2018; Duan et al.
+//! 2016, RL²): a recurrent network trained by slow, dopamine-driven weight changes across many
+//! episodes comes to run a fast learning algorithm of its own in its activity. A GRU (Cho et al.
+//! 2014) reads, each tick,
+//!
+//! ```text
+//! x_t      = [z_t, onehot(a_{t−1}), r_{t−1}, δ_t, m_t]      (absent inputs are left out)
+//! h_t      = GRU(x_t, h_{t−1})
+//! logits_t = W_π h_t + b_π          v_t = w_v · h_t + b_v
+//! ```
+//!
+//! and is trained by advantage actor-critic (Mnih et al. 2016) with n-step returns,
+//! back-propagated through time over each rollout and optimised with Adam:
+//!
+//! ```text
+//! R_t = r_t + γ (1 − done_t) R_{t+1}          (R after the rollout: v of the next state)
+//! L   = mean_t [ −log π(a_t | h_t) (R_t − v_t) + β_v ½ (R_t − v_t)² − β_e H(π(· | h_t)) ]
+//! ```
+//!
+//! r_t, the outcome of a_t, is the `reward` input of the next tick (the world pays a choice one
+//! tick later). A rollout ends after `rollout` transitions or when any agent's episode ends.
+//! The `reset` input (a world's `episode_start`) marks the first tick of a new episode: h is
+//! zeroed, and so are the previous action and reward, which belong to the last episode.
+//! Frozen (`freeze = ["pfc"]`), the weights stay fixed: whatever the agent still learns within
+//! an episode lives in h alone — the test of meta-learning.
+//!
+//! The population is G controllers × `workers` agents each: a controller's workers play their
+//! own episodes and pool their gradients (A2C's parallel workers), G = P / workers controllers
+//! learn independently. Weights are burn tensors `[G, …]`; one batched matmul steps every agent.
+//!
+//! Ports: inputs `action` `[P, 1]` (Action, required: a_{t−1}, an edge with `delay = 1`),
+//! `reward` `[P, 1]` (Reward, required), `latent` `[P, D]` (Latent), `rpe` `[P, 1]` (Rpe),
+//! `memory` `[P, M]` (Memory), `reset` `[P, 1]` (Time) — all but the first two optional;
+//! outputs `logits` `[P, actions]` (Logits, into `action_selection.pfc`), `value` `[P, 1]`
+//! (Value).
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `actions` | 2 | A, the number of actions |
+//! | `hidden` | 48 | GRU units |
+//! | `workers` | 1 | agents sharing one controller's weights (divides P) |
+//! | `lr` | 0.001 | Adam step size |
+//! | `gamma` | 0.9 | γ, discount per tick |
+//! | `entropy` | 0.05 | β_e, entropy bonus |
+//! | `value_loss` | 0.05 | β_v, weight of the value loss |
+//! | `rollout` | 100 | n, transitions per update (fewer at an episode's end) |
+//! | `max_grad_norm` | 1.0 | each controller's gradient is rescaled to at most this norm |
+//!
+//! The conditioning vector of DESIGN §1 (PFC → cortex) is not built: no gradient crosses
+//! between regions, so nothing would train it.
+
+use burn::prelude::{Device, Tensor, TensorData};
+use burn::tensor::activation::{log_softmax, sigmoid, softmax};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand_distr::{Distribution, Uniform};
+use serde::{Deserialize, Serialize};
+
+use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, Width};
+use crate::error::{Error, Result};
+use crate::signal::{Signal, SignalKind};
+
+/// Hyperparameters of [`Pfc`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PfcConfig {
+    /// A, the number of actions.
+    pub actions: usize,
+    /// GRU units.
+    pub hidden: usize,
+    /// Agents sharing one controller (A2C workers); must divide the population.
+    pub workers: usize,
+    /// Adam step size.
+    pub lr: f64,
+    /// Discount per tick.
+    pub gamma: f64,
+    /// β_e, weight of the entropy bonus.
+    pub entropy: f64,
+    /// β_v, weight of the value loss.
+    pub value_loss: f64,
+    /// Transitions per update (a rollout also ends with an episode).
+    pub rollout: usize,
+    /// Largest gradient norm per controller (0: no clipping).
+    pub max_grad_norm: f64,
+}
+
+impl Default for PfcConfig {
+    fn default() -> Self {
+        PfcConfig {
+            actions: 2,
+            hidden: 48,
+            workers: 1,
+            lr: 1e-3,
+            gamma: 0.9,
+            entropy: 0.05,
+            value_loss: 0.05,
+            rollout: 100,
+            max_grad_norm: 1.0,
+        }
+    }
+}
+
+impl PfcConfig {
+    /// The ports.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![
+                PortSpec::input(
+                    "action",
+                    SignalKind::Action,
+                    Width::Fixed(1),
+                    "a_{t−1} (delay = 1)",
+                ),
+                PortSpec::input(
+                    "reward",
+                    SignalKind::Reward,
+                    Width::Fixed(1),
+                    "r_{t−1}, a_{t−1}'s outcome",
+                ),
+                PortSpec::optional("latent", SignalKind::Latent, Width::Inferred, "z_t"),
+                PortSpec::optional("rpe", SignalKind::Rpe, Width::Fixed(1), "δ from the critic"),
+                PortSpec::optional("memory", SignalKind::Memory, Width::Inferred, "retrieved episode"),
+                PortSpec::optional(
+                    "reset",
+                    SignalKind::Time,
+                    Width::Fixed(1),
+                    "1 on an episode's first tick",
+                ),
+            ],
+            outputs: vec![
+                PortSpec::output("logits", SignalKind::Logits, self.actions, "W_π h_t + b_π"),
+                PortSpec::output("value", SignalKind::Value, 1, "v_t"),
+            ],
+        }
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> Result<(), ParamError> {
+        if self.actions < 2 {
+            return Err(ParamError::new("actions", "an integer ≥ 2"));
+        }
+        for (name, v) in [
+            ("hidden", self.hidden),
+            ("workers", self.workers),
+            ("rollout", self.rollout),
+        ] {
+            if v == 0 {
+                return Err(ParamError::new(name, "an integer ≥ 1"));
+            }
+        }
+        if !(self.gamma.is_finite() && (0.0..=1.0).contains(&self.gamma)) {
+            return Err(ParamError::new("gamma", "a number in [0, 1]"));
+        }
+        for (name, v) in [
+            ("lr", self.lr),
+            ("entropy", self.entropy),
+            ("value_loss", self.value_loss),
+            ("max_grad_norm", self.max_grad_norm),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ParamError::new(name, "a number ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parameter order in [`Pfc::params`].
+const WX: usize = 0;
+const WH: usize = 1;
+const BX: usize = 2;
+const BH: usize = 3;
+const WP: usize = 4;
+const BP: usize = 5;
+const WV: usize = 6;
+const BV: usize = 7;
+const PARAMS: usize = 8;
+
+type Params = [Tensor<3>; PARAMS];
+
+/// One tick of a rollout, awaiting its outcome.
+struct Entry {
+    logits: Tensor<3>,
+    value: Tensor<3>,
+    /// a_t, r_t and whether the episode ended after them, per agent (filled in next tick).
+    action: Vec<usize>,
+    reward: Vec<f32>,
+    done: Vec<bool>,
+}
+
+/// The controller for P agents. See the module documentation.
+pub struct Pfc {
+    config: PfcConfig,
+    device: Device,
+    population: usize,
+    groups: usize,
+    input_width: usize,
+    params: Params,
+    /// Adam's first and second moments, and its step count.
+    moments: (Params, Params),
+    adam_step: i32,
+    /// h as a constant (no graph), `[G, W, H]`.
+    hidden: Tensor<3>,
+    /// h within the current rollout, on the autodiff graph.
+    tracked: Option<Tensor<3>>,
+    /// The rollout's parameter leaves.
+    leaves: Option<Params>,
+    rollout: Vec<Entry>,
+    learning: bool,
+}
+
+impl Pfc {
+    /// Small random weights (uniform ±1/√H, the policy head ×0.01: a uniform first policy).
+    pub fn new(config: &PfcConfig, ctx: &BuildContext<'_>) -> Result<Self> {
+        let p = ctx.population;
+        if !p.is_multiple_of(config.workers) {
+            return Err(Error::Run(format!(
+                "pfc: workers = {} must divide the population ({p})",
+                config.workers
+            )));
+        }
+        let groups = p / config.workers;
+        let width = |port: &str| ctx.input_widths.get(port).copied().unwrap_or(0);
+        let input_width = width("latent") + config.actions + 1 + width("rpe") + width("memory");
+        let (h, a) = (config.hidden, config.actions);
+        let bound = 1.0 / (h as f32).sqrt();
+        let shapes: [([usize; 3], f32); PARAMS] = [
+            ([groups, input_width, 3 * h], bound),
+            ([groups, h, 3 * h], bound),
+            ([groups, 1, 3 * h], bound),
+            ([groups, 1, 3 * h], bound),
+            ([groups, h, a], 0.01 * bound),
+            ([groups, 1, a], 0.0),
+            ([groups, h, 1], bound),
+            ([groups, 1, 1], 0.0),
+        ];
+        // Each controller draws from the seed of its first worker.
+        let mut rngs: Vec<SmallRng> = (0..groups)
+            .map(|g| SmallRng::seed_from_u64(ctx.seeds[g * config.workers]))
+            .collect();
+        let params: Params = std::array::from_fn(|i| {
+            let (shape, scale) = shapes[i];
+            let per_group = shape[1] * shape[2];
+            let mut values = Vec::with_capacity(shape[0] * per_group);
+            for rng in rngs.iter_mut() {
+                if scale > 0.0 {
+                    let u = Uniform::new_inclusive(-scale, scale);
+                    values.extend((0..per_group).map(|_| u.sample(rng)));
+                } else {
+                    values.extend(std::iter::repeat_n(0.0, per_group));
+                }
+            }
+            Tensor::from_data(TensorData::new(values, shape), ctx.device)
+        });
+        let zeros = || std::array::from_fn(|i| params[i].zeros_like());
+        Ok(Pfc {
+            config: config.clone(),
+            device: ctx.device.clone(),
+            population: p,
+            groups,
+            input_width,
+            moments: (zeros(), zeros()),
+            params,
+            adam_step: 0,
+            hidden: Tensor::zeros([groups, config.workers, h], ctx.device),
+            tracked: None,
+            leaves: None,
+            rollout: Vec::new(),
+            learning: true,
+        })
+    }
+
+    /// One GRU step and the heads: `x` `[G, W, I]`, `h` `[G, W, H]` → (h′, logits, v).
+    fn forward(params: &Params, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+        let gx = x.matmul(params[WX].clone()) + params[BX].clone();
+        let gh = h.clone().matmul(params[WH].clone()) + params[BH].clone();
+        let mut gx = gx.chunk(3, 2).into_iter();
+        let mut gh = gh.chunk(3, 2).into_iter();
+        let (xr, xz, xn) = (gx.next().unwrap(), gx.next().unwrap(), gx.next().unwrap());
+        let (hr, hz, hn) = (gh.next().unwrap(), gh.next().unwrap(), gh.next().unwrap());
+        let reset = sigmoid(xr + hr);
+        let update = sigmoid(xz + hz);
+        let candidate = (xn + reset * hn).tanh();
+        let h = candidate.clone() + update * (h - candidate);
+        let logits = h.clone().matmul(params[WP].clone()) + params[BP].clone();
+        let value = h.clone().matmul(params[WV].clone()) + params[BV].clone();
+        (h, logits, value)
+    }
+
+    /// The input x_t `[G, W, I]`, previous action and reward zeroed where an episode starts.
+    fn input(
+        &self,
+        inputs: &Inputs,
+        action: &Array2<f32>,
+        reward: &Array2<f32>,
+        reset: &[bool],
+    ) -> Tensor<3> {
+        let (p, a) = (self.population, self.config.actions);
+        let mut x = Array2::<f32>::zeros((p, self.input_width));
+        let mut col = 0;
+        let mut put = |x: &mut Array2<f32>, block: &Array2<f32>| {
+            x.slice_mut(ndarray::s![.., col..col + block.ncols()])
+                .assign(block);
+            col += block.ncols();
+        };
+        if let Some(z) = inputs.get("latent") {
+            put(&mut x, &z.to_host());
+        }
+        let mut prev = Array2::<f32>::zeros((p, a + 1));
+        for i in 0..p {
+            if !reset[i] {
+                prev[[i, (action[[i, 0]] as usize).min(a - 1)]] = 1.0;
+                prev[[i, a]] = reward[[i, 0]];
+            }
+        }
+        put(&mut x, &prev);
+        for port in ["rpe", "memory"] {
+            if let Some(s) = inputs.get(port) {
+                put(&mut x, &s.to_host());
+            }
+        }
+        debug_assert_eq!(col, self.input_width);
+        let values: Vec<f32> = x.iter().copied().collect();
+        Tensor::from_data(
+            TensorData::new(values, [self.groups, self.config.workers, self.input_width]),
+            &self.device,
+        )
+    }
+
+    /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
+    fn update(&mut self, bootstrap: &[f32]) {
+        let rollout = std::mem::take(&mut self.rollout);
+        let leaves = self.leaves.take().expect("a rollout has its leaves");
+        self.tracked = None;
+        let (t_len, g, w, a) = (
+            rollout.len(),
+            self.groups,
+            self.config.workers,
+            self.config.actions,
+        );
+        let gamma = self.config.gamma as f32;
+        // Host side: returns and advantages, laid out like the concatenated rollout [G, T·W].
+        let values = Tensor::cat(rollout.iter().map(|e| e.value.clone().inner()).collect(), 1);
+        let values = values.into_data().try_to_vec::<f32>().expect("f32 values");
+        let mut returns = vec![0.0f32; g * t_len * w];
+        let mut onehot = vec![0.0f32; g * t_len * w * a];
+        for agent in 0..self.population {
+            let (gi, wi) = (agent / w, agent % w);
+            let mut ret = bootstrap[agent];
+            for (t, e) in rollout.iter().enumerate().rev() {
+                ret = e.reward[agent] + if e.done[agent] { 0.0 } else { gamma * ret };
+                let idx = gi * t_len * w + t * w + wi;
+                returns[idx] = ret;
+                onehot[idx * a + e.action[agent]] = 1.0;
+            }
+        }
+        let advantages: Vec<f32> = returns.iter().zip(&values).map(|(r, v)| r - v).collect();
+        let constant = |v: Vec<f32>, last: usize| {
+            Tensor::<3>::from_data(TensorData::new(v, [g, t_len * w, last]), &self.device)
+        };
+        let returns = constant(returns, 1);
+        let advantages = constant(advantages, 1);
+        let onehot = constant(onehot, a);
+        let logits = Tensor::cat(rollout.iter().map(|e| e.logits.clone()).collect(), 1);
+        let value = Tensor::cat(rollout.into_iter().map(|e| e.value).collect(), 1);
+        let logp = log_softmax(logits.clone(), 2);
+        let chosen = (logp.clone() * onehot).sum_dim(2);
+        let entropy = -(softmax(logits, 2) * logp).sum_dim(2);
+        let n = (t_len * w) as f32;
+        let policy_loss = -(chosen * advantages).sum() / n;
+        let value_loss = (returns - value).square().sum() * (0.5 / n);
+        let loss = policy_loss + value_loss * self.config.value_loss as f32
+            - entropy.sum() * (self.config.entropy as f32 / n);
+        let grads = loss.backward();
+        let mut grads: Vec<Tensor<3>> = leaves
+            .iter()
+            .zip(&self.params)
+            .map(|(leaf, p)| leaf.grad(&grads).unwrap_or_else(|| p.zeros_like()))
+            .collect();
+        if self.config.max_grad_norm > 0.0 {
+            let sq = grads
+                .iter()
+                .map(|gr| {
+                    let [_, r, c] = gr.dims();
+                    gr.clone().reshape([g, r * c]).square().sum_dim(1)
+                })
+                .reduce(|x, y| x + y)
+                .expect("parameters");
+            let scale = (sq.sqrt() + 1e-6)
+                .recip()
+                .mul_scalar(self.config.max_grad_norm)
+                .clamp_max(1.0);
+            let scale = scale.reshape([g, 1, 1]);
+            grads = grads.into_iter().map(|gr| gr * scale.clone()).collect();
+        }
+        // Adam (Kingma & Ba 2015).
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        self.adam_step += 1;
+        let c1 = 1.0 - b1.powi(self.adam_step);
+        let c2 = 1.0 - b2.powi(self.adam_step);
+        let lr = self.config.lr as f32;
+        for (i, gr) in grads.into_iter().enumerate() {
+            let m = self.moments.0[i].clone() * b1 + gr.clone() * (1.0 - b1);
+            let v = self.moments.1[i].clone() * b2 + gr.square() * (1.0 - b2);
+            let step = (m.clone() / c1) / ((v.clone() / c2).sqrt() + eps);
+            self.params[i] = self.params[i].clone() - step * lr;
+            self.moments.0[i] = m;
+            self.moments.1[i] = v;
+        }
+    }
+}
+
+impl Region for Pfc {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let get = |port: &str| {
+            inputs
+                .get(port)
+                .map(Signal::to_host)
+                .ok_or_else(|| Error::Run(format!("pfc: no `{port}` input")))
+        };
+        let (p, a) = (self.population, self.config.actions);
+        let action = get("action")?;
+        let reward = get("reward")?;
+        let reset: Vec<bool> = match inputs.get("reset") {
+            Some(s) => s.to_host().column(0).iter().map(|&v| v > 0.5).collect(),
+            None => vec![false; p],
+        };
+        let any_reset = reset.iter().any(|&r| r);
+        // Complete the last transition with its outcome.
+        if let Some(last) = self.rollout.last_mut() {
+            last.action = (0..p).map(|i| (action[[i, 0]] as usize).min(a - 1)).collect();
+            last.reward = reward.column(0).to_vec();
+            last.done = reset.clone();
+        }
+        let x = self.input(inputs, &action, &reward, &reset);
+        if self.learning
+            && !self.rollout.is_empty()
+            && (self.rollout.len() >= self.config.rollout || any_reset)
+        {
+            let bootstrap = if reset.iter().all(|&r| r) {
+                vec![0.0; p]
+            } else {
+                let (_, _, v) = Self::forward(&self.params, x.clone(), self.hidden.clone());
+                v.into_data().try_to_vec::<f32>().expect("f32 values")
+            };
+            self.update(&bootstrap);
+        }
+        if any_reset {
+            let keep: Vec<f32> = reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
+            let keep = Tensor::<3>::from_data(
+                TensorData::new(keep, [self.groups, self.config.workers, 1]),
+                &self.device,
+            );
+            self.hidden = self.hidden.clone() * keep.clone();
+            self.tracked = self.tracked.take().map(|h| h * keep);
+        }
+        let (h, logits, value) = if self.learning {
+            if self.leaves.is_none() {
+                let leaves: Params =
+                    std::array::from_fn(|i| self.params[i].clone().autodiff().require_grad());
+                self.leaves = Some(leaves);
+            }
+            let h_in = self
+                .tracked
+                .take()
+                .unwrap_or_else(|| self.hidden.clone().autodiff());
+            let leaves = self.leaves.as_ref().expect("set above");
+            let (h, logits, value) = Self::forward(leaves, x.autodiff(), h_in);
+            self.tracked = Some(h.clone());
+            self.rollout.push(Entry {
+                logits: logits.clone(),
+                value: value.clone(),
+                action: vec![0; p],
+                reward: vec![0.0; p],
+                done: vec![false; p],
+            });
+            (h.inner(), logits.inner(), value.inner())
+        } else {
+            Self::forward(&self.params, x, self.hidden.clone())
+        };
+        self.hidden = h;
+        Ok(vec![
+            ("logits", Signal::Device(logits.reshape([p, a]))),
+            ("value", Signal::Device(value.reshape([p, 1]))),
+        ])
+    }
+
+    fn set_learning(&mut self, learning: bool) {
+        if !learning {
+            // An unfinished rollout is dropped: its outcomes will never arrive as training data.
+            self.rollout.clear();
+            self.leaves = None;
+            self.tracked = None;
+        }
+        self.learning = learning;
+    }
+
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec {
+            RegionSpec::Pfc(c)
+                if c.actions == self.config.actions
+                    && c.hidden == self.config.hidden
+                    && c.workers == self.config.workers =>
+            {
+                self.config = c.clone();
+                Ok(())
+            }
+            _ => Err(Error::Run(
+                "pfc: only training parameters can change (not actions, hidden or workers)".into(),
+            )),
+        }
+    }
+
+    fn divergent_agent(&self) -> Option<usize> {
+        (0..self.groups)
+            .find(|&g| {
+                self.params.iter().any(|t| {
+                    let [_, r, c] = t.dims();
+                    let data = t.clone().narrow(0, g, 1).reshape([r * c]).into_data();
+                    !data.iter::<f32>().all(f32::is_finite)
+                })
+            })
+            .map(|g| g * self.config.workers)
+    }
+}
