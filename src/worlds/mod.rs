@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod lexicon;
 pub mod pavlovian;
 pub mod text;
+pub mod two_step;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};
 pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
+pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 
 /// Token ↔ id, with the count of each token (for noise distributions and subsampling).
 #[derive(Debug, Clone, Default)]
@@ -179,10 +181,20 @@ pub enum WorldSpec {
     Pavlovian(PavlovianConfig),
     /// k-armed Bernoulli bandits.
     Bandit(BanditConfig),
+    /// The two-step task (Daw et al. 2011).
+    TwoStep(TwoStepConfig),
 }
 
 /// The world kinds a scenario may name.
-pub const WORLD_KINDS: &[&str] = &["corpus", "text", "wordnet", "lexicon", "pavlovian", "bandit"];
+pub const WORLD_KINDS: &[&str] = &[
+    "corpus",
+    "text",
+    "wordnet",
+    "lexicon",
+    "pavlovian",
+    "bandit",
+    "two_step",
+];
 
 impl WorldSpec {
     /// The `kind` name.
@@ -194,6 +206,7 @@ impl WorldSpec {
             WorldSpec::Lexicon(_) => "lexicon",
             WorldSpec::Pavlovian(_) => "pavlovian",
             WorldSpec::Bandit(_) => "bandit",
+            WorldSpec::TwoStep(_) => "two_step",
         }
     }
 
@@ -207,6 +220,7 @@ impl WorldSpec {
             "lexicon" => WorldSpec::Lexicon(LexiconConfig::deserialize(de)?),
             "pavlovian" => WorldSpec::Pavlovian(PavlovianConfig::deserialize(de)?),
             "bandit" => WorldSpec::Bandit(BanditConfig::deserialize(de)?),
+            "two_step" => WorldSpec::TwoStep(TwoStepConfig::deserialize(de)?),
             other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
         })
     }
@@ -219,7 +233,8 @@ impl WorldSpec {
             }
         };
         match self {
-            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) | WorldSpec::Bandit(_) => {}
+            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) | WorldSpec::Bandit(_) | WorldSpec::TwoStep(_) => {
+            }
             WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
             WorldSpec::Wordnet(c) => fix(&mut c.dir),
             WorldSpec::Lexicon(c) => fix(&mut c.path),
@@ -232,6 +247,7 @@ impl WorldSpec {
             WorldSpec::Corpus(c) => c.check(),
             WorldSpec::Pavlovian(c) => c.check(),
             WorldSpec::Bandit(c) => c.check(),
+            WorldSpec::TwoStep(c) => c.check(),
             WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
             WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
             WorldSpec::Lexicon(c) => {
@@ -269,6 +285,7 @@ impl WorldSpec {
             WorldSpec::Lexicon(_) => Some(Vec::new()),
             WorldSpec::Pavlovian(c) => Some(c.word_counts().into_iter().map(|(w, _)| w).collect()),
             WorldSpec::Bandit(c) => Some(vec![c.cue.clone()]),
+            WorldSpec::TwoStep(c) => Some(c.words()),
             _ => None,
         }
     }
@@ -288,6 +305,7 @@ impl WorldSpec {
             WorldSpec::Lexicon(_) => Ok(Vec::new()),
             WorldSpec::Pavlovian(c) => Ok(c.word_counts()),
             WorldSpec::Bandit(c) => Ok(vec![(c.cue.clone(), 1)]),
+            WorldSpec::TwoStep(c) => Ok(c.words().into_iter().map(|w| (w, 1)).collect()),
         }
     }
 
@@ -329,6 +347,7 @@ impl WorldSpec {
             WorldSpec::Lexicon(c) => Box::new(LexiconWorld::new(c, vocabulary, population)?),
             WorldSpec::Pavlovian(c) => Box::new(PavlovianWorld::new(c, vocabulary, population)?),
             WorldSpec::Bandit(c) => Box::new(BanditWorld::new(c, vocabulary, population)?),
+            WorldSpec::TwoStep(c) => Box::new(TwoStepWorld::new(c, vocabulary, population)?),
         })
     }
 
@@ -345,6 +364,7 @@ impl WorldSpec {
                 outputs: pavlovian::ports(),
             },
             "bandit" => bandit::ports(),
+            "two_step" => two_step::ports(),
             _ => Ports {
                 inputs: vec![],
                 outputs: corpus::ports(),
