@@ -7,6 +7,7 @@ pub mod action_selection;
 pub mod basal_ganglia;
 pub mod extension;
 pub mod habit;
+pub mod hippocampus;
 pub mod pfc;
 pub mod reward_model;
 pub mod sensory_cortex;
@@ -25,6 +26,7 @@ pub use action_selection::{ActionSelection, ActionSelectionConfig};
 pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
 pub use extension::{Extension, RegionFactory, register};
 pub use habit::{Habit, HabitConfig};
+pub use hippocampus::{Eviction, Hippocampus, HippocampusConfig, StorePolicy};
 pub use pfc::{Pfc, PfcConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
@@ -219,6 +221,13 @@ pub trait Region: Send {
         None
     }
 
+    /// World-like outputs (`token`, `reward`, `[P, 1]` each) replaying stored experience, one
+    /// episode per agent per call, if this region stores episodes: a phase with
+    /// `replay = "<region>"` feeds them to the brain in place of the world.
+    fn replay(&mut self) -> Option<Result<Outputs>> {
+        None
+    }
+
     /// The first agent whose learnable state is not finite (NaN or ±∞), if any: the run loop's
     /// divergence check, which stops the run naming region and agent.
     fn divergent_agent(&self) -> Option<usize> {
@@ -240,6 +249,8 @@ pub enum RegionSpec {
     Habit(HabitConfig),
     /// See [`Pfc`].
     Pfc(PfcConfig),
+    /// See [`Hippocampus`].
+    Hippocampus(HippocampusConfig),
     /// See [`ActionSelection`].
     ActionSelection(ActionSelectionConfig),
     /// A kind registered from outside the crate ([`register`]).
@@ -366,6 +377,13 @@ pub fn registry() -> &'static [RegionKind] {
             "prefrontal GRU controller trained by A2C across episodes (meta-RL, Wang et al. 2018)"
         ),
         region_kind!(
+            "hippocampus",
+            Hippocampus,
+            HippocampusConfig,
+            "hippocampus.rs",
+            "episodic store: one-shot storage, similarity recall with recency, offline replay"
+        ),
+        region_kind!(
             "action_selection",
             ActionSelection,
             ActionSelectionConfig,
@@ -390,6 +408,7 @@ impl RegionSpec {
             RegionSpec::BasalGanglia(_) => "basal_ganglia",
             RegionSpec::Habit(_) => "habit",
             RegionSpec::Pfc(_) => "pfc",
+            RegionSpec::Hippocampus(_) => "hippocampus",
             RegionSpec::ActionSelection(_) => "action_selection",
             RegionSpec::Extension(e) => &e.kind,
         }
@@ -403,6 +422,7 @@ impl RegionSpec {
             RegionSpec::BasalGanglia(c) => c.ports(),
             RegionSpec::Habit(c) => c.ports(),
             RegionSpec::Pfc(c) => c.ports(),
+            RegionSpec::Hippocampus(c) => c.ports(),
             RegionSpec::ActionSelection(c) => c.ports(),
             RegionSpec::Extension(e) => e.factory().map(|f| f.ports(&e.params)).unwrap_or_default(),
         }
@@ -416,6 +436,7 @@ impl RegionSpec {
             RegionSpec::BasalGanglia(c) => c.check(),
             RegionSpec::Habit(c) => c.check(),
             RegionSpec::Pfc(c) => c.check(),
+            RegionSpec::Hippocampus(c) => c.check(),
             RegionSpec::ActionSelection(c) => c.check(),
             RegionSpec::Extension(e) => match e.factory() {
                 Ok(f) => f.check(&e.params),
@@ -435,6 +456,7 @@ impl RegionSpec {
             RegionSpec::BasalGanglia(c) => Box::new(BasalGanglia::new(c, ctx)),
             RegionSpec::Habit(c) => Box::new(Habit::new(c, ctx)),
             RegionSpec::Pfc(c) => Box::new(Pfc::new(c, ctx)?),
+            RegionSpec::Hippocampus(c) => Box::new(Hippocampus::new(c, ctx)),
             RegionSpec::ActionSelection(c) => Box::new(ActionSelection::new(c, ctx)),
             RegionSpec::Extension(e) => e.factory()?.build(&e.params, ctx)?,
         })

@@ -23,7 +23,9 @@
 //! **Valence of a concept c** := V(e(c)), the value at the cortex's readout of c.
 //!
 //! Ports: inputs `latent` `[P, D]` (Latent, required), `reward` `[P, 1]` (Reward, required),
-//! `cortical` `[P, 1]` (Reward, optional); outputs `value` `[P, 1]` = V(z_t) (Value), `rpe`
+//! `cortical` `[P, 1]` (Reward, optional), `memory` `[P, M]` (Memory, optional: content recalled
+//! by the hippocampus, appended to the features, V([z; m]) — a concept's valence is read with
+//! m = 0); outputs `value` `[P, 1]` = V(z_t) (Value), `rpe`
 //! `[P, 1]` = δ (Rpe), `reward_prediction` `[P, 1]` = r̂(z_t) (Value).
 //!
 //! Parameters (default; unit):
@@ -105,6 +107,18 @@ impl RewardModelConfig {
                     Width::Fixed(1),
                     "r_t, primary reward",
                 ),
+                PortSpec::optional(
+                    "cortical",
+                    SignalKind::Reward,
+                    Width::Fixed(1),
+                    "pseudo-reward from the cortex, added to r_t",
+                ),
+                PortSpec::optional(
+                    "memory",
+                    SignalKind::Memory,
+                    Width::Inferred,
+                    "recalled content (hippocampus), appended to z",
+                ),
             ],
             outputs: vec![
                 PortSpec::output("value", SignalKind::Value, 1, "V(z_t)"),
@@ -157,12 +171,15 @@ pub struct RewardModel {
     /// (z_{t−1}, r_{t−1}) awaiting V(z_t).
     previous: Option<(Tensor<2>, Tensor<2>)>,
     learning: bool,
+    /// D, the latent's width (the weights cover [z; m], D + M).
+    latent_width: usize,
 }
 
 impl RewardModel {
     /// Zero weights: nothing is valued before it is rewarded.
     pub fn new(config: &RewardModelConfig, ctx: &BuildContext<'_>) -> Self {
-        let d = ctx.input_widths.get("latent").copied().unwrap_or(1);
+        let latent_width = ctx.input_widths.get("latent").copied().unwrap_or(1);
+        let d = latent_width + ctx.input_widths.get("memory").copied().unwrap_or(0);
         let p = ctx.population;
         let zeros = |w| Tensor::zeros([p, w], ctx.device);
         RewardModel {
@@ -176,6 +193,7 @@ impl RewardModel {
             reward_bias: zeros(1),
             previous: None,
             learning: true,
+            latent_width,
         }
     }
 
@@ -201,7 +219,10 @@ impl Region for RewardModel {
         let reward = inputs
             .get("reward")
             .ok_or_else(|| Error::Run("reward_model: no `reward` input".into()))?;
-        let z = latent.to_tensor(&self.device);
+        let mut z = latent.to_tensor(&self.device);
+        if let Some(m) = inputs.get("memory") {
+            z = Tensor::cat(vec![z, m.to_tensor(&self.device)], 1);
+        }
         let mut r = reward.to_tensor(&self.device);
         if let Some(c) = inputs.get("cortical") {
             r = r + c.to_tensor(&self.device);
@@ -269,10 +290,13 @@ impl Region for RewardModel {
     }
 
     fn value_at(&self, latent: &Array2<f32>) -> Option<Array1<f32>> {
-        if latent.ncols() != self.weights.dims()[1] {
+        if latent.ncols() != self.latent_width {
             return None;
         }
-        let v = tensor_to_array(self.value(array_to_tensor(latent, &self.device)));
+        // The value of the concept itself: nothing recalled (m = 0).
+        let mut z = Array2::zeros((latent.nrows(), self.weights.dims()[1]));
+        z.slice_mut(ndarray::s![.., ..self.latent_width]).assign(latent);
+        let v = tensor_to_array(self.value(array_to_tensor(&z, &self.device)));
         Some(v.column(0).to_owned())
     }
 

@@ -1,0 +1,510 @@
+//! # Hippocampus — an episodic store: one-shot storage, similarity recall, offline replay
+//!
+//! Complementary learning systems (McClelland, McNaughton & O'Reilly 1995; Lengyel & Dayan
+//! 2007): the hippocampus stores each experience at once, where the cortex and the reward
+//! model learn slowly. Per agent, a bounded store of episodes
+//!
+//! ```text
+//! key = z (the latent context), value = (z, token, a_{t−1}, r)
+//! ```
+//!
+//! Under `timing = "state"` the tick's reward is stored with the tick's latent (the reward is
+//! received in that state); under `"transition"`, with the previous tick's latent (the reward
+//! is the outcome of what was done there). Every tick, before storing, it recalls: for the
+//! query z_t each stored episode scores
+//!
+//! ```text
+//! s_i = cos(key_i, z_t) · recency^(t − t_i)          (only episodes with cos ≥ `threshold`)
+//! ```
+//!
+//! and the `k` best are averaged with weights s_i / Σ s. Recall refreshes an episode's last
+//! use. When the store is full, a new episode evicts the least recently used one
+//! (`eviction = "least_recently_used"`: stored or recalled longest ago) or the oldest
+//! (`"oldest"`). With `store = "rewarded"` only ticks with r ≠ 0 are stored.
+//!
+//! **Replay.** In a phase with `replay = "<this region>"`, the world is silent and the brain
+//! receives the stored episodes instead — each agent's token and reward, oldest first, cycling
+//! — so the cortex and the reward model train offline on remembered experience (nothing is
+//! stored while replaying).
+//!
+//! Ports: inputs `latent` `[P, D]` (Latent, required), `reward` `[P, 1]` (Reward, required),
+//! `action` `[P, 1]` (Action, optional, `delay = 1`), `token` `[P, 1]` (Token, optional: what
+//! replay re-presents); outputs (Memory) `recalled_reward` `[P, 1]`, `recalled_latent`
+//! `[P, D]`, `recalled_action` `[P, actions]` (the recalled actions' one-hot average) and
+//! `match` `[P, 1]` (the best score; all 0 when nothing passes the threshold).
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `capacity` | 256 | episodes per agent |
+//! | `k` | 1 | episodes averaged per recall |
+//! | `threshold` | 0.5 | least cosine similarity recalled |
+//! | `recency` | 0.999 | score factor per tick of age, in (0, 1] |
+//! | `eviction` | "least_recently_used" | or "oldest" |
+//! | `store` | "all" | or "rewarded" |
+//! | `timing` | "state" | "state" or "transition" (which latent a reward is stored with) |
+//! | `actions` | 2 | width of `recalled_action` |
+//!
+//! The store is host memory (`[P, capacity, D]` keys, unit-normalised); recall for all agents
+//! is one pass over it.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, RewardTiming, Width,
+};
+use crate::error::{Error, Result};
+use crate::signal::{Signal, SignalKind};
+
+/// Which episode a full store drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Eviction {
+    /// The one stored or recalled longest ago.
+    LeastRecentlyUsed,
+    /// The one stored longest ago.
+    Oldest,
+}
+
+/// Which ticks are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorePolicy {
+    /// Every tick.
+    All,
+    /// Ticks with a reward ≠ 0.
+    Rewarded,
+}
+
+/// Hyperparameters of [`Hippocampus`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HippocampusConfig {
+    /// Episodes per agent.
+    pub capacity: usize,
+    /// Episodes averaged per recall.
+    pub k: usize,
+    /// Least cosine similarity recalled.
+    pub threshold: f64,
+    /// Score factor per tick of an episode's age, in (0, 1].
+    pub recency: f64,
+    /// Which episode a full store drops.
+    pub eviction: Eviction,
+    /// Which ticks are stored.
+    pub store: StorePolicy,
+    /// Which latent a reward is stored with.
+    pub timing: RewardTiming,
+    /// Width of `recalled_action`.
+    pub actions: usize,
+    /// D, the width of the latent input (and of `recalled_latent`).
+    pub dim: usize,
+}
+
+impl Default for HippocampusConfig {
+    fn default() -> Self {
+        HippocampusConfig {
+            capacity: 256,
+            k: 1,
+            threshold: 0.5,
+            recency: 0.999,
+            eviction: Eviction::LeastRecentlyUsed,
+            store: StorePolicy::All,
+            timing: RewardTiming::State,
+            actions: 2,
+            dim: 16,
+        }
+    }
+}
+
+impl HippocampusConfig {
+    /// The ports.
+    pub fn ports(&self) -> Ports {
+        let d = self.dim;
+        Ports {
+            inputs: vec![
+                PortSpec::input(
+                    "latent",
+                    SignalKind::Latent,
+                    Width::Fixed(d),
+                    "z_t, key and content",
+                ),
+                PortSpec::input("reward", SignalKind::Reward, Width::Fixed(1), "r_t"),
+                PortSpec::optional(
+                    "action",
+                    SignalKind::Action,
+                    Width::Fixed(1),
+                    "a_{t−1} (delay = 1)",
+                ),
+                PortSpec::optional(
+                    "token",
+                    SignalKind::Token,
+                    Width::Fixed(1),
+                    "the token, for replay",
+                ),
+            ],
+            outputs: vec![
+                PortSpec::output("recalled_reward", SignalKind::Memory, 1, "recalled reward"),
+                PortSpec::output("recalled_latent", SignalKind::Memory, d, "recalled latent"),
+                PortSpec::output(
+                    "recalled_action",
+                    SignalKind::Memory,
+                    self.actions,
+                    "recalled action (one-hot average)",
+                ),
+                PortSpec::output("match", SignalKind::Memory, 1, "best recall score (0: none)"),
+            ],
+        }
+    }
+
+    /// Checks ranges.
+    pub fn check(&self) -> Result<(), ParamError> {
+        if self.capacity == 0 {
+            return Err(ParamError::new("capacity", "an integer ≥ 1"));
+        }
+        if self.k == 0 || self.k > self.capacity {
+            return Err(ParamError::new("k", "an integer in [1, capacity]"));
+        }
+        if !(self.threshold.is_finite() && (-1.0..=1.0).contains(&self.threshold)) {
+            return Err(ParamError::new("threshold", "a cosine in [-1, 1]"));
+        }
+        if !(self.recency > 0.0 && self.recency <= 1.0) {
+            return Err(ParamError::new("recency", "a number in (0, 1]"));
+        }
+        if self.actions == 0 {
+            return Err(ParamError::new("actions", "an integer ≥ 1"));
+        }
+        if self.dim == 0 {
+            return Err(ParamError::new("dim", "an integer ≥ 1 (the latent's width)"));
+        }
+        Ok(())
+    }
+}
+
+/// One agent's store.
+struct Store {
+    /// Unit keys `[capacity, D]` and contents.
+    keys: Array2<f32>,
+    latents: Array2<f32>,
+    tokens: Vec<f32>,
+    actions: Vec<usize>,
+    rewards: Vec<f32>,
+    stored_at: Vec<u64>,
+    used_at: Vec<u64>,
+    len: usize,
+    /// The next episode to replay (index into the episodes in storage order).
+    replay_cursor: usize,
+}
+
+impl Store {
+    fn new(capacity: usize, d: usize) -> Self {
+        Store {
+            keys: Array2::zeros((capacity, d)),
+            latents: Array2::zeros((capacity, d)),
+            tokens: vec![0.0; capacity],
+            actions: vec![0; capacity],
+            rewards: vec![0.0; capacity],
+            stored_at: vec![0; capacity],
+            used_at: vec![0; capacity],
+            len: 0,
+            replay_cursor: 0,
+        }
+    }
+}
+
+/// The episodic store for P agents. See the module documentation.
+pub struct Hippocampus {
+    config: HippocampusConfig,
+    stores: Vec<Store>,
+    dim: usize,
+    tick: u64,
+    /// The previous tick's latent and token (for `timing = "transition"`).
+    previous: Option<(Array2<f32>, Option<Array2<f32>>)>,
+    learning: bool,
+}
+
+fn unit(v: ndarray::ArrayView1<f32>) -> ndarray::Array1<f32> {
+    let n = v.dot(&v).sqrt();
+    if n > 0.0 { &v / n } else { v.to_owned() }
+}
+
+impl Hippocampus {
+    /// An empty store per agent.
+    pub fn new(config: &HippocampusConfig, ctx: &BuildContext<'_>) -> Self {
+        let d = config.dim;
+        Hippocampus {
+            config: config.clone(),
+            stores: (0..ctx.population)
+                .map(|_| Store::new(config.capacity, d))
+                .collect(),
+            dim: d,
+            tick: 0,
+            previous: None,
+            learning: true,
+        }
+    }
+
+    /// Recalls for every agent: (reward, latent, action one-hot, best score).
+    fn recall(&mut self, z: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>) {
+        let p = self.stores.len();
+        let (d, a) = (self.dim, self.config.actions);
+        let mut reward = Array2::zeros((p, 1));
+        let mut latent = Array2::zeros((p, d));
+        let mut action = Array2::zeros((p, a));
+        let mut best = Array2::zeros((p, 1));
+        let threshold = self.config.threshold as f32;
+        let recency = self.config.recency;
+        for (i, store) in self.stores.iter_mut().enumerate() {
+            if store.len == 0 {
+                continue;
+            }
+            let q = unit(z.row(i));
+            let cos = store.keys.slice(ndarray::s![..store.len, ..]).dot(&q);
+            let mut scored: Vec<(f32, usize)> = cos
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c >= threshold)
+                .map(|(j, &c)| {
+                    let age = (self.tick - store.stored_at[j]) as f64;
+                    (c * recency.powf(age) as f32, j)
+                })
+                .collect();
+            if scored.is_empty() {
+                continue;
+            }
+            scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            scored.truncate(self.config.k);
+            let total: f32 = scored.iter().map(|s| s.0).sum();
+            best[[i, 0]] = scored[0].0;
+            for &(s, j) in &scored {
+                let w = if total > 0.0 {
+                    s / total
+                } else {
+                    1.0 / scored.len() as f32
+                };
+                reward[[i, 0]] += w * store.rewards[j];
+                latent.row_mut(i).scaled_add(w, &store.latents.row(j));
+                action[[i, store.actions[j].min(a - 1)]] += w;
+                store.used_at[j] = self.tick;
+            }
+        }
+        (reward, latent, action, best)
+    }
+
+    /// Stores one episode per agent (unless `store = "rewarded"` and r = 0).
+    fn store(
+        &mut self,
+        z: &Array2<f32>,
+        token: Option<&Array2<f32>>,
+        action: Option<&Array2<f32>>,
+        r: &Array2<f32>,
+    ) {
+        let tick = self.tick;
+        for (i, store) in self.stores.iter_mut().enumerate() {
+            let reward = r[[i, 0]];
+            if self.config.store == StorePolicy::Rewarded && reward == 0.0 {
+                continue;
+            }
+            let slot = if store.len < self.config.capacity {
+                store.len += 1;
+                store.len - 1
+            } else {
+                let age = match self.config.eviction {
+                    Eviction::LeastRecentlyUsed => &store.used_at,
+                    Eviction::Oldest => &store.stored_at,
+                };
+                (0..store.len).min_by_key(|&j| (age[j], j)).expect("a full store")
+            };
+            store.keys.row_mut(slot).assign(&unit(z.row(i)));
+            store.latents.row_mut(slot).assign(&z.row(i));
+            store.tokens[slot] = token.map_or(0.0, |t| t[[i, 0]]);
+            store.actions[slot] = action.map_or(0, |a| a[[i, 0]].max(0.0) as usize);
+            store.rewards[slot] = reward;
+            store.stored_at[slot] = tick;
+            store.used_at[slot] = tick;
+        }
+    }
+
+    /// The number of episodes each agent holds.
+    pub fn sizes(&self) -> Vec<usize> {
+        self.stores.iter().map(|s| s.len).collect()
+    }
+}
+
+impl Region for Hippocampus {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let get = |port: &str| {
+            inputs
+                .get(port)
+                .map(Signal::to_host)
+                .ok_or_else(|| Error::Run(format!("hippocampus: no `{port}` input")))
+        };
+        let z = get("latent")?;
+        let r = get("reward")?;
+        let token = inputs.get("token").map(Signal::to_host);
+        let action = inputs.get("action").map(Signal::to_host);
+        self.tick += 1;
+        let (reward, latent, recalled_action, best) = self.recall(&z);
+        if self.learning {
+            match self.config.timing {
+                RewardTiming::State => self.store(&z, token.as_ref(), action.as_ref(), &r),
+                RewardTiming::Transition => {
+                    if let Some((z_prev, token_prev)) = self.previous.take() {
+                        self.store(&z_prev, token_prev.as_ref(), action.as_ref(), &r);
+                    }
+                }
+            }
+        }
+        self.previous = Some((z, token));
+        Ok(vec![
+            ("recalled_reward", Signal::Host(reward)),
+            ("recalled_latent", Signal::Host(latent)),
+            ("recalled_action", Signal::Host(recalled_action)),
+            ("match", Signal::Host(best)),
+        ])
+    }
+
+    fn set_learning(&mut self, learning: bool) {
+        self.learning = learning;
+    }
+
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec {
+            RegionSpec::Hippocampus(c)
+                if c.capacity == self.config.capacity && c.actions == self.config.actions =>
+            {
+                self.config = c.clone();
+                Ok(())
+            }
+            _ => Err(Error::Run(
+                "hippocampus: capacity and actions cannot change during a run".into(),
+            )),
+        }
+    }
+
+    fn replay(&mut self) -> Option<Result<Outputs>> {
+        let p = self.stores.len();
+        let mut token = Array2::zeros((p, 1));
+        let mut reward = Array2::zeros((p, 1));
+        for (i, store) in self.stores.iter_mut().enumerate() {
+            if store.len == 0 {
+                return Some(Err(Error::Run(format!(
+                    "hippocampus: agent {i} has no stored episode to replay"
+                ))));
+            }
+            // Storage order: oldest first.
+            let mut order: Vec<usize> = (0..store.len).collect();
+            order.sort_by_key(|&j| (store.stored_at[j], j));
+            let j = order[store.replay_cursor % store.len];
+            store.replay_cursor = (store.replay_cursor + 1) % store.len;
+            token[[i, 0]] = store.tokens[j];
+            reward[[i, 0]] = store.rewards[j];
+        }
+        Some(Ok(vec![
+            ("token", Signal::Host(token)),
+            ("reward", Signal::Host(reward)),
+        ]))
+    }
+
+    fn divergent_agent(&self) -> Option<usize> {
+        self.stores
+            .iter()
+            .position(|s| !s.latents.iter().chain(s.rewards.iter()).all(|v| v.is_finite()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worlds::Vocabulary;
+
+    fn hippocampus(config: HippocampusConfig, dim: usize) -> Hippocampus {
+        let device = burn::prelude::Device::flex();
+        let vocabulary = Vocabulary::default();
+        let ctx = BuildContext {
+            population: 1,
+            device: &device,
+            seeds: vec![0],
+            vocabulary: &vocabulary,
+            input_widths: [("latent", dim)].into_iter().collect(),
+        };
+        Hippocampus::new(&HippocampusConfig { dim, ..config }, &ctx)
+    }
+
+    fn tick(h: &mut Hippocampus, z: &[f32], r: f32) -> (f32, f32) {
+        let mut i = Inputs::default();
+        i.insert(
+            "latent",
+            Signal::Host(Array2::from_shape_vec((1, z.len()), z.to_vec()).unwrap()),
+        );
+        i.insert("reward", Signal::Host(Array2::from_elem((1, 1), r)));
+        let out = h.step(&i).unwrap();
+        (out[0].1.to_host()[[0, 0]], out[3].1.to_host()[[0, 0]])
+    }
+
+    #[test]
+    fn recalls_the_most_recent_similar_episode_and_nothing_dissimilar() {
+        let mut h = hippocampus(HippocampusConfig::default(), 3);
+        assert_eq!(tick(&mut h, &[1.0, 0.0, 0.0], 1.0), (0.0, 0.0), "empty store");
+        tick(&mut h, &[0.0, 1.0, 0.0], -1.0);
+        // Seen once with reward 1: recalled at the next presentation (scaled keys alike).
+        let (r, score) = tick(&mut h, &[2.0, 0.0, 0.1], 0.0);
+        assert_eq!(r, 1.0);
+        assert!(score > 0.9 && score < 1.0, "{score}");
+        // An orthogonal query recalls nothing.
+        assert_eq!(tick(&mut h, &[0.0, 0.0, 1.0], 0.0), (0.0, 0.0));
+        // Same key stored again with reward −0.5: recency prefers the newer episode.
+        tick(&mut h, &[1.0, 0.0, 0.0], -0.5);
+        assert_eq!(tick(&mut h, &[1.0, 0.0, 0.0], 0.0).0, -0.5);
+    }
+
+    #[test]
+    fn a_full_store_evicts_by_its_rule() {
+        let config = HippocampusConfig {
+            capacity: 2,
+            recency: 1.0,
+            store: StorePolicy::Rewarded,
+            ..Default::default()
+        };
+        for (eviction, a_survives) in [(Eviction::Oldest, false), (Eviction::LeastRecentlyUsed, true)] {
+            let mut h = hippocampus(
+                HippocampusConfig {
+                    eviction,
+                    ..config.clone()
+                },
+                2,
+            );
+            tick(&mut h, &[1.0, 0.0], 1.0); // a
+            tick(&mut h, &[0.0, 1.0], 2.0); // b
+            tick(&mut h, &[1.0, 0.0], 0.0); // recalls a (not stored: no reward)
+            tick(&mut h, &[-1.0, 0.0], 3.0); // c evicts a (oldest) or b (least recently used)
+            assert_eq!(h.sizes(), vec![2]);
+            assert_eq!(
+                tick(&mut h, &[1.0, 0.0], 0.0).0 == 1.0,
+                a_survives,
+                "{eviction:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn replay_presents_stored_episodes_oldest_first() {
+        let mut h = hippocampus(HippocampusConfig::default(), 2);
+        for (k, z) in [[1.0, 0.0], [0.0, 1.0]].iter().enumerate() {
+            let mut i = Inputs::default();
+            i.insert(
+                "latent",
+                Signal::Host(Array2::from_shape_vec((1, 2), z.to_vec()).unwrap()),
+            );
+            i.insert("reward", Signal::Host(Array2::from_elem((1, 1), k as f32 + 1.0)));
+            i.insert("token", Signal::Host(Array2::from_elem((1, 1), 7.0 + k as f32)));
+            h.step(&i).unwrap();
+        }
+        let seen: Vec<(f32, f32)> = (0..3)
+            .map(|_| {
+                let out = h.replay().unwrap().unwrap();
+                (out[0].1.to_host()[[0, 0]], out[1].1.to_host()[[0, 0]])
+            })
+            .collect();
+        assert_eq!(seen, vec![(7.0, 1.0), (8.0, 2.0), (7.0, 1.0)]);
+    }
+}
