@@ -483,6 +483,31 @@ impl Brain {
         Ok(())
     }
 
+    /// The world's outputs for one tick of a replay phase: the named region's replayed
+    /// `token` and `reward`, every other world port (`ports`) silent (zeros).
+    pub fn replay(&mut self, name: &str, ports: &[crate::regions::PortSpec]) -> Result<Outputs> {
+        let n = self
+            .node(name)
+            .ok_or_else(|| Error::Run(format!("no region `{name}`")))?;
+        let region = self
+            .regions
+            .get_mut(&n)
+            .ok_or_else(|| Error::Run(format!("`{name}` is not a region")))?;
+        let mut out = region
+            .replay()
+            .ok_or_else(|| Error::Run(format!("region `{name}` stores nothing to replay")))??;
+        for port in ports {
+            if !out.iter().any(|(p, _)| *p == port.name) {
+                let width = match port.width {
+                    crate::regions::Width::Fixed(w) => w,
+                    crate::regions::Width::Inferred => 1,
+                };
+                out.push((port.name, Signal::zeros(self.population, width)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Gives a region new parameters (between phases).
     pub fn configure(&mut self, name: &str, spec: &RegionSpec) -> Result<()> {
         let n = self

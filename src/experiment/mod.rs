@@ -117,13 +117,22 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
             .map(|iv| (iv.index, iv.value))
             .collect();
         brain.set_clamps(&clamps)?;
+        if let Some(r) = &phase.replay {
+            brain.set_learning(r, false)?;
+        }
+        let world_ports = world.ports();
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         for k in 1..=phase.steps {
-            let observation = world.step()?;
+            let observation = match &phase.replay {
+                Some(r) => brain.replay(r, &world_ports)?,
+                None => world.step()?,
+            };
             brain
                 .tick(observation)
                 .map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
-            world.act(&brain.world_inputs())?;
+            if phase.replay.is_none() {
+                world.act(&brain.world_inputs())?;
+            }
             if observes {
                 probes.observe(&brain)?;
             }

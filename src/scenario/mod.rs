@@ -60,6 +60,10 @@ pub struct Phase {
     pub regions: Vec<(String, RegionSpec)>,
     /// Edges whose signal is ablated or clamped during this phase (`[[phases.interventions]]`).
     pub interventions: Vec<Intervention>,
+    /// A replay phase: this (hippocampus) region's stored episodes stand in for the world,
+    /// which is silent; the region stores nothing meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
 }
 
 /// An intervention on one edge for one phase: its target receives a constant instead of the
@@ -334,6 +338,8 @@ struct PhaseDe {
     overrides: IgnoredAny,
     #[serde(default)]
     interventions: Vec<Spanned<InterventionDe>>,
+    #[serde(default)]
+    replay: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -783,6 +789,22 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
                 return Err(unknown_region(f));
             }
         }
+        if let Some(r) = &p.replay {
+            let Some((_, spec)) = model.spec.regions.iter().find(|(n, _)| n == r.get_ref()) else {
+                return Err(unknown_region(r));
+            };
+            if !matches!(spec, RegionSpec::Hippocampus(_)) {
+                return Err(source.error(
+                    ErrorKind::InvalidValue,
+                    r.span(),
+                    format!(
+                        "`{}` is a `{}` region; replay needs a `hippocampus`",
+                        r.get_ref(),
+                        spec.kind()
+                    ),
+                ));
+            }
+        }
         let patch = phase_values.get(i).and_then(|v| v.get_ref().get("world"));
         let phase_world = match patch {
             Some(patch) => {
@@ -827,6 +849,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             world: phase_world,
             regions: phase_regions,
             interventions,
+            replay: p.replay.as_ref().map(|r| r.get_ref().clone()),
         });
     }
 

@@ -5,6 +5,7 @@
 pub mod bandit;
 pub mod corpus;
 pub mod lexicon;
+pub mod one_shot;
 pub mod pavlovian;
 pub mod text;
 pub mod two_step;
@@ -21,6 +22,7 @@ use crate::regions::{Inputs, Outputs, PortSpec, Ports};
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
+pub use one_shot::{OneShotConfig, OneShotWorld, Signs};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};
 pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
 pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
@@ -183,6 +185,8 @@ pub enum WorldSpec {
     Bandit(BanditConfig),
     /// The two-step task (Daw et al. 2011).
     TwoStep(TwoStepConfig),
+    /// Cues seen once with a reward, then again (one-shot memory).
+    OneShot(OneShotConfig),
 }
 
 /// The world kinds a scenario may name.
@@ -194,6 +198,7 @@ pub const WORLD_KINDS: &[&str] = &[
     "pavlovian",
     "bandit",
     "two_step",
+    "one_shot",
 ];
 
 impl WorldSpec {
@@ -207,6 +212,7 @@ impl WorldSpec {
             WorldSpec::Pavlovian(_) => "pavlovian",
             WorldSpec::Bandit(_) => "bandit",
             WorldSpec::TwoStep(_) => "two_step",
+            WorldSpec::OneShot(_) => "one_shot",
         }
     }
 
@@ -221,6 +227,7 @@ impl WorldSpec {
             "pavlovian" => WorldSpec::Pavlovian(PavlovianConfig::deserialize(de)?),
             "bandit" => WorldSpec::Bandit(BanditConfig::deserialize(de)?),
             "two_step" => WorldSpec::TwoStep(TwoStepConfig::deserialize(de)?),
+            "one_shot" => WorldSpec::OneShot(OneShotConfig::deserialize(de)?),
             other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
         })
     }
@@ -233,8 +240,11 @@ impl WorldSpec {
             }
         };
         match self {
-            WorldSpec::Corpus(_) | WorldSpec::Pavlovian(_) | WorldSpec::Bandit(_) | WorldSpec::TwoStep(_) => {
-            }
+            WorldSpec::Corpus(_)
+            | WorldSpec::Pavlovian(_)
+            | WorldSpec::Bandit(_)
+            | WorldSpec::TwoStep(_)
+            | WorldSpec::OneShot(_) => {}
             WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
             WorldSpec::Wordnet(c) => fix(&mut c.dir),
             WorldSpec::Lexicon(c) => fix(&mut c.path),
@@ -248,6 +258,7 @@ impl WorldSpec {
             WorldSpec::Pavlovian(c) => c.check(),
             WorldSpec::Bandit(c) => c.check(),
             WorldSpec::TwoStep(c) => c.check(),
+            WorldSpec::OneShot(c) => c.check(),
             WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
             WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
             WorldSpec::Lexicon(c) => {
@@ -286,6 +297,7 @@ impl WorldSpec {
             WorldSpec::Pavlovian(c) => Some(c.word_counts().into_iter().map(|(w, _)| w).collect()),
             WorldSpec::Bandit(c) => Some(vec![c.cue.clone()]),
             WorldSpec::TwoStep(c) => Some(c.words()),
+            WorldSpec::OneShot(c) => Some(c.words()),
             _ => None,
         }
     }
@@ -306,6 +318,7 @@ impl WorldSpec {
             WorldSpec::Pavlovian(c) => Ok(c.word_counts()),
             WorldSpec::Bandit(c) => Ok(vec![(c.cue.clone(), 1)]),
             WorldSpec::TwoStep(c) => Ok(c.words().into_iter().map(|w| (w, 1)).collect()),
+            WorldSpec::OneShot(c) => Ok(c.words().into_iter().map(|w| (w, 1)).collect()),
         }
     }
 
@@ -348,6 +361,7 @@ impl WorldSpec {
             WorldSpec::Pavlovian(c) => Box::new(PavlovianWorld::new(c, vocabulary, population)?),
             WorldSpec::Bandit(c) => Box::new(BanditWorld::new(c, vocabulary, population)?),
             WorldSpec::TwoStep(c) => Box::new(TwoStepWorld::new(c, vocabulary, population)?),
+            WorldSpec::OneShot(c) => Box::new(OneShotWorld::new(c, vocabulary, population)?),
         })
     }
 
@@ -365,6 +379,7 @@ impl WorldSpec {
             },
             "bandit" => bandit::ports(),
             "two_step" => two_step::ports(),
+            "one_shot" => one_shot::ports(),
             _ => Ports {
                 inputs: vec![],
                 outputs: corpus::ports(),
