@@ -235,6 +235,120 @@ fn draw_curves<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The world's regret outputs and their legend labels.
+const REGRET_KEYS: [(&str, &str); 4] = [
+    ("world.regret", "agent"),
+    ("world.thompson_regret", "Thompson sampling"),
+    ("world.egreedy_regret", "ε-greedy"),
+    ("world.random_regret", "random"),
+];
+
+/// The curves of every probe that reads a bandit's regret output, labelled by policy.
+pub fn regret_curves(all: &RunCurves) -> BTreeMap<String, Curve> {
+    let mut out = BTreeMap::new();
+    for keys in all.values() {
+        for (key, label) in REGRET_KEYS {
+            if let Some(c) = keys.get(key) {
+                out.insert(label.to_string(), c.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The two-step stay outputs, in plotting order, and their labels.
+const STAY_KEYS: [(&str, &str); 4] = [
+    ("world.stay_rewarded_common", "rewarded, common"),
+    ("world.stay_rewarded_rare", "rewarded, rare"),
+    ("world.stay_unrewarded_common", "unrewarded, common"),
+    ("world.stay_unrewarded_rare", "unrewarded, rare"),
+];
+
+/// Stay probability per trial kind at the last step it was read: (label, (p10, median, p90)).
+pub fn stay_bars(rows: &[Row]) -> Vec<(String, (f32, f32, f32))> {
+    let mut out = Vec::new();
+    for (key, label) in STAY_KEYS {
+        let Some(last) = rows.iter().filter(|r| r.key == key).map(|r| r.step).max() else {
+            continue;
+        };
+        let mut v: Vec<f32> = rows
+            .iter()
+            .filter(|r| r.key == key && r.step == last && r.value.is_finite())
+            .map(|r| r.value)
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_by(f32::total_cmp);
+        out.push((
+            label.to_string(),
+            (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9)),
+        ));
+    }
+    out
+}
+
+/// Bars (median) with 10–90% whiskers across agents.
+pub fn plot_bars(title: &str, y_label: &str, bars: &[(String, (f32, f32, f32))]) -> Result<Figure> {
+    Ok(render!((720, 480), |root| draw_bars(root, title, y_label, bars)))
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    bars: &[(String, (f32, f32, f32))],
+) -> Result<()> {
+    let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
+    let top = bars.iter().map(|b| b.1.2).fold(1.0f32, f32::max) as f64;
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let n = bars.len();
+    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..top * 1.05)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, (_, (lo, mid, hi))) in bars.iter().enumerate() {
+        let x = i as f64;
+        let color = if i % 2 == 0 {
+            Palette99::pick(0)
+        } else {
+            Palette99::pick(1)
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.3, 0.0), (x + 0.3, *mid as f64)],
+                color.mix(0.8).filled(),
+            )))
+            .map_err(|e| err(e.to_string()))?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, *lo as f64), (x, *hi as f64)],
+                BLACK.stroke_width(2),
+            )))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// One point of a dose–response curve: a concept, its dose and its valence, each as
 /// (p10, median, p90) across agents.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,6 +460,18 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
             continue;
         }
         written.extend(plot_probe(probe, keys)?.write(&plots.join(probe))?);
+    }
+    // Meta-RL on bandits: the agent's regret beside the baselines', over meta-training.
+    let regret = regret_curves(&all);
+    if regret.len() >= 2 {
+        let title = "cumulative regret per episode (PFC and baselines on the same episodes)";
+        written.extend(plot_curves(title, "step", &regret)?.write(&plots.join("regret_curves"))?);
+    }
+    // Two-step: stay probabilities by trial kind at the last reading.
+    let stays = stay_bars(rows);
+    if !stays.is_empty() {
+        let title = "two-step: P(repeat first-stage choice) by last trial";
+        written.extend(plot_bars(title, "stay probability", &stays)?.write(&plots.join("stay_probability"))?);
     }
     // Across-agent correlations of a probe's keys (does a cluster of concepts move together?).
     for (probe, keys) in &all {

@@ -465,3 +465,10 @@ fn clamp_beyond_f32_range() {
     ));
     assert_scenario_at(&e, ErrorKind::InvalidValue, 20, 9);
 }
+
+#[test]
+fn replay_from_a_region_that_stores_no_episodes() {
+    let e = scenario_error(&SCENARIO.replace("freeze = [\"vta\"]", "freeze = [\"vta\"]\nreplay = \"vta\""));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 17, 10);
+    assert!(e.to_string().contains("replay needs a `hippocampus`"), "{e}");
+}

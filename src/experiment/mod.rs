@@ -8,6 +8,10 @@
 //! - `plots/<probe>.{svg,png}`: each probe's keys over steps, median and 10–90% band across
 //!   agents; `plots/dose_<probe>.{svg,png}`: valence against co-occurrence counts (dose–response).
 //!
+//! A phase with `replay = "<hippocampus>"` feeds the brain that region's stored episodes
+//! instead of stepping the world; the world's other outputs are zeros then, and probes of
+//! `world.*` are not taken.
+//!
 //! Every file is written to a temporary name and renamed into place, so a killed run never
 //! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.
 
@@ -142,6 +146,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                 .probes
                 .iter()
                 .filter(|pr| last || k % pr.every == 0)
+                .filter(|pr| phase.replay.is_none() || !reads_world(pr))
                 .collect();
             if !due.is_empty() {
                 if let Some((region, agent)) = brain.first_divergent() {
@@ -178,6 +183,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         rows: recorder.into_rows(),
         summary,
     })
+}
+
+/// Whether a probe reads one of the world's outputs (silent, and so not read, during replay).
+fn reads_world(probe: &ProbeSpec) -> bool {
+    matches!(
+        &probe.kind,
+        crate::scenario::ProbeKind::Signal {
+            source: crate::scenario::SignalSource::Port { region, .. }
+        } if region == "world"
+    )
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {

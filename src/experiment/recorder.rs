@@ -70,7 +70,12 @@ impl Recorder {
 
     /// The last reading of each (probe, key) across agents.
     pub fn summary(&self) -> Summary {
-        summarise(&self.rows)
+        let mut summary = summarise(&self.rows);
+        let derived = derived(&self.rows);
+        if !derived.is_empty() {
+            summary.insert("derived".into(), derived);
+        }
+        summary
     }
 
     /// The readings so far.
@@ -189,6 +194,125 @@ pub fn summarise(rows: &[Row]) -> Summary {
         );
     }
     summary
+}
+
+/// Figures that combine several outputs, added to the summary as the pseudo-probe `derived`:
+///
+/// - a bandit's regret ratios `regret/thompson`, `regret/egreedy`, `regret/random`: the ratio of
+///   the means across agents at the last reading (one number: median = p10 = p90);
+/// - the two-step signature per agent: `stay: rewarded common − rare` and
+///   `stay: reward × transition` = (RC − RR) − (UC − UR), summarised across agents;
+/// - a one-shot world's `accuracy` and `error` at the end of every phase (`accuracy: PHASE`),
+///   since the comparison is between phases (with and without recall).
+pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+    // key → (last step, phase, agent → value)
+    let mut last: BTreeMap<&str, (u64, &str, BTreeMap<usize, f32>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.key.starts_with("world.")) {
+        let e = last.entry(&r.key).or_insert((r.step, &r.phase, BTreeMap::new()));
+        if r.step > e.0 {
+            *e = (r.step, &r.phase, BTreeMap::new());
+        }
+        if r.step == e.0 {
+            e.2.insert(r.agent, r.value);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for key in ["world.accuracy", "world.error"] {
+        let mut by_phase: BTreeMap<&str, (u64, Vec<f32>)> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.key == key) {
+            let e = by_phase.entry(&r.phase).or_insert((r.step, Vec::new()));
+            if r.step > e.0 {
+                *e = (r.step, Vec::new());
+            }
+            if r.step == e.0 && r.value.is_finite() {
+                e.1.push(r.value);
+            }
+        }
+        for (phase, (step, mut v)) in by_phase {
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_by(f32::total_cmp);
+            out.insert(
+                format!("{}: {phase}", key.trim_start_matches("world.")),
+                SummaryEntry {
+                    phase: phase.to_string(),
+                    step,
+                    median: percentile(&v, 0.5),
+                    p10: percentile(&v, 0.1),
+                    p90: percentile(&v, 0.9),
+                    agents: v.len(),
+                },
+            );
+        }
+    }
+    let mean = |k: &str| {
+        last.get(k)
+            .map(|(_, _, v)| v.values().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64)
+    };
+    if let Some(agent) = mean("world.regret") {
+        let (step, phase, values) = &last["world.regret"];
+        for (key, name) in [
+            ("world.thompson_regret", "regret/thompson"),
+            ("world.egreedy_regret", "regret/egreedy"),
+            ("world.random_regret", "regret/random"),
+        ] {
+            if let Some(base) = mean(key).filter(|b| *b > 0.0) {
+                let ratio = (agent / base) as f32;
+                out.insert(
+                    name.to_string(),
+                    SummaryEntry {
+                        phase: phase.to_string(),
+                        step: *step,
+                        median: ratio,
+                        p10: ratio,
+                        p90: ratio,
+                        agents: values.len(),
+                    },
+                );
+            }
+        }
+    }
+    let stay = [
+        "rewarded_common",
+        "rewarded_rare",
+        "unrewarded_common",
+        "unrewarded_rare",
+    ]
+    .map(|k| last.get(format!("world.stay_{k}").as_str()));
+    if let [Some(rc), Some(rr), Some(uc), Some(ur)] = stay {
+        let mut main = Vec::new();
+        let mut interaction = Vec::new();
+        for (agent, &a) in &rc.2 {
+            if let (Some(&b), Some(&c), Some(&d)) = (rr.2.get(agent), uc.2.get(agent), ur.2.get(agent)) {
+                if [a, b, c, d].iter().all(|x| x.is_finite()) {
+                    main.push(a - b);
+                    interaction.push((a - b) - (c - d));
+                }
+            }
+        }
+        for (name, mut v) in [
+            ("stay: rewarded common − rare", main),
+            ("stay: reward × transition", interaction),
+        ] {
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_by(f32::total_cmp);
+            out.insert(
+                name.to_string(),
+                SummaryEntry {
+                    phase: rc.1.to_string(),
+                    step: rc.0,
+                    median: percentile(&v, 0.5),
+                    p10: percentile(&v, 0.1),
+                    p90: percentile(&v, 0.9),
+                    agents: v.len(),
+                },
+            );
+        }
+    }
+    out
 }
 
 /// Linear-interpolated percentile of sorted values (numpy's default method).
