@@ -284,11 +284,11 @@ pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
         let mut main = Vec::new();
         let mut interaction = Vec::new();
         for (agent, &a) in &rc.2 {
-            if let (Some(&b), Some(&c), Some(&d)) = (rr.2.get(agent), uc.2.get(agent), ur.2.get(agent)) {
-                if [a, b, c, d].iter().all(|x| x.is_finite()) {
-                    main.push(a - b);
-                    interaction.push((a - b) - (c - d));
-                }
+            if let (Some(&b), Some(&c), Some(&d)) = (rr.2.get(agent), uc.2.get(agent), ur.2.get(agent))
+                && [a, b, c, d].iter().all(|x| x.is_finite())
+            {
+                main.push(a - b);
+                interaction.push((a - b) - (c - d));
             }
         }
         for (name, mut v) in [
@@ -411,5 +411,39 @@ mod tests {
         write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
         assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
         assert!(!dir.path().join(".m.csv.tmp").exists());
+    }
+
+    #[test]
+    fn derived_figures_combine_outputs_per_agent() {
+        let row = |agent: usize, key: &str, value: f32| Row {
+            phase: "test".into(),
+            step: 10,
+            agent,
+            probe: key.trim_start_matches("world.").into(),
+            key: key.into(),
+            value,
+        };
+        let mut rows = Vec::new();
+        for agent in 0..2 {
+            rows.push(row(agent, "world.regret", 2.0));
+            rows.push(row(agent, "world.thompson_regret", 4.0));
+            rows.push(row(agent, "world.random_regret", 16.0));
+            for (key, v) in [
+                ("rewarded_common", 0.9),
+                ("rewarded_rare", 0.6),
+                ("unrewarded_common", 0.5),
+            ] {
+                rows.push(row(agent, &format!("world.stay_{key}"), v));
+            }
+            rows.push(row(agent, "world.stay_unrewarded_rare", 0.7 + agent as f32 * 0.1));
+        }
+        let d = derived(&rows);
+        assert_eq!(d["regret/thompson"].median, 0.5);
+        assert_eq!(d["regret/random"].median, 0.125);
+        assert!(!d.contains_key("regret/egreedy"), "no ε-greedy output, no ratio");
+        assert!((d["stay: rewarded common − rare"].median - 0.3).abs() < 1e-6);
+        // (0.9 − 0.6) − (0.5 − 0.7) = 0.5 and (0.9 − 0.6) − (0.5 − 0.8) = 0.6.
+        let i = &d["stay: reward × transition"];
+        assert!((i.median - 0.55).abs() < 1e-6 && i.agents == 2, "{i:?}");
     }
 }
