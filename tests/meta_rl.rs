@@ -68,3 +68,31 @@ fn one_seed_gives_identical_metrics() {
             .all(|(x, y)| x.value.to_bits() == y.value.to_bits())
     );
 }
+
+#[test]
+fn the_full_architecture_runs_every_region_together() {
+    // models/millidge.toml: cortex, reward model, basal ganglia, habit, PFC and hippocampus all
+    // learning on episodic bandits (a smoke test at 2 000 ticks; the benchmark's workload).
+    let mut s =
+        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/millidge_bandit.toml")).unwrap();
+    let kinds: Vec<&str> = s.model.regions.iter().map(|(_, r)| r.kind()).collect();
+    for kind in [
+        "sensory_cortex",
+        "reward_model",
+        "basal_ganglia",
+        "habit",
+        "pfc",
+        "hippocampus",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    s.phases[0].steps = 2_000;
+    s.phases[1].steps = 200;
+    let rows = run_rows(&s);
+    assert!(rows.iter().all(|r| r.value.is_finite()), "non-finite reading");
+    let last = rows.iter().map(|r| r.step).max().unwrap();
+    let at_end = |probe: &str| rows.iter().filter(|r| r.step == last && r.probe == probe).count();
+    assert_eq!((at_end("regret"), at_end("recall")), (16, 16));
+    // The bandit's single cue is recalled from the store every tick.
+    assert!(rows.iter().filter(|r| r.probe == "recall").all(|r| r.value > 0.9));
+}

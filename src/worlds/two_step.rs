@@ -134,7 +134,7 @@ impl TwoStepConfig {
     }
 }
 
-/// The stay-probability outputs, in the order of [`TrialKind`].
+/// The stay-probability outputs, by the last trial: rewarded or not × common or rare transition.
 pub const STAY_PORTS: [&str; 4] = [
     "stay_rewarded_common",
     "stay_rewarded_rare",
