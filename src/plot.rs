@@ -271,19 +271,15 @@ pub fn stay_bars(rows: &[Row]) -> Vec<(String, (f32, f32, f32))> {
         let Some(last) = rows.iter().filter(|r| r.key == key).map(|r| r.step).max() else {
             continue;
         };
-        let mut v: Vec<f32> = rows
+        let v: Vec<f32> = rows
             .iter()
             .filter(|r| r.key == key && r.step == last && r.value.is_finite())
             .map(|r| r.value)
             .collect();
-        if v.is_empty() {
-            continue;
+        if !v.is_empty() {
+            let e = crate::experiment::SummaryEntry::of(label, last, v);
+            out.push((label.to_string(), (e.p10, e.median, e.p90)));
         }
-        v.sort_by(f32::total_cmp);
-        out.push((
-            label.to_string(),
-            (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9)),
-        ));
     }
     out
 }

@@ -161,6 +161,21 @@ pub struct SummaryEntry {
     pub agents: usize,
 }
 
+impl SummaryEntry {
+    /// The spread of readings (NaN sorts last), read at `step` of `phase`.
+    pub fn of(phase: &str, step: u64, mut values: Vec<f32>) -> Self {
+        values.sort_by(f32::total_cmp);
+        SummaryEntry {
+            phase: phase.to_string(),
+            step,
+            median: percentile(&values, 0.5),
+            p10: percentile(&values, 0.1),
+            p90: percentile(&values, 0.9),
+            agents: values.len(),
+        }
+    }
+}
+
 /// probe → key → last reading's spread.
 pub type Summary = BTreeMap<String, BTreeMap<String, SummaryEntry>>;
 
@@ -179,19 +194,11 @@ pub fn summarise(rows: &[Row]) -> Summary {
         }
     }
     let mut summary = Summary::new();
-    for ((probe, key), (step, phase, mut values)) in last {
-        values.sort_by(f32::total_cmp);
-        summary.entry(probe.to_string()).or_default().insert(
-            key.to_string(),
-            SummaryEntry {
-                phase: phase.to_string(),
-                step,
-                median: percentile(&values, 0.5),
-                p10: percentile(&values, 0.1),
-                p90: percentile(&values, 0.9),
-                agents: values.len(),
-            },
-        );
+    for ((probe, key), (step, phase, values)) in last {
+        summary
+            .entry(probe.to_string())
+            .or_default()
+            .insert(key.to_string(), SummaryEntry::of(phase, step, values));
     }
     summary
 }
@@ -228,22 +235,11 @@ pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
                 e.1.push(r.value);
             }
         }
-        for (phase, (step, mut v)) in by_phase {
-            if v.is_empty() {
-                continue;
+        for (phase, (step, v)) in by_phase {
+            if !v.is_empty() {
+                let name = format!("{}: {phase}", key.trim_start_matches("world."));
+                out.insert(name, SummaryEntry::of(phase, step, v));
             }
-            v.sort_by(f32::total_cmp);
-            out.insert(
-                format!("{}: {phase}", key.trim_start_matches("world.")),
-                SummaryEntry {
-                    phase: phase.to_string(),
-                    step,
-                    median: percentile(&v, 0.5),
-                    p10: percentile(&v, 0.1),
-                    p90: percentile(&v, 0.9),
-                    agents: v.len(),
-                },
-            );
         }
     }
     let mean = |k: &str| {
@@ -258,18 +254,9 @@ pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
             ("world.random_regret", "regret/random"),
         ] {
             if let Some(base) = mean(key).filter(|b| *b > 0.0) {
-                let ratio = (agent / base) as f32;
-                out.insert(
-                    name.to_string(),
-                    SummaryEntry {
-                        phase: phase.to_string(),
-                        step: *step,
-                        median: ratio,
-                        p10: ratio,
-                        p90: ratio,
-                        agents: values.len(),
-                    },
-                );
+                let mut entry = SummaryEntry::of(phase, *step, vec![(agent / base) as f32]);
+                entry.agents = values.len();
+                out.insert(name.to_string(), entry);
             }
         }
     }
@@ -291,25 +278,13 @@ pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
                 interaction.push((a - b) - (c - d));
             }
         }
-        for (name, mut v) in [
+        for (name, v) in [
             ("stay: rewarded common − rare", main),
             ("stay: reward × transition", interaction),
         ] {
-            if v.is_empty() {
-                continue;
+            if !v.is_empty() {
+                out.insert(name.to_string(), SummaryEntry::of(rc.1, rc.0, v));
             }
-            v.sort_by(f32::total_cmp);
-            out.insert(
-                name.to_string(),
-                SummaryEntry {
-                    phase: rc.1.to_string(),
-                    step: rc.0,
-                    median: percentile(&v, 0.5),
-                    p10: percentile(&v, 0.1),
-                    p90: percentile(&v, 0.9),
-                    agents: v.len(),
-                },
-            );
         }
     }
     out
