@@ -77,3 +77,81 @@ pub fn bench_cortex(
     }
     Ok(figures)
 }
+
+/// One measured population of the whole brain.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrainFigure {
+    /// The scenario's model.
+    pub model: String,
+    /// The device.
+    pub device: String,
+    /// Agents stepped together.
+    pub population: usize,
+    /// Ticks timed (after warm-up).
+    pub ticks: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Agent-ticks per second: P × ticks / seconds.
+    pub agent_ticks_per_s: f64,
+    /// Its ratio to the first (baseline) population's figure.
+    pub ratio_to_baseline: f64,
+}
+
+/// Times whole ticks — world step, every region learning, the world's reply — of a scenario's
+/// model on its first phase's world, for each population (each after `ticks / 10` warm-up ticks).
+pub fn bench_brain(
+    scenario: &crate::scenario::Scenario,
+    device: DeviceChoice,
+    populations: &[usize],
+    ticks: usize,
+) -> Result<Vec<BrainFigure>> {
+    let world_spec = &scenario.phases[0].world;
+    let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
+    let mut figures: Vec<BrainFigure> = Vec::new();
+    for &p in populations {
+        let burn_device = device.make(scenario.seed)?;
+        let mut brain = crate::brain::Brain::new(
+            &scenario.model,
+            scenario.plan().clone(),
+            p,
+            scenario.seed,
+            &burn_device,
+            &vocabulary,
+        )?;
+        let mut world = world_spec.build(vocabulary.clone(), p)?;
+        world.reset(
+            &(0..p)
+                .map(|a| derive_seed(scenario.seed, &[a as u64]))
+                .collect::<Vec<_>>(),
+        );
+        let mut tick = |n: usize| -> Result<()> {
+            for _ in 0..n {
+                brain.tick(world.step()?)?;
+                world.act(&brain.world_inputs())?;
+            }
+            Ok(())
+        };
+        tick((ticks / 10).max(1))?;
+        burn_device
+            .sync()
+            .map_err(|e| crate::Error::Device(format!("{e:?}")))?;
+        let start = Instant::now();
+        tick(ticks)?;
+        burn_device
+            .sync()
+            .map_err(|e| crate::Error::Device(format!("{e:?}")))?;
+        let seconds = start.elapsed().as_secs_f64();
+        let rate = (ticks * p) as f64 / seconds;
+        let base = figures.first().map_or(rate, |f| f.agent_ticks_per_s);
+        figures.push(BrainFigure {
+            model: scenario.model.name.clone(),
+            device: device.to_string(),
+            population: p,
+            ticks,
+            seconds,
+            agent_ticks_per_s: rate,
+            ratio_to_baseline: rate / base,
+        });
+    }
+    Ok(figures)
+}

@@ -99,8 +99,21 @@ enum Command {
         #[arg(long, value_name = "KIND")]
         detail: Option<String>,
     },
-    /// Measure the sensory cortex's training throughput on WordNet glosses (CPU).
+    /// Measure throughput: the sensory cortex on WordNet glosses (CPU), or with `--brain` whole
+    /// ticks of a scenario's model (every region learning).
     Bench {
+        /// Time whole ticks of `--scenario`'s model instead of the cortex alone.
+        #[arg(long)]
+        brain: bool,
+        /// The scenario whose model and first world `--brain` times.
+        #[arg(long, default_value = "scenarios/millidge_bandit.toml")]
+        scenario: PathBuf,
+        /// Ticks timed per population with `--brain`.
+        #[arg(long, default_value_t = 200)]
+        ticks: usize,
+        /// Device for `--brain`: cpu or wgpu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// Populations to time; the first is the baseline of the ratios.
         #[arg(long, value_delimiter = ',', default_value = "1,32")]
         populations: Vec<usize>,
@@ -273,11 +286,45 @@ fn real_main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            brain: true,
+            scenario,
+            ticks,
+            device,
+            populations,
+            json,
+            ..
+        } => {
+            let scenario = valence::scenario::load_scenario(&scenario)?;
+            let device: DeviceChoice = device.parse()?;
+            eprintln!(
+                "timing model `{}` ({} regions) on `{}` ticks, device {device}…",
+                scenario.model.name,
+                scenario.model.regions.len(),
+                scenario.phases[0].world.kind()
+            );
+            let figures = valence::bench::bench_brain(&scenario, device, &populations, ticks)?;
+            println!(
+                "{:>6} {:>8} {:>10} {:>16} {:>10}",
+                "P", "ticks", "seconds", "agent-ticks/s", "ratio"
+            );
+            for f in &figures {
+                println!(
+                    "{:>6} {:>8} {:>10.2} {:>16.0} {:>9.2}x",
+                    f.population, f.ticks, f.seconds, f.agent_ticks_per_s, f.ratio_to_baseline
+                );
+            }
+            if let Some(path) = json {
+                valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             populations,
             steps,
             dim,
             window,
             json,
+            ..
         } => {
             let world = WorldSpec::Wordnet(WordnetConfig::default());
             let config = SensoryCortexConfig {

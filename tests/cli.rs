@@ -167,3 +167,31 @@ fn regions_detail_prints_the_equation_sheet_and_suggests_on_typos() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `sensory_cortex`?"));
 }
+
+#[test]
+fn bench_brain_times_every_population_and_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("brain.json");
+    let out = valence(&[
+        "bench",
+        "--brain",
+        "--populations",
+        "1,4",
+        "--ticks",
+        "20",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let figures: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let figures = figures.as_array().unwrap();
+    assert_eq!(figures.len(), 2);
+    assert_eq!(figures[0]["model"], "millidge");
+    assert_eq!(figures[1]["population"], 4);
+    assert!(
+        figures
+            .iter()
+            .all(|f| f["agent_ticks_per_s"].as_f64().unwrap() > 0.0)
+    );
+    assert_eq!(figures[0]["ratio_to_baseline"], 1.0);
+}
