@@ -88,25 +88,16 @@ impl BanditConfig {
     /// Checks ranges.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
         if self.arms.len() < 2 {
-            return Err(WorldError::new(
-                vec!["arms".into()],
-                ErrorKind::InvalidValue,
-                "expected at least two arms".into(),
-            ));
+            return Err(WorldError::invalid("arms", "expected at least two arms"));
         }
         if self.distribution == ArmDistribution::Correlated && self.arms.len() != 2 {
-            return Err(WorldError::new(
-                vec!["arms".into()],
-                ErrorKind::InvalidValue,
-                "correlated bandits have exactly two arms (p and 1 − p); give `arms` two entries".into(),
+            return Err(WorldError::invalid(
+                "arms",
+                "correlated bandits have exactly two arms (p and 1 − p); give `arms` two entries",
             ));
         }
         if !(0.0..=1.0).contains(&self.epsilon) {
-            return Err(WorldError::new(
-                vec!["epsilon".into()],
-                ErrorKind::InvalidValue,
-                "expected a probability in [0, 1]".into(),
-            ));
+            return Err(WorldError::invalid("epsilon", "expected a probability in [0, 1]"));
         }
         if let Some(i) = self.arms.iter().position(|p| !(0.0..=1.0).contains(p)) {
             return Err(WorldError::new(

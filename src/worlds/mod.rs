@@ -156,6 +156,11 @@ pub struct WorldError {
 }
 
 impl WorldError {
+    /// An out-of-range value at one key of the world table.
+    pub fn invalid(key: &str, message: &str) -> Self {
+        WorldError::new(vec![key.into()], ErrorKind::InvalidValue, message.into())
+    }
+
     /// An error without a suggestion.
     pub fn new(path: Vec<String>, kind: ErrorKind, message: String) -> Self {
         WorldError {
@@ -263,18 +268,13 @@ impl WorldSpec {
             WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
             WorldSpec::Lexicon(c) => {
                 if !(c.train_fraction > 0.0 && c.train_fraction < 1.0) {
-                    return Err(WorldError::new(
-                        vec!["train_fraction".into()],
-                        ErrorKind::InvalidValue,
-                        "expected a number in (0, 1)".into(),
+                    return Err(WorldError::invalid(
+                        "train_fraction",
+                        "expected a number in (0, 1)",
                     ));
                 }
                 if !(c.scale.is_finite() && c.scale > 0.0) {
-                    return Err(WorldError::new(
-                        vec!["scale".into()],
-                        ErrorKind::InvalidValue,
-                        "expected a number > 0".into(),
-                    ));
+                    return Err(WorldError::invalid("scale", "expected a number > 0"));
                 }
                 if !c.path.as_os_str().is_empty() && !c.path.is_file() {
                     return Err(WorldError::new(

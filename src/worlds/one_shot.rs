@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
@@ -70,13 +70,7 @@ impl Default for OneShotConfig {
 impl OneShotConfig {
     /// Checks ranges.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
-        let bad = |key: &str, msg: &str| {
-            Err(WorldError::new(
-                vec![key.into()],
-                ErrorKind::InvalidValue,
-                msg.into(),
-            ))
-        };
+        let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
         if self.cues == 0 {
             return bad("cues", "expected an integer ≥ 1");
         }

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::regions::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
 
@@ -59,13 +59,7 @@ impl Default for PavlovianConfig {
 impl PavlovianConfig {
     /// Checks ranges.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
-        let bad = |key: &str, msg: &str| {
-            Err(WorldError::new(
-                vec![key.into()],
-                ErrorKind::InvalidValue,
-                msg.into(),
-            ))
-        };
+        let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
         if self.delay == 0 {
             return bad("delay", "expected an integer ≥ 1");
         }

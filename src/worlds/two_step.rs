@@ -35,7 +35,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
@@ -99,26 +99,17 @@ impl TwoStepConfig {
             ("switch", self.switch),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(WorldError::new(
-                    vec![name.into()],
-                    ErrorKind::InvalidValue,
-                    "expected a probability in [0, 1]".into(),
-                ));
+                return Err(WorldError::invalid(name, "expected a probability in [0, 1]"));
             }
         }
         if !(self.drift.is_finite() && self.drift >= 0.0) {
-            return Err(WorldError::new(
-                vec!["drift".into()],
-                ErrorKind::InvalidValue,
-                "expected a number ≥ 0".into(),
-            ));
+            return Err(WorldError::invalid("drift", "expected a number ≥ 0"));
         }
         let tokens = self.words();
         if tokens[0] == tokens[1] || tokens[0] == tokens[2] || tokens[1] == tokens[2] {
-            return Err(WorldError::new(
-                vec!["stage2".into()],
-                ErrorKind::InvalidValue,
-                "expected three different state tokens".into(),
+            return Err(WorldError::invalid(
+                "stage2",
+                "expected three different state tokens",
             ));
         }
         Ok(())
