@@ -193,6 +193,8 @@ struct Store {
     len: usize,
     /// The next episode to replay (index into the episodes in storage order).
     replay_cursor: usize,
+    /// Slots in storage order (oldest first), computed when replay starts; emptied by storing.
+    replay_order: Vec<usize>,
 }
 
 impl Store {
@@ -207,6 +209,7 @@ impl Store {
             used_at: vec![0; capacity],
             len: 0,
             replay_cursor: 0,
+            replay_order: Vec::new(),
         }
     }
 }
@@ -321,6 +324,7 @@ impl Hippocampus {
             store.rewards[slot] = reward;
             store.stored_at[slot] = tick;
             store.used_at[slot] = tick;
+            store.replay_order.clear();
         }
     }
 
@@ -392,9 +396,11 @@ impl Region for Hippocampus {
                 ))));
             }
             // Storage order: oldest first.
-            let mut order: Vec<usize> = (0..store.len).collect();
-            order.sort_by_key(|&j| (store.stored_at[j], j));
-            let j = order[store.replay_cursor % store.len];
+            if store.replay_order.len() != store.len {
+                store.replay_order = (0..store.len).collect();
+                store.replay_order.sort_by_key(|&j| (store.stored_at[j], j));
+            }
+            let j = store.replay_order[store.replay_cursor % store.len];
             store.replay_cursor = (store.replay_cursor + 1) % store.len;
             token[[i, 0]] = store.tokens[j];
             reward[[i, 0]] = store.rewards[j];
