@@ -515,14 +515,49 @@ impl Region for Pfc {
     }
 
     fn divergent_agent(&self) -> Option<usize> {
-        (0..self.groups)
-            .find(|&g| {
-                self.params.iter().any(|t| {
-                    let [_, r, c] = t.dims();
-                    let data = t.clone().narrow(0, g, 1).reshape([r * c]).into_data();
-                    !data.iter::<f32>().all(f32::is_finite)
-                })
+        // Each parameter read back once; the first controller with a non-finite weight.
+        self.params
+            .iter()
+            .filter_map(|t| {
+                let per_group = t.dims()[1] * t.dims()[2];
+                let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
+                values
+                    .chunks(per_group)
+                    .position(|c| !c.iter().all(|v| v.is_finite()))
             })
+            .min()
             .map(|g| g * self.config.workers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worlds::Vocabulary;
+
+    #[test]
+    fn a_non_finite_weight_names_its_controllers_first_agent() {
+        let device = Device::flex();
+        let vocabulary = Vocabulary::default();
+        let config = PfcConfig {
+            workers: 2,
+            hidden: 4,
+            ..Default::default()
+        };
+        let ctx = BuildContext {
+            population: 6,
+            device: &device,
+            seeds: (0..6).collect(),
+            vocabulary: &vocabulary,
+            input_widths: Default::default(),
+        };
+        let mut pfc = Pfc::new(&config, &ctx).unwrap();
+        assert_eq!(pfc.divergent_agent(), None);
+        // Controller 1 (agents 2 and 3) gets a NaN in its value head.
+        let [g, h, _] = pfc.params[WV].dims();
+        let mut v = vec![0.0f32; g * h];
+        v[h + 1] = f32::NAN;
+        pfc.params[WV] = Tensor::from_data(TensorData::new(v, [g, h, 1]), &device);
+        assert_eq!(pfc.divergent_agent(), Some(2));
     }
 }
