@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use valence::experiment::{RunOptions, run};
+mod common;
+
+use valence::experiment::run;
 use valence::regions::RegionSpec;
 use valence::scenario::{Scenario, load_scenario};
 
@@ -16,14 +18,7 @@ fn scenario() -> Scenario {
 /// Share of choices of the best arm in each step window, pooled over agents.
 fn accuracy(s: &Scenario, windows: &[(u64, u64)]) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let out = run(s, &common::options(dir.path())).unwrap();
     let mut ticks: BTreeMap<(usize, u64), (f32, f32)> = BTreeMap::new();
     for r in &out.rows {
         let e = ticks.entry((r.agent, r.step)).or_insert((-1.0, -2.0));

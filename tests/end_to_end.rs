@@ -7,7 +7,6 @@ use common::median;
 use std::collections::HashMap;
 use std::path::Path;
 
-use valence::DeviceChoice;
 use valence::experiment::{Row, RunOptions, run};
 use valence::scenario::load_scenario;
 
@@ -51,11 +50,7 @@ fn mere_exposure_valence_rises_with_the_dose_of_co_occurrence() {
     let scenario = load_scenario(scenario_path()).unwrap();
     assert!(scenario.population >= 16);
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        out: Some(dir.path().to_path_buf()),
-        device: DeviceChoice::from_env().unwrap(),
-        ..Default::default()
-    };
+    let options = common::options(dir.path());
     let out = run(&scenario, &options).unwrap();
     let p = scenario.population;
     let doses = ["b0", "b1", "b2", "b3", "b4"];
@@ -144,9 +139,8 @@ fn one_seed_gives_byte_identical_metrics() {
     let run_once = |seed| {
         let dir = tempfile::tempdir().unwrap();
         let options = RunOptions {
-            out: Some(dir.path().to_path_buf()),
             seed: Some(seed),
-            ..Default::default()
+            ..common::options(dir.path())
         };
         run(&scenario, &options).unwrap();
         std::fs::read(dir.path().join("metrics.csv")).unwrap()

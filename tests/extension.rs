@@ -85,7 +85,7 @@ fn a_registered_kind_is_parsed_checked_wired_and_built() {
     assert_eq!(spec.kind(), "gain");
     assert_eq!(spec.params()["gain"].as_float(), Some(2.0));
     let vocab = valence::worlds::Vocabulary::from_counts(vec![("a".into(), 1)]);
-    let device = burn::prelude::Device::flex();
+    let device = valence::DeviceChoice::from_env().unwrap().make(0).unwrap();
     let mut brain = valence::Brain::new(&m.spec, plan, 3, 0, &device, &vocab).unwrap();
     brain
         .tick(vec![

@@ -108,7 +108,7 @@ fn a_delayed_edge_carries_the_previous_tick_and_zeros_first() {
     let mut m = chain();
     m.edges[2].delay = 1;
     let vocab = Vocabulary::from_counts(vec![("x".into(), 1), ("y".into(), 1)]);
-    let device = burn::prelude::Device::flex();
+    let device = valence::DeviceChoice::from_env().unwrap().make(0).unwrap();
     let p = plan(&m, ("world", any_world_ports())).unwrap();
     let mut brain = Brain::new(&m, p, 2, 5, &device, &vocab).unwrap();
     for r in ["first", "second", "vta"] {

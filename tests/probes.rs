@@ -1,7 +1,9 @@
 //! Every probe kind runs on a small grammar world and records what it promises.
 
 use valence::error::SourceFile;
-use valence::experiment::{RunOptions, run};
+mod common;
+
+use valence::experiment::run;
 use valence::scenario::parse_scenario;
 
 const SCENARIO: &str = r#"schema = 1
@@ -54,14 +56,7 @@ fn every_probe_kind_records_per_agent_values() {
     let dir = tempfile::tempdir().unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/probes_test.toml");
     let scenario = parse_scenario(SourceFile::new(&path, SCENARIO)).unwrap();
-    let out = run(
-        &scenario,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let out = run(&scenario, &common::options(dir.path())).unwrap();
     let rows = |probe: &str| out.rows.iter().filter(|r| r.probe == probe).collect::<Vec<_>>();
 
     let n = rows("neighbours");

@@ -8,7 +8,7 @@ use common::median;
 
 use std::path::Path;
 
-use valence::experiment::{Row, RunOptions, run};
+use valence::experiment::{Row, run};
 use valence::regions::RegionSpec;
 use valence::scenario::{ProbeKind, Scenario, load_scenario};
 use valence::worlds::WorldSpec;
@@ -71,14 +71,7 @@ fn held_out_valence_follows_human_ratings_and_shuffled_does_not() {
     require_data();
     let scenario = reduced();
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &scenario,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let out = run(&scenario, &common::options(dir.path())).unwrap();
     let model = median(last(&out.rows, "norms", "model"));
     let ridge = median(last(&out.rows, "norms", "ridge"));
     let shuffled = median(last(&out.rows, "norms", "shuffled"));

@@ -1,21 +1,27 @@
 //! Helpers shared by the integration tests (`mod common;` in each file that uses them).
 #![allow(dead_code)]
 
+use std::path::Path;
+
+use valence::device::DeviceChoice;
 use valence::experiment::{Row, RunOptions, run};
 use valence::scenario::Scenario;
 
-/// Runs a scenario on the default (CPU) device into a temporary directory; every probe reading.
+/// Run options writing into `dir`, on the device `VALENCE_TEST_DEVICE` names (`cpu` when unset;
+/// `wgpu` needs `--features wgpu`): the whole scenario suite runs on either backend.
+pub fn options(dir: &Path) -> RunOptions {
+    RunOptions {
+        out: Some(dir.into()),
+        device: DeviceChoice::from_env().expect("VALENCE_TEST_DEVICE names `cpu` or `wgpu`"),
+        ..Default::default()
+    }
+}
+
+/// Runs a scenario into a temporary directory on the test device (see [`options`]); every
+/// probe reading.
 pub fn run_rows(s: &Scenario) -> Vec<Row> {
     let dir = tempfile::tempdir().unwrap();
-    run(
-        s,
-        &RunOptions {
-            out: Some(dir.path().into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .rows
+    run(s, &options(dir.path())).unwrap().rows
 }
 
 /// The median across agents (numpy's linear interpolation, as in `summary.json`).
