@@ -95,6 +95,9 @@ pub struct BrainFigure {
     pub agent_ticks_per_s: f64,
     /// Its ratio to the first (baseline) population's figure.
     pub ratio_to_baseline: f64,
+    /// Share of the timed seconds spent in each region's step (and `world` for the world's
+    /// step and reply), in schedule order.
+    pub shares: Vec<(String, f64)>,
 }
 
 /// Times whole ticks — world step, every region learning, the world's reply — of a scenario's
@@ -124,19 +127,28 @@ pub fn bench_brain(
                 .map(|a| derive_seed(scenario.seed, &[a as u64]))
                 .collect::<Vec<_>>(),
         );
-        let mut tick = |n: usize| -> Result<()> {
+        let mut in_world = std::time::Duration::ZERO;
+        let mut tick = |brain: &mut crate::brain::Brain, n: usize| -> Result<std::time::Duration> {
+            let mut in_world = std::time::Duration::ZERO;
             for _ in 0..n {
-                brain.tick(world.step()?)?;
-                world.act(&brain.world_inputs())?;
+                let start = Instant::now();
+                let sensed = world.step()?;
+                in_world += start.elapsed();
+                brain.tick(sensed)?;
+                let inputs = brain.world_inputs();
+                let start = Instant::now();
+                world.act(&inputs)?;
+                in_world += start.elapsed();
             }
-            Ok(())
+            Ok(in_world)
         };
-        tick((ticks / 10).max(1))?;
+        tick(&mut brain, (ticks / 10).max(1))?;
+        brain.reset_profile();
         burn_device
             .sync()
             .map_err(|e| crate::Error::Device(format!("{e:?}")))?;
         let start = Instant::now();
-        tick(ticks)?;
+        in_world += tick(&mut brain, ticks)?;
         burn_device
             .sync()
             .map_err(|e| crate::Error::Device(format!("{e:?}")))?;
@@ -151,6 +163,10 @@ pub fn bench_brain(
             seconds,
             agent_ticks_per_s: rate,
             ratio_to_baseline: rate / base,
+            shares: std::iter::once(("world".to_string(), in_world.as_secs_f64()))
+                .chain(brain.profile())
+                .map(|(name, s)| (name, s / seconds))
+                .collect(),
         });
     }
     Ok(figures)

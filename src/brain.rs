@@ -14,6 +14,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
 use crate::regions::{BuildContext, Inputs, Outputs, PortSpec, Ports, Region, RegionSpec, Width};
 use crate::signal::{Signal, SignalKind};
@@ -391,6 +392,8 @@ pub struct Brain {
     /// Indexed by edge; empty when nothing is clamped (a plain index on the tick's path).
     clamped: Vec<Option<f32>>,
     population: usize,
+    /// Wall time spent in each region's `step`, by node (a profile for `valence bench`).
+    busy: HashMap<NodeIndex, std::time::Duration>,
 }
 
 impl Brain {
@@ -432,6 +435,7 @@ impl Brain {
             plan,
             regions,
             outputs: HashMap::new(),
+            busy: HashMap::new(),
             delayed,
             clamped: Vec::new(),
             population,
@@ -603,10 +607,12 @@ impl Brain {
                 .regions
                 .get_mut(&n)
                 .expect("every scheduled node is a region");
+            let start = std::time::Instant::now();
             let out = region.step(&inputs).map_err(|e| match e {
                 Error::Run(m) => Error::Run(format!("region `{}`: {m}", self.plan.graph[n].name)),
                 other => other,
             })?;
+            *self.busy.entry(n).or_default() += start.elapsed();
             self.outputs.insert(n, out);
         }
         for e in self.plan.graph.edge_references().filter(|e| e.weight().delayed) {
@@ -620,6 +626,25 @@ impl Brain {
             }
         }
         Ok(())
+    }
+
+    /// Seconds each region has spent in `step` since the brain was built (or since
+    /// [`Brain::reset_profile`]), in schedule order. On an asynchronous device (wgpu) this is
+    /// the time to enqueue the work, not to run it.
+    pub fn profile(&self) -> Vec<(String, f64)> {
+        self.plan
+            .order
+            .iter()
+            .map(|n| {
+                let busy = self.busy.get(n).copied().unwrap_or_default();
+                (self.plan.graph[*n].name.clone(), busy.as_secs_f64())
+            })
+            .collect()
+    }
+
+    /// Zeroes the per-region timings of [`Brain::profile`].
+    pub fn reset_profile(&mut self) {
+        self.busy.clear();
     }
 
     /// What the regions send the world this tick (e.g. `world.action`), summed per port.
@@ -649,6 +674,40 @@ impl Brain {
             }
         }
         inputs
+    }
+
+    /// Every region's state (under `regions/<name>/`) and the delayed edges' last values
+    /// (under `delayed/<edge index>`): all a checkpoint needs of the brain.
+    pub fn save(&self, out: &mut Snapshot) -> Result<()> {
+        for n in &self.plan.order {
+            let name = &self.plan.graph[*n].name;
+            let mut region = Snapshot::default();
+            self.regions[n]
+                .save(&mut region)
+                .map_err(|e| Error::Run(format!("region `{name}`: {e}")))?;
+            out.nest(&format!("regions/{name}"), region);
+        }
+        for (index, signal) in &self.delayed {
+            out.put_signal(&format!("delayed/{index}"), signal);
+        }
+        Ok(())
+    }
+
+    /// Restores what [`Brain::save`] wrote into a brain built from the same model.
+    pub fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        for n in &self.plan.order {
+            let name = &self.plan.graph[*n].name;
+            self.regions
+                .get_mut(n)
+                .expect("every scheduled node is a region")
+                .restore(&from.scope(&format!("regions/{name}")))
+                .map_err(|e| Error::Run(format!("region `{name}`: {e}")))?;
+        }
+        for (index, signal) in self.delayed.iter_mut() {
+            let shape = signal.to_host().dim();
+            *signal = Signal::Host(from.host(&format!("delayed/{index}"), [shape.0, shape.1])?);
+        }
+        Ok(())
     }
 
     /// The first region (in schedule order) whose learnable state is not finite, and the first

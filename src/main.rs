@@ -28,10 +28,15 @@ enum Command {
     /// Run a scenario and write its run directory.
     Run {
         /// The scenario file.
-        scenario: PathBuf,
+        #[arg(required_unless_present = "resume")]
+        scenario: Option<PathBuf>,
         /// The run directory (default: runs/<scenario>-seed<S>-<time>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Continue the run in this directory from its last checkpoint (the scenario needs
+        /// `checkpoint_every`); the scenario is read again from where the run started.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["scenario", "out", "seed"])]
+        resume: Option<PathBuf>,
         /// cpu (embedded, default) or wgpu (needs the `wgpu` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -147,32 +152,46 @@ fn real_main() -> anyhow::Result<ExitCode> {
         Command::Run {
             scenario,
             out,
+            resume,
             device,
             seed,
             quiet,
         } => {
             let device: DeviceChoice = device.parse()?;
-            let scenario = load_scenario(&scenario)?;
             let options = RunOptions {
                 out,
                 device,
                 seed,
                 progress: !quiet,
             };
-            let steps: u64 = scenario.phases.iter().map(|p| p.steps).sum();
-            eprintln!(
-                "valence: `{}` — {} agents, {} phases, {steps} steps, seed {}, device {device}",
-                scenario.name,
-                scenario.population,
-                scenario.phases.len(),
-                options.seed.unwrap_or(scenario.seed)
-            );
             let started = std::time::Instant::now();
-            let output = run(&scenario, &options).context("run failed")?;
+            let output = match (&resume, &scenario) {
+                (Some(dir), _) => {
+                    eprintln!(
+                        "valence: resuming {} from its last checkpoint, device {device}",
+                        dir.display()
+                    );
+                    valence::experiment::resume(dir, None, &options).context("resumed run failed")?
+                }
+                (None, Some(path)) => {
+                    let scenario = load_scenario(path)?;
+                    let steps: u64 = scenario.phases.iter().map(|p| p.steps).sum();
+                    eprintln!(
+                        "valence: `{}` — {} agents, {} phases, {steps} steps, seed {}, device {device}",
+                        scenario.name,
+                        scenario.population,
+                        scenario.phases.len(),
+                        options.seed.unwrap_or(scenario.seed)
+                    );
+                    run(&scenario, &options).context("run failed")?
+                }
+                (None, None) => unreachable!("clap requires a scenario or --resume"),
+            };
             let secs = started.elapsed().as_secs_f64();
+            let population = output.population;
             println!(
                 "run `{}` finished in {secs:.1} s → {}",
-                scenario.name,
+                output.name,
                 output.dir.display()
             );
             println!(
@@ -187,10 +206,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            println!(
-                "(across {} agents, at the last probe of each key)",
-                scenario.population
-            );
+            println!("(across {population} agents, at the last probe of each key)");
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {
@@ -312,6 +328,15 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     "{:>6} {:>8} {:>10.2} {:>16.0} {:>9.2}x",
                     f.population, f.ticks, f.seconds, f.agent_ticks_per_s, f.ratio_to_baseline
                 );
+            }
+            println!("where the time goes (share of the timed seconds):");
+            for f in &figures {
+                let shares: Vec<String> = f
+                    .shares
+                    .iter()
+                    .map(|(name, s)| format!("{name} {:.0}%", s * 100.0))
+                    .collect();
+                println!("{:>6}  {}", f.population, shares.join(", "));
             }
             if let Some(path) = json {
                 valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
