@@ -54,11 +54,13 @@
 pub mod analysis;
 pub mod bench;
 pub mod brain;
+pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod plot;
 pub mod regions;
+pub mod rng;
 pub mod scenario;
 pub mod signal;
 pub mod sweep;

@@ -203,7 +203,8 @@ pub fn check_sweep(path: &Path) -> Result<usize> {
     Ok(runs.len())
 }
 
-/// Runs one shard of a sweep into `out/<run id>/`, skipping runs already complete.
+/// Runs one shard of a sweep into `out/<run id>/`, skipping runs already complete and resuming
+/// interrupted ones from their checkpoint (when the scenario sets `checkpoint_every`).
 pub fn run_sweep(
     path: &Path,
     out: &Path,
@@ -227,14 +228,20 @@ pub fn run_sweep(
             &dir.join("sweep_run.json"),
             serde_json::to_string_pretty(r).expect("serialisable").as_bytes(),
         )?;
-        run(
-            &scenario,
-            &RunOptions {
-                out: Some(dir),
-                seed: r.seed,
-                ..options.clone()
-            },
-        )?;
+        let options = RunOptions {
+            out: Some(dir.clone()),
+            seed: r.seed,
+            ..options.clone()
+        };
+        if crate::experiment::checkpoint_path(&dir).is_file() {
+            let mut scenario = scenario;
+            if let Some(seed) = r.seed {
+                scenario.seed = seed;
+            }
+            crate::experiment::resume(&dir, Some(&scenario), &options)?;
+        } else {
+            run(&scenario, &options)?;
+        }
     }
     Ok(mine)
 }

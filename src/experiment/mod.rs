@@ -13,7 +13,11 @@
 //! `world.*` are not taken.
 //!
 //! Every file is written to a temporary name and renamed into place, so a killed run never
-//! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase.
+//! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase and at every
+//! checkpoint. With `checkpoint_every = N` in the scenario, `checkpoint.bin` holds the whole
+//! state after every N-th step (see [`crate::checkpoint`]), and [`resume`] (`valence run
+//! --resume RUN_DIR`) continues from it: on the CPU device the resumed run's `metrics.csv` is
+//! byte-identical to an uninterrupted run's.
 
 pub mod probes;
 pub mod recorder;
@@ -22,7 +26,10 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use serde::{Deserialize, Serialize};
+
 use crate::brain::{Brain, derive_seed};
+use crate::checkpoint::Snapshot;
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::scenario::{ProbeSpec, Scenario};
@@ -49,6 +56,10 @@ pub struct RunOptions {
 /// What a finished run leaves.
 #[derive(Debug)]
 pub struct RunOutput {
+    /// The scenario's name.
+    pub name: String,
+    /// P, its agents.
+    pub population: usize,
     /// The run directory.
     pub dir: PathBuf,
     /// Every probe reading.
@@ -57,12 +68,80 @@ pub struct RunOutput {
     pub summary: Summary,
 }
 
+/// Where a checkpoint stands: the phase, the steps done in it, and the steps and readings so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPoint {
+    /// The phase's index.
+    pub phase: usize,
+    /// Steps done in it.
+    pub k: u64,
+    /// Steps done in the run.
+    pub step: u64,
+    /// Readings recorded so far.
+    pub rows: usize,
+}
+
+impl RunPoint {
+    /// Where the checkpoint of a run directory stands.
+    pub fn of(dir: &Path) -> Result<RunPoint> {
+        Snapshot::read(&checkpoint_path(dir))?.get("run/point")
+    }
+}
+
+/// The checkpoint file of a run directory.
+pub fn checkpoint_path(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.bin")
+}
+
 /// Runs a scenario to the end and writes its run directory.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let mut scenario = scenario.clone();
     if let Some(seed) = options.seed {
         scenario.seed = seed;
     }
+    run_from(scenario, options, None)
+}
+
+/// Continues a run from its directory's last checkpoint (`checkpoint.bin`) to the end.
+/// `scenario` is the scenario the run started with (as passed to [`run`], seed included); with
+/// `None` it is read again from the file the run started from. Either way it must resolve to
+/// the run's `scenario.toml`. On the CPU device the result is bit-identical to an
+/// uninterrupted run.
+pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> Result<RunOutput> {
+    let path = checkpoint_path(dir);
+    if !path.is_file() {
+        return Err(Error::Run(format!(
+            "{}: no checkpoint to resume from (set `checkpoint_every` in the scenario)",
+            path.display()
+        )));
+    }
+    let snapshot = Snapshot::read(&path)?;
+    let source: PathBuf = snapshot.get("run/source")?;
+    let scenario = match scenario {
+        Some(s) => s.clone(),
+        None => {
+            let mut s = crate::scenario::load_scenario(&source)?;
+            s.seed = snapshot.get("run/seed")?;
+            s
+        }
+    };
+    let saved: String = snapshot.get("run/scenario")?;
+    if scenario.to_toml() != saved {
+        return Err(Error::Run(format!(
+            "{}: the scenario (or its model) changed since this run started; a resumed run \
+             would not continue the same experiment (the run's is {})",
+            source.display(),
+            dir.join("scenario.toml").display()
+        )));
+    }
+    let options = RunOptions {
+        out: Some(dir.to_path_buf()),
+        ..options.clone()
+    };
+    run_from(scenario, &options, Some(snapshot))
+}
+
+fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) -> Result<RunOutput> {
     let seed = scenario.seed;
     let p = scenario.population;
     let dir = match &options.out {
@@ -76,7 +155,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         }
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    write_atomic(&dir.join("scenario.toml"), scenario.to_toml().as_bytes())?;
+    let resolved = scenario.to_toml();
+    write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())?;
 
     let device = options.device.make(seed)?;
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
@@ -92,12 +172,37 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     )?;
 
     let observes = probes.observes();
-    let mut recorder = Recorder::new(&dir);
+    let at: Option<RunPoint> = resume.as_ref().map(|s| s.get("run/point")).transpose()?;
+    let mut recorder = match at {
+        Some(at) => {
+            let mut rows = read_csv(&dir.join("metrics.csv"))?;
+            if rows.len() < at.rows {
+                return Err(Error::Run(format!(
+                    "{}: {} readings, fewer than the {} the checkpoint saw",
+                    dir.join("metrics.csv").display(),
+                    rows.len(),
+                    at.rows
+                )));
+            }
+            rows.truncate(at.rows);
+            Recorder::resume(&dir, rows)
+        }
+        None => Recorder::new(&dir),
+    };
+    let every = scenario.checkpoint_every;
+    if every > 0 && resume.is_none() {
+        // Refuse now, not at the first checkpoint, if some region cannot be saved.
+        brain.save(&mut Snapshot::default())?;
+    }
+    let source = std::path::absolute(&scenario.path).map_err(|e| Error::io(&scenario.path, e))?;
     // Each region's parameters as they stand; phases may change them and the next phase
     // restores the model's unless it changes them again.
     let mut current: Vec<(String, crate::regions::RegionSpec)> = scenario.model.regions.clone();
-    let mut step: u64 = 0;
+    let mut step: u64 = at.map_or(0, |at| at.step);
     for (index, phase) in scenario.phases.iter().enumerate() {
+        if at.is_some_and(|at| index < at.phase) {
+            continue;
+        }
         let mut world = phase.world.build(vocabulary.clone(), p)?;
         let agent_seeds: Vec<u64> = (0..p)
             .map(|a| derive_seed(seed, &[0, index as u64, a as u64]))
@@ -124,9 +229,21 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
         if let Some(r) = &phase.replay {
             brain.set_learning(r, false)?;
         }
+        let mut first = 1;
+        if let (Some(at), Some(snapshot)) = (at, &resume)
+            && at.phase == index
+        {
+            brain.restore(&snapshot.scope("brain"))?;
+            world
+                .restore(&snapshot.scope("world"))
+                .map_err(|e| Error::Run(format!("world `{}`: {e}", phase.world.kind())))?;
+            probes.restore(&snapshot.scope("probes"))?;
+            first = at.k + 1;
+        }
         let world_ports = world.ports();
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
-        for k in 1..=phase.steps {
+        bar.set_position(first - 1);
+        for k in first..=phase.steps {
             let observation = match &phase.replay {
                 Some(r) => brain.replay(r, &world_ports)?,
                 None => world.step()?,
@@ -162,6 +279,32 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
                     probes.take(&brain, probe, &phase.name, step, &mut recorder)?;
                 }
             }
+            if every > 0 && step.is_multiple_of(every) {
+                recorder.flush()?;
+                let mut snapshot = Snapshot::default();
+                snapshot.put("run/source", &source);
+                snapshot.put("run/seed", &seed);
+                snapshot.put("run/scenario", &resolved);
+                let point = RunPoint {
+                    phase: index,
+                    k,
+                    step,
+                    rows: recorder.rows().len(),
+                };
+                snapshot.put("run/point", &point);
+                let mut part = Snapshot::default();
+                brain.save(&mut part)?;
+                snapshot.nest("brain", part);
+                let mut part = Snapshot::default();
+                world
+                    .save(&mut part)
+                    .map_err(|e| Error::Run(format!("world `{}`: {e}", phase.world.kind())))?;
+                snapshot.nest("world", part);
+                let mut part = Snapshot::default();
+                probes.save(&mut part);
+                snapshot.nest("probes", part);
+                snapshot.write(&checkpoint_path(&dir))?;
+            }
             if k % 256 == 0 || last {
                 bar.set_position(k);
             }
@@ -179,6 +322,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let summary = recorder.summary();
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
     Ok(RunOutput {
+        name: scenario.name.clone(),
+        population: p,
         dir,
         rows: recorder.into_rows(),
         summary,

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
-use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 
 use crate::analysis::{Ridge, cosine, spearman, weat_effect_size};
 use crate::brain::Brain;
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::scenario::{ProbeKind, ProbeSpec, SignalSource};
 use crate::signal::Signal;
@@ -218,6 +219,33 @@ impl Probes {
     /// Whether any probe needs to see every tick (`event` probes).
     pub fn observes(&self) -> bool {
         !self.events.borrow().is_empty() || !self.cooccurrences.borrow().is_empty()
+    }
+
+    /// The running state of `event` and `cooccurrence` probes (for checkpoints).
+    pub fn save(&self, out: &mut Snapshot) {
+        for (name, ev) in self.events.borrow().iter() {
+            out.put(&format!("events/{name}/history"), &ev.history);
+            out.put(&format!("events/{name}/sums"), &ev.sums);
+            out.put(&format!("events/{name}/counts"), &ev.counts);
+        }
+        for (name, c) in self.cooccurrences.borrow().iter() {
+            out.put(&format!("cooccurrences/{name}/history"), &c.history);
+            out.put(&format!("cooccurrences/{name}/counts"), &c.counts);
+        }
+    }
+
+    /// Restores what [`Probes::save`] wrote.
+    pub fn restore(&self, from: &Snapshot) -> Result<()> {
+        for (name, ev) in self.events.borrow_mut().iter_mut() {
+            ev.history = from.get(&format!("events/{name}/history"))?;
+            ev.sums = from.get(&format!("events/{name}/sums"))?;
+            ev.counts = from.get(&format!("events/{name}/counts"))?;
+        }
+        for (name, c) in self.cooccurrences.borrow_mut().iter_mut() {
+            c.history = from.get(&format!("cooccurrences/{name}/history"))?;
+            c.counts = from.get(&format!("cooccurrences/{name}/counts"))?;
+        }
+        Ok(())
     }
 
     /// Called after every tick: `event` probes match the world's latest token against their
@@ -478,7 +506,7 @@ impl Probes {
                     // The control: the same ridge fitted to the training ratings in an order of
                     // the agent's own, so that the median across agents averages permutations.
                     let mut shuffled_y = train_y.clone();
-                    shuffled_y.shuffle(&mut SmallRng::seed_from_u64(0x5eed ^ agent as u64));
+                    shuffled_y.shuffle(&mut SimRng::seed_from_u64(0x5eed ^ agent as u64));
                     let fit = Ridge::fit(xtr.view(), Array1::from(shuffled_y).view(), *ridge);
                     shuffled.push(
                         spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32,

@@ -45,6 +45,15 @@ impl Recorder {
     }
 
     /// Records one probe key for every agent (`values` is `[P]`).
+    /// A recorder that goes on from `rows` (a resumed run's readings so far).
+    pub fn resume(dir: &Path, rows: Vec<Row>) -> Self {
+        Recorder {
+            rows,
+            ..Recorder::new(dir)
+        }
+    }
+
+    /// Records readings.
     pub fn record(&mut self, phase: &str, step: u64, probe: &str, key: &str, values: &Array1<f32>) {
         for (agent, &value) in values.iter().enumerate() {
             self.record_one(phase, step, agent, probe, key, value);

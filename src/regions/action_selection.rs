@@ -17,13 +17,14 @@
 //! | `temperature` | 1.0 | τ > 0 |
 //! | `bg_weight`, `habit_weight`, `pfc_weight` | 1.0, 0.0, 1.0 | weights of each system |
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
-use crate::error::Result;
+use crate::checkpoint::Snapshot;
+use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
 
 /// Hyperparameters of [`ActionSelection`].
@@ -95,7 +96,7 @@ impl ActionSelectionConfig {
 /// The arbiter for P agents; each agent samples from its own RNG.
 pub struct ActionSelection {
     config: ActionSelectionConfig,
-    rngs: Vec<SmallRng>,
+    rngs: Vec<SimRng>,
 }
 
 impl ActionSelection {
@@ -103,7 +104,7 @@ impl ActionSelection {
     pub fn new(config: &ActionSelectionConfig, ctx: &BuildContext<'_>) -> Self {
         ActionSelection {
             config: config.clone(),
-            rngs: ctx.seeds.iter().map(|&s| SmallRng::seed_from_u64(s)).collect(),
+            rngs: ctx.seeds.iter().map(|&s| SimRng::seed_from_u64(s)).collect(),
         }
     }
 }
@@ -147,6 +148,24 @@ impl Region for ActionSelection {
     }
 
     fn set_learning(&mut self, _learning: bool) {}
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("rngs", &self.rngs);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let rngs: Vec<SimRng> = from.get("rngs")?;
+        if rngs.len() != self.rngs.len() {
+            return Err(Error::Run(format!(
+                "checkpoint: {} generators saved for {} agents",
+                rngs.len(),
+                self.rngs.len()
+            )));
+        }
+        self.rngs = rngs;
+        Ok(())
+    }
 
     fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
         match spec {

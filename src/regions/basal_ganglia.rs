@@ -34,6 +34,7 @@ use burn::prelude::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
 
@@ -186,5 +187,18 @@ impl Region for BasalGanglia {
             }
             _ => Err(Error::Run("basal_ganglia: only learning rates can change".into())),
         }
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put_tensor("weights", &self.weights);
+        out.put_optional_tensor("previous", self.previous.as_ref());
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let [p, a, d] = self.weights.dims();
+        self.weights = from.tensor("weights", [p, a, d], &self.device)?;
+        self.previous = from.optional_tensor("previous", [p, d], &self.device)?;
+        Ok(())
     }
 }

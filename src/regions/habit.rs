@@ -22,6 +22,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
 
@@ -129,5 +130,23 @@ impl Region for Habit {
         if !learning {
             self.previous = None;
         }
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        let (a, d) = self.strength[0].dim();
+        let all = self.strength.iter().flat_map(|h| h.iter().copied()).collect();
+        out.put_array("strength", &[self.strength.len(), a, d], all);
+        out.put_optional_host("previous", self.previous.as_ref());
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let (p, (a, d)) = (self.strength.len(), self.strength[0].dim());
+        let all = from.array("strength", &[p, a, d])?;
+        for (h, chunk) in self.strength.iter_mut().zip(all.chunks_exact(a * d)) {
+            h.iter_mut().zip(chunk).for_each(|(x, &v)| *x = v);
+        }
+        self.previous = from.optional_host("previous", [p, d])?;
+        Ok(())
     }
 }

@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, RewardTiming, Width,
 };
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
 
@@ -369,6 +370,92 @@ impl Region for Hippocampus {
 
     fn set_learning(&mut self, learning: bool) {
         self.learning = learning;
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        let (p, c, d) = (self.stores.len(), self.config.capacity, self.dim);
+        let keys = self.stores.iter().flat_map(|s| s.keys.iter().copied()).collect();
+        let latents = self
+            .stores
+            .iter()
+            .flat_map(|s| s.latents.iter().copied())
+            .collect();
+        out.put_array("keys", &[p, c, d], keys);
+        out.put_array("latents", &[p, c, d], latents);
+        let stores = &self.stores;
+        out.put("tokens", &stores.iter().map(|s| &s.tokens).collect::<Vec<_>>());
+        out.put("actions", &stores.iter().map(|s| &s.actions).collect::<Vec<_>>());
+        out.put("rewards", &stores.iter().map(|s| &s.rewards).collect::<Vec<_>>());
+        out.put(
+            "stored_at",
+            &stores.iter().map(|s| &s.stored_at).collect::<Vec<_>>(),
+        );
+        out.put("used_at", &stores.iter().map(|s| &s.used_at).collect::<Vec<_>>());
+        out.put("len", &stores.iter().map(|s| s.len).collect::<Vec<_>>());
+        out.put(
+            "replay_cursor",
+            &stores.iter().map(|s| s.replay_cursor).collect::<Vec<_>>(),
+        );
+        out.put(
+            "replay_order",
+            &stores.iter().map(|s| &s.replay_order).collect::<Vec<_>>(),
+        );
+        out.put("tick", &self.tick);
+        out.put_optional_host("previous_latent", self.previous.as_ref().map(|(z, _)| z));
+        out.put_optional_host(
+            "previous_token",
+            self.previous.as_ref().and_then(|(_, t)| t.as_ref()),
+        );
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let (p, c, d) = (self.stores.len(), self.config.capacity, self.dim);
+        let keys = from.array("keys", &[p, c, d])?;
+        let latents = from.array("latents", &[p, c, d])?;
+        let tokens: Vec<Vec<f32>> = from.get("tokens")?;
+        let actions: Vec<Vec<usize>> = from.get("actions")?;
+        let rewards: Vec<Vec<f32>> = from.get("rewards")?;
+        let stored_at: Vec<Vec<u64>> = from.get("stored_at")?;
+        let used_at: Vec<Vec<u64>> = from.get("used_at")?;
+        let len: Vec<usize> = from.get("len")?;
+        let cursor: Vec<usize> = from.get("replay_cursor")?;
+        let order: Vec<Vec<usize>> = from.get("replay_order")?;
+        let sizes = [
+            tokens.len(),
+            actions.len(),
+            rewards.len(),
+            stored_at.len(),
+            used_at.len(),
+        ];
+        if sizes
+            .iter()
+            .chain([len.len(), cursor.len(), order.len()].iter())
+            .any(|&n| n != p)
+        {
+            return Err(Error::Run(format!(
+                "checkpoint: saved for another population than {p}"
+            )));
+        }
+        for (i, store) in self.stores.iter_mut().enumerate() {
+            let block =
+                |all: &[f32]| Array2::from_shape_vec((c, d), all[i * c * d..(i + 1) * c * d].to_vec());
+            store.keys = block(&keys).expect("shape checked");
+            store.latents = block(&latents).expect("shape checked");
+            store.tokens = tokens[i].clone();
+            store.actions = actions[i].clone();
+            store.rewards = rewards[i].clone();
+            store.stored_at = stored_at[i].clone();
+            store.used_at = used_at[i].clone();
+            store.len = len[i];
+            store.replay_cursor = cursor[i];
+            store.replay_order = order[i].clone();
+        }
+        self.tick = from.get("tick")?;
+        let z = from.optional_host("previous_latent", [p, d])?;
+        let token = from.optional_host("previous_token", [p, 1])?;
+        self.previous = z.map(|z| (z, token));
+        Ok(())
     }
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {

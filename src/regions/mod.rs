@@ -18,6 +18,7 @@ use burn::prelude::Device;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Snapshot;
 use crate::error::Result;
 use crate::signal::{Signal, SignalKind};
 use crate::worlds::Vocabulary;
@@ -232,6 +233,23 @@ pub trait Region: Send {
     /// divergence check, which stops the run naming region and agent.
     fn divergent_agent(&self) -> Option<usize> {
         None
+    }
+
+    /// Saves all the region's mutable state — weights, optimiser moments, traces, random
+    /// generators, the previous tick's inputs — so that [`Region::restore`] on a freshly built
+    /// region of the same spec continues exactly (checkpoints, `valence run --resume`). Regions
+    /// that cannot, say so; a scenario with checkpoints then refuses to start.
+    fn save(&self, _out: &mut Snapshot) -> Result<()> {
+        Err(crate::Error::Run(
+            "this region cannot be checkpointed (no `save`)".into(),
+        ))
+    }
+
+    /// Restores what [`Region::save`] wrote.
+    fn restore(&mut self, _from: &Snapshot) -> Result<()> {
+        Err(crate::Error::Run(
+            "this region cannot be checkpointed (no `restore`)".into(),
+        ))
     }
 }
 

@@ -51,15 +51,16 @@
 //! The conditioning vector of DESIGN §1 (PFC → cortex) is not built: no gradient crosses
 //! between regions, so nothing would train it.
 
+use crate::rng::SimRng;
 use burn::prelude::{Device, Tensor, TensorData};
 use burn::tensor::activation::{log_softmax, sigmoid, softmax};
 use ndarray::Array2;
 use rand::SeedableRng;
-use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Uniform};
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, Width};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
 
@@ -209,6 +210,10 @@ pub struct Pfc {
     /// The rollout's parameter leaves.
     leaves: Option<Params>,
     rollout: Vec<Entry>,
+    /// The rollout's inputs and its first h (constants): a checkpoint stores them, and a
+    /// restore replays the rollout's forward passes to rebuild its graph.
+    rollout_inputs: Vec<Tensor<3>>,
+    rollout_start: Option<Tensor<3>>,
     learning: bool,
 }
 
@@ -238,8 +243,8 @@ impl Pfc {
             ([groups, 1, 1], 0.0),
         ];
         // Each controller draws from the seed of its first worker.
-        let mut rngs: Vec<SmallRng> = (0..groups)
-            .map(|g| SmallRng::seed_from_u64(ctx.seeds[g * config.workers]))
+        let mut rngs: Vec<SimRng> = (0..groups)
+            .map(|g| SimRng::seed_from_u64(ctx.seeds[g * config.workers]))
             .collect();
         let params: Params = std::array::from_fn(|i| {
             let (shape, scale) = shapes[i];
@@ -269,6 +274,8 @@ impl Pfc {
             tracked: None,
             leaves: None,
             rollout: Vec::new(),
+            rollout_inputs: Vec::new(),
+            rollout_start: None,
             learning: true,
         })
     }
@@ -330,9 +337,43 @@ impl Pfc {
         )
     }
 
+    /// One tracked forward step of the rollout (starting one, with fresh leaves, if none is
+    /// under way); `action`, `reward` and `done` are the step's outcome where already known.
+    fn track(
+        &mut self,
+        x: Tensor<3>,
+        action: Vec<usize>,
+        reward: Vec<f32>,
+        done: Vec<bool>,
+    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+        if self.leaves.is_none() {
+            let leaves: Params = std::array::from_fn(|i| self.params[i].clone().autodiff().require_grad());
+            self.leaves = Some(leaves);
+            self.rollout_start = Some(self.hidden.clone());
+        }
+        let h_in = self
+            .tracked
+            .take()
+            .unwrap_or_else(|| self.hidden.clone().autodiff());
+        let leaves = self.leaves.as_ref().expect("set above");
+        let (h, logits, value) = Self::forward(leaves, x.clone().autodiff(), h_in);
+        self.tracked = Some(h.clone());
+        self.rollout_inputs.push(x);
+        self.rollout.push(Entry {
+            logits: logits.clone(),
+            value: value.clone(),
+            action,
+            reward,
+            done,
+        });
+        (h.inner(), logits.inner(), value.inner())
+    }
+
     /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
     fn update(&mut self, bootstrap: &[f32]) {
         let rollout = std::mem::take(&mut self.rollout);
+        self.rollout_inputs.clear();
+        self.rollout_start = None;
         let leaves = self.leaves.take().expect("a rollout has its leaves");
         self.tracked = None;
         let (t_len, g, w, a) = (
@@ -458,26 +499,7 @@ impl Region for Pfc {
             self.tracked = self.tracked.take().map(|h| h * keep);
         }
         let (h, logits, value) = if self.learning {
-            if self.leaves.is_none() {
-                let leaves: Params =
-                    std::array::from_fn(|i| self.params[i].clone().autodiff().require_grad());
-                self.leaves = Some(leaves);
-            }
-            let h_in = self
-                .tracked
-                .take()
-                .unwrap_or_else(|| self.hidden.clone().autodiff());
-            let leaves = self.leaves.as_ref().expect("set above");
-            let (h, logits, value) = Self::forward(leaves, x.autodiff(), h_in);
-            self.tracked = Some(h.clone());
-            self.rollout.push(Entry {
-                logits: logits.clone(),
-                value: value.clone(),
-                action: vec![0; p],
-                reward: vec![0.0; p],
-                done: vec![false; p],
-            });
-            (h.inner(), logits.inner(), value.inner())
+            self.track(x, vec![0; p], vec![0.0; p], vec![false; p])
         } else {
             Self::forward(&self.params, x, self.hidden.clone())
         };
@@ -492,6 +514,8 @@ impl Region for Pfc {
         if !learning {
             // An unfinished rollout is dropped: its outcomes will never arrive as training data.
             self.rollout.clear();
+            self.rollout_inputs.clear();
+            self.rollout_start = None;
             self.leaves = None;
             self.tracked = None;
         }
@@ -512,6 +536,56 @@ impl Region for Pfc {
                 "pfc: only training parameters can change (not actions, hidden or workers)".into(),
             )),
         }
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        for (i, t) in self.params.iter().enumerate() {
+            out.put_tensor(&format!("params/{i}"), t);
+            out.put_tensor(&format!("first_moment/{i}"), &self.moments.0[i]);
+            out.put_tensor(&format!("second_moment/{i}"), &self.moments.1[i]);
+        }
+        out.put("adam_step", &self.adam_step);
+        out.put_tensor("hidden", &self.hidden);
+        // The rollout under way: its inputs and outcomes (its graph is rebuilt on restore).
+        out.put_optional_tensor("rollout_start", self.rollout_start.as_ref());
+        out.put("rollout_length", &self.rollout.len());
+        for (t, (x, e)) in self.rollout_inputs.iter().zip(&self.rollout).enumerate() {
+            out.put_tensor(&format!("rollout/{t}/input"), x);
+            out.put(&format!("rollout/{t}/action"), &e.action);
+            out.put(&format!("rollout/{t}/reward"), &e.reward);
+            out.put(&format!("rollout/{t}/done"), &e.done);
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        for i in 0..PARAMS {
+            let dims = self.params[i].dims();
+            self.params[i] = from.tensor(&format!("params/{i}"), dims, &self.device)?;
+            self.moments.0[i] = from.tensor(&format!("first_moment/{i}"), dims, &self.device)?;
+            self.moments.1[i] = from.tensor(&format!("second_moment/{i}"), dims, &self.device)?;
+        }
+        self.adam_step = from.get("adam_step")?;
+        let h_dims = self.hidden.dims();
+        self.rollout.clear();
+        self.rollout_inputs.clear();
+        (self.leaves, self.tracked, self.rollout_start) = (None, None, None);
+        self.hidden = from
+            .optional_tensor("rollout_start", h_dims, &self.device)?
+            .unwrap_or_else(|| self.hidden.zeros_like());
+        let x_dims = [self.groups, self.config.workers, self.input_width];
+        for t in 0..from.get::<usize>("rollout_length")? {
+            let x = from.tensor(&format!("rollout/{t}/input"), x_dims, &self.device)?;
+            let (h, _, _) = self.track(
+                x,
+                from.get(&format!("rollout/{t}/action"))?,
+                from.get(&format!("rollout/{t}/reward"))?,
+                from.get(&format!("rollout/{t}/done"))?,
+            );
+            self.hidden = h;
+        }
+        self.hidden = from.tensor("hidden", h_dims, &self.device)?;
+        Ok(())
     }
 
     fn divergent_agent(&self) -> Option<usize> {

@@ -47,6 +47,7 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
 
@@ -205,6 +206,18 @@ impl RewardModel {
         (self.weights.clone() * z).sum_dim(1) + self.bias.clone()
     }
 
+    /// The learned tensors by checkpoint key.
+    fn tensors(&self) -> [(&'static str, &Tensor<2>); 6] {
+        [
+            ("weights", &self.weights),
+            ("bias", &self.bias),
+            ("trace", &self.trace),
+            ("trace_bias", &self.trace_bias),
+            ("reward_weights", &self.reward_weights),
+            ("reward_bias", &self.reward_bias),
+        ]
+    }
+
     /// r̂(z) for each agent, `[P, D]` → `[P, 1]`.
     fn reward_prediction(&self, z: Tensor<2>) -> Tensor<2> {
         (self.reward_weights.clone() * z).sum_dim(1) + self.reward_bias.clone()
@@ -287,6 +300,32 @@ impl Region for RewardModel {
                 other.kind()
             ))),
         }
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        for (key, t) in self.tensors() {
+            out.put_tensor(key, t);
+        }
+        out.put_optional_tensor("previous_latent", self.previous.as_ref().map(|(z, _)| z));
+        out.put_optional_tensor("previous_reward", self.previous.as_ref().map(|(_, r)| r));
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let [p, d] = self.weights.dims();
+        let device = self.device.clone();
+        let restored: Vec<Tensor<2>> = self
+            .tensors()
+            .iter()
+            .map(|(key, t)| from.tensor(key, t.dims(), &device))
+            .collect::<Result<_>>()?;
+        let [w, b, tr, trb, rw, rb]: [Tensor<2>; 6] = restored.try_into().expect("six tensors");
+        (self.weights, self.bias, self.trace, self.trace_bias) = (w, b, tr, trb);
+        (self.reward_weights, self.reward_bias) = (rw, rb);
+        let z = from.optional_tensor("previous_latent", [p, d], &device)?;
+        let r = from.optional_tensor("previous_reward", [p, 1], &device)?;
+        self.previous = z.zip(r);
+        Ok(())
     }
 
     fn value_at(&self, latent: &Array2<f32>) -> Option<Array1<f32>> {

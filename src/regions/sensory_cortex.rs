@@ -47,15 +47,16 @@
 
 use std::collections::VecDeque;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Uniform;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
 
@@ -189,7 +190,7 @@ struct Agent {
     output: Vec<f32>,
     history: VecDeque<u32>,
     context: Vec<f32>,
-    rng: SmallRng,
+    rng: SimRng,
     /// The mean readout over the vocabulary (zeros unless `center`).
     mean: Vec<f32>,
     /// Scratch buffers of length D, kept to spare the tick an allocation.
@@ -224,7 +225,7 @@ impl SensoryCortex {
             .seeds
             .iter()
             .map(|&seed| {
-                let mut rng = SmallRng::seed_from_u64(seed);
+                let mut rng = SimRng::seed_from_u64(seed);
                 let bound = 0.5 / d as f32;
                 let mut input = Array2::random_using((vocab_size, d), Uniform::new(-bound, bound), &mut rng)
                     .into_raw_vec_and_offset()
@@ -503,6 +504,53 @@ impl Region for SensoryCortex {
         }
         let latent = Array2::from_shape_vec((p, d), latent).expect("P·D values");
         Ok(vec![("latent", Signal::Host(latent))])
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
+        let gather =
+            |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
+        out.put_array("input", &[p, v, d], gather(|a| &a.input));
+        out.put_array("output", &[p, v, d], gather(|a| &a.output));
+        out.put_array("context", &[p, d], gather(|a| &a.context));
+        out.put_array("mean", &[p, d], gather(|a| &a.mean));
+        out.put(
+            "history",
+            &self.agents.iter().map(|a| &a.history).collect::<Vec<_>>(),
+        );
+        out.put("rngs", &self.agents.iter().map(|a| &a.rng).collect::<Vec<_>>());
+        out.put("trained", &self.trained);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
+        let input = from.array("input", &[p, v, d])?;
+        let output = from.array("output", &[p, v, d])?;
+        let context = from.array("context", &[p, d])?;
+        let mean = from.array("mean", &[p, d])?;
+        let history: Vec<VecDeque<u32>> = from.get("history")?;
+        let rngs: Vec<SimRng> = from.get("rngs")?;
+        if history.len() != p || rngs.len() != p {
+            return Err(Error::Run(format!(
+                "checkpoint: saved for another population than {p}"
+            )));
+        }
+        for (i, (agent, (history, rng))) in self
+            .agents
+            .iter_mut()
+            .zip(history.into_iter().zip(rngs))
+            .enumerate()
+        {
+            agent.input.copy_from_slice(&input[i * v * d..(i + 1) * v * d]);
+            agent.output.copy_from_slice(&output[i * v * d..(i + 1) * v * d]);
+            agent.context.copy_from_slice(&context[i * d..(i + 1) * d]);
+            agent.mean.copy_from_slice(&mean[i * d..(i + 1) * d]);
+            agent.history = history;
+            agent.rng = rng;
+        }
+        self.trained = from.get("trained")?;
+        Ok(())
     }
 
     fn set_learning(&mut self, learning: bool) {

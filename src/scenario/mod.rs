@@ -239,6 +239,9 @@ pub struct Scenario {
     pub seed: u64,
     /// P, agents run in parallel.
     pub population: usize,
+    /// Save a checkpoint (`checkpoint.bin` in the run directory) every this many steps, counted
+    /// over the whole run; 0: never. `valence run --resume RUN_DIR` continues from it.
+    pub checkpoint_every: u64,
     /// The model, with the scenario's overrides applied.
     #[serde(serialize_with = "serialize_model")]
     pub model: ModelSpec,
@@ -311,6 +314,8 @@ struct ScenarioDe {
     #[serde(default)]
     seed: u64,
     population: Spanned<i64>,
+    #[serde(default)]
+    checkpoint_every: Option<Spanned<i64>>,
     #[serde(default)]
     #[allow(dead_code)]
     overrides: IgnoredAny,
@@ -745,6 +750,10 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     let mut model = load_model(&model_path)?;
 
     let population = positive(&source, &de.population, "population")? as usize;
+    let checkpoint_every = match &de.checkpoint_every {
+        Some(v) => positive(&source, v, "checkpoint_every")?,
+        None => 0,
+    };
 
     // Overrides: [overrides.REGION] key = value, checked against the region's parameters.
     if let Some(overrides) = root_value.get_ref().get("overrides") {
@@ -1247,6 +1256,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         description: de.description,
         seed: de.seed,
         population,
+        checkpoint_every,
         model: model.spec,
         world,
         phases,

@@ -27,13 +27,14 @@
 
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
@@ -151,7 +152,7 @@ pub fn ports() -> Ports {
 const POLICIES: [&str; 4] = ["regret", "thompson_regret", "egreedy_regret", "random_regret"];
 
 /// One reference policy's memory within an episode: pulls and successes per arm.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct Tally {
     pulls: Vec<u32>,
     wins: Vec<u32>,
@@ -172,7 +173,7 @@ impl Tally {
 }
 
 /// Thompson sampling with Beta(1, 1) priors.
-fn thompson(t: &Tally, rng: &mut SmallRng) -> usize {
+fn thompson(t: &Tally, rng: &mut SimRng) -> usize {
     let mut best = (0, f64::NEG_INFINITY);
     for a in 0..t.pulls.len() {
         let (w, l) = (t.wins[a], t.pulls[a] - t.wins[a]);
@@ -187,7 +188,7 @@ fn thompson(t: &Tally, rng: &mut SmallRng) -> usize {
 }
 
 /// ε-greedy: each arm once, then the best sample mean (ties at random), a random arm w.p. ε.
-fn epsilon_greedy(t: &Tally, epsilon: f64, rng: &mut SmallRng) -> usize {
+fn epsilon_greedy(t: &Tally, epsilon: f64, rng: &mut SimRng) -> usize {
     let arms = t.pulls.len();
     if rng.r#gen::<f64>() < epsilon {
         return rng.gen_range(0..arms);
@@ -203,13 +204,14 @@ fn epsilon_greedy(t: &Tally, epsilon: f64, rng: &mut SmallRng) -> usize {
 }
 
 /// One agent's bandit: its episodes, its outcome draws, and the baselines beside it.
+#[derive(Serialize, Deserialize)]
 struct Agent {
     /// Draws the arms of each episode (independent of every choice).
-    episodes: SmallRng,
+    episodes: SimRng,
     /// Draws the agent's outcomes.
-    outcomes: SmallRng,
+    outcomes: SimRng,
     /// Draws the baselines' choices and outcomes.
-    baselines: SmallRng,
+    baselines: SimRng,
     probabilities: Vec<f64>,
     pending: Option<f32>,
     thompson: Tally,
@@ -223,7 +225,7 @@ struct Agent {
 
 impl Agent {
     fn new(seed: u64, arms: usize) -> Self {
-        let rng = |salt: u64| SmallRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let rng = |salt: u64| SimRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         Agent {
             episodes: rng(1),
             outcomes: rng(2),
@@ -392,6 +394,18 @@ impl World for BanditWorld {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("agents", &self.agents);
+        out.put("step", &self.step);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "agents", &mut self.agents)?;
+        self.step = from.get("step")?;
         Ok(())
     }
 }

@@ -15,14 +15,15 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
 use crate::regions::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
@@ -245,7 +246,7 @@ impl Compiled {
     }
 
     /// One sentence, appended to `out` as (token, total reward).
-    fn sentence(&self, rng: &mut SmallRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
+    fn sentence(&self, rng: &mut SimRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
         let mut stack: Vec<(Symbol, usize)> = vec![(Symbol::Rule(self.start), 0)];
         while let Some((sym, depth)) = stack.pop() {
             match sym {
@@ -286,7 +287,7 @@ pub fn corpus_counts(config: &CorpusConfig) -> Vec<(String, u64)> {
     let provisional = Vocabulary::from_counts(words.iter().map(|w| (w.clone(), 1)).collect());
     let mut counts = vec![1u64; words.len()];
     let compiled = Compiled::new(config, &provisional);
-    let mut rng = SmallRng::seed_from_u64(0);
+    let mut rng = SimRng::seed_from_u64(0);
     let mut buffer = VecDeque::new();
     for _ in 0..FREQUENCY_SAMPLE {
         buffer.clear();
@@ -304,7 +305,7 @@ pub fn corpus_counts(config: &CorpusConfig) -> Vec<(String, u64)> {
 pub struct CorpusWorld {
     vocabulary: Arc<Vocabulary>,
     grammar: Compiled,
-    streams: Vec<(SmallRng, VecDeque<(u32, f32)>)>,
+    streams: Vec<(SimRng, VecDeque<(u32, f32)>)>,
 }
 
 impl CorpusWorld {
@@ -312,7 +313,7 @@ impl CorpusWorld {
     pub fn new(config: &CorpusConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Self {
         let grammar = Compiled::new(config, &vocabulary);
         let streams = (0..population)
-            .map(|i| (SmallRng::seed_from_u64(i as u64), VecDeque::new()))
+            .map(|i| (SimRng::seed_from_u64(i as u64), VecDeque::new()))
             .collect();
         CorpusWorld {
             vocabulary,
@@ -334,7 +335,7 @@ impl World for CorpusWorld {
     fn reset(&mut self, seeds: &[u64]) {
         self.streams = seeds
             .iter()
-            .map(|&s| (SmallRng::seed_from_u64(s), VecDeque::new()))
+            .map(|&s| (SimRng::seed_from_u64(s), VecDeque::new()))
             .collect();
     }
 
@@ -354,6 +355,16 @@ impl World for CorpusWorld {
             ("token", Signal::Host(tokens)),
             ("reward", Signal::Host(rewards)),
         ])
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("streams", &self.streams);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "streams", &mut self.streams)?;
+        Ok(())
     }
 }
 

@@ -15,14 +15,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::text::{EOS, UNK};
 use super::{Vocabulary, World};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::regions::Outputs;
 use crate::signal::Signal;
@@ -129,7 +130,7 @@ impl LexiconConfig {
             .collect();
         known.sort_by_key(|(id, _)| *id);
         known.dedup_by_key(|(id, _)| *id);
-        let mut rng = SmallRng::seed_from_u64(self.split_seed);
+        let mut rng = SimRng::seed_from_u64(self.split_seed);
         known.shuffle(&mut rng);
         let n_train = ((known.len() as f64) * self.train_fraction).round() as usize;
         let held_out = known.split_off(n_train.min(known.len()));
@@ -155,16 +156,14 @@ impl LexiconConfig {
 pub struct LexiconWorld {
     vocabulary: Arc<Vocabulary>,
     train: Vec<(u32, f32)>,
-    rngs: Vec<SmallRng>,
+    rngs: Vec<SimRng>,
 }
 
 impl LexiconWorld {
     /// Reads and splits the lexicon against the vocabulary.
     pub fn new(config: &LexiconConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
         let split = config.split(&vocabulary)?;
-        let rngs = (0..population)
-            .map(|i| SmallRng::seed_from_u64(i as u64))
-            .collect();
+        let rngs = (0..population).map(|i| SimRng::seed_from_u64(i as u64)).collect();
         Ok(LexiconWorld {
             vocabulary,
             train: split.train,
@@ -183,7 +182,7 @@ impl World for LexiconWorld {
     }
 
     fn reset(&mut self, seeds: &[u64]) {
-        self.rngs = seeds.iter().map(|&s| SmallRng::seed_from_u64(s)).collect();
+        self.rngs = seeds.iter().map(|&s| SimRng::seed_from_u64(s)).collect();
     }
 
     fn step(&mut self) -> Result<Outputs> {
@@ -199,6 +198,16 @@ impl World for LexiconWorld {
             ("token", Signal::Host(tokens)),
             ("reward", Signal::Host(rewards)),
         ])
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("rngs", &self.rngs);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "rngs", &mut self.rngs)?;
+        Ok(())
     }
 }
 

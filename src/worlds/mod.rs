@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports};
 
@@ -139,6 +140,37 @@ pub trait World: Send {
     fn act(&mut self, _inputs: &Inputs) -> Result<()> {
         Ok(())
     }
+
+    /// Saves where every agent's stream stands (position, generators, running scores) so that
+    /// [`World::restore`] on a freshly built and reset world continues exactly (checkpoints).
+    fn save(&self, _out: &mut Snapshot) -> Result<()> {
+        Err(Error::Run("this world cannot be checkpointed (no `save`)".into()))
+    }
+
+    /// Restores what [`World::save`] wrote.
+    fn restore(&mut self, _from: &Snapshot) -> Result<()> {
+        Err(Error::Run(
+            "this world cannot be checkpointed (no `restore`)".into(),
+        ))
+    }
+}
+
+/// Restores a per-agent state vector saved under `key`, checking the population.
+pub(crate) fn restore_agents<T: serde::de::DeserializeOwned>(
+    from: &Snapshot,
+    key: &str,
+    into: &mut Vec<T>,
+) -> Result<()> {
+    let saved: Vec<T> = from.get(key)?;
+    if saved.len() != into.len() {
+        return Err(Error::Run(format!(
+            "checkpoint: `{key}` saved for {} agents, not {}",
+            saved.len(),
+            into.len()
+        )));
+    }
+    *into = saved;
+    Ok(())
 }
 
 /// A problem in a world's configuration, with the key path (below the world table) that

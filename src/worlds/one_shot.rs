@@ -18,13 +18,14 @@
 
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
@@ -116,8 +117,9 @@ pub fn ports() -> Ports {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct Agent {
-    rng: SmallRng,
+    rng: SimRng,
     signs: Vec<f32>,
     /// The presentation schedule: (cue, is test).
     schedule: Vec<(usize, bool)>,
@@ -159,7 +161,7 @@ impl OneShotWorld {
         Ok(world)
     }
 
-    fn schedule(config: &OneShotConfig, rng: &mut SmallRng) -> Vec<(usize, bool)> {
+    fn schedule(config: &OneShotConfig, rng: &mut SimRng) -> Vec<(usize, bool)> {
         let mut order: Vec<usize> = (0..config.cues).collect();
         order.shuffle(rng);
         let mut schedule = Vec::with_capacity(2 * config.cues);
@@ -187,7 +189,7 @@ impl World for OneShotWorld {
         self.agents = seeds
             .iter()
             .map(|&s| {
-                let mut rng = SmallRng::seed_from_u64(s ^ 0x0005_407E);
+                let mut rng = SimRng::seed_from_u64(s ^ 0x0005_407E);
                 let signs = (0..config.cues)
                     .map(|i| match config.signs {
                         Signs::Alternate => {
@@ -275,6 +277,18 @@ impl World for OneShotWorld {
                 agent.error += f64::from((v - r).abs());
             }
         }
+        Ok(())
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("agents", &self.agents);
+        out.put("step", &self.step);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "agents", &mut self.agents)?;
+        self.step = from.get("step")?;
         Ok(())
     }
 }

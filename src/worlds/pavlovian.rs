@@ -12,12 +12,13 @@
 
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::Result;
 use crate::regions::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
@@ -107,8 +108,9 @@ pub fn ports() -> Vec<PortSpec> {
     ]
 }
 
+#[derive(Serialize, Deserialize)]
 struct Agent {
-    rng: SmallRng,
+    rng: SimRng,
     /// Ticks left in the interval; when 0 the next tick is the cue.
     iti_left: usize,
     /// Ticks since the cue, if in a trial.
@@ -162,7 +164,7 @@ impl World for PavlovianWorld {
         self.agents = seeds
             .iter()
             .map(|&s| {
-                let mut rng = SmallRng::seed_from_u64(s);
+                let mut rng = SimRng::seed_from_u64(s);
                 let iti_left = rng.gen_range(c.iti_min..=c.iti_max);
                 Agent {
                     rng,
@@ -217,6 +219,16 @@ impl World for PavlovianWorld {
             ("time", Signal::Host(time)),
             ("trial", Signal::Host(trial)),
         ])
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("agents", &self.agents);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "agents", &mut self.agents)?;
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::regions::Outputs;
 use crate::signal::Signal;
@@ -237,6 +238,8 @@ pub struct SentenceReader {
     reader: Option<BufReader<File>>,
     read_in_file: u64,
     read_total: u64,
+    /// Bytes read from the current file (where a restored reader seeks to).
+    offset: u64,
     line: String,
 }
 
@@ -249,8 +252,40 @@ impl SentenceReader {
             reader: None,
             read_in_file: 0,
             read_total: 0,
+            offset: 0,
             line: String::new(),
         })
+    }
+
+    /// Where the reader stands: file index, whether it is open, byte offset in it, sentences
+    /// read in the file and in all.
+    fn position(&self) -> (usize, bool, u64, u64, u64) {
+        (
+            self.file,
+            self.reader.is_some(),
+            self.offset,
+            self.read_in_file,
+            self.read_total,
+        )
+    }
+
+    /// Moves the reader to a saved [`SentenceReader::position`].
+    fn seek(
+        &mut self,
+        (file, open, offset, read_in_file, read_total): (usize, bool, u64, u64, u64),
+    ) -> Result<()> {
+        use std::io::Seek;
+        self.rewind();
+        self.file = file;
+        if open {
+            let path = self.source_file();
+            let mut f = File::open(&path).map_err(|e| missing(&path, &e.to_string()))?;
+            f.seek(std::io::SeekFrom::Start(offset))
+                .map_err(|e| missing(&path, &e.to_string()))?;
+            self.reader = Some(BufReader::new(f));
+        }
+        (self.offset, self.read_in_file, self.read_total) = (offset, read_in_file, read_total);
+        Ok(())
     }
 
     fn files(&self) -> &[PathBuf] {
@@ -289,6 +324,7 @@ impl SentenceReader {
                 let f = File::open(&path).map_err(|e| missing(&path, &e.to_string()))?;
                 self.reader = Some(BufReader::new(f));
                 self.read_in_file = 0;
+                self.offset = 0;
             }
             self.line.clear();
             let reader = self.reader.as_mut().expect("opened above");
@@ -296,6 +332,7 @@ impl SentenceReader {
                 let path = self.source_file();
                 missing(&path, &format!("{e} (expected UTF-8 text)"))
             })?;
+            self.offset += n as u64;
             if n == 0 {
                 // End of this file: move on by forcing the limit check.
                 self.file += 1;
@@ -440,6 +477,18 @@ impl World for TextWorld {
                 Signal::Host(Array2::from_elem((p, 1), self.rewards[w as usize])),
             ),
         ])
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("position", &self.reader.position());
+        out.put("queue", &self.queue);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        self.reader.seek(from.get("position")?)?;
+        self.queue = from.get("queue")?;
+        Ok(())
     }
 }
 

@@ -28,13 +28,14 @@
 
 use std::sync::Arc;
 
+use crate::rng::SimRng;
 use ndarray::Array2;
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::{Vocabulary, World, WorldError};
+use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
@@ -166,9 +167,10 @@ pub fn ports() -> Ports {
 }
 
 /// One agent's task.
+#[derive(Serialize, Deserialize)]
 struct Agent {
-    task: SmallRng,
-    outcomes: SmallRng,
+    task: SimRng,
+    outcomes: SimRng,
     /// Reward probability of each second-stage state.
     probabilities: [f64; 2],
     /// This trial's first choice, whether its transition was common, and its state.
@@ -225,7 +227,7 @@ impl TwoStepWorld {
         trial == 0 || (l > 0 && trial.is_multiple_of(l))
     }
 
-    fn new_probabilities(&self, rng: &mut SmallRng) -> [f64; 2] {
+    fn new_probabilities(&self, rng: &mut SimRng) -> [f64; 2] {
         match self.config.rewards {
             RewardProcess::Switch => {
                 if rng.r#gen::<bool>() {
@@ -238,7 +240,7 @@ impl TwoStepWorld {
         }
     }
 
-    fn evolve(&self, p: &mut [f64; 2], rng: &mut SmallRng) {
+    fn evolve(&self, p: &mut [f64; 2], rng: &mut SimRng) {
         match self.config.rewards {
             RewardProcess::Switch => {
                 if rng.r#gen::<f64>() < self.config.switch {
@@ -276,8 +278,8 @@ impl World for TwoStepWorld {
         self.agents = seeds
             .iter()
             .map(|&s| Agent {
-                task: SmallRng::seed_from_u64(s ^ 0x7E57_0001),
-                outcomes: SmallRng::seed_from_u64(s ^ 0x7E57_0002),
+                task: SimRng::seed_from_u64(s ^ 0x7E57_0001),
+                outcomes: SimRng::seed_from_u64(s ^ 0x7E57_0002),
                 probabilities: [0.5; 2],
                 choice: 0,
                 common: true,
@@ -373,6 +375,18 @@ impl World for TwoStepWorld {
         self.agents = agents;
         Ok(())
     }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        out.put("agents", &self.agents);
+        out.put("step", &self.step);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        super::restore_agents(from, "agents", &mut self.agents)?;
+        self.step = from.get("step")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -444,7 +458,7 @@ mod tests {
             ..Default::default()
         };
         let w = world(&config, 1);
-        let mut rng = SmallRng::seed_from_u64(3);
+        let mut rng = SimRng::seed_from_u64(3);
         let mut p = w.new_probabilities(&mut rng);
         for _ in 0..10_000 {
             w.evolve(&mut p, &mut rng);

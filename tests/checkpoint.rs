@@ -1,0 +1,197 @@
+//! Checkpoints and `--resume`: a run continued from its last checkpoint writes the same
+//! `metrics.csv` and `summary.json`, byte for byte, as the run that was never interrupted —
+//! across every region kind (cortex, reward model, basal ganglia, habit, PFC mid-rollout,
+//! hippocampus, action selection) and every world kind (corpus, text/WordNet, lexicon,
+//! Pavlovian, bandit, two-step, one-shot), with replay phases and running probes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use valence::experiment::{RunPoint, checkpoint_path, resume, run};
+use valence::scenario::{Scenario, load_scenario};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The scenario with every phase cut to at most `cap` steps and checkpoints every `every`.
+fn shrunk(name: &str, cap: u64, every: u64) -> Scenario {
+    let mut s = load_scenario(root().join("scenarios").join(name)).unwrap();
+    for phase in &mut s.phases {
+        phase.steps = phase.steps.min(cap);
+    }
+    s.checkpoint_every = every;
+    s
+}
+
+fn files(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    (
+        std::fs::read(dir.join("metrics.csv")).unwrap(),
+        std::fs::read(dir.join("summary.json")).unwrap(),
+    )
+}
+
+/// Runs `s` to the end, then resumes a copy of its directory (summary, plots and readings
+/// after the checkpoint removed, as if killed right after it) and compares the files.
+fn resumes_exactly(s: &Scenario) {
+    let total: u64 = s.phases.iter().map(|p| p.steps).sum();
+    let whole = tempfile::tempdir().unwrap();
+    run(s, &common::options(whole.path())).unwrap();
+    let point = RunPoint::of(whole.path()).unwrap();
+    assert!(
+        point.step < total && point.step > 0,
+        "{}: the last checkpoint (step {}) should fall inside the run ({total} steps)",
+        s.name,
+        point.step
+    );
+    let cut = tempfile::tempdir().unwrap();
+    std::fs::copy(checkpoint_path(whole.path()), checkpoint_path(cut.path())).unwrap();
+    std::fs::copy(
+        whole.path().join("scenario.toml"),
+        cut.path().join("scenario.toml"),
+    )
+    .unwrap();
+    // metrics.csv as the checkpoint left it: its first `rows` readings.
+    let text = std::fs::read_to_string(whole.path().join("metrics.csv")).unwrap();
+    let kept: Vec<&str> = text.lines().take(point.rows + 1).collect();
+    std::fs::write(cut.path().join("metrics.csv"), kept.join("\n") + "\n").unwrap();
+    resume(cut.path(), Some(s), &common::options(cut.path())).unwrap();
+    let (metrics, summary) = files(whole.path());
+    let (resumed_metrics, resumed_summary) = files(cut.path());
+    assert!(
+        metrics == resumed_metrics,
+        "{}: metrics.csv differs after resuming at step {}",
+        s.name,
+        point.step
+    );
+    assert!(summary == resumed_summary, "{}: summary.json differs", s.name);
+}
+
+#[test]
+fn resumed_runs_match_uninterrupted_runs_on_every_world_and_region() {
+    if valence::DeviceChoice::from_env().unwrap() != valence::DeviceChoice::Cpu {
+        eprintln!("bit-identical resumption is promised on the CPU device only; skipped");
+        return;
+    }
+    // (scenario, steps per phase at most, checkpoint interval): the last checkpoint lands
+    // mid-phase, so the resumed run restores a half-done phase (the PFC mid-rollout).
+    for (name, cap, every) in [
+        ("mere_exposure.toml", 3_000, 1_100),
+        ("propaganda.toml", 1_500, 1_300),
+        ("pavlovian.toml", 2_000, 900),
+        ("one_shot_memory.toml", 400, 250),
+        ("two_step.toml", 1_500, 1_150),
+        ("millidge_bandit.toml", 1_500, 1_150),
+    ] {
+        resumes_exactly(&shrunk(name, cap, every));
+    }
+}
+
+#[test]
+fn resumed_real_language_run_matches_on_wordnet_and_lexicon() {
+    if valence::DeviceChoice::from_env().unwrap() != valence::DeviceChoice::Cpu {
+        return;
+    }
+    // Resumed mid-way through the WordNet phase, then mid-way through the lexicon phase.
+    for every in [2_000, 3_200] {
+        let mut s = shrunk("real_language_valence.toml", 3_000, every);
+        s.phases[1].steps = 500;
+        s.population = 2;
+        resumes_exactly(&s);
+    }
+}
+
+#[test]
+fn a_changed_scenario_or_a_missing_checkpoint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = resume(dir.path(), None, &common::options(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no checkpoint to resume from"), "{err}");
+
+    // A scenario file that changes after the run started.
+    let scenario = dir.path().join("s.toml");
+    let text = std::fs::read_to_string(root().join("scenarios/pavlovian.toml"))
+        .unwrap()
+        .replace("\"../models/", &format!("\"{}/models/", root().display()))
+        .replace("population = 16", "population = 2\ncheckpoint_every = 100");
+    std::fs::write(&scenario, &text).unwrap();
+    let mut s = load_scenario(&scenario).unwrap();
+    for phase in &mut s.phases {
+        phase.steps = 150;
+    }
+    let out = dir.path().join("run");
+    run(&s, &common::options(&out)).unwrap();
+    std::fs::write(&scenario, text.replace("population = 2", "population = 3")).unwrap();
+    let err = resume(&out, None, &common::options(&out))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("changed since this run started"), "{err}");
+}
+
+/// The CLI end to end: a run killed mid-phase and resumed with `valence run --resume` writes
+/// the same `metrics.csv` as one never interrupted.
+#[test]
+fn a_killed_run_resumes_to_the_same_metrics() {
+    if valence::DeviceChoice::from_env().unwrap() != valence::DeviceChoice::Cpu {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("millidge.toml");
+    let text = std::fs::read_to_string(root().join("scenarios/millidge_bandit.toml"))
+        .unwrap()
+        .replace("\"../models/", &format!("\"{}/models/", root().display()))
+        .replace("population = 16", "population = 4\ncheckpoint_every = 500");
+    std::fs::write(&scenario, text).unwrap();
+    let valence = env!("CARGO_BIN_EXE_valence");
+    let (killed, whole) = (dir.path().join("killed"), dir.path().join("whole"));
+    let mut child = Command::new(valence)
+        .args(["run", "--quiet", "--out"])
+        .arg(&killed)
+        .arg(&scenario)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !checkpoint_path(&killed).is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !killed.join("summary.json").exists(),
+        "the run finished before it was killed; lengthen it"
+    );
+    let point = RunPoint::of(&killed).unwrap();
+    assert!(point.step < 21_000, "killed at step {}", point.step);
+
+    let resumed = Command::new(valence)
+        .args(["run", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let uninterrupted = Command::new(valence)
+        .args(["run", "--quiet", "--out"])
+        .arg(&whole)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(uninterrupted.status.success());
+    assert!(
+        files(&killed) == files(&whole),
+        "resumed run differs from the uninterrupted one"
+    );
+}
