@@ -48,10 +48,12 @@
 //! is one pass over it.
 
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, RewardTiming, Width,
+    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionSpec,
+    RewardTiming, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -251,47 +253,59 @@ impl Hippocampus {
     fn recall(&mut self, z: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>) {
         let p = self.stores.len();
         let (d, a) = (self.dim, self.config.actions);
-        let mut reward = Array2::zeros((p, 1));
-        let mut latent = Array2::zeros((p, d));
-        let mut action = Array2::zeros((p, a));
-        let mut best = Array2::zeros((p, 1));
-        let threshold = self.config.threshold as f32;
-        let recency = self.config.recency;
-        for (i, store) in self.stores.iter_mut().enumerate() {
+        // One row [reward, best, latent (D), action (A)] per agent, filled independently.
+        let width = 2 + d + a;
+        let mut rows = Array2::<f32>::zeros((p, width));
+        let (config, tick) = (&self.config, self.tick);
+        let recall_one = |((store, mut row), z): (
+            (&mut Store, ndarray::ArrayViewMut1<f32>),
+            ndarray::ArrayView1<f32>,
+        )| {
             if store.len == 0 {
-                continue;
+                return;
             }
-            let q = unit(z.row(i));
+            let q = unit(z);
             let cos = store.keys.slice(ndarray::s![..store.len, ..]).dot(&q);
+            let threshold = config.threshold as f32;
             let mut scored: Vec<(f32, usize)> = cos
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| **c >= threshold)
                 .map(|(j, &c)| {
-                    let age = (self.tick - store.stored_at[j]) as f64;
-                    (c * recency.powf(age) as f32, j)
+                    let age = (tick - store.stored_at[j]) as f64;
+                    (c * config.recency.powf(age) as f32, j)
                 })
                 .collect();
             if scored.is_empty() {
-                continue;
+                return;
             }
             scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            scored.truncate(self.config.k);
+            scored.truncate(config.k);
             let total: f32 = scored.iter().map(|s| s.0).sum();
-            best[[i, 0]] = scored[0].0;
+            row[1] = scored[0].0;
             for &(s, j) in &scored {
                 let w = if total > 0.0 {
                     s / total
                 } else {
                     1.0 / scored.len() as f32
                 };
-                reward[[i, 0]] += w * store.rewards[j];
-                latent.row_mut(i).scaled_add(w, &store.latents.row(j));
-                action[[i, store.actions[j].min(a - 1)]] += w;
-                store.used_at[j] = self.tick;
+                row[0] += w * store.rewards[j];
+                row.slice_mut(ndarray::s![2..2 + d])
+                    .scaled_add(w, &store.latents.row(j));
+                row[2 + d + store.actions[j].min(a - 1)] += w;
+                store.used_at[j] = tick;
             }
+        };
+        // Each agent's recall touches only its own store and row, so the split across threads
+        // changes nothing in the results.
+        let agents = self.stores.iter_mut().zip(rows.rows_mut()).zip(z.rows());
+        if p >= PARALLEL_MIN_AGENTS {
+            agents.par_bridge().for_each(recall_one);
+        } else {
+            agents.for_each(recall_one);
         }
-        (reward, latent, action, best)
+        let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
+        (column(0, 1), column(2, 2 + d), column(2 + d, width), column(1, 2))
     }
 
     /// Stores one episode per agent (unless `store = "rewarded"` and r = 0).
@@ -302,17 +316,17 @@ impl Hippocampus {
         action: Option<&Array2<f32>>,
         r: &Array2<f32>,
     ) {
-        let tick = self.tick;
-        for (i, store) in self.stores.iter_mut().enumerate() {
+        let (config, tick) = (&self.config, self.tick);
+        let store_one = |(i, store): (usize, &mut Store)| {
             let reward = r[[i, 0]];
-            if self.config.store == StorePolicy::Rewarded && reward == 0.0 {
-                continue;
+            if config.store == StorePolicy::Rewarded && reward == 0.0 {
+                return;
             }
-            let slot = if store.len < self.config.capacity {
+            let slot = if store.len < config.capacity {
                 store.len += 1;
                 store.len - 1
             } else {
-                let age = match self.config.eviction {
+                let age = match config.eviction {
                     Eviction::LeastRecentlyUsed => &store.used_at,
                     Eviction::Oldest => &store.stored_at,
                 };
@@ -326,6 +340,11 @@ impl Hippocampus {
             store.stored_at[slot] = tick;
             store.used_at[slot] = tick;
             store.replay_order.clear();
+        };
+        if self.stores.len() >= PARALLEL_MIN_AGENTS {
+            self.stores.par_iter_mut().enumerate().for_each(store_one);
+        } else {
+            self.stores.iter_mut().enumerate().for_each(store_one);
         }
     }
 

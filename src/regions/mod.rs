@@ -23,6 +23,12 @@ use crate::error::Result;
 use crate::signal::{Signal, SignalKind};
 use crate::worlds::Vocabulary;
 
+/// Below this many agents a region's per-agent host loop runs on one thread. Measured with
+/// `valence bench` on the 2-core machine (the cortex on WordNet, dim 64): at P = 4, 135 k
+/// agent-tokens/s in parallel vs 273 k on one thread; at P = 8 about even (217 k vs 233 k);
+/// at P = 16, 233 k vs 198 k.
+pub(crate) const PARALLEL_MIN_AGENTS: usize = 16;
+
 pub use action_selection::{ActionSelection, ActionSelectionConfig};
 pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
 pub use extension::{Extension, RegionFactory, register};

@@ -12,7 +12,9 @@
 //! ```
 //!
 //! and is trained by advantage actor-critic (Mnih et al. 2016) with n-step returns,
-//! back-propagated through time over each rollout and optimised with Adam:
+//! back-propagated through time over each rollout (written out in burn ops, so each weight's
+//! gradient is one batched matmul over the rollout; checked against burn's autodiff in the
+//! unit tests) and optimised with Adam:
 //!
 //! ```text
 //! R_t = r_t + γ (1 − done_t) R_{t+1}          (R after the rollout: v of the next state)
@@ -53,7 +55,7 @@
 
 use crate::rng::SimRng;
 use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::activation::{log_softmax, sigmoid, softmax};
+use burn::tensor::activation::{log_softmax, sigmoid};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Uniform};
@@ -182,8 +184,23 @@ const PARAMS: usize = 8;
 
 type Params = [Tensor<3>; PARAMS];
 
-/// One tick of a rollout, awaiting its outcome.
-struct Entry {
+/// The GRU's gates at one step, kept for the backward pass: r, u (update), n (candidate), and
+/// W_hn h + b_hn (what r multiplies), each `[G, W, H]`.
+struct Gates {
+    reset: Tensor<3>,
+    update: Tensor<3>,
+    candidate: Tensor<3>,
+    hidden_candidate: Tensor<3>,
+}
+
+/// One forward step of a rollout (constants, no graph), awaiting its outcome.
+struct Step {
+    /// x_t `[G, W, I]` and h_{t−1} `[G, W, H]`.
+    x: Tensor<3>,
+    h_prev: Tensor<3>,
+    gates: Gates,
+    /// h_t `[G, W, H]`, the logits `[G, W, A]` and v_t `[G, W, 1]`.
+    h: Tensor<3>,
     logits: Tensor<3>,
     value: Tensor<3>,
     /// a_t, r_t and whether the episode ended after them, per agent (filled in next tick).
@@ -203,17 +220,11 @@ pub struct Pfc {
     /// Adam's first and second moments, and its step count.
     moments: (Params, Params),
     adam_step: i32,
-    /// h as a constant (no graph), `[G, W, H]`.
+    /// h, `[G, W, H]`.
     hidden: Tensor<3>,
-    /// h within the current rollout, on the autodiff graph.
-    tracked: Option<Tensor<3>>,
-    /// The rollout's parameter leaves.
-    leaves: Option<Params>,
-    rollout: Vec<Entry>,
-    /// The rollout's inputs and its first h (constants): a checkpoint stores them, and a
-    /// restore replays the rollout's forward passes to rebuild its graph.
-    rollout_inputs: Vec<Tensor<3>>,
-    rollout_start: Option<Tensor<3>>,
+    /// The rollout under way. A checkpoint stores its inputs and first h; a restore replays
+    /// its forward passes.
+    rollout: Vec<Step>,
     learning: bool,
 }
 
@@ -271,17 +282,15 @@ impl Pfc {
             params,
             adam_step: 0,
             hidden: Tensor::zeros([groups, config.workers, h], ctx.device),
-            tracked: None,
-            leaves: None,
             rollout: Vec::new(),
-            rollout_inputs: Vec::new(),
-            rollout_start: None,
             learning: true,
         })
     }
 
-    /// One GRU step and the heads: `x` `[G, W, I]`, `h` `[G, W, H]` → (h′, logits, v).
-    fn forward(params: &Params, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+    /// One GRU step and the heads: `x` `[G, W, I]`, `h` `[G, W, H]` → (h′, logits, v, gates).
+    /// Generic over the tensors' graph: the unit tests run it on autodiff leaves to check
+    /// [`Pfc::gradients`].
+    fn forward(params: &Params, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>, Gates) {
         let gx = x.matmul(params[WX].clone()) + params[BX].clone();
         let gh = h.clone().matmul(params[WH].clone()) + params[BH].clone();
         let mut gx = gx.chunk(3, 2).into_iter();
@@ -290,11 +299,17 @@ impl Pfc {
         let (hr, hz, hn) = (gh.next().unwrap(), gh.next().unwrap(), gh.next().unwrap());
         let reset = sigmoid(xr + hr);
         let update = sigmoid(xz + hz);
-        let candidate = (xn + reset * hn).tanh();
-        let h = candidate.clone() + update * (h - candidate);
+        let candidate = (xn + reset.clone() * hn.clone()).tanh();
+        let h = candidate.clone() + update.clone() * (h - candidate.clone());
         let logits = h.clone().matmul(params[WP].clone()) + params[BP].clone();
         let value = h.clone().matmul(params[WV].clone()) + params[BV].clone();
-        (h, logits, value)
+        let gates = Gates {
+            reset,
+            update,
+            candidate,
+            hidden_candidate: hn,
+        };
+        (h, logits, value, gates)
     }
 
     /// The input x_t `[G, W, I]`, previous action and reward zeroed where an episode starts.
@@ -337,8 +352,8 @@ impl Pfc {
         )
     }
 
-    /// One tracked forward step of the rollout (starting one, with fresh leaves, if none is
-    /// under way); `action`, `reward` and `done` are the step's outcome where already known.
+    /// One forward step from h, kept in the rollout with its outcome where already known
+    /// (`action`, `reward`, `done`); returns h′, the logits and v.
     fn track(
         &mut self,
         x: Tensor<3>,
@@ -346,81 +361,132 @@ impl Pfc {
         reward: Vec<f32>,
         done: Vec<bool>,
     ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
-        if self.leaves.is_none() {
-            let leaves: Params = std::array::from_fn(|i| self.params[i].clone().autodiff().require_grad());
-            self.leaves = Some(leaves);
-            self.rollout_start = Some(self.hidden.clone());
-        }
-        let h_in = self
-            .tracked
-            .take()
-            .unwrap_or_else(|| self.hidden.clone().autodiff());
-        let leaves = self.leaves.as_ref().expect("set above");
-        let (h, logits, value) = Self::forward(leaves, x.clone().autodiff(), h_in);
-        self.tracked = Some(h.clone());
-        self.rollout_inputs.push(x);
-        self.rollout.push(Entry {
+        let h_prev = self.hidden.clone();
+        let (h, logits, value, gates) = Self::forward(&self.params, x.clone(), h_prev.clone());
+        self.rollout.push(Step {
+            x,
+            h_prev,
+            gates,
+            h: h.clone(),
             logits: logits.clone(),
             value: value.clone(),
             action,
             reward,
             done,
         });
-        (h.inner(), logits.inner(), value.inner())
+        (h, logits, value)
     }
 
-    /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
-    fn update(&mut self, bootstrap: &[f32]) {
-        let rollout = std::mem::take(&mut self.rollout);
-        self.rollout_inputs.clear();
-        self.rollout_start = None;
-        let leaves = self.leaves.take().expect("a rollout has its leaves");
-        self.tracked = None;
-        let (t_len, g, w, a) = (
-            rollout.len(),
-            self.groups,
-            self.config.workers,
-            self.config.actions,
-        );
+    /// The A2C loss's gradient with respect to each parameter, by back-propagation through
+    /// time written out: the recurrence is stepped backwards through the kept gates, and each
+    /// weight's gradient is one batched matmul over the whole rollout (Σ_t x_tᵀ g_t as
+    /// `[G, I, T·W] × [G, T·W, 3H]`), never a weight-sized tensor per step.
+    ///
+    /// `returns` and `advantages` are `[G, T·W, 1]` and `onehot` `[G, T·W, A]`, laid out like
+    /// the rollout's steps concatenated along the worker axis.
+    fn gradients(
+        &self,
+        steps: &[Step],
+        returns: Tensor<3>,
+        advantages: Tensor<3>,
+        onehot: Tensor<3>,
+    ) -> Params {
+        let (t_len, g, w, hd) = (steps.len(), self.groups, self.config.workers, self.config.hidden);
+        let n = (t_len * w) as f32;
+        let cat = |f: fn(&Step) -> &Tensor<3>| Tensor::cat(steps.iter().map(|s| f(s).clone()).collect(), 1);
+        // L = mean[−log π(a) A + β_v ½ (R − v)² − β_e H(π)], A constant:
+        // ∂L/∂logits = (π − onehot) A / n + β_e π (log π + H) / n;  ∂L/∂v = β_v (v − R) / n.
+        let logp = log_softmax(cat(|s| &s.logits), 2);
+        let pi = logp.clone().exp();
+        let entropy = -(pi.clone() * logp.clone()).sum_dim(2);
+        let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n)
+            + pi * (logp + entropy) * (self.config.entropy as f32 / n);
+        let d_value = (cat(|s| &s.value) - returns) * (self.config.value_loss as f32 / n);
+        let h_all = cat(|s| &s.h);
+        let transpose = |t: &Tensor<3>| t.clone().swap_dims(1, 2);
+        let d_wp = transpose(&h_all).matmul(d_logits.clone());
+        let d_wv = transpose(&h_all).matmul(d_value.clone());
+        let d_heads = d_logits.clone().matmul(transpose(&self.params[WP]))
+            + d_value.clone().matmul(transpose(&self.params[WV]));
+        // Backwards through the recurrence h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
+        let wh_t = transpose(&self.params[WH]);
+        let mut d_gx = Vec::with_capacity(t_len);
+        let mut d_gh = Vec::with_capacity(t_len);
+        let mut carry: Option<Tensor<3>> = None;
+        for (t, s) in steps.iter().enumerate().rev() {
+            let mut dh = d_heads.clone().slice([0..g, t * w..(t + 1) * w, 0..hd]);
+            if let Some(c) = carry.take() {
+                dh = dh + c;
+            }
+            let Gates {
+                reset: r,
+                update: u,
+                candidate: c,
+                hidden_candidate: hn,
+            } = &s.gates;
+            let dc = dh.clone() - dh.clone() * u.clone();
+            let du = dh.clone() * (s.h_prev.clone() - c.clone());
+            let direct = dh * u.clone();
+            let dc_pre = dc.clone() - dc * c.clone().square();
+            let dr = dc_pre.clone() * hn.clone();
+            let dhn = dc_pre.clone() * r.clone();
+            let dr_pre = dr * (r.clone() - r.clone().square());
+            let du_pre = du * (u.clone() - u.clone().square());
+            let gh = Tensor::cat(vec![dr_pre.clone(), du_pre.clone(), dhn], 2);
+            carry = Some(direct + gh.clone().matmul(wh_t.clone()));
+            d_gx.push(Tensor::cat(vec![dr_pre, du_pre, dc_pre], 2));
+            d_gh.push(gh);
+        }
+        d_gx.reverse();
+        d_gh.reverse();
+        let (d_gx, d_gh) = (Tensor::cat(d_gx, 1), Tensor::cat(d_gh, 1));
+        let d_wx = transpose(&cat(|s| &s.x)).matmul(d_gx.clone());
+        let d_wh = transpose(&cat(|s| &s.h_prev)).matmul(d_gh.clone());
+        [
+            d_wx,
+            d_wh,
+            d_gx.sum_dim(1),
+            d_gh.sum_dim(1),
+            d_wp,
+            d_logits.sum_dim(1),
+            d_wv,
+            d_value.sum_dim(1),
+        ]
+    }
+
+    /// Returns, advantages and the chosen actions of a rollout (host side), as
+    /// `[G, T·W, 1]`, `[G, T·W, 1]` and `[G, T·W, A]`; `bootstrap` is v of the state after it.
+    fn targets(&self, steps: &[Step], bootstrap: &[f32]) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+        let (t_len, g, w, a) = (steps.len(), self.groups, self.config.workers, self.config.actions);
         let gamma = self.config.gamma as f32;
-        // Host side: returns and advantages, laid out like the concatenated rollout [G, T·W].
-        let values = Tensor::cat(rollout.iter().map(|e| e.value.clone().inner()).collect(), 1);
+        let values = Tensor::cat(steps.iter().map(|s| s.value.clone()).collect(), 1);
         let values = values.into_data().try_to_vec::<f32>().expect("f32 values");
         let mut returns = vec![0.0f32; g * t_len * w];
         let mut onehot = vec![0.0f32; g * t_len * w * a];
         for agent in 0..self.population {
             let (gi, wi) = (agent / w, agent % w);
             let mut ret = bootstrap[agent];
-            for (t, e) in rollout.iter().enumerate().rev() {
-                ret = e.reward[agent] + if e.done[agent] { 0.0 } else { gamma * ret };
+            for (t, s) in steps.iter().enumerate().rev() {
+                ret = s.reward[agent] + if s.done[agent] { 0.0 } else { gamma * ret };
                 let idx = gi * t_len * w + t * w + wi;
                 returns[idx] = ret;
-                onehot[idx * a + e.action[agent]] = 1.0;
+                onehot[idx * a + s.action[agent]] = 1.0;
             }
         }
         let advantages: Vec<f32> = returns.iter().zip(&values).map(|(r, v)| r - v).collect();
         let constant = |v: Vec<f32>, last: usize| {
             Tensor::<3>::from_data(TensorData::new(v, [g, t_len * w, last]), &self.device)
         };
-        let returns = constant(returns, 1);
-        let advantages = constant(advantages, 1);
-        let onehot = constant(onehot, a);
-        let logits = Tensor::cat(rollout.iter().map(|e| e.logits.clone()).collect(), 1);
-        let value = Tensor::cat(rollout.into_iter().map(|e| e.value).collect(), 1);
-        let logp = log_softmax(logits.clone(), 2);
-        let chosen = (logp.clone() * onehot).sum_dim(2);
-        let entropy = -(softmax(logits, 2) * logp).sum_dim(2);
-        let n = (t_len * w) as f32;
-        let policy_loss = -(chosen * advantages).sum() / n;
-        let value_loss = (returns - value).square().sum() * (0.5 / n);
-        let loss = policy_loss + value_loss * self.config.value_loss as f32
-            - entropy.sum() * (self.config.entropy as f32 / n);
-        let grads = loss.backward();
-        let mut grads: Vec<Tensor<3>> = leaves
-            .iter()
-            .zip(&self.params)
-            .map(|(leaf, p)| leaf.grad(&grads).unwrap_or_else(|| p.zeros_like()))
-            .collect();
+        (constant(returns, 1), constant(advantages, 1), constant(onehot, a))
+    }
+
+    /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
+    fn update(&mut self, bootstrap: &[f32]) {
+        let steps = std::mem::take(&mut self.rollout);
+        let g = self.groups;
+        let (returns, advantages, onehot) = self.targets(&steps, bootstrap);
+        let mut grads = self.gradients(&steps, returns, advantages, onehot);
+        drop(steps);
         if self.config.max_grad_norm > 0.0 {
             let sq = grads
                 .iter()
@@ -435,7 +501,7 @@ impl Pfc {
                 .mul_scalar(self.config.max_grad_norm)
                 .clamp_max(1.0);
             let scale = scale.reshape([g, 1, 1]);
-            grads = grads.into_iter().map(|gr| gr * scale.clone()).collect();
+            grads = grads.map(|gr| gr * scale.clone());
         }
         // Adam (Kingma & Ba 2015).
         let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
@@ -484,7 +550,7 @@ impl Region for Pfc {
             let bootstrap = if reset.iter().all(|&r| r) {
                 vec![0.0; p]
             } else {
-                let (_, _, v) = Self::forward(&self.params, x.clone(), self.hidden.clone());
+                let (_, _, v, _) = Self::forward(&self.params, x.clone(), self.hidden.clone());
                 v.into_data().try_to_vec::<f32>().expect("f32 values")
             };
             self.update(&bootstrap);
@@ -495,13 +561,13 @@ impl Region for Pfc {
                 TensorData::new(keep, [self.groups, self.config.workers, 1]),
                 &self.device,
             );
-            self.hidden = self.hidden.clone() * keep.clone();
-            self.tracked = self.tracked.take().map(|h| h * keep);
+            self.hidden = self.hidden.clone() * keep;
         }
         let (h, logits, value) = if self.learning {
             self.track(x, vec![0; p], vec![0.0; p], vec![false; p])
         } else {
-            Self::forward(&self.params, x, self.hidden.clone())
+            let (h, logits, value, _) = Self::forward(&self.params, x, self.hidden.clone());
+            (h, logits, value)
         };
         self.hidden = h;
         Ok(vec![
@@ -514,10 +580,6 @@ impl Region for Pfc {
         if !learning {
             // An unfinished rollout is dropped: its outcomes will never arrive as training data.
             self.rollout.clear();
-            self.rollout_inputs.clear();
-            self.rollout_start = None;
-            self.leaves = None;
-            self.tracked = None;
         }
         self.learning = learning;
     }
@@ -547,10 +609,10 @@ impl Region for Pfc {
         out.put("adam_step", &self.adam_step);
         out.put_tensor("hidden", &self.hidden);
         // The rollout under way: its inputs and outcomes (its graph is rebuilt on restore).
-        out.put_optional_tensor("rollout_start", self.rollout_start.as_ref());
+        out.put_optional_tensor("rollout_start", self.rollout.first().map(|s| &s.h_prev));
         out.put("rollout_length", &self.rollout.len());
-        for (t, (x, e)) in self.rollout_inputs.iter().zip(&self.rollout).enumerate() {
-            out.put_tensor(&format!("rollout/{t}/input"), x);
+        for (t, e) in self.rollout.iter().enumerate() {
+            out.put_tensor(&format!("rollout/{t}/input"), &e.x);
             out.put(&format!("rollout/{t}/action"), &e.action);
             out.put(&format!("rollout/{t}/reward"), &e.reward);
             out.put(&format!("rollout/{t}/done"), &e.done);
@@ -568,8 +630,6 @@ impl Region for Pfc {
         self.adam_step = from.get("adam_step")?;
         let h_dims = self.hidden.dims();
         self.rollout.clear();
-        self.rollout_inputs.clear();
-        (self.leaves, self.tracked, self.rollout_start) = (None, None, None);
         self.hidden = from
             .optional_tensor("rollout_start", h_dims, &self.device)?
             .unwrap_or_else(|| self.hidden.zeros_like());
@@ -608,6 +668,80 @@ impl Region for Pfc {
 mod tests {
     use super::*;
     use crate::worlds::Vocabulary;
+
+    /// The written-out BPTT of [`Pfc::gradients`] against burn's autodiff of the same loss,
+    /// on a small rollout (2 controllers × 2 workers, 3 actions, 5 steps, one episode end).
+    #[test]
+    fn written_out_gradients_match_autodiff() {
+        let device = Device::flex();
+        let vocabulary = Vocabulary::default();
+        let config = PfcConfig {
+            workers: 2,
+            hidden: 4,
+            actions: 3,
+            entropy: 0.3,
+            value_loss: 0.7,
+            ..Default::default()
+        };
+        let ctx = BuildContext {
+            population: 4,
+            device: &device,
+            seeds: (0..4).collect(),
+            vocabulary: &vocabulary,
+            input_widths: [("latent", 3)].into_iter().collect(),
+        };
+        let mut pfc = Pfc::new(&config, &ctx).unwrap();
+        // A policy head large enough for the policy and entropy terms to matter.
+        pfc.params[WP] = pfc.params[WP].clone() * 100.0;
+        let width = pfc.input_width;
+        for t in 0..5 {
+            let x: Vec<f32> = (0..4 * width)
+                .map(|k| ((k * 7 + t * 13) % 11) as f32 / 5.0 - 1.0)
+                .collect();
+            let x = Tensor::from_data(TensorData::new(x, [2, 2, width]), &device);
+            let actions = (0..4).map(|i| (i + t) % 3).collect();
+            let rewards = (0..4).map(|i| ((i * t) % 3) as f32 - 0.5).collect();
+            let done = (0..4).map(|i| t == 2 && i % 2 == 0).collect();
+            let (h, _, _) = pfc.track(x, actions, rewards, done);
+            pfc.hidden = h;
+        }
+        let steps = std::mem::take(&mut pfc.rollout);
+        let (returns, advantages, onehot) = pfc.targets(&steps, &[0.3, -0.2, 0.1, 0.5]);
+        let written = pfc.gradients(&steps, returns.clone(), advantages.clone(), onehot.clone());
+
+        let leaves: Params = std::array::from_fn(|i| pfc.params[i].clone().autodiff().require_grad());
+        let mut h = steps[0].h_prev.clone().autodiff();
+        let (mut logits, mut values) = (Vec::new(), Vec::new());
+        for s in &steps {
+            let (h2, l, v, _) = Pfc::forward(&leaves, s.x.clone().autodiff(), h);
+            (h, _) = (h2, logits.push(l));
+            values.push(v);
+        }
+        let (logits, value) = (Tensor::cat(logits, 1), Tensor::cat(values, 1));
+        let n = (steps.len() * 2) as f32;
+        let logp = log_softmax(logits.clone(), 2);
+        let chosen = (logp.clone() * onehot.autodiff()).sum_dim(2);
+        let entropy = -(burn::tensor::activation::softmax(logits, 2) * logp).sum_dim(2);
+        let loss = -(chosen * advantages.autodiff()).sum() / n
+            + (returns.autodiff() - value).square().sum() * (0.5 * 0.7 / n)
+            - entropy.sum() * (0.3 / n);
+        let grads = loss.backward();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let auto = leaf.grad(&grads).expect("every parameter is used");
+            let auto = auto.into_data().try_to_vec::<f32>().unwrap();
+            let ours = written[i].clone().into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(auto.len(), ours.len(), "parameter {i}");
+            let norm = auto.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let diff = auto
+                .iter()
+                .zip(&ours)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            assert!(norm > 1e-6, "parameter {i} has a zero gradient: a weak check");
+            assert!(diff <= 1e-4 * norm, "parameter {i}: |Δ| {diff} vs |∇| {norm}");
+        }
+    }
 
     #[test]
     fn a_non_finite_weight_names_its_controllers_first_agent() {

@@ -55,7 +55,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use super::{BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, Width};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
@@ -176,11 +176,6 @@ impl SensoryCortexConfig {
         Ok(())
     }
 }
-
-/// Below this many agents a tick runs on one thread. Measured with `valence bench` on the
-/// 2-core machine (WordNet, dim 64): at P = 4, 135 k agent-tokens/s in parallel vs 273 k on
-/// one thread; at P = 8 about even (217 k vs 233 k); at P = 16, 233 k vs 198 k.
-const PARALLEL_MIN_AGENTS: usize = 16;
 
 /// One agent's tables and stream state.
 struct Agent {
