@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)          # `valence graph` output is checked by dot
 [ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base) # real-language corpus
+# Mesa's software Vulkan (lavapipe): the wgpu backend's smoke test runs on it without a GPU.
+compgen -G "/usr/share/vulkan/icd.d/lvp_icd.*.json" >/dev/null || need_apt+=(mesa-vulkan-drivers libvulkan1)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test.sh: installing ${need_apt[*]} (Debian packages)"
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -25,3 +27,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # Every example runs (at reduced size) and checks its own claim, so none can rot.
 cargo run --locked --quiet --example custom_region -- --quick "$(mktemp -d)"
 cargo test --locked
+# The GPU code path: the `wgpu` feature built and run on lavapipe (or a real GPU where there is
+# one), the same scenarios as on the CPU (tests/wgpu.rs).
+VALENCE_TEST_DEVICE=wgpu cargo test --locked --features wgpu --test wgpu
