@@ -29,4 +29,6 @@ cargo run --locked --quiet --example custom_region -- --quick "$(mktemp -d)"
 cargo test --locked
 # The GPU code path: the `wgpu` feature built and run on lavapipe (or a real GPU where there is
 # one), the same scenarios as on the CPU (tests/wgpu.rs).
-VALENCE_TEST_DEVICE=wgpu cargo test --locked --features wgpu --test wgpu
+# (Vulkan's loader wants a runtime directory; CI's environment may have none.)
+XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" VALENCE_TEST_DEVICE=wgpu \
+    cargo test --locked --features wgpu --test wgpu
