@@ -23,6 +23,7 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked --features wgpu -- -D warnings  # tests/wgpu.rs and the GPU path
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # Every example runs (at reduced size) and checks its own claim, so none can rot.
 cargo run --locked --quiet --example custom_region -- --quick "$(mktemp -d)"

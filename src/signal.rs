@@ -49,6 +49,9 @@ impl SignalKind {
 }
 
 /// A `[P, width]` signal, on the host or on the device.
+// With the `wgpu` feature a burn tensor handle is ~640 bytes; a signal is moved a few times per
+// edge per tick, which costs less than the allocation boxing it would add.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Signal {
     /// Host memory.
