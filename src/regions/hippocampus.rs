@@ -257,6 +257,7 @@ impl Hippocampus {
         let width = 2 + d + a;
         let mut rows = Array2::<f32>::zeros((p, width));
         let (config, tick) = (&self.config, self.tick);
+        let threshold = config.threshold as f32;
         let recall_one = |((store, mut row), z): (
             (&mut Store, ndarray::ArrayViewMut1<f32>),
             ndarray::ArrayView1<f32>,
@@ -266,7 +267,6 @@ impl Hippocampus {
             }
             let q = unit(z);
             let cos = store.keys.slice(ndarray::s![..store.len, ..]).dot(&q);
-            let threshold = config.threshold as f32;
             let mut scored: Vec<(f32, usize)> = cos
                 .iter()
                 .enumerate()

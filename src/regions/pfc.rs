@@ -382,11 +382,12 @@ impl Pfc {
     /// weight's gradient is one batched matmul over the whole rollout (Σ_t x_tᵀ g_t as
     /// `[G, I, T·W] × [G, T·W, 3H]`), never a weight-sized tensor per step.
     ///
-    /// `returns` and `advantages` are `[G, T·W, 1]` and `onehot` `[G, T·W, A]`, laid out like
-    /// the rollout's steps concatenated along the worker axis.
+    /// `values`, `returns` and `advantages` are `[G, T·W, 1]` and `onehot` `[G, T·W, A]`, laid
+    /// out like the rollout's steps concatenated along the worker axis.
     fn gradients(
         &self,
         steps: &[Step],
+        values: Tensor<3>,
         returns: Tensor<3>,
         advantages: Tensor<3>,
         onehot: Tensor<3>,
@@ -401,7 +402,7 @@ impl Pfc {
         let entropy = -(pi.clone() * logp.clone()).sum_dim(2);
         let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n)
             + pi * (logp + entropy) * (self.config.entropy as f32 / n);
-        let d_value = (cat(|s| &s.value) - returns) * (self.config.value_loss as f32 / n);
+        let d_value = (values - returns) * (self.config.value_loss as f32 / n);
         let h_all = cat(|s| &s.h);
         let transpose = |t: &Tensor<3>| t.clone().swap_dims(1, 2);
         let d_wp = transpose(&h_all).matmul(d_logits.clone());
@@ -454,13 +455,27 @@ impl Pfc {
         ]
     }
 
+    /// The rollout's values `[G, T·W, 1]`: its steps' `value`s concatenated along the worker axis.
+    fn values(steps: &[Step]) -> Tensor<3> {
+        Tensor::cat(steps.iter().map(|s| s.value.clone()).collect(), 1)
+    }
+
     /// Returns, advantages and the chosen actions of a rollout (host side), as
-    /// `[G, T·W, 1]`, `[G, T·W, 1]` and `[G, T·W, A]`; `bootstrap` is v of the state after it.
-    fn targets(&self, steps: &[Step], bootstrap: &[f32]) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
+    /// `[G, T·W, 1]`, `[G, T·W, 1]` and `[G, T·W, A]`; `values` as [`Pfc::values`] gives them,
+    /// `bootstrap` is v of the state after the rollout.
+    fn targets(
+        &self,
+        steps: &[Step],
+        values: &Tensor<3>,
+        bootstrap: &[f32],
+    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
         let (t_len, g, w, a) = (steps.len(), self.groups, self.config.workers, self.config.actions);
         let gamma = self.config.gamma as f32;
-        let values = Tensor::cat(steps.iter().map(|s| s.value.clone()).collect(), 1);
-        let values = values.into_data().try_to_vec::<f32>().expect("f32 values");
+        let values = values
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 values");
         let mut returns = vec![0.0f32; g * t_len * w];
         let mut onehot = vec![0.0f32; g * t_len * w * a];
         for agent in 0..self.population {
@@ -484,8 +499,9 @@ impl Pfc {
     fn update(&mut self, bootstrap: &[f32]) {
         let steps = std::mem::take(&mut self.rollout);
         let g = self.groups;
-        let (returns, advantages, onehot) = self.targets(&steps, bootstrap);
-        let mut grads = self.gradients(&steps, returns, advantages, onehot);
+        let values = Self::values(&steps);
+        let (returns, advantages, onehot) = self.targets(&steps, &values, bootstrap);
+        let mut grads = self.gradients(&steps, values, returns, advantages, onehot);
         drop(steps);
         if self.config.max_grad_norm > 0.0 {
             let sq = grads
@@ -669,12 +685,23 @@ mod tests {
     use super::*;
     use crate::worlds::Vocabulary;
 
+    /// A controller for `population` agents on the CPU, agent i seeded with i.
+    fn build(config: &PfcConfig, population: usize, widths: &[(&'static str, usize)]) -> Pfc {
+        let ctx = BuildContext {
+            population,
+            device: &Device::flex(),
+            seeds: (0..population as u64).collect(),
+            vocabulary: &Vocabulary::default(),
+            input_widths: widths.iter().copied().collect(),
+        };
+        Pfc::new(config, &ctx).unwrap()
+    }
+
     /// The written-out BPTT of [`Pfc::gradients`] against burn's autodiff of the same loss,
     /// on a small rollout (2 controllers × 2 workers, 3 actions, 5 steps, one episode end).
     #[test]
     fn written_out_gradients_match_autodiff() {
         let device = Device::flex();
-        let vocabulary = Vocabulary::default();
         let config = PfcConfig {
             workers: 2,
             hidden: 4,
@@ -683,14 +710,7 @@ mod tests {
             value_loss: 0.7,
             ..Default::default()
         };
-        let ctx = BuildContext {
-            population: 4,
-            device: &device,
-            seeds: (0..4).collect(),
-            vocabulary: &vocabulary,
-            input_widths: [("latent", 3)].into_iter().collect(),
-        };
-        let mut pfc = Pfc::new(&config, &ctx).unwrap();
+        let mut pfc = build(&config, 4, &[("latent", 3)]);
         // A policy head large enough for the policy and entropy terms to matter.
         pfc.params[WP] = pfc.params[WP].clone() * 100.0;
         let width = pfc.input_width;
@@ -706,15 +726,23 @@ mod tests {
             pfc.hidden = h;
         }
         let steps = std::mem::take(&mut pfc.rollout);
-        let (returns, advantages, onehot) = pfc.targets(&steps, &[0.3, -0.2, 0.1, 0.5]);
-        let written = pfc.gradients(&steps, returns.clone(), advantages.clone(), onehot.clone());
+        let values = Pfc::values(&steps);
+        let (returns, advantages, onehot) = pfc.targets(&steps, &values, &[0.3, -0.2, 0.1, 0.5]);
+        let written = pfc.gradients(
+            &steps,
+            values,
+            returns.clone(),
+            advantages.clone(),
+            onehot.clone(),
+        );
 
         let leaves: Params = std::array::from_fn(|i| pfc.params[i].clone().autodiff().require_grad());
         let mut h = steps[0].h_prev.clone().autodiff();
         let (mut logits, mut values) = (Vec::new(), Vec::new());
         for s in &steps {
-            let (h2, l, v, _) = Pfc::forward(&leaves, s.x.clone().autodiff(), h);
-            (h, _) = (h2, logits.push(l));
+            let (next, l, v, _) = Pfc::forward(&leaves, s.x.clone().autodiff(), h);
+            h = next;
+            logits.push(l);
             values.push(v);
         }
         let (logits, value) = (Tensor::cat(logits, 1), Tensor::cat(values, 1));
@@ -746,20 +774,12 @@ mod tests {
     #[test]
     fn a_non_finite_weight_names_its_controllers_first_agent() {
         let device = Device::flex();
-        let vocabulary = Vocabulary::default();
         let config = PfcConfig {
             workers: 2,
             hidden: 4,
             ..Default::default()
         };
-        let ctx = BuildContext {
-            population: 6,
-            device: &device,
-            seeds: (0..6).collect(),
-            vocabulary: &vocabulary,
-            input_widths: Default::default(),
-        };
-        let mut pfc = Pfc::new(&config, &ctx).unwrap();
+        let mut pfc = build(&config, 6, &[]);
         assert_eq!(pfc.divergent_agent(), None);
         // Controller 1 (agents 2 and 3) gets a NaN in its value head.
         let [g, h, _] = pfc.params[WV].dims();
