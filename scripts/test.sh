@@ -21,6 +21,12 @@ if ! python3 -c 'import vaderSentiment' >/dev/null 2>&1; then
     python3 -m pip install -q vaderSentiment
 fi
 
+# The builds below (default features, then `wgpu`) take about 4.5 GB under target/.
+avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${avail_kb:-0}" -lt 6000000 ]; then
+    echo "test.sh: warning: $((avail_kb / 1024)) MB free here; the builds need about 4.5 GB" >&2
+fi
+
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features wgpu -- -D warnings  # tests/wgpu.rs and the GPU path
