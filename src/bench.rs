@@ -6,10 +6,10 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::brain::derive_seed;
+use crate::brain::{ModelSpec, derive_seed};
 use crate::device::DeviceChoice;
 use crate::error::Result;
-use crate::regions::{BuildContext, Inputs, Region, SensoryCortex, SensoryCortexConfig};
+use crate::regions::{BuildContext, Inputs, Region, RegionSpec, SensoryCortex, SensoryCortexConfig};
 use crate::signal::Signal;
 use crate::worlds::{WorldSpec, build_vocabulary};
 
@@ -87,6 +87,9 @@ pub struct BrainFigure {
     pub device: String,
     /// Agents stepped together.
     pub population: usize,
+    /// Agents sharing one PFC controller's weights (the first PFC region's `workers`; `None`
+    /// when the model has no PFC).
+    pub pfc_workers: Option<usize>,
     /// Ticks timed (after warm-up).
     pub ticks: usize,
     /// Wall-clock seconds.
@@ -100,21 +103,44 @@ pub struct BrainFigure {
     pub shares: Vec<(String, f64)>,
 }
 
+/// The model with every PFC's `workers` set to the largest divisor of `population` that is at
+/// most `workers` (so P = 1 keeps one agent per controller), and the first PFC's `workers`.
+pub fn share_pfc(model: &ModelSpec, population: usize, workers: Option<usize>) -> (ModelSpec, Option<usize>) {
+    let mut model = model.clone();
+    let mut first = None;
+    for (_, spec) in model.regions.iter_mut() {
+        if let RegionSpec::Pfc(config) = spec {
+            if let Some(w) = workers {
+                config.workers = (1..=w.min(population))
+                    .rev()
+                    .find(|d| population.is_multiple_of(*d))
+                    .unwrap_or(1);
+            }
+            first.get_or_insert(config.workers);
+        }
+    }
+    (model, first)
+}
+
 /// Times whole ticks — world step, every region learning, the world's reply — of a scenario's
 /// model on its first phase's world, for each population (each after `ticks / 10` warm-up ticks).
+/// `pfc_workers`, when given, shares PFC controllers among up to that many agents
+/// ([`share_pfc`]).
 pub fn bench_brain(
     scenario: &crate::scenario::Scenario,
     device: DeviceChoice,
     populations: &[usize],
     ticks: usize,
+    pfc_workers: Option<usize>,
 ) -> Result<Vec<BrainFigure>> {
     let world_spec = &scenario.phases[0].world;
     let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
     let mut figures: Vec<BrainFigure> = Vec::new();
     for &p in populations {
         let burn_device = device.make(scenario.seed)?;
+        let (model, workers) = share_pfc(&scenario.model, p, pfc_workers);
         let mut brain = crate::brain::Brain::new(
-            &scenario.model,
+            &model,
             scenario.plan().clone(),
             p,
             scenario.seed,
@@ -159,6 +185,7 @@ pub fn bench_brain(
             model: scenario.model.name.clone(),
             device: device.to_string(),
             population: p,
+            pfc_workers: workers,
             ticks,
             seconds,
             agent_ticks_per_s: rate,
@@ -170,4 +197,48 @@ pub fn bench_brain(
         });
     }
     Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regions::PfcConfig;
+
+    fn model(workers: usize) -> ModelSpec {
+        ModelSpec {
+            name: "m".into(),
+            regions: vec![(
+                "pfc".into(),
+                RegionSpec::Pfc(PfcConfig {
+                    workers,
+                    ..Default::default()
+                }),
+            )],
+            edges: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shared_pfc_workers_divide_the_population() {
+        for (p, w, want) in [
+            (1, 32, 1),
+            (32, 32, 32),
+            (1024, 32, 32),
+            (12, 8, 6),
+            (7, 4, 1),
+            (6, 100, 6),
+        ] {
+            let (m, first) = share_pfc(&model(1), p, Some(w));
+            assert_eq!(first, Some(want), "P = {p}, at most {w}");
+            let RegionSpec::Pfc(c) = &m.regions[0].1 else {
+                unreachable!()
+            };
+            assert_eq!(c.workers, want);
+        }
+        // Not given: the model's own.
+        assert_eq!(share_pfc(&model(4), 8, None).1, Some(4));
+        let mut none = model(1);
+        none.regions.clear();
+        assert_eq!(share_pfc(&none, 8, Some(4)).1, None);
+    }
 }

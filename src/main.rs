@@ -122,6 +122,10 @@ enum Command {
         /// Populations to time; the first is the baseline of the ratios.
         #[arg(long, value_delimiter = ',', default_value = "1,32")]
         populations: Vec<usize>,
+        /// With `--brain`: agents sharing one PFC controller's weights (A2C workers), at most
+        /// this many and dividing P (the model's own `workers` when not given).
+        #[arg(long, value_name = "W")]
+        pfc_workers: Option<usize>,
         /// Token steps per population.
         #[arg(long, default_value_t = 200_000)]
         steps: usize,
@@ -328,6 +332,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             ticks,
             device,
             populations,
+            pfc_workers,
             json,
             ..
         } => {
@@ -339,15 +344,16 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 scenario.model.regions.len(),
                 scenario.phases[0].world.kind()
             );
-            let figures = valence::bench::bench_brain(&scenario, device, &populations, ticks)?;
+            let figures = valence::bench::bench_brain(&scenario, device, &populations, ticks, pfc_workers)?;
             println!(
-                "{:>6} {:>8} {:>10} {:>16} {:>10}",
-                "P", "ticks", "seconds", "agent-ticks/s", "ratio"
+                "{:>6} {:>12} {:>8} {:>10} {:>16} {:>10}",
+                "P", "pfc workers", "ticks", "seconds", "agent-ticks/s", "ratio"
             );
             for f in &figures {
+                let workers = f.pfc_workers.map_or("-".to_string(), |w| w.to_string());
                 println!(
-                    "{:>6} {:>8} {:>10.2} {:>16.0} {:>9.2}x",
-                    f.population, f.ticks, f.seconds, f.agent_ticks_per_s, f.ratio_to_baseline
+                    "{:>6} {:>12} {:>8} {:>10.2} {:>16.0} {:>9.2}x",
+                    f.population, workers, f.ticks, f.seconds, f.agent_ticks_per_s, f.ratio_to_baseline
                 );
             }
             println!("where the time goes (share of the timed seconds):");

@@ -179,6 +179,8 @@ fn bench_brain_times_every_population_and_writes_json() {
         "1,4",
         "--ticks",
         "20",
+        "--pfc-workers",
+        "2",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -188,6 +190,9 @@ fn bench_brain_times_every_population_and_writes_json() {
     assert_eq!(figures.len(), 2);
     assert_eq!(figures[0]["model"], "millidge");
     assert_eq!(figures[1]["population"], 4);
+    // P = 1 keeps a controller of its own; P = 4 shares two controllers between its agents.
+    assert_eq!(figures[0]["pfc_workers"], 1);
+    assert_eq!(figures[1]["pfc_workers"], 2);
     assert!(
         figures
             .iter()

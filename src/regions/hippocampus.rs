@@ -226,7 +226,13 @@ pub struct Hippocampus {
     /// The previous tick's latent and token (for `timing = "transition"`).
     previous: Option<(Array2<f32>, Option<Array2<f32>>)>,
     learning: bool,
+    /// recency^age for ages 0, 1, … (up to [`DECAY_TABLE_LEN`]), the same `powf` values the
+    /// scores would compute, shared by every agent's recall instead of one `powf` per episode.
+    decay: Vec<f64>,
 }
+
+/// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
+const DECAY_TABLE_LEN: usize = 1 << 16;
 
 fn unit(v: ndarray::ArrayView1<f32>) -> ndarray::Array1<f32> {
     let n = v.dot(&v).sqrt();
@@ -244,6 +250,7 @@ impl Hippocampus {
                 .collect(),
             dim: d,
             tick: 0,
+            decay: Vec::new(),
             previous: None,
             learning: true,
         }
@@ -256,7 +263,13 @@ impl Hippocampus {
         // One row [reward, best, latent (D), action (A)] per agent, filled independently.
         let width = 2 + d + a;
         let mut rows = Array2::<f32>::zeros((p, width));
-        let (config, tick) = (&self.config, self.tick);
+        // Ages run up to the tick: extend the table to cover them (one entry a tick, at most).
+        let ages = (self.tick as usize).saturating_add(1).min(DECAY_TABLE_LEN);
+        let recency = self.config.recency;
+        let known = self.decay.len();
+        self.decay
+            .extend((known..ages).map(|age| recency.powf(age as f64)));
+        let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
         let recall_one = |((store, mut row), z): (
             (&mut Store, ndarray::ArrayViewMut1<f32>),
@@ -272,15 +285,25 @@ impl Hippocampus {
                 .enumerate()
                 .filter(|(_, c)| **c >= threshold)
                 .map(|(j, &c)| {
-                    let age = (tick - store.stored_at[j]) as f64;
-                    (c * config.recency.powf(age) as f32, j)
+                    let age = tick - store.stored_at[j];
+                    let factor = decay
+                        .get(age as usize)
+                        .copied()
+                        .unwrap_or_else(|| config.recency.powf(age as f64));
+                    (c * factor as f32, j)
                 })
                 .collect();
             if scored.is_empty() {
                 return;
             }
-            scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            scored.truncate(config.k);
+            // Best first, ties to the earlier slot: a strict total order, so selecting the k
+            // best and sorting only those gives exactly the head of the full sort.
+            let order = |x: &(f32, usize), y: &(f32, usize)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+            if scored.len() > config.k {
+                scored.select_nth_unstable_by(config.k - 1, order);
+                scored.truncate(config.k);
+            }
+            scored.sort_by(order);
             let total: f32 = scored.iter().map(|s| s.0).sum();
             row[1] = scored[0].0;
             for &(s, j) in &scored {
@@ -527,7 +550,10 @@ impl Region for Hippocampus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::SimRng;
     use crate::worlds::Vocabulary;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Uniform};
 
     fn hippocampus(config: HippocampusConfig, dim: usize) -> Hippocampus {
         let device = burn::prelude::Device::flex();
@@ -551,6 +577,63 @@ mod tests {
         i.insert("reward", Signal::Host(Array2::from_elem((1, 1), r)));
         let out = h.step(&i).unwrap();
         (out[0].1.to_host()[[0, 0]], out[3].1.to_host()[[0, 0]])
+    }
+
+    /// The recalled reward as the module documentation defines it, by brute force: every
+    /// episode scored with `powf`, the whole list sorted, the k best averaged by score.
+    fn reference_reward(h: &Hippocampus, z: &[f32], tick: u64) -> f32 {
+        let s = &h.stores[0];
+        let q = unit(ndarray::ArrayView1::from(z));
+        let mut scored: Vec<(f32, usize)> = (0..s.len)
+            .map(|j| (s.keys.row(j).dot(&q), j))
+            .filter(|(c, _)| *c >= h.config.threshold as f32)
+            .map(|(c, j)| {
+                (
+                    c * h.config.recency.powf((tick - s.stored_at[j]) as f64) as f32,
+                    j,
+                )
+            })
+            .collect();
+        scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        scored.truncate(h.config.k);
+        let total: f32 = scored.iter().map(|s| s.0).sum();
+        scored.iter().map(|&(c, j)| c / total * s.rewards[j]).sum()
+    }
+
+    #[test]
+    fn recall_matches_a_full_sort_with_powf_beyond_the_decay_table() {
+        let config = HippocampusConfig {
+            k: 3,
+            threshold: 0.0,
+            recency: 0.99999,
+            ..Default::default()
+        };
+        let mut h = hippocampus(config, 4);
+        let mut rng = SimRng::seed_from_u64(3);
+        let u = Uniform::new(-1.0f32, 1.0);
+        let mut z = || -> Vec<f32> { (0..4).map(|_| u.sample(&mut rng)).collect() };
+        for i in 0..40 {
+            tick(&mut h, &z(), i as f32 - 20.0);
+        }
+        // Half the episodes older than the table holds, half recent (recency^age 0.52 against
+        // ~1, so both halves are recalled).
+        let late = DECAY_TABLE_LEN as u64 + 20;
+        for (j, at) in h.stores[0].stored_at.iter_mut().take(40).enumerate() {
+            *at = if j % 2 == 0 {
+                j as u64
+            } else {
+                late - 100 + j as u64
+            };
+        }
+        h.tick = late - 1;
+        h.learning = false;
+        for _ in 0..20 {
+            let q = z();
+            let want = reference_reward(&h, &q, h.tick + 1);
+            let (got, _) = tick(&mut h, &q, 0.0);
+            assert_eq!(got.to_bits(), want.to_bits(), "{got} against {want}");
+        }
+        assert_eq!(h.decay.len(), DECAY_TABLE_LEN);
     }
 
     #[test]
