@@ -266,9 +266,9 @@ impl Hippocampus {
         // Ages run up to the tick: extend the table to cover them (one entry a tick, at most).
         let ages = (self.tick as usize).saturating_add(1).min(DECAY_TABLE_LEN);
         let recency = self.config.recency;
+        let factor = |age: u64| recency.powf(age as f64);
         let known = self.decay.len();
-        self.decay
-            .extend((known..ages).map(|age| recency.powf(age as f64)));
+        self.decay.extend((known as u64..ages as u64).map(factor));
         let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
         let recall_one = |((store, mut row), z): (
@@ -286,11 +286,8 @@ impl Hippocampus {
                 .filter(|(_, c)| **c >= threshold)
                 .map(|(j, &c)| {
                     let age = tick - store.stored_at[j];
-                    let factor = decay
-                        .get(age as usize)
-                        .copied()
-                        .unwrap_or_else(|| config.recency.powf(age as f64));
-                    (c * factor as f32, j)
+                    let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
+                    (c * f as f32, j)
                 })
                 .collect();
             if scored.is_empty() {
