@@ -16,9 +16,10 @@ use petgraph::visit::EdgeRef;
 
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
-use crate::regions::{BuildContext, Inputs, Outputs, PortSpec, Ports, Region, RegionSpec, Width};
+use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::regions::{BuildContext, Region, RegionSpec};
 use crate::signal::{Signal, SignalKind};
-use crate::worlds::Vocabulary;
+use crate::vocabulary::Vocabulary;
 
 /// The name of the world's node in edges (`world.token`).
 pub const WORLD: &str = "world";
@@ -489,7 +490,7 @@ impl Brain {
 
     /// The world's outputs for one tick of a replay phase: the named region's replayed
     /// `token` and `reward`, every other world port (`ports`) silent (zeros).
-    pub fn replay(&mut self, name: &str, ports: &[crate::regions::PortSpec]) -> Result<Outputs> {
+    pub fn replay(&mut self, name: &str, ports: &[PortSpec]) -> Result<Outputs> {
         let n = self
             .node(name)
             .ok_or_else(|| Error::Run(format!("no region `{name}`")))?;
@@ -503,8 +504,8 @@ impl Brain {
         for port in ports {
             if !out.iter().any(|(p, _)| *p == port.name) {
                 let width = match port.width {
-                    crate::regions::Width::Fixed(w) => w,
-                    crate::regions::Width::Inferred => 1,
+                    Width::Fixed(w) => w,
+                    Width::Inferred => 1,
                 };
                 out.push((port.name, Signal::zeros(self.population, width)));
             }

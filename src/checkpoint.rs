@@ -250,7 +250,7 @@ impl Snapshot {
 
     /// Writes the file atomically (temporary file, fsync, rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::experiment::write_atomic(path, &self.to_bytes())
+        crate::metrics::write_atomic(path, &self.to_bytes())
     }
 
     /// Reads a checkpoint file.

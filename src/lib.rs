@@ -58,12 +58,15 @@ pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod experiment;
+pub mod metrics;
 pub mod plot;
+pub mod ports;
 pub mod regions;
 pub mod rng;
 pub mod scenario;
 pub mod signal;
 pub mod sweep;
+pub mod vocabulary;
 pub mod worlds;
 
 pub use brain::{Brain, ModelSpec, Plan};

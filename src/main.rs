@@ -237,7 +237,12 @@ fn real_main() -> anyhow::Result<ExitCode> {
         Command::Validate { files } => {
             let mut failed = false;
             for f in &files {
-                match validate(f) {
+                // A sweep is checked grid point by grid point; models and scenarios by themselves.
+                let checked = match valence::error::SourceFile::read(f).and_then(|s| file_kind(&s)) {
+                    Ok(FileKind::Sweep) => valence::sweep::check_sweep(f).map(|_| FileKind::Sweep),
+                    _ => validate(f),
+                };
+                match checked {
                     Ok(kind) => println!(
                         "{}: ok ({})",
                         f.display(),

@@ -119,8 +119,7 @@ macro_rules! render {
 }
 
 use crate::error::{Error, Result};
-use crate::experiment::recorder::percentile;
-use crate::experiment::{Row, write_atomic};
+use crate::metrics::{Row, SummaryEntry, percentile, write_atomic};
 
 /// At most this many keys per plot (a `neighbours` probe has many; it is not plotted).
 const MAX_KEYS: usize = 10;
@@ -277,7 +276,7 @@ pub fn stay_bars(rows: &[Row]) -> Vec<(String, (f32, f32, f32))> {
             .map(|r| r.value)
             .collect();
         if !v.is_empty() {
-            let e = crate::experiment::SummaryEntry::of(label, last, v);
+            let e = SummaryEntry::of(label, last, v);
             out.push((label.to_string(), (e.p10, e.median, e.p90)));
         }
     }

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result, SourceFile};
-use crate::experiment::{Row, RunOptions, read_csv, run, write_atomic};
+use crate::experiment::{RunOptions, run};
+use crate::metrics::{Row, read_csv, write_atomic};
 use crate::scenario::parse_scenario;
 
 /// A sweep file.
@@ -270,7 +271,7 @@ pub fn merge(path: &Path, out: &Path) -> Result<(Vec<String>, Vec<RunRows>)> {
 
 /// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`.
 pub fn merged_csv(columns: &[String], runs: &[RunRows]) -> String {
-    use crate::experiment::recorder::csv_field;
+    use crate::metrics::csv_field;
     let mut s = format!(
         "run,seed,{}phase,step,agent,probe,key,value\n",
         columns

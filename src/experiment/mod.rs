@@ -20,7 +20,6 @@
 //! byte-identical to an uninterrupted run's.
 
 pub mod probes;
-pub mod recorder;
 
 use std::path::{Path, PathBuf};
 
@@ -37,8 +36,10 @@ use std::sync::Arc;
 
 use crate::worlds::{WorldSpec, build_vocabulary};
 
+/// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
+pub use crate::metrics as recorder;
+pub use crate::metrics::{Recorder, Row, Summary, SummaryEntry, read_csv, write_atomic};
 pub use probes::Probes;
-pub use recorder::{Recorder, Row, Summary, SummaryEntry, SummaryJson, read_csv, write_atomic};
 
 /// How to run a scenario.
 #[derive(Debug, Clone, Default)]
@@ -352,6 +353,33 @@ fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
     );
     bar.set_prefix(phase.to_string());
     bar
+}
+
+/// `summary.json`'s shape.
+#[derive(Serialize)]
+struct SummaryFile<'a> {
+    scenario: &'a str,
+    seed: u64,
+    population: usize,
+    probes: &'a Summary,
+}
+
+/// Extension for writing a summary as JSON.
+pub trait SummaryJson {
+    /// The summary as pretty JSON with the scenario's identity.
+    fn to_json(&self, scenario: &Scenario) -> String;
+}
+
+impl SummaryJson for Summary {
+    fn to_json(&self, scenario: &Scenario) -> String {
+        let file = SummaryFile {
+            scenario: &scenario.name,
+            seed: scenario.seed,
+            population: scenario.population,
+            probes: self,
+        };
+        serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
+    }
 }
 
 /// Loads a scenario file and runs it.

@@ -14,13 +14,12 @@ use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::scenario::{ProbeKind, ProbeSpec, SignalSource};
 use crate::signal::Signal;
-use crate::worlds::Vocabulary;
+use crate::vocabulary::{EOS, UNK, Vocabulary};
 use crate::worlds::lexicon::NormSplit;
-use crate::worlds::text::{EOS, UNK};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use super::Recorder;
+use crate::metrics::Recorder;
 
 /// The probes of a run, with what they need prepared once (vocabulary ids, lexicon splits).
 pub struct Probes {

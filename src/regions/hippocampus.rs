@@ -548,7 +548,7 @@ impl Region for Hippocampus {
 mod tests {
     use super::*;
     use crate::rng::SimRng;
-    use crate::worlds::Vocabulary;
+    use crate::vocabulary::Vocabulary;
     use rand::SeedableRng;
     use rand_distr::{Distribution, Uniform};
 

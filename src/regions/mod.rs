@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Snapshot;
 use crate::error::Result;
-use crate::signal::{Signal, SignalKind};
-use crate::worlds::Vocabulary;
+pub use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::vocabulary::Vocabulary;
 
 /// Below this many agents a region's per-agent host loop runs on one thread. Measured with
 /// `valence bench` on the 2-core machine (the cortex on WordNet, dim 64): at P = 4, 135 k
@@ -38,95 +38,6 @@ pub use pfc::{Pfc, PfcConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 
-/// The width of a port: fixed by the region's parameters, or taken from what is connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Width {
-    /// Exactly this many values per agent.
-    Fixed(usize),
-    /// Whatever the connected output carries (input ports only).
-    Inferred,
-}
-
-impl std::fmt::Display for Width {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Width::Fixed(n) => write!(f, "{n}"),
-            Width::Inferred => f.write_str("any"),
-        }
-    }
-}
-
-/// One port of a region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortSpec {
-    /// The port's name, as used in edges (`region.port`).
-    pub name: &'static str,
-    /// What the signal means.
-    pub kind: SignalKind,
-    /// Values per agent.
-    pub width: Width,
-    /// Whether the brain refuses to build when an input port has no edge into it.
-    pub required: bool,
-    /// One line for `valence regions`.
-    pub doc: &'static str,
-}
-
-impl PortSpec {
-    /// A required input.
-    pub fn input(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
-        PortSpec {
-            name,
-            kind,
-            width,
-            required: true,
-            doc,
-        }
-    }
-
-    /// An optional input: absent means zeros.
-    pub fn optional(name: &'static str, kind: SignalKind, width: Width, doc: &'static str) -> Self {
-        PortSpec {
-            name,
-            kind,
-            width,
-            required: false,
-            doc,
-        }
-    }
-
-    /// An output of fixed width.
-    pub fn output(name: &'static str, kind: SignalKind, width: usize, doc: &'static str) -> Self {
-        PortSpec {
-            name,
-            kind,
-            width: Width::Fixed(width),
-            required: false,
-            doc,
-        }
-    }
-}
-
-/// A region's inputs and outputs.
-#[derive(Debug, Clone, Default)]
-pub struct Ports {
-    /// Input ports.
-    pub inputs: Vec<PortSpec>,
-    /// Output ports.
-    pub outputs: Vec<PortSpec>,
-}
-
-impl Ports {
-    /// An input port by name.
-    pub fn input(&self, name: &str) -> Option<&PortSpec> {
-        self.inputs.iter().find(|p| p.name == name)
-    }
-
-    /// An output port by name.
-    pub fn output(&self, name: &str) -> Option<&PortSpec> {
-        self.outputs.iter().find(|p| p.name == name)
-    }
-}
-
 /// What a region is built with.
 pub struct BuildContext<'a> {
     /// P, the number of agents stepped together.
@@ -140,27 +51,6 @@ pub struct BuildContext<'a> {
     /// The width of each connected input port (inferred ports resolved).
     pub input_widths: BTreeMap<&'static str, usize>,
 }
-
-/// The inputs of one tick: each connected port's signal (several edges into a port are summed).
-#[derive(Debug, Default)]
-pub struct Inputs {
-    signals: BTreeMap<&'static str, Signal>,
-}
-
-impl Inputs {
-    /// Sets a port's signal.
-    pub fn insert(&mut self, port: &'static str, signal: Signal) {
-        self.signals.insert(port, signal);
-    }
-
-    /// A port's signal, if connected.
-    pub fn get(&self, port: &str) -> Option<&Signal> {
-        self.signals.get(port)
-    }
-}
-
-/// The outputs of one tick, by port name.
-pub type Outputs = Vec<(&'static str, Signal)>;
 
 /// A brain region stepping P agents at once.
 ///

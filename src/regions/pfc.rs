@@ -683,7 +683,7 @@ impl Region for Pfc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worlds::Vocabulary;
+    use crate::vocabulary::Vocabulary;
 
     /// A controller for `population` agents on the CPU, agent i seeded with i.
     fn build(config: &PfcConfig, population: usize, widths: &[(&'static str, usize)]) -> Pfc {

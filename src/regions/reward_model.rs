@@ -351,7 +351,7 @@ impl Region for RewardModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worlds::Vocabulary;
+    use crate::vocabulary::Vocabulary;
 
     #[test]
     fn a_non_finite_weight_names_its_agent() {

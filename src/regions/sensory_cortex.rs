@@ -274,8 +274,8 @@ impl SensoryCortex {
             vocab_size,
             learning: true,
             keep,
-            boundary: ctx.vocabulary.id(crate::worlds::text::EOS),
-            unknown: ctx.vocabulary.id(crate::worlds::text::UNK),
+            boundary: ctx.vocabulary.id(crate::vocabulary::EOS),
+            unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
             trained: 0,
         };
         cortex.refresh_means();
@@ -603,7 +603,7 @@ impl Region for SensoryCortex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worlds::Vocabulary;
+    use crate::vocabulary::Vocabulary;
 
     fn cortex(vocab: &Vocabulary, config: SensoryCortexConfig, p: usize) -> SensoryCortex {
         let device = burn::prelude::Device::flex();

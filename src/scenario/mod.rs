@@ -1296,12 +1296,17 @@ pub fn file_kind(source: &SourceFile) -> Result<FileKind> {
     }
 }
 
-/// Checks a model, scenario or sweep file; for a model, the wiring is checked against any world's
-/// ports; for a sweep, the scenario of every grid point.
+/// Checks a model or scenario file; for a model, the wiring is checked against any world's
+/// ports. A sweep file is checked one layer up, by `valence::sweep::check_sweep` (the CLI's
+/// `valence validate` takes all three kinds).
 pub fn validate(path: impl AsRef<Path>) -> Result<FileKind> {
     let source = SourceFile::read(path.as_ref())?;
     match file_kind(&source)? {
-        FileKind::Sweep => crate::sweep::check_sweep(path.as_ref()).map(|_| FileKind::Sweep),
+        FileKind::Sweep => Err(source.error(
+            ErrorKind::InvalidValue,
+            0..0,
+            "a sweep file (it has `scenario = …`): check it with `valence validate` or `sweep::check_sweep`",
+        )),
         FileKind::Scenario => parse_scenario(source).map(|_| FileKind::Scenario),
         FileKind::Model => {
             let model = parse_model(source)?;

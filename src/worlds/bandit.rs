@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use super::{Vocabulary, World, WorldError};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
 /// A Bernoulli bandit.

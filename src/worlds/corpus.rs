@@ -25,7 +25,7 @@ use std::sync::Arc;
 use super::{Vocabulary, World, WorldError};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
-use crate::regions::{Outputs, PortSpec};
+use crate::ports::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
 
 /// Deepest expansion allowed before a grammar is declared runaway.

@@ -25,7 +25,7 @@ use super::text::{EOS, UNK};
 use super::{Vocabulary, World};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
-use crate::regions::Outputs;
+use crate::ports::Outputs;
 use crate::signal::Signal;
 
 /// Which lexicon, and how it is split.
@@ -173,7 +173,7 @@ impl LexiconWorld {
 }
 
 impl World for LexiconWorld {
-    fn ports(&self) -> Vec<crate::regions::PortSpec> {
+    fn ports(&self) -> Vec<crate::ports::PortSpec> {
         super::corpus::ports()
     }
 

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::regions::{Inputs, Outputs, PortSpec, Ports};
+use crate::ports::{Inputs, Outputs, PortSpec, Ports};
+pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
@@ -28,64 +29,13 @@ pub use pavlovian::{PavlovianConfig, PavlovianWorld};
 pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
 pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 
-/// Token ↔ id, with the count of each token (for noise distributions and subsampling).
-#[derive(Debug, Clone, Default)]
-pub struct Vocabulary {
-    words: Vec<String>,
-    counts: Vec<u64>,
-    index: HashMap<String, u32>,
-}
-
-impl Vocabulary {
-    /// A vocabulary from (word, count) pairs, ids in the given order.
-    pub fn from_counts(pairs: Vec<(String, u64)>) -> Self {
-        let mut v = Vocabulary::default();
-        for (word, count) in pairs {
-            v.index.insert(word.clone(), v.words.len() as u32);
-            v.words.push(word);
-            v.counts.push(count);
-        }
-        v
-    }
-
-    /// The number of tokens.
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    /// Whether there are no tokens.
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    /// The id of a word.
-    pub fn id(&self, word: &str) -> Option<u32> {
-        self.index.get(word).copied()
-    }
-
-    /// The word of an id.
-    pub fn word(&self, id: u32) -> Option<&str> {
-        self.words.get(id as usize).map(String::as_str)
-    }
-
-    /// All words, by id.
-    pub fn words(&self) -> &[String] {
-        &self.words
-    }
-
-    /// Each word's count, by id.
-    pub fn counts(&self) -> &[u64] {
-        &self.counts
-    }
-}
-
 /// An environment stepping P agents.
 ///
 /// A minimal world — every agent sees token 0 and is rewarded on every step:
 ///
 /// ```
 /// use ndarray::Array2;
-/// use valence::regions::{Outputs, PortSpec};
+/// use valence::ports::{Outputs, PortSpec};
 /// use valence::worlds::{Vocabulary, World};
 /// use valence::{Signal, SignalKind};
 ///

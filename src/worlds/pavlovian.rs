@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{Vocabulary, World, WorldError};
 use crate::checkpoint::Snapshot;
 use crate::error::Result;
-use crate::regions::{Outputs, PortSpec};
+use crate::ports::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
 
 /// The inter-trial token.

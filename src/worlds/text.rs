@@ -25,13 +25,10 @@ use serde::{Deserialize, Serialize};
 use super::{Vocabulary, World, WorldError};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::regions::Outputs;
+use crate::ports::Outputs;
 use crate::signal::Signal;
 
-/// The unknown-word token.
-pub const UNK: &str = "<unk>";
-/// The end-of-sentence token.
-pub const EOS: &str = "</s>";
+pub use crate::vocabulary::{EOS, UNK};
 /// Where Debian's `wordnet-base` puts the database.
 pub const WORDNET_DIR: &str = "/usr/share/wordnet";
 
@@ -451,7 +448,7 @@ impl TextWorld {
 }
 
 impl World for TextWorld {
-    fn ports(&self) -> Vec<crate::regions::PortSpec> {
+    fn ports(&self) -> Vec<crate::ports::PortSpec> {
         super::corpus::ports()
     }
 

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::{Vocabulary, World, WorldError};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
-use crate::regions::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
 /// How the second-stage reward probabilities change.

@@ -1,4 +1,5 @@
-//! Probe readings in long format, the run summary, and atomic file writes.
+//! Probe readings in long format (`metrics.csv`), their summary across agents, and atomic file
+//! writes: what every layer above records, reads back or plots.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,6 @@ use ndarray::Array1;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::scenario::Scenario;
 
 /// One reading: one agent, one probe key, at one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,33 +308,6 @@ pub fn percentile(sorted: &[f32], q: f64) -> f32 {
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     let frac = (pos - lo as f64) as f32;
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
-}
-
-/// `summary.json`'s shape.
-#[derive(Serialize)]
-struct SummaryFile<'a> {
-    scenario: &'a str,
-    seed: u64,
-    population: usize,
-    probes: &'a Summary,
-}
-
-/// Extension for writing a summary as JSON.
-pub trait SummaryJson {
-    /// The summary as pretty JSON with the scenario's identity.
-    fn to_json(&self, scenario: &Scenario) -> String;
-}
-
-impl SummaryJson for Summary {
-    fn to_json(&self, scenario: &Scenario) -> String {
-        let file = SummaryFile {
-            scenario: &scenario.name,
-            seed: scenario.seed,
-            population: scenario.population,
-            probes: self,
-        };
-        serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
-    }
 }
 
 /// Writes a file by writing a temporary sibling, syncing it and renaming it into place.
