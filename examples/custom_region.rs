@@ -18,13 +18,13 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use valence::experiment::{RunOptions, run};
 use valence::regions::{
-    BuildContext, Extension, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width, register,
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, Width, register,
 };
 use valence::scenario::load_scenario;
 use valence::{Signal, SignalKind};
 
 /// Hyperparameters of the novelty region.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct NoveltyConfig {
     /// β, the bonus for a never-seen token.
@@ -37,7 +37,12 @@ impl Default for NoveltyConfig {
     }
 }
 
-impl NoveltyConfig {
+/// The kind: its name, summary, equation sheet, ports, range checks and construction.
+impl RegionParams for NoveltyConfig {
+    const KIND: &'static str = "novelty";
+    const SUMMARY: &'static str = "count-based novelty bonus, a pseudo-reward for the unfamiliar";
+    const DETAIL: &'static str = DETAIL;
+
     fn ports(&self) -> Ports {
         Ports {
             inputs: vec![PortSpec::input(
@@ -60,6 +65,14 @@ impl NoveltyConfig {
             return Err(ParamError::new("beta", "a number ≥ 0"));
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> valence::Result<Box<dyn Region>> {
+        Ok(Box::new(Novelty {
+            beta: self.beta as f32,
+            counts: vec![vec![0; ctx.vocabulary.len()]; ctx.population],
+            learning: true,
+        }))
     }
 }
 
@@ -106,20 +119,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from)
         .unwrap_or("runs/custom_region".into());
 
-    register(Extension::<NoveltyConfig, Novelty> {
-        name: "novelty",
-        summary: "count-based novelty bonus, a pseudo-reward for the unfamiliar",
-        detail: DETAIL,
-        ports: NoveltyConfig::ports,
-        check: NoveltyConfig::check,
-        build: |c: &NoveltyConfig, ctx: &BuildContext<'_>| {
-            Ok(Novelty {
-                beta: c.beta as f32,
-                counts: vec![vec![0; ctx.vocabulary.len()]; ctx.population],
-                learning: true,
-            })
-        },
-    })?;
+    // One call makes model files able to name `kind = "novelty"`.
+    register::<NoveltyConfig>()?;
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/novelty/scenario.toml");
     let mut scenario = load_scenario(&path)?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::brain::{ModelSpec, derive_seed};
 use crate::device::DeviceChoice;
 use crate::error::Result;
-use crate::regions::{BuildContext, Inputs, Region, RegionSpec, SensoryCortex, SensoryCortexConfig};
+use crate::regions::{BuildContext, Inputs, PfcConfig, Region, SensoryCortex, SensoryCortexConfig};
 use crate::signal::Signal;
 use crate::worlds::{WorldSpec, build_vocabulary};
 
@@ -109,7 +109,7 @@ pub fn share_pfc(model: &ModelSpec, population: usize, workers: Option<usize>) -
     let mut model = model.clone();
     let mut first = None;
     for (_, spec) in model.regions.iter_mut() {
-        if let RegionSpec::Pfc(config) = spec {
+        if let Some(config) = spec.get_mut::<PfcConfig>() {
             if let Some(w) = workers {
                 config.workers = (1..=w.min(population))
                     .rev()
@@ -202,14 +202,14 @@ pub fn bench_brain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::regions::PfcConfig;
+    use crate::regions::RegionSpec;
 
     fn model(workers: usize) -> ModelSpec {
         ModelSpec {
             name: "m".into(),
             regions: vec![(
                 "pfc".into(),
-                RegionSpec::Pfc(PfcConfig {
+                RegionSpec::new(PfcConfig {
                     workers,
                     ..Default::default()
                 }),
@@ -230,9 +230,7 @@ mod tests {
         ] {
             let (m, first) = share_pfc(&model(1), p, Some(w));
             assert_eq!(first, Some(want), "P = {p}, at most {w}");
-            let RegionSpec::Pfc(c) = &m.regions[0].1 else {
-                unreachable!()
-            };
+            let c = m.regions[0].1.get::<PfcConfig>().unwrap();
             assert_eq!(c.workers, want);
         }
         // Not given: the model's own.

@@ -423,7 +423,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         },
         Command::Regions { detail: None } => {
             for kind in registry() {
-                let spec = (kind.defaults)();
+                let spec = kind.defaults();
                 println!("{} — {}", kind.name, kind.summary);
                 let ports = spec.ports();
                 for p in &ports.inputs {

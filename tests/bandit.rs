@@ -8,7 +8,7 @@ use std::path::Path;
 mod common;
 
 use valence::experiment::run;
-use valence::regions::RegionSpec;
+use valence::regions::ActionSelectionConfig;
 use valence::scenario::{Scenario, load_scenario};
 
 fn scenario() -> Scenario {
@@ -66,7 +66,7 @@ fn a_habit_prior_makes_the_old_choice_persist_after_reversal() {
     let with_habit = |weight: f64| {
         let mut s = base.clone();
         for (_, spec) in &mut s.model.regions {
-            if let RegionSpec::ActionSelection(c) = spec {
+            if let Some(c) = spec.get_mut::<ActionSelectionConfig>() {
                 c.habit_weight = weight;
             }
         }

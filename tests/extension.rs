@@ -4,12 +4,12 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use valence::error::{ErrorKind, SourceFile};
 use valence::regions::{
-    BuildContext, Extension, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width, register,
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, Width, register,
 };
 use valence::scenario::{model::any_world_ports, parse_model};
 use valence::{Signal, SignalKind};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct GainConfig {
     gain: f64,
@@ -25,12 +25,13 @@ impl Region for Gain {
     fn set_learning(&mut self, _: bool) {}
 }
 
-fn register_gain() {
-    register(Extension::<GainConfig, Gain> {
-        name: "gain",
-        summary: "scales a reward",
-        detail: "# gain\nr' = g · r",
-        ports: |_| Ports {
+impl RegionParams for GainConfig {
+    const KIND: &'static str = "gain";
+    const SUMMARY: &'static str = "scales a reward";
+    const DETAIL: &'static str = "# gain\nr' = g · r";
+
+    fn ports(&self) -> Ports {
+        Ports {
             inputs: vec![PortSpec::input(
                 "reward",
                 SignalKind::Reward,
@@ -38,17 +39,24 @@ fn register_gain() {
                 "r",
             )],
             outputs: vec![PortSpec::output("reward", SignalKind::Reward, 1, "g · r")],
-        },
-        check: |c| {
-            if c.gain.is_finite() {
-                Ok(())
-            } else {
-                Err(ParamError::new("gain", "a finite number"))
-            }
-        },
-        build: |c: &GainConfig, _: &BuildContext<'_>| Ok(Gain(c.gain as f32)),
-    })
-    .unwrap();
+        }
+    }
+
+    fn check(&self) -> Result<(), ParamError> {
+        if self.gain.is_finite() {
+            Ok(())
+        } else {
+            Err(ParamError::new("gain", "a finite number"))
+        }
+    }
+
+    fn build(&self, _: &BuildContext<'_>) -> valence::Result<Box<dyn Region>> {
+        Ok(Box::new(Gain(self.gain as f32)))
+    }
+}
+
+fn register_gain() {
+    register::<GainConfig>().unwrap();
 }
 
 const MODEL: &str = r#"schema = 1
@@ -121,13 +129,25 @@ fn a_misspelled_parameter_of_a_registered_kind_is_located() {
 
 #[test]
 fn built_in_kinds_cannot_be_replaced() {
-    let r = register(Extension::<GainConfig, Gain> {
-        name: "reward_model",
-        summary: "",
-        detail: "",
-        ports: |_| Ports::default(),
-        check: |_| Ok(()),
-        build: |_: &GainConfig, _: &BuildContext<'_>| Ok(Gain(1.0)),
-    });
-    assert!(r.is_err());
+    /// A kind that claims a built-in's name.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    struct Impostor {}
+    impl RegionParams for Impostor {
+        const KIND: &'static str = "reward_model";
+        const SUMMARY: &'static str = "";
+        const DETAIL: &'static str = "";
+        fn ports(&self) -> Ports {
+            Ports::default()
+        }
+        fn build(&self, _: &BuildContext<'_>) -> valence::Result<Box<dyn Region>> {
+            Ok(Box::new(Gain(1.0)))
+        }
+    }
+    assert!(register::<Impostor>().is_err());
+    assert!(
+        valence::regions::kind_named("reward_model")
+            .unwrap()
+            .summary
+            .contains("VTA")
+    );
 }

@@ -18,7 +18,7 @@ fn edge(from: &str, to: &str, delay: u32) -> EdgeSpec {
 }
 
 fn cortex(dim: usize) -> RegionSpec {
-    RegionSpec::SensoryCortex(SensoryCortexConfig {
+    RegionSpec::new(SensoryCortexConfig {
         dim,
         normalize: false,
         ..Default::default()
@@ -30,10 +30,7 @@ fn chain() -> ModelSpec {
     ModelSpec {
         name: "chain".into(),
         regions: vec![
-            (
-                "vta".into(),
-                RegionSpec::RewardModel(RewardModelConfig::default()),
-            ),
+            ("vta".into(), RegionSpec::new(RewardModelConfig::default())),
             ("second".into(), cortex(4)),
             ("first".into(), cortex(4)),
         ],

@@ -9,7 +9,7 @@ use common::median;
 use std::path::Path;
 
 use valence::experiment::{Row, run};
-use valence::regions::RegionSpec;
+use valence::regions::SensoryCortexConfig;
 use valence::scenario::{ProbeKind, Scenario, load_scenario};
 use valence::worlds::WorldSpec;
 
@@ -39,7 +39,7 @@ fn reduced() -> Scenario {
     s.phases[0].steps = ticks;
     s.phases[1].steps = 40_000;
     for (_, spec) in &mut s.model.regions {
-        if let RegionSpec::SensoryCortex(c) = spec {
+        if let Some(c) = spec.get_mut::<SensoryCortexConfig>() {
             c.decay_steps = ticks;
         }
     }

@@ -8,7 +8,7 @@ use common::{median, run_rows};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use valence::regions::RegionSpec;
+use valence::regions::RewardModelConfig;
 use valence::scenario::{Scenario, load_scenario};
 
 /// Per phase, per concept: each agent's valence at the phase's last probe.
@@ -48,7 +48,7 @@ fn variant(cortex_learns: bool, gamma: f64) -> Scenario {
         s.phases[0].freeze.push("cortex".into());
     }
     for (_, spec) in &mut s.phases[2].regions {
-        if let RegionSpec::RewardModel(c) = spec {
+        if let Some(c) = spec.get_mut::<RewardModelConfig>() {
             c.gamma = gamma;
         }
     }

@@ -22,7 +22,9 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use super::{
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
+};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
@@ -55,9 +57,13 @@ impl Default for ActionSelectionConfig {
     }
 }
 
-impl ActionSelectionConfig {
+impl RegionParams for ActionSelectionConfig {
+    const KIND: &'static str = "action_selection";
+    const SUMMARY: &'static str = "arbitration: weighted sum of BG, habit and PFC logits, sampled by softmax";
+    const DETAIL: &'static str = include_str!("action_selection.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         let a = Width::Fixed(self.actions);
         Ports {
             inputs: vec![
@@ -73,7 +79,7 @@ impl ActionSelectionConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }
@@ -90,6 +96,10 @@ impl ActionSelectionConfig {
             }
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(ActionSelection::new(self, ctx)))
     }
 }
 
@@ -167,9 +177,9 @@ impl Region for ActionSelection {
         Ok(())
     }
 
-    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
-        match spec {
-            super::RegionSpec::ActionSelection(c) if c.actions == self.config.actions => {
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec.get::<ActionSelectionConfig>() {
+            Some(c) if c.actions == self.config.actions => {
                 self.config = c.clone();
                 Ok(())
             }

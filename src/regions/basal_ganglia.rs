@@ -33,7 +33,9 @@
 use burn::prelude::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use super::{
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
+};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
@@ -60,9 +62,14 @@ impl Default for BasalGangliaConfig {
     }
 }
 
-impl BasalGangliaConfig {
+impl RegionParams for BasalGangliaConfig {
+    const KIND: &'static str = "basal_ganglia";
+    const SUMMARY: &'static str =
+        "striatal actor: action preferences over the latent, trained by δ (Go/NoGo rates)";
+    const DETAIL: &'static str = include_str!("basal_ganglia.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
                 PortSpec::input("latent", SignalKind::Latent, Width::Inferred, "z_t"),
@@ -84,7 +91,7 @@ impl BasalGangliaConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }
@@ -94,6 +101,10 @@ impl BasalGangliaConfig {
             }
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(BasalGanglia::new(self, ctx)))
     }
 }
 
@@ -179,9 +190,9 @@ impl Region for BasalGanglia {
         }
     }
 
-    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
-        match spec {
-            super::RegionSpec::BasalGanglia(c) if c.actions == self.config.actions => {
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec.get::<BasalGangliaConfig>() {
+            Some(c) if c.actions == self.config.actions => {
                 self.config = c.clone();
                 Ok(())
             }

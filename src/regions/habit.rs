@@ -21,7 +21,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, Width};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
@@ -45,9 +45,13 @@ impl Default for HabitConfig {
     }
 }
 
-impl HabitConfig {
+impl RegionParams for HabitConfig {
+    const KIND: &'static str = "habit";
+    const SUMMARY: &'static str = "value-free action prior: repeats what was done before in similar states";
+    const DETAIL: &'static str = include_str!("habit.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
                 PortSpec::input("latent", SignalKind::Latent, Width::Inferred, "z_t"),
@@ -68,7 +72,7 @@ impl HabitConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }
@@ -76,6 +80,10 @@ impl HabitConfig {
             return Err(ParamError::new("rate", "a number in [0, 1]"));
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(Habit::new(self, ctx)))
     }
 }
 

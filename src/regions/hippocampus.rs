@@ -52,8 +52,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionSpec,
-    RewardTiming, Width,
+    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
+    RegionSpec, RewardTiming, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -119,9 +119,15 @@ impl Default for HippocampusConfig {
     }
 }
 
-impl HippocampusConfig {
+impl RegionParams for HippocampusConfig {
+    const KIND: &'static str = "hippocampus";
+    const SUMMARY: &'static str =
+        "episodic store: one-shot storage, similarity recall with recency, offline replay";
+    const DETAIL: &'static str = include_str!("hippocampus.rs");
+    const REPLAYS: bool = true;
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         let d = self.dim;
         Ports {
             inputs: vec![
@@ -160,7 +166,7 @@ impl HippocampusConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.capacity == 0 {
             return Err(ParamError::new("capacity", "an integer ≥ 1"));
         }
@@ -180,6 +186,10 @@ impl HippocampusConfig {
             return Err(ParamError::new("dim", "an integer ≥ 1 (the latent's width)"));
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(Hippocampus::new(self, ctx)))
     }
 }
 
@@ -498,10 +508,8 @@ impl Region for Hippocampus {
     }
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
-        match spec {
-            RegionSpec::Hippocampus(c)
-                if c.capacity == self.config.capacity && c.actions == self.config.actions =>
-            {
+        match spec.get::<HippocampusConfig>() {
+            Some(c) if c.capacity == self.config.capacity && c.actions == self.config.actions => {
                 self.config = c.clone();
                 Ok(())
             }

@@ -1,21 +1,25 @@
-//! Brain regions. Each region is one file implementing [`Region`], plus one variant of
-//! [`RegionSpec`] (its hyperparameters, read from a model file by `kind`). A region declares its
+//! Brain regions. A region kind is one file: its parameters (a serde struct implementing
+//! [`RegionParams`]: name, summary, ports, range checks, construction) and the region it builds
+//! (implementing [`Region`]), plus one line in [`registry`]'s table — or one call of
+//! [`register`] from outside the crate, which goes through the same path. A region declares its
 //! ports (Nengo's `size_in`/`size_out`), is built for a population of P agents with per-agent
 //! parameters, and steps all P agents at once.
 
 pub mod action_selection;
 pub mod basal_ganglia;
-pub mod extension;
 pub mod habit;
 pub mod hippocampus;
 pub mod pfc;
 pub mod reward_model;
 pub mod sensory_cortex;
 
-use std::collections::BTreeMap;
-
 use burn::prelude::Device;
 use ndarray::{Array1, Array2};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Snapshot;
@@ -31,7 +35,6 @@ pub(crate) const PARALLEL_MIN_AGENTS: usize = 16;
 
 pub use action_selection::{ActionSelection, ActionSelectionConfig};
 pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
-pub use extension::{Extension, RegionFactory, register};
 pub use habit::{Habit, HabitConfig};
 pub use hippocampus::{Eviction, Hippocampus, HippocampusConfig, StorePolicy};
 pub use pfc::{Pfc, PfcConfig};
@@ -86,8 +89,8 @@ pub struct BuildContext<'a> {
 /// # Ok::<(), valence::Error>(())
 /// ```
 ///
-/// To use it from model files, register it with [`register`] and an [`Extension`] that
-/// declares its ports and parameters (`examples/custom_region.rs`).
+/// To use it from model files, give it a parameter struct implementing [`RegionParams`] and
+/// [`register`] that (`examples/custom_region.rs`).
 pub trait Region: Send {
     /// One tick for all agents: read inputs, learn (unless frozen), emit outputs.
     ///
@@ -149,47 +152,204 @@ pub trait Region: Send {
     }
 }
 
-/// A region's hyperparameters, read from a model file and tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RegionSpec {
-    /// See [`SensoryCortex`].
-    SensoryCortex(SensoryCortexConfig),
-    /// See [`RewardModel`].
-    RewardModel(RewardModelConfig),
-    /// See [`BasalGanglia`].
-    BasalGanglia(BasalGangliaConfig),
-    /// See [`Habit`].
-    Habit(HabitConfig),
-    /// See [`Pfc`].
-    Pfc(PfcConfig),
-    /// See [`Hippocampus`].
-    Hippocampus(HippocampusConfig),
-    /// See [`ActionSelection`].
-    ActionSelection(ActionSelectionConfig),
-    /// A kind registered from outside the crate ([`register`]).
-    #[serde(untagged)]
-    Extension(ExtensionSpec),
+/// A region kind's parameters: the struct a model file's `[regions.NAME]` table is read into
+/// (`#[serde(default, deny_unknown_fields)]`, every field with a default), and everything else
+/// the simulator needs to know of the kind. A new kind implements this and [`Region`] in one
+/// file and adds one line to [`registry`]'s table (or calls [`register`] from outside the crate).
+pub trait RegionParams:
+    Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The `kind = "…"` name.
+    const KIND: &'static str;
+    /// One line: what it models (`valence regions`).
+    const SUMMARY: &'static str;
+    /// The equation sheet (`valence regions --detail KIND`): the kind's source file, of which
+    /// the leading `//!` lines are shown (`include_str!("this_file.rs")`), or plain text.
+    const DETAIL: &'static str;
+    /// Whether the region stores episodes it can replay in place of the world
+    /// ([`Region::replay`]): a phase's `replay = "NAME"` must name such a region.
+    const REPLAYS: bool = false;
+
+    /// The ports these parameters give.
+    fn ports(&self) -> Ports;
+
+    /// Checks every parameter's range.
+    fn check(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
+
+    /// Builds the region for a population.
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
 }
 
-/// The parameters of an extension region: its kind and a TOML table of parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtensionSpec {
-    /// The registered name.
-    pub kind: String,
-    /// Every parameter (defaults filled in).
-    #[serde(flatten)]
-    pub params: toml::Table,
+/// What a [`RegionSpec`] holds: [`RegionParams`] with the type erased.
+trait DynParams: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn replays(&self) -> bool;
+    fn ports(&self) -> Ports;
+    fn check(&self) -> Result<(), ParamError>;
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
+    fn clone_box(&self) -> Box<dyn DynParams>;
+    fn eq_dyn(&self, other: &dyn DynParams) -> bool;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-impl ExtensionSpec {
-    fn factory(&self) -> Result<std::sync::Arc<dyn RegionFactory>> {
-        extension::extension(&self.kind).ok_or_else(|| {
-            crate::Error::Run(format!(
-                "region kind `{}` is not registered in this program",
-                self.kind
-            ))
-        })
+erased_serde::serialize_trait_object!(DynParams);
+
+impl<C: RegionParams> DynParams for C {
+    fn kind(&self) -> &'static str {
+        C::KIND
+    }
+    fn replays(&self) -> bool {
+        C::REPLAYS
+    }
+    fn ports(&self) -> Ports {
+        RegionParams::ports(self)
+    }
+    fn check(&self) -> Result<(), ParamError> {
+        RegionParams::check(self)
+    }
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        RegionParams::build(self, ctx)
+    }
+    fn clone_box(&self) -> Box<dyn DynParams> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn DynParams) -> bool {
+        other.as_any().downcast_ref::<C>() == Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// A region's hyperparameters, of any kind: read from a model file by `kind`, written back
+/// (`kind` first, then the parameters) into a run's `scenario.toml`.
+///
+/// ```
+/// use valence::regions::{RegionSpec, RewardModelConfig};
+///
+/// let mut spec = RegionSpec::new(RewardModelConfig::default());
+/// assert_eq!(spec.kind(), "reward_model");
+/// spec.get_mut::<RewardModelConfig>().unwrap().lr = 0.5;
+/// assert_eq!(spec.params()["lr"].as_float(), Some(0.5));
+/// ```
+pub struct RegionSpec(Box<dyn DynParams>);
+
+impl RegionSpec {
+    /// A spec from a kind's parameters.
+    pub fn new<C: RegionParams>(params: C) -> Self {
+        RegionSpec(Box::new(params))
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    /// Whether the region can replay stored episodes ([`RegionParams::REPLAYS`]).
+    pub fn replays(&self) -> bool {
+        self.0.replays()
+    }
+
+    /// The parameters, if this spec is of kind `C`.
+    pub fn get<C: RegionParams>(&self) -> Option<&C> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// The parameters, mutably, if this spec is of kind `C`.
+    pub fn get_mut<C: RegionParams>(&mut self) -> Option<&mut C> {
+        self.0.as_any_mut().downcast_mut()
+    }
+
+    /// The ports this region has with these parameters.
+    pub fn ports(&self) -> Ports {
+        self.0.ports()
+    }
+
+    /// Checks every parameter's range.
+    pub fn check(&self) -> Result<(), ParamError> {
+        self.0.check()
+    }
+
+    /// Builds the region for a population.
+    pub fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        self.0.build(ctx)
+    }
+
+    /// The parameters as a TOML table (without `kind`), e.g. for listing defaults.
+    pub fn params(&self) -> toml::Table {
+        toml::Table::try_from(&*self.0).expect("region parameters serialise to a TOML table")
+    }
+
+    /// Reads a spec of any registered kind from a table without `kind`; `None` if no kind of
+    /// that name is registered.
+    pub fn parse(
+        kind: &str,
+        de: toml::de::ValueDeserializer<'_>,
+    ) -> Option<Result<RegionSpec, toml::de::Error>> {
+        kind_named(kind).map(|k| (k.parse)(de))
+    }
+
+    /// The equation sheet of a registered kind.
+    pub fn detail(kind: &str) -> Option<String> {
+        kind_named(kind).map(|k| k.detail())
+    }
+
+    /// Every registered kind's name, built-in first.
+    pub fn kind_names() -> Vec<String> {
+        registry().iter().map(|k| k.name.to_string()).collect()
+    }
+}
+
+impl Clone for RegionSpec {
+    fn clone(&self) -> Self {
+        RegionSpec(self.0.clone_box())
+    }
+}
+
+impl PartialEq for RegionSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_dyn(&*other.0)
+    }
+}
+
+impl std::fmt::Debug for RegionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for RegionSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            kind: &'a str,
+            #[serde(flatten)]
+            params: &'a dyn DynParams,
+        }
+        Tagged {
+            kind: self.kind(),
+            params: &*self.0,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RegionSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = toml::Table::deserialize(d)?;
+        let kind = match table.remove("kind") {
+            Some(toml::Value::String(k)) => k,
+            _ => return Err(D::Error::missing_field("kind")),
+        };
+        let k = kind_named(&kind).ok_or_else(|| D::Error::custom(format!("unknown region kind `{kind}`")))?;
+        (k.from_table)(table).map_err(D::Error::custom)
     }
 }
 
@@ -212,18 +372,63 @@ impl ParamError {
     }
 }
 
-/// A registered region kind: its name, a summary and how to read its parameters.
+/// A registered region kind: its name, summary and how to read its parameters. Made from the
+/// kind's [`RegionParams`] by [`RegionKind::of`].
+#[derive(Clone, Copy)]
 pub struct RegionKind {
     /// The `kind = "…"` name.
     pub name: &'static str,
     /// One line: what it models.
     pub summary: &'static str,
+    detail: &'static str,
+    defaults: fn() -> RegionSpec,
+    parse: fn(toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error>,
+    from_table: fn(toml::Table) -> Result<RegionSpec, toml::de::Error>,
+}
+
+fn defaults_of<C: RegionParams>() -> RegionSpec {
+    RegionSpec::new(C::default())
+}
+
+fn parse_as<C: RegionParams>(de: toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error> {
+    C::deserialize(de).map(RegionSpec::new)
+}
+
+fn from_table_as<C: RegionParams>(table: toml::Table) -> Result<RegionSpec, toml::de::Error> {
+    toml::Value::Table(table).try_into::<C>().map(RegionSpec::new)
+}
+
+impl RegionKind {
+    /// The registry entry of the kind whose parameters are `C`.
+    pub const fn of<C: RegionParams>() -> Self {
+        RegionKind {
+            name: C::KIND,
+            summary: C::SUMMARY,
+            detail: C::DETAIL,
+            defaults: defaults_of::<C>,
+            parse: parse_as::<C>,
+            from_table: from_table_as::<C>,
+        }
+    }
+
     /// The spec with every parameter at its default.
-    pub defaults: fn() -> RegionSpec,
+    pub fn defaults(&self) -> RegionSpec {
+        (self.defaults)()
+    }
+
     /// Reads the parameters (without `kind`) from a TOML table, unknown keys rejected.
-    pub parse: fn(toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error>,
-    /// The equation sheet (the region file's `//!` header).
-    pub detail: fn() -> String,
+    pub fn parse(&self, de: toml::de::ValueDeserializer<'_>) -> Result<RegionSpec, toml::de::Error> {
+        (self.parse)(de)
+    }
+
+    /// The equation sheet: the `//!` header of the kind's file, or its text as given.
+    pub fn detail(&self) -> String {
+        if self.detail.starts_with("//!") {
+            doc_header(self.detail)
+        } else {
+            self.detail.to_string()
+        }
+    }
 }
 
 /// The leading `//!` lines of a source file, without the markers.
@@ -240,183 +445,44 @@ pub fn doc_header(source: &str) -> String {
         .join("\n")
 }
 
-macro_rules! region_kind {
-    ($name:literal, $variant:ident, $config:ty, $file:literal, $summary:literal) => {
-        RegionKind {
-            name: $name,
-            summary: $summary,
-            defaults: || RegionSpec::$variant(<$config>::default()),
-            parse: |de| <$config as Deserialize>::deserialize(de).map(RegionSpec::$variant),
-            detail: || doc_header(include_str!($file)),
-        }
-    };
-}
+/// The built-in region kinds: one line each.
+static BUILT_IN: &[RegionKind] = &[
+    RegionKind::of::<SensoryCortexConfig>(),
+    RegionKind::of::<RewardModelConfig>(),
+    RegionKind::of::<BasalGangliaConfig>(),
+    RegionKind::of::<HabitConfig>(),
+    RegionKind::of::<PfcConfig>(),
+    RegionKind::of::<HippocampusConfig>(),
+    RegionKind::of::<ActionSelectionConfig>(),
+];
 
-/// Every built-in region kind.
-pub fn registry() -> &'static [RegionKind] {
-    static KINDS: &[RegionKind] = &[
-        region_kind!(
-            "sensory_cortex",
-            SensoryCortex,
-            SensoryCortexConfig,
-            "sensory_cortex.rs",
-            "unsupervised latent space of the token stream (skip-gram with negative sampling)"
-        ),
-        region_kind!(
-            "reward_model",
-            RewardModel,
-            RewardModelConfig,
-            "reward_model.rs",
-            "dopaminergic VTA/SNc: TD value over the latent, emits the reward prediction error"
-        ),
-        region_kind!(
-            "basal_ganglia",
-            BasalGanglia,
-            BasalGangliaConfig,
-            "basal_ganglia.rs",
-            "striatal actor: action preferences over the latent, trained by δ (Go/NoGo rates)"
-        ),
-        region_kind!(
-            "habit",
-            Habit,
-            HabitConfig,
-            "habit.rs",
-            "value-free action prior: repeats what was done before in similar states"
-        ),
-        region_kind!(
-            "pfc",
-            Pfc,
-            PfcConfig,
-            "pfc.rs",
-            "prefrontal GRU controller trained by A2C across episodes (meta-RL, Wang et al. 2018)"
-        ),
-        region_kind!(
-            "hippocampus",
-            Hippocampus,
-            HippocampusConfig,
-            "hippocampus.rs",
-            "episodic store: one-shot storage, similarity recall with recency, offline replay"
-        ),
-        region_kind!(
-            "action_selection",
-            ActionSelection,
-            ActionSelectionConfig,
-            "action_selection.rs",
-            "arbitration: weighted sum of BG, habit and PFC logits, sampled by softmax"
-        ),
-    ];
-    KINDS
+/// Kinds registered at run time from outside the crate ([`register`]).
+static REGISTERED: RwLock<Vec<RegionKind>> = RwLock::new(Vec::new());
+
+/// Every region kind: the built-in ones, then those registered with [`register`].
+pub fn registry() -> Vec<RegionKind> {
+    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    BUILT_IN.iter().chain(registered.iter()).copied().collect()
 }
 
 /// A registered kind by name.
-pub fn kind_named(name: &str) -> Option<&'static RegionKind> {
-    registry().iter().find(|k| k.name == name)
+pub fn kind_named(name: &str) -> Option<RegionKind> {
+    registry().into_iter().find(|k| k.name == name)
 }
 
-impl RegionSpec {
-    /// The `kind` name.
-    pub fn kind(&self) -> &str {
-        match self {
-            RegionSpec::SensoryCortex(_) => "sensory_cortex",
-            RegionSpec::RewardModel(_) => "reward_model",
-            RegionSpec::BasalGanglia(_) => "basal_ganglia",
-            RegionSpec::Habit(_) => "habit",
-            RegionSpec::Pfc(_) => "pfc",
-            RegionSpec::Hippocampus(_) => "hippocampus",
-            RegionSpec::ActionSelection(_) => "action_selection",
-            RegionSpec::Extension(e) => &e.kind,
-        }
+/// Registers a region kind defined outside the crate, so that model files may name it like a
+/// built-in, with the same checks (unknown parameters rejected with a "did you mean", wrong
+/// types located, ports wired and size-checked). A later registration of the same name replaces
+/// the earlier one; built-in names cannot be replaced.
+pub fn register<C: RegionParams>() -> Result<()> {
+    if BUILT_IN.iter().any(|k| k.name == C::KIND) {
+        return Err(crate::Error::Run(format!(
+            "`{}` is a built-in region kind",
+            C::KIND
+        )));
     }
-
-    /// The ports this region has with these parameters.
-    pub fn ports(&self) -> Ports {
-        match self {
-            RegionSpec::SensoryCortex(c) => c.ports(),
-            RegionSpec::RewardModel(c) => c.ports(),
-            RegionSpec::BasalGanglia(c) => c.ports(),
-            RegionSpec::Habit(c) => c.ports(),
-            RegionSpec::Pfc(c) => c.ports(),
-            RegionSpec::Hippocampus(c) => c.ports(),
-            RegionSpec::ActionSelection(c) => c.ports(),
-            RegionSpec::Extension(e) => e.factory().map(|f| f.ports(&e.params)).unwrap_or_default(),
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn check(&self) -> Result<(), ParamError> {
-        match self {
-            RegionSpec::SensoryCortex(c) => c.check(),
-            RegionSpec::RewardModel(c) => c.check(),
-            RegionSpec::BasalGanglia(c) => c.check(),
-            RegionSpec::Habit(c) => c.check(),
-            RegionSpec::Pfc(c) => c.check(),
-            RegionSpec::Hippocampus(c) => c.check(),
-            RegionSpec::ActionSelection(c) => c.check(),
-            RegionSpec::Extension(e) => match e.factory() {
-                Ok(f) => f.check(&e.params),
-                Err(_) => Err(ParamError::new(
-                    "kind",
-                    format!("a registered region kind, not `{}`", e.kind),
-                )),
-            },
-        }
-    }
-
-    /// Builds the region for a population.
-    pub fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
-        Ok(match self {
-            RegionSpec::SensoryCortex(c) => Box::new(SensoryCortex::new(c, ctx)),
-            RegionSpec::RewardModel(c) => Box::new(RewardModel::new(c, ctx)),
-            RegionSpec::BasalGanglia(c) => Box::new(BasalGanglia::new(c, ctx)),
-            RegionSpec::Habit(c) => Box::new(Habit::new(c, ctx)),
-            RegionSpec::Pfc(c) => Box::new(Pfc::new(c, ctx)?),
-            RegionSpec::Hippocampus(c) => Box::new(Hippocampus::new(c, ctx)),
-            RegionSpec::ActionSelection(c) => Box::new(ActionSelection::new(c, ctx)),
-            RegionSpec::Extension(e) => e.factory()?.build(&e.params, ctx)?,
-        })
-    }
-
-    /// The parameters as a TOML table (without `kind`), e.g. for listing defaults.
-    pub fn params(&self) -> toml::Table {
-        if let RegionSpec::Extension(e) = self {
-            return e.params.clone();
-        }
-        let mut table = toml::Table::try_from(self).expect("region specs serialise to TOML");
-        table.remove("kind");
-        table
-    }
-
-    /// Reads a spec of any kind, built-in or registered, from a table without `kind`.
-    pub fn parse(
-        kind: &str,
-        de: toml::de::ValueDeserializer<'_>,
-    ) -> Option<Result<RegionSpec, toml::de::Error>> {
-        if let Some(k) = kind_named(kind) {
-            return Some((k.parse)(de));
-        }
-        let f = extension::extension(kind)?;
-        Some(f.parse(de).map(|params| {
-            RegionSpec::Extension(ExtensionSpec {
-                kind: kind.to_string(),
-                params,
-            })
-        }))
-    }
-
-    /// The equation sheet of a kind, built-in or registered.
-    pub fn detail(kind: &str) -> Option<String> {
-        if let Some(k) = kind_named(kind) {
-            return Some((k.detail)());
-        }
-        extension::extension(kind).map(|f| f.detail().to_string())
-    }
-
-    /// Every kind name, built-in and registered.
-    pub fn kind_names() -> Vec<String> {
-        registry()
-            .iter()
-            .map(|k| k.name.to_string())
-            .chain(extension::extension_names())
-            .collect()
-    }
+    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    list.retain(|k| k.name != C::KIND);
+    list.push(RegionKind::of::<C>());
+    Ok(())
 }

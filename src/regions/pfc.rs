@@ -61,7 +61,9 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Uniform};
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionSpec, Width};
+use super::{
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
+};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
@@ -106,9 +108,14 @@ impl Default for PfcConfig {
     }
 }
 
-impl PfcConfig {
+impl RegionParams for PfcConfig {
+    const KIND: &'static str = "pfc";
+    const SUMMARY: &'static str =
+        "prefrontal GRU controller trained by A2C across episodes (meta-RL, Wang et al. 2018)";
+    const DETAIL: &'static str = include_str!("pfc.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
                 PortSpec::input(
@@ -141,7 +148,7 @@ impl PfcConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }
@@ -168,6 +175,10 @@ impl PfcConfig {
             }
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(Pfc::new(self, ctx)?))
     }
 }
 
@@ -601,8 +612,8 @@ impl Region for Pfc {
     }
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
-        match spec {
-            RegionSpec::Pfc(c)
+        match spec.get::<PfcConfig>() {
+            Some(c)
                 if c.actions == self.config.actions
                     && c.hidden == self.config.hidden
                     && c.workers == self.config.workers =>

@@ -46,7 +46,9 @@ use burn::prelude::{Device, Tensor};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, Width};
+use super::{
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
+};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
@@ -96,9 +98,14 @@ impl Default for RewardModelConfig {
     }
 }
 
-impl RewardModelConfig {
+impl RegionParams for RewardModelConfig {
+    const KIND: &'static str = "reward_model";
+    const SUMMARY: &'static str =
+        "dopaminergic VTA/SNc: TD value over the latent, emits the reward prediction error";
+    const DETAIL: &'static str = include_str!("reward_model.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
                 PortSpec::input("latent", SignalKind::Latent, Width::Inferred, "z_t, the state"),
@@ -135,7 +142,7 @@ impl RewardModelConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(ParamError::new("lr", "a number > 0"));
         }
@@ -152,6 +159,10 @@ impl RewardModelConfig {
             ));
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(RewardModel::new(self, ctx)))
     }
 }
 
@@ -289,15 +300,15 @@ impl Region for RewardModel {
         self.learning = learning;
     }
 
-    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
-        match spec {
-            super::RegionSpec::RewardModel(c) => {
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec.get::<RewardModelConfig>() {
+            Some(c) => {
                 self.config = c.clone();
                 Ok(())
             }
-            other => Err(Error::Run(format!(
+            None => Err(Error::Run(format!(
                 "reward_model cannot become a `{}`",
-                other.kind()
+                spec.kind()
             ))),
         }
     }

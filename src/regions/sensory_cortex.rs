@@ -55,7 +55,10 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, Width};
+use super::{
+    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
+    RegionSpec, Width,
+};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
@@ -126,9 +129,14 @@ impl Default for SensoryCortexConfig {
     }
 }
 
-impl SensoryCortexConfig {
+impl RegionParams for SensoryCortexConfig {
+    const KIND: &'static str = "sensory_cortex";
+    const SUMMARY: &'static str =
+        "unsupervised latent space of the token stream (skip-gram with negative sampling)";
+    const DETAIL: &'static str = include_str!("sensory_cortex.rs");
+
     /// The ports.
-    pub fn ports(&self) -> Ports {
+    fn ports(&self) -> Ports {
         Ports {
             inputs: vec![
                 PortSpec::input(
@@ -154,7 +162,7 @@ impl SensoryCortexConfig {
     }
 
     /// Checks ranges.
-    pub fn check(&self) -> Result<(), ParamError> {
+    fn check(&self) -> Result<(), ParamError> {
         if self.dim == 0 {
             return Err(ParamError::new("dim", "an integer ≥ 1"));
         }
@@ -174,6 +182,10 @@ impl SensoryCortexConfig {
             return Err(ParamError::new("context_decay", "a number in [0, 1)"));
         }
         Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(SensoryCortex::new(self, ctx)))
     }
 }
 
@@ -555,9 +567,9 @@ impl Region for SensoryCortex {
         self.learning = learning;
     }
 
-    fn configure(&mut self, spec: &super::RegionSpec) -> Result<()> {
-        match spec {
-            super::RegionSpec::SensoryCortex(c) if c.dim == self.config.dim => {
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec.get::<SensoryCortexConfig>() {
+            Some(c) if c.dim == self.config.dim => {
                 let recentre = c.center != self.config.center || c.readout != self.config.readout;
                 self.config = c.clone();
                 if recentre {
@@ -568,12 +580,12 @@ impl Region for SensoryCortex {
                 }
                 Ok(())
             }
-            super::RegionSpec::SensoryCortex(_) => Err(Error::Run(
+            Some(_) => Err(Error::Run(
                 "sensory_cortex: `dim` cannot change during a run".into(),
             )),
-            other => Err(Error::Run(format!(
+            None => Err(Error::Run(format!(
                 "sensory_cortex cannot become a `{}`",
-                other.kind()
+                spec.kind()
             ))),
         }
     }

@@ -802,7 +802,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             let Some((_, spec)) = model.spec.regions.iter().find(|(n, _)| n == r.get_ref()) else {
                 return Err(unknown_region(r));
             };
-            if !matches!(spec, RegionSpec::Hippocampus(_)) {
+            if !spec.replays() {
                 return Err(source.error(
                     ErrorKind::InvalidValue,
                     r.span(),
