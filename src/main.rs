@@ -289,7 +289,15 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
         Command::Plot { run } => {
             let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;
-            for path in valence::plot::plot_run(&run, &rows)? {
+            // The worlds' own figures need the worlds: read back from the run's scenario.toml.
+            let charts: Vec<valence::metrics::Chart> = match valence::experiment::run_worlds(&run) {
+                Ok(worlds) => worlds.iter().flat_map(|w| w.figures(&rows)).collect(),
+                Err(e) => {
+                    eprintln!("warning: {e}; drawing the probes' figures only");
+                    Vec::new()
+                }
+            };
+            for path in valence::plot::plot_run(&run, &rows, &charts)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -383,7 +391,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            let world = WorldSpec::Wordnet(WordnetConfig::default());
+            let world = WorldSpec::new(WordnetConfig::default());
             let config = SensoryCortexConfig {
                 dim,
                 window,

@@ -79,12 +79,7 @@ impl Recorder {
 
     /// The last reading of each (probe, key) across agents.
     pub fn summary(&self) -> Summary {
-        let mut summary = summarise(&self.rows);
-        let derived = derived(&self.rows);
-        if !derived.is_empty() {
-            summary.insert("derived".into(), derived);
-        }
-        summary
+        summarise(&self.rows)
     }
 
     /// The readings so far.
@@ -185,6 +180,22 @@ impl SummaryEntry {
     }
 }
 
+/// The last reading of `key` of each agent: (step, phase, agent → value) at the key's last
+/// step. For analyses that combine several keys agent by agent.
+pub fn last_reading<'a>(rows: &'a [Row], key: &str) -> Option<(u64, &'a str, BTreeMap<usize, f32>)> {
+    let mut last: Option<(u64, &str, BTreeMap<usize, f32>)> = None;
+    for r in rows.iter().filter(|r| r.key == key) {
+        let e = last.get_or_insert((r.step, &r.phase, BTreeMap::new()));
+        if r.step > e.0 {
+            *e = (r.step, &r.phase, BTreeMap::new());
+        }
+        if r.step == e.0 {
+            e.2.insert(r.agent, r.value);
+        }
+    }
+    last
+}
+
 /// probe → key → last reading's spread.
 pub type Summary = BTreeMap<String, BTreeMap<String, SummaryEntry>>;
 
@@ -212,91 +223,82 @@ pub fn summarise(rows: &[Row]) -> Summary {
     summary
 }
 
-/// Figures that combine several outputs, added to the summary as the pseudo-probe `derived`:
-///
-/// - a bandit's regret ratios `regret/thompson`, `regret/egreedy`, `regret/random`: the ratio of
-///   the means across agents at the last reading (one number: median = p10 = p90);
-/// - the two-step signature per agent: `stay: rewarded common − rare` and
-///   `stay: reward × transition` = (RC − RR) − (UC − UR), summarised across agents;
-/// - a one-shot world's `accuracy` and `error` at the end of every phase (`accuracy: PHASE`),
-///   since the comparison is between phases (with and without recall).
-pub fn derived(rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
-    // key → (last step, phase, agent → value)
-    let mut last: BTreeMap<&str, (u64, &str, BTreeMap<usize, f32>)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.key.starts_with("world.")) {
-        let e = last.entry(&r.key).or_insert((r.step, &r.phase, BTreeMap::new()));
-        if r.step > e.0 {
-            *e = (r.step, &r.phase, BTreeMap::new());
-        }
-        if r.step == e.0 {
-            e.2.insert(r.agent, r.value);
-        }
+/// One key's curve: step → (p10, median, p90) across agents.
+pub type Curve = BTreeMap<u64, (f32, f32, f32)>;
+
+/// probe → key → curve.
+pub type RunCurves = BTreeMap<String, BTreeMap<String, Curve>>;
+
+/// probe → key → curve, from a run's rows.
+pub fn curves(rows: &[Row]) -> RunCurves {
+    let mut values: BTreeMap<(&str, &str, u64), Vec<f32>> = BTreeMap::new();
+    for r in rows {
+        values
+            .entry((&r.probe, &r.key, r.step))
+            .or_default()
+            .push(r.value);
     }
-    let mut out = BTreeMap::new();
-    for key in ["world.accuracy", "world.error"] {
-        let mut by_phase: BTreeMap<&str, (u64, Vec<f32>)> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.key == key) {
-            let e = by_phase.entry(&r.phase).or_insert((r.step, Vec::new()));
-            if r.step > e.0 {
-                *e = (r.step, Vec::new());
-            }
-            if r.step == e.0 && r.value.is_finite() {
-                e.1.push(r.value);
-            }
-        }
-        for (phase, (step, v)) in by_phase {
-            if !v.is_empty() {
-                let name = format!("{}: {phase}", key.trim_start_matches("world."));
-                out.insert(name, SummaryEntry::of(phase, step, v));
-            }
-        }
-    }
-    let mean = |k: &str| {
-        last.get(k)
-            .map(|(_, _, v)| v.values().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64)
-    };
-    if let Some(agent) = mean("world.regret") {
-        let (step, phase, values) = &last["world.regret"];
-        for (key, name) in [
-            ("world.thompson_regret", "regret/thompson"),
-            ("world.egreedy_regret", "regret/egreedy"),
-            ("world.random_regret", "regret/random"),
-        ] {
-            if let Some(base) = mean(key).filter(|b| *b > 0.0) {
-                let mut entry = SummaryEntry::of(phase, *step, vec![(agent / base) as f32]);
-                entry.agents = values.len();
-                out.insert(name.to_string(), entry);
-            }
-        }
-    }
-    let stay = [
-        "rewarded_common",
-        "rewarded_rare",
-        "unrewarded_common",
-        "unrewarded_rare",
-    ]
-    .map(|k| last.get(format!("world.stay_{k}").as_str()));
-    if let [Some(rc), Some(rr), Some(uc), Some(ur)] = stay {
-        let mut main = Vec::new();
-        let mut interaction = Vec::new();
-        for (agent, &a) in &rc.2 {
-            if let (Some(&b), Some(&c), Some(&d)) = (rr.2.get(agent), uc.2.get(agent), ur.2.get(agent))
-                && [a, b, c, d].iter().all(|x| x.is_finite())
-            {
-                main.push(a - b);
-                interaction.push((a - b) - (c - d));
-            }
-        }
-        for (name, v) in [
-            ("stay: rewarded common − rare", main),
-            ("stay: reward × transition", interaction),
-        ] {
-            if !v.is_empty() {
-                out.insert(name.to_string(), SummaryEntry::of(rc.1, rc.0, v));
-            }
-        }
+    let mut out: BTreeMap<String, BTreeMap<String, Curve>> = BTreeMap::new();
+    for ((probe, key, step), mut v) in values {
+        v.sort_by(f32::total_cmp);
+        let point = (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9));
+        out.entry(probe.into())
+            .or_default()
+            .entry(key.into())
+            .or_default()
+            .insert(step, point);
     }
     out
+}
+
+/// A figure described by its data, drawn by `plot` (SVG and PNG): what a world's analysis
+/// hook (`WorldParams::figures`) returns without knowing how figures are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chart {
+    /// Median lines with 10–90% bands against `x_label`.
+    Curves {
+        /// File stem under `plots/`.
+        stem: String,
+        /// The title.
+        title: String,
+        /// The x axis.
+        x_label: String,
+        /// Label → curve.
+        curves: BTreeMap<String, Curve>,
+    },
+    /// Bars (median) with 10–90% whiskers.
+    Bars {
+        /// File stem under `plots/`.
+        stem: String,
+        /// The title.
+        title: String,
+        /// The y axis.
+        y_label: String,
+        /// (label, (p10, median, p90)), in drawing order.
+        bars: Vec<(String, (f32, f32, f32))>,
+    },
+    /// Trial × time from an event, each cell a value on a diverging scale (red > 0, blue < 0).
+    Raster {
+        /// File stem under `plots/`.
+        stem: String,
+        /// The title.
+        title: String,
+        /// The x axis.
+        x_label: String,
+        /// Rows (trials) of cells; cell k of a row is `k − before` ticks from the event.
+        cells: Vec<Vec<f32>>,
+        /// Ticks shown before the event.
+        before: usize,
+    },
+}
+
+impl Chart {
+    /// The file stem under `plots/`.
+    pub fn stem(&self) -> &str {
+        match self {
+            Chart::Curves { stem, .. } | Chart::Bars { stem, .. } | Chart::Raster { stem, .. } => stem,
+        }
+    }
 }
 
 /// Linear-interpolated percentile of sorted values (numpy's default method).
@@ -368,39 +370,5 @@ mod tests {
         write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
         assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
         assert!(!dir.path().join(".m.csv.tmp").exists());
-    }
-
-    #[test]
-    fn derived_figures_combine_outputs_per_agent() {
-        let row = |agent: usize, key: &str, value: f32| Row {
-            phase: "test".into(),
-            step: 10,
-            agent,
-            probe: key.trim_start_matches("world.").into(),
-            key: key.into(),
-            value,
-        };
-        let mut rows = Vec::new();
-        for agent in 0..2 {
-            rows.push(row(agent, "world.regret", 2.0));
-            rows.push(row(agent, "world.thompson_regret", 4.0));
-            rows.push(row(agent, "world.random_regret", 16.0));
-            for (key, v) in [
-                ("rewarded_common", 0.9),
-                ("rewarded_rare", 0.6),
-                ("unrewarded_common", 0.5),
-            ] {
-                rows.push(row(agent, &format!("world.stay_{key}"), v));
-            }
-            rows.push(row(agent, "world.stay_unrewarded_rare", 0.7 + agent as f32 * 0.1));
-        }
-        let d = derived(&rows);
-        assert_eq!(d["regret/thompson"].median, 0.5);
-        assert_eq!(d["regret/random"].median, 0.125);
-        assert!(!d.contains_key("regret/egreedy"), "no ε-greedy output, no ratio");
-        assert!((d["stay: rewarded common − rare"].median - 0.3).abs() < 1e-6);
-        // (0.9 − 0.6) − (0.5 − 0.7) = 0.5 and (0.9 − 0.6) − (0.5 − 0.8) = 0.6.
-        let i = &d["stay: reward × transition"];
-        assert!((i.median - 0.55).abs() < 1e-6 && i.agents == 2, "{i:?}");
     }
 }

@@ -119,38 +119,11 @@ macro_rules! render {
 }
 
 use crate::error::{Error, Result};
-use crate::metrics::{Row, SummaryEntry, percentile, write_atomic};
+use crate::metrics::{Chart, Row, write_atomic};
+pub use crate::metrics::{Curve, RunCurves, curves};
 
 /// At most this many keys per plot (a `neighbours` probe has many; it is not plotted).
 const MAX_KEYS: usize = 10;
-
-/// One key's curve: step → (p10, median, p90) across agents.
-pub type Curve = BTreeMap<u64, (f32, f32, f32)>;
-
-/// probe → key → curve.
-pub type RunCurves = BTreeMap<String, BTreeMap<String, Curve>>;
-
-/// probe → key → curve, from a run's rows.
-pub fn curves(rows: &[Row]) -> RunCurves {
-    let mut values: BTreeMap<(&str, &str, u64), Vec<f32>> = BTreeMap::new();
-    for r in rows {
-        values
-            .entry((&r.probe, &r.key, r.step))
-            .or_default()
-            .push(r.value);
-    }
-    let mut out: BTreeMap<String, BTreeMap<String, Curve>> = BTreeMap::new();
-    for ((probe, key, step), mut v) in values {
-        v.sort_by(f32::total_cmp);
-        let point = (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9));
-        out.entry(probe.into())
-            .or_default()
-            .entry(key.into())
-            .or_default()
-            .insert(step, point);
-    }
-    out
-}
 
 /// Draws one probe's curves against steps.
 pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<Figure> {
@@ -232,55 +205,6 @@ fn draw_curves<DB: DrawingBackend>(
         .draw()
         .map_err(|e| err(e.to_string()))?;
     Ok(())
-}
-
-/// The world's regret outputs and their legend labels.
-const REGRET_KEYS: [(&str, &str); 4] = [
-    ("world.regret", "agent"),
-    ("world.thompson_regret", "Thompson sampling"),
-    ("world.egreedy_regret", "ε-greedy"),
-    ("world.random_regret", "random"),
-];
-
-/// The curves of every probe that reads a bandit's regret output, labelled by policy.
-pub fn regret_curves(all: &RunCurves) -> BTreeMap<String, Curve> {
-    let mut out = BTreeMap::new();
-    for keys in all.values() {
-        for (key, label) in REGRET_KEYS {
-            if let Some(c) = keys.get(key) {
-                out.insert(label.to_string(), c.clone());
-            }
-        }
-    }
-    out
-}
-
-/// The two-step stay outputs, in plotting order, and their labels.
-const STAY_KEYS: [(&str, &str); 4] = [
-    ("world.stay_rewarded_common", "rewarded, common"),
-    ("world.stay_rewarded_rare", "rewarded, rare"),
-    ("world.stay_unrewarded_common", "unrewarded, common"),
-    ("world.stay_unrewarded_rare", "unrewarded, rare"),
-];
-
-/// Stay probability per trial kind at the last step it was read: (label, (p10, median, p90)).
-pub fn stay_bars(rows: &[Row]) -> Vec<(String, (f32, f32, f32))> {
-    let mut out = Vec::new();
-    for (key, label) in STAY_KEYS {
-        let Some(last) = rows.iter().filter(|r| r.key == key).map(|r| r.step).max() else {
-            continue;
-        };
-        let v: Vec<f32> = rows
-            .iter()
-            .filter(|r| r.key == key && r.step == last && r.value.is_finite())
-            .map(|r| r.value)
-            .collect();
-        if !v.is_empty() {
-            let e = SummaryEntry::of(label, last, v);
-            out.push((label.to_string(), (e.p10, e.median, e.p90)));
-        }
-    }
-    out
 }
 
 /// Bars (median) with 10–90% whiskers across agents.
@@ -442,10 +366,35 @@ fn draw_dose<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Draws a figure described by its data (a world's special figures).
+pub fn draw_chart(chart: &Chart) -> Result<Figure> {
+    Ok(match chart {
+        Chart::Curves {
+            title,
+            x_label,
+            curves,
+            ..
+        } => plot_curves(title, x_label, curves)?,
+        Chart::Bars {
+            title, y_label, bars, ..
+        } => plot_bars(title, y_label, bars)?,
+        Chart::Raster {
+            title,
+            x_label,
+            cells,
+            before,
+            ..
+        } => render!((700, 640), |root| draw_raster(
+            root, title, x_label, cells, *before
+        )),
+    })
+}
+
 /// Writes `plots/<probe>.{svg,png}` for every probe of a run with at most a handful of keys,
-/// and `plots/dose_<valence>.{svg,png}` for every co-occurrence probe whose words a valence
-/// probe also reads (the valence-bleed dose–response curve).
-pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
+/// `plots/dose_<valence>.{svg,png}` for every co-occurrence probe whose words a valence probe
+/// also reads (the valence-bleed dose–response curve), and `plots/<stem>.{svg,png}` for each of
+/// `charts` (the figures the run's worlds make of their own outputs; the first of a stem wins).
+pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBuf>> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let mut written = Vec::new();
@@ -456,17 +405,14 @@ pub fn plot_run(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
         }
         written.extend(plot_probe(probe, keys)?.write(&plots.join(probe))?);
     }
-    // Meta-RL on bandits: the agent's regret beside the baselines', over meta-training.
-    let regret = regret_curves(&all);
-    if regret.len() >= 2 {
-        let title = "cumulative regret per episode (PFC and baselines on the same episodes)";
-        written.extend(plot_curves(title, "step", &regret)?.write(&plots.join("regret_curves"))?);
-    }
-    // Two-step: stay probabilities by trial kind at the last reading.
-    let stays = stay_bars(rows);
-    if !stays.is_empty() {
-        let title = "two-step: P(repeat first-stage choice) by last trial";
-        written.extend(plot_bars(title, "stay probability", &stays)?.write(&plots.join("stay_probability"))?);
+    // The worlds' own figures (regret curves, stay bars, RPE rasters, …).
+    let mut stems: Vec<&str> = Vec::new();
+    for chart in charts {
+        let stem = chart.stem();
+        if !stems.contains(&stem) {
+            stems.push(stem);
+            written.extend(draw_chart(chart)?.write(&plots.join(stem))?);
+        }
     }
     // Across-agent correlations of a probe's keys (does a cluster of concepts move together?).
     for (probe, keys) in &all {
@@ -635,105 +581,20 @@ pub fn compare_runs(runs: &[(String, Vec<Row>)], keys: &[String], out: &Path) ->
     Ok(written)
 }
 
-/// One tick of one agent: (δ, time since the cue).
-type RpeTick = (Option<f32>, Option<f32>);
-
-/// Trial-aligned RPEs: for each agent, for each trial (a tick whose `time` is 0), δ at offsets
-/// `-before ..= after` from the cue. Needs a `signal` probe on an `rpe` port and one on
-/// `world.time`, both taken every tick.
-pub fn trial_rpes(rows: &[Row], before: usize, after: usize) -> Option<Vec<Vec<Vec<f32>>>> {
-    let rpe_key = rows.iter().find(|r| r.key.ends_with(".rpe"))?.key.clone();
-    let mut by_agent: BTreeMap<usize, BTreeMap<u64, RpeTick>> = BTreeMap::new();
-    for r in rows {
-        let slot = if r.key == rpe_key {
-            0
-        } else if r.key == "world.time" {
-            1
-        } else {
-            continue;
-        };
-        let e = by_agent
-            .entry(r.agent)
-            .or_default()
-            .entry(r.step)
-            .or_insert((None, None));
-        if slot == 0 {
-            e.0 = Some(r.value)
-        } else {
-            e.1 = Some(r.value)
-        }
-    }
-    let mut out = Vec::new();
-    for steps in by_agent.values() {
-        let ticks: Vec<(u64, f32, f32)> = steps
-            .iter()
-            .filter_map(|(&s, &(d, t))| Some((s, d?, t?)))
-            .collect();
-        let mut trials = Vec::new();
-        for (i, &(_, _, t)) in ticks.iter().enumerate() {
-            if t == 0.0 && i >= before && i + after < ticks.len() {
-                trials.push(ticks[i - before..=i + after].iter().map(|x| x.1).collect());
-            }
-        }
-        out.push(trials);
-    }
-    (!out.is_empty() && out.iter().all(|t: &Vec<Vec<f32>>| !t.is_empty())).then_some(out)
-}
-
-/// `plots/rpe_raster.svg` (trial × time from the cue, median δ across agents) and
-/// `plots/rpe_transfer.svg` (δ at the cue and at `delay` over trials, median and 10–90% band),
-/// for runs that probe an `rpe` port and `world.time` every tick.
-pub fn plot_trials(dir: &Path, rows: &[Row], delay: usize) -> Result<Vec<PathBuf>> {
-    let before = 2;
-    let Some(trials) = trial_rpes(rows, before, delay + 2) else {
-        return Ok(Vec::new());
-    };
-    let n = trials.iter().map(Vec::len).min().unwrap_or(0);
-    let width = before + delay + 3;
-    let cell = |t: usize, k: usize| -> Vec<f32> {
-        let mut v: Vec<f32> = trials.iter().map(|a| a[t][k]).collect();
-        v.sort_by(f32::total_cmp);
-        v
-    };
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
-
-    let medians: Vec<Vec<f32>> = (0..n)
-        .map(|t| (0..width).map(|k| percentile(&cell(t, k), 0.5)).collect())
-        .collect();
-    let mut written =
-        render!((700, 640), |root| draw_raster(root, &medians, before)).write(&plots.join("rpe_raster"))?;
-
-    let mut keys: BTreeMap<String, Curve> = BTreeMap::new();
-    for (name, k) in [("δ at cue", before), ("δ at reward time", before + delay)] {
-        let curve = (0..n)
-            .map(|t| {
-                let v = cell(t, k);
-                (
-                    t as u64 + 1,
-                    (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9)),
-                )
-            })
-            .collect();
-        keys.insert(name.to_string(), curve);
-    }
-    written
-        .extend(plot_curves("RPE transfer over trials", "trial", &keys)?.write(&plots.join("rpe_transfer"))?);
-    Ok(written)
-}
-
-/// Trial × time from the cue, each cell the median δ (red > 0, blue < 0).
+/// Rows (trials) × time from an event, each cell on a diverging scale (red > 0, blue < 0).
 fn draw_raster<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
     medians: &[Vec<f32>],
     before: usize,
 ) -> Result<()> {
-    let err = |e: String| Error::Run(format!("RPE raster: {e}"));
+    let err = |e: String| Error::Run(format!("{title}: {e}"));
     let (n, width) = (medians.len(), medians.first().map_or(0, Vec::len));
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let left = -(before as i32);
     let mut chart = ChartBuilder::on(root)
-        .caption("RPE raster: median δ across agents", ("sans-serif", 20))
+        .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
@@ -742,7 +603,7 @@ fn draw_raster<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc("ticks from the cue")
+        .x_desc(x_label)
         .y_desc("trial")
         .draw()
         .map_err(|e| err(e.to_string()))?;
@@ -832,10 +693,23 @@ mod tests {
             .collect();
         assert_eq!(summary, vec![("c", 0.0, -1.0), ("b", 101.0, 1.5)]);
         let dir = tempfile::tempdir().unwrap();
-        let written = plot_run(dir.path(), &rows).unwrap();
+        // A world's chart is drawn too, once per stem (the first wins).
+        let bars = |label: &str| Chart::Bars {
+            stem: "stay".into(),
+            title: "bars".into(),
+            y_label: "p".into(),
+            bars: vec![(label.into(), (0.1, 0.2, 0.3))],
+        };
+        let written = plot_run(dir.path(), &rows, &[bars("first"), bars("second")]).unwrap();
         assert!(
             written.iter().any(|p| p.ends_with("plots/dose_valence.png")),
             "{written:?}"
         );
+        assert_eq!(
+            written.iter().filter(|p| p.ends_with("plots/stay.svg")).count(),
+            1
+        );
+        let svg = std::fs::read_to_string(dir.path().join("plots/stay.svg")).unwrap();
+        assert!(svg.contains("first") && !svg.contains("second"));
     }
 }

@@ -111,6 +111,11 @@ impl Inputs {
     pub fn get(&self, port: &str) -> Option<&Signal> {
         self.signals.get(port)
     }
+
+    /// The ports that carry a signal, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.signals.keys().copied()
+    }
 }
 
 /// The outputs of one tick, by port name.

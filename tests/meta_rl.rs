@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::run_rows;
 use valence::scenario::{Scenario, load_scenario};
-use valence::worlds::WorldSpec;
+use valence::worlds::BanditConfig;
 
 fn scenario() -> Scenario {
     load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/meta_bandit.toml")).unwrap()
@@ -36,7 +36,7 @@ fn meta_trained_pfc_beats_random_and_epsilon_greedy_on_new_bandits() {
     // CI size: 80 k meta-training ticks (800 updates of 64 agents' episodes) instead of 200 k.
     s.phases[0].steps = 80_000;
     let test = &s.phases[1];
-    let WorldSpec::Bandit(world) = &test.world else {
+    let Some(world) = test.world.get::<BanditConfig>() else {
         panic!("a bandit world")
     };
     let episodes = s.population as u64 * test.steps / world.episode_length;

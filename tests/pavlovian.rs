@@ -11,7 +11,7 @@ use std::path::Path;
 
 use valence::experiment::Row;
 use valence::scenario::{Scenario, load_scenario};
-use valence::worlds::WorldSpec;
+use valence::worlds::PavlovianConfig;
 
 /// One agent's tick: (δ, time since the cue, phase).
 type Tick = (Option<f32>, Option<f32>, String);
@@ -58,7 +58,7 @@ fn scenario() -> Scenario {
 fn rpe_moves_from_reward_to_cue_and_dips_on_omission() {
     let s = scenario();
     assert!(s.population >= 16);
-    let WorldSpec::Pavlovian(w) = &s.world else {
+    let Some(w) = s.world.get::<PavlovianConfig>() else {
         panic!("a pavlovian world")
     };
     let (delay, reward) = (w.delay as f32, w.reward as f32);
@@ -108,12 +108,12 @@ fn rpe_moves_from_reward_to_cue_and_dips_on_omission() {
 fn half_the_reward_predicted_gives_half_the_cue_response() {
     let mut s = scenario();
     for phase in &mut s.phases {
-        if let WorldSpec::Pavlovian(w) = &mut phase.world {
+        if let Some(w) = phase.world.get_mut::<PavlovianConfig>() {
             w.probability = 0.5;
         }
     }
     s.phases.truncate(1);
-    let WorldSpec::Pavlovian(w) = &s.phases[0].world else {
+    let Some(w) = s.phases[0].world.get::<PavlovianConfig>() else {
         panic!("a pavlovian world")
     };
     let (delay, reward) = (w.delay as f32, w.reward as f32);

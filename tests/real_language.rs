@@ -11,7 +11,7 @@ use std::path::Path;
 use valence::experiment::{Row, run};
 use valence::regions::SensoryCortexConfig;
 use valence::scenario::{ProbeKind, Scenario, load_scenario};
-use valence::worlds::WorldSpec;
+use valence::worlds::WordnetConfig;
 
 fn require_data() {
     let wordnet = Path::new("/usr/share/wordnet/data.noun");
@@ -32,7 +32,7 @@ fn reduced() -> Scenario {
             .unwrap();
     s.population = 4;
     let ticks = 2_700_000;
-    let WorldSpec::Wordnet(w) = &mut s.phases[0].world else {
+    let Some(w) = s.phases[0].world.get_mut::<WordnetConfig>() else {
         panic!("childhood reads WordNet")
     };
     w.max_sentences = 60_000;

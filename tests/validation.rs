@@ -354,7 +354,7 @@ fn a_phase_may_switch_to_a_world_of_another_kind() {
     );
     let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), text)).unwrap();
     assert_eq!(s.phases[1].world.kind(), "lexicon");
-    let valence::worlds::WorldSpec::Lexicon(l) = &s.phases[1].world else {
+    let Some(l) = s.phases[1].world.get::<valence::worlds::LexiconConfig>() else {
         unreachable!()
     };
     assert_eq!(

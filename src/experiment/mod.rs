@@ -38,7 +38,7 @@ use crate::worlds::{WorldSpec, build_vocabulary};
 
 /// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
 pub use crate::metrics as recorder;
-pub use crate::metrics::{Recorder, Row, Summary, SummaryEntry, read_csv, write_atomic};
+pub use crate::metrics::{Chart, Recorder, Row, Summary, SummaryEntry, read_csv, write_atomic};
 pub use probes::Probes;
 
 /// How to run a scenario.
@@ -241,7 +241,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             probes.restore(&snapshot.scope("probes"))?;
             first = at.k + 1;
         }
-        let world_ports = world.ports();
+        let world_ports = phase.world.ports().outputs;
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
         bar.set_position(first - 1);
         for k in first..=phase.steps {
@@ -313,14 +313,10 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
         bar.finish_and_clear();
         recorder.flush()?;
     }
-    crate::plot::plot_run(&dir, recorder.rows())?;
-    if let Some(delay) = scenario.phases.iter().find_map(|ph| match &ph.world {
-        crate::worlds::WorldSpec::Pavlovian(c) => Some(c.delay),
-        _ => None,
-    }) {
-        crate::plot::plot_trials(&dir, recorder.rows(), delay)?;
-    }
-    let summary = recorder.summary();
+    let worlds = distinct_worlds(scenario.phases.iter().map(|ph| &ph.world));
+    let charts: Vec<Chart> = worlds.iter().flat_map(|w| w.figures(recorder.rows())).collect();
+    crate::plot::plot_run(&dir, recorder.rows(), &charts)?;
+    let summary = summary_with_derived(recorder.rows(), &worlds);
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
     Ok(RunOutput {
         name: scenario.name.clone(),
@@ -329,6 +325,60 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
         rows: recorder.into_rows(),
         summary,
     })
+}
+
+/// Each world once, in order of first appearance.
+fn distinct_worlds<'a>(worlds: impl Iterator<Item = &'a WorldSpec>) -> Vec<&'a WorldSpec> {
+    let mut out: Vec<&WorldSpec> = Vec::new();
+    for w in worlds {
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// The last reading of each probe and key across agents, and, as the pseudo-probe `derived`,
+/// the figures each world makes of its own outputs ([`WorldSpec::derived`]).
+pub fn summary_with_derived(rows: &[Row], worlds: &[&WorldSpec]) -> Summary {
+    let mut summary = crate::metrics::summarise(rows);
+    let mut derived = std::collections::BTreeMap::new();
+    for w in worlds {
+        for (key, entry) in w.derived(rows) {
+            derived.entry(key).or_insert(entry);
+        }
+    }
+    if !derived.is_empty() {
+        summary.insert("derived".into(), derived);
+    }
+    summary
+}
+
+/// The worlds of a finished run, read back from its `scenario.toml` (each phase's, in order):
+/// what `valence plot` needs to redraw the worlds' own figures.
+pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
+    let path = dir.join("scenario.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let bad = |m: String| Error::Run(format!("{}: {m}", path.display()));
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().trim().to_string()))?;
+    let phases = table
+        .get("phases")
+        .and_then(toml::Value::as_array)
+        .ok_or_else(|| bad("no `[[phases]]`".into()))?;
+    let mut worlds = Vec::new();
+    for phase in phases {
+        let world = phase
+            .get("world")
+            .cloned()
+            .ok_or_else(|| bad("a phase without `world`".into()))?;
+        let spec: WorldSpec = world
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(e.message().trim().to_string()))?;
+        if !worlds.contains(&spec) {
+            worlds.push(spec);
+        }
+    }
+    Ok(worlds)
 }
 
 /// Whether a probe reads one of the world's outputs (silent, and so not read, during replay).

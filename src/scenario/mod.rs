@@ -37,7 +37,7 @@ use toml::de::{DeString, DeTable, DeValue};
 use crate::brain::{ModelSpec, Plan};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::regions::RegionSpec;
-use crate::worlds::{LexiconConfig, WORLD_KINDS, WorldSpec};
+use crate::worlds::{LexiconConfig, WorldSpec};
 
 pub use model::{ModelSource, load_model, parse_model};
 
@@ -670,13 +670,14 @@ fn read_world(
     let kind = match table.get_ref().get("kind") {
         Some(k) => {
             let name = k.get_ref().as_str().unwrap_or("");
-            if !WORLD_KINDS.contains(&name) {
+            if crate::worlds::kind_named(name).is_none() {
+                let kinds = crate::worlds::kind_names();
                 return Err(source.error_with_help(
                     ErrorKind::UnknownWorldKind,
                     k.span(),
                     format!("unknown world kind `{name}`"),
-                    did_you_mean(name, WORLD_KINDS.iter().copied())
-                        .or_else(|| Some(format!("kinds: {}", WORLD_KINDS.join(", ")))),
+                    did_you_mean(name, kinds.iter().copied())
+                        .or_else(|| Some(format!("kinds: {}", kinds.join(", ")))),
                 ));
             }
             name.to_string()
@@ -687,7 +688,10 @@ fn read_world(
                 return Err(source.error(
                     ErrorKind::MissingField,
                     value.span(),
-                    format!("`world` needs a `kind`: one of {}", WORLD_KINDS.join(", ")),
+                    format!(
+                        "`world` needs a `kind`: one of {}",
+                        crate::worlds::kind_names().join(", ")
+                    ),
                 ));
             }
         },
@@ -698,6 +702,7 @@ fn read_world(
     }
     // Unknown keys and wrong types, located precisely in the spanned table.
     WorldSpec::parse(&kind, toml::de::ValueDeserializer::from(table.clone()))
+        .expect("a registered kind")
         .map_err(|e| source.toml_error(&e))?;
     let mut merged = world_value(source, &table)?;
     if let (false, Some((_, base_value, _))) = (fresh, base) {
@@ -705,13 +710,15 @@ fn read_world(
         merge(&mut b, merged);
         merged = b;
     }
-    let mut spec = WorldSpec::parse(&kind, merged.clone()).map_err(|e| {
-        source.error(
-            ErrorKind::InvalidValue,
-            value.span(),
-            e.message().trim().to_string(),
-        )
-    })?;
+    let mut spec = WorldSpec::from_value(&kind, merged.clone())
+        .expect("a registered kind")
+        .map_err(|e| {
+            source.error(
+                ErrorKind::InvalidValue,
+                value.span(),
+                e.message().trim().to_string(),
+            )
+        })?;
     spec.resolve_paths(base_dir);
     spec.check().map_err(|e| {
         let span = span_at(value, &e.path)
@@ -948,12 +955,11 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ))
         }
     };
-    let lexicon = phases.iter().find_map(|p| match &p.world {
-        WorldSpec::Lexicon(l) => Some(LexiconConfig {
+    let lexicon = phases.iter().find_map(|p| {
+        p.world.get::<LexiconConfig>().map(|l| LexiconConfig {
             shuffle: false,
             ..l.clone()
-        }),
-        _ => None,
+        })
     });
     let mut probes = Vec::new();
     for probe in &de.probes {

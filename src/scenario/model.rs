@@ -218,8 +218,8 @@ pub fn kind_names() -> Vec<String> {
 /// The ports that any world kind offers, for checking a model on its own.
 pub fn any_world_ports() -> Ports {
     let mut ports = Ports::default();
-    for kind in crate::worlds::WORLD_KINDS {
-        let p = crate::worlds::WorldSpec::ports_of(kind);
+    for kind in crate::worlds::registry() {
+        let p = kind.defaults().ports();
         for q in p.outputs {
             if !ports.outputs.iter().any(|o| o.name == q.name) {
                 ports.outputs.push(q);

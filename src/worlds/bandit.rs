@@ -33,9 +33,12 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldError};
+use std::collections::BTreeMap;
+
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{Chart, Row, SummaryEntry, curves, last_reading};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
@@ -86,8 +89,26 @@ impl Default for BanditConfig {
 }
 
 impl BanditConfig {
-    /// Checks ranges.
-    pub fn check(&self) -> std::result::Result<(), WorldError> {
+    /// The arms' probabilities at a step (reversed every `reversal_every` steps).
+    pub fn probabilities(&self, step: u64) -> Vec<f64> {
+        let reversed = self.reversal_every > 0 && (step / self.reversal_every) % 2 == 1;
+        if reversed {
+            self.arms.iter().rev().copied().collect()
+        } else {
+            self.arms.clone()
+        }
+    }
+}
+impl WorldParams for BanditConfig {
+    const KIND: &'static str = "bandit";
+    const SUMMARY: &'static str =
+        "k-armed Bernoulli bandits: fixed, reversing, or new arms every episode, with baselines";
+
+    fn ports(&self) -> Ports {
+        ports()
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
         if self.arms.len() < 2 {
             return Err(WorldError::invalid("arms", "expected at least two arms"));
         }
@@ -110,16 +131,75 @@ impl BanditConfig {
         Ok(())
     }
 
-    /// The arms' probabilities at a step (reversed every `reversal_every` steps).
-    pub fn probabilities(&self, step: u64) -> Vec<f64> {
-        let reversed = self.reversal_every > 0 && (step / self.reversal_every) % 2 == 1;
-        if reversed {
-            self.arms.iter().rev().copied().collect()
-        } else {
-            self.arms.clone()
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(vec![self.cue.clone()])
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(vec![(self.cue.clone(), 1)])
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(BanditWorld::new(self, vocabulary, population)?))
+    }
+
+    /// The regret ratios `regret/thompson`, `regret/egreedy`, `regret/random`: the ratio of the
+    /// means across agents at the last reading (one number: median = p10 = p90).
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        let mut out = BTreeMap::new();
+        let mean =
+            |v: &BTreeMap<usize, f32>| v.values().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+        let Some((step, phase, values)) = last_reading(rows, "world.regret") else {
+            return out;
+        };
+        let agent = mean(&values);
+        for (key, name) in [
+            ("world.thompson_regret", "regret/thompson"),
+            ("world.egreedy_regret", "regret/egreedy"),
+            ("world.random_regret", "regret/random"),
+        ] {
+            if let Some(base) = last_reading(rows, key)
+                .map(|(_, _, v)| mean(&v))
+                .filter(|b| *b > 0.0)
+            {
+                let mut entry = SummaryEntry::of(phase, step, vec![(agent / base) as f32]);
+                entry.agents = values.len();
+                out.insert(name.to_string(), entry);
+            }
         }
+        out
+    }
+
+    /// `regret_curves`: the agent's regret beside the baselines', over meta-training (from any
+    /// probe that reads the regret outputs).
+    fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        let mut labelled = BTreeMap::new();
+        for keys in curves(rows).values() {
+            for (key, label) in REGRET_KEYS {
+                if let Some(c) = keys.get(key) {
+                    labelled.insert(label.to_string(), c.clone());
+                }
+            }
+        }
+        if labelled.len() < 2 {
+            return Vec::new();
+        }
+        vec![Chart::Curves {
+            stem: "regret_curves".into(),
+            title: "cumulative regret per episode (PFC and baselines on the same episodes)".into(),
+            x_label: "step".into(),
+            curves: labelled,
+        }]
     }
 }
+
+/// The world's regret outputs and their legend labels.
+const REGRET_KEYS: [(&str, &str); 4] = [
+    ("world.regret", "agent"),
+    ("world.thompson_regret", "Thompson sampling"),
+    ("world.egreedy_regret", "ε-greedy"),
+    ("world.random_regret", "random"),
+];
 
 /// The ports of a bandit world.
 pub fn ports() -> Ports {
@@ -280,10 +360,6 @@ impl BanditWorld {
 }
 
 impl World for BanditWorld {
-    fn ports(&self) -> Vec<PortSpec> {
-        ports().outputs
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }
@@ -482,5 +558,31 @@ mod tests {
         // Correlated arms (p, 1 − p): E[max(2p − 1, 0)] = 1/4 → 25 per episode for a fixed arm.
         let correlated = play_arm_zero(ArmDistribution::Correlated, 400);
         assert!((correlated[0] - 25.0).abs() < 2.5, "{correlated:?}");
+    }
+
+    #[test]
+    fn derived_regret_ratios_divide_the_means_across_agents() {
+        let row = |agent: usize, key: &str, value: f32| Row {
+            phase: "test".into(),
+            step: 10,
+            agent,
+            probe: key.trim_start_matches("world.").into(),
+            key: key.into(),
+            value,
+        };
+        let mut rows = Vec::new();
+        for agent in 0..2 {
+            rows.push(row(agent, "world.regret", 2.0));
+            rows.push(row(agent, "world.thompson_regret", 4.0));
+            rows.push(row(agent, "world.random_regret", 16.0));
+        }
+        let d = BanditConfig::default().derived(&rows);
+        assert_eq!(d["regret/thompson"].median, 0.5);
+        assert_eq!(d["regret/random"].median, 0.125);
+        assert_eq!(d["regret/random"].agents, 2);
+        assert!(!d.contains_key("regret/egreedy"), "no ε-greedy output, no ratio");
+        // The figure needs the agent and at least one baseline.
+        assert_eq!(BanditConfig::default().figures(&rows).len(), 1);
+        assert!(BanditConfig::default().figures(&rows[..1]).is_empty());
     }
 }

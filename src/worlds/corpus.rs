@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use super::{Vocabulary, World, WorldError};
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
-use crate::ports::{Outputs, PortSpec};
+use crate::ports::{Outputs, PortSpec, Ports};
 use crate::signal::{Signal, SignalKind};
 
 /// Deepest expansion allowed before a grammar is declared runaway.
@@ -71,10 +71,116 @@ impl CorpusConfig {
         }
         seen
     }
+}
+
+/// A grammar with words resolved to vocabulary ids.
+#[derive(Debug, Clone)]
+struct Compiled {
+    start: usize,
+    /// Per rule, its alternatives as symbols.
+    rules: Vec<Vec<Vec<Symbol>>>,
+    /// Reward per token id.
+    rewards: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Symbol {
+    /// A token and the reward its alternative attaches to it (`word{r}`), else 0.
+    Word(u32, f32),
+    Rule(usize),
+}
+
+/// `word{r}` → (`word`, Some(Some(r))); `word{junk}` → (`word`, Some(None)); `word` → (`word`, None).
+fn split_reward(sym: &str) -> (&str, Option<Option<f64>>) {
+    match sym.split_once('{') {
+        Some((word, rest)) => (
+            word,
+            Some(rest.strip_suffix('}').and_then(|r| r.trim().parse::<f64>().ok())),
+        ),
+        None => (sym, None),
+    }
+}
+
+impl Compiled {
+    fn new(config: &CorpusConfig, vocab: &Vocabulary) -> Self {
+        let names: HashMap<&str, usize> = config
+            .rules
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
+        let rules = config
+            .rules
+            .values()
+            .map(|alts| {
+                alts.iter()
+                    .map(|a| {
+                        a.split_whitespace()
+                            .map(|s| match names.get(s) {
+                                Some(&r) => Symbol::Rule(r),
+                                None => {
+                                    let (word, reward) = split_reward(s);
+                                    Symbol::Word(
+                                        vocab.id(word).expect("vocabulary covers every grammar"),
+                                        reward.flatten().unwrap_or(0.0) as f32,
+                                    )
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut rewards = vec![0.0; vocab.len()];
+        for (word, r) in &config.rewards {
+            if let Some(id) = vocab.id(word) {
+                rewards[id as usize] = *r as f32;
+            }
+        }
+        Compiled {
+            start: names[config.start.as_str()],
+            rules,
+            rewards,
+        }
+    }
+
+    /// One sentence, appended to `out` as (token, total reward).
+    fn sentence(&self, rng: &mut SimRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
+        let mut stack: Vec<(Symbol, usize)> = vec![(Symbol::Rule(self.start), 0)];
+        while let Some((sym, depth)) = stack.pop() {
+            match sym {
+                Symbol::Word(w, r) => out.push_back((w, self.rewards[w as usize] + r)),
+                Symbol::Rule(r) => {
+                    if depth > MAX_DEPTH {
+                        return Err(Error::Run(format!(
+                            "corpus grammar expanded deeper than {MAX_DEPTH} levels"
+                        )));
+                    }
+                    let alts = &self.rules[r];
+                    let alt = &alts[rng.gen_range(0..alts.len())];
+                    stack.extend(alt.iter().rev().map(|&s| (s, depth + 1)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WorldParams for CorpusConfig {
+    const KIND: &'static str = "corpus";
+    const SUMMARY: &'static str =
+        "sentences from a grammar given in the scenario, rewards attached to tokens";
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![],
+            outputs: ports(),
+        }
+    }
 
     /// Checks that the grammar is usable: a start rule, no empty alternatives, every rule able
     /// to finish, rewards only on words the grammar emits and finite.
-    pub fn check(&self) -> Result<(), WorldError> {
+    fn check(&self) -> Result<(), WorldError> {
         let err = |path: Vec<String>, kind, message: String, help| WorldError {
             path,
             kind,
@@ -172,98 +278,17 @@ impl CorpusConfig {
         }
         Ok(())
     }
-}
 
-/// A grammar with words resolved to vocabulary ids.
-#[derive(Debug, Clone)]
-struct Compiled {
-    start: usize,
-    /// Per rule, its alternatives as symbols.
-    rules: Vec<Vec<Vec<Symbol>>>,
-    /// Reward per token id.
-    rewards: Vec<f32>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Symbol {
-    /// A token and the reward its alternative attaches to it (`word{r}`), else 0.
-    Word(u32, f32),
-    Rule(usize),
-}
-
-/// `word{r}` → (`word`, Some(Some(r))); `word{junk}` → (`word`, Some(None)); `word` → (`word`, None).
-fn split_reward(sym: &str) -> (&str, Option<Option<f64>>) {
-    match sym.split_once('{') {
-        Some((word, rest)) => (
-            word,
-            Some(rest.strip_suffix('}').and_then(|r| r.trim().parse::<f64>().ok())),
-        ),
-        None => (sym, None),
-    }
-}
-
-impl Compiled {
-    fn new(config: &CorpusConfig, vocab: &Vocabulary) -> Self {
-        let names: HashMap<&str, usize> = config
-            .rules
-            .keys()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
-        let rules = config
-            .rules
-            .values()
-            .map(|alts| {
-                alts.iter()
-                    .map(|a| {
-                        a.split_whitespace()
-                            .map(|s| match names.get(s) {
-                                Some(&r) => Symbol::Rule(r),
-                                None => {
-                                    let (word, reward) = split_reward(s);
-                                    Symbol::Word(
-                                        vocab.id(word).expect("vocabulary covers every grammar"),
-                                        reward.flatten().unwrap_or(0.0) as f32,
-                                    )
-                                }
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut rewards = vec![0.0; vocab.len()];
-        for (word, r) in &config.rewards {
-            if let Some(id) = vocab.id(word) {
-                rewards[id as usize] = *r as f32;
-            }
-        }
-        Compiled {
-            start: names[config.start.as_str()],
-            rules,
-            rewards,
-        }
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(self.terminals())
     }
 
-    /// One sentence, appended to `out` as (token, total reward).
-    fn sentence(&self, rng: &mut SimRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
-        let mut stack: Vec<(Symbol, usize)> = vec![(Symbol::Rule(self.start), 0)];
-        while let Some((sym, depth)) = stack.pop() {
-            match sym {
-                Symbol::Word(w, r) => out.push_back((w, self.rewards[w as usize] + r)),
-                Symbol::Rule(r) => {
-                    if depth > MAX_DEPTH {
-                        return Err(Error::Run(format!(
-                            "corpus grammar expanded deeper than {MAX_DEPTH} levels"
-                        )));
-                    }
-                    let alts = &self.rules[r];
-                    let alt = &alts[rng.gen_range(0..alts.len())];
-                    stack.extend(alt.iter().rev().map(|&s| (s, depth + 1)));
-                }
-            }
-        }
-        Ok(())
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(corpus_counts(self))
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(CorpusWorld::new(self, vocabulary, population)))
     }
 }
 
@@ -324,10 +349,6 @@ impl CorpusWorld {
 }
 
 impl World for CorpusWorld {
-    fn ports(&self) -> Vec<PortSpec> {
-        ports()
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }

@@ -22,10 +22,11 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::text::{EOS, UNK};
-use super::{Vocabulary, World};
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ports::Outputs;
+use crate::ports::Ports;
 use crate::signal::Signal;
 
 /// Which lexicon, and how it is split.
@@ -109,6 +110,57 @@ pub struct NormSplit {
     /// (token id, scaled rating) never presented.
     pub held_out: Vec<(u32, f32)>,
 }
+impl WorldParams for LexiconConfig {
+    const KIND: &'static str = "lexicon";
+    const SUMMARY: &'static str = "rated words of a valence lexicon (VADER), the rating as primary reward";
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![],
+            outputs: super::corpus::ports(),
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
+            return Err(WorldError::invalid(
+                "train_fraction",
+                "expected a number in (0, 1)",
+            ));
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            return Err(WorldError::invalid("scale", "expected a number > 0"));
+        }
+        if !self.path.as_os_str().is_empty() && !self.path.is_file() {
+            return Err(WorldError::new(
+                vec!["path".into()],
+                ErrorKind::MissingFile,
+                format!("lexicon file `{}` not found", self.path.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let p = &mut self.path;
+        if !p.as_os_str().is_empty() && p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+
+    /// Its words are the rated ones the other worlds' vocabulary knows: it adds none.
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(Vec::new())
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(LexiconWorld::new(self, vocabulary, population)?))
+    }
+}
 
 impl LexiconConfig {
     /// The lexicon file: `path`, or the installed package's.
@@ -173,10 +225,6 @@ impl LexiconWorld {
 }
 
 impl World for LexiconWorld {
-    fn ports(&self) -> Vec<crate::ports::PortSpec> {
-        super::corpus::ports()
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }

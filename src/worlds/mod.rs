@@ -1,6 +1,12 @@
 //! Environments, Gymnasium-style: a world is reset with per-agent seeds and stepped for all P
 //! agents at once. A world's outputs are ports like a region's (`world.token`, `world.reward`),
-//! so model files wire them with ordinary edges.
+//! and so are its inputs (`world.action`), so model files wire them with ordinary edges.
+//!
+//! A world kind is one file: its configuration (a serde struct implementing [`WorldParams`]:
+//! name, ports, checks, vocabulary, construction, and the analysis of its own outputs — derived
+//! summary figures and special plots) and the world it builds (implementing [`World`]), plus one
+//! line in [`registry`]'s table — or one call of [`register`] from outside the crate, which goes
+//! through the same path (Gymnasium's `register(id, entry_point)`).
 
 pub mod bandit;
 pub mod corpus;
@@ -10,15 +16,18 @@ pub mod pavlovian;
 pub mod text;
 pub mod two_step;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ports::{Inputs, Outputs, PortSpec, Ports};
+use crate::metrics::{Chart, Row, SummaryEntry};
+use crate::ports::{Inputs, Outputs, Ports};
 pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
@@ -35,9 +44,9 @@ pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 ///
 /// ```
 /// use ndarray::Array2;
-/// use valence::ports::{Outputs, PortSpec};
+/// use valence::ports::Outputs;
 /// use valence::worlds::{Vocabulary, World};
-/// use valence::{Signal, SignalKind};
+/// use valence::Signal;
 ///
 /// struct Bliss {
 ///     vocabulary: Vocabulary,
@@ -45,12 +54,6 @@ pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 /// }
 ///
 /// impl World for Bliss {
-///     fn ports(&self) -> Vec<PortSpec> {
-///         vec![
-///             PortSpec::output("token", SignalKind::Token, 1, "always `bliss`"),
-///             PortSpec::output("reward", SignalKind::Reward, 1, "always 1"),
-///         ]
-///     }
 ///     fn vocabulary(&self) -> &Vocabulary {
 ///         &self.vocabulary
 ///     }
@@ -72,10 +75,10 @@ pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 /// assert_eq!(out[1].1.shape(), [3, 1]);
 /// # Ok::<(), valence::Error>(())
 /// ```
+///
+/// Its ports, and everything else a scenario needs before the world is built, come from its
+/// configuration's [`WorldParams`] (`examples/custom_world.rs` is a complete kind).
 pub trait World: Send {
-    /// The world's output ports (what `world.<port>` edges may read).
-    fn ports(&self) -> Vec<PortSpec>;
-
     /// The tokens this world can emit.
     fn vocabulary(&self) -> &Vocabulary;
 
@@ -86,9 +89,15 @@ pub trait World: Send {
     fn step(&mut self) -> Result<Outputs>;
 
     /// What the brain sends the world at the end of a tick (its input ports, e.g. `action`),
-    /// taking effect on the next step. Worlds without inputs ignore it.
-    fn act(&mut self, _inputs: &Inputs) -> Result<()> {
-        Ok(())
+    /// taking effect on the next step. A world that declares input ports must take them here:
+    /// the default refuses any input, so that no action is dropped silently.
+    fn act(&mut self, inputs: &Inputs) -> Result<()> {
+        match inputs.names().next() {
+            None => Ok(()),
+            Some(port) => Err(Error::Run(format!(
+                "the world received `{port}` but takes no inputs (it has no `act`)"
+            ))),
+        }
     }
 
     /// Saves where every agent's stream stands (position, generators, running scores) so that
@@ -154,220 +163,335 @@ impl WorldError {
     }
 }
 
-/// A world's configuration, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorldSpec {
-    /// Sentences from a grammar given in the scenario, rewards attached to tokens.
-    Corpus(CorpusConfig),
-    /// Plain-text files and folders.
-    Text(TextConfig),
-    /// WordNet glosses, lemmas first.
-    Wordnet(WordnetConfig),
-    /// Rated words of a valence lexicon, the rating as primary reward.
-    Lexicon(LexiconConfig),
-    /// Cue → delay → reward trials.
-    Pavlovian(PavlovianConfig),
-    /// k-armed Bernoulli bandits.
-    Bandit(BanditConfig),
-    /// The two-step task (Daw et al. 2011).
-    TwoStep(TwoStepConfig),
-    /// Cues seen once with a reward, then again (one-shot memory).
-    OneShot(OneShotConfig),
-}
+/// A world kind's configuration: the struct a scenario's `[world]` table is read into
+/// (`#[serde(default, deny_unknown_fields)]`), and everything else the simulator needs to know of
+/// the kind. A new kind implements this and [`World`] in one file and adds one line to
+/// [`registry`]'s table (or calls [`register`] from outside the crate).
+pub trait WorldParams:
+    Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The `kind = "…"` name.
+    const KIND: &'static str;
+    /// One line: what it is.
+    const SUMMARY: &'static str;
 
-/// The world kinds a scenario may name.
-pub const WORLD_KINDS: &[&str] = &[
-    "corpus",
-    "text",
-    "wordnet",
-    "lexicon",
-    "pavlovian",
-    "bandit",
-    "two_step",
-    "one_shot",
-];
+    /// Its ports: outputs (`world.token`, …) and inputs (`world.action`, …).
+    fn ports(&self) -> Ports;
 
-impl WorldSpec {
-    /// The `kind` name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            WorldSpec::Corpus(_) => "corpus",
-            WorldSpec::Text(_) => "text",
-            WorldSpec::Wordnet(_) => "wordnet",
-            WorldSpec::Lexicon(_) => "lexicon",
-            WorldSpec::Pavlovian(_) => "pavlovian",
-            WorldSpec::Bandit(_) => "bandit",
-            WorldSpec::TwoStep(_) => "two_step",
-            WorldSpec::OneShot(_) => "one_shot",
-        }
+    /// Checks the configuration, including that the files it reads exist; errors carry the key
+    /// path that locates them in the scenario file.
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        Ok(())
     }
 
-    /// Reads a world of the given kind from a table without `kind` (unknown keys rejected).
-    pub fn parse<'de, D: serde::Deserializer<'de>>(kind: &str, de: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        Ok(match kind {
-            "corpus" => WorldSpec::Corpus(CorpusConfig::deserialize(de)?),
-            "text" => WorldSpec::Text(TextConfig::deserialize(de)?),
-            "wordnet" => WorldSpec::Wordnet(WordnetConfig::deserialize(de)?),
-            "lexicon" => WorldSpec::Lexicon(LexiconConfig::deserialize(de)?),
-            "pavlovian" => WorldSpec::Pavlovian(PavlovianConfig::deserialize(de)?),
-            "bandit" => WorldSpec::Bandit(BanditConfig::deserialize(de)?),
-            "two_step" => WorldSpec::TwoStep(TwoStepConfig::deserialize(de)?),
-            "one_shot" => WorldSpec::OneShot(OneShotConfig::deserialize(de)?),
-            other => return Err(D::Error::custom(format!("unknown world kind `{other}`"))),
-        })
+    /// Makes relative paths in the configuration relative to `base` (the scenario's folder).
+    fn resolve_paths(&mut self, _base: &Path) {}
+
+    /// The words of a closed vocabulary (a grammar's), known before anything is read; `None`
+    /// for open corpora whose words are known only after reading them.
+    fn closed_words(&self) -> Option<Vec<String>>;
+
+    /// This world's words and counts for the shared vocabulary.
+    fn word_counts(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Builds the world for P agents over the shared vocabulary.
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>>;
+
+    /// Summary figures that combine several of this world's outputs (`summary.json`'s
+    /// `derived`), computed from a run's readings.
+    fn derived(&self, _rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        BTreeMap::new()
+    }
+
+    /// Figures special to this world (drawn by `plot` beside every probe's curves), computed
+    /// from a run's readings; none where its outputs were not probed.
+    fn figures(&self, _rows: &[Row]) -> Vec<Chart> {
+        Vec::new()
+    }
+}
+
+/// What a [`WorldSpec`] holds: [`WorldParams`] with the type erased.
+trait DynWorld: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn ports(&self) -> Ports;
+    fn check(&self) -> std::result::Result<(), WorldError>;
+    fn resolve_paths(&mut self, base: &Path);
+    fn closed_words(&self) -> Option<Vec<String>>;
+    fn word_counts(&self) -> Result<Vec<(String, u64)>>;
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>>;
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry>;
+    fn figures(&self, rows: &[Row]) -> Vec<Chart>;
+    fn clone_box(&self) -> Box<dyn DynWorld>;
+    fn eq_dyn(&self, other: &dyn DynWorld) -> bool;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+erased_serde::serialize_trait_object!(DynWorld);
+
+impl<C: WorldParams> DynWorld for C {
+    fn kind(&self) -> &'static str {
+        C::KIND
+    }
+    fn ports(&self) -> Ports {
+        WorldParams::ports(self)
+    }
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        WorldParams::check(self)
+    }
+    fn resolve_paths(&mut self, base: &Path) {
+        WorldParams::resolve_paths(self, base)
+    }
+    fn closed_words(&self) -> Option<Vec<String>> {
+        WorldParams::closed_words(self)
+    }
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        WorldParams::word_counts(self)
+    }
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        WorldParams::build(self, vocabulary, population)
+    }
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        WorldParams::derived(self, rows)
+    }
+    fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        WorldParams::figures(self, rows)
+    }
+    fn clone_box(&self) -> Box<dyn DynWorld> {
+        Box::new(self.clone())
+    }
+    fn eq_dyn(&self, other: &dyn DynWorld) -> bool {
+        other.as_any().downcast_ref::<C>() == Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// A world's configuration, of any kind: read from a scenario's `[world]` table by `kind`,
+/// written back (`kind` first) into a run's `scenario.toml`.
+///
+/// ```
+/// use valence::worlds::{BanditConfig, WorldSpec};
+///
+/// let mut world = WorldSpec::new(BanditConfig::default());
+/// assert_eq!(world.kind(), "bandit");
+/// assert!(world.ports().input("action").is_some());
+/// world.get_mut::<BanditConfig>().unwrap().arms = 3;
+/// assert_eq!(world.get::<BanditConfig>().unwrap().arms, 3);
+/// ```
+pub struct WorldSpec(Box<dyn DynWorld>);
+
+impl WorldSpec {
+    /// A spec from a kind's configuration.
+    pub fn new<C: WorldParams>(config: C) -> Self {
+        WorldSpec(Box::new(config))
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    /// The configuration, if this world is of kind `C`.
+    pub fn get<C: WorldParams>(&self) -> Option<&C> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// The configuration, mutably, if this world is of kind `C`.
+    pub fn get_mut<C: WorldParams>(&mut self) -> Option<&mut C> {
+        self.0.as_any_mut().downcast_mut()
+    }
+
+    /// Reads a world of a registered kind from a table without `kind` (unknown keys rejected);
+    /// `None` if no kind of that name is registered.
+    pub fn parse(kind: &str, de: toml::de::ValueDeserializer<'_>) -> Option<Result<Self, toml::de::Error>> {
+        kind_named(kind).map(|k| (k.parse)(de))
+    }
+
+    /// Reads a world of a registered kind from a TOML value without `kind`.
+    pub fn from_value(kind: &str, value: toml::Value) -> Option<Result<Self, toml::de::Error>> {
+        kind_named(kind).map(|k| (k.from_value)(value))
     }
 
     /// Paths in the configuration made relative to `base` (the scenario's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| {
-            if !p.as_os_str().is_empty() && p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        match self {
-            WorldSpec::Corpus(_)
-            | WorldSpec::Pavlovian(_)
-            | WorldSpec::Bandit(_)
-            | WorldSpec::TwoStep(_)
-            | WorldSpec::OneShot(_) => {}
-            WorldSpec::Text(c) => c.paths.iter_mut().for_each(fix),
-            WorldSpec::Wordnet(c) => fix(&mut c.dir),
-            WorldSpec::Lexicon(c) => fix(&mut c.path),
-        }
+        self.0.resolve_paths(base)
     }
 
     /// Checks the configuration, including that the files it reads exist.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
-        match self {
-            WorldSpec::Corpus(c) => c.check(),
-            WorldSpec::Pavlovian(c) => c.check(),
-            WorldSpec::Bandit(c) => c.check(),
-            WorldSpec::TwoStep(c) => c.check(),
-            WorldSpec::OneShot(c) => c.check(),
-            WorldSpec::Text(c) => text::text_files(c).map(|_| ()),
-            WorldSpec::Wordnet(c) => text::wordnet_files(c).map(|_| ()),
-            WorldSpec::Lexicon(c) => {
-                if !(c.train_fraction > 0.0 && c.train_fraction < 1.0) {
-                    return Err(WorldError::invalid(
-                        "train_fraction",
-                        "expected a number in (0, 1)",
-                    ));
-                }
-                if !(c.scale.is_finite() && c.scale > 0.0) {
-                    return Err(WorldError::invalid("scale", "expected a number > 0"));
-                }
-                if !c.path.as_os_str().is_empty() && !c.path.is_file() {
-                    return Err(WorldError::new(
-                        vec!["path".into()],
-                        ErrorKind::MissingFile,
-                        format!("lexicon file `{}` not found", c.path.display()),
-                    ));
-                }
-                Ok(())
-            }
-        }
+        self.0.check()
     }
 
     /// The words of a closed vocabulary (a grammar's), `None` for open corpora whose words are
     /// known only after reading them.
     pub fn closed_words(&self) -> Option<Vec<String>> {
-        match self {
-            WorldSpec::Corpus(c) => Some(c.terminals()),
-            WorldSpec::Lexicon(_) => Some(Vec::new()),
-            WorldSpec::Pavlovian(c) => Some(c.word_counts().into_iter().map(|(w, _)| w).collect()),
-            WorldSpec::Bandit(c) => Some(vec![c.cue.clone()]),
-            WorldSpec::TwoStep(c) => Some(c.words()),
-            WorldSpec::OneShot(c) => Some(c.words()),
-            _ => None,
-        }
+        self.0.closed_words()
     }
 
     /// This world's words and counts for the shared vocabulary.
     pub fn word_counts(&self) -> Result<Vec<(String, u64)>> {
-        match self {
-            WorldSpec::Corpus(c) => Ok(corpus::corpus_counts(c)),
-            WorldSpec::Text(_) | WorldSpec::Wordnet(_) => {
-                let (min_count, max_vocab) = match self {
-                    WorldSpec::Text(c) => (c.min_count, c.max_vocab),
-                    WorldSpec::Wordnet(c) => (c.min_count, c.max_vocab),
-                    _ => unreachable!(),
-                };
-                text::count_vocabulary(&self.source()?, min_count, max_vocab)
-            }
-            WorldSpec::Lexicon(_) => Ok(Vec::new()),
-            WorldSpec::Pavlovian(c) => Ok(c.word_counts()),
-            WorldSpec::Bandit(c) => Ok(vec![(c.cue.clone(), 1)]),
-            WorldSpec::TwoStep(c) => Ok(c.words().into_iter().map(|w| (w, 1)).collect()),
-            WorldSpec::OneShot(c) => Ok(c.words().into_iter().map(|w| (w, 1)).collect()),
-        }
-    }
-
-    fn source(&self) -> Result<Source> {
-        let err = |e: WorldError| Error::Run(e.message);
-        match self {
-            WorldSpec::Text(c) => Ok(Source::Text {
-                files: text::text_files(c).map_err(err)?,
-                max_sentences: c.max_sentences,
-            }),
-            WorldSpec::Wordnet(c) => Ok(Source::Wordnet {
-                files: text::wordnet_files(c).map_err(err)?,
-                lemmas: c.lemmas,
-                max_sentences: c.max_sentences,
-            }),
-            _ => Err(Error::Run(format!(
-                "a `{}` world has no text source",
-                self.kind()
-            ))),
-        }
+        self.0.word_counts()
     }
 
     /// Builds the world for P agents over the shared vocabulary.
     pub fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
-        Ok(match self {
-            WorldSpec::Corpus(c) => Box::new(CorpusWorld::new(c, vocabulary, population)),
-            WorldSpec::Text(c) => Box::new(TextWorld::new(
-                self.source()?,
-                &c.rewards,
-                vocabulary,
-                population,
-            )?),
-            WorldSpec::Wordnet(c) => Box::new(TextWorld::new(
-                self.source()?,
-                &c.rewards,
-                vocabulary,
-                population,
-            )?),
-            WorldSpec::Lexicon(c) => Box::new(LexiconWorld::new(c, vocabulary, population)?),
-            WorldSpec::Pavlovian(c) => Box::new(PavlovianWorld::new(c, vocabulary, population)?),
-            WorldSpec::Bandit(c) => Box::new(BanditWorld::new(c, vocabulary, population)?),
-            WorldSpec::TwoStep(c) => Box::new(TwoStepWorld::new(c, vocabulary, population)?),
-            WorldSpec::OneShot(c) => Box::new(OneShotWorld::new(c, vocabulary, population)?),
-        })
+        self.0.build(vocabulary, population)
     }
 
-    /// Ports of this world kind (every kind emits a token and a reward).
+    /// Its ports: outputs and inputs.
     pub fn ports(&self) -> Ports {
-        Self::ports_of(self.kind())
+        self.0.ports()
     }
 
-    /// Ports of a world kind by name.
-    pub fn ports_of(kind: &str) -> Ports {
-        match kind {
-            "pavlovian" => Ports {
-                inputs: vec![],
-                outputs: pavlovian::ports(),
-            },
-            "bandit" => bandit::ports(),
-            "two_step" => two_step::ports(),
-            "one_shot" => one_shot::ports(),
-            _ => Ports {
-                inputs: vec![],
-                outputs: corpus::ports(),
-            },
+    /// Summary figures combining several of its outputs (see [`WorldParams::derived`]).
+    pub fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        self.0.derived(rows)
+    }
+
+    /// Figures special to it (see [`WorldParams::figures`]).
+    pub fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        self.0.figures(rows)
+    }
+}
+
+impl Clone for WorldSpec {
+    fn clone(&self) -> Self {
+        WorldSpec(self.0.clone_box())
+    }
+}
+
+impl PartialEq for WorldSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_dyn(&*other.0)
+    }
+}
+
+impl std::fmt::Debug for WorldSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for WorldSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            kind: &'a str,
+            #[serde(flatten)]
+            config: &'a dyn DynWorld,
+        }
+        Tagged {
+            kind: self.kind(),
+            config: &*self.0,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for WorldSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = toml::Table::deserialize(d)?;
+        let kind = match table.remove("kind") {
+            Some(toml::Value::String(k)) => k,
+            _ => return Err(D::Error::missing_field("kind")),
+        };
+        WorldSpec::from_value(&kind, toml::Value::Table(table))
+            .ok_or_else(|| D::Error::custom(format!("unknown world kind `{kind}`")))?
+            .map_err(D::Error::custom)
+    }
+}
+
+/// A registered world kind: its name, summary and how to read its configuration. Made from the
+/// kind's [`WorldParams`] by [`WorldKind::of`].
+#[derive(Clone, Copy)]
+pub struct WorldKind {
+    /// The `kind = "…"` name.
+    pub name: &'static str,
+    /// One line: what it is.
+    pub summary: &'static str,
+    defaults: fn() -> WorldSpec,
+    parse: fn(toml::de::ValueDeserializer<'_>) -> Result<WorldSpec, toml::de::Error>,
+    from_value: fn(toml::Value) -> Result<WorldSpec, toml::de::Error>,
+}
+
+fn defaults_of<C: WorldParams>() -> WorldSpec {
+    WorldSpec::new(C::default())
+}
+
+fn parse_as<C: WorldParams>(de: toml::de::ValueDeserializer<'_>) -> Result<WorldSpec, toml::de::Error> {
+    C::deserialize(de).map(WorldSpec::new)
+}
+
+fn from_value_as<C: WorldParams>(value: toml::Value) -> Result<WorldSpec, toml::de::Error> {
+    value.try_into::<C>().map(WorldSpec::new)
+}
+
+impl WorldKind {
+    /// The registry entry of the kind whose configuration is `C`.
+    pub const fn of<C: WorldParams>() -> Self {
+        WorldKind {
+            name: C::KIND,
+            summary: C::SUMMARY,
+            defaults: defaults_of::<C>,
+            parse: parse_as::<C>,
+            from_value: from_value_as::<C>,
         }
     }
+
+    /// The world with its default configuration.
+    pub fn defaults(&self) -> WorldSpec {
+        (self.defaults)()
+    }
+}
+
+/// The built-in world kinds: one line each.
+static BUILT_IN: &[WorldKind] = &[
+    WorldKind::of::<CorpusConfig>(),
+    WorldKind::of::<TextConfig>(),
+    WorldKind::of::<WordnetConfig>(),
+    WorldKind::of::<LexiconConfig>(),
+    WorldKind::of::<PavlovianConfig>(),
+    WorldKind::of::<BanditConfig>(),
+    WorldKind::of::<TwoStepConfig>(),
+    WorldKind::of::<OneShotConfig>(),
+];
+
+/// Kinds registered at run time from outside the crate ([`register`]).
+static REGISTERED: RwLock<Vec<WorldKind>> = RwLock::new(Vec::new());
+
+/// Every world kind: the built-in ones, then those registered with [`register`].
+pub fn registry() -> Vec<WorldKind> {
+    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    BUILT_IN.iter().chain(registered.iter()).copied().collect()
+}
+
+/// A registered kind by name.
+pub fn kind_named(name: &str) -> Option<WorldKind> {
+    registry().into_iter().find(|k| k.name == name)
+}
+
+/// Every registered kind's name, built-in first.
+pub fn kind_names() -> Vec<&'static str> {
+    registry().iter().map(|k| k.name).collect()
+}
+
+/// Registers a world kind defined outside the crate, so that scenarios may name it like a
+/// built-in. A later registration of the same name replaces the earlier one; built-in names
+/// cannot be replaced.
+pub fn register<C: WorldParams>() -> Result<()> {
+    if BUILT_IN.iter().any(|k| k.name == C::KIND) {
+        return Err(Error::Run(format!("`{}` is a built-in world kind", C::KIND)));
+    }
+    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    list.retain(|k| k.name != C::KIND);
+    list.push(WorldKind::of::<C>());
+    Ok(())
 }
 
 /// One vocabulary for every phase: each world's words in phase order, counts summed.

@@ -24,9 +24,12 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldError};
+use std::collections::BTreeMap;
+
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
+use crate::metrics::{Row, SummaryEntry};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
@@ -69,8 +72,20 @@ impl Default for OneShotConfig {
 }
 
 impl OneShotConfig {
-    /// Checks ranges.
-    pub fn check(&self) -> std::result::Result<(), WorldError> {
+    /// The cue tokens.
+    pub fn words(&self) -> Vec<String> {
+        (0..self.cues).map(|i| format!("{}{i}", self.prefix)).collect()
+    }
+}
+impl WorldParams for OneShotConfig {
+    const KIND: &'static str = "one_shot";
+    const SUMMARY: &'static str = "cues seen once with a reward, then again: one-shot memory, scored";
+
+    fn ports(&self) -> Ports {
+        ports()
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
         let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
         if self.cues == 0 {
             return bad("cues", "expected an integer ≥ 1");
@@ -87,9 +102,41 @@ impl OneShotConfig {
         Ok(())
     }
 
-    /// The cue tokens.
-    pub fn words(&self) -> Vec<String> {
-        (0..self.cues).map(|i| format!("{}{i}", self.prefix)).collect()
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(self.words())
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(self.words().into_iter().map(|w| (w, 1)).collect())
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(OneShotWorld::new(self, vocabulary, population)?))
+    }
+
+    /// `accuracy` and `error` at the end of every phase (`accuracy: PHASE`), since the
+    /// comparison is between phases (with and without recall).
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        let mut out = BTreeMap::new();
+        for key in ["world.accuracy", "world.error"] {
+            let mut by_phase: BTreeMap<&str, (u64, Vec<f32>)> = BTreeMap::new();
+            for r in rows.iter().filter(|r| r.key == key) {
+                let e = by_phase.entry(&r.phase).or_insert((r.step, Vec::new()));
+                if r.step > e.0 {
+                    *e = (r.step, Vec::new());
+                }
+                if r.step == e.0 && r.value.is_finite() {
+                    e.1.push(r.value);
+                }
+            }
+            for (phase, (step, v)) in by_phase {
+                if !v.is_empty() {
+                    let name = format!("{}: {phase}", key.trim_start_matches("world."));
+                    out.insert(name, SummaryEntry::of(phase, step, v));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -176,10 +223,6 @@ impl OneShotWorld {
 }
 
 impl World for OneShotWorld {
-    fn ports(&self) -> Vec<PortSpec> {
-        ports().outputs
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }

@@ -17,11 +17,14 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldError};
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::Result;
+use crate::metrics::{Chart, Curve, Row, percentile};
+use crate::ports::Ports;
 use crate::ports::{Outputs, PortSpec};
 use crate::signal::{Signal, SignalKind};
+use std::collections::BTreeMap;
 
 /// The inter-trial token.
 pub const ITI: &str = "iti";
@@ -58,8 +61,26 @@ impl Default for PavlovianConfig {
 }
 
 impl PavlovianConfig {
-    /// Checks ranges.
-    pub fn check(&self) -> std::result::Result<(), WorldError> {
+    /// The words of this world, with their expected frequencies.
+    pub fn word_counts(&self) -> Vec<(String, u64)> {
+        let iti = ((self.iti_min + self.iti_max) / 2) as u64;
+        let mut words = vec![(ITI.to_string(), iti), (self.cue.clone(), 1)];
+        words.extend((1..=self.delay).map(|k| (format!("t{k}"), 1)));
+        words
+    }
+}
+impl WorldParams for PavlovianConfig {
+    const KIND: &'static str = "pavlovian";
+    const SUMMARY: &'static str = "cue → delay → reward trials (Schultz 1997: the RPE moves to the cue)";
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![],
+            outputs: ports(),
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
         let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
         if self.delay == 0 {
             return bad("delay", "expected an integer ≥ 1");
@@ -79,13 +100,110 @@ impl PavlovianConfig {
         Ok(())
     }
 
-    /// The words of this world, with their expected frequencies.
-    pub fn word_counts(&self) -> Vec<(String, u64)> {
-        let iti = ((self.iti_min + self.iti_max) / 2) as u64;
-        let mut words = vec![(ITI.to_string(), iti), (self.cue.clone(), 1)];
-        words.extend((1..=self.delay).map(|k| (format!("t{k}"), 1)));
-        words
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(self.word_counts().into_iter().map(|(w, _)| w).collect())
     }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(PavlovianConfig::word_counts(self))
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(PavlovianWorld::new(self, vocabulary, population)?))
+    }
+
+    /// `rpe_raster` (trial × time from the cue, median δ across agents) and `rpe_transfer` (δ at
+    /// the cue and at the reward's time over trials, median and 10–90% band), for runs that
+    /// probe an `rpe` port and `world.time` every tick.
+    fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        let (before, delay) = (2, self.delay);
+        let Some(trials) = trial_rpes(rows, before, delay + 2) else {
+            return Vec::new();
+        };
+        let n = trials.iter().map(Vec::len).min().unwrap_or(0);
+        let width = before + delay + 3;
+        let cell = |t: usize, k: usize| -> Vec<f32> {
+            let mut v: Vec<f32> = trials.iter().map(|a| a[t][k]).collect();
+            v.sort_by(f32::total_cmp);
+            v
+        };
+        let medians: Vec<Vec<f32>> = (0..n)
+            .map(|t| (0..width).map(|k| percentile(&cell(t, k), 0.5)).collect())
+            .collect();
+        let mut transfer: BTreeMap<String, Curve> = BTreeMap::new();
+        for (name, k) in [("δ at cue", before), ("δ at reward time", before + delay)] {
+            let curve = (0..n)
+                .map(|t| {
+                    let v = cell(t, k);
+                    (
+                        t as u64 + 1,
+                        (percentile(&v, 0.1), percentile(&v, 0.5), percentile(&v, 0.9)),
+                    )
+                })
+                .collect();
+            transfer.insert(name.to_string(), curve);
+        }
+        vec![
+            Chart::Raster {
+                stem: "rpe_raster".into(),
+                title: "RPE raster: median δ across agents".into(),
+                x_label: "ticks from the cue".into(),
+                cells: medians,
+                before,
+            },
+            Chart::Curves {
+                stem: "rpe_transfer".into(),
+                title: "RPE transfer over trials".into(),
+                x_label: "trial".into(),
+                curves: transfer,
+            },
+        ]
+    }
+}
+
+/// One tick of one agent: (δ, time since the cue).
+type RpeTick = (Option<f32>, Option<f32>);
+
+/// Trial-aligned RPEs: for each agent, for each trial (a tick whose `time` is 0), δ at offsets
+/// `-before ..= after` from the cue. Needs a `signal` probe on an `rpe` port and one on
+/// `world.time`, both taken every tick.
+pub fn trial_rpes(rows: &[Row], before: usize, after: usize) -> Option<Vec<Vec<Vec<f32>>>> {
+    let rpe_key = rows.iter().find(|r| r.key.ends_with(".rpe"))?.key.clone();
+    let mut by_agent: BTreeMap<usize, BTreeMap<u64, RpeTick>> = BTreeMap::new();
+    for r in rows {
+        let slot = if r.key == rpe_key {
+            0
+        } else if r.key == "world.time" {
+            1
+        } else {
+            continue;
+        };
+        let e = by_agent
+            .entry(r.agent)
+            .or_default()
+            .entry(r.step)
+            .or_insert((None, None));
+        if slot == 0 {
+            e.0 = Some(r.value)
+        } else {
+            e.1 = Some(r.value)
+        }
+    }
+    let mut out = Vec::new();
+    for steps in by_agent.values() {
+        let ticks: Vec<(u64, f32, f32)> = steps
+            .iter()
+            .filter_map(|(&s, &(d, t))| Some((s, d?, t?)))
+            .collect();
+        let mut trials = Vec::new();
+        for (i, &(_, _, t)) in ticks.iter().enumerate() {
+            if t == 0.0 && i >= before && i + after < ticks.len() {
+                trials.push(ticks[i - before..=i + after].iter().map(|x| x.1).collect());
+            }
+        }
+        out.push(trials);
+    }
+    (!out.is_empty() && out.iter().all(|t: &Vec<Vec<f32>>| !t.is_empty())).then_some(out)
 }
 
 /// The ports of a Pavlovian world.
@@ -151,10 +269,6 @@ impl PavlovianWorld {
 }
 
 impl World for PavlovianWorld {
-    fn ports(&self) -> Vec<PortSpec> {
-        ports()
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldError};
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ports::Outputs;
+use crate::ports::{Outputs, Ports};
 use crate::signal::Signal;
 
 pub use crate::vocabulary::{EOS, UNK};
@@ -121,6 +121,107 @@ impl Default for WordnetConfig {
             max_sentences: 0,
             rewards: BTreeMap::new(),
         }
+    }
+}
+impl WorldParams for TextConfig {
+    const KIND: &'static str = "text";
+    const SUMMARY: &'static str = "plain-text files and folders, one sentence per line";
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![],
+            outputs: super::corpus::ports(),
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        text_files(self).map(|_| ())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in &mut self.paths {
+            if !p.as_os_str().is_empty() && p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    fn closed_words(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        count_vocabulary(&self.source()?, self.min_count, self.max_vocab)
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(TextWorld::new(
+            self.source()?,
+            &self.rewards,
+            vocabulary,
+            population,
+        )?))
+    }
+}
+
+impl TextConfig {
+    /// The files to read, checked.
+    pub fn source(&self) -> Result<Source> {
+        Ok(Source::Text {
+            files: text_files(self).map_err(|e| Error::Run(e.message))?,
+            max_sentences: self.max_sentences,
+        })
+    }
+}
+
+impl WorldParams for WordnetConfig {
+    const KIND: &'static str = "wordnet";
+    const SUMMARY: &'static str = "WordNet glosses (Debian `wordnet-base`), lemmas first";
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![],
+            outputs: super::corpus::ports(),
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        wordnet_files(self).map(|_| ())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let p = &mut self.dir;
+        if !p.as_os_str().is_empty() && p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+
+    fn closed_words(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        count_vocabulary(&self.source()?, self.min_count, self.max_vocab)
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(TextWorld::new(
+            self.source()?,
+            &self.rewards,
+            vocabulary,
+            population,
+        )?))
+    }
+}
+
+impl WordnetConfig {
+    /// The data files to read, checked.
+    pub fn source(&self) -> Result<Source> {
+        Ok(Source::Wordnet {
+            files: wordnet_files(self).map_err(|e| Error::Run(e.message))?,
+            lemmas: self.lemmas,
+            max_sentences: self.max_sentences,
+        })
     }
 }
 
@@ -448,10 +549,6 @@ impl TextWorld {
 }
 
 impl World for TextWorld {
-    fn ports(&self) -> Vec<crate::ports::PortSpec> {
-        super::corpus::ports()
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }

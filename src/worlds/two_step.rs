@@ -34,9 +34,12 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::{Vocabulary, World, WorldError};
+use std::collections::BTreeMap;
+
+use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
+use crate::metrics::{Chart, Row, SummaryEntry, last_reading};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::signal::{Signal, SignalKind};
 
@@ -91,8 +94,33 @@ impl Default for TwoStepConfig {
 }
 
 impl TwoStepConfig {
-    /// Checks ranges.
-    pub fn check(&self) -> std::result::Result<(), WorldError> {
+    /// The three state tokens: first stage, then the two second-stage states.
+    pub fn words(&self) -> Vec<String> {
+        vec![
+            self.stage1.clone(),
+            self.stage2[0].clone(),
+            self.stage2[1].clone(),
+        ]
+    }
+}
+
+/// The stay-probability outputs, by the last trial: rewarded or not × common or rare transition.
+pub const STAY_PORTS: [&str; 4] = [
+    "stay_rewarded_common",
+    "stay_rewarded_rare",
+    "stay_unrewarded_common",
+    "stay_unrewarded_rare",
+];
+impl WorldParams for TwoStepConfig {
+    const KIND: &'static str = "two_step";
+    const SUMMARY: &'static str =
+        "the two-step task (Daw et al. 2011): model-based vs model-free stay signatures";
+
+    fn ports(&self) -> Ports {
+        ports()
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
         for (name, v) in [
             ("common", self.common),
             ("high", self.high),
@@ -116,23 +144,89 @@ impl TwoStepConfig {
         Ok(())
     }
 
-    /// The three state tokens: first stage, then the two second-stage states.
-    pub fn words(&self) -> Vec<String> {
-        vec![
-            self.stage1.clone(),
-            self.stage2[0].clone(),
-            self.stage2[1].clone(),
-        ]
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(self.words())
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        Ok(self.words().into_iter().map(|w| (w, 1)).collect())
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(TwoStepWorld::new(self, vocabulary, population)?))
+    }
+
+    /// The stay signature per agent: `stay: rewarded common − rare` and
+    /// `stay: reward × transition` = (RC − RR) − (UC − UR), summarised across agents.
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        let mut out = BTreeMap::new();
+        let stay = STAY_KEYS.map(|(k, _)| last_reading(rows, k));
+        let [Some(rc), Some(rr), Some(uc), Some(ur)] = stay else {
+            return out;
+        };
+        let mut main = Vec::new();
+        let mut interaction = Vec::new();
+        for (agent, &a) in &rc.2 {
+            if let (Some(&b), Some(&c), Some(&d)) = (rr.2.get(agent), uc.2.get(agent), ur.2.get(agent))
+                && [a, b, c, d].iter().all(|x| x.is_finite())
+            {
+                main.push(a - b);
+                interaction.push((a - b) - (c - d));
+            }
+        }
+        for (name, v) in [
+            ("stay: rewarded common − rare", main),
+            ("stay: reward × transition", interaction),
+        ] {
+            if !v.is_empty() {
+                out.insert(name.to_string(), SummaryEntry::of(rc.1, rc.0, v));
+            }
+        }
+        out
+    }
+
+    /// `stay_probability`: stay probabilities by trial kind at the last reading.
+    fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        let bars = stay_bars(rows);
+        if bars.is_empty() {
+            return Vec::new();
+        }
+        vec![Chart::Bars {
+            stem: "stay_probability".into(),
+            title: "two-step: P(repeat first-stage choice) by last trial".into(),
+            y_label: "stay probability".into(),
+            bars,
+        }]
     }
 }
 
-/// The stay-probability outputs, by the last trial: rewarded or not × common or rare transition.
-pub const STAY_PORTS: [&str; 4] = [
-    "stay_rewarded_common",
-    "stay_rewarded_rare",
-    "stay_unrewarded_common",
-    "stay_unrewarded_rare",
+/// The stay outputs, in plotting order, and their labels.
+const STAY_KEYS: [(&str, &str); 4] = [
+    ("world.stay_rewarded_common", "rewarded, common"),
+    ("world.stay_rewarded_rare", "rewarded, rare"),
+    ("world.stay_unrewarded_common", "unrewarded, common"),
+    ("world.stay_unrewarded_rare", "unrewarded, rare"),
 ];
+
+/// Stay probability per trial kind at the last step it was read: (label, (p10, median, p90)).
+pub fn stay_bars(rows: &[Row]) -> Vec<(String, (f32, f32, f32))> {
+    let mut out = Vec::new();
+    for (key, label) in STAY_KEYS {
+        let Some(last) = rows.iter().filter(|r| r.key == key).map(|r| r.step).max() else {
+            continue;
+        };
+        let v: Vec<f32> = rows
+            .iter()
+            .filter(|r| r.key == key && r.step == last && r.value.is_finite())
+            .map(|r| r.value)
+            .collect();
+        if !v.is_empty() {
+            let e = SummaryEntry::of(label, last, v);
+            out.push((label.to_string(), (e.p10, e.median, e.p90)));
+        }
+    }
+    out
+}
 
 /// The ports of a two-step world.
 pub fn ports() -> Ports {
@@ -266,10 +360,6 @@ impl TwoStepWorld {
 }
 
 impl World for TwoStepWorld {
-    fn ports(&self) -> Vec<PortSpec> {
-        ports().outputs
-    }
-
     fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }
@@ -464,5 +554,41 @@ mod tests {
             w.evolve(&mut p, &mut rng);
             assert!(p.iter().all(|q| (0.25..=0.75).contains(q)), "{p:?}");
         }
+    }
+
+    #[test]
+    fn derived_stay_signature_is_computed_per_agent() {
+        let row = |agent: usize, key: &str, value: f32| Row {
+            phase: "test".into(),
+            step: 10,
+            agent,
+            probe: key.trim_start_matches("world.").into(),
+            key: key.into(),
+            value,
+        };
+        let mut rows = Vec::new();
+        for agent in 0..2 {
+            for (key, v) in [
+                ("rewarded_common", 0.9),
+                ("rewarded_rare", 0.6),
+                ("unrewarded_common", 0.5),
+            ] {
+                rows.push(row(agent, &format!("world.stay_{key}"), v));
+            }
+            rows.push(row(agent, "world.stay_unrewarded_rare", 0.7 + agent as f32 * 0.1));
+        }
+        let d = TwoStepConfig::default().derived(&rows);
+        assert!((d["stay: rewarded common − rare"].median - 0.3).abs() < 1e-6);
+        // (0.9 − 0.6) − (0.5 − 0.7) = 0.5 and (0.9 − 0.6) − (0.5 − 0.8) = 0.6.
+        let i = &d["stay: reward × transition"];
+        assert!((i.median - 0.55).abs() < 1e-6 && i.agents == 2, "{i:?}");
+        // One trial kind missing: no signature, and the bars show the three there are.
+        let three: Vec<Row> = rows
+            .iter()
+            .filter(|r| !r.key.ends_with("unrewarded_rare"))
+            .cloned()
+            .collect();
+        assert!(TwoStepConfig::default().derived(&three).is_empty());
+        assert_eq!(stay_bars(&three).len(), 3);
     }
 }
