@@ -61,6 +61,7 @@ pub mod experiment;
 pub mod metrics;
 pub mod plot;
 pub mod ports;
+pub mod probes;
 pub mod regions;
 pub mod rng;
 pub mod scenario;

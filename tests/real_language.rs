@@ -9,8 +9,9 @@ use common::median;
 use std::path::Path;
 
 use valence::experiment::{Row, run};
+use valence::probes::CosineProbe;
 use valence::regions::SensoryCortexConfig;
-use valence::scenario::{ProbeKind, Scenario, load_scenario};
+use valence::scenario::{Scenario, load_scenario};
 use valence::worlds::WordnetConfig;
 
 fn require_data() {
@@ -43,11 +44,10 @@ fn reduced() -> Scenario {
             c.decay_steps = ticks;
         }
     }
-    s.probes
-        .retain(|p| matches!(p.kind, ProbeKind::Norms { .. } | ProbeKind::Cosine { .. }));
+    s.probes.retain(|p| ["norms", "cosine"].contains(&p.kind()));
     for p in &mut s.probes {
-        if let ProbeKind::Cosine { pairs, .. } = &mut p.kind {
-            pairs.retain(|(a, _)| a == "dog");
+        if let Some(cosine) = p.get_mut::<CosineProbe>() {
+            cosine.pairs.retain(|(a, _)| a == "dog");
         }
     }
     s

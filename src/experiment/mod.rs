@@ -19,8 +19,6 @@
 //! --resume RUN_DIR`) continues from it: on the CPU device the resumed run's `metrics.csv` is
 //! byte-identical to an uninterrupted run's.
 
-pub mod probes;
-
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -39,7 +37,7 @@ use crate::worlds::{WorldSpec, build_vocabulary};
 /// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
 pub use crate::metrics as recorder;
 pub use crate::metrics::{Chart, Recorder, Row, Summary, SummaryEntry, read_csv, write_atomic};
-pub use probes::Probes;
+pub use crate::probes::Probes;
 
 /// How to run a scenario.
 #[derive(Debug, Clone, Default)]
@@ -162,7 +160,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let device = options.device.make(seed)?;
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
-    let probes = Probes::new(&scenario.probes, vocabulary.clone())?;
+    let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
     let mut brain = Brain::new(
         &scenario.model,
         scenario.plan().clone(),
@@ -260,11 +258,12 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             }
             step += 1;
             let last = k == phase.steps;
-            let due: Vec<&ProbeSpec> = scenario
+            let due: Vec<(usize, &ProbeSpec)> = scenario
                 .probes
                 .iter()
-                .filter(|pr| last || k % pr.every == 0)
-                .filter(|pr| phase.replay.is_none() || !reads_world(pr))
+                .enumerate()
+                .filter(|(_, pr)| last || k % pr.every == 0)
+                .filter(|(_, pr)| phase.replay.is_none() || !pr.reads_world())
                 .collect();
             if !due.is_empty() {
                 if let Some((region, agent)) = brain.first_divergent() {
@@ -276,8 +275,8 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                         dir.display()
                     )));
                 }
-                for probe in due {
-                    probes.take(&brain, probe, &phase.name, step, &mut recorder)?;
+                for (i, probe) in due {
+                    probes.take(i, &brain, &probe.name, &phase.name, step, &mut recorder)?;
                 }
             }
             if every > 0 && step.is_multiple_of(every) {
@@ -379,16 +378,6 @@ pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
         }
     }
     Ok(worlds)
-}
-
-/// Whether a probe reads one of the world's outputs (silent, and so not read, during replay).
-fn reads_world(probe: &ProbeSpec) -> bool {
-    matches!(
-        &probe.kind,
-        crate::scenario::ProbeKind::Signal {
-            source: crate::scenario::SignalSource::Port { region, .. }
-        } if region == "world"
-    )
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {

@@ -36,8 +36,10 @@ use toml::de::{DeString, DeTable, DeValue};
 
 use crate::brain::{ModelSpec, Plan};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
+use crate::probes::{ProbeContext, find_edge, positive};
+pub use crate::probes::{ProbeSpec, SignalSource};
 use crate::regions::RegionSpec;
-use crate::worlds::{LexiconConfig, WorldSpec};
+use crate::worlds::WorldSpec;
 
 pub use model::{ModelSource, load_model, parse_model};
 
@@ -95,135 +97,6 @@ pub enum InterventionAction {
     Ablate,
     /// The target receives `value` in every entry.
     Clamp,
-}
-
-/// What a probe measures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ProbeKind {
-    /// V(e(c)): the reward model's value at the cortex's readout of each concept.
-    Valence {
-        /// The concepts (words).
-        concepts: Vec<String>,
-        /// The cortex region.
-        cortex: String,
-        /// The reward-model region.
-        reward_model: String,
-    },
-    /// cos(e(a), e(b)) for each pair of concepts.
-    Cosine {
-        /// The pairs.
-        pairs: Vec<(String, String)>,
-        /// The cortex region.
-        cortex: String,
-    },
-    /// The k nearest words of each concept by cosine; key `concept#rank:word`, value the cosine.
-    Neighbours {
-        /// The concepts.
-        concepts: Vec<String>,
-        /// How many neighbours.
-        k: usize,
-        /// The cortex region.
-        cortex: String,
-    },
-    /// WEAT effect size d (Caliskan, Bryson & Narayanan 2017) of targets X, Y on attributes A, B.
-    Weat {
-        /// X and Y.
-        targets: [Vec<String>; 2],
-        /// A and B.
-        attributes: [Vec<String>; 2],
-        /// The cortex region.
-        cortex: String,
-    },
-    /// a : b :: c : d — the rank of d among all words by cos(e_b − e_a + e_c, ·), a, b, c excluded
-    /// (1 = solved).
-    Analogy {
-        /// The quadruples.
-        analogies: Vec<[String; 4]>,
-        /// The cortex region.
-        cortex: String,
-    },
-    /// The latest value of an output port (`signal = "region.port"`) or of what an edge delivered
-    /// to its target after any intervention (`signal = "from.port -> to.port"`), averaged over
-    /// its width: any signal on any edge can be recorded.
-    Signal {
-        /// Where it is read.
-        source: SignalSource,
-    },
-    /// How often each pair of words has co-occurred in each agent's stream so far: the second
-    /// within `window` tokens before or after the first (the cortex's own window, by default
-    /// 2) — the dose of a valence-bleed curve. Key `x~y`; counts run over the whole run.
-    Cooccurrence {
-        /// The pairs (x, y).
-        pairs: Vec<(String, String)>,
-        /// Tokens either side.
-        window: usize,
-    },
-    /// An event-related average: the mean of a signal over the ticks at which the world's token
-    /// stream ends with one of a group's phrases, per agent, since the probe last recorded
-    /// (key: the group). E.g. the value the reward model gives `snake` after `forest` vs after
-    /// `photo`. An agent that met no event of a group in that window records nothing for it.
-    Event {
-        /// Where it is read.
-        source: SignalSource,
-        /// Group name → phrases (space-separated words, the last being the current token).
-        events: Vec<(String, Vec<Vec<String>>)>,
-    },
-    /// Spearman ρ between valence and human ratings on the lexicon's held-out words: of the
-    /// reward model (`model`), of a ridge regression fitted on the same embeddings and split
-    /// (`ridge`), and of the same ridge fitted to shuffled ratings (`shuffled`, near 0).
-    Norms {
-        /// The lexicon and its split (taken from the scenario's `lexicon` world).
-        lexicon: LexiconConfig,
-        /// Ridge penalty λ of the baseline.
-        ridge: f64,
-        /// The cortex region.
-        cortex: String,
-        /// The reward-model region.
-        reward_model: String,
-    },
-}
-
-/// A signal that a probe reads: an output port or an edge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum SignalSource {
-    /// `region.port` (or `world.port`).
-    Port {
-        /// The region (or `world`).
-        region: String,
-        /// Its output port.
-        port: String,
-    },
-    /// `from.port -> to.port`: what the edge delivered, after any clamp.
-    Edge {
-        /// `from -> to`.
-        edge: String,
-        /// Its index in the model's edges.
-        #[serde(skip)]
-        index: usize,
-    },
-}
-
-impl std::fmt::Display for SignalSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SignalSource::Port { region, port } => write!(f, "{region}.{port}"),
-            SignalSource::Edge { edge, .. } => f.write_str(edge),
-        }
-    }
-}
-
-/// A probe and its schedule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProbeSpec {
-    /// The name written in the `probe` column.
-    pub name: String,
-    /// Every this many steps within a phase, and always at a phase's last step.
-    pub every: u64,
-    /// What it measures.
-    #[serde(flatten)]
-    pub kind: ProbeKind,
 }
 
 /// A checked scenario, ready to run.
@@ -325,7 +198,8 @@ struct ScenarioDe {
     #[serde(default)]
     interventions: Vec<Spanned<InterventionDe>>,
     #[serde(default)]
-    probes: Vec<Spanned<ProbeDe>>,
+    #[allow(dead_code)]
+    probes: IgnoredAny,
 }
 
 #[derive(Deserialize)]
@@ -406,100 +280,6 @@ fn read_intervention(source: &SourceFile, iv: &InterventionDe, model: &ModelSpec
     })
 }
 
-/// The model edge that `from -> to` names, or a located error listing the edges.
-fn find_edge(source: &SourceFile, text: &Spanned<String>, model: &ModelSpec) -> Result<usize> {
-    let names: Vec<String> = model
-        .edges
-        .iter()
-        .map(|e| format!("{} -> {}", e.from, e.to))
-        .collect();
-    let parsed = text.get_ref().split_once("->").and_then(|(a, b)| {
-        Some((
-            crate::brain::Endpoint::parse(a.trim())?,
-            crate::brain::Endpoint::parse(b.trim())?,
-        ))
-    });
-    let Some((from, to)) = parsed else {
-        return Err(source.error_with_help(
-            ErrorKind::InvalidValue,
-            text.span(),
-            format!(
-                "`{}`: expected an edge `region.port -> region.port`",
-                text.get_ref()
-            ),
-            Some(format!("edges: {}", names.join(", "))),
-        ));
-    };
-    model
-        .edges
-        .iter()
-        .position(|e| e.from == from && e.to == to)
-        .ok_or_else(|| {
-            let wanted = format!("{from} -> {to}");
-            source.error_with_help(
-                ErrorKind::UnknownEdge,
-                text.span(),
-                format!("model `{}` has no edge `{wanted}`", model.name),
-                did_you_mean(&wanted, names.iter().map(String::as_str))
-                    .or_else(|| Some(format!("edges: {}", names.join(", ")))),
-            )
-        })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProbeDe {
-    kind: Spanned<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    every: Option<Spanned<i64>>,
-    #[serde(default)]
-    concepts: Option<Spanned<Vec<Spanned<String>>>>,
-    #[serde(default)]
-    pairs: Option<Spanned<Vec<Spanned<Pair>>>>,
-    #[serde(default)]
-    k: Option<Spanned<i64>>,
-    #[serde(default)]
-    window: Option<Spanned<i64>>,
-    #[serde(default)]
-    targets: Option<Spanned<WordSets>>,
-    #[serde(default)]
-    attributes: Option<Spanned<WordSets>>,
-    #[serde(default)]
-    analogies: Option<Spanned<WordSets>>,
-    #[serde(default)]
-    ridge: Option<Spanned<f64>>,
-    #[serde(default)]
-    signal: Option<Spanned<String>>,
-    #[serde(default)]
-    events: Option<Spanned<EventGroups>>,
-    #[serde(default)]
-    cortex: Option<Spanned<String>>,
-    #[serde(default)]
-    reward_model: Option<Spanned<String>>,
-}
-
-/// `events = { group = ["phrase", …], … }`.
-type EventGroups = std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>;
-
-type WordSets = Vec<Spanned<Vec<Spanned<String>>>>;
-
-type Pair = (String, String);
-
-/// The probe kinds a scenario may name.
-pub const PROBE_KINDS: &[&str] = &[
-    "valence",
-    "cosine",
-    "neighbours",
-    "weat",
-    "analogy",
-    "norms",
-    "signal",
-    "event",
-    "cooccurrence",
-];
-
 /// Parses TOML keeping spans; a syntax error is located.
 pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
     DeTable::parse(&source.text).map_err(|e| source.syntax_error(&e))
@@ -544,20 +324,6 @@ fn span_at(value: &Spanned<DeValue<'_>>, path: &[String]) -> Option<Range<usize>
         v = v.get_ref().get(key.as_str())?;
     }
     Some(v.span())
-}
-
-/// A positive integer from a spanned field.
-fn positive(source: &SourceFile, v: &Spanned<i64>, what: &str) -> Result<u64> {
-    u64::try_from(*v.get_ref())
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| {
-            source.error(
-                ErrorKind::InvalidValue,
-                v.span(),
-                format!("`{what}` = {}; expected an integer ≥ 1", v.get_ref()),
-            )
-        })
 }
 
 /// Reads a world table (the scenario's, or a phase's changes to it).
@@ -918,334 +684,14 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             _ => words = None,
         }
     }
-    let first_of_kind = |kind: &str| {
-        model
-            .spec
-            .regions
-            .iter()
-            .find(|(_, s)| s.kind() == kind)
-            .map(|(n, _)| n.clone())
-    };
-    let region_or_default =
-        |given: &Option<Spanned<String>>, kind: &str, at: Range<usize>| -> Result<String> {
-            match given {
-                Some(s) if region_names.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
-                Some(s) => Err(unknown_region(s)),
-                None => first_of_kind(kind).ok_or_else(|| {
-                    source.error(
-                        ErrorKind::UnknownRegion,
-                        at,
-                        format!("this probe needs a `{kind}` region and the model has none"),
-                    )
-                }),
-            }
+    let probe_values: Vec<&Spanned<DeValue<'_>>> =
+        match root_value.get_ref().get("probes").map(|p| p.get_ref()) {
+            Some(DeValue::Array(a)) => a.iter().collect(),
+            _ => Vec::new(),
         };
-    let concept = |c: &Spanned<String>| -> Result<String> {
-        let Some(words) = &words else {
-            return Ok(c.get_ref().clone());
-        };
-        if words.contains(c.get_ref()) {
-            Ok(c.get_ref().clone())
-        } else {
-            Err(source.error_with_help(
-                ErrorKind::UnknownConcept,
-                c.span(),
-                format!("concept `{}` is not a word of the world", c.get_ref()),
-                did_you_mean(c.get_ref(), words.iter().map(String::as_str)),
-            ))
-        }
-    };
-    let lexicon = phases.iter().find_map(|p| {
-        p.world.get::<LexiconConfig>().map(|l| LexiconConfig {
-            shuffle: false,
-            ..l.clone()
-        })
-    });
     let mut probes = Vec::new();
-    for probe in &de.probes {
-        let p = probe.get_ref();
-        let every = match &p.every {
-            Some(e) => positive(&source, e, "every")?,
-            None => u64::MAX,
-        };
-        let kind_name = p.kind.get_ref().as_str();
-        if !PROBE_KINDS.contains(&kind_name) {
-            return Err(source.error_with_help(
-                ErrorKind::UnknownProbeKind,
-                p.kind.span(),
-                format!("unknown probe kind `{kind_name}`"),
-                did_you_mean(kind_name, PROBE_KINDS.iter().copied())
-                    .or_else(|| Some(format!("kinds: {}", PROBE_KINDS.join(", ")))),
-            ));
-        }
-        // Which optional fields each kind takes; any other present field is an error.
-        let allowed: &[&str] = match kind_name {
-            "valence" => &["concepts", "cortex", "reward_model"],
-            "cosine" => &["pairs", "cortex"],
-            "neighbours" => &["concepts", "k", "cortex"],
-            "weat" => &["targets", "attributes", "cortex"],
-            "analogy" => &["analogies", "cortex"],
-            "signal" => &["signal"],
-            "event" => &["signal", "events"],
-            "cooccurrence" => &["pairs", "window"],
-            _ => &["ridge", "cortex", "reward_model"],
-        };
-        let present = [
-            ("concepts", p.concepts.as_ref().map(|v| v.span())),
-            ("pairs", p.pairs.as_ref().map(|v| v.span())),
-            ("k", p.k.as_ref().map(|v| v.span())),
-            ("window", p.window.as_ref().map(|v| v.span())),
-            ("targets", p.targets.as_ref().map(|v| v.span())),
-            ("attributes", p.attributes.as_ref().map(|v| v.span())),
-            ("analogies", p.analogies.as_ref().map(|v| v.span())),
-            ("ridge", p.ridge.as_ref().map(|v| v.span())),
-            ("signal", p.signal.as_ref().map(|v| v.span())),
-            ("events", p.events.as_ref().map(|v| v.span())),
-            ("cortex", p.cortex.as_ref().map(|v| v.span())),
-            ("reward_model", p.reward_model.as_ref().map(|v| v.span())),
-        ];
-        if let Some((field, Some(span))) = present.iter().find(|(f, s)| s.is_some() && !allowed.contains(f)) {
-            return Err(source.error(
-                ErrorKind::UnknownField,
-                span.clone(),
-                format!(
-                    "`{field}` is not a field of a `{kind_name}` probe; it takes {}",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-        let required = |what: &str, example: &str| {
-            source.error(
-                ErrorKind::MissingField,
-                probe.span(),
-                format!("a {kind_name} probe needs `{what} = {example}`"),
-            )
-        };
-        let words = |list: &[Spanned<String>]| list.iter().map(concept).collect::<Result<Vec<_>>>();
-        // `pairs = [["a", "b"], …]`, every word checked.
-        let word_pairs = || -> Result<Vec<(String, String)>> {
-            let pairs = p
-                .pairs
-                .as_ref()
-                .ok_or_else(|| required("pairs", "[[\"a\", \"b\"], …]"))?;
-            pairs
-                .get_ref()
-                .iter()
-                .map(|pair| {
-                    let (a, b) = pair.get_ref();
-                    let at = |w: &String| Spanned::new(pair.span(), w.clone());
-                    Ok((concept(&at(a))?, concept(&at(b))?))
-                })
-                .collect()
-        };
-        let signal_source = || -> Result<SignalSource> {
-            let sig = p
-                .signal
-                .as_ref()
-                .ok_or_else(|| required("signal", "\"region.port\" or \"region.port -> region.port\""))?;
-            if sig.get_ref().contains("->") {
-                let index = find_edge(&source, sig, &model.spec)?;
-                let e = &model.spec.edges[index];
-                return Ok(SignalSource::Edge {
-                    edge: format!("{} -> {}", e.from, e.to),
-                    index,
-                });
-            }
-            let end = crate::brain::Endpoint::parse(sig.get_ref()).ok_or_else(|| {
-                source.error(
-                    ErrorKind::InvalidValue,
-                    sig.span(),
-                    "expected `region.port` (e.g. `vta.rpe`) or an edge `region.port -> region.port`",
-                )
-            })?;
-            let ports = if end.region == crate::brain::WORLD {
-                Some(world.ports().outputs)
-            } else {
-                model
-                    .spec
-                    .regions
-                    .iter()
-                    .find(|(n, _)| *n == end.region)
-                    .map(|(_, r)| r.ports().outputs)
-            };
-            let Some(ports) = ports else {
-                return Err(unknown_region(&Spanned::new(sig.span(), end.region.clone())));
-            };
-            if !ports.iter().any(|q| q.name == end.port) {
-                let names: Vec<&str> = ports.iter().map(|q| q.name).collect();
-                return Err(source.error_with_help(
-                    ErrorKind::UnknownPort,
-                    sig.span(),
-                    format!("`{}` has no output port `{}`", end.region, end.port),
-                    did_you_mean(&end.port, names.iter().copied())
-                        .or_else(|| Some(format!("ports: {}", names.join(", ")))),
-                ));
-            }
-            Ok(SignalSource::Port {
-                region: end.region,
-                port: end.port,
-            })
-        };
-        let cortex = || region_or_default(&p.cortex, "sensory_cortex", probe.span());
-        let reward_model = || region_or_default(&p.reward_model, "reward_model", probe.span());
-        let two_sets = |sets: &Option<Spanned<WordSets>>, what: &str| -> Result<[Vec<String>; 2]> {
-            let sets = sets
-                .as_ref()
-                .ok_or_else(|| required(what, "[[\"…\"], [\"…\"]]"))?;
-            match sets.get_ref().as_slice() {
-                [x, y] if !x.get_ref().is_empty() && !y.get_ref().is_empty() => {
-                    Ok([words(x.get_ref())?, words(y.get_ref())?])
-                }
-                _ => Err(source.error(
-                    ErrorKind::InvalidValue,
-                    sets.span(),
-                    format!("`{what}` must be two non-empty word lists"),
-                )),
-            }
-        };
-        let kind = match kind_name {
-            "valence" => ProbeKind::Valence {
-                concepts: words(
-                    p.concepts
-                        .as_ref()
-                        .ok_or_else(|| required("concepts", "[\"word\", …]"))?
-                        .get_ref(),
-                )?,
-                cortex: cortex()?,
-                reward_model: reward_model()?,
-            },
-            "cooccurrence" => ProbeKind::Cooccurrence {
-                pairs: word_pairs()?,
-                window: match &p.window {
-                    Some(w) => positive(&source, w, "window")? as usize,
-                    None => 2,
-                },
-            },
-            "cosine" => ProbeKind::Cosine {
-                pairs: word_pairs()?,
-                cortex: cortex()?,
-            },
-            "neighbours" => ProbeKind::Neighbours {
-                concepts: words(
-                    p.concepts
-                        .as_ref()
-                        .ok_or_else(|| required("concepts", "[\"word\", …]"))?
-                        .get_ref(),
-                )?,
-                k: match &p.k {
-                    Some(k) => positive(&source, k, "k")? as usize,
-                    None => 5,
-                },
-                cortex: cortex()?,
-            },
-            "weat" => ProbeKind::Weat {
-                targets: two_sets(&p.targets, "targets")?,
-                attributes: two_sets(&p.attributes, "attributes")?,
-                cortex: cortex()?,
-            },
-            "analogy" => {
-                let list = p
-                    .analogies
-                    .as_ref()
-                    .ok_or_else(|| required("analogies", "[[\"a\", \"b\", \"c\", \"d\"], …]"))?;
-                let mut quads = Vec::new();
-                for q in list.get_ref() {
-                    let w = words(q.get_ref())?;
-                    let quad: [String; 4] = w.try_into().map_err(|_| {
-                        source.error(
-                            ErrorKind::InvalidValue,
-                            q.span(),
-                            "an analogy is four words: a, b, c, d for a : b :: c : d",
-                        )
-                    })?;
-                    quads.push(quad);
-                }
-                ProbeKind::Analogy {
-                    analogies: quads,
-                    cortex: cortex()?,
-                }
-            }
-            "signal" => ProbeKind::Signal {
-                source: signal_source()?,
-            },
-            "event" => {
-                let groups = p.events.as_ref().ok_or_else(|| {
-                    required(
-                        "events",
-                        "{ real = [\"forest snake\"], photo = [\"photo snake\"] }",
-                    )
-                })?;
-                if groups.get_ref().is_empty() {
-                    return Err(source.error(
-                        ErrorKind::InvalidValue,
-                        groups.span(),
-                        "`events`: expected at least one group",
-                    ));
-                }
-                let mut events = Vec::new();
-                for (group, phrases) in groups.get_ref() {
-                    if phrases.get_ref().is_empty() {
-                        return Err(source.error(
-                            ErrorKind::InvalidValue,
-                            phrases.span(),
-                            format!("event group `{group}` needs at least one phrase"),
-                        ));
-                    }
-                    let mut list = Vec::new();
-                    for phrase in phrases.get_ref() {
-                        let tokens: Vec<Spanned<String>> = phrase
-                            .get_ref()
-                            .split_whitespace()
-                            .map(|w| Spanned::new(phrase.span(), w.to_string()))
-                            .collect();
-                        if tokens.is_empty() {
-                            return Err(source.error(
-                                ErrorKind::InvalidValue,
-                                phrase.span(),
-                                "an empty phrase",
-                            ));
-                        }
-                        list.push(words(&tokens)?);
-                    }
-                    events.push((group.clone(), list));
-                }
-                ProbeKind::Event {
-                    source: signal_source()?,
-                    events,
-                }
-            }
-            _ => {
-                let lexicon = lexicon.clone().ok_or_else(|| {
-                    source.error(
-                        ErrorKind::MissingField,
-                        probe.span(),
-                        "a norms probe needs a phase whose world is a `lexicon`",
-                    )
-                })?;
-                let ridge = match &p.ridge {
-                    Some(r) if *r.get_ref() > 0.0 => *r.get_ref(),
-                    Some(r) => {
-                        return Err(source.error(
-                            ErrorKind::InvalidValue,
-                            r.span(),
-                            "`ridge`: expected a number > 0",
-                        ));
-                    }
-                    None => 1.0,
-                };
-                ProbeKind::Norms {
-                    lexicon,
-                    ridge,
-                    cortex: cortex()?,
-                    reward_model: reward_model()?,
-                }
-            }
-        };
-        probes.push(ProbeSpec {
-            name: p.name.clone().unwrap_or_else(|| p.kind.get_ref().clone()),
-            every,
-            kind,
-        });
+    for probe in probe_values {
+        probes.push(read_probe(&source, probe, &model.spec, &world, &phases, &words)?);
     }
 
     let plan = model.plan((world.kind(), world.ports()))?;
@@ -1270,6 +716,86 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         path: source.path.clone(),
         plan: Some(plan),
     })
+}
+
+/// Reads one `[[probes]]` table: its `kind` (a registered probe kind), `name` (default: the
+/// kind) and `every` here, the rest by the kind's own parser, checked against the model, the
+/// world's ports and (where they are closed) the worlds' words.
+fn read_probe(
+    source: &SourceFile,
+    probe: &Spanned<DeValue<'_>>,
+    model: &ModelSpec,
+    world: &WorldSpec,
+    phases: &[Phase],
+    words: &Option<Vec<String>>,
+) -> Result<ProbeSpec> {
+    let DeValue::Table(t) = probe.get_ref() else {
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            probe.span(),
+            "expected `[[probes]]` entries to be tables",
+        ));
+    };
+    let kinds = crate::probes::kind_names();
+    let kind_value = t.get("kind").ok_or_else(|| {
+        source.error(
+            ErrorKind::MissingField,
+            probe.span(),
+            format!("a probe needs a `kind`: one of {}", kinds.join(", ")),
+        )
+    })?;
+    let Some(kind_name) = kind_value.get_ref().as_str() else {
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            kind_value.span(),
+            "`kind`: expected a string",
+        ));
+    };
+    let Some(kind) = crate::probes::kind_named(kind_name) else {
+        return Err(source.error_with_help(
+            ErrorKind::UnknownProbeKind,
+            kind_value.span(),
+            format!("unknown probe kind `{kind_name}`"),
+            did_you_mean(kind_name, kinds.iter().copied())
+                .or_else(|| Some(format!("kinds: {}", kinds.join(", ")))),
+        ));
+    };
+    let name =
+        match t.get("name") {
+            Some(n) => n.get_ref().as_str().map(str::to_string).ok_or_else(|| {
+                source.error(ErrorKind::InvalidValue, n.span(), "`name`: expected a string")
+            })?,
+            None => kind_name.to_string(),
+        };
+    let every = match t.get("every") {
+        Some(e) => {
+            let n = i64::deserialize(toml::de::ValueDeserializer::from(e.clone())).map_err(|_| {
+                source.error(
+                    ErrorKind::InvalidValue,
+                    e.span(),
+                    "`every`: expected an integer ≥ 1",
+                )
+            })?;
+            positive(source, &Spanned::new(e.span(), n), "every")?
+        }
+        None => u64::MAX,
+    };
+    let mut fields = probe.clone();
+    if let DeValue::Table(t) = fields.get_mut() {
+        for key in ["kind", "name", "every"] {
+            t.remove(key);
+        }
+    }
+    let cx = ProbeContext {
+        source,
+        model,
+        world_outputs: world.ports().outputs,
+        worlds: phases.iter().map(|p| &p.world).collect(),
+        words: words.clone(),
+        span: probe.span(),
+        kind: kind.name,
+    };
+    kind.parse(name, every, &fields, &cx)
 }
 
 /// What a file is: a model (has `[regions]`) or a scenario (has `model = …`).

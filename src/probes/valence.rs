@@ -1,0 +1,98 @@
+//! # valence — V(e(c)): the reward model's value at the cortex's readout of each concept
+//!
+//! For each concept c and agent, the cortex's latent point e(c) (`Region::concept_latent`) is
+//! valued by the reward model (`Region::value_at`): the concept's learnt valence. Keys: the
+//! concepts.
+//!
+//! ```toml
+//! [[probes]]
+//! kind = "valence"
+//! concepts = ["apple", "stone"]
+//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! reward_model = "vta"       # default: the model's first reward_model
+//! ```
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::{Probe, ProbeContext, ProbeParams, Readings, id, latents, region};
+use crate::brain::Brain;
+use crate::error::Result;
+use crate::vocabulary::Vocabulary;
+
+/// V(e(c)) for each concept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValenceProbe {
+    /// The concepts (words).
+    pub concepts: Vec<String>,
+    /// The cortex region.
+    pub cortex: String,
+    /// The reward-model region.
+    pub reward_model: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields {
+    #[serde(default)]
+    concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    cortex: Option<Spanned<String>>,
+    #[serde(default)]
+    reward_model: Option<Spanned<String>>,
+}
+
+impl ProbeParams for ValenceProbe {
+    const KIND: &'static str = "valence";
+    const SUMMARY: &'static str = "V(e(c)): the reward model's value at each concept's latent point";
+
+    fn parse(table: &Spanned<DeValue<'_>>, cx: &ProbeContext<'_>) -> Result<Self> {
+        let f: Fields = cx.fields(table)?;
+        let concepts = f
+            .concepts
+            .as_ref()
+            .ok_or_else(|| cx.required("concepts", "[\"word\", …]"))?;
+        Ok(ValenceProbe {
+            concepts: cx.words(concepts.get_ref())?,
+            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            reward_model: cx.region_or_default(&f.reward_model, "reward_model")?,
+        })
+    }
+
+    fn concepts(&self) -> Vec<&String> {
+        self.concepts.iter().collect()
+    }
+
+    fn build(&self, _name: &str, vocabulary: &Arc<Vocabulary>) -> Result<Box<dyn Probe>> {
+        Ok(Box::new(Valence {
+            spec: self.clone(),
+            ids: self.concepts.iter().map(|c| id(vocabulary, c)).collect(),
+        }))
+    }
+}
+
+struct Valence {
+    spec: ValenceProbe,
+    ids: Vec<u32>,
+}
+
+impl Probe for Valence {
+    fn take(&mut self, brain: &Brain, out: &mut Readings<'_>) -> Result<()> {
+        let ValenceProbe {
+            concepts,
+            cortex,
+            reward_model,
+        } = &self.spec;
+        for (c, &token) in concepts.iter().zip(&self.ids) {
+            let z = &latents(brain, cortex, &[token], out)?[0];
+            let v = region(brain, reward_model, out)?
+                .value_at(z)
+                .ok_or_else(|| out.fail(format!("region `{reward_model}` values no latent of this width")))?;
+            out.record(c, &v);
+        }
+        Ok(())
+    }
+}
