@@ -150,7 +150,7 @@ impl World for Metronome {
     fn step(&mut self) -> valence::Result<Outputs> {
         let tock = self.t % 2 == 1;
         let word = if tock { "tock" } else { "tick" };
-        let rewarded = tock && (self.t / 2 + 1) % self.period == 0;
+        let rewarded = tock && (self.t / 2 + 1).is_multiple_of(self.period);
         self.t += 1;
         let id = self.vocabulary.id(word).expect("in the vocabulary") as f32;
         let p = self.population;

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, candidate_words, id, latents, per_agent};
+use super::{
+    Probe, ProbeContext, ProbeParams, Readings, SpannedWords, candidate_words, id, latents, per_agent,
+};
 use crate::analysis::cosine;
 use crate::brain::Brain;
 use crate::error::{ErrorKind, Result};
@@ -36,7 +38,7 @@ pub struct AnalogyProbe {
 #[serde(deny_unknown_fields)]
 struct Fields {
     #[serde(default)]
-    analogies: Option<Spanned<Vec<Spanned<Vec<Spanned<String>>>>>>,
+    analogies: Option<Spanned<Vec<SpannedWords>>>,
     #[serde(default)]
     cortex: Option<Spanned<String>>,
 }

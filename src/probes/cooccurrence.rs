@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, id};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, id};
 use crate::brain::{Brain, WORLD};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -38,7 +38,7 @@ pub struct CooccurrenceProbe {
 #[serde(deny_unknown_fields)]
 struct Fields {
     #[serde(default)]
-    pairs: Option<Spanned<Vec<Spanned<(String, String)>>>>,
+    pairs: Option<SpannedPairs>,
     #[serde(default)]
     window: Option<Spanned<i64>>,
 }

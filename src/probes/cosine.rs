@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, id, latents};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, id, latents};
 use crate::analysis::cosine;
 use crate::brain::Brain;
 use crate::error::Result;
@@ -35,7 +35,7 @@ pub struct CosineProbe {
 #[serde(deny_unknown_fields)]
 struct Fields {
     #[serde(default)]
-    pairs: Option<Spanned<Vec<Spanned<(String, String)>>>>,
+    pairs: Option<SpannedPairs>,
     #[serde(default)]
     cortex: Option<Spanned<String>>,
 }

@@ -275,6 +275,15 @@ impl Serialize for ProbeSpec {
     }
 }
 
+/// A list of words as written, each with its place in the file: `["a", "b"]`.
+pub type SpannedWords = Spanned<Vec<Spanned<String>>>;
+
+/// Pairs of words as written: `[["a", "b"], …]`.
+pub type SpannedPairs = Spanned<Vec<Spanned<(String, String)>>>;
+
+/// Reads a kind's table into its erased parameters.
+type ParseFn = for<'a, 'b> fn(&Spanned<DeValue<'a>>, &ProbeContext<'b>) -> Result<Box<dyn DynProbe>>;
+
 /// A registered probe kind: its name, summary and how to read its table. Made from the kind's
 /// [`ProbeParams`] by [`ProbeKind::of`].
 #[derive(Clone, Copy)]
@@ -283,7 +292,7 @@ pub struct ProbeKind {
     pub name: &'static str,
     /// One line: what it measures.
     pub summary: &'static str,
-    parse: for<'a, 'b> fn(&Spanned<DeValue<'a>>, &ProbeContext<'b>) -> Result<Box<dyn DynProbe>>,
+    parse: ParseFn,
 }
 
 fn parse_as<C: ProbeParams>(

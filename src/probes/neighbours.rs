@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, candidate_words, id, latents, per_agent};
+use super::{
+    Probe, ProbeContext, ProbeParams, Readings, SpannedWords, candidate_words, id, latents, per_agent,
+};
 use crate::analysis::cosine;
 use crate::brain::Brain;
 use crate::error::Result;
@@ -40,7 +42,7 @@ pub struct NeighboursProbe {
 #[serde(deny_unknown_fields)]
 struct Fields {
     #[serde(default)]
-    concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    concepts: Option<SpannedWords>,
     #[serde(default)]
     k: Option<Spanned<i64>>,
     #[serde(default)]

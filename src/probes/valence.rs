@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, id, latents, region};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedWords, id, latents, region};
 use crate::brain::Brain;
 use crate::error::Result;
 use crate::vocabulary::Vocabulary;
@@ -38,7 +38,7 @@ pub struct ValenceProbe {
 #[serde(deny_unknown_fields)]
 struct Fields {
     #[serde(default)]
-    concepts: Option<Spanned<Vec<Spanned<String>>>>,
+    concepts: Option<SpannedWords>,
     #[serde(default)]
     cortex: Option<Spanned<String>>,
     #[serde(default)]
