@@ -3,7 +3,7 @@
 # release build and writes OUT/<scenario>/ plus OUT/hashes.txt: the sha256 of each run's
 # metrics.csv, scenario.toml and summary.json and the list of its plots. For refactors that
 # must not change behaviour: snapshot before and after, then `diff before/hashes.txt
-# after/hashes.txt` (DEVELOPERS.md: every shipped scenario's metrics.csv byte-identical).
+# after/hashes.txt` (a refactor keeps every shipped scenario's metrics.csv byte-identical).
 #
 #   bash scripts/snapshot_scenarios.sh OUT [SCENARIO.toml ...]
 set -euo pipefail

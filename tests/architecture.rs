@@ -1,7 +1,8 @@
 //! The crate's structure, checked: its top-level modules import each other without cycles (the
-//! layers of `docs/DESIGN.md`: vocabulary, signal, ports, rng, error, metrics at the bottom;
-//! regions and worlds; brain; probes; scenario; experiment; plot; sweep; the CLI), read from
-//! `crate::X` paths in the sources as `../shared/tools/modcycles.py` reads them.
+//! layers of `docs/DESIGN.md`: error, signal, ports, vocabulary, rng, checkpoint, device,
+//! analysis and metrics at the bottom; regions, worlds and plot; brain; probes; scenario;
+//! experiment; sweep and bench; the CLI), read from `crate::X` paths in the sources as
+//! `../shared/tools/modcycles.py` reads them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -77,7 +77,7 @@ pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 /// ```
 ///
 /// Its ports, and everything else a scenario needs before the world is built, come from its
-/// configuration's [`WorldParams`] (`examples/custom_world.rs` is a complete kind).
+/// configuration's [`WorldParams`] (`tests/custom_kinds.rs` defines a complete kind outside the crate).
 pub trait World: Send {
     /// The tokens this world can emit.
     fn vocabulary(&self) -> &Vocabulary;

@@ -1,0 +1,109 @@
+//! `[[probes]]`: each table's `kind`, `name` and `every` read here, the rest by the kind's own
+//! parser (`src/probes/`), checked against the model, the world's ports and the worlds' words.
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::phases::Phase;
+use crate::brain::ModelSpec;
+use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
+use crate::probes::{ProbeContext, ProbeSpec, positive};
+use crate::worlds::WorldSpec;
+
+/// Every word the worlds can emit, if every world's vocabulary is closed (grammars); `None` if
+/// one is open (real text), whose words are known only when a run starts.
+pub(super) fn closed_words(world: &WorldSpec, phases: &[Phase]) -> Option<Vec<String>> {
+    let mut words: Option<Vec<String>> = Some(Vec::new());
+    for w in std::iter::once(world).chain(phases.iter().map(|p| &p.world)) {
+        match (w.closed_words(), words.as_mut()) {
+            (Some(ws), Some(all)) => ws.into_iter().for_each(|t| {
+                if !all.contains(&t) {
+                    all.push(t)
+                }
+            }),
+            _ => words = None,
+        }
+    }
+    words
+}
+
+/// Reads one `[[probes]]` table: its `kind` (a registered probe kind), `name` (default: the
+/// kind) and `every` here, the rest by the kind's own parser, checked against the model, the
+/// world's ports and (where they are closed) the worlds' words.
+pub(super) fn read_probe(
+    source: &SourceFile,
+    probe: &Spanned<DeValue<'_>>,
+    model: &ModelSpec,
+    world: &WorldSpec,
+    phases: &[Phase],
+    words: &Option<Vec<String>>,
+) -> Result<ProbeSpec> {
+    let DeValue::Table(t) = probe.get_ref() else {
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            probe.span(),
+            "expected `[[probes]]` entries to be tables",
+        ));
+    };
+    let kinds = crate::probes::kind_names();
+    let kind_value = t.get("kind").ok_or_else(|| {
+        source.error(
+            ErrorKind::MissingField,
+            probe.span(),
+            format!("a probe needs a `kind`: one of {}", kinds.join(", ")),
+        )
+    })?;
+    let Some(kind_name) = kind_value.get_ref().as_str() else {
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            kind_value.span(),
+            "`kind`: expected a string",
+        ));
+    };
+    let Some(kind) = crate::probes::kind_named(kind_name) else {
+        return Err(source.error_with_help(
+            ErrorKind::UnknownProbeKind,
+            kind_value.span(),
+            format!("unknown probe kind `{kind_name}`"),
+            did_you_mean(kind_name, kinds.iter().copied())
+                .or_else(|| Some(format!("kinds: {}", kinds.join(", ")))),
+        ));
+    };
+    let name =
+        match t.get("name") {
+            Some(n) => n.get_ref().as_str().map(str::to_string).ok_or_else(|| {
+                source.error(ErrorKind::InvalidValue, n.span(), "`name`: expected a string")
+            })?,
+            None => kind_name.to_string(),
+        };
+    let every = match t.get("every") {
+        Some(e) => {
+            let n = i64::deserialize(toml::de::ValueDeserializer::from(e.clone())).map_err(|_| {
+                source.error(
+                    ErrorKind::InvalidValue,
+                    e.span(),
+                    "`every`: expected an integer ≥ 1",
+                )
+            })?;
+            positive(source, &Spanned::new(e.span(), n), "every")?
+        }
+        None => u64::MAX,
+    };
+    let mut fields = probe.clone();
+    if let DeValue::Table(t) = fields.get_mut() {
+        for key in ["kind", "name", "every"] {
+            t.remove(key);
+        }
+    }
+    let cx = ProbeContext {
+        source,
+        model,
+        world_outputs: world.ports().outputs,
+        worlds: phases.iter().map(|p| &p.world).collect(),
+        words: words.clone(),
+        span: probe.span(),
+        kind: kind.name,
+    };
+    kind.parse(name, every, &fields, &cx)
+}
