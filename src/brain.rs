@@ -19,6 +19,8 @@ use crate::error::{Error, ErrorKind, Result, nearest};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::regions::{BuildContext, Region, RegionSpec};
 use crate::signal::{Signal, SignalKind};
+use crate::rng::name_hash;
+pub use crate::rng::derive_seed;
 use crate::vocabulary::Vocabulary;
 
 /// The name of the world's node in edges (`world.token`).
@@ -555,12 +557,23 @@ impl Brain {
             .graph
             .edge_references()
             .find(|e| e.weight().index == index)?;
-        let wire = e.weight();
-        if let Some(v) = self.clamp(index) {
+        self.carried(e.source(), e.weight(), false)
+    }
+
+    /// What a wire carries to its target: its clamp if it has one this phase; else, if
+    /// `delayed` and the wire is, the previous tick's value; else its source's latest output.
+    fn carried(&self, source: NodeIndex, wire: &Wire, delayed: bool) -> Option<Signal> {
+        if let Some(v) = self.clamp(wire.index) {
             return Some(Signal::filled(self.population, wire.width, v));
         }
-        self.signal(&self.plan.graph[e.source()].name, wire.from_port)
-            .cloned()
+        if delayed && wire.delayed {
+            return self.delayed.get(&wire.index).cloned();
+        }
+        self.outputs
+            .get(&source)?
+            .iter()
+            .find(|(p, _)| *p == wire.from_port)
+            .map(|(_, s)| s.clone())
     }
 
     /// The latest value of `region.port` (after a tick).
@@ -581,28 +594,14 @@ impl Brain {
             let mut inputs = Inputs::default();
             for e in self.plan.graph.edges_directed(n, petgraph::Direction::Incoming) {
                 let wire = e.weight();
-                let signal = if let Some(v) = self.clamp(wire.index) {
-                    Signal::filled(self.population, wire.width, v)
-                } else if wire.delayed {
-                    self.delayed[&wire.index].clone()
-                } else {
-                    self.outputs
-                        .get(&e.source())
-                        .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port))
-                        .map(|(_, s)| s.clone())
-                        .ok_or_else(|| {
-                            Error::Run(format!(
-                                "`{}` produced no `{}` this tick",
-                                self.plan.graph[e.source()].name,
-                                wire.from_port
-                            ))
-                        })?
-                };
-                let summed = match inputs.get(wire.to_port) {
-                    Some(existing) => existing.add(&signal),
-                    None => signal,
-                };
-                inputs.insert(wire.to_port, summed);
+                let signal = self.carried(e.source(), wire, true).ok_or_else(|| {
+                    Error::Run(format!(
+                        "`{}` produced no `{}` this tick",
+                        self.plan.graph[e.source()].name,
+                        wire.from_port
+                    ))
+                })?;
+                inputs.add(wire.to_port, signal);
             }
             let region = self
                 .regions
@@ -657,21 +656,8 @@ impl Brain {
             .edges_directed(NodeIndex::new(0), petgraph::Direction::Incoming)
         {
             let wire = e.weight();
-            let clamp = self
-                .clamp(wire.index)
-                .map(|v| Signal::filled(self.population, wire.width, v));
-            let found = clamp.as_ref().or_else(|| {
-                self.outputs
-                    .get(&e.source())
-                    .and_then(|o| o.iter().find(|(p, _)| *p == wire.from_port))
-                    .map(|(_, s)| s)
-            });
-            if let Some(s) = found {
-                let summed = match inputs.get(wire.to_port) {
-                    Some(existing) => existing.add(s),
-                    None => s.clone(),
-                };
-                inputs.insert(wire.to_port, summed);
+            if let Some(s) = self.carried(e.source(), wire, false) {
+                inputs.add(wire.to_port, s);
             }
         }
         inputs
@@ -720,27 +706,4 @@ impl Brain {
                 .map(|a| (self.plan.graph[*n].name.as_str(), a))
         })
     }
-}
-
-/// A seed for one stream, mixed from the scenario seed and a path of indices (SplitMix64).
-pub fn derive_seed(seed: u64, path: &[u64]) -> u64 {
-    let mut x = seed;
-    for &p in path {
-        x = splitmix(x ^ splitmix(p.wrapping_add(0x9E37_79B9_7F4A_7C15)));
-    }
-    x
-}
-
-/// FNV-1a of a name: stable across runs, platforms and Rust versions (unlike `DefaultHasher`).
-fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

@@ -60,6 +60,11 @@ impl Snapshot {
         self.values.insert(key.to_string(), v);
     }
 
+    /// Whether anything (a value or an array) is stored under `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.values.contains_key(key) || self.arrays.contains_key(key)
+    }
+
     /// Reads back a value stored with [`Snapshot::put`].
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
         let v = self.values.get(key).ok_or_else(|| missing(key))?;

@@ -107,6 +107,16 @@ impl Inputs {
         self.signals.insert(port, signal);
     }
 
+    /// Adds a signal into a port: set if the port has none yet, else summed with what it has
+    /// (several edges into one port are summed, in edge order).
+    pub fn add(&mut self, port: &'static str, signal: Signal) {
+        let summed = match self.signals.get(port) {
+            Some(existing) => existing.add(&signal),
+            None => signal,
+        };
+        self.signals.insert(port, summed);
+    }
+
     /// A port's signal, if connected.
     pub fn get(&self, port: &str) -> Option<&Signal> {
         self.signals.get(port)

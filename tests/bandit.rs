@@ -3,16 +3,15 @@
 //! reversal; a habit prior makes the old choice persist measurably longer.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 mod common;
 
 use valence::experiment::run;
 use valence::regions::ActionSelectionConfig;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 
 fn scenario() -> Scenario {
-    load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bandit.toml")).unwrap()
+    common::scenario("bandit")
 }
 
 /// Share of choices of the best arm in each step window, pooled over agents.

@@ -6,14 +6,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use common::run_rows;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 use valence::worlds::BanditConfig;
 
 fn scenario() -> Scenario {
-    load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/meta_bandit.toml")).unwrap()
+    common::scenario("meta_bandit")
 }
 
 /// Mean over agents of each probe's last reading in the test phase (each agent's reading is
@@ -74,7 +73,7 @@ fn the_full_architecture_runs_every_region_together() {
     // models/millidge.toml: cortex, reward model, basal ganglia, habit, PFC and hippocampus all
     // learning on episodic bandits (a smoke test at 2 000 ticks; the benchmark's workload).
     let mut s =
-        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/millidge_bandit.toml")).unwrap();
+        common::scenario("millidge_bandit");
     let kinds: Vec<&str> = s.model.regions.iter().map(|(_, r)| r.kind()).collect();
     for kind in [
         "sensory_cortex",

@@ -6,15 +6,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use common::run_rows;
-use valence::scenario::load_scenario;
 
 #[test]
 fn recall_values_a_once_seen_cue_and_ablating_it_does_not() {
     let s =
-        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/one_shot_memory.toml")).unwrap();
+        common::scenario("one_shot_memory");
     let rows = run_rows(&s);
     // Mean across agents of each phase's final accuracy and error.
     let mut last: BTreeMap<(&str, &str), (u64, Vec<f32>)> = BTreeMap::new();

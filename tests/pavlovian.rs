@@ -7,10 +7,9 @@ mod common;
 use common::{median, run_rows};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use valence::experiment::Row;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 use valence::worlds::PavlovianConfig;
 
 /// One agent's tick: (δ, time since the cue, phase).
@@ -51,7 +50,7 @@ fn trials(rows: &[Row], delay: f32) -> BTreeMap<usize, Vec<(String, f32, f32)>> 
 }
 
 fn scenario() -> Scenario {
-    load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pavlovian.toml")).unwrap()
+    common::scenario("pavlovian")
 }
 
 #[test]

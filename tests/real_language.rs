@@ -11,7 +11,7 @@ use std::path::Path;
 use valence::experiment::{Row, run};
 use valence::probes::CosineProbe;
 use valence::regions::SensoryCortexConfig;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 use valence::worlds::WordnetConfig;
 
 fn require_data() {
@@ -29,8 +29,7 @@ fn require_data() {
 /// (≈ 2.7 M ticks), four agents, the probes that need only common words.
 fn reduced() -> Scenario {
     let mut s =
-        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/real_language_valence.toml"))
-            .unwrap();
+        common::scenario("real_language_valence");
     s.population = 4;
     let ticks = 2_700_000;
     let Some(w) = s.phases[0].world.get_mut::<WordnetConfig>() else {

@@ -6,10 +6,9 @@ mod common;
 use common::{median, run_rows};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use valence::regions::RewardModelConfig;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 
 /// Per phase, per concept: each agent's valence at the phase's last probe.
 fn valences(s: &Scenario) -> BTreeMap<(String, String), Vec<f32>> {
@@ -43,7 +42,7 @@ fn b_vs_c(v: &BTreeMap<(String, String), Vec<f32>>, phase: &str) -> (f32, f32, u
 
 fn variant(cortex_learns: bool, gamma: f64) -> Scenario {
     let mut s =
-        load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/second_order.toml")).unwrap();
+        common::scenario("second_order");
     if !cortex_learns {
         s.phases[0].freeze.push("cortex".into());
     }

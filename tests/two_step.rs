@@ -6,14 +6,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use common::run_rows;
-use valence::scenario::load_scenario;
 
 #[test]
 fn meta_trained_pfc_shows_the_model_based_stay_signature() {
-    let mut s = load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/two_step.toml")).unwrap();
+    let mut s = common::scenario("two_step");
     // CI size: 120 k meta-training ticks (600 episodes of 100 trials per agent) instead of 200 k.
     s.phases[0].steps = 120_000;
     assert!(s.phases[1].freeze.iter().any(|r| r == "pfc"));

@@ -6,13 +6,12 @@ mod common;
 use common::{median, run_rows};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use valence::experiment::Row;
-use valence::scenario::{Scenario, load_scenario};
+use valence::scenario::Scenario;
 
 fn scenario(name: &str) -> Scenario {
-    load_scenario(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"))).unwrap()
+    common::scenario(name)
 }
 
 /// Each agent's valence of `concept` at the last valence reading of `phase`.

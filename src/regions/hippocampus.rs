@@ -43,6 +43,7 @@
 //! | `store` | "all" | or "rewarded" |
 //! | `timing` | "state" | "state" or "transition" (which latent a reward is stored with) |
 //! | `actions` | 2 | width of `recalled_action` |
+//! | `dim` | 16 | D, width of the `latent` input and of `recalled_latent` |
 //!
 //! The store is host memory (`[P, capacity, D]` keys, unit-normalised); recall for all agents
 //! is one pass over it.

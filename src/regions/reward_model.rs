@@ -1,14 +1,14 @@
 //! # RewardModel — the dopaminergic nuclei (VTA/SNc) as a learned value function
 //!
 //! Learns, from sparse primary reward, the value of points of the cortex's latent space and emits
-//! the reward prediction error (Schultz, Dayan & Montague 1997; Sutton & Barto 2018, ch. 9):
+//! the reward prediction error (Schultz, Dayan & Montague 1997; TD(λ): Sutton & Barto 2018, §12.2):
 //!
 //! ```text
 //! V(z)  = w · z + b                    (per agent: w ∈ R^D, b ∈ R; b = 0 unless `bias`)
 //! δ_t   = r_t + γ · V(z_{t+1}) − V(z_t)        timing = "state": r_t is received in z_t
 //! δ_t   = r_t + γ · V(z_t) − V(z_{t−1})        timing = "transition": r_t arrives on entering z_t
-//! e    ← γλ · e + z_s                  (z_s: the state whose value δ corrects; TD(λ) traces)
-//! w    ← (1 − η·wd) · w + η · δ · e     b ← b + η · δ · e_b
+//! e    ← γλ · e + z_s     e_b ← γλ · e_b + 1   (z_s: the state δ corrects; traces of w and b)
+//! w    ← (1 − η·κ) · w + η · δ · e      b ← b + η · δ · e_b   (κ: `weight_decay`)
 //! r̂(z) = u · z + c,  u ← u + η (r_t − r̂(z_t)) z_t   (the immediate-reward head)
 //! ```
 //!
@@ -17,8 +17,9 @@
 //!
 //! The value includes the reward received in the state itself, so a rewarded concept is
 //! valuable in its own right. δ_t needs z_{t+1}, so it is emitted one tick late (δ_{t−1} at
-//! tick t) under "state" timing; with γ = 0 it is exactly r − V(z). Because V is a function of z, value generalises
-//! over the latent geometry: a concept near a rewarded one is valued too (geometric bleed).
+//! tick t) under "state" timing; with γ = 0 it is exactly r − V(z). Because V is a function of
+//! z, value generalises over the latent geometry: a concept near a rewarded one is valued too
+//! (geometric bleed).
 //!
 //! **Valence of a concept c** := V(e(c)), the value at the cortex's readout of c.
 //!
@@ -34,7 +35,7 @@
 //! |---|---|---|
 //! | `lr` | 0.1 | η, learning rate (per tick) |
 //! | `gamma` | 0.0 | γ ∈ `[0, 1]`, discount per tick; 0 turns off TD (second-order) learning |
-//! | `weight_decay` | 0.0 | λ ≥ 0, L2 shrinkage per update (scaled by η); a ridge prior on w |
+//! | `weight_decay` | 0.0 | κ ≥ 0, L2 shrinkage per update (scaled by η); a ridge prior on w |
 //! | `bias` | false | learn b, a baseline value of every state |
 //! | `lambda` | 0.0 | λ ∈ `[0, 1]`, eligibility-trace decay (TD(λ)) |
 //! | `timing` | "state" | "state" or "transition" (see above) |

@@ -132,6 +132,28 @@ pub(crate) fn restore_agents<T: serde::de::DeserializeOwned>(
     Ok(())
 }
 
+/// Saves per-agent state under `agents` and the world's step counter under `step`: what a
+/// world that keeps one state per agent and one clock needs in a checkpoint.
+pub(crate) fn save_agents_and_step<T: serde::Serialize, S: serde::Serialize>(
+    out: &mut Snapshot,
+    agents: &[T],
+    step: &S,
+) {
+    out.put("agents", agents);
+    out.put("step", step);
+}
+
+/// Restores what [`save_agents_and_step`] wrote, checking the population.
+pub(crate) fn restore_agents_and_step<T: serde::de::DeserializeOwned, S: serde::de::DeserializeOwned>(
+    from: &Snapshot,
+    agents: &mut Vec<T>,
+    step: &mut S,
+) -> Result<()> {
+    restore_agents(from, "agents", agents)?;
+    *step = from.get("step")?;
+    Ok(())
+}
+
 /// A problem in a world's configuration, with the key path (below the world table) that
 /// locates it.
 #[derive(Debug, Clone, PartialEq)]

@@ -324,15 +324,12 @@ impl World for OneShotWorld {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        out.put("agents", &self.agents);
-        out.put("step", &self.step);
+        super::save_agents_and_step(out, &self.agents, &self.step);
         Ok(())
     }
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
-        super::restore_agents(from, "agents", &mut self.agents)?;
-        self.step = from.get("step")?;
-        Ok(())
+        super::restore_agents_and_step(from, &mut self.agents, &mut self.step)
     }
 }
 

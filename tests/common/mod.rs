@@ -5,7 +5,13 @@ use std::path::Path;
 
 use valence::device::DeviceChoice;
 use valence::experiment::{Row, RunOptions, run};
-use valence::scenario::Scenario;
+use valence::scenario::{Scenario, load_scenario};
+
+/// A shipped scenario, `scenarios/<name>.toml`, loaded and checked.
+pub fn scenario(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+    load_scenario(&path).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// Run options writing into `dir`, on the device `VALENCE_TEST_DEVICE` names (`cpu` when unset;
 /// `wgpu` needs `--features wgpu`): the whole scenario suite runs on either backend.

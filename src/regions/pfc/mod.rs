@@ -52,14 +52,23 @@
 //!
 //! The conditioning vector of DESIGN §1 (PFC → cortex) is not built: no gradient crosses
 //! between regions, so nothing would train it.
+//!
+//! Files: this one (parameters, ports, the region's tick, checkpoints); `gru.rs` (the network,
+//! its named weights, forward and written-out backward); `a2c.rs` (returns, advantages, the
+//! loss's gradient at the heads); `adam.rs` (clipping and Adam).
+
+mod a2c;
+mod adam;
+mod gru;
 
 use crate::rng::SimRng;
 use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::activation::{log_softmax, sigmoid};
 use ndarray::Array2;
 use rand::SeedableRng;
-use rand_distr::{Distribution, Uniform};
 use serde::{Deserialize, Serialize};
+
+use adam::Adam;
+use gru::{Gates, Weights};
 
 use super::{
     BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
@@ -112,7 +121,7 @@ impl RegionParams for PfcConfig {
     const KIND: &'static str = "pfc";
     const SUMMARY: &'static str =
         "prefrontal GRU controller trained by A2C across episodes (meta-RL, Wang et al. 2018)";
-    const DETAIL: &'static str = include_str!("pfc.rs");
+    const DETAIL: &'static str = include_str!("mod.rs");
 
     /// The ports.
     fn ports(&self) -> Ports {
@@ -182,30 +191,8 @@ impl RegionParams for PfcConfig {
     }
 }
 
-/// Parameter order in [`Pfc::params`].
-const WX: usize = 0;
-const WH: usize = 1;
-const BX: usize = 2;
-const BH: usize = 3;
-const WP: usize = 4;
-const BP: usize = 5;
-const WV: usize = 6;
-const BV: usize = 7;
-const PARAMS: usize = 8;
-
-type Params = [Tensor<3>; PARAMS];
-
-/// The GRU's gates at one step, kept for the backward pass: r, u (update), n (candidate), and
-/// W_hn h + b_hn (what r multiplies), each `[G, W, H]`.
-struct Gates {
-    reset: Tensor<3>,
-    update: Tensor<3>,
-    candidate: Tensor<3>,
-    hidden_candidate: Tensor<3>,
-}
-
 /// One forward step of a rollout (constants, no graph), awaiting its outcome.
-struct Step {
+pub(super) struct Step {
     /// x_t `[G, W, I]` and h_{t−1} `[G, W, H]`.
     x: Tensor<3>,
     h_prev: Tensor<3>,
@@ -227,10 +214,9 @@ pub struct Pfc {
     population: usize,
     groups: usize,
     input_width: usize,
-    params: Params,
-    /// Adam's first and second moments, and its step count.
-    moments: (Params, Params),
-    adam_step: i32,
+    params: Weights,
+    /// Adam's moments and step count.
+    adam: Adam,
     /// h, `[G, W, H]`.
     hidden: Tensor<3>,
     /// The rollout under way. A checkpoint stores its inputs and first h; a restore replays
@@ -252,75 +238,31 @@ impl Pfc {
         let groups = p / config.workers;
         let width = |port: &str| ctx.input_widths.get(port).copied().unwrap_or(0);
         let input_width = width("latent") + config.actions + 1 + width("rpe") + width("memory");
-        let (h, a) = (config.hidden, config.actions);
-        let bound = 1.0 / (h as f32).sqrt();
-        let shapes: [([usize; 3], f32); PARAMS] = [
-            ([groups, input_width, 3 * h], bound),
-            ([groups, h, 3 * h], bound),
-            ([groups, 1, 3 * h], bound),
-            ([groups, 1, 3 * h], bound),
-            ([groups, h, a], 0.01 * bound),
-            ([groups, 1, a], 0.0),
-            ([groups, h, 1], bound),
-            ([groups, 1, 1], 0.0),
-        ];
         // Each controller draws from the seed of its first worker.
         let mut rngs: Vec<SimRng> = (0..groups)
             .map(|g| SimRng::seed_from_u64(ctx.seeds[g * config.workers]))
             .collect();
-        let params: Params = std::array::from_fn(|i| {
-            let (shape, scale) = shapes[i];
-            let per_group = shape[1] * shape[2];
-            let mut values = Vec::with_capacity(shape[0] * per_group);
-            for rng in rngs.iter_mut() {
-                if scale > 0.0 {
-                    let u = Uniform::new_inclusive(-scale, scale);
-                    values.extend((0..per_group).map(|_| u.sample(rng)));
-                } else {
-                    values.extend(std::iter::repeat_n(0.0, per_group));
-                }
-            }
-            Tensor::from_data(TensorData::new(values, shape), ctx.device)
-        });
-        let zeros = || std::array::from_fn(|i| params[i].zeros_like());
+        let params = Weights::random(
+            groups,
+            input_width,
+            config.hidden,
+            config.actions,
+            &mut rngs,
+            ctx.device,
+        );
+        let h = config.hidden;
         Ok(Pfc {
             config: config.clone(),
             device: ctx.device.clone(),
             population: p,
             groups,
             input_width,
-            moments: (zeros(), zeros()),
+            adam: Adam::new(&params),
             params,
-            adam_step: 0,
             hidden: Tensor::zeros([groups, config.workers, h], ctx.device),
             rollout: Vec::new(),
             learning: true,
         })
-    }
-
-    /// One GRU step and the heads: `x` `[G, W, I]`, `h` `[G, W, H]` → (h′, logits, v, gates).
-    /// Generic over the tensors' graph: the unit tests run it on autodiff leaves to check
-    /// [`Pfc::gradients`].
-    fn forward(params: &Params, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>, Gates) {
-        let gx = x.matmul(params[WX].clone()) + params[BX].clone();
-        let gh = h.clone().matmul(params[WH].clone()) + params[BH].clone();
-        let mut gx = gx.chunk(3, 2).into_iter();
-        let mut gh = gh.chunk(3, 2).into_iter();
-        let (xr, xz, xn) = (gx.next().unwrap(), gx.next().unwrap(), gx.next().unwrap());
-        let (hr, hz, hn) = (gh.next().unwrap(), gh.next().unwrap(), gh.next().unwrap());
-        let reset = sigmoid(xr + hr);
-        let update = sigmoid(xz + hz);
-        let candidate = (xn + reset.clone() * hn.clone()).tanh();
-        let h = candidate.clone() + update.clone() * (h - candidate.clone());
-        let logits = h.clone().matmul(params[WP].clone()) + params[BP].clone();
-        let value = h.clone().matmul(params[WV].clone()) + params[BV].clone();
-        let gates = Gates {
-            reset,
-            update,
-            candidate,
-            hidden_candidate: hn,
-        };
-        (h, logits, value, gates)
     }
 
     /// The input x_t `[G, W, I]`, previous action and reward zeroed where an episode starts.
@@ -373,7 +315,7 @@ impl Pfc {
         done: Vec<bool>,
     ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
         let h_prev = self.hidden.clone();
-        let (h, logits, value, gates) = Self::forward(&self.params, x.clone(), h_prev.clone());
+        let (h, logits, value, gates) = gru::forward(&self.params, x.clone(), h_prev.clone());
         self.rollout.push(Step {
             x,
             h_prev,
@@ -388,162 +330,45 @@ impl Pfc {
         (h, logits, value)
     }
 
-    /// The A2C loss's gradient with respect to each parameter, by back-propagation through
-    /// time written out: the recurrence is stepped backwards through the kept gates, and each
-    /// weight's gradient is one batched matmul over the whole rollout (Σ_t x_tᵀ g_t as
-    /// `[G, I, T·W] × [G, T·W, 3H]`), never a weight-sized tensor per step.
-    ///
-    /// `values`, `returns` and `advantages` are `[G, T·W, 1]` and `onehot` `[G, T·W, A]`, laid
-    /// out like the rollout's steps concatenated along the worker axis.
-    fn gradients(
-        &self,
-        steps: &[Step],
-        values: Tensor<3>,
-        returns: Tensor<3>,
-        advantages: Tensor<3>,
-        onehot: Tensor<3>,
-    ) -> Params {
-        let (t_len, g, w, hd) = (steps.len(), self.groups, self.config.workers, self.config.hidden);
-        let n = (t_len * w) as f32;
-        let cat = |f: fn(&Step) -> &Tensor<3>| Tensor::cat(steps.iter().map(|s| f(s).clone()).collect(), 1);
-        // L = mean[−log π(a) A + β_v ½ (R − v)² − β_e H(π)], A constant:
-        // ∂L/∂logits = (π − onehot) A / n + β_e π (log π + H) / n;  ∂L/∂v = β_v (v − R) / n.
-        let logp = log_softmax(cat(|s| &s.logits), 2);
-        let pi = logp.clone().exp();
-        let entropy = -(pi.clone() * logp.clone()).sum_dim(2);
-        let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n)
-            + pi * (logp + entropy) * (self.config.entropy as f32 / n);
-        let d_value = (values - returns) * (self.config.value_loss as f32 / n);
-        let h_all = cat(|s| &s.h);
-        let transpose = |t: &Tensor<3>| t.clone().swap_dims(1, 2);
-        let d_wp = transpose(&h_all).matmul(d_logits.clone());
-        let d_wv = transpose(&h_all).matmul(d_value.clone());
-        let d_heads = d_logits.clone().matmul(transpose(&self.params[WP]))
-            + d_value.clone().matmul(transpose(&self.params[WV]));
-        // Backwards through the recurrence h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-        let wh_t = transpose(&self.params[WH]);
-        let mut d_gx = Vec::with_capacity(t_len);
-        let mut d_gh = Vec::with_capacity(t_len);
-        let mut carry: Option<Tensor<3>> = None;
-        for (t, s) in steps.iter().enumerate().rev() {
-            let mut dh = d_heads.clone().slice([0..g, t * w..(t + 1) * w, 0..hd]);
-            if let Some(c) = carry.take() {
-                dh = dh + c;
-            }
-            let Gates {
-                reset: r,
-                update: u,
-                candidate: c,
-                hidden_candidate: hn,
-            } = &s.gates;
-            let dc = dh.clone() - dh.clone() * u.clone();
-            let du = dh.clone() * (s.h_prev.clone() - c.clone());
-            let direct = dh * u.clone();
-            let dc_pre = dc.clone() - dc * c.clone().square();
-            let dr = dc_pre.clone() * hn.clone();
-            let dhn = dc_pre.clone() * r.clone();
-            let dr_pre = dr * (r.clone() - r.clone().square());
-            let du_pre = du * (u.clone() - u.clone().square());
-            let gh = Tensor::cat(vec![dr_pre.clone(), du_pre.clone(), dhn], 2);
-            carry = Some(direct + gh.clone().matmul(wh_t.clone()));
-            d_gx.push(Tensor::cat(vec![dr_pre, du_pre, dc_pre], 2));
-            d_gh.push(gh);
-        }
-        d_gx.reverse();
-        d_gh.reverse();
-        let (d_gx, d_gh) = (Tensor::cat(d_gx, 1), Tensor::cat(d_gh, 1));
-        let d_wx = transpose(&cat(|s| &s.x)).matmul(d_gx.clone());
-        let d_wh = transpose(&cat(|s| &s.h_prev)).matmul(d_gh.clone());
-        [
-            d_wx,
-            d_wh,
-            d_gx.sum_dim(1),
-            d_gh.sum_dim(1),
-            d_wp,
-            d_logits.sum_dim(1),
-            d_wv,
-            d_value.sum_dim(1),
-        ]
+    /// The A2C loss's gradient with respect to each parameter over a rollout: at the heads
+    /// ([`a2c::head_gradients`]), then through the network ([`gru::backward`]).
+    fn gradients(&self, steps: &[Step], bootstrap: &[f32]) -> Weights {
+        let values = a2c::values(steps);
+        let targets = a2c::targets(
+            self.shape(),
+            self.config.gamma as f32,
+            steps,
+            &values,
+            bootstrap,
+            &self.device,
+        );
+        let (d_logits, d_value) = a2c::head_gradients(
+            steps,
+            values,
+            targets,
+            self.config.workers,
+            (self.config.entropy, self.config.value_loss),
+        );
+        gru::backward(&self.params, steps, d_logits, d_value, self.config.workers)
     }
 
-    /// The rollout's values `[G, T·W, 1]`: its steps' `value`s concatenated along the worker axis.
-    fn values(steps: &[Step]) -> Tensor<3> {
-        Tensor::cat(steps.iter().map(|s| s.value.clone()).collect(), 1)
-    }
-
-    /// Returns, advantages and the chosen actions of a rollout (host side), as
-    /// `[G, T·W, 1]`, `[G, T·W, 1]` and `[G, T·W, A]`; `values` as [`Pfc::values`] gives them,
-    /// `bootstrap` is v of the state after the rollout.
-    fn targets(
-        &self,
-        steps: &[Step],
-        values: &Tensor<3>,
-        bootstrap: &[f32],
-    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
-        let (t_len, g, w, a) = (steps.len(), self.groups, self.config.workers, self.config.actions);
-        let gamma = self.config.gamma as f32;
-        let values = values
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 values");
-        let mut returns = vec![0.0f32; g * t_len * w];
-        let mut onehot = vec![0.0f32; g * t_len * w * a];
-        for agent in 0..self.population {
-            let (gi, wi) = (agent / w, agent % w);
-            let mut ret = bootstrap[agent];
-            for (t, s) in steps.iter().enumerate().rev() {
-                ret = s.reward[agent] + if s.done[agent] { 0.0 } else { gamma * ret };
-                let idx = gi * t_len * w + t * w + wi;
-                returns[idx] = ret;
-                onehot[idx * a + s.action[agent]] = 1.0;
-            }
+    fn shape(&self) -> a2c::Shape {
+        a2c::Shape {
+            groups: self.groups,
+            workers: self.config.workers,
+            actions: self.config.actions,
         }
-        let advantages: Vec<f32> = returns.iter().zip(&values).map(|(r, v)| r - v).collect();
-        let constant = |v: Vec<f32>, last: usize| {
-            Tensor::<3>::from_data(TensorData::new(v, [g, t_len * w, last]), &self.device)
-        };
-        (constant(returns, 1), constant(advantages, 1), constant(onehot, a))
     }
 
     /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
     fn update(&mut self, bootstrap: &[f32]) {
         let steps = std::mem::take(&mut self.rollout);
-        let g = self.groups;
-        let values = Self::values(&steps);
-        let (returns, advantages, onehot) = self.targets(&steps, &values, bootstrap);
-        let mut grads = self.gradients(&steps, values, returns, advantages, onehot);
+        let mut grads = self.gradients(&steps, bootstrap);
         drop(steps);
         if self.config.max_grad_norm > 0.0 {
-            let sq = grads
-                .iter()
-                .map(|gr| {
-                    let [_, r, c] = gr.dims();
-                    gr.clone().reshape([g, r * c]).square().sum_dim(1)
-                })
-                .reduce(|x, y| x + y)
-                .expect("parameters");
-            let scale = (sq.sqrt() + 1e-6)
-                .recip()
-                .mul_scalar(self.config.max_grad_norm)
-                .clamp_max(1.0);
-            let scale = scale.reshape([g, 1, 1]);
-            grads = grads.map(|gr| gr * scale.clone());
+            grads = adam::clip(grads, self.config.max_grad_norm, self.groups);
         }
-        // Adam (Kingma & Ba 2015).
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        self.adam_step += 1;
-        let c1 = 1.0 - b1.powi(self.adam_step);
-        let c2 = 1.0 - b2.powi(self.adam_step);
-        let lr = self.config.lr as f32;
-        for (i, gr) in grads.into_iter().enumerate() {
-            let m = self.moments.0[i].clone() * b1 + gr.clone() * (1.0 - b1);
-            let v = self.moments.1[i].clone() * b2 + gr.square() * (1.0 - b2);
-            let step = (m.clone() / c1) / ((v.clone() / c2).sqrt() + eps);
-            self.params[i] = self.params[i].clone() - step * lr;
-            self.moments.0[i] = m;
-            self.moments.1[i] = v;
-        }
+        self.adam.apply(&mut self.params, grads, self.config.lr as f32);
     }
 }
 
@@ -577,7 +402,7 @@ impl Region for Pfc {
             let bootstrap = if reset.iter().all(|&r| r) {
                 vec![0.0; p]
             } else {
-                let (_, _, v, _) = Self::forward(&self.params, x.clone(), self.hidden.clone());
+                let (_, _, v, _) = gru::forward(&self.params, x.clone(), self.hidden.clone());
                 v.into_data().try_to_vec::<f32>().expect("f32 values")
             };
             self.update(&bootstrap);
@@ -593,7 +418,7 @@ impl Region for Pfc {
         let (h, logits, value) = if self.learning {
             self.track(x, vec![0; p], vec![0.0; p], vec![false; p])
         } else {
-            let (h, logits, value, _) = Self::forward(&self.params, x, self.hidden.clone());
+            let (h, logits, value, _) = gru::forward(&self.params, x, self.hidden.clone());
             (h, logits, value)
         };
         self.hidden = h;
@@ -628,12 +453,17 @@ impl Region for Pfc {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        for (i, t) in self.params.iter().enumerate() {
-            out.put_tensor(&format!("params/{i}"), t);
-            out.put_tensor(&format!("first_moment/{i}"), &self.moments.0[i]);
-            out.put_tensor(&format!("second_moment/{i}"), &self.moments.1[i]);
+        let (params, first, second) = (
+            self.params.as_array(),
+            self.adam.first.as_array(),
+            self.adam.second.as_array(),
+        );
+        for (i, name) in Weights::NAMES.iter().enumerate() {
+            out.put_tensor(&format!("params/{name}"), params[i]);
+            out.put_tensor(&format!("first_moment/{name}"), first[i]);
+            out.put_tensor(&format!("second_moment/{name}"), second[i]);
         }
-        out.put("adam_step", &self.adam_step);
+        out.put("adam_step", &self.adam.step);
         out.put_tensor("hidden", &self.hidden);
         // The rollout under way: its inputs and outcomes (its graph is rebuilt on restore).
         out.put_optional_tensor("rollout_start", self.rollout.first().map(|s| &s.h_prev));
@@ -648,13 +478,26 @@ impl Region for Pfc {
     }
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
-        for i in 0..PARAMS {
-            let dims = self.params[i].dims();
-            self.params[i] = from.tensor(&format!("params/{i}"), dims, &self.device)?;
-            self.moments.0[i] = from.tensor(&format!("first_moment/{i}"), dims, &self.device)?;
-            self.moments.1[i] = from.tensor(&format!("second_moment/{i}"), dims, &self.device)?;
+        // By name; checkpoints written before the weights had names stored them by index.
+        let key = |what: &str, i: usize| {
+            let named = format!("{what}/{}", Weights::NAMES[i]);
+            if from.contains(&named) {
+                named
+            } else {
+                format!("{what}/{i}")
+            }
+        };
+        let device = self.device.clone();
+        let params = self.params.as_array_mut();
+        let first = self.adam.first.as_array_mut();
+        let second = self.adam.second.as_array_mut();
+        for (i, ((p, m), v)) in params.into_iter().zip(first).zip(second).enumerate() {
+            let dims = p.dims();
+            *p = from.tensor(&key("params", i), dims, &device)?;
+            *m = from.tensor(&key("first_moment", i), dims, &device)?;
+            *v = from.tensor(&key("second_moment", i), dims, &device)?;
         }
-        self.adam_step = from.get("adam_step")?;
+        self.adam.step = from.get("adam_step")?;
         let h_dims = self.hidden.dims();
         self.rollout.clear();
         self.hidden = from
@@ -678,7 +521,8 @@ impl Region for Pfc {
     fn divergent_agent(&self) -> Option<usize> {
         // Each parameter read back once; the first controller with a non-finite weight.
         self.params
-            .iter()
+            .as_array()
+            .into_iter()
             .filter_map(|t| {
                 let per_group = t.dims()[1] * t.dims()[2];
                 let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
@@ -695,6 +539,7 @@ impl Region for Pfc {
 mod tests {
     use super::*;
     use crate::vocabulary::Vocabulary;
+    use burn::tensor::activation::log_softmax;
 
     /// A controller for `population` agents on the CPU, agent i seeded with i.
     fn build(config: &PfcConfig, population: usize, widths: &[(&'static str, usize)]) -> Pfc {
@@ -723,7 +568,7 @@ mod tests {
         };
         let mut pfc = build(&config, 4, &[("latent", 3)]);
         // A policy head large enough for the policy and entropy terms to matter.
-        pfc.params[WP] = pfc.params[WP].clone() * 100.0;
+        pfc.params.w_policy = pfc.params.w_policy.clone() * 100.0;
         let width = pfc.input_width;
         for t in 0..5 {
             let x: Vec<f32> = (0..4 * width)
@@ -737,21 +582,17 @@ mod tests {
             pfc.hidden = h;
         }
         let steps = std::mem::take(&mut pfc.rollout);
-        let values = Pfc::values(&steps);
-        let (returns, advantages, onehot) = pfc.targets(&steps, &values, &[0.3, -0.2, 0.1, 0.5]);
-        let written = pfc.gradients(
-            &steps,
-            values,
-            returns.clone(),
-            advantages.clone(),
-            onehot.clone(),
-        );
+        let bootstrap = [0.3, -0.2, 0.1, 0.5];
+        let written = pfc.gradients(&steps, &bootstrap);
+        let values = a2c::values(&steps);
+        let gamma = pfc.config.gamma as f32;
+        let (returns, advantages, onehot) = a2c::targets(pfc.shape(), gamma, &steps, &values, &bootstrap, &device);
 
-        let leaves: Params = std::array::from_fn(|i| pfc.params[i].clone().autodiff().require_grad());
+        let leaves = pfc.params.map(|t| t.clone().autodiff().require_grad());
         let mut h = steps[0].h_prev.clone().autodiff();
         let (mut logits, mut values) = (Vec::new(), Vec::new());
         for s in &steps {
-            let (next, l, v, _) = Pfc::forward(&leaves, s.x.clone().autodiff(), h);
+            let (next, l, v, _) = gru::forward(&leaves, s.x.clone().autodiff(), h);
             h = next;
             logits.push(l);
             values.push(v);
@@ -765,10 +606,11 @@ mod tests {
             + (returns.autodiff() - value).square().sum() * (0.5 * 0.7 / n)
             - entropy.sum() * (0.3 / n);
         let grads = loss.backward();
-        for (i, leaf) in leaves.iter().enumerate() {
+        for (k, leaf) in leaves.as_array().into_iter().enumerate() {
+            let i = Weights::NAMES[k];
             let auto = leaf.grad(&grads).expect("every parameter is used");
             let auto = auto.into_data().try_to_vec::<f32>().unwrap();
-            let ours = written[i].clone().into_data().try_to_vec::<f32>().unwrap();
+            let ours = written.as_array()[k].clone().into_data().try_to_vec::<f32>().unwrap();
             assert_eq!(auto.len(), ours.len(), "parameter {i}");
             let norm = auto.iter().map(|v| v * v).sum::<f32>().sqrt();
             let diff = auto
@@ -793,10 +635,48 @@ mod tests {
         let mut pfc = build(&config, 6, &[]);
         assert_eq!(pfc.divergent_agent(), None);
         // Controller 1 (agents 2 and 3) gets a NaN in its value head.
-        let [g, h, _] = pfc.params[WV].dims();
+        let [g, h, _] = pfc.params.w_value.dims();
         let mut v = vec![0.0f32; g * h];
         v[h + 1] = f32::NAN;
-        pfc.params[WV] = Tensor::from_data(TensorData::new(v, [g, h, 1]), &device);
+        pfc.params.w_value = Tensor::from_data(TensorData::new(v, [g, h, 1]), &device);
         assert_eq!(pfc.divergent_agent(), Some(2));
+    }
+
+    #[test]
+    fn checkpoints_from_before_the_weights_had_names_still_restore() {
+        let config = PfcConfig {
+            workers: 2,
+            hidden: 4,
+            ..Default::default()
+        };
+        let trained = build(&config, 4, &[("latent", 3)]);
+        // The old layout: parameters and moments under their index.
+        let mut old = Snapshot::default();
+        let (p, m, v) = (
+            trained.params.as_array(),
+            trained.adam.first.as_array(),
+            trained.adam.second.as_array(),
+        );
+        for i in 0..Weights::NAMES.len() {
+            old.put_tensor(&format!("params/{i}"), &(p[i].clone() * 2.0));
+            old.put_tensor(&format!("first_moment/{i}"), m[i]);
+            old.put_tensor(&format!("second_moment/{i}"), v[i]);
+        }
+        old.put("adam_step", &3);
+        old.put_tensor("hidden", &trained.hidden);
+        old.put_optional_tensor::<3>("rollout_start", None);
+        old.put("rollout_length", &0usize);
+        let mut fresh = build(&config, 4, &[("latent", 3)]);
+        fresh.restore(&old).unwrap();
+        assert_eq!(fresh.adam.step, 3);
+        let doubled = trained.params.w_policy.clone() * 2.0;
+        assert_eq!(
+            fresh.params.w_policy.into_data().try_to_vec::<f32>().unwrap(),
+            doubled.into_data().try_to_vec::<f32>().unwrap()
+        );
+        // And the new layout names them.
+        let mut new = Snapshot::default();
+        trained.save(&mut new).unwrap();
+        assert!(new.contains("params/w_policy") && !new.contains("params/4"));
     }
 }

@@ -1,0 +1,69 @@
+//! Per-controller gradient-norm clipping and Adam (Kingma & Ba 2015) on the controllers'
+//! batched weights.
+//!
+//! ```text
+//! g ← g · min(1, c / (‖g‖ + 10⁻⁶))          (‖g‖ over all of one controller's parameters)
+//! m ← β₁ m + (1 − β₁) g     v ← β₂ v + (1 − β₂) g²     θ ← θ − η (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
+//! ```
+//! with β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸.
+
+use burn::prelude::Tensor;
+
+use super::gru::Weights;
+
+/// Adam's state: first and second moments of every parameter, and the step count.
+#[derive(Clone)]
+pub(super) struct Adam {
+    pub first: Weights,
+    pub second: Weights,
+    pub step: i32,
+}
+
+impl Adam {
+    /// Zero moments for these parameters.
+    pub fn new(params: &Weights) -> Self {
+        Adam {
+            first: params.map(|t| t.zeros_like()),
+            second: params.map(|t| t.zeros_like()),
+            step: 0,
+        }
+    }
+
+    /// One step of size `lr` on `params` along `grads`.
+    pub fn apply(&mut self, params: &mut Weights, grads: Weights, lr: f32) {
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        self.step += 1;
+        let c1 = 1.0 - b1.powi(self.step);
+        let c2 = 1.0 - b2.powi(self.step);
+        let grads = grads.as_array().map(Tensor::clone);
+        let (first, second) = (self.first.as_array_mut(), self.second.as_array_mut());
+        for (((param, gr), m_old), v_old) in params.as_array_mut().into_iter().zip(grads).zip(first).zip(second) {
+            let m = m_old.clone() * b1 + gr.clone() * (1.0 - b1);
+            let v = v_old.clone() * b2 + gr.square() * (1.0 - b2);
+            let step = (m.clone() / c1) / ((v.clone() / c2).sqrt() + eps);
+            *param = param.clone() - step * lr;
+            *m_old = m;
+            *v_old = v;
+        }
+    }
+}
+
+/// Each controller's gradient rescaled to a norm of at most `max_norm` (over all its
+/// parameters); `groups` controllers.
+pub(super) fn clip(grads: Weights, max_norm: f64, groups: usize) -> Weights {
+    let sq = grads
+        .as_array()
+        .iter()
+        .map(|gr| {
+            let [_, r, c] = gr.dims();
+            (*gr).clone().reshape([groups, r * c]).square().sum_dim(1)
+        })
+        .reduce(|x, y| x + y)
+        .expect("parameters");
+    let scale = (sq.sqrt() + 1e-6)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0);
+    let scale = scale.reshape([groups, 1, 1]);
+    grads.map(|gr| gr.clone() * scale.clone())
+}
