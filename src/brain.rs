@@ -18,9 +18,9 @@ use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::regions::{BuildContext, Region, RegionSpec};
-use crate::signal::{Signal, SignalKind};
-use crate::rng::name_hash;
 pub use crate::rng::derive_seed;
+use crate::rng::name_hash;
+use crate::signal::{Signal, SignalKind};
 use crate::vocabulary::Vocabulary;
 
 /// The name of the world's node in edges (`world.token`).
@@ -608,10 +608,9 @@ impl Brain {
                 .get_mut(&n)
                 .expect("every scheduled node is a region");
             let start = std::time::Instant::now();
-            let out = region.step(&inputs).map_err(|e| match e {
-                Error::Run(m) => Error::Run(format!("region `{}`: {m}", self.plan.graph[n].name)),
-                other => other,
-            })?;
+            let out = region
+                .step(&inputs)
+                .map_err(|e| e.in_region(&self.plan.graph[n].name))?;
             *self.busy.entry(n).or_default() += start.elapsed();
             self.outputs.insert(n, out);
         }
@@ -669,9 +668,7 @@ impl Brain {
         for n in &self.plan.order {
             let name = &self.plan.graph[*n].name;
             let mut region = Snapshot::default();
-            self.regions[n]
-                .save(&mut region)
-                .map_err(|e| Error::Run(format!("region `{name}`: {e}")))?;
+            self.regions[n].save(&mut region).map_err(|e| e.in_region(name))?;
             out.nest(&format!("regions/{name}"), region);
         }
         for (index, signal) in &self.delayed {
@@ -688,7 +685,7 @@ impl Brain {
                 .get_mut(n)
                 .expect("every scheduled node is a region")
                 .restore(&from.scope(&format!("regions/{name}")))
-                .map_err(|e| Error::Run(format!("region `{name}`: {e}")))?;
+                .map_err(|e| e.in_region(name))?;
         }
         for (index, signal) in self.delayed.iter_mut() {
             let shape = signal.to_host().dim();

@@ -48,9 +48,10 @@ struct Header {
 }
 
 fn missing(key: &str) -> Error {
-    Error::Run(format!(
-        "checkpoint: no `{key}` saved (written by another version of the model?)"
-    ))
+    Error::Checkpoint {
+        key: key.to_string(),
+        message: format!("no `{key}` saved (written by another version of the model?)"),
+    }
 }
 
 impl Snapshot {
@@ -68,8 +69,10 @@ impl Snapshot {
     /// Reads back a value stored with [`Snapshot::put`].
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
         let v = self.values.get(key).ok_or_else(|| missing(key))?;
-        v.deserialized()
-            .map_err(|e| Error::Run(format!("checkpoint: `{key}` does not read back: {e}")))
+        v.deserialized().map_err(|e| Error::Checkpoint {
+            key: key.to_string(),
+            message: format!("`{key}` does not read back: {e}"),
+        })
     }
 
     /// Stores an `f32` array of the given shape (weights, tables, traces).
@@ -82,9 +85,10 @@ impl Snapshot {
     pub fn array(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let (saved, data) = self.arrays.get(key).ok_or_else(|| missing(key))?;
         if saved != shape {
-            return Err(Error::Run(format!(
-                "checkpoint: `{key}` has shape {saved:?}, the model expects {shape:?}"
-            )));
+            return Err(Error::Checkpoint {
+                key: key.to_string(),
+                message: format!("`{key}` has shape {saved:?}, the model expects {shape:?}"),
+            });
         }
         Ok(data.clone())
     }

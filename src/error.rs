@@ -133,7 +133,75 @@ pub enum Error {
     /// The requested compute device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),
-    /// A run-time failure with its context (phase, step, region) in the message.
+    /// Something failed at a step of a phase (the error beneath says what).
+    #[error("phase `{phase}`, step {step}: {source}")]
+    AtStep {
+        /// The phase's name.
+        phase: String,
+        /// Ticks since the run began.
+        step: u64,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// A region failed: stepping, changing parameters, saving or restoring.
+    #[error("region `{region}`: {source}")]
+    Region {
+        /// The region's name in the model.
+        region: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// The world failed: stepping, taking the brain's reply, saving or restoring.
+    #[error("world `{kind}`: {source}")]
+    World {
+        /// The world's kind.
+        kind: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+    /// A probe could not take its reading.
+    #[error("probe `{probe}`: {message}")]
+    Probe {
+        /// The probe's name.
+        probe: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A region's learnable state stopped being finite; the readings so far are saved.
+    #[error(
+        "phase `{phase}`, step {step}: region `{region}`, agent {agent} diverged (non-finite \
+         weights); metrics so far are in {}",
+        dir.display()
+    )]
+    Diverged {
+        /// The phase's name.
+        phase: String,
+        /// Ticks since the run began.
+        step: u64,
+        /// The first region (in tick order) that diverged.
+        region: String,
+        /// Its first agent that diverged.
+        agent: usize,
+        /// The run directory.
+        dir: PathBuf,
+    },
+    /// A checkpoint lacks a key, or a key does not read back as the running model expects.
+    #[error("checkpoint: {message}")]
+    Checkpoint {
+        /// The key (`regions/vta/weights`, scoped below the component that read it).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A run directory cannot be resumed: no checkpoint, or the scenario changed.
+    #[error("{}: {reason}", path.display())]
+    Resume {
+        /// The checkpoint or scenario file concerned.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// Any other run-time failure, its context in the message.
     #[error("{0}")]
     Run(String),
 }
@@ -160,6 +228,59 @@ impl Error {
         match self {
             Error::Located(e) => e.help.as_deref(),
             _ => None,
+        }
+    }
+
+    /// The error beneath its context (phase and step, region, world): what actually failed.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::AtStep { source, .. } | Error::Region { source, .. } | Error::World { source, .. } => {
+                source.root()
+            }
+            other => other,
+        }
+    }
+
+    /// The region an error arose in, if it arose in one.
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            Error::Region { region, .. } | Error::Diverged { region, .. } => Some(region),
+            Error::AtStep { source, .. } | Error::World { source, .. } => source.region(),
+            _ => None,
+        }
+    }
+
+    /// The phase and step an error arose at, if it arose during a run.
+    pub fn at_step(&self) -> Option<(&str, u64)> {
+        match self {
+            Error::AtStep { phase, step, .. } | Error::Diverged { phase, step, .. } => Some((phase, *step)),
+            Error::Region { source, .. } | Error::World { source, .. } => source.at_step(),
+            _ => None,
+        }
+    }
+
+    /// Wraps an error as a region's.
+    pub fn in_region(self, region: &str) -> Self {
+        Error::Region {
+            region: region.to_string(),
+            source: Box::new(self),
+        }
+    }
+
+    /// Wraps an error as a world's.
+    pub fn in_world(self, kind: &str) -> Self {
+        Error::World {
+            kind: kind.to_string(),
+            source: Box::new(self),
+        }
+    }
+
+    /// Wraps an error with the phase and step it arose at.
+    pub fn at(self, phase: &str, step: u64) -> Self {
+        Error::AtStep {
+            phase: phase.to_string(),
+            step,
+            source: Box::new(self),
         }
     }
 

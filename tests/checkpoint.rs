@@ -107,10 +107,9 @@ fn resumed_real_language_run_matches_on_wordnet_and_lexicon() {
 #[test]
 fn a_changed_scenario_or_a_missing_checkpoint_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let err = resume(dir.path(), None, &common::options(dir.path()))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("no checkpoint to resume from"), "{err}");
+    let err = resume(dir.path(), None, &common::options(dir.path())).unwrap_err();
+    assert!(matches!(err, valence::Error::Resume { .. }), "{err}");
+    assert!(err.to_string().contains("no checkpoint to resume from"), "{err}");
 
     // A scenario file that changes after the run started.
     let scenario = dir.path().join("s.toml");
@@ -126,10 +125,15 @@ fn a_changed_scenario_or_a_missing_checkpoint_is_refused() {
     let out = dir.path().join("run");
     run(&s, &common::options(&out)).unwrap();
     std::fs::write(&scenario, text.replace("population = 2", "population = 3")).unwrap();
-    let err = resume(&out, None, &common::options(&out))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("changed since this run started"), "{err}");
+    let err = resume(&out, None, &common::options(&out)).unwrap_err();
+    assert!(
+        matches!(&err, valence::Error::Resume { path, .. } if *path == scenario),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("changed since this run started"),
+        "{err}"
+    );
 }
 
 /// The CLI end to end: a run killed mid-phase and resumed with `valence run --resume` writes

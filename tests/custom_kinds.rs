@@ -431,5 +431,10 @@ fn a_world_input_is_wired_only_where_declared_and_never_dropped() {
     let s = parse(&acting_model(), &deaf).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let e = run(&s, &common::options(dir.path())).unwrap_err();
+    assert!(
+        matches!(&e, valence::Error::AtStep { source, .. } if matches!(**source, valence::Error::World { ref kind, .. } if kind == "metronome")),
+        "{e}"
+    );
+    assert_eq!(e.at_step().map(|(phase, _)| phase), Some("one"));
     assert!(e.to_string().contains("takes no inputs"), "{e}");
 }

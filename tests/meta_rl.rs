@@ -72,8 +72,7 @@ fn one_seed_gives_identical_metrics() {
 fn the_full_architecture_runs_every_region_together() {
     // models/millidge.toml: cortex, reward model, basal ganglia, habit, PFC and hippocampus all
     // learning on episodic bandits (a smoke test at 2 000 ticks; the benchmark's workload).
-    let mut s =
-        common::scenario("millidge_bandit");
+    let mut s = common::scenario("millidge_bandit");
     let kinds: Vec<&str> = s.model.regions.iter().map(|(_, r)| r.kind()).collect();
     for kind in [
         "sensory_cortex",

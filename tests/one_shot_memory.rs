@@ -11,8 +11,7 @@ use common::run_rows;
 
 #[test]
 fn recall_values_a_once_seen_cue_and_ablating_it_does_not() {
-    let s =
-        common::scenario("one_shot_memory");
+    let s = common::scenario("one_shot_memory");
     let rows = run_rows(&s);
     // Mean across agents of each phase's final accuracy and error.
     let mut last: BTreeMap<(&str, &str), (u64, Vec<f32>)> = BTreeMap::new();

@@ -28,8 +28,7 @@ fn require_data() {
 /// `scenarios/real_language_valence.toml` cut to fit CI: 60 000 glosses read three times
 /// (≈ 2.7 M ticks), four agents, the probes that need only common words.
 fn reduced() -> Scenario {
-    let mut s =
-        common::scenario("real_language_valence");
+    let mut s = common::scenario("real_language_valence");
     s.population = 4;
     let ticks = 2_700_000;
     let Some(w) = s.phases[0].world.get_mut::<WordnetConfig>() else {

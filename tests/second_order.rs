@@ -41,8 +41,7 @@ fn b_vs_c(v: &BTreeMap<(String, String), Vec<f32>>, phase: &str) -> (f32, f32, u
 }
 
 fn variant(cortex_learns: bool, gamma: f64) -> Scenario {
-    let mut s =
-        common::scenario("second_order");
+    let mut s = common::scenario("second_order");
     if !cortex_learns {
         s.phases[0].freeze.push("cortex".into());
     }

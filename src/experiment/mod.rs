@@ -109,10 +109,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
 pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> Result<RunOutput> {
     let path = checkpoint_path(dir);
     if !path.is_file() {
-        return Err(Error::Run(format!(
-            "{}: no checkpoint to resume from (set `checkpoint_every` in the scenario)",
-            path.display()
-        )));
+        return Err(Error::Resume {
+            path,
+            reason: "no checkpoint to resume from (set `checkpoint_every` in the scenario)".into(),
+        });
     }
     let snapshot = Snapshot::read(&path)?;
     let source: PathBuf = snapshot.get("run/source")?;
@@ -126,12 +126,14 @@ pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> 
     };
     let saved: String = snapshot.get("run/scenario")?;
     if scenario.to_toml() != saved {
-        return Err(Error::Run(format!(
-            "{}: the scenario (or its model) changed since this run started; a resumed run \
-             would not continue the same experiment (the run's is {})",
-            source.display(),
-            dir.join("scenario.toml").display()
-        )));
+        return Err(Error::Resume {
+            reason: format!(
+                "the scenario (or its model) changed since this run started; a resumed run \
+                 would not continue the same experiment (the run's is {})",
+                dir.join("scenario.toml").display()
+            ),
+            path: source,
+        });
     }
     let options = RunOptions {
         out: Some(dir.to_path_buf()),
@@ -235,7 +237,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             brain.restore(&snapshot.scope("brain"))?;
             world
                 .restore(&snapshot.scope("world"))
-                .map_err(|e| Error::Run(format!("world `{}`: {e}", phase.world.kind())))?;
+                .map_err(|e| e.in_world(phase.world.kind()))?;
             probes.restore(&snapshot.scope("probes"))?;
             first = at.k + 1;
         }
@@ -245,13 +247,15 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
         for k in first..=phase.steps {
             let observation = match &phase.replay {
                 Some(r) => brain.replay(r, &world_ports)?,
-                None => world.step()?,
+                None => world
+                    .step()
+                    .map_err(|e| e.in_world(phase.world.kind()).at(&phase.name, step))?,
             };
-            brain
-                .tick(observation)
-                .map_err(|e| Error::Run(format!("phase `{}`, step {step}: {e}", phase.name)))?;
+            brain.tick(observation).map_err(|e| e.at(&phase.name, step))?;
             if phase.replay.is_none() {
-                world.act(&brain.world_inputs())?;
+                world
+                    .act(&brain.world_inputs())
+                    .map_err(|e| e.in_world(phase.world.kind()).at(&phase.name, step))?;
             }
             if observes {
                 probes.observe(&brain)?;
@@ -268,12 +272,13 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             if !due.is_empty() {
                 if let Some((region, agent)) = brain.first_divergent() {
                     recorder.flush()?;
-                    return Err(Error::Run(format!(
-                        "phase `{}`, step {step}: region `{region}`, agent {agent} diverged (non-finite \
-                         weights); metrics so far are in {}",
-                        phase.name,
-                        dir.display()
-                    )));
+                    return Err(Error::Diverged {
+                        phase: phase.name.clone(),
+                        step,
+                        region: region.to_string(),
+                        agent,
+                        dir: dir.clone(),
+                    });
                 }
                 for (i, probe) in due {
                     probes.take(i, &brain, &probe.name, &phase.name, step, &mut recorder)?;
@@ -298,7 +303,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                 let mut part = Snapshot::default();
                 world
                     .save(&mut part)
-                    .map_err(|e| Error::Run(format!("world `{}`: {e}", phase.world.kind())))?;
+                    .map_err(|e| e.in_world(phase.world.kind()))?;
                 snapshot.nest("world", part);
                 let mut part = Snapshot::default();
                 probes.save(&mut part);

@@ -133,7 +133,10 @@ impl<'a> Readings<'a> {
 
     /// A run-time error naming the probe.
     pub fn fail(&self, message: impl std::fmt::Display) -> Error {
-        Error::Run(format!("probe `{}`: {message}", self.probe))
+        Error::Probe {
+            probe: self.probe.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 

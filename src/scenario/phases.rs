@@ -124,7 +124,7 @@ pub(super) fn read_phases(
         let mut phase_regions = Vec::new();
         if let Some(ov) = phase_values.get(i).and_then(|v| v.get_ref().get("overrides")) {
             let mut regions = model.spec.regions.clone();
-            for name in apply_overrides(source, ov, &mut regions, &model)? {
+            for name in apply_overrides(source, ov, &mut regions, model)? {
                 let spec = regions
                     .iter()
                     .find(|(n, _)| *n == name)

@@ -79,8 +79,7 @@ pub(super) fn head_gradients(
     let logp = log_softmax(logits, 2);
     let pi = logp.clone().exp();
     let h = -(pi.clone() * logp.clone()).sum_dim(2);
-    let d_logits =
-        (pi.clone() - onehot) * advantages * (1.0 / n) + pi * (logp + h) * (entropy as f32 / n);
+    let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n) + pi * (logp + h) * (entropy as f32 / n);
     let d_value = (values - returns) * (value_loss as f32 / n);
     (d_logits, d_value)
 }

@@ -37,7 +37,13 @@ impl Adam {
         let c2 = 1.0 - b2.powi(self.step);
         let grads = grads.as_array().map(Tensor::clone);
         let (first, second) = (self.first.as_array_mut(), self.second.as_array_mut());
-        for (((param, gr), m_old), v_old) in params.as_array_mut().into_iter().zip(grads).zip(first).zip(second) {
+        for (((param, gr), m_old), v_old) in params
+            .as_array_mut()
+            .into_iter()
+            .zip(grads)
+            .zip(first)
+            .zip(second)
+        {
             let m = m_old.clone() * b1 + gr.clone() * (1.0 - b1);
             let v = v_old.clone() * b2 + gr.square() * (1.0 - b2);
             let step = (m.clone() / c1) / ((v.clone() / c2).sqrt() + eps);
@@ -60,10 +66,7 @@ pub(super) fn clip(grads: Weights, max_norm: f64, groups: usize) -> Weights {
         })
         .reduce(|x, y| x + y)
         .expect("parameters");
-    let scale = (sq.sqrt() + 1e-6)
-        .recip()
-        .mul_scalar(max_norm)
-        .clamp_max(1.0);
+    let scale = (sq.sqrt() + 1e-6).recip().mul_scalar(max_norm).clamp_max(1.0);
     let scale = scale.reshape([groups, 1, 1]);
     grads.map(|gr| gr.clone() * scale.clone())
 }

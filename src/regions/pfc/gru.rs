@@ -170,7 +170,13 @@ pub(super) fn forward(w: &Weights, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Te
 /// stepped backwards through the kept gates, and each weight's gradient is one batched matmul
 /// over the whole rollout (Σ_t x_tᵀ g_t as `[G, I, T·W] × [G, T·W, 3H]`), never a weight-sized
 /// tensor per step.
-pub(super) fn backward(w: &Weights, steps: &[Step], d_logits: Tensor<3>, d_value: Tensor<3>, workers: usize) -> Weights {
+pub(super) fn backward(
+    w: &Weights,
+    steps: &[Step],
+    d_logits: Tensor<3>,
+    d_value: Tensor<3>,
+    workers: usize,
+) -> Weights {
     let t_len = steps.len();
     let [g, hd, _] = w.w_h.dims();
     let wk = workers;
@@ -179,7 +185,8 @@ pub(super) fn backward(w: &Weights, steps: &[Step], d_logits: Tensor<3>, d_value
     let transpose = |t: &Tensor<3>| t.clone().swap_dims(1, 2);
     let d_wp = transpose(&h_all).matmul(d_logits.clone());
     let d_wv = transpose(&h_all).matmul(d_value.clone());
-    let d_heads = d_logits.clone().matmul(transpose(&w.w_policy)) + d_value.clone().matmul(transpose(&w.w_value));
+    let d_heads =
+        d_logits.clone().matmul(transpose(&w.w_policy)) + d_value.clone().matmul(transpose(&w.w_value));
     // Backwards through the recurrence h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
     let wh_t = transpose(&w.w_h);
     let mut d_gx = Vec::with_capacity(t_len);

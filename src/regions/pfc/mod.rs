@@ -586,7 +586,8 @@ mod tests {
         let written = pfc.gradients(&steps, &bootstrap);
         let values = a2c::values(&steps);
         let gamma = pfc.config.gamma as f32;
-        let (returns, advantages, onehot) = a2c::targets(pfc.shape(), gamma, &steps, &values, &bootstrap, &device);
+        let (returns, advantages, onehot) =
+            a2c::targets(pfc.shape(), gamma, &steps, &values, &bootstrap, &device);
 
         let leaves = pfc.params.map(|t| t.clone().autodiff().require_grad());
         let mut h = steps[0].h_prev.clone().autodiff();
@@ -610,7 +611,11 @@ mod tests {
             let i = Weights::NAMES[k];
             let auto = leaf.grad(&grads).expect("every parameter is used");
             let auto = auto.into_data().try_to_vec::<f32>().unwrap();
-            let ours = written.as_array()[k].clone().into_data().try_to_vec::<f32>().unwrap();
+            let ours = written.as_array()[k]
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
             assert_eq!(auto.len(), ours.len(), "parameter {i}");
             let norm = auto.iter().map(|v| v * v).sum::<f32>().sqrt();
             let diff = auto

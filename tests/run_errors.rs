@@ -1,0 +1,127 @@
+//! Run-time failures are typed: a test (or a caller) matches on what failed — a diverged region
+//! and agent, a checkpoint key, a world, a probe, a run that cannot be resumed — and on where
+//! (phase and step), never on message text.
+
+use valence::Error;
+use valence::error::SourceFile;
+use valence::experiment::{resume, run};
+use valence::scenario::{Scenario, parse_scenario};
+
+mod common;
+
+const MODEL: &str = r#"schema = 1
+name = "m"
+[regions.cortex]
+kind = "sensory_cortex"
+dim = 8
+[regions.vta]
+kind = "reward_model"
+[[edges]]
+from = "world.token"
+to = "cortex.token"
+[[edges]]
+from = "cortex.latent"
+to = "vta.latent"
+[[edges]]
+from = "world.reward"
+to = "vta.reward"
+"#;
+
+const SCENARIO: &str = r#"schema = 1
+model = "m.toml"
+population = 3
+seed = 1
+
+[world]
+kind = "corpus"
+[world.rules]
+S = ["apple pie", "stone wall"]
+[world.rewards]
+apple = 1.0
+
+[[phases]]
+name = "learn"
+steps = 200
+
+[[probes]]
+kind = "valence"
+concepts = ["apple", "stone"]
+every = 10
+"#;
+
+fn scenario(text: &str, dir: &std::path::Path) -> Scenario {
+    std::fs::write(dir.join("m.toml"), MODEL).unwrap();
+    parse_scenario(SourceFile::new(dir.join("s.toml"), text)).unwrap()
+}
+
+#[test]
+fn a_diverging_region_is_named_with_its_agent_phase_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // A learning rate that sends the reward model's weights past f32's range in a few ticks.
+    let s = scenario(
+        &SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.vta]\nlr = 1e20\n"),
+        dir.path(),
+    );
+    let out = dir.path().join("run");
+    let e = run(&s, &common::options(&out)).unwrap_err();
+    let Error::Diverged {
+        ref phase,
+        step,
+        ref region,
+        agent,
+        ..
+    } = e
+    else {
+        panic!("expected a divergence, got {e}")
+    };
+    assert_eq!(
+        (phase.as_str(), region.as_str(), agent),
+        ("learn", "vta", 0),
+        "{e}"
+    );
+    assert!(step > 0 && step <= 200 && step % 10 == 0, "{e}");
+    assert_eq!(e.region(), Some("vta"));
+    assert_eq!(e.at_step(), Some(("learn", step)));
+    // The readings before it are on disk.
+    assert!(out.join("metrics.csv").is_file());
+    // The same scenario at a sane rate runs through.
+    run(
+        &scenario(SCENARIO, dir.path()),
+        &common::options(&dir.path().join("ok")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn resuming_without_a_checkpoint_or_from_a_broken_one_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = resume(dir.path(), None, &common::options(dir.path())).unwrap_err();
+    assert!(
+        matches!(e, Error::Resume { ref path, .. } if path.ends_with("checkpoint.bin")),
+        "{e}"
+    );
+
+    // A checkpoint whose region state lacks a key: the error names the key, under its region.
+    let with = SCENARIO.replace("population = 3\n", "population = 3\ncheckpoint_every = 50\n");
+    let s = scenario(&with, dir.path());
+    let out = dir.path().join("run");
+    run(&s, &common::options(&out)).unwrap();
+    let path = out.join("checkpoint.bin");
+    let bytes = std::fs::read(&path).unwrap();
+    let snapshot = valence::checkpoint::Snapshot::from_bytes(&bytes, &path).unwrap();
+    let mut broken = valence::checkpoint::Snapshot::default();
+    for key in ["run/source", "run/seed", "run/scenario", "run/point"] {
+        let v: ciborium::Value = snapshot.get(key).unwrap();
+        broken.put(key, &v);
+    }
+    broken.write(&path).unwrap();
+    let e = resume(&out, Some(&s), &common::options(&out)).unwrap_err();
+    // The first region in tick order is restored first.
+    assert_eq!(e.region(), Some("cortex"), "{e}");
+    match e.root() {
+        Error::Checkpoint { key, .. } => {
+            assert!(!key.is_empty() && e.to_string().contains(key.as_str()), "{e}")
+        }
+        other => panic!("expected a checkpoint error, got {other}"),
+    }
+}
