@@ -63,6 +63,7 @@ pub mod plot;
 pub mod ports;
 pub mod probes;
 pub mod regions;
+pub mod registry;
 pub mod rng;
 pub mod scenario;
 pub mod signal;

@@ -84,6 +84,14 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Ports with these outputs and no inputs.
+    pub fn outputs_only(outputs: Vec<PortSpec>) -> Self {
+        Ports {
+            inputs: Vec::new(),
+            outputs,
+        }
+    }
+
     /// An input port by name.
     pub fn input(&self, name: &str) -> Option<&PortSpec> {
         self.inputs.iter().find(|p| p.name == name)

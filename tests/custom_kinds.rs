@@ -1,7 +1,7 @@
 //! A world kind and a probe kind defined outside the crate, each in one place (its parameters,
 //! its run-time part) and made known with one `register` call: they validate with located
 //! errors, run, are probed and analysed like the built-in ones (whose kinds are one line each
-//! in `BUILT_IN`, through the same registry).
+//! in their registry's `KINDS` table, through the same path).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -250,23 +250,7 @@ impl Probe for LatentNorm {
 
 // ---- the tests ----
 
-const MODEL: &str = r#"schema = 1
-name = "m"
-[regions.cortex]
-kind = "sensory_cortex"
-dim = 8
-[regions.vta]
-kind = "reward_model"
-[[edges]]
-from = "world.token"
-to = "cortex.token"
-[[edges]]
-from = "cortex.latent"
-to = "vta.latent"
-[[edges]]
-from = "world.reward"
-to = "vta.reward"
-"#;
+use common::CORTEX_VTA_MODEL as MODEL;
 
 const SCENARIO: &str = r#"schema = 1
 model = "m.toml"

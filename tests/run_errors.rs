@@ -9,23 +9,7 @@ use valence::scenario::{Scenario, parse_scenario};
 
 mod common;
 
-const MODEL: &str = r#"schema = 1
-name = "m"
-[regions.cortex]
-kind = "sensory_cortex"
-dim = 8
-[regions.vta]
-kind = "reward_model"
-[[edges]]
-from = "world.token"
-to = "cortex.token"
-[[edges]]
-from = "cortex.latent"
-to = "vta.latent"
-[[edges]]
-from = "world.reward"
-to = "vta.reward"
-"#;
+use common::CORTEX_VTA_MODEL as MODEL;
 
 const SCENARIO: &str = r#"schema = 1
 model = "m.toml"

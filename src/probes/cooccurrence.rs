@@ -19,10 +19,10 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, id};
-use crate::brain::{Brain, WORLD};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, id, world_tokens};
+use crate::brain::Brain;
 use crate::checkpoint::Snapshot;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::vocabulary::Vocabulary;
 
 /// Co-occurrence counts of word pairs.
@@ -131,12 +131,7 @@ impl Probe for Cooccurrences {
     }
 
     fn observe(&mut self, brain: &Brain) -> Result<()> {
-        let tokens = brain
-            .signal(WORLD, "token")
-            .ok_or_else(|| {
-                Error::Run("event and cooccurrence probes need a world with a `token` output".into())
-            })?
-            .to_host();
+        let tokens = world_tokens(brain)?;
         self.count(&tokens);
         Ok(())
     }

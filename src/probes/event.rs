@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, SignalSource, id};
-use crate::brain::{Brain, WORLD};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SignalSource, id, world_tokens};
+use crate::brain::Brain;
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::vocabulary::Vocabulary;
@@ -157,12 +157,7 @@ impl Probe for EventAverage {
     /// Matches the world's latest token against the phrases and adds the signal of the agents
     /// where one ends.
     fn observe(&mut self, brain: &Brain) -> Result<()> {
-        let tokens = brain
-            .signal(WORLD, "token")
-            .ok_or_else(|| {
-                Error::Run("event and cooccurrence probes need a world with a `token` output".into())
-            })?
-            .to_host();
+        let tokens = world_tokens(brain)?;
         let p = tokens.nrows();
         if self.history.len() != p {
             self.history = vec![VecDeque::with_capacity(self.longest + 1); p];

@@ -20,7 +20,7 @@ pub mod weat;
 
 use std::any::Any;
 use std::ops::Range;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
@@ -33,6 +33,7 @@ use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
 use crate::metrics::Recorder;
 use crate::ports::PortSpec;
+use crate::registry::{Named, Registry};
 use crate::signal::Signal;
 use crate::vocabulary::{EOS, UNK, Vocabulary};
 use crate::worlds::WorldSpec;
@@ -331,49 +332,48 @@ impl ProbeKind {
     }
 }
 
-/// The built-in probe kinds: one line each.
-static BUILT_IN: &[ProbeKind] = &[
-    ProbeKind::of::<ValenceProbe>(),
-    ProbeKind::of::<CosineProbe>(),
-    ProbeKind::of::<NeighboursProbe>(),
-    ProbeKind::of::<WeatProbe>(),
-    ProbeKind::of::<AnalogyProbe>(),
-    ProbeKind::of::<NormsProbe>(),
-    ProbeKind::of::<SignalProbe>(),
-    ProbeKind::of::<EventProbe>(),
-    ProbeKind::of::<CooccurrenceProbe>(),
-];
+/// Every probe kind: the built-in ones, one line each, and those added with [`register`].
+static KINDS: Registry<ProbeKind> = Registry::new(
+    "probe",
+    &[
+        ProbeKind::of::<ValenceProbe>(),
+        ProbeKind::of::<CosineProbe>(),
+        ProbeKind::of::<NeighboursProbe>(),
+        ProbeKind::of::<WeatProbe>(),
+        ProbeKind::of::<AnalogyProbe>(),
+        ProbeKind::of::<NormsProbe>(),
+        ProbeKind::of::<SignalProbe>(),
+        ProbeKind::of::<EventProbe>(),
+        ProbeKind::of::<CooccurrenceProbe>(),
+    ],
+);
 
-/// Kinds registered at run time from outside the crate ([`register`]).
-static REGISTERED: RwLock<Vec<ProbeKind>> = RwLock::new(Vec::new());
+impl Named for ProbeKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
 
 /// Every probe kind: the built-in ones, then those registered with [`register`].
 pub fn registry() -> Vec<ProbeKind> {
-    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
-    BUILT_IN.iter().chain(registered.iter()).copied().collect()
+    KINDS.all()
 }
 
 /// A registered kind by name.
 pub fn kind_named(name: &str) -> Option<ProbeKind> {
-    registry().into_iter().find(|k| k.name == name)
+    KINDS.named(name)
 }
 
 /// Every registered kind's name, built-in first.
 pub fn kind_names() -> Vec<&'static str> {
-    registry().iter().map(|k| k.name).collect()
+    KINDS.names()
 }
 
 /// Registers a probe kind defined outside the crate, so that scenarios may name it like a
 /// built-in. A later registration of the same name replaces the earlier one; built-in names
 /// cannot be replaced.
 pub fn register<C: ProbeParams>() -> Result<()> {
-    if BUILT_IN.iter().any(|k| k.name == C::KIND) {
-        return Err(Error::Run(format!("`{}` is a built-in probe kind", C::KIND)));
-    }
-    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    list.retain(|k| k.name != C::KIND);
-    list.push(ProbeKind::of::<C>());
-    Ok(())
+    KINDS.register(ProbeKind::of::<C>())
 }
 
 /// What a probe's parser may check its table against, with located errors: the scenario file,
@@ -634,6 +634,14 @@ impl SignalSource {
     pub fn is_world(&self) -> bool {
         matches!(self, SignalSource::Port { region, .. } if region == WORLD)
     }
+}
+
+/// The world's latest tokens `[P, 1]`, for probes that follow each agent's stream.
+pub(crate) fn world_tokens(brain: &Brain) -> Result<Array2<f32>> {
+    brain
+        .signal(WORLD, "token")
+        .map(Signal::to_host)
+        .ok_or_else(|| Error::Run("event and cooccurrence probes need a world with a `token` output".into()))
 }
 
 /// A region of the brain, or an error naming it.

@@ -17,7 +17,6 @@ use burn::prelude::Device;
 use ndarray::{Array1, Array2};
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::Snapshot;
 use crate::error::Result;
 pub use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::registry::{Named, Registry};
 use crate::vocabulary::Vocabulary;
 
 /// Below this many agents a region's per-agent host loop runs on one thread. Measured with
@@ -445,29 +445,34 @@ pub fn doc_header(source: &str) -> String {
         .join("\n")
 }
 
-/// The built-in region kinds: one line each.
-static BUILT_IN: &[RegionKind] = &[
-    RegionKind::of::<SensoryCortexConfig>(),
-    RegionKind::of::<RewardModelConfig>(),
-    RegionKind::of::<BasalGangliaConfig>(),
-    RegionKind::of::<HabitConfig>(),
-    RegionKind::of::<PfcConfig>(),
-    RegionKind::of::<HippocampusConfig>(),
-    RegionKind::of::<ActionSelectionConfig>(),
-];
+/// Every region kind: the built-in ones, one line each, and those added with [`register`].
+static KINDS: Registry<RegionKind> = Registry::new(
+    "region",
+    &[
+        RegionKind::of::<SensoryCortexConfig>(),
+        RegionKind::of::<RewardModelConfig>(),
+        RegionKind::of::<BasalGangliaConfig>(),
+        RegionKind::of::<HabitConfig>(),
+        RegionKind::of::<PfcConfig>(),
+        RegionKind::of::<HippocampusConfig>(),
+        RegionKind::of::<ActionSelectionConfig>(),
+    ],
+);
 
-/// Kinds registered at run time from outside the crate ([`register`]).
-static REGISTERED: RwLock<Vec<RegionKind>> = RwLock::new(Vec::new());
+impl Named for RegionKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
 
 /// Every region kind: the built-in ones, then those registered with [`register`].
 pub fn registry() -> Vec<RegionKind> {
-    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
-    BUILT_IN.iter().chain(registered.iter()).copied().collect()
+    KINDS.all()
 }
 
 /// A registered kind by name.
 pub fn kind_named(name: &str) -> Option<RegionKind> {
-    registry().into_iter().find(|k| k.name == name)
+    KINDS.named(name)
 }
 
 /// Registers a region kind defined outside the crate, so that model files may name it like a
@@ -475,14 +480,5 @@ pub fn kind_named(name: &str) -> Option<RegionKind> {
 /// types located, ports wired and size-checked). A later registration of the same name replaces
 /// the earlier one; built-in names cannot be replaced.
 pub fn register<C: RegionParams>() -> Result<()> {
-    if BUILT_IN.iter().any(|k| k.name == C::KIND) {
-        return Err(crate::Error::Run(format!(
-            "`{}` is a built-in region kind",
-            C::KIND
-        )));
-    }
-    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    list.retain(|k| k.name != C::KIND);
-    list.push(RegionKind::of::<C>());
-    Ok(())
+    KINDS.register(RegionKind::of::<C>())
 }

@@ -172,10 +172,7 @@ impl WorldParams for CorpusConfig {
         "sentences from a grammar given in the scenario, rewards attached to tokens";
 
     fn ports(&self) -> Ports {
-        Ports {
-            inputs: vec![],
-            outputs: ports(),
-        }
+        Ports::outputs_only(ports())
     }
 
     /// Checks that the grammar is usable: a start rule, no empty alternatives, every rule able

@@ -115,10 +115,7 @@ impl WorldParams for LexiconConfig {
     const SUMMARY: &'static str = "rated words of a valence lexicon (VADER), the rating as primary reward";
 
     fn ports(&self) -> Ports {
-        Ports {
-            inputs: vec![],
-            outputs: super::corpus::ports(),
-        }
+        Ports::outputs_only(super::corpus::ports())
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {

@@ -19,7 +19,7 @@ pub mod two_step;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,7 @@ use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Chart, Row, SummaryEntry};
 use crate::ports::{Inputs, Outputs, Ports};
+use crate::registry::{Named, Registry};
 pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
@@ -472,48 +473,47 @@ impl WorldKind {
     }
 }
 
-/// The built-in world kinds: one line each.
-static BUILT_IN: &[WorldKind] = &[
-    WorldKind::of::<CorpusConfig>(),
-    WorldKind::of::<TextConfig>(),
-    WorldKind::of::<WordnetConfig>(),
-    WorldKind::of::<LexiconConfig>(),
-    WorldKind::of::<PavlovianConfig>(),
-    WorldKind::of::<BanditConfig>(),
-    WorldKind::of::<TwoStepConfig>(),
-    WorldKind::of::<OneShotConfig>(),
-];
+/// Every world kind: the built-in ones, one line each, and those added with [`register`].
+static KINDS: Registry<WorldKind> = Registry::new(
+    "world",
+    &[
+        WorldKind::of::<CorpusConfig>(),
+        WorldKind::of::<TextConfig>(),
+        WorldKind::of::<WordnetConfig>(),
+        WorldKind::of::<LexiconConfig>(),
+        WorldKind::of::<PavlovianConfig>(),
+        WorldKind::of::<BanditConfig>(),
+        WorldKind::of::<TwoStepConfig>(),
+        WorldKind::of::<OneShotConfig>(),
+    ],
+);
 
-/// Kinds registered at run time from outside the crate ([`register`]).
-static REGISTERED: RwLock<Vec<WorldKind>> = RwLock::new(Vec::new());
+impl Named for WorldKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
 
 /// Every world kind: the built-in ones, then those registered with [`register`].
 pub fn registry() -> Vec<WorldKind> {
-    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
-    BUILT_IN.iter().chain(registered.iter()).copied().collect()
+    KINDS.all()
 }
 
 /// A registered kind by name.
 pub fn kind_named(name: &str) -> Option<WorldKind> {
-    registry().into_iter().find(|k| k.name == name)
+    KINDS.named(name)
 }
 
 /// Every registered kind's name, built-in first.
 pub fn kind_names() -> Vec<&'static str> {
-    registry().iter().map(|k| k.name).collect()
+    KINDS.names()
 }
 
 /// Registers a world kind defined outside the crate, so that scenarios may name it like a
 /// built-in. A later registration of the same name replaces the earlier one; built-in names
 /// cannot be replaced.
 pub fn register<C: WorldParams>() -> Result<()> {
-    if BUILT_IN.iter().any(|k| k.name == C::KIND) {
-        return Err(Error::Run(format!("`{}` is a built-in world kind", C::KIND)));
-    }
-    let mut list = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    list.retain(|k| k.name != C::KIND);
-    list.push(WorldKind::of::<C>());
-    Ok(())
+    KINDS.register(WorldKind::of::<C>())
 }
 
 /// One vocabulary for every phase: each world's words in phase order, counts summed.

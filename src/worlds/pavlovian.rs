@@ -74,10 +74,7 @@ impl WorldParams for PavlovianConfig {
     const SUMMARY: &'static str = "cue → delay → reward trials (Schultz 1997: the RPE moves to the cue)";
 
     fn ports(&self) -> Ports {
-        Ports {
-            inputs: vec![],
-            outputs: ports(),
-        }
+        Ports::outputs_only(ports())
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {

@@ -128,10 +128,7 @@ impl WorldParams for TextConfig {
     const SUMMARY: &'static str = "plain-text files and folders, one sentence per line";
 
     fn ports(&self) -> Ports {
-        Ports {
-            inputs: vec![],
-            outputs: super::corpus::ports(),
-        }
+        Ports::outputs_only(super::corpus::ports())
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {
@@ -179,10 +176,7 @@ impl WorldParams for WordnetConfig {
     const SUMMARY: &'static str = "WordNet glosses (Debian `wordnet-base`), lemmas first";
 
     fn ports(&self) -> Ports {
-        Ports {
-            inputs: vec![],
-            outputs: super::corpus::ports(),
-        }
+        Ports::outputs_only(super::corpus::ports())
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {

@@ -7,6 +7,26 @@ use valence::device::DeviceChoice;
 use valence::experiment::{Row, RunOptions, run};
 use valence::scenario::{Scenario, load_scenario};
 
+/// The smallest model with a latent space and a value: a cortex (`dim = 8`) and a reward model
+/// fed by the world's tokens and rewards.
+pub const CORTEX_VTA_MODEL: &str = r#"schema = 1
+name = "m"
+[regions.cortex]
+kind = "sensory_cortex"
+dim = 8
+[regions.vta]
+kind = "reward_model"
+[[edges]]
+from = "world.token"
+to = "cortex.token"
+[[edges]]
+from = "cortex.latent"
+to = "vta.latent"
+[[edges]]
+from = "world.reward"
+to = "vta.reward"
+"#;
+
 /// A shipped scenario, `scenarios/<name>.toml`, loaded and checked.
 pub fn scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
