@@ -524,6 +524,7 @@ impl Brain {
             .get_mut(&n)
             .ok_or_else(|| Error::Run(format!("`{name}` is not a region")))?
             .configure(spec)
+            .map_err(|e| e.in_region(name))
     }
 
     /// Replaces the signal on each listed edge (by its index in the model's edges) with the

@@ -134,30 +134,30 @@ pub enum Error {
     #[error("device: {0}")]
     Device(String),
     /// Something failed at a step of a phase (the error beneath says what).
-    #[error("phase `{phase}`, step {step}: {source}")]
+    #[error("phase `{phase}`, step {step}: {error}")]
     AtStep {
         /// The phase's name.
         phase: String,
         /// Ticks since the run began.
         step: u64,
         /// What failed.
-        source: Box<Error>,
+        error: Box<Error>,
     },
-    /// A region failed: stepping, changing parameters, saving or restoring.
-    #[error("region `{region}`: {source}")]
+    /// A region failed: stepping, changing parameters between phases, saving or restoring.
+    #[error("region `{region}`: {error}")]
     Region {
         /// The region's name in the model.
         region: String,
         /// What failed.
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// The world failed: stepping, taking the brain's reply, saving or restoring.
-    #[error("world `{kind}`: {source}")]
+    #[error("world `{kind}`: {error}")]
     World {
         /// The world's kind.
         kind: String,
         /// What failed.
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// A probe could not take its reading.
     #[error("probe `{probe}`: {message}")]
@@ -188,7 +188,8 @@ pub enum Error {
     /// A checkpoint lacks a key, or a key does not read back as the running model expects.
     #[error("checkpoint: {message}")]
     Checkpoint {
-        /// The key (`regions/vta/weights`, scoped below the component that read it).
+        /// The key, as the component that read it names it (a region's `weights`; the
+        /// region is named by the [`Error::Region`] around it).
         key: String,
         /// What is wrong.
         message: String,
@@ -234,8 +235,8 @@ impl Error {
     /// The error beneath its context (phase and step, region, world): what actually failed.
     pub fn root(&self) -> &Error {
         match self {
-            Error::AtStep { source, .. } | Error::Region { source, .. } | Error::World { source, .. } => {
-                source.root()
+            Error::AtStep { error, .. } | Error::Region { error, .. } | Error::World { error, .. } => {
+                error.root()
             }
             other => other,
         }
@@ -245,7 +246,7 @@ impl Error {
     pub fn region(&self) -> Option<&str> {
         match self {
             Error::Region { region, .. } | Error::Diverged { region, .. } => Some(region),
-            Error::AtStep { source, .. } | Error::World { source, .. } => source.region(),
+            Error::AtStep { error, .. } | Error::World { error, .. } => error.region(),
             _ => None,
         }
     }
@@ -254,7 +255,7 @@ impl Error {
     pub fn at_step(&self) -> Option<(&str, u64)> {
         match self {
             Error::AtStep { phase, step, .. } | Error::Diverged { phase, step, .. } => Some((phase, *step)),
-            Error::Region { source, .. } | Error::World { source, .. } => source.at_step(),
+            Error::Region { error, .. } | Error::World { error, .. } => error.at_step(),
             _ => None,
         }
     }
@@ -263,7 +264,7 @@ impl Error {
     pub fn in_region(self, region: &str) -> Self {
         Error::Region {
             region: region.to_string(),
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 
@@ -271,7 +272,7 @@ impl Error {
     pub fn in_world(self, kind: &str) -> Self {
         Error::World {
             kind: kind.to_string(),
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 
@@ -280,7 +281,7 @@ impl Error {
         Error::AtStep {
             phase: phase.to_string(),
             step,
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 

@@ -416,9 +416,24 @@ fn a_world_input_is_wired_only_where_declared_and_never_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let e = run(&s, &common::options(dir.path())).unwrap_err();
     assert!(
-        matches!(&e, valence::Error::AtStep { source, .. } if matches!(**source, valence::Error::World { ref kind, .. } if kind == "metronome")),
+        matches!(&e, valence::Error::AtStep { error, .. } if matches!(**error, valence::Error::World { ref kind, .. } if kind == "metronome")),
         "{e}"
     );
     assert_eq!(e.at_step().map(|(phase, _)| phase), Some("one"));
     assert!(e.to_string().contains("takes no inputs"), "{e}");
+}
+
+#[test]
+fn a_phase_world_without_a_port_the_model_uses_is_refused_where_it_is_named() {
+    // The model sends `world.action`; a later phase's corpus world takes no input.
+    let listening = SCENARIO.replace("period = 2", "period = 2\nlistens = true");
+    let switching = listening.replace(
+        "steps = 400\n",
+        "steps = 400\n[phases.world]\nkind = \"corpus\"\n[phases.world.rules]\nS = [\"tick tock\"]\n",
+    );
+    let e = parse(&acting_model(), &switching).unwrap_err();
+    assert_eq!(e.kind(), Some(ErrorKind::UnknownPort), "{e}");
+    let at = e.location().unwrap();
+    assert_eq!((at.line, at.column), (15, 8), "{e}");
+    assert!(e.to_string().contains("no input `action`"), "{e}");
 }

@@ -472,3 +472,11 @@ fn replay_from_a_region_that_stores_no_episodes() {
     assert_scenario_at(&e, ErrorKind::InvalidValue, 17, 10);
     assert!(e.to_string().contains("replay needs a `hippocampus`"), "{e}");
 }
+
+#[test]
+fn a_probes_table_that_is_not_an_array_of_tables_is_refused() {
+    // `[probes]` for `[[probes]]`: no probe would run; refused where it stands.
+    let e = scenario_error(&SCENARIO.replace("[[probes]]", "[probes]"));
+    assert_eq!(e.kind(), Some(ErrorKind::InvalidValue), "{e}");
+    assert!(e.location().is_some_and(|l| l.line >= 18), "{e}");
+}

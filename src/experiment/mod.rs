@@ -4,7 +4,8 @@
 //! - `scenario.toml`: the fully resolved scenario (model inlined, defaults written out);
 //! - `metrics.csv`: long format `phase,step,agent,probe,key,value`;
 //! - `summary.json`: each probe's last value per key, median and 10th/90th percentiles across
-//!   agents;
+//!   agents, and under `derived` the figures each world makes of its own outputs
+//!   (`WorldParams::derived`);
 //! - `plots/<probe>.{svg,png}`: each probe's keys over steps, median and 10–90% band across
 //!   agents; `plots/dose_<probe>.{svg,png}`: valence against co-occurrence counts (dose–response).
 //!
@@ -363,23 +364,22 @@ pub fn summary_with_derived(rows: &[Row], worlds: &[&WorldSpec]) -> Summary {
 pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
     let path = dir.join("scenario.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let bad = |m: String| Error::Run(format!("{}: {m}", path.display()));
-    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().trim().to_string()))?;
-    let phases = table
-        .get("phases")
-        .and_then(toml::Value::as_array)
-        .ok_or_else(|| bad("no `[[phases]]`".into()))?;
+    // Only the phases' worlds are read; the rest is skipped unparsed (a probe's `every` may be
+    // u64::MAX, beyond what a `toml::Value` holds).
+    #[derive(Deserialize)]
+    struct RunFile {
+        phases: Vec<PhaseWorld>,
+    }
+    #[derive(Deserialize)]
+    struct PhaseWorld {
+        world: WorldSpec,
+    }
+    let file: RunFile = toml::from_str(&text)
+        .map_err(|e| Error::Run(format!("{}: {}", path.display(), e.message().trim())))?;
     let mut worlds = Vec::new();
-    for phase in phases {
-        let world = phase
-            .get("world")
-            .cloned()
-            .ok_or_else(|| bad("a phase without `world`".into()))?;
-        let spec: WorldSpec = world
-            .try_into()
-            .map_err(|e: toml::de::Error| bad(e.message().trim().to_string()))?;
-        if !worlds.contains(&spec) {
-            worlds.push(spec);
+    for phase in file.phases {
+        if !worlds.contains(&phase.world) {
+            worlds.push(phase.world);
         }
     }
     Ok(worlds)
@@ -429,4 +429,24 @@ impl SummaryJson for Summary {
 /// Loads a scenario file and runs it.
 pub fn run_file(path: impl AsRef<Path>, options: &RunOptions) -> Result<RunOutput> {
     run(&crate::scenario::load_scenario(path)?, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_s_worlds_read_back_whatever_else_its_scenario_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        // As a run writes it: probes without `every` carry u64::MAX.
+        let text = "name = \"s\"\n[[phases]]\nname = \"a\"\n[phases.world]\nkind = \"bandit\"\narms = [0.2, 0.8]\n\
+                    [[phases]]\nname = \"b\"\n[phases.world]\nkind = \"bandit\"\narms = [0.2, 0.8]\n\
+                    [[probes]]\nname = \"v\"\nevery = 18446744073709551615\nkind = \"signal\"\n";
+        std::fs::write(dir.path().join("scenario.toml"), text).unwrap();
+        let worlds = run_worlds(dir.path()).unwrap();
+        assert_eq!(worlds.len(), 1, "the same world twice is read once");
+        assert_eq!(worlds[0].kind(), "bandit");
+        std::fs::write(dir.path().join("scenario.toml"), "name = \"s\"\n").unwrap();
+        assert!(run_worlds(dir.path()).is_err());
+    }
 }

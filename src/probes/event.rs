@@ -106,10 +106,6 @@ impl ProbeParams for EventProbe {
             .collect()
     }
 
-    fn reads_world(&self) -> bool {
-        self.source.is_world()
-    }
-
     fn build(&self, name: &str, vocabulary: &Arc<Vocabulary>) -> Result<Box<dyn Probe>> {
         let phrases: Vec<(usize, Vec<u32>)> = self
             .events

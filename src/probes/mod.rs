@@ -92,7 +92,8 @@ pub trait Probe: Send {
     /// Takes its reading for every agent.
     fn take(&mut self, brain: &Brain, out: &mut Readings<'_>) -> Result<()>;
 
-    /// Saves its running state (checkpoints).
+    /// Saves its running state (checkpoints). Every probe of a run saves into one snapshot, so
+    /// keys must carry the probe's name (`events/NAME/sums`), as the built-in kinds' do.
     fn save(&self, _out: &mut Snapshot) {}
 
     /// Restores what [`Probe::save`] wrote.

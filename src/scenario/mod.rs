@@ -221,6 +221,15 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     // Probes: kinds, regions and concepts checked against the model and, where every world's
     // vocabulary is closed (grammars), against the words; open corpora are checked at run start.
     let words = probes::closed_words(&world, &phases);
+    if let Some(p) = root_value.get_ref().get("probes")
+        && !matches!(p.get_ref(), DeValue::Array(_))
+    {
+        return Err(source.error(
+            ErrorKind::InvalidValue,
+            p.span(),
+            "expected `[[probes]]` tables (an array of tables), one per probe",
+        ));
+    }
     let mut read = Vec::new();
     for probe in array_at(&root_value, "probes") {
         read.push(probes::read_probe(

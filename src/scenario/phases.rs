@@ -13,6 +13,7 @@ use super::interventions::{Intervention, InterventionDe, read_intervention};
 use super::model::ModelSource;
 use super::overrides::apply_overrides;
 use super::world::read_world;
+use crate::brain::{ModelSpec, WORLD};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::probes::positive;
 use crate::regions::RegionSpec;
@@ -118,7 +119,11 @@ pub(super) fn read_phases(
         }
         let patch = phase_values.get(i).and_then(|v| v.get_ref().get("world"));
         let phase_world = match patch {
-            Some(patch) => read_world(source, base_dir, patch, Some(base))?.2,
+            Some(patch) => {
+                let w = read_world(source, base_dir, patch, Some(base))?.2;
+                check_world_ports(source, &model.spec, &w, patch)?;
+                w
+            }
             None => world.clone(),
         };
         let mut phase_regions = Vec::new();
@@ -156,4 +161,38 @@ pub(super) fn read_phases(
         });
     }
     Ok(phases)
+}
+
+/// A phase's own world must have every port the model's edges use: the outputs they read and
+/// the inputs they send (the model was planned against the scenario's world).
+fn check_world_ports(
+    source: &SourceFile,
+    model: &ModelSpec,
+    world: &WorldSpec,
+    at: &Spanned<DeValue<'_>>,
+) -> Result<()> {
+    let ports = world.ports();
+    let span = at.get_ref().get("kind").map_or(at.span(), |k| k.span());
+    for e in &model.edges {
+        let missing = if e.from.region == WORLD && ports.output(&e.from.port).is_none() {
+            Some(("output", &e.from.port))
+        } else if e.to.region == WORLD && ports.input(&e.to.port).is_none() {
+            Some(("input", &e.to.port))
+        } else {
+            None
+        };
+        if let Some((side, port)) = missing {
+            return Err(source.error(
+                ErrorKind::UnknownPort,
+                span,
+                format!(
+                    "this phase's `{}` world has no {side} `{port}`, which the model's edge `{} -> {}` uses",
+                    world.kind(),
+                    e.from,
+                    e.to
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

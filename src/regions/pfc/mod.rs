@@ -480,11 +480,11 @@ impl Region for Pfc {
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
         // By name; checkpoints written before the weights had names stored them by index.
         let key = |what: &str, i: usize| {
-            let named = format!("{what}/{}", Weights::NAMES[i]);
-            if from.contains(&named) {
-                named
+            let index = format!("{what}/{i}");
+            if from.contains(&index) {
+                index
             } else {
-                format!("{what}/{i}")
+                format!("{what}/{}", Weights::NAMES[i])
             }
         };
         let device = self.device.clone();
