@@ -303,8 +303,8 @@ impl<C: WorldParams> DynWorld for C {
 /// let mut world = WorldSpec::new(BanditConfig::default());
 /// assert_eq!(world.kind(), "bandit");
 /// assert!(world.ports().input("action").is_some());
-/// world.get_mut::<BanditConfig>().unwrap().arms = 3;
-/// assert_eq!(world.get::<BanditConfig>().unwrap().arms, 3);
+/// world.get_mut::<BanditConfig>().unwrap().arms = vec![0.1, 0.9];
+/// assert_eq!(world.get::<BanditConfig>().unwrap().arms, [0.1, 0.9]);
 /// ```
 pub struct WorldSpec(Box<dyn DynWorld>);
 
