@@ -5,6 +5,9 @@
 //! Pavlovian, bandit, two-step, one-shot), with replay phases and running probes.
 
 mod common;
+// Typed run-time errors (one test binary: each links the whole crate).
+#[path = "checkpoint/run_errors.rs"]
+mod run_errors;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

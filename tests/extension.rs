@@ -1,5 +1,10 @@
 //! Regions registered from outside the crate go through the same model-file checks as built-ins.
 
+mod common;
+// Worlds and probes from outside the crate (one test binary: each links the whole crate).
+#[path = "extension/custom_kinds.rs"]
+mod custom_kinds;
+
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use valence::error::{ErrorKind, SourceFile};

@@ -78,7 +78,8 @@ pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 /// ```
 ///
 /// Its ports, and everything else a scenario needs before the world is built, come from its
-/// configuration's [`WorldParams`] (`tests/custom_kinds.rs` defines a complete kind outside the crate).
+/// configuration's [`WorldParams`] (`tests/extension/custom_kinds.rs` defines a complete kind
+/// outside the crate).
 pub trait World: Send {
     /// The tokens this world can emit.
     fn vocabulary(&self) -> &Vocabulary;

@@ -20,7 +20,7 @@ use valence::scenario::{Scenario, parse_scenario};
 use valence::worlds::{Vocabulary, World, WorldError, WorldParams};
 use valence::{Signal, SignalKind};
 
-mod common;
+use super::common;
 
 // ---- a world: `tick` `tock` `tick` `tock` …, reward on every `period`-th tock ----
 

@@ -7,7 +7,7 @@ use valence::error::SourceFile;
 use valence::experiment::{resume, run};
 use valence::scenario::{Scenario, parse_scenario};
 
-mod common;
+use super::common;
 
 use common::CORTEX_VTA_MODEL as MODEL;
 
