@@ -139,10 +139,7 @@ impl WorldParams for LexiconConfig {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let p = &mut self.path;
-        if !p.as_os_str().is_empty() && p.is_relative() {
-            *p = base.join(&*p);
-        }
+        super::resolve_path(&mut self.path, base);
     }
 
     /// Its words are the rated ones the other worlds' vocabulary knows: it adds none.

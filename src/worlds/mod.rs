@@ -18,7 +18,7 @@ pub mod two_step;
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -113,6 +113,14 @@ pub trait World: Send {
         Err(Error::Run(
             "this world cannot be checkpointed (no `restore`)".into(),
         ))
+    }
+}
+
+/// Makes a configured path relative to `base` (the scenario's folder) unless it is empty or
+/// absolute: what every world that reads files does in [`WorldParams::resolve_paths`].
+pub(crate) fn resolve_path(path: &mut PathBuf, base: &Path) {
+    if !path.as_os_str().is_empty() && path.is_relative() {
+        *path = base.join(&*path);
     }
 }
 

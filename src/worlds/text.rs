@@ -123,6 +123,7 @@ impl Default for WordnetConfig {
         }
     }
 }
+
 impl WorldParams for TextConfig {
     const KIND: &'static str = "text";
     const SUMMARY: &'static str = "plain-text files and folders, one sentence per line";
@@ -137,9 +138,7 @@ impl WorldParams for TextConfig {
 
     fn resolve_paths(&mut self, base: &Path) {
         for p in &mut self.paths {
-            if !p.as_os_str().is_empty() && p.is_relative() {
-                *p = base.join(&*p);
-            }
+            super::resolve_path(p, base);
         }
     }
 
@@ -184,10 +183,7 @@ impl WorldParams for WordnetConfig {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let p = &mut self.dir;
-        if !p.as_os_str().is_empty() && p.is_relative() {
-            *p = base.join(&*p);
-        }
+        super::resolve_path(&mut self.dir, base);
     }
 
     fn closed_words(&self) -> Option<Vec<String>> {
