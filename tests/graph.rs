@@ -112,7 +112,7 @@ fn a_delayed_edge_carries_the_previous_tick_and_zeros_first() {
         brain.set_learning(r, false).unwrap();
     }
     let readout =
-        |brain: &Brain, region: &str, t: u32| brain.region(region).unwrap().concept_latent(t).unwrap();
+        |brain: &Brain, region: &str, t: u32| brain.region(region).unwrap().concept_latent(&[t]).unwrap();
 
     brain.tick(world(&[0, 1])).unwrap();
     let z = brain.signal("second", "latent").unwrap().to_host();

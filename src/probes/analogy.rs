@@ -67,7 +67,7 @@ impl ProbeParams for AnalogyProbe {
         }
         Ok(AnalogyProbe {
             analogies: quads,
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
         })
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, id, latents};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedPairs, phrase, phrase_latents};
 use crate::analysis::cosine;
 use crate::brain::Brain;
 use crate::error::Result;
@@ -52,7 +52,7 @@ impl ProbeParams for CosineProbe {
             .ok_or_else(|| cx.required("pairs", "[[\"a\", \"b\"], …]"))?;
         Ok(CosineProbe {
             pairs: cx.word_pairs(pairs.get_ref())?,
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
         })
     }
 
@@ -66,7 +66,7 @@ impl ProbeParams for CosineProbe {
             ids: self
                 .pairs
                 .iter()
-                .map(|(a, b)| (id(vocabulary, a), id(vocabulary, b)))
+                .map(|(a, b)| vec![phrase(vocabulary, a), phrase(vocabulary, b)])
                 .collect(),
         }))
     }
@@ -74,14 +74,15 @@ impl ProbeParams for CosineProbe {
 
 struct Cosine {
     spec: CosineProbe,
-    ids: Vec<(u32, u32)>,
+    /// Each pair's two concepts as token ids.
+    ids: Vec<Vec<Vec<u32>>>,
 }
 
 impl Probe for Cosine {
     fn take(&mut self, brain: &Brain, out: &mut Readings<'_>) -> Result<()> {
         let p = brain.population();
-        for ((a, b), &(x, y)) in self.spec.pairs.iter().zip(&self.ids) {
-            let l = latents(brain, &self.spec.cortex, &[x, y], out)?;
+        for ((a, b), pair) in self.spec.pairs.iter().zip(&self.ids) {
+            let l = phrase_latents(brain, &self.spec.cortex, pair, out)?;
             let cos: Array1<f32> = (0..p).map(|i| cosine(l[0].row(i), l[1].row(i))).collect();
             out.record(&format!("{a}~{b}"), &cos);
         }

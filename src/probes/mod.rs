@@ -33,6 +33,7 @@ use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, SourceFile, did_you_mean};
 use crate::metrics::Recorder;
 use crate::ports::PortSpec;
+use crate::regions::RegionSpec;
 use crate::registry::{Named, Registry};
 use crate::signal::Signal;
 use crate::vocabulary::{EOS, UNK, Vocabulary};
@@ -418,20 +419,35 @@ impl ProbeContext<'_> {
         )
     }
 
-    /// A word of the worlds (checked where their vocabulary is closed).
+    /// A concept: a word of the worlds, or a phrase of such words separated by spaces (each
+    /// checked where the worlds' vocabulary is closed).
     pub fn concept(&self, c: &Spanned<String>) -> Result<String> {
+        if c.get_ref().split_whitespace().next().is_none() {
+            return Err(self.source.error(
+                ErrorKind::UnknownConcept,
+                c.span(),
+                "a concept is a word or a phrase, not an empty string",
+            ));
+        }
         let Some(words) = &self.words else {
             return Ok(c.get_ref().clone());
         };
-        if words.contains(c.get_ref()) {
-            Ok(c.get_ref().clone())
-        } else {
-            Err(self.source.error_with_help(
+        match c
+            .get_ref()
+            .split_whitespace()
+            .find(|w| !words.iter().any(|k| k == w))
+        {
+            None => Ok(c.get_ref().clone()),
+            Some(w) => Err(self.source.error_with_help(
                 ErrorKind::UnknownConcept,
                 c.span(),
-                format!("concept `{}` is not a word of the world", c.get_ref()),
-                did_you_mean(c.get_ref(), words.iter().map(String::as_str)),
-            ))
+                if w == c.get_ref() {
+                    format!("concept `{w}` is not a word of the world")
+                } else {
+                    format!("concept `{}`: `{w}` is not a word of the world", c.get_ref())
+                },
+                did_you_mean(w, words.iter().map(String::as_str)),
+            )),
         }
     }
 
@@ -464,6 +480,21 @@ impl ProbeContext<'_> {
 
     /// The region given, which must exist, or the model's first region of `kind`.
     pub fn region_or_default(&self, given: &Option<Spanned<String>>, kind: &str) -> Result<String> {
+        self.region_where(given, kind, |spec| spec.kind() == kind)
+    }
+
+    /// The region named (checked), or else the model's first cortex (a kind with
+    /// [`crate::regions::RegionParams::CORTEX`]: `sensory_cortex`, `world_model`, …).
+    pub fn cortex_or_default(&self, given: &Option<Spanned<String>>) -> Result<String> {
+        self.region_where(given, "sensory_cortex` or `world_model", RegionSpec::is_cortex)
+    }
+
+    fn region_where(
+        &self,
+        given: &Option<Spanned<String>>,
+        kind: &str,
+        matches: impl Fn(&RegionSpec) -> bool,
+    ) -> Result<String> {
         match given {
             Some(s) if self.model.regions.iter().any(|(n, _)| n == s.get_ref()) => Ok(s.get_ref().clone()),
             Some(s) => Err(self.unknown_region(s)),
@@ -471,7 +502,7 @@ impl ProbeContext<'_> {
                 .model
                 .regions
                 .iter()
-                .find(|(_, spec)| spec.kind() == kind)
+                .find(|(_, spec)| matches(spec))
                 .map(|(n, _)| n.clone())
                 .ok_or_else(|| {
                     self.source.error(
@@ -656,20 +687,29 @@ pub(crate) fn region<'b>(
         .ok_or_else(|| out.fail(format!("no region `{name}`")))
 }
 
-/// `[P, D]` latents of each token id, from a cortex region.
+/// `[P, D]` latents of each word (token id), from a cortex region.
 pub(crate) fn latents(
     brain: &Brain,
     cortex: &str,
     ids: &[u32],
     out: &Readings<'_>,
 ) -> Result<Vec<Array2<f32>>> {
+    let phrases: Vec<Vec<u32>> = ids.iter().map(|&id| vec![id]).collect();
+    phrase_latents(brain, cortex, &phrases, out)
+}
+
+/// `[P, D]` latents of each concept (a word or a phrase, as token ids), from a cortex region,
+/// read in one batch ([`crate::regions::Region::concept_latents`]).
+pub(crate) fn phrase_latents(
+    brain: &Brain,
+    cortex: &str,
+    phrases: &[Vec<u32>],
+    out: &Readings<'_>,
+) -> Result<Vec<Array2<f32>>> {
     let r = region(brain, cortex, out)?;
-    ids.iter()
-        .map(|&id| {
-            r.concept_latent(id)
-                .ok_or_else(|| out.fail(format!("region `{cortex}` has no latent space")))
-        })
-        .collect()
+    let phrases: Vec<&[u32]> = phrases.iter().map(Vec::as_slice).collect();
+    r.concept_latents(&phrases)
+        .ok_or_else(|| out.fail(format!("region `{cortex}` has no latent space")))
 }
 
 /// One agent's rows of a list of `[P, D]` latents, as `[n, D]`.
@@ -681,6 +721,12 @@ pub(crate) fn per_agent(l: &[Array2<f32>], agent: usize) -> Array2<f32> {
 /// A word's id, checked when the run's probes were built.
 pub(crate) fn id(vocabulary: &Vocabulary, word: &str) -> u32 {
     vocabulary.id(word).expect("checked in Probes::new")
+}
+
+/// A concept's token ids: a word, or a phrase of words separated by spaces (`"money bank"`),
+/// each checked when the run's probes were built.
+pub(crate) fn phrase(vocabulary: &Vocabulary, concept: &str) -> Vec<u32> {
+    concept.split_whitespace().map(|w| id(vocabulary, w)).collect()
 }
 
 /// Every real word's id (`</s>` and `<unk>` left out): the candidates of `neighbours` and
@@ -702,7 +748,8 @@ impl Probes {
     /// prepares each probe.
     pub fn new(specs: &[ProbeSpec], vocabulary: Arc<Vocabulary>) -> Result<Self> {
         for probe in specs {
-            if let Some(w) = probe.concepts().into_iter().find(|w| vocabulary.id(w).is_none()) {
+            let words = probe.concepts().into_iter().flat_map(|c| c.split_whitespace());
+            if let Some(w) = words.into_iter().find(|w| vocabulary.id(w).is_none()) {
                 return Err(Error::Run(format!(
                     "probe `{}`: concept `{w}` is not in the vocabulary ({} words; words rarer than \
                      `min_count` become {UNK})",

@@ -20,7 +20,8 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::{
-    Probe, ProbeContext, ProbeParams, Readings, SpannedWords, candidate_words, id, latents, per_agent,
+    Probe, ProbeContext, ProbeParams, Readings, SpannedWords, candidate_words, latents, per_agent, phrase,
+    phrase_latents,
 };
 use crate::analysis::cosine;
 use crate::brain::Brain;
@@ -65,7 +66,7 @@ impl ProbeParams for NeighboursProbe {
                 Some(k) => cx.positive(k, "k")? as usize,
                 None => 5,
             },
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
         })
     }
 
@@ -96,14 +97,14 @@ impl Probe for Neighbours {
         let p = brain.population();
         let per_agent_tables: Vec<Array2<f32>> = (0..p).map(|a| per_agent(&table, a)).collect();
         for c in concepts {
-            let target = id(&self.vocabulary, c);
-            let targets = latents(brain, cortex, &[target], out)?;
+            let target = phrase(&self.vocabulary, c);
+            let targets = phrase_latents(brain, cortex, std::slice::from_ref(&target), out)?;
             for (agent, m) in per_agent_tables.iter().enumerate() {
                 let z = targets[0].row(agent);
                 let mut scored: Vec<(f32, u32)> = all
                     .iter()
                     .zip(m.outer_iter())
-                    .filter(|(id, _)| **id != target)
+                    .filter(|(id, _)| target != [**id])
                     .map(|(id, row)| (cosine(z, row), *id))
                     .collect();
                 scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));

@@ -91,7 +91,7 @@ impl ProbeParams for NormsProbe {
         Ok(NormsProbe {
             lexicon,
             ridge,
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
             reward_model: cx.region_or_default(&f.reward_model, "reward_model")?,
         })
     }

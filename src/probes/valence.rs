@@ -1,13 +1,13 @@
 //! # valence — V(e(c)): the reward model's value at the cortex's readout of each concept
 //!
 //! For each concept c and agent, the cortex's latent point e(c) (`Region::concept_latent`) is
-//! valued by the reward model (`Region::value_at`): the concept's learnt valence. Keys: the
-//! concepts.
+//! valued by the reward model (`Region::value_at`): the concept's learnt valence. A concept is a
+//! word or a phrase (`"money bank"`), read as its cortex kind documents. Keys: the concepts.
 //!
 //! ```toml
 //! [[probes]]
 //! kind = "valence"
-//! concepts = ["apple", "stone"]
+//! concepts = ["apple", "stone", "river bank"]
 //! cortex = "cortex"          # default: the model's first sensory_cortex
 //! reward_model = "vta"       # default: the model's first reward_model
 //! ```
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedWords, id, latents, region};
+use super::{Probe, ProbeContext, ProbeParams, Readings, SpannedWords, phrase, phrase_latents, region};
 use crate::brain::Brain;
 use crate::error::Result;
 use crate::vocabulary::Vocabulary;
@@ -57,7 +57,7 @@ impl ProbeParams for ValenceProbe {
             .ok_or_else(|| cx.required("concepts", "[\"word\", …]"))?;
         Ok(ValenceProbe {
             concepts: cx.words(concepts.get_ref())?,
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
             reward_model: cx.region_or_default(&f.reward_model, "reward_model")?,
         })
     }
@@ -69,14 +69,14 @@ impl ProbeParams for ValenceProbe {
     fn build(&self, _name: &str, vocabulary: &Arc<Vocabulary>) -> Result<Box<dyn Probe>> {
         Ok(Box::new(Valence {
             spec: self.clone(),
-            ids: self.concepts.iter().map(|c| id(vocabulary, c)).collect(),
+            phrases: self.concepts.iter().map(|c| phrase(vocabulary, c)).collect(),
         }))
     }
 }
 
 struct Valence {
     spec: ValenceProbe,
-    ids: Vec<u32>,
+    phrases: Vec<Vec<u32>>,
 }
 
 impl Probe for Valence {
@@ -86,8 +86,8 @@ impl Probe for Valence {
             cortex,
             reward_model,
         } = &self.spec;
-        for (c, &token) in concepts.iter().zip(&self.ids) {
-            let z = &latents(brain, cortex, &[token], out)?[0];
+        let latents = phrase_latents(brain, cortex, &self.phrases, out)?;
+        for (c, z) in concepts.iter().zip(&latents) {
             let v = region(brain, reward_model, out)?
                 .value_at(z)
                 .ok_or_else(|| out.fail(format!("region `{reward_model}` values no latent of this width")))?;

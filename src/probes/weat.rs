@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Probe, ProbeContext, ProbeParams, Readings, id, latents, per_agent};
+use super::{Probe, ProbeContext, ProbeParams, Readings, per_agent, phrase, phrase_latents};
 use crate::analysis::weat_effect_size;
 use crate::brain::Brain;
 use crate::error::{ErrorKind, Result};
@@ -75,7 +75,7 @@ impl ProbeParams for WeatProbe {
         Ok(WeatProbe {
             targets: two_sets(cx, &f.targets, "targets")?,
             attributes: two_sets(cx, &f.attributes, "attributes")?,
-            cortex: cx.region_or_default(&f.cortex, "sensory_cortex")?,
+            cortex: cx.cortex_or_default(&f.cortex)?,
         })
     }
 
@@ -84,7 +84,7 @@ impl ProbeParams for WeatProbe {
     }
 
     fn build(&self, _name: &str, vocabulary: &Arc<Vocabulary>) -> Result<Box<dyn Probe>> {
-        let ids = |ws: &Vec<String>| ws.iter().map(|w| id(vocabulary, w)).collect::<Vec<_>>();
+        let ids = |ws: &Vec<String>| ws.iter().map(|w| phrase(vocabulary, w)).collect::<Vec<_>>();
         Ok(Box::new(Weat {
             cortex: self.cortex.clone(),
             sets: [
@@ -100,13 +100,13 @@ impl ProbeParams for WeatProbe {
 
 struct Weat {
     cortex: String,
-    /// X, Y, A, B as token ids.
-    sets: [Vec<u32>; 4],
+    /// X, Y, A, B, each concept as token ids.
+    sets: [Vec<Vec<u32>>; 4],
 }
 
 impl Probe for Weat {
     fn take(&mut self, brain: &Brain, out: &mut Readings<'_>) -> Result<()> {
-        let [x, y, a, b] = [0, 1, 2, 3].map(|i| latents(brain, &self.cortex, &self.sets[i], out));
+        let [x, y, a, b] = [0, 1, 2, 3].map(|i| phrase_latents(brain, &self.cortex, &self.sets[i], out));
         let (x, y, a, b) = (x?, y?, a?, b?);
         let d: Array1<f32> = (0..brain.population())
             .map(|i| {

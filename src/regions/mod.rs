@@ -6,12 +6,15 @@
 //! parameters, and steps all P agents at once.
 
 pub mod action_selection;
+pub(crate) mod adam;
 pub mod basal_ganglia;
+pub(crate) mod gru;
 pub mod habit;
 pub mod hippocampus;
 pub mod pfc;
 pub mod reward_model;
 pub mod sensory_cortex;
+pub mod world_model;
 
 use burn::prelude::Device;
 use ndarray::{Array1, Array2};
@@ -40,6 +43,7 @@ pub use hippocampus::{Eviction, Hippocampus, HippocampusConfig, StorePolicy};
 pub use pfc::{Pfc, PfcConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
+pub use world_model::{WorldModel, WorldModelConfig};
 
 /// What a region is built with.
 pub struct BuildContext<'a> {
@@ -110,9 +114,23 @@ pub trait Region: Send {
         )))
     }
 
-    /// The latent point of a concept (token id) for each agent, `[P, D]`, if this region is a
-    /// cortex; the valence probe reads it.
-    fn concept_latent(&self, _token: u32) -> Option<Array2<f32>> {
+    /// The latent point of a concept for each agent, `[P, D]`, if this region is a cortex; the
+    /// probes read it. A concept is a word or a phrase: its token ids in reading order (a
+    /// contextual cortex reads the phrase; each kind documents how).
+    fn concept_latent(&self, _phrase: &[u32]) -> Option<Array2<f32>> {
+        None
+    }
+
+    /// [`Region::concept_latent`] of several concepts (a contextual cortex reads them in one
+    /// batch).
+    fn concept_latents(&self, phrases: &[&[u32]]) -> Option<Vec<Array2<f32>>> {
+        phrases.iter().map(|p| self.concept_latent(p)).collect()
+    }
+
+    /// Each agent's mean next-token cross-entropy (nats per predicted token) on a token stream
+    /// read from a fresh state, `[P]`, if this region predicts tokens; positions whose next
+    /// token is `<unk>` are not counted.
+    fn cross_entropy(&self, _stream: &[u32]) -> Option<Array1<f64>> {
         None
     }
 
@@ -169,6 +187,9 @@ pub trait RegionParams:
     /// Whether the region stores episodes it can replay in place of the world
     /// ([`Region::replay`]): a phase's `replay = "NAME"` must name such a region.
     const REPLAYS: bool = false;
+    /// Whether the region is a cortex: it reads concepts ([`Region::concept_latent`]), and the
+    /// probes take the model's first such region when none is named.
+    const CORTEX: bool = false;
 
     /// The ports these parameters give.
     fn ports(&self) -> Ports;
@@ -186,6 +207,7 @@ pub trait RegionParams:
 trait DynParams: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
     fn kind(&self) -> &'static str;
     fn replays(&self) -> bool;
+    fn is_cortex(&self) -> bool;
     fn ports(&self) -> Ports;
     fn check(&self) -> Result<(), ParamError>;
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
@@ -203,6 +225,9 @@ impl<C: RegionParams> DynParams for C {
     }
     fn replays(&self) -> bool {
         C::REPLAYS
+    }
+    fn is_cortex(&self) -> bool {
+        C::CORTEX
     }
     fn ports(&self) -> Ports {
         RegionParams::ports(self)
@@ -254,6 +279,11 @@ impl RegionSpec {
     /// Whether the region can replay stored episodes ([`RegionParams::REPLAYS`]).
     pub fn replays(&self) -> bool {
         self.0.replays()
+    }
+
+    /// Whether the region is a cortex ([`RegionParams::CORTEX`]).
+    pub fn is_cortex(&self) -> bool {
+        self.0.is_cortex()
     }
 
     /// The parameters, if this spec is of kind `C`.
@@ -456,6 +486,7 @@ static KINDS: Registry<RegionKind> = Registry::new(
         RegionKind::of::<PfcConfig>(),
         RegionKind::of::<HippocampusConfig>(),
         RegionKind::of::<ActionSelectionConfig>(),
+        RegionKind::of::<WorldModelConfig>(),
     ],
 );
 

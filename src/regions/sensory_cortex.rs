@@ -41,6 +41,10 @@
 //!
 //! `</s>` empties the window (no pair crosses a sentence); `<unk>` is never trained on.
 //!
+//! A concept is read as its readout, z(w) = e(w) (normalised, centred as the latent is); a
+//! phrase `w₁ … w_n` as the blend the latent computes over it, c = e(w₁), then
+//! c ← β·c + (1 − β)·e(w_i) for each later word (with β = 0: the last word's readout).
+//!
 //! Each agent has its own tables, initialised from its own seed. Tables live in host memory and
 //! only the touched rows are updated, in place, agents in parallel: a dense gradient over a table
 //! costs ~600× more (DESIGN.md §6).
@@ -131,6 +135,7 @@ impl Default for SensoryCortexConfig {
 
 impl RegionParams for SensoryCortexConfig {
     const KIND: &'static str = "sensory_cortex";
+    const CORTEX: bool = true;
     const SUMMARY: &'static str =
         "unsupervised latent space of the token stream (skip-gram with negative sampling)";
     const DETAIL: &'static str = include_str!("sensory_cortex.rs");
@@ -590,16 +595,23 @@ impl Region for SensoryCortex {
         }
     }
 
-    fn concept_latent(&self, token: u32) -> Option<Array2<f32>> {
+    fn concept_latent(&self, phrase: &[u32]) -> Option<Array2<f32>> {
         let d = self.config.dim;
-        let token = token as usize;
-        if token >= self.vocab_size {
+        if phrase.is_empty() || phrase.iter().any(|&w| w as usize >= self.vocab_size) {
             return None;
         }
+        let beta = self.config.context_decay as f32;
         let mut out = Array2::zeros((self.agents.len(), d));
+        let mut e = vec![0.0f32; d];
         for (agent, mut row) in self.agents.iter().zip(out.outer_iter_mut()) {
             let row = row.as_slice_mut().expect("row is contiguous");
-            SensoryCortex::readout(&self.config, agent, token, row);
+            SensoryCortex::readout(&self.config, agent, phrase[0] as usize, row);
+            for &w in &phrase[1..] {
+                SensoryCortex::readout(&self.config, agent, w as usize, &mut e);
+                row.iter_mut()
+                    .zip(&e)
+                    .for_each(|(c, x)| *c = beta * *c + (1.0 - beta) * x);
+            }
             SensoryCortex::normalize(&self.config, row);
         }
         Some(out)
@@ -742,7 +754,7 @@ mod tests {
         };
         let c = cortex(&vocab, config, 2);
         let sum = (0..3)
-            .map(|t| c.concept_latent(t).unwrap())
+            .map(|t| c.concept_latent(&[t]).unwrap())
             .fold(Array2::<f32>::zeros((2, 32)), |acc, z| acc + z);
         assert!(sum.iter().all(|x| x.abs() < 1e-6), "{sum:?}");
     }
@@ -759,7 +771,7 @@ mod tests {
         let c = cortex(&vocab, config, 2);
         for a in 0..5 {
             for b in 0..5 {
-                let (za, zb) = (c.concept_latent(a).unwrap(), c.concept_latent(b).unwrap());
+                let (za, zb) = (c.concept_latent(&[a]).unwrap(), c.concept_latent(&[b]).unwrap());
                 let dot = za.row(1).dot(&zb.row(1));
                 assert!(
                     (dot - if a == b { 1.0 } else { 0.0 }).abs() < 1e-5,

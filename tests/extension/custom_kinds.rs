@@ -239,7 +239,7 @@ impl Probe for LatentNorm {
             .ok_or_else(|| out.fail("no cortex"))?;
         for (c, &id) in self.spec.concepts.iter().zip(&self.ids) {
             let z = cortex
-                .concept_latent(id)
+                .concept_latent(&[id])
                 .ok_or_else(|| out.fail("no latent space"))?;
             let norms: Array1<f32> = z.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
             out.record(c, &norms);

@@ -1,18 +1,17 @@
-//! The controller's network: a GRU cell (Cho et al. 2014) with a policy and a value head,
-//! batched per controller (`[G, …]`), its forward step and its back-propagation through time
-//! written out in burn ops.
+//! The controller's network: the shared GRU cell ([`crate::regions::gru`]) with a policy and a
+//! value head, batched per controller (`[G, …]`), its forward step and its back-propagation
+//! through time written out in burn ops.
 //!
 //! ```text
-//! [r, u, n̂] = x W_x + b_x + (h₋₁ W_h + b_h) split in three: g_x = [x_r, x_u, x_n], g_h = [h_r, h_u, h_n]
-//! r = σ(x_r + h_r)    u = σ(x_u + h_u)    n = tanh(x_n + r ⊙ h_n)    h = n + u ⊙ (h₋₁ − n)
-//! logits = h W_π + b_π    v = h w_v + b_v
+//! h = GRU(x, h₋₁)    logits = h W_π + b_π    v = h w_v + b_v
 //! ```
 
 use burn::prelude::{Device, Tensor, TensorData};
-use burn::tensor::activation::sigmoid;
 use rand_distr::{Distribution, Uniform};
 
 use super::Step;
+pub(super) use crate::regions::gru::Gates;
+use crate::regions::gru::{self, Cell, Trace};
 use crate::rng::SimRng;
 
 /// The controller's parameters by name, each `[G, …]` (one slice per controller), as burn's
@@ -86,7 +85,27 @@ impl Weights {
         }
     }
 
+    /// Every parameter, in the order of [`Weights::NAMES`], by value.
+    pub fn into_vec(self) -> Vec<Tensor<3>> {
+        vec![
+            self.w_x,
+            self.w_h,
+            self.b_x,
+            self.b_h,
+            self.w_policy,
+            self.b_policy,
+            self.w_value,
+            self.b_value,
+        ]
+    }
+
+    /// Parameters from a vector in the order of [`Weights::NAMES`].
+    pub fn from_vec(v: Vec<Tensor<3>>) -> Self {
+        Weights::from_array(v.try_into().unwrap_or_else(|_| unreachable!("eight parameters")))
+    }
+
     /// Each parameter mapped.
+    #[cfg(test)]
     pub fn map(&self, mut f: impl FnMut(&Tensor<3>) -> Tensor<3>) -> Self {
         Weights::from_array(self.as_array().map(&mut f))
     }
@@ -130,46 +149,30 @@ impl Weights {
     }
 }
 
-/// The GRU's gates at one step, kept for the backward pass: r, u (update), n (candidate), and
-/// W_hn h + b_hn (what r multiplies), each `[G, W, H]`.
-pub(super) struct Gates {
-    pub reset: Tensor<3>,
-    pub update: Tensor<3>,
-    pub candidate: Tensor<3>,
-    pub hidden_candidate: Tensor<3>,
+/// The GRU cell's part of the weights.
+fn cell(w: &Weights) -> Cell<'_> {
+    Cell {
+        w_x: &w.w_x,
+        w_h: &w.w_h,
+        b_x: &w.b_x,
+        b_h: &w.b_h,
+    }
 }
 
 /// One GRU step and the heads: `x` `[G, W, I]`, `h` `[G, W, H]` → (h′, logits, v, gates).
 /// Generic over the tensors' graph: the unit tests run it on autodiff leaves to check
 /// [`backward`].
 pub(super) fn forward(w: &Weights, x: Tensor<3>, h: Tensor<3>) -> (Tensor<3>, Tensor<3>, Tensor<3>, Gates) {
-    let gx = x.matmul(w.w_x.clone()) + w.b_x.clone();
-    let gh = h.clone().matmul(w.w_h.clone()) + w.b_h.clone();
-    let mut gx = gx.chunk(3, 2).into_iter();
-    let mut gh = gh.chunk(3, 2).into_iter();
-    let (xr, xz, xn) = (gx.next().unwrap(), gx.next().unwrap(), gx.next().unwrap());
-    let (hr, hz, hn) = (gh.next().unwrap(), gh.next().unwrap(), gh.next().unwrap());
-    let reset = sigmoid(xr + hr);
-    let update = sigmoid(xz + hz);
-    let candidate = (xn + reset.clone() * hn.clone()).tanh();
-    let h = candidate.clone() + update.clone() * (h - candidate.clone());
+    let (h, gates) = gru::forward(&cell(w), x, h);
     let logits = h.clone().matmul(w.w_policy.clone()) + w.b_policy.clone();
     let value = h.clone().matmul(w.w_value.clone()) + w.b_value.clone();
-    let gates = Gates {
-        reset,
-        update,
-        candidate,
-        hidden_candidate: hn,
-    };
     (h, logits, value, gates)
 }
 
 /// Each parameter's gradient, given the loss's gradient at the heads over a rollout
 /// (`d_logits` `[G, T·W, A]`, `d_value` `[G, T·W, 1]`, laid out like the steps concatenated
-/// along the worker axis), by back-propagation through time written out: the recurrence is
-/// stepped backwards through the kept gates, and each weight's gradient is one batched matmul
-/// over the whole rollout (Σ_t x_tᵀ g_t as `[G, I, T·W] × [G, T·W, 3H]`), never a weight-sized
-/// tensor per step.
+/// along the worker axis): the heads' gradients here, the recurrence's by the shared
+/// [`gru::backward`].
 pub(super) fn backward(
     w: &Weights,
     steps: &[Step],
@@ -177,55 +180,26 @@ pub(super) fn backward(
     d_value: Tensor<3>,
     workers: usize,
 ) -> Weights {
-    let t_len = steps.len();
-    let [g, hd, _] = w.w_h.dims();
-    let wk = workers;
-    let cat = |f: fn(&Step) -> &Tensor<3>| Tensor::cat(steps.iter().map(|s| f(s).clone()).collect(), 1);
-    let h_all = cat(|s| &s.h);
+    let h_all = Tensor::cat(steps.iter().map(|s| s.h.clone()).collect(), 1);
     let transpose = |t: &Tensor<3>| t.clone().swap_dims(1, 2);
     let d_wp = transpose(&h_all).matmul(d_logits.clone());
     let d_wv = transpose(&h_all).matmul(d_value.clone());
     let d_heads =
         d_logits.clone().matmul(transpose(&w.w_policy)) + d_value.clone().matmul(transpose(&w.w_value));
-    // Backwards through the recurrence h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-    let wh_t = transpose(&w.w_h);
-    let mut d_gx = Vec::with_capacity(t_len);
-    let mut d_gh = Vec::with_capacity(t_len);
-    let mut carry: Option<Tensor<3>> = None;
-    for (t, s) in steps.iter().enumerate().rev() {
-        let mut dh = d_heads.clone().slice([0..g, t * wk..(t + 1) * wk, 0..hd]);
-        if let Some(c) = carry.take() {
-            dh = dh + c;
-        }
-        let Gates {
-            reset: r,
-            update: u,
-            candidate: c,
-            hidden_candidate: hn,
-        } = &s.gates;
-        let dc = dh.clone() - dh.clone() * u.clone();
-        let du = dh.clone() * (s.h_prev.clone() - c.clone());
-        let direct = dh * u.clone();
-        let dc_pre = dc.clone() - dc * c.clone().square();
-        let dr = dc_pre.clone() * hn.clone();
-        let dhn = dc_pre.clone() * r.clone();
-        let dr_pre = dr * (r.clone() - r.clone().square());
-        let du_pre = du * (u.clone() - u.clone().square());
-        let gh = Tensor::cat(vec![dr_pre.clone(), du_pre.clone(), dhn], 2);
-        carry = Some(direct + gh.clone().matmul(wh_t.clone()));
-        d_gx.push(Tensor::cat(vec![dr_pre, du_pre, dc_pre], 2));
-        d_gh.push(gh);
-    }
-    d_gx.reverse();
-    d_gh.reverse();
-    let (d_gx, d_gh) = (Tensor::cat(d_gx, 1), Tensor::cat(d_gh, 1));
-    let d_wx = transpose(&cat(|s| &s.x)).matmul(d_gx.clone());
-    let d_wh = transpose(&cat(|s| &s.h_prev)).matmul(d_gh.clone());
+    let traces: Vec<Trace<'_>> = steps
+        .iter()
+        .map(|s| Trace {
+            x: &s.x,
+            h_prev: &s.h_prev,
+            gates: &s.gates,
+        })
+        .collect();
+    let g = gru::backward(&cell(w), &traces, d_heads, workers);
     Weights {
-        w_x: d_wx,
-        w_h: d_wh,
-        b_x: d_gx.sum_dim(1),
-        b_h: d_gh.sum_dim(1),
+        w_x: g.w_x,
+        w_h: g.w_h,
+        b_x: g.b_x,
+        b_h: g.b_h,
         w_policy: d_wp,
         b_policy: d_logits.sum_dim(1),
         w_value: d_wv,

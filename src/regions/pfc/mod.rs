@@ -58,7 +58,6 @@
 //! loss's gradient at the heads); `adam.rs` (clipping and Adam).
 
 mod a2c;
-mod adam;
 mod gru;
 
 use crate::rng::SimRng;
@@ -67,7 +66,7 @@ use ndarray::Array2;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use adam::Adam;
+use crate::regions::adam::{self, Adam};
 use gru::{Gates, Weights};
 
 use super::{
@@ -257,7 +256,7 @@ impl Pfc {
             population: p,
             groups,
             input_width,
-            adam: Adam::new(&params),
+            adam: Adam::new(&params.as_array()),
             params,
             hidden: Tensor::zeros([groups, config.workers, h], ctx.device),
             rollout: Vec::new(),
@@ -366,9 +365,17 @@ impl Pfc {
         let mut grads = self.gradients(&steps, bootstrap);
         drop(steps);
         if self.config.max_grad_norm > 0.0 {
-            grads = adam::clip(grads, self.config.max_grad_norm, self.groups);
+            grads = Weights::from_vec(adam::clip(
+                grads.into_vec(),
+                self.config.max_grad_norm,
+                self.groups,
+            ));
         }
-        self.adam.apply(&mut self.params, grads, self.config.lr as f32);
+        self.adam.apply(
+            self.params.as_array_mut(),
+            grads.into_vec(),
+            self.config.lr as f32,
+        );
     }
 }
 
@@ -453,15 +460,11 @@ impl Region for Pfc {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        let (params, first, second) = (
-            self.params.as_array(),
-            self.adam.first.as_array(),
-            self.adam.second.as_array(),
-        );
+        let (params, first, second) = (self.params.as_array(), &self.adam.first, &self.adam.second);
         for (i, name) in Weights::NAMES.iter().enumerate() {
             out.put_tensor(&format!("params/{name}"), params[i]);
-            out.put_tensor(&format!("first_moment/{name}"), first[i]);
-            out.put_tensor(&format!("second_moment/{name}"), second[i]);
+            out.put_tensor(&format!("first_moment/{name}"), &first[i]);
+            out.put_tensor(&format!("second_moment/{name}"), &second[i]);
         }
         out.put("adam_step", &self.adam.step);
         out.put_tensor("hidden", &self.hidden);
@@ -489,8 +492,8 @@ impl Region for Pfc {
         };
         let device = self.device.clone();
         let params = self.params.as_array_mut();
-        let first = self.adam.first.as_array_mut();
-        let second = self.adam.second.as_array_mut();
+        let first = self.adam.first.iter_mut();
+        let second = self.adam.second.iter_mut();
         for (i, ((p, m), v)) in params.into_iter().zip(first).zip(second).enumerate() {
             let dims = p.dims();
             *p = from.tensor(&key("params", i), dims, &device)?;
@@ -659,13 +662,13 @@ mod tests {
         let mut old = Snapshot::default();
         let (p, m, v) = (
             trained.params.as_array(),
-            trained.adam.first.as_array(),
-            trained.adam.second.as_array(),
+            &trained.adam.first,
+            &trained.adam.second,
         );
         for i in 0..Weights::NAMES.len() {
             old.put_tensor(&format!("params/{i}"), &(p[i].clone() * 2.0));
-            old.put_tensor(&format!("first_moment/{i}"), m[i]);
-            old.put_tensor(&format!("second_moment/{i}"), v[i]);
+            old.put_tensor(&format!("first_moment/{i}"), &m[i]);
+            old.put_tensor(&format!("second_moment/{i}"), &v[i]);
         }
         old.put("adam_step", &3);
         old.put_tensor("hidden", &trained.hidden);

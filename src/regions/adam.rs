@@ -1,5 +1,5 @@
-//! Per-controller gradient-norm clipping and Adam (Kingma & Ba 2015) on the controllers'
-//! batched weights.
+//! Per-network gradient-norm clipping and Adam (Kingma & Ba 2015) on batched weights
+//! (`[G, …]`: G independent networks), shared by the recurrent regions.
 //!
 //! ```text
 //! g ← g · min(1, c / (‖g‖ + 10⁻⁶))          (‖g‖ over all of one controller's parameters)
@@ -9,40 +9,41 @@
 
 use burn::prelude::Tensor;
 
-use super::gru::Weights;
-
-/// Adam's state: first and second moments of every parameter, and the step count.
+/// Adam's state: first and second moments of every parameter (in the caller's order), and the
+/// step count.
 #[derive(Clone)]
-pub(super) struct Adam {
-    pub first: Weights,
-    pub second: Weights,
+pub(crate) struct Adam {
+    pub first: Vec<Tensor<3>>,
+    pub second: Vec<Tensor<3>>,
     pub step: i32,
 }
 
 impl Adam {
     /// Zero moments for these parameters.
-    pub fn new(params: &Weights) -> Self {
+    pub fn new(params: &[&Tensor<3>]) -> Self {
         Adam {
-            first: params.map(|t| t.zeros_like()),
-            second: params.map(|t| t.zeros_like()),
+            first: params.iter().map(|t| t.zeros_like()).collect(),
+            second: params.iter().map(|t| t.zeros_like()).collect(),
             step: 0,
         }
     }
 
-    /// One step of size `lr` on `params` along `grads`.
-    pub fn apply(&mut self, params: &mut Weights, grads: Weights, lr: f32) {
+    /// One step of size `lr` on `params` along `grads` (both in the order given to [`Adam::new`]).
+    pub fn apply<'a>(
+        &mut self,
+        params: impl IntoIterator<Item = &'a mut Tensor<3>>,
+        grads: Vec<Tensor<3>>,
+        lr: f32,
+    ) {
         let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
         self.step += 1;
         let c1 = 1.0 - b1.powi(self.step);
         let c2 = 1.0 - b2.powi(self.step);
-        let grads = grads.as_array().map(Tensor::clone);
-        let (first, second) = (self.first.as_array_mut(), self.second.as_array_mut());
         for (((param, gr), m_old), v_old) in params
-            .as_array_mut()
             .into_iter()
             .zip(grads)
-            .zip(first)
-            .zip(second)
+            .zip(&mut self.first)
+            .zip(&mut self.second)
         {
             let m = m_old.clone() * b1 + gr.clone() * (1.0 - b1);
             let v = v_old.clone() * b2 + gr.square() * (1.0 - b2);
@@ -54,19 +55,18 @@ impl Adam {
     }
 }
 
-/// Each controller's gradient rescaled to a norm of at most `max_norm` (over all its
-/// parameters); `groups` controllers.
-pub(super) fn clip(grads: Weights, max_norm: f64, groups: usize) -> Weights {
+/// Each network's gradient rescaled to a norm of at most `max_norm` (over all its parameters);
+/// `groups` networks.
+pub(crate) fn clip(grads: Vec<Tensor<3>>, max_norm: f64, groups: usize) -> Vec<Tensor<3>> {
     let sq = grads
-        .as_array()
         .iter()
         .map(|gr| {
             let [_, r, c] = gr.dims();
-            (*gr).clone().reshape([groups, r * c]).square().sum_dim(1)
+            gr.clone().reshape([groups, r * c]).square().sum_dim(1)
         })
         .reduce(|x, y| x + y)
         .expect("parameters");
     let scale = (sq.sqrt() + 1e-6).recip().mul_scalar(max_norm).clamp_max(1.0);
     let scale = scale.reshape([groups, 1, 1]);
-    grads.map(|gr| gr.clone() * scale.clone())
+    grads.into_iter().map(|gr| gr * scale.clone()).collect()
 }

@@ -1,0 +1,731 @@
+//! # WorldModel — a predictive recurrent model of the token stream
+//!
+//! The sensory cortex as an unsupervised *world model*: it reads the stream one token at a time
+//! and learns, without reward, to predict the next token. Its latent is its contextual state, so
+//! one word form in two contexts lands at two points ("river bank", "money bank"), which a table
+//! of word vectors cannot do.
+//!
+//! Per agent: an input table E `[V, E]`, a GRU core (the shared cell of `regions/gru.rs`) and an
+//! output table O `[V, H + 1]` (a row o_w and a bias per token). With `</s>` the stream starts a
+//! new sentence and the state starts afresh:
+//!
+//! ```text
+//! x_t = [E_{w_t} ; c_t]                       (c_t: the `conditioning` input, when connected)
+//! h_t = GRU(x_t, h_{t−1})                     h_{t−1} := 0 when w_t = </s>
+//! z_t = h_t / ‖h_t‖                           (z_t = h_t without `normalize`)
+//! s(w | h) = o_w · [h ; 1]                    (the score of w as the next token)
+//! ```
+//!
+//! Learning, online (negative sampling, Mikolov et al. 2013, k noise tokens n_i from q ∝
+//! unigram^¾): when w_{t+1} arrives,
+//!
+//! ```text
+//! L_t = −log σ(s(w_{t+1} | h_t)) − Σ_i log σ(−s(n_i | h_t))
+//! o_w ← o_w − η_tab ∂L_t/∂o_w                 (only the k + 1 rows L_t touches)
+//! ```
+//!
+//! and ∂L_t/∂h_t is kept. Every `bptt` ticks (and at every sentence start) the kept gradients
+//! flow back through the window's GRU steps (truncated back-propagation through time, written
+//! out in burn ops and held to burn's autodiff by a unit test): the GRU weights take one clipped
+//! Adam step of size `lr`; the input rows E_w of the window's tokens take SGD steps of size
+//! η_tab (`table_lr`). No gradient is ever formed over a whole table (DESIGN.md §6).
+//!
+//! The NS optimum is s(w | h) = log p(w | h) − log(k q(w)); the model's next-token distribution
+//! (the `perplexity` probe) is therefore p̂(w | h) = softmax_w(s(w | h) + log q(w)), over the
+//! whole vocabulary.
+//!
+//! A concept (a word or a phrase) is read as the state after the phrase from a sentence start:
+//! z(`w₁ … w_n`) = z after reading `</s> w₁ … w_n` from h = 0 (without `</s>` in the vocabulary,
+//! from h = 0), the conditioning input zero.
+//!
+//! Ports: inputs `token` `[P, 1]` (Token, required), `conditioning` `[P, dim]` (Latent,
+//! optional); output `latent` `[P, dim]` (Latent).
+//!
+//! Parameters (default; unit):
+//!
+//! | name | default | meaning |
+//! |---|---|---|
+//! | `dim` | 64 | H, the GRU state and latent dimension |
+//! | `embed` | 32 | E, the input table's width |
+//! | `bptt` | 8 | T, steps back-propagated through (the truncation length) |
+//! | `negatives` | 5 | k, noise tokens per prediction |
+//! | `lr` | 0.003 | Adam's step size for the GRU weights |
+//! | `table_lr` | 0.05 | η_tab, the SGD step of the input and output rows |
+//! | `max_grad_norm` | 5 | largest gradient norm per agent and window (0: no clipping) |
+//! | `normalize` | true | unit-normalise z |
+//!
+//! `<unk>` is never a target, and its input row never moves. Each agent has its own tables,
+//! weights (`[P, …]` burn tensors on the run's device: `flex` on the CPU, or `wgpu`) and noise
+//! generator, all from its own seed. Tables live in host memory and only touched rows move.
+
+use burn::prelude::{Device, Tensor, TensorData};
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Uniform};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::adam::{self, Adam};
+use super::gru::{self, Cell, Gates, Trace};
+use super::{
+    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
+    RegionSpec, Width,
+};
+use crate::checkpoint::Snapshot;
+use crate::error::{Error, Result};
+use crate::rng::SimRng;
+use crate::signal::{Signal, SignalKind};
+
+/// Hyperparameters of [`WorldModel`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorldModelConfig {
+    /// H: the recurrent state's and the latent's dimension.
+    pub dim: usize,
+    /// E: the width of the input table.
+    pub embed: usize,
+    /// T: how many steps the gradient flows back through (truncated BPTT).
+    pub bptt: usize,
+    /// k: noise tokens per prediction.
+    pub negatives: usize,
+    /// Adam's step size for the GRU weights.
+    pub lr: f64,
+    /// SGD step size of the input and output table rows.
+    pub table_lr: f64,
+    /// Largest gradient norm of one agent's GRU weights per window; 0 turns clipping off.
+    pub max_grad_norm: f64,
+    /// Unit-normalise the latent.
+    pub normalize: bool,
+}
+
+impl Default for WorldModelConfig {
+    fn default() -> Self {
+        WorldModelConfig {
+            dim: 64,
+            embed: 32,
+            bptt: 8,
+            negatives: 5,
+            lr: 0.003,
+            table_lr: 0.05,
+            max_grad_norm: 5.0,
+            normalize: true,
+        }
+    }
+}
+
+impl RegionParams for WorldModelConfig {
+    const KIND: &'static str = "world_model";
+    const CORTEX: bool = true;
+    const SUMMARY: &'static str =
+        "predictive world model of the token stream (GRU next-token model); latent = contextual state";
+    const DETAIL: &'static str = include_str!("world_model.rs");
+
+    fn ports(&self) -> Ports {
+        Ports {
+            inputs: vec![
+                PortSpec::input(
+                    "token",
+                    SignalKind::Token,
+                    Width::Fixed(1),
+                    "the current token id",
+                ),
+                PortSpec::optional(
+                    "conditioning",
+                    SignalKind::Latent,
+                    Width::Fixed(self.dim),
+                    "read with each token, beside its input row (goal-conditioning)",
+                ),
+            ],
+            outputs: vec![PortSpec::output(
+                "latent",
+                SignalKind::Latent,
+                self.dim,
+                "z_t, the recurrent state after the tokens so far",
+            )],
+        }
+    }
+
+    fn check(&self) -> Result<(), ParamError> {
+        for (name, v) in [("dim", self.dim), ("embed", self.embed), ("bptt", self.bptt)] {
+            if v == 0 {
+                return Err(ParamError::new(name, "an integer ≥ 1"));
+            }
+        }
+        for (name, v) in [("lr", self.lr), ("table_lr", self.table_lr)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ParamError::new(name, "a number > 0"));
+            }
+        }
+        if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
+            return Err(ParamError::new("max_grad_norm", "a number ≥ 0"));
+        }
+        Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        Ok(Box::new(WorldModel::new(self, ctx)))
+    }
+}
+
+/// One agent's tables and noise generator (host memory).
+struct Agent {
+    /// E, `[V·E]` row-major.
+    input: Vec<f32>,
+    /// O, `[V·(H+1)]` row-major: o_w then the bias.
+    output: Vec<f32>,
+    rng: SimRng,
+}
+
+/// One step of the window being learnt.
+struct Step {
+    /// x_t `[P, 1, I]` and h_{t−1} `[P, 1, H]` as read.
+    x: Tensor<3>,
+    h_prev: Tensor<3>,
+    gates: Gates,
+    /// w_t per agent.
+    tokens: Vec<u32>,
+    /// ∂L_t/∂h_t per agent `[P·H]`, once w_{t+1} has arrived.
+    d_h: Option<Vec<f32>>,
+}
+
+/// The GRU weights' names, in the order kept (checkpoint keys).
+const NAMES: [&str; 4] = ["w_x", "w_h", "b_x", "b_h"];
+
+/// The recurrent next-token model for P agents. See the module documentation.
+pub struct WorldModel {
+    config: WorldModelConfig,
+    device: Device,
+    population: usize,
+    vocab_size: usize,
+    /// C, the conditioning input's width (0 when unconnected).
+    conditioning: usize,
+    agents: Vec<Agent>,
+    /// W_x `[P, E + C, 3H]`, W_h `[P, H, 3H]`, b_x, b_h `[P, 1, 3H]`.
+    weights: Vec<Tensor<3>>,
+    adam: Adam,
+    /// h `[P, 1, H]`, and the same on the host.
+    hidden: Tensor<3>,
+    hidden_host: Vec<f32>,
+    window: Vec<Step>,
+    /// Cumulative q ∝ unigram^¾ (for drawing noise tokens) and log q.
+    noise_cdf: Vec<f64>,
+    log_noise: Vec<f32>,
+    boundary: Option<u32>,
+    unknown: Option<u32>,
+    learning: bool,
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl WorldModel {
+    /// Builds P agents: E ~ U(−1, 1), GRU weights ~ U(±1/√H), O = 0 (as word2vec's output
+    /// vectors), each agent from its own seed.
+    pub fn new(config: &WorldModelConfig, ctx: &BuildContext<'_>) -> Self {
+        let (v, e, h) = (ctx.vocabulary.len(), config.embed, config.dim);
+        let p = ctx.seeds.len();
+        let conditioning = ctx.input_widths.get("conditioning").copied().unwrap_or(0);
+        let i = e + conditioning;
+        let bound = 1.0 / (h as f32).sqrt();
+        let shapes = [[i, 3 * h], [h, 3 * h], [1, 3 * h], [1, 3 * h]];
+        let mut weights: Vec<Vec<f32>> = shapes
+            .iter()
+            .map(|s| Vec::with_capacity(p * s[0] * s[1]))
+            .collect();
+        let agents = ctx
+            .seeds
+            .iter()
+            .map(|&seed| {
+                let mut rng = SimRng::seed_from_u64(seed);
+                let unit = Uniform::new_inclusive(-1.0f32, 1.0);
+                let input = (0..v * e).map(|_| unit.sample(&mut rng)).collect();
+                let u = Uniform::new_inclusive(-bound, bound);
+                for (w, s) in weights.iter_mut().zip(&shapes) {
+                    w.extend((0..s[0] * s[1]).map(|_| u.sample(&mut rng)));
+                }
+                Agent {
+                    input,
+                    output: vec![0.0; v * (h + 1)],
+                    rng,
+                }
+            })
+            .collect();
+        let weights: Vec<Tensor<3>> = weights
+            .into_iter()
+            .zip(&shapes)
+            .map(|(w, s)| Tensor::from_data(TensorData::new(w, [p, s[0], s[1]]), ctx.device))
+            .collect();
+        let powered: Vec<f64> = ctx
+            .vocabulary
+            .counts()
+            .iter()
+            .map(|&c| (c as f64).powf(0.75))
+            .collect();
+        let total: f64 = powered.iter().sum();
+        let mut acc = 0.0;
+        let noise_cdf = powered
+            .iter()
+            .map(|q| {
+                acc += q;
+                if total > 0.0 { acc / total } else { 0.0 }
+            })
+            .collect();
+        let log_noise = powered
+            .iter()
+            .map(|q| {
+                if total > 0.0 && *q > 0.0 {
+                    (q / total).ln() as f32
+                } else {
+                    f32::MIN / 4.0
+                }
+            })
+            .collect();
+        WorldModel {
+            config: config.clone(),
+            device: ctx.device.clone(),
+            population: p,
+            vocab_size: v,
+            conditioning,
+            agents,
+            adam: Adam::new(&weights.iter().collect::<Vec<_>>()),
+            weights,
+            hidden: Tensor::zeros([p, 1, h], ctx.device),
+            hidden_host: vec![0.0; p * h],
+            window: Vec::new(),
+            noise_cdf,
+            log_noise,
+            boundary: ctx.vocabulary.id(crate::vocabulary::EOS),
+            unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
+            learning: true,
+        }
+    }
+
+    fn cell(&self) -> Cell<'_> {
+        Cell {
+            w_x: &self.weights[0],
+            w_h: &self.weights[1],
+            b_x: &self.weights[2],
+            b_h: &self.weights[3],
+        }
+    }
+
+    fn input_width(&self) -> usize {
+        self.config.embed + self.conditioning
+    }
+
+    /// x `[P, N, I]` for N tokens per agent (`tokens[n]`, the same for every agent), each the
+    /// token's input row followed by `conditioning` (`[P, C]`, or zeros).
+    fn inputs_of(&self, tokens: &[Vec<u32>], conditioning: Option<&Array2<f32>>) -> Tensor<3> {
+        let (e, i, p) = (self.config.embed, self.input_width(), self.population);
+        let n = tokens.len();
+        let mut x = vec![0.0f32; p * n * i];
+        for (a, agent) in self.agents.iter().enumerate() {
+            for (k, ids) in tokens.iter().enumerate() {
+                let w = ids[a.min(ids.len() - 1)] as usize;
+                let row = &mut x[(a * n + k) * i..(a * n + k + 1) * i];
+                row[..e].copy_from_slice(&agent.input[w * e..(w + 1) * e]);
+                if let Some(c) = conditioning {
+                    row[e..].iter_mut().zip(c.row(a)).for_each(|(x, c)| *x = *c);
+                }
+            }
+        }
+        Tensor::from_data(TensorData::new(x, [p, n, i]), &self.device)
+    }
+
+    /// ∂L/∂h of each agent's prediction of `targets` from its current state, the output rows
+    /// updated on the way (negative sampling; see the module documentation).
+    fn predict(&mut self, targets: &[u32]) -> Vec<f32> {
+        let h = self.config.dim;
+        let (k, eta) = (self.config.negatives, self.config.table_lr as f32);
+        let (noise_cdf, unknown) = (&self.noise_cdf, self.unknown);
+        let mut d_h = vec![0.0f32; self.population * h];
+        let one = |((agent, d), (state, &target)): ((&mut Agent, &mut [f32]), (&[f32], &u32))| {
+            if Some(target) == unknown {
+                return;
+            }
+            let target = target as usize;
+            for i in 0..=k {
+                let (w, label) = if i == 0 {
+                    (target, 1.0)
+                } else {
+                    let u: f64 = agent.rng.r#gen();
+                    let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
+                    if n == target {
+                        continue;
+                    }
+                    (n, 0.0)
+                };
+                let o = &mut agent.output[w * (h + 1)..(w + 1) * (h + 1)];
+                let s = o[..h].iter().zip(state).map(|(a, b)| a * b).sum::<f32>() + o[h];
+                let g = label - sigmoid(s);
+                for ((di, oi), hi) in d.iter_mut().zip(o[..h].iter_mut()).zip(state) {
+                    *di -= g * *oi;
+                    *oi += eta * g * hi;
+                }
+                o[h] += eta * g;
+            }
+        };
+        let states = self.hidden_host.chunks(h);
+        if self.population >= PARALLEL_MIN_AGENTS {
+            let states: Vec<&[f32]> = states.collect();
+            self.agents
+                .par_iter_mut()
+                .zip(d_h.par_chunks_mut(h))
+                .zip(states.into_par_iter().zip(targets.par_iter()))
+                .for_each(one);
+        } else {
+            self.agents
+                .iter_mut()
+                .zip(d_h.chunks_mut(h))
+                .zip(states.zip(targets.iter()))
+                .for_each(one);
+        }
+        d_h
+    }
+
+    /// Back-propagates the window's kept gradients: one Adam step on the GRU weights, SGD on the
+    /// input rows of the window's tokens. Steps whose outcome has not arrived are dropped.
+    fn flush(&mut self) {
+        let mut steps = std::mem::take(&mut self.window);
+        steps.retain(|s| s.d_h.is_some());
+        if steps.is_empty() {
+            return;
+        }
+        let (p, h, e, i) = (
+            self.population,
+            self.config.dim,
+            self.config.embed,
+            self.input_width(),
+        );
+        let n = steps.len();
+        let mut d_h = vec![0.0f32; p * n * h];
+        for (t, s) in steps.iter().enumerate() {
+            let g = s.d_h.as_ref().expect("kept");
+            for a in 0..p {
+                d_h[(a * n + t) * h..(a * n + t + 1) * h].copy_from_slice(&g[a * h..(a + 1) * h]);
+            }
+        }
+        let d_h = Tensor::from_data(TensorData::new(d_h, [p, n, h]), &self.device);
+        let traces: Vec<Trace<'_>> = steps
+            .iter()
+            .map(|s| Trace {
+                x: &s.x,
+                h_prev: &s.h_prev,
+                gates: &s.gates,
+            })
+            .collect();
+        let g = gru::backward(&self.cell(), &traces, d_h, 1);
+        let d_x = g
+            .d_gates_x
+            .matmul(self.weights[0].clone().swap_dims(1, 2))
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 gradients");
+        let mut grads = vec![g.w_x, g.w_h, g.b_x, g.b_h];
+        if self.config.max_grad_norm > 0.0 {
+            grads = adam::clip(grads, self.config.max_grad_norm, p);
+        }
+        self.adam
+            .apply(self.weights.iter_mut(), grads, self.config.lr as f32);
+        let (eta, unknown) = (self.config.table_lr as f32, self.unknown);
+        for (a, agent) in self.agents.iter_mut().enumerate() {
+            for (t, s) in steps.iter().enumerate() {
+                let w = s.tokens[a];
+                if Some(w) == unknown {
+                    continue;
+                }
+                let w = w as usize;
+                let dx = &d_x[(a * n + t) * i..(a * n + t) * i + e];
+                agent.input[w * e..(w + 1) * e]
+                    .iter_mut()
+                    .zip(dx)
+                    .for_each(|(x, d)| *x -= eta * d);
+            }
+        }
+    }
+
+    /// The states `[P, N, H]` (host, row-major) after reading each of N phrases of one length
+    /// from h = 0, `</s>` first where the vocabulary has it.
+    fn read(&self, phrases: &[&[u32]]) -> Vec<f32> {
+        let n = phrases.len();
+        let len = phrases.first().map_or(0, |p| p.len());
+        let mut h = Tensor::<3>::zeros([self.population, n, self.config.dim], &self.device);
+        let lead = self.boundary.into_iter().map(|b| vec![b; n]);
+        for tokens in lead.chain((0..len).map(|k| phrases.iter().map(|p| p[k]).collect())) {
+            let x = self.inputs_of(&tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(), None);
+            // `inputs_of` lays tokens along N: one token per row, the same for every agent.
+            h = gru::forward(&self.cell(), x, h).0;
+        }
+        h.into_data().try_to_vec::<f32>().expect("f32 states")
+    }
+
+    fn normalize(&self, z: &mut [f32]) {
+        if self.config.normalize {
+            let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                z.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
+    }
+}
+
+impl Region for WorldModel {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let tokens = inputs
+            .get("token")
+            .ok_or_else(|| Error::Run("world_model: no `token` input".into()))?
+            .to_host();
+        let (p, h) = (self.population, self.config.dim);
+        let tokens: Vec<u32> = tokens.column(0).iter().map(|&t| t as u32).collect();
+        if let Some(&w) = tokens.iter().find(|&&w| w as usize >= self.vocab_size) {
+            return Err(Error::Run(format!(
+                "world_model: token id {w} is outside the vocabulary of {}",
+                self.vocab_size
+            )));
+        }
+        let starts: Vec<bool> = tokens.iter().map(|&t| Some(t) == self.boundary).collect();
+        if self.learning {
+            if self.window.last().is_some_and(|s| s.d_h.is_none()) {
+                let d_h = self.predict(&tokens);
+                self.window.last_mut().expect("checked").d_h = Some(d_h);
+            }
+            if self.window.len() >= self.config.bptt || starts.iter().any(|&s| s) {
+                self.flush();
+            }
+        }
+        let conditioning = inputs.get("conditioning").map(Signal::to_host);
+        let x = self.inputs_of(&[tokens.clone()], conditioning.as_ref());
+        let h_prev = if starts.iter().any(|&s| s) {
+            let keep: Vec<f32> = starts.iter().map(|&s| if s { 0.0 } else { 1.0 }).collect();
+            self.hidden.clone() * Tensor::<3>::from_data(TensorData::new(keep, [p, 1, 1]), &self.device)
+        } else {
+            self.hidden.clone()
+        };
+        let (next, gates) = gru::forward(&self.cell(), x.clone(), h_prev.clone());
+        self.hidden_host = next.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+        if self.learning {
+            self.window.push(Step {
+                x,
+                h_prev,
+                gates,
+                tokens,
+                d_h: None,
+            });
+        }
+        self.hidden = next;
+        let mut z = self.hidden_host.clone();
+        z.chunks_mut(h).for_each(|row| self.normalize(row));
+        let z = Array2::from_shape_vec((p, h), z).expect("P·H values");
+        Ok(vec![("latent", Signal::Host(z))])
+    }
+
+    fn set_learning(&mut self, learning: bool) {
+        if !learning {
+            // What has been predicted is learnt; the last step's outcome will not arrive.
+            self.flush();
+        }
+        self.learning = learning;
+    }
+
+    fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
+        match spec.get::<WorldModelConfig>() {
+            Some(c) if c.dim == self.config.dim && c.embed == self.config.embed => {
+                self.config = c.clone();
+                Ok(())
+            }
+            Some(_) => Err(Error::Run(
+                "world_model: `dim` and `embed` cannot change during a run".into(),
+            )),
+            None => Err(Error::Run(format!(
+                "world_model cannot become a `{}`",
+                spec.kind()
+            ))),
+        }
+    }
+
+    fn concept_latent(&self, phrase: &[u32]) -> Option<Array2<f32>> {
+        self.concept_latents(&[phrase]).map(|mut v| v.remove(0))
+    }
+
+    fn concept_latents(&self, phrases: &[&[u32]]) -> Option<Vec<Array2<f32>>> {
+        let (p, h) = (self.population, self.config.dim);
+        if phrases
+            .iter()
+            .any(|ph| ph.iter().any(|&w| w as usize >= self.vocab_size))
+        {
+            return None;
+        }
+        let mut out: Vec<Option<Array2<f32>>> = vec![None; phrases.len()];
+        // Phrases of one length are read together, in batches of at most 4096.
+        let mut lengths: Vec<usize> = phrases.iter().map(|ph| ph.len()).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        for len in lengths {
+            let idx: Vec<usize> = (0..phrases.len()).filter(|&i| phrases[i].len() == len).collect();
+            for chunk in idx.chunks(4096) {
+                let batch: Vec<&[u32]> = chunk.iter().map(|&i| phrases[i]).collect();
+                let states = self.read(&batch);
+                let n = batch.len();
+                for (j, &i) in chunk.iter().enumerate() {
+                    let mut z = Array2::zeros((p, h));
+                    for a in 0..p {
+                        let row = &states[(a * n + j) * h..(a * n + j + 1) * h];
+                        let mut r = row.to_vec();
+                        self.normalize(&mut r);
+                        z.row_mut(a).iter_mut().zip(r).for_each(|(z, v)| *z = v);
+                    }
+                    out[i] = Some(z);
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    fn cross_entropy(&self, stream: &[u32]) -> Option<Array1<f64>> {
+        let (p, h, v) = (self.population, self.config.dim, self.vocab_size);
+        if stream.len() < 2 || stream.iter().any(|&w| w as usize >= v) {
+            return None;
+        }
+        // The states before each prediction, [P, N−1, H+1] with the bias input 1.
+        let n = stream.len() - 1;
+        let mut states = vec![Array2::<f32>::ones((n, h + 1)); p];
+        let mut state = Tensor::<3>::zeros([p, 1, h], &self.device);
+        for (t, &w) in stream[..n].iter().enumerate() {
+            if Some(w) == self.boundary {
+                state = state.zeros_like();
+            }
+            let x = self.inputs_of(&[vec![w]], None);
+            state = gru::forward(&self.cell(), x, state).0;
+            let host = state.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+            for (a, s) in states.iter_mut().enumerate() {
+                s.row_mut(t)
+                    .iter_mut()
+                    .zip(&host[a * h..(a + 1) * h])
+                    .for_each(|(x, y)| *x = *y);
+            }
+        }
+        let log_q = Array1::from(self.log_noise.clone());
+        let targets = &stream[1..];
+        let ce = self
+            .agents
+            .par_iter()
+            .zip(states.par_iter())
+            .map(|(agent, s)| {
+                let o = ndarray::ArrayView2::from_shape((v, h + 1), &agent.output).expect("V·(H+1)");
+                let (mut total, mut count) = (0.0f64, 0usize);
+                for start in (0..n).step_by(256) {
+                    let end = (start + 256).min(n);
+                    let logits = s.slice(ndarray::s![start..end, ..]).dot(&o.t()) + &log_q;
+                    for (r, row) in logits.outer_iter().enumerate() {
+                        let target = targets[start + r];
+                        if Some(target) == self.unknown {
+                            continue;
+                        }
+                        let max = row.fold(f32::MIN, |m, &x| m.max(x));
+                        let lse =
+                            max as f64 + row.iter().map(|&x| f64::from(x - max).exp()).sum::<f64>().ln();
+                        total += lse - f64::from(row[target as usize]);
+                        count += 1;
+                    }
+                }
+                if count == 0 {
+                    f64::NAN
+                } else {
+                    total / count as f64
+                }
+            })
+            .collect::<Vec<_>>();
+        Some(Array1::from(ce))
+    }
+
+    fn divergent_agent(&self) -> Option<usize> {
+        let per_weight = self.weights.iter().filter_map(|t| {
+            let per = t.dims()[1] * t.dims()[2];
+            let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
+            values.chunks(per).position(|c| !c.iter().all(|v| v.is_finite()))
+        });
+        let tables = self
+            .agents
+            .iter()
+            .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite()));
+        per_weight.chain(tables).min()
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        let (p, v) = (self.population, self.vocab_size);
+        let (e, h) = (self.config.embed, self.config.dim);
+        for (i, name) in NAMES.iter().enumerate() {
+            out.put_tensor(&format!("params/{name}"), &self.weights[i]);
+            out.put_tensor(&format!("first_moment/{name}"), &self.adam.first[i]);
+            out.put_tensor(&format!("second_moment/{name}"), &self.adam.second[i]);
+        }
+        out.put("adam_step", &self.adam.step);
+        out.put_tensor("hidden", &self.hidden);
+        let gather =
+            |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
+        out.put_array("input", &[p, v, e], gather(|a| &a.input));
+        out.put_array("output", &[p, v, h + 1], gather(|a| &a.output));
+        out.put("rngs", &self.agents.iter().map(|a| &a.rng).collect::<Vec<_>>());
+        // The window under way: its inputs and gradients (the gates are recomputed on restore:
+        // the weights have not moved since).
+        out.put("window_length", &self.window.len());
+        for (t, s) in self.window.iter().enumerate() {
+            out.put_tensor(&format!("window/{t}/x"), &s.x);
+            out.put_tensor(&format!("window/{t}/h_prev"), &s.h_prev);
+            out.put(&format!("window/{t}/tokens"), &s.tokens);
+            out.put(&format!("window/{t}/d_h"), &s.d_h);
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        let (p, v) = (self.population, self.vocab_size);
+        let (e, h) = (self.config.embed, self.config.dim);
+        let device = self.device.clone();
+        for (i, name) in NAMES.iter().enumerate() {
+            let dims = self.weights[i].dims();
+            self.weights[i] = from.tensor(&format!("params/{name}"), dims, &device)?;
+            self.adam.first[i] = from.tensor(&format!("first_moment/{name}"), dims, &device)?;
+            self.adam.second[i] = from.tensor(&format!("second_moment/{name}"), dims, &device)?;
+        }
+        self.adam.step = from.get("adam_step")?;
+        self.hidden = from.tensor("hidden", [p, 1, h], &device)?;
+        self.hidden_host = self
+            .hidden
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 state");
+        let input = from.array("input", &[p, v, e])?;
+        let output = from.array("output", &[p, v, h + 1])?;
+        let rngs: Vec<SimRng> = from.get("rngs")?;
+        if rngs.len() != p {
+            return Err(Error::Run(format!(
+                "checkpoint: saved for another population than {p}"
+            )));
+        }
+        for (a, (agent, rng)) in self.agents.iter_mut().zip(rngs).enumerate() {
+            agent.input.copy_from_slice(&input[a * v * e..(a + 1) * v * e]);
+            agent
+                .output
+                .copy_from_slice(&output[a * v * (h + 1)..(a + 1) * v * (h + 1)]);
+            agent.rng = rng;
+        }
+        self.window.clear();
+        let i = self.input_width();
+        for t in 0..from.get::<usize>("window_length")? {
+            let x = from.tensor(&format!("window/{t}/x"), [p, 1, i], &device)?;
+            let h_prev = from.tensor(&format!("window/{t}/h_prev"), [p, 1, h], &device)?;
+            let gates = gru::forward(&self.cell(), x.clone(), h_prev.clone()).1;
+            self.window.push(Step {
+                x,
+                h_prev,
+                gates,
+                tokens: from.get(&format!("window/{t}/tokens"))?,
+                d_h: from.get(&format!("window/{t}/d_h"))?,
+            });
+        }
+        Ok(())
+    }
+}
