@@ -729,3 +729,144 @@ impl Region for WorldModel {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::{EOS, Vocabulary};
+
+    fn model(vocab: &Vocabulary, config: &WorldModelConfig, p: usize) -> WorldModel {
+        let device = Device::flex();
+        let ctx = BuildContext {
+            population: p,
+            device: &device,
+            seeds: (0..p as u64).map(|s| s + 100).collect(),
+            vocabulary: vocab,
+            input_widths: Default::default(),
+        };
+        WorldModel::new(config, &ctx)
+    }
+
+    fn tokens(ids: &[u32]) -> Inputs {
+        let mut inputs = Inputs::default();
+        let a = Array2::from_shape_vec((ids.len(), 1), ids.iter().map(|&t| t as f32).collect()).unwrap();
+        inputs.insert("token", Signal::Host(a));
+        inputs
+    }
+
+    fn small() -> WorldModelConfig {
+        WorldModelConfig {
+            dim: 8,
+            embed: 4,
+            bptt: 5,
+            ..Default::default()
+        }
+    }
+
+    /// `a b c d` repeated: a next-token model must get far below the unigram's ln 4 nats.
+    #[test]
+    fn learns_to_predict_a_deterministic_sequence() {
+        let vocab = Vocabulary::from_counts((0..4).map(|i| (format!("w{i}"), 100)).collect());
+        let mut m = model(&vocab, &small(), 2);
+        let stream: Vec<u32> = (0..40).map(|t| t % 4).collect();
+        let before = m.cross_entropy(&stream).unwrap();
+        for t in 0..3000u32 {
+            m.step(&tokens(&[t % 4, t % 4])).unwrap();
+        }
+        let after = m.cross_entropy(&stream).unwrap();
+        for a in 0..2 {
+            assert!((before[a] - 4f64.ln()).abs() < 0.1, "untrained: {}", before[a]);
+            assert!(after[a] < 0.3, "agent {a}: {} nats after training", after[a]);
+        }
+    }
+
+    /// Words that never occur (count 0: never drawn as noise) keep their input and output rows.
+    #[test]
+    fn only_the_rows_a_step_touches_move() {
+        let vocab = Vocabulary::from_counts(vec![
+            ("a".into(), 10),
+            ("b".into(), 10),
+            ("c".into(), 0),
+            ("d".into(), 0),
+        ]);
+        let mut m = model(&vocab, &small(), 1);
+        let (e, h) = (4, 8);
+        let before = (m.agents[0].input.clone(), m.agents[0].output.clone());
+        for t in 0..50u32 {
+            m.step(&tokens(&[t % 2])).unwrap();
+        }
+        let agent = &m.agents[0];
+        for w in 2..4 {
+            assert_eq!(agent.input[w * e..(w + 1) * e], before.0[w * e..(w + 1) * e], "input row {w}");
+            assert_eq!(agent.output[w * (h + 1)..(w + 1) * (h + 1)], before.1[w * (h + 1)..(w + 1) * (h + 1)]);
+        }
+        for w in 0..2 {
+            assert_ne!(agent.input[w * e..(w + 1) * e], before.0[w * e..(w + 1) * e], "input row {w}");
+            assert_ne!(agent.output[w * (h + 1)..(w + 1) * (h + 1)], before.1[w * (h + 1)..(w + 1) * (h + 1)]);
+        }
+    }
+
+    /// A sentence start forgets the history: after `</s> w` the latent is the concept reading of
+    /// `w`, whatever came before.
+    #[test]
+    fn a_concept_is_the_state_after_reading_it_from_a_sentence_start() {
+        let mut words: Vec<(String, u64)> = (0..3).map(|i| (format!("w{i}"), 5)).collect();
+        words.push((EOS.into(), 5));
+        let vocab = Vocabulary::from_counts(words);
+        let eos = vocab.id(EOS).unwrap();
+        let mut m = model(&vocab, &small(), 2);
+        for t in 0..40u32 {
+            m.step(&tokens(&[t % 3, (t + 1) % 3])).unwrap();
+        }
+        m.set_learning(false);
+        m.step(&tokens(&[1, 2])).unwrap();
+        m.step(&tokens(&[eos, eos])).unwrap();
+        let z = m.step(&tokens(&[0, 0])).unwrap()[0].1.to_host();
+        let read = m.concept_latent(&[0]).unwrap();
+        assert_eq!(z, read);
+        let phrase = m.concept_latent(&[0, 1]).unwrap();
+        let z = m.step(&tokens(&[1, 1])).unwrap()[0].1.to_host();
+        assert_eq!(z, phrase);
+        assert_ne!(read, phrase);
+    }
+
+    /// Save in the middle of a window, restore into a fresh model: the continuation is the
+    /// same to the bit, and a frozen model still computes without learning.
+    #[test]
+    fn a_restore_mid_window_continues_exactly_and_frozen_learns_nothing() {
+        let vocab = Vocabulary::from_counts((0..5).map(|i| (format!("w{i}"), 3 + i)).collect());
+        let mut a = model(&vocab, &small(), 3);
+        let feed = |m: &mut WorldModel, range: std::ops::Range<u32>| {
+            range
+                .map(|t| m.step(&tokens(&[t % 5, (t * 3) % 5, (t / 2) % 5])).unwrap()[0].1.to_host())
+                .collect::<Vec<_>>()
+        };
+        feed(&mut a, 0..13);
+        let mut snap = Snapshot::default();
+        a.save(&mut snap).unwrap();
+        assert_eq!(snap.get::<usize>("window_length").unwrap(), 3);
+        let mut b = model(&vocab, &small(), 3);
+        b.restore(&snap).unwrap();
+        assert_eq!(feed(&mut a, 13..40), feed(&mut b, 13..40));
+        let (mut sa, mut sb) = (Snapshot::default(), Snapshot::default());
+        a.save(&mut sa).unwrap();
+        b.save(&mut sb).unwrap();
+        assert_eq!(sa.to_bytes(), sb.to_bytes());
+
+        a.set_learning(false);
+        let tables = (a.agents[1].input.clone(), a.agents[1].output.clone());
+        let z = feed(&mut a, 40..60);
+        assert_eq!(z.len(), 20);
+        assert_eq!((a.agents[1].input.clone(), a.agents[1].output.clone()), tables);
+        assert!(a.window.is_empty());
+        assert_eq!(a.divergent_agent(), None);
+    }
+
+    #[test]
+    fn out_of_vocabulary_token_is_an_error() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);
+        let mut m = model(&vocab, &small(), 1);
+        assert!(m.step(&tokens(&[3])).is_err());
+        assert!(m.concept_latent(&[3]).is_none());
+    }
+}
