@@ -14,6 +14,7 @@ pub mod cosine;
 pub mod event;
 pub mod neighbours;
 pub mod norms;
+pub mod perplexity;
 pub mod signal;
 pub mod valence;
 pub mod weat;
@@ -44,6 +45,7 @@ pub use cooccurrence::CooccurrenceProbe;
 pub use cosine::CosineProbe;
 pub use event::EventProbe;
 pub use neighbours::NeighboursProbe;
+pub use perplexity::PerplexityProbe;
 pub use norms::NormsProbe;
 pub use signal::SignalProbe;
 pub use valence::ValenceProbe;
@@ -347,6 +349,7 @@ static KINDS: Registry<ProbeKind> = Registry::new(
         ProbeKind::of::<SignalProbe>(),
         ProbeKind::of::<EventProbe>(),
         ProbeKind::of::<CooccurrenceProbe>(),
+        ProbeKind::of::<PerplexityProbe>(),
     ],
 );
 
@@ -393,6 +396,9 @@ pub struct ProbeContext<'a> {
     pub words: Option<Vec<String>>,
     /// The span of the probe's whole table (for "missing" errors).
     pub span: Range<usize>,
+    /// Reads a world table as a phase's `[phases.world]` is read (changes merged into the
+    /// scenario's `[world]`, or a whole world with a `kind`), errors located.
+    pub read_world: &'a dyn Fn(&Spanned<DeValue<'_>>) -> Result<WorldSpec>,
     /// The probe's kind, for messages.
     pub kind: &'a str,
 }

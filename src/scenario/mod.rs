@@ -231,6 +231,9 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         ));
     }
     let mut read = Vec::new();
+    let read_heldout = |patch: &Spanned<DeValue<'_>>| {
+        read_world(&source, base_dir, patch, Some((&base_kind, &base_world, world_de))).map(|w| w.2)
+    };
     for probe in array_at(&root_value, "probes") {
         read.push(probes::read_probe(
             &source,
@@ -239,6 +242,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             &world,
             &phases,
             &words,
+            &read_heldout,
         )?);
     }
 

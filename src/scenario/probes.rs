@@ -38,6 +38,7 @@ pub(super) fn read_probe(
     world: &WorldSpec,
     phases: &[Phase],
     words: &Option<Vec<String>>,
+    read_world: &dyn Fn(&Spanned<DeValue<'_>>) -> Result<WorldSpec>,
 ) -> Result<ProbeSpec> {
     let DeValue::Table(t) = probe.get_ref() else {
         return Err(source.error(
@@ -103,6 +104,7 @@ pub(super) fn read_probe(
         worlds: phases.iter().map(|p| &p.world).collect(),
         words: words.clone(),
         span: probe.span(),
+        read_world,
         kind: kind.name,
     };
     kind.parse(name, every, &fields, &cx)

@@ -32,6 +32,10 @@ pub use crate::vocabulary::{EOS, UNK};
 /// Where Debian's `wordnet-base` puts the database.
 pub const WORDNET_DIR: &str = "/usr/share/wordnet";
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Lowercased word tokens: runs of letters and digits, with inner apostrophes kept ("don't").
 pub fn tokenize(text: &str, out: &mut Vec<String>) {
     for raw in text.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
@@ -74,6 +78,10 @@ pub struct TextConfig {
     pub max_vocab: usize,
     /// Read at most this many sentences per pass (a slice for quick runs); 0 for all.
     pub max_sentences: u64,
+    /// Skip this many sentences first: with `max_sentences`, a held-out slice after a training
+    /// slice (e.g. for the `perplexity` probe).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skip_sentences: u64,
     /// Word → primary reward delivered when it is read.
     pub rewards: BTreeMap<String, f64>,
 }
@@ -85,6 +93,7 @@ impl Default for TextConfig {
             min_count: 5,
             max_vocab: 0,
             max_sentences: 0,
+            skip_sentences: 0,
             rewards: BTreeMap::new(),
         }
     }
@@ -106,6 +115,10 @@ pub struct WordnetConfig {
     pub max_vocab: usize,
     /// Read at most this many glosses per pass, taken evenly across the parts; 0 for all.
     pub max_sentences: u64,
+    /// Skip this many glosses first, evenly across the parts: with `max_sentences`, a held-out
+    /// slice after a training slice (e.g. for the `perplexity` probe).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skip_sentences: u64,
     /// Word → primary reward delivered when it is read.
     pub rewards: BTreeMap<String, f64>,
 }
@@ -119,6 +132,7 @@ impl Default for WordnetConfig {
             min_count: 5,
             max_vocab: 0,
             max_sentences: 0,
+            skip_sentences: 0,
             rewards: BTreeMap::new(),
         }
     }
@@ -166,6 +180,7 @@ impl TextConfig {
         Ok(Source::Text {
             files: text_files(self).map_err(|e| Error::Run(e.message))?,
             max_sentences: self.max_sentences,
+            skip_sentences: self.skip_sentences,
         })
     }
 }
@@ -211,6 +226,7 @@ impl WordnetConfig {
             files: wordnet_files(self).map_err(|e| Error::Run(e.message))?,
             lemmas: self.lemmas,
             max_sentences: self.max_sentences,
+            skip_sentences: self.skip_sentences,
         })
     }
 }
@@ -224,6 +240,8 @@ pub enum Source {
         files: Vec<PathBuf>,
         /// Sentence limit per pass (0: none).
         max_sentences: u64,
+        /// Sentences skipped at the start of each pass.
+        skip_sentences: u64,
     },
     /// WordNet glosses.
     Wordnet {
@@ -233,6 +251,8 @@ pub enum Source {
         lemmas: bool,
         /// Sentence limit per pass, split evenly across the files (0: none).
         max_sentences: u64,
+        /// Sentences skipped at the start of each pass, split evenly across the files.
+        skip_sentences: u64,
     },
 }
 
@@ -386,18 +406,33 @@ impl SentenceReader {
     pub fn next_sentence(&mut self, out: &mut Vec<String>) -> Result<bool> {
         loop {
             out.clear();
-            let (limit_total, limit_file) = match &self.source {
-                Source::Text { max_sentences, .. } => (*max_sentences, 0),
-                Source::Wordnet {
-                    max_sentences, files, ..
+            // Skipped sentences count towards the positions: the limits lie past them.
+            let (skip_total, skip_file, limit_total, limit_file) = match &self.source {
+                Source::Text {
+                    max_sentences,
+                    skip_sentences,
+                    ..
                 } => (
+                    *skip_sentences,
                     0,
-                    if *max_sentences == 0 {
-                        0
-                    } else {
-                        max_sentences.div_ceil(files.len().max(1) as u64)
-                    },
+                    if *max_sentences == 0 { 0 } else { skip_sentences + max_sentences },
+                    0,
                 ),
+                Source::Wordnet {
+                    max_sentences,
+                    skip_sentences,
+                    files,
+                    ..
+                } => {
+                    let per_file = |n: u64| n.div_ceil(files.len().max(1) as u64);
+                    let skip = per_file(*skip_sentences);
+                    (
+                        0,
+                        skip,
+                        0,
+                        if *max_sentences == 0 { 0 } else { skip + per_file(*max_sentences) },
+                    )
+                }
             };
             if limit_total > 0 && self.read_total >= limit_total {
                 return Ok(false);
@@ -439,6 +474,9 @@ impl SentenceReader {
             if !out.is_empty() {
                 self.read_in_file += 1;
                 self.read_total += 1;
+                if self.read_total <= skip_total || self.read_in_file <= skip_file {
+                    continue;
+                }
                 return Ok(true);
             }
         }
@@ -618,6 +656,7 @@ mod tests {
         Source::Text {
             files: text_files(&config).unwrap(),
             max_sentences: 0,
+            skip_sentences: 0,
         }
     }
 
@@ -628,6 +667,15 @@ mod tests {
         let mut sentences = Vec::new();
         source.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
         assert_eq!(sentences, ["the cat sat", "the dog sat", "a cat and a dog"]);
+        let Source::Text { files, .. } = source else { unreachable!() };
+        let held_out = Source::Text {
+            files,
+            max_sentences: 1,
+            skip_sentences: 1,
+        };
+        let mut sentences = Vec::new();
+        held_out.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
+        assert_eq!(sentences, ["the dog sat"]);
     }
 
     #[test]
@@ -686,14 +734,21 @@ mod tests {
             ..Default::default()
         };
         let files = wordnet_files(&config).unwrap();
-        let source = Source::Wordnet {
-            files,
-            lemmas: true,
-            max_sentences: 4,
+        let slice = |max_sentences, skip_sentences| {
+            let source = Source::Wordnet {
+                files: files.clone(),
+                lemmas: true,
+                max_sentences,
+                skip_sentences,
+            };
+            let mut firsts = Vec::new();
+            source.for_each_sentence(|s| firsts.push(s[0].clone())).unwrap();
+            firsts
         };
-        let mut firsts = Vec::new();
-        source.for_each_sentence(|s| firsts.push(s[0].clone())).unwrap();
-        assert_eq!(firsts, ["noun0", "noun1", "verb0", "verb1"]);
+        assert_eq!(slice(4, 0), ["noun0", "noun1", "verb0", "verb1"]);
+        // The held-out slice after it: the next glosses of every part.
+        assert_eq!(slice(4, 4), ["noun2", "noun3", "verb2", "verb3"]);
+        assert_eq!(slice(0, 8), ["noun4", "verb4"]);
         let missing = WordnetConfig {
             dir: dir.path().join("nope"),
             ..Default::default()
