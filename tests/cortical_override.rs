@@ -66,3 +66,19 @@ fn cortical_input_makes_valence_context_dependent_and_ablating_it_removes_that()
     // The punishment is still learned: the stimulus alone is aversive.
     assert!(median(without["real"].clone()) < -0.2);
 }
+
+/// Contextual override without wiring (`scenarios/cortical_override_world_model.toml`): the
+/// world model is the only cortex, no hand-built second route; its contextual state alone must
+/// make a real snake worse than a photographed one.
+#[test]
+fn a_world_model_alone_makes_valence_context_dependent() {
+    let v = snake_values(&common::scenario("cortical_override_world_model"));
+    let gap: Vec<f32> = v["photo"].iter().zip(&v["real"]).map(|(p, r)| p - r).collect();
+    let worse_when_real = gap.iter().filter(|&&g| g > 0.0).count();
+    eprintln!(
+        "world model: median valence(snake | photo) − valence(snake | real) {:.3}, > 0 in {worse_when_real}/16",
+        median(gap.clone())
+    );
+    assert!(worse_when_real >= 15, "{worse_when_real}/16 agents (≥ 90% needed)");
+    assert!(median(gap) > 0.1);
+}

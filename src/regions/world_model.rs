@@ -6,7 +6,8 @@
 //! of word vectors cannot do.
 //!
 //! Per agent: an input table E `[V, E]`, a GRU core (the shared cell of `regions/gru.rs`) and an
-//! output table O `[V, H + 1]` (a row o_w and a bias per token). With `</s>` the stream starts a
+//! output table O `[V, H + 1]` (a row o_w and a bias per token; the biases start at the
+//! unigram's log-probabilities, the rows at 0). With `</s>` the stream starts a
 //! new sentence and the state starts afresh:
 //!
 //! ```text
@@ -16,23 +17,29 @@
 //! s(w | h) = o_w · [h ; 1]                    (the score of w as the next token)
 //! ```
 //!
-//! Learning, online (negative sampling, Mikolov et al. 2013, k noise tokens n_i from q ∝
-//! unigram^¾): when w_{t+1} arrives,
+//! Learning, online: when w_{t+1} arrives, the target and k noise tokens n_i drawn from
+//! q ∝ unigram^¾ (the candidates C) score the state h_t. With `objective = "sampled_softmax"`
+//! (the default; Jean et al. 2015, with the log-q correction)
+//!
+//! ```text
+//! L_t = −log softmax_{j ∈ C}(s(j | h_t) − log(k q_j))[w_{t+1}]
+//! ```
+//!
+//! whose optimum is the full softmax of s, p̂(w | h) = softmax_w(s(w | h)); with
+//! `"negative_sampling"` (Mikolov et al. 2013)
 //!
 //! ```text
 //! L_t = −log σ(s(w_{t+1} | h_t)) − Σ_i log σ(−s(n_i | h_t))
-//! o_w ← o_w − η_tab ∂L_t/∂o_w                 (only the k + 1 rows L_t touches)
 //! ```
 //!
-//! and ∂L_t/∂h_t is kept. Every `bptt` ticks (and at every sentence start) the kept gradients
-//! flow back through the window's GRU steps (truncated back-propagation through time, written
-//! out in burn ops and held to burn's autodiff by a unit test): the GRU weights take one clipped
-//! Adam step of size `lr`; the input rows E_w of the window's tokens take SGD steps of size
-//! η_tab (`table_lr`). No gradient is ever formed over a whole table (DESIGN.md §6).
-//!
-//! The NS optimum is s(w | h) = log p(w | h) − log(k q(w)); the model's next-token distribution
-//! (the `perplexity` probe) is therefore p̂(w | h) = softmax_w(s(w | h) + log q(w)), over the
-//! whole vocabulary.
+//! whose optimum is s = log p − log(k q), so p̂(w | h) = softmax_w(s(w | h) + log q(w)). Either
+//! way only the candidates' output rows move, o_j ← o_j − η_tab ∂L_t/∂o_j, and ∂L_t/∂h_t is
+//! kept. Every `bptt` ticks (and at every sentence start) the kept gradients flow back through
+//! the window's GRU steps (truncated back-propagation through time, written out in burn ops and
+//! held to burn's autodiff by a unit test): the GRU weights take one clipped Adam step of size
+//! `lr`; the input rows E_w of the window's tokens take SGD steps of size η_tab (`table_lr`).
+//! No gradient is ever formed over a whole table (DESIGN.md §6). The `perplexity` probe reads
+//! p̂ over the whole vocabulary.
 //!
 //! A concept (a word or a phrase) is read as the state after the phrase from a sentence start:
 //! z(`w₁ … w_n`) = z after reading `</s> w₁ … w_n` from h = 0 (without `</s>` in the vocabulary,
@@ -53,6 +60,7 @@
 //! | `table_lr` | 0.05 | η_tab, the SGD step of the input and output rows |
 //! | `max_grad_norm` | 5 | largest gradient norm per agent and window (0: no clipping) |
 //! | `normalize` | true | unit-normalise z |
+//! | `objective` | "sampled_softmax" | or "negative_sampling" |
 //!
 //! `<unk>` is never a target, and its input row never moves. Each agent has its own tables,
 //! weights (`[P, …]` burn tensors on the run's device: `flex` on the CPU, or `wgpu`) and noise
@@ -96,6 +104,20 @@ pub struct WorldModelConfig {
     pub max_grad_norm: f64,
     /// Unit-normalise the latent.
     pub normalize: bool,
+    /// The sampled training objective.
+    pub objective: Objective,
+}
+
+/// How the next token is learnt from k sampled noise tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Sampled softmax with the log-q correction (Jean et al. 2015): a softmax over the target
+    /// and the noise tokens of s_j − log(k q_j); its optimum is the full softmax of s.
+    SampledSoftmax,
+    /// Negative sampling (Mikolov et al. 2013): a logistic target-vs-noise loss; its optimum is
+    /// s = log p − log(k q).
+    NegativeSampling,
 }
 
 impl Default for WorldModelConfig {
@@ -109,6 +131,7 @@ impl Default for WorldModelConfig {
             table_lr: 0.05,
             max_grad_norm: 5.0,
             normalize: true,
+            objective: Objective::SampledSoftmax,
         }
     }
 }
@@ -174,6 +197,8 @@ struct Agent {
     /// O, `[V·(H+1)]` row-major: o_w then the bias.
     output: Vec<f32>,
     rng: SimRng,
+    /// Scratch: the candidates of one prediction (token, label, score or gradient).
+    candidates: Vec<(usize, f32, f32)>,
 }
 
 /// One step of the window being learnt.
@@ -220,8 +245,8 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl WorldModel {
-    /// Builds P agents: E ~ U(−1, 1), GRU weights ~ U(±1/√H), O = 0 (as word2vec's output
-    /// vectors), each agent from its own seed.
+    /// Builds P agents: E ~ U(−1, 1), GRU weights ~ U(±1/√H), output rows 0 (as word2vec's)
+    /// with biases at the unigram's log-probabilities, each agent from its own seed.
     pub fn new(config: &WorldModelConfig, ctx: &BuildContext<'_>) -> Self {
         let (v, e, h) = (ctx.vocabulary.len(), config.embed, config.dim);
         let p = ctx.seeds.len();
@@ -233,7 +258,7 @@ impl WorldModel {
             .iter()
             .map(|s| Vec::with_capacity(p * s[0] * s[1]))
             .collect();
-        let agents = ctx
+        let mut agents: Vec<Agent> = ctx
             .seeds
             .iter()
             .map(|&seed| {
@@ -248,6 +273,7 @@ impl WorldModel {
                     input,
                     output: vec![0.0; v * (h + 1)],
                     rng,
+                    candidates: Vec::new(),
                 }
             })
             .collect();
@@ -271,7 +297,7 @@ impl WorldModel {
                 if total > 0.0 { acc / total } else { 0.0 }
             })
             .collect();
-        let log_noise = powered
+        let log_noise: Vec<f32> = powered
             .iter()
             .map(|q| {
                 if total > 0.0 && *q > 0.0 {
@@ -281,6 +307,27 @@ impl WorldModel {
                 }
             })
             .collect();
+        // The output biases start at the unigram's log-probabilities (add-½), the optimum of
+        // each objective for a state that says nothing: a tail of rare words, seldom drawn as
+        // noise, would otherwise keep too much probability for a long time.
+        let counts = ctx.vocabulary.counts();
+        let n = counts.iter().sum::<u64>() as f64 + 0.5 * v as f64;
+        let bias: Vec<f32> = counts
+            .iter()
+            .zip(&log_noise)
+            .map(|(&c, &lq): (&u64, &f32)| {
+                let log_p = ((c as f64 + 0.5) / n).ln() as f32;
+                match config.objective {
+                    Objective::SampledSoftmax => log_p,
+                    Objective::NegativeSampling => log_p - (config.negatives.max(1) as f32).ln() - lq.max(-30.0),
+                }
+            })
+            .collect();
+        for agent in &mut agents {
+            for (w, b) in bias.iter().enumerate() {
+                agent.output[w * (h + 1) + h] = *b;
+            }
+        }
         WorldModel {
             config: config.clone(),
             device: ctx.device.clone(),
@@ -334,37 +381,58 @@ impl WorldModel {
     }
 
     /// ∂L/∂h of each agent's prediction of `targets` from its current state, the output rows
-    /// updated on the way (negative sampling; see the module documentation).
+    /// updated on the way (see the module documentation for the two objectives).
     fn predict(&mut self, targets: &[u32]) -> Vec<f32> {
         let h = self.config.dim;
         let (k, eta) = (self.config.negatives, self.config.table_lr as f32);
-        let (noise_cdf, unknown) = (&self.noise_cdf, self.unknown);
+        let softmax = self.config.objective == Objective::SampledSoftmax;
+        let (noise_cdf, log_noise, unknown) = (&self.noise_cdf, &self.log_noise, self.unknown);
+        let log_k = (k.max(1) as f32).ln();
         let mut d_h = vec![0.0f32; self.population * h];
         let one = |((agent, d), (state, &target)): ((&mut Agent, &mut [f32]), (&[f32], &u32))| {
             if Some(target) == unknown {
                 return;
             }
             let target = target as usize;
-            for i in 0..=k {
-                let (w, label) = if i == 0 {
-                    (target, 1.0)
-                } else {
-                    let u: f64 = agent.rng.r#gen();
-                    let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
-                    if n == target {
-                        continue;
-                    }
-                    (n, 0.0)
-                };
+            // The candidates: the target, then k noise tokens (accidental hits dropped), each
+            // with its label and score.
+            let mut cands = std::mem::take(&mut agent.candidates);
+            cands.clear();
+            cands.push((target, 1.0, 0.0));
+            for _ in 0..k {
+                let u: f64 = agent.rng.r#gen();
+                let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
+                if n != target {
+                    cands.push((n, 0.0, 0.0));
+                }
+            }
+            for c in cands.iter_mut() {
+                let o = &agent.output[c.0 * (h + 1)..(c.0 + 1) * (h + 1)];
+                c.2 = o[..h].iter().zip(state).map(|(a, b)| a * b).sum::<f32>() + o[h];
+            }
+            if softmax {
+                // p_j = softmax_j(s_j − log(k q_j)) over the candidates; g_j = [j = t] − p_j.
+                let adjusted = |c: &(usize, f32, f32)| c.2 - log_k - log_noise[c.0];
+                let max = cands.iter().map(adjusted).fold(f32::MIN, f32::max);
+                let z: f32 = cands.iter().map(|c| (adjusted(c) - max).exp()).sum();
+                for c in cands.iter_mut() {
+                    c.2 = c.1 - (adjusted(c) - max).exp() / z;
+                }
+            } else {
+                for c in cands.iter_mut() {
+                    c.2 = c.1 - sigmoid(c.2);
+                }
+            }
+            // c.2 now holds g = −∂L/∂s: rows move along g·[h; 1], and ∂L/∂h = −Σ g·o.
+            for &(w, _, g) in cands.iter() {
                 let o = &mut agent.output[w * (h + 1)..(w + 1) * (h + 1)];
-                let s = o[..h].iter().zip(state).map(|(a, b)| a * b).sum::<f32>() + o[h];
-                let g = label - sigmoid(s);
                 for ((di, oi), hi) in d.iter_mut().zip(o[..h].iter_mut()).zip(state) {
                     *di -= g * *oi;
                     *oi += eta * g * hi;
                 }
                 o[h] += eta * g;
             }
+            agent.candidates = cands;
         };
         let states = self.hidden_host.chunks(h);
         if self.population >= PARALLEL_MIN_AGENTS {
@@ -605,7 +673,11 @@ impl Region for WorldModel {
                     .for_each(|(x, y)| *x = *y);
             }
         }
-        let log_q = Array1::from(self.log_noise.clone());
+        // Negative sampling's optimum is s = log p − log(k q): its distribution is softmax(s + log q).
+        let log_q = match self.config.objective {
+            Objective::NegativeSampling => Array1::from(self.log_noise.clone()),
+            Objective::SampledSoftmax => Array1::zeros(v),
+        };
         let targets = &stream[1..];
         let ce = self
             .agents

@@ -44,6 +44,11 @@ pub struct LexiconConfig {
     pub scale: f64,
     /// Permute the ratings among the training words (a control).
     pub shuffle: bool,
+    /// Present each word as a sentence of its own: `</s>` (no reward) before it, so that a
+    /// contextual cortex (`world_model`) reads it from a sentence start, as the probes read
+    /// concepts. Needs `</s>` in the vocabulary (the text worlds have it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sentences: bool,
 }
 
 impl Default for LexiconConfig {
@@ -54,6 +59,7 @@ impl Default for LexiconConfig {
             split_seed: 0,
             scale: 4.0,
             shuffle: false,
+            sentences: false,
         }
     }
 }
@@ -203,6 +209,10 @@ pub struct LexiconWorld {
     vocabulary: Arc<Vocabulary>,
     train: Vec<(u32, f32)>,
     rngs: Vec<SimRng>,
+    /// `</s>`, when each word is a sentence of its own.
+    boundary: Option<u32>,
+    /// Steps taken (the boundary comes on even steps).
+    steps: u64,
 }
 
 impl LexiconWorld {
@@ -210,10 +220,20 @@ impl LexiconWorld {
     pub fn new(config: &LexiconConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
         let split = config.split(&vocabulary)?;
         let rngs = (0..population).map(|i| SimRng::seed_from_u64(i as u64)).collect();
+        let boundary = match config.sentences {
+            false => None,
+            true => Some(vocabulary.id(EOS).ok_or_else(|| {
+                Error::Run(format!(
+                    "lexicon: `sentences = true` needs `{EOS}` in the vocabulary (a text or wordnet world has it)"
+                ))
+            })?),
+        };
         Ok(LexiconWorld {
             vocabulary,
             train: split.train,
             rngs,
+            boundary,
+            steps: 0,
         })
     }
 }
@@ -225,12 +245,23 @@ impl World for LexiconWorld {
 
     fn reset(&mut self, seeds: &[u64]) {
         self.rngs = seeds.iter().map(|&s| SimRng::seed_from_u64(s)).collect();
+        self.steps = 0;
     }
 
     fn step(&mut self) -> Result<Outputs> {
         let p = self.rngs.len();
         let mut tokens = Array2::zeros((p, 1));
         let mut rewards = Array2::zeros((p, 1));
+        self.steps += 1;
+        if let Some(b) = self.boundary
+            && self.steps % 2 == 1
+        {
+            tokens.fill(b as f32);
+            return Ok(vec![
+                ("token", Signal::Host(tokens)),
+                ("reward", Signal::Host(rewards)),
+            ]);
+        }
         for (i, rng) in self.rngs.iter_mut().enumerate() {
             let (id, r) = self.train[rng.gen_range(0..self.train.len())];
             tokens[[i, 0]] = id as f32;
@@ -244,11 +275,17 @@ impl World for LexiconWorld {
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         out.put("rngs", &self.rngs);
+        if self.boundary.is_some() {
+            out.put("steps", &self.steps);
+        }
         Ok(())
     }
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
         super::restore_agents(from, "rngs", &mut self.rngs)?;
+        if self.boundary.is_some() {
+            self.steps = from.get("steps")?;
+        }
         Ok(())
     }
 }

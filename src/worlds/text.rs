@@ -82,6 +82,13 @@ pub struct TextConfig {
     /// slice (e.g. for the `perplexity` probe).
     #[serde(skip_serializing_if = "is_zero")]
     pub skip_sentences: u64,
+    /// Hold out every n-th sentence read (0: none): it is never streamed, unless `held_out`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub holdout_every: u64,
+    /// Stream only the held-out sentences (every `holdout_every`-th): text the model did not
+    /// read, drawn from across the whole corpus (e.g. for the `perplexity` probe).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub held_out: bool,
     /// Word → primary reward delivered when it is read.
     pub rewards: BTreeMap<String, f64>,
 }
@@ -94,6 +101,8 @@ impl Default for TextConfig {
             max_vocab: 0,
             max_sentences: 0,
             skip_sentences: 0,
+            holdout_every: 0,
+            held_out: false,
             rewards: BTreeMap::new(),
         }
     }
@@ -119,6 +128,13 @@ pub struct WordnetConfig {
     /// slice after a training slice (e.g. for the `perplexity` probe).
     #[serde(skip_serializing_if = "is_zero")]
     pub skip_sentences: u64,
+    /// Hold out every n-th sentence read (0: none): it is never streamed, unless `held_out`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub holdout_every: u64,
+    /// Stream only the held-out sentences (every `holdout_every`-th): text the model did not
+    /// read, drawn from across the whole corpus (e.g. for the `perplexity` probe).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub held_out: bool,
     /// Word → primary reward delivered when it is read.
     pub rewards: BTreeMap<String, f64>,
 }
@@ -133,6 +149,8 @@ impl Default for WordnetConfig {
             max_vocab: 0,
             max_sentences: 0,
             skip_sentences: 0,
+            holdout_every: 0,
+            held_out: false,
             rewards: BTreeMap::new(),
         }
     }
@@ -181,6 +199,10 @@ impl TextConfig {
             files: text_files(self).map_err(|e| Error::Run(e.message))?,
             max_sentences: self.max_sentences,
             skip_sentences: self.skip_sentences,
+            split: Split {
+                every: self.holdout_every,
+                held_out: self.held_out,
+            },
         })
     }
 }
@@ -227,6 +249,10 @@ impl WordnetConfig {
             lemmas: self.lemmas,
             max_sentences: self.max_sentences,
             skip_sentences: self.skip_sentences,
+            split: Split {
+                every: self.holdout_every,
+                held_out: self.held_out,
+            },
         })
     }
 }
@@ -242,6 +268,8 @@ pub enum Source {
         max_sentences: u64,
         /// Sentences skipped at the start of each pass.
         skip_sentences: u64,
+        /// Which of the sentences read are streamed.
+        split: Split,
     },
     /// WordNet glosses.
     Wordnet {
@@ -253,7 +281,26 @@ pub enum Source {
         max_sentences: u64,
         /// Sentences skipped at the start of each pass, split evenly across the files.
         skip_sentences: u64,
+        /// Which of the sentences read are streamed.
+        split: Split,
     },
+}
+
+/// Every n-th sentence held out of a source: streamed only when reading the held-out part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Split {
+    /// n (0: nothing is held out).
+    pub every: u64,
+    /// Stream the held-out sentences instead of the others.
+    pub held_out: bool,
+}
+
+impl Split {
+    /// Whether the `index`-th sentence read (1-based) is streamed.
+    pub fn streams(&self, index: u64) -> bool {
+        let held = self.every > 0 && index.is_multiple_of(self.every);
+        held == self.held_out
+    }
 }
 
 fn missing(path: &Path, hint: &str) -> Error {
@@ -465,6 +512,9 @@ impl SentenceReader {
                 }
                 continue;
             }
+            let split = match &self.source {
+                Source::Text { split, .. } | Source::Wordnet { split, .. } => *split,
+            };
             match &self.source {
                 Source::Text { .. } => tokenize(&self.line, out),
                 Source::Wordnet { lemmas, .. } => {
@@ -474,7 +524,7 @@ impl SentenceReader {
             if !out.is_empty() {
                 self.read_in_file += 1;
                 self.read_total += 1;
-                if self.read_total <= skip_total || self.read_in_file <= skip_file {
+                if self.read_total <= skip_total || self.read_in_file <= skip_file || !split.streams(self.read_total) {
                     continue;
                 }
                 return Ok(true);
@@ -657,6 +707,7 @@ mod tests {
             files: text_files(&config).unwrap(),
             max_sentences: 0,
             skip_sentences: 0,
+            split: Split::default(),
         }
     }
 
@@ -668,14 +719,22 @@ mod tests {
         source.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
         assert_eq!(sentences, ["the cat sat", "the dog sat", "a cat and a dog"]);
         let Source::Text { files, .. } = source else { unreachable!() };
-        let held_out = Source::Text {
-            files,
-            max_sentences: 1,
-            skip_sentences: 1,
+        let read = |max_sentences, skip_sentences, split| {
+            let source = Source::Text {
+                files: files.clone(),
+                max_sentences,
+                skip_sentences,
+                split,
+            };
+            let mut sentences = Vec::new();
+            source.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
+            sentences
         };
-        let mut sentences = Vec::new();
-        held_out.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
-        assert_eq!(sentences, ["the dog sat"]);
+        assert_eq!(read(1, 1, Split::default()), ["the dog sat"]);
+        // Every second sentence held out: the training part and the held-out part.
+        let split = |held_out| Split { every: 2, held_out };
+        assert_eq!(read(0, 0, split(false)), ["the cat sat", "a cat and a dog"]);
+        assert_eq!(read(0, 0, split(true)), ["the dog sat"]);
     }
 
     #[test]
@@ -740,6 +799,7 @@ mod tests {
                 lemmas: true,
                 max_sentences,
                 skip_sentences,
+                split: Split::default(),
             };
             let mut firsts = Vec::new();
             source.for_each_sentence(|s| firsts.push(s[0].clone())).unwrap();
