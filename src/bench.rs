@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::brain::{ModelSpec, derive_seed};
 use crate::device::DeviceChoice;
 use crate::error::Result;
-use crate::regions::{BuildContext, Inputs, PfcConfig, Region, SensoryCortex, SensoryCortexConfig};
+use crate::regions::{
+    BuildContext, Inputs, PfcConfig, Region, SensoryCortex, SensoryCortexConfig, WorldModel, WorldModelConfig,
+};
 use crate::signal::Signal;
 use crate::worlds::{WorldSpec, build_vocabulary};
 
@@ -73,6 +75,82 @@ pub fn bench_cortex(
             seconds,
             agent_tokens_per_s: rate,
             ratio_to_baseline: rate / base,
+        });
+    }
+    Ok(figures)
+}
+
+/// One measured population of the world model.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorldModelFigure {
+    /// Agents stepped together.
+    pub population: usize,
+    /// Token steps timed.
+    pub steps: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Tokens per second for the whole population (each agent trains on each token).
+    pub agent_tokens_per_s: f64,
+    /// Its ratio to the first population's figure.
+    pub ratio_to_baseline: f64,
+    /// Bytes of state per agent (tables, GRU weights, Adam's moments).
+    pub bytes_per_agent: usize,
+    /// Shares of the timed seconds: forward step, predictions (output rows), window updates
+    /// (BPTT, Adam, input rows).
+    pub shares: [f64; 3],
+}
+
+/// Times the world model alone on `steps` tokens of `world` for each population, on `device`
+/// (the tokens are read first, so only training is timed), after `steps / 10` warm-up ticks.
+pub fn bench_world_model(
+    world: &WorldSpec,
+    config: &WorldModelConfig,
+    device: DeviceChoice,
+    populations: &[usize],
+    steps: usize,
+) -> Result<Vec<WorldModelFigure>> {
+    let vocabulary = Arc::new(build_vocabulary(&[world])?);
+    let mut source = world.build(vocabulary.clone(), 1)?;
+    let warm = steps / 10;
+    let tokens: Vec<f32> = (0..steps + warm)
+        .map(|_| source.step().map(|o| o[0].1.to_host()[[0, 0]]))
+        .collect::<Result<_>>()?;
+    let device = device.make(0)?;
+    let mut figures: Vec<WorldModelFigure> = Vec::new();
+    for &p in populations {
+        let ctx = BuildContext {
+            population: p,
+            device: &device,
+            seeds: (0..p).map(|a| derive_seed(0, &[a as u64])).collect(),
+            vocabulary: &vocabulary,
+            input_widths: Default::default(),
+        };
+        let mut model = WorldModel::new(config, &ctx);
+        let input = |t: f32| {
+            let mut i = Inputs::default();
+            i.insert("token", Signal::Host(Array2::from_elem((p, 1), t)));
+            i
+        };
+        for &t in &tokens[..warm] {
+            model.step(&input(t))?;
+        }
+        let before = model.seconds();
+        let start = Instant::now();
+        for &t in &tokens[warm..] {
+            model.step(&input(t))?;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let parts: Vec<f64> = model.seconds().iter().zip(before).map(|(a, b)| a - b).collect();
+        let rate = (steps * p) as f64 / seconds;
+        let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);
+        figures.push(WorldModelFigure {
+            population: p,
+            steps,
+            seconds,
+            agent_tokens_per_s: rate,
+            ratio_to_baseline: rate / base,
+            bytes_per_agent: model.bytes_per_agent(),
+            shares: [parts[0] / seconds, parts[1] / seconds, parts[2] / seconds],
         });
     }
     Ok(figures)

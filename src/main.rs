@@ -110,13 +110,17 @@ enum Command {
         /// Time whole ticks of `--scenario`'s model instead of the cortex alone.
         #[arg(long)]
         brain: bool,
+        /// Time the world model (`world_model`, GRU next-token cortex) instead of the skip-gram
+        /// cortex, on `--device`, with the share of time per phase.
+        #[arg(long, conflicts_with = "brain")]
+        world_model: bool,
         /// The scenario whose model and first world `--brain` times.
         #[arg(long, default_value = "scenarios/millidge_bandit.toml")]
         scenario: PathBuf,
         /// Ticks timed per population with `--brain`.
         #[arg(long, default_value_t = 200)]
         ticks: usize,
-        /// Device for `--brain`: cpu or wgpu.
+        /// Device for `--brain` and `--world-model`: cpu or wgpu.
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Populations to time; the first is the baseline of the ratios.
@@ -377,6 +381,48 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     .map(|(name, s)| format!("{name} {:.0}%", s * 100.0))
                     .collect();
                 println!("{:>6}  {}", f.population, shares.join(", "));
+            }
+            if let Some(path) = json {
+                valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            world_model: true,
+            populations,
+            steps,
+            dim,
+            device,
+            json,
+            ..
+        } => {
+            let world = WorldSpec::new(WordnetConfig::default());
+            let config = valence::regions::WorldModelConfig {
+                dim,
+                ..Default::default()
+            };
+            let device: DeviceChoice = device.parse()?;
+            eprintln!(
+                "timing the world model (dim {dim}, embed {}, bptt {}, {} noise tokens) on {steps} WordNet tokens, device {device}…",
+                config.embed, config.bptt, config.negatives
+            );
+            let figures = valence::bench::bench_world_model(&world, &config, device, &populations, steps)?;
+            println!(
+                "{:>6} {:>10} {:>18} {:>8} {:>14} {:>8} {:>8} {:>8}",
+                "P", "seconds", "agent-tokens/s", "ratio", "bytes/agent", "forward", "predict", "update"
+            );
+            for f in &figures {
+                println!(
+                    "{:>6} {:>10.2} {:>18.0} {:>7.2}x {:>14} {:>7.0}% {:>7.0}% {:>7.0}%",
+                    f.population,
+                    f.seconds,
+                    f.agent_tokens_per_s,
+                    f.ratio_to_baseline,
+                    f.bytes_per_agent,
+                    100.0 * f.shares[0],
+                    100.0 * f.shares[1],
+                    100.0 * f.shares[2]
+                );
             }
             if let Some(path) = json {
                 valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;

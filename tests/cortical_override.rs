@@ -79,6 +79,9 @@ fn a_world_model_alone_makes_valence_context_dependent() {
         "world model: median valence(snake | photo) − valence(snake | real) {:.3}, > 0 in {worse_when_real}/16",
         median(gap.clone())
     );
-    assert!(worse_when_real >= 15, "{worse_when_real}/16 agents (≥ 90% needed)");
+    assert!(
+        worse_when_real >= 15,
+        "{worse_when_real}/16 agents (≥ 90% needed)"
+    );
     assert!(median(gap) > 0.1);
 }

@@ -64,7 +64,10 @@ fn the_world_model_values_one_sense_of_a_word_and_a_word_vector_cannot() {
 
     let (gaps, perplexity) = run("polysemy_sgns");
     eprintln!("skip-gram, context_decay = 0: gaps {gaps:?}");
-    assert!(gaps.iter().all(|&g| g == 0.0), "one word form, one latent point: {gaps:?}");
+    assert!(
+        gaps.iter().all(|&g| g == 0.0),
+        "one word form, one latent point: {gaps:?}"
+    );
     assert!(
         perplexity.iter().all(|(k, _)| k != "model"),
         "skip-gram predicts nothing"

@@ -31,7 +31,12 @@ fn with_model(name: &str, from: &str, to: &str) -> Scenario {
 
 /// Per agent, the last reading of `probe`/`key`.
 fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
-    let step = rows.iter().filter(|r| r.probe == probe).map(|r| r.step).max().unwrap();
+    let step = rows
+        .iter()
+        .filter(|r| r.probe == probe)
+        .map(|r| r.step)
+        .max()
+        .unwrap();
     rows.iter()
         .filter(|r| r.probe == probe && r.key == key && r.step == step)
         .map(|r| r.value)
@@ -46,7 +51,10 @@ fn mere_exposure_with_a_world_model_separates_co_occurring_words_instead_of_blee
     let doses: Vec<Vec<f32>> = (0..5).map(|k| last(&rows, "valence", &format!("b{k}"))).collect();
     let medians: Vec<f32> = doses.iter().map(|d| median(d.clone())).collect();
     let top_over_zero = (0..p).filter(|&i| doses[4][i] > doses[0][i]).count();
-    let (near, far) = (median(last(&rows, "cosine", "a~b4")), median(last(&rows, "cosine", "a~b0")));
+    let (near, far) = (
+        median(last(&rows, "cosine", "a~b4")),
+        median(last(&rows, "cosine", "a~b0")),
+    );
     let a = median(last(&rows, "valence", "a"));
     eprintln!(
         "world model: median valence by dose {medians:?}; b4 > b0 in {top_over_zero}/{p} agents \
@@ -69,7 +77,12 @@ fn second_order_with_a_world_model_keeps_the_td_route_and_loses_the_geometric_on
     let p = s.population;
     let rows = run_rows(&s);
     let at = |phase: &str, key: &str| -> Vec<f32> {
-        let step = rows.iter().filter(|r| r.phase == phase).map(|r| r.step).max().unwrap();
+        let step = rows
+            .iter()
+            .filter(|r| r.phase == phase)
+            .map(|r| r.step)
+            .max()
+            .unwrap();
         rows.iter()
             .filter(|r| r.phase == phase && r.probe == "valence" && r.key == key && r.step == step)
             .map(|r| r.value)
@@ -86,6 +99,12 @@ fn second_order_with_a_world_model_keeps_the_td_route_and_loses_the_geometric_on
          TD route (γ = 0.9): b {:.4}, c {:.4}, b > c in {}/{p}",
         geometric.0, geometric.1, geometric.2, td.0, td.1, td.2
     );
-    assert!(td.2 * 10 >= p * 9 && td.0 - td.1 > 0.01, "TD should carry value to b: {td:?}");
-    assert!(geometric.2 * 4 <= p * 3, "no reliable geometric bleed was measured: {geometric:?}");
+    assert!(
+        td.2 * 10 >= p * 9 && td.0 - td.1 > 0.01,
+        "TD should carry value to b: {td:?}"
+    );
+    assert!(
+        geometric.2 * 4 <= p * 3,
+        "no reliable geometric bleed was measured: {geometric:?}"
+    );
 }

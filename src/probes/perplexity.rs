@@ -80,13 +80,22 @@ impl ProbeParams for PerplexityProbe {
         };
         if tokens < 2 || tokens > 1_000_000 {
             let span = f.tokens.as_ref().map_or(cx.span.clone(), |t| t.span());
-            return Err(cx.error(ErrorKind::InvalidValue, span, "`tokens`: expected an integer in [2, 1000000]"));
+            return Err(cx.error(
+                ErrorKind::InvalidValue,
+                span,
+                "`tokens`: expected an integer in [2, 1000000]",
+            ));
         }
         let heldout_de = table.get_ref().get("heldout");
         let heldout = match heldout_de {
             Some(patch) => (cx.read_world)(patch)?,
             None => {
-                let world = cx.worlds.first().copied().cloned().ok_or_else(|| cx.required("heldout", "{ … }"))?;
+                let world = cx
+                    .worlds
+                    .first()
+                    .copied()
+                    .cloned()
+                    .ok_or_else(|| cx.required("heldout", "{ … }"))?;
                 if world.closed_words().is_none() {
                     return Err(cx.error(
                         ErrorKind::MissingField,
@@ -173,7 +182,10 @@ impl Counts {
 
     /// Perplexities of the unigram and the bigram on `stream`, skipping `<unk>` targets.
     fn perplexities(&self, stream: &[u32], vocab_size: usize, unknown: Option<u32>) -> (f64, f64) {
-        let uni = |w: u32| (self.unigram.get(&w).copied().unwrap_or(0) as f64 + 1.0) / (self.total + vocab_size as u64) as f64;
+        let uni = |w: u32| {
+            (self.unigram.get(&w).copied().unwrap_or(0) as f64 + 1.0)
+                / (self.total + vocab_size as u64) as f64
+        };
         let (mut h_uni, mut h_bi, mut n) = (0.0, 0.0, 0usize);
         for pair in stream.windows(2) {
             let (v, w) = (pair[0], pair[1]);

@@ -156,8 +156,14 @@ mod tests {
     fn written_out_bptt_matches_autodiff_for_weights_and_inputs() {
         let device = Device::flex();
         let (g, w, i, h, t_len) = (2, 3, 5, 4, 4);
-        let (w_x, w_h) = (tensor([g, i, 3 * h], 1, &device), tensor([g, h, 3 * h], 2, &device));
-        let (b_x, b_h) = (tensor([g, 1, 3 * h], 3, &device), tensor([g, 1, 3 * h], 4, &device));
+        let (w_x, w_h) = (
+            tensor([g, i, 3 * h], 1, &device),
+            tensor([g, h, 3 * h], 2, &device),
+        );
+        let (b_x, b_h) = (
+            tensor([g, 1, 3 * h], 3, &device),
+            tensor([g, 1, 3 * h], 4, &device),
+        );
         let xs: Vec<Tensor<3>> = (0..t_len).map(|t| tensor([g, w, i], 10 + t, &device)).collect();
         let d_h = tensor([g, t_len * w, h], 20, &device);
         let cell = Cell {

@@ -54,6 +54,7 @@
 //! |---|---|---|
 //! | `dim` | 64 | H, the GRU state and latent dimension |
 //! | `embed` | 32 | E, the input table's width |
+//! | `embed_init` | 1 | the input rows start uniform in ±`embed_init` |
 //! | `bptt` | 8 | T, steps back-propagated through (the truncation length) |
 //! | `negatives` | 5 | k, noise tokens per prediction |
 //! | `lr` | 0.003 | Adam's step size for the GRU weights |
@@ -61,10 +62,13 @@
 //! | `max_grad_norm` | 5 | largest gradient norm per agent and window (0: no clipping) |
 //! | `normalize` | true | unit-normalise z |
 //! | `objective` | "sampled_softmax" | or "negative_sampling" |
+//! | `decay_steps`, `lr_min_fraction` | 0, 0.01 | both step sizes × max(f, 1 − t/decay_steps) after t trained ticks; 0 = constant |
 //!
 //! `<unk>` is never a target, and its input row never moves. Each agent has its own tables,
 //! weights (`[P, …]` burn tensors on the run's device: `flex` on the CPU, or `wgpu`) and noise
 //! generator, all from its own seed. Tables live in host memory and only touched rows move.
+
+use std::time::Instant;
 
 use burn::prelude::{Device, Tensor, TensorData};
 use ndarray::{Array1, Array2};
@@ -92,6 +96,8 @@ pub struct WorldModelConfig {
     pub dim: usize,
     /// E: the width of the input table.
     pub embed: usize,
+    /// The input rows start uniform in ±`embed_init`.
+    pub embed_init: f64,
     /// T: how many steps the gradient flows back through (truncated BPTT).
     pub bptt: usize,
     /// k: noise tokens per prediction.
@@ -106,6 +112,12 @@ pub struct WorldModelConfig {
     pub normalize: bool,
     /// The sampled training objective.
     pub objective: Objective,
+    /// Linear decay of both step sizes over this many trained ticks, to `lr_min_fraction` of
+    /// their start; 0 keeps them constant. An online learner on a corpus sorted by topic (WordNet
+    /// is, by lexicographer file) otherwise tracks the latest topic and forgets the rest.
+    pub decay_steps: u64,
+    /// The floor of the decaying step sizes, as a fraction of `lr` and `table_lr`.
+    pub lr_min_fraction: f64,
 }
 
 /// How the next token is learnt from k sampled noise tokens.
@@ -125,6 +137,7 @@ impl Default for WorldModelConfig {
         WorldModelConfig {
             dim: 64,
             embed: 32,
+            embed_init: 1.0,
             bptt: 8,
             negatives: 5,
             lr: 0.003,
@@ -132,6 +145,8 @@ impl Default for WorldModelConfig {
             max_grad_norm: 5.0,
             normalize: true,
             objective: Objective::SampledSoftmax,
+            decay_steps: 0,
+            lr_min_fraction: 0.01,
         }
     }
 }
@@ -174,10 +189,17 @@ impl RegionParams for WorldModelConfig {
                 return Err(ParamError::new(name, "an integer ≥ 1"));
             }
         }
-        for (name, v) in [("lr", self.lr), ("table_lr", self.table_lr)] {
+        for (name, v) in [
+            ("lr", self.lr),
+            ("table_lr", self.table_lr),
+            ("embed_init", self.embed_init),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ParamError::new(name, "a number > 0"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.lr_min_fraction) {
+            return Err(ParamError::new("lr_min_fraction", "a number in [0, 1]"));
         }
         if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
             return Err(ParamError::new("max_grad_norm", "a number ≥ 0"));
@@ -238,6 +260,11 @@ pub struct WorldModel {
     boundary: Option<u32>,
     unknown: Option<u32>,
     learning: bool,
+    /// Ticks trained so far (for the step-size schedule).
+    trained: u64,
+    /// Seconds spent in the forward step, the predictions and the window updates (`valence
+    /// bench`).
+    seconds: [f64; 3],
 }
 
 fn sigmoid(x: f32) -> f32 {
@@ -263,7 +290,8 @@ impl WorldModel {
             .iter()
             .map(|&seed| {
                 let mut rng = SimRng::seed_from_u64(seed);
-                let unit = Uniform::new_inclusive(-1.0f32, 1.0);
+                let a = config.embed_init as f32;
+                let unit = Uniform::new_inclusive(-a, a);
                 let input = (0..v * e).map(|_| unit.sample(&mut rng)).collect();
                 let u = Uniform::new_inclusive(-bound, bound);
                 for (w, s) in weights.iter_mut().zip(&shapes) {
@@ -319,7 +347,9 @@ impl WorldModel {
                 let log_p = ((c as f64 + 0.5) / n).ln() as f32;
                 match config.objective {
                     Objective::SampledSoftmax => log_p,
-                    Objective::NegativeSampling => log_p - (config.negatives.max(1) as f32).ln() - lq.max(-30.0),
+                    Objective::NegativeSampling => {
+                        log_p - (config.negatives.max(1) as f32).ln() - lq.max(-30.0)
+                    }
                 }
             })
             .collect();
@@ -345,6 +375,8 @@ impl WorldModel {
             boundary: ctx.vocabulary.id(crate::vocabulary::EOS),
             unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
             learning: true,
+            trained: 0,
+            seconds: [0.0; 3],
         }
     }
 
@@ -354,6 +386,33 @@ impl WorldModel {
             w_h: &self.weights[1],
             b_x: &self.weights[2],
             b_h: &self.weights[3],
+        }
+    }
+
+    /// Seconds spent so far in the forward steps, the predictions (output rows) and the window
+    /// updates (BPTT, Adam, input rows): what `valence bench` reports.
+    pub fn seconds(&self) -> [f64; 3] {
+        self.seconds
+    }
+
+    /// Bytes of state per agent: tables, GRU weights and Adam's two moments.
+    pub fn bytes_per_agent(&self) -> usize {
+        let (v, e, h, i) = (
+            self.vocab_size,
+            self.config.embed,
+            self.config.dim,
+            self.input_width(),
+        );
+        4 * (v * e + v * (h + 1) + 3 * (i * 3 * h + h * 3 * h + 2 * 3 * h))
+    }
+
+    /// The factor on both step sizes after the ticks trained so far.
+    fn decay(&self) -> f64 {
+        let c = &self.config;
+        if c.decay_steps == 0 {
+            1.0
+        } else {
+            (1.0 - self.trained as f64 / c.decay_steps as f64).max(c.lr_min_fraction)
         }
     }
 
@@ -384,7 +443,10 @@ impl WorldModel {
     /// updated on the way (see the module documentation for the two objectives).
     fn predict(&mut self, targets: &[u32]) -> Vec<f32> {
         let h = self.config.dim;
-        let (k, eta) = (self.config.negatives, self.config.table_lr as f32);
+        let (k, eta) = (
+            self.config.negatives,
+            (self.config.table_lr * self.decay()) as f32,
+        );
         let softmax = self.config.objective == Objective::SampledSoftmax;
         let (noise_cdf, log_noise, unknown) = (&self.noise_cdf, &self.log_noise, self.unknown);
         let log_k = (k.max(1) as f32).ln();
@@ -494,9 +556,10 @@ impl WorldModel {
         if self.config.max_grad_norm > 0.0 {
             grads = adam::clip(grads, self.config.max_grad_norm, p);
         }
+        let decay = self.decay();
         self.adam
-            .apply(self.weights.iter_mut(), grads, self.config.lr as f32);
-        let (eta, unknown) = (self.config.table_lr as f32, self.unknown);
+            .apply(self.weights.iter_mut(), grads, (self.config.lr * decay) as f32);
+        let (eta, unknown) = ((self.config.table_lr * decay) as f32, self.unknown);
         for (a, agent) in self.agents.iter_mut().enumerate() {
             for (t, s) in steps.iter().enumerate() {
                 let w = s.tokens[a];
@@ -554,14 +617,20 @@ impl Region for WorldModel {
         }
         let starts: Vec<bool> = tokens.iter().map(|&t| Some(t) == self.boundary).collect();
         if self.learning {
+            self.trained += 1;
+            let clock = Instant::now();
             if self.window.last().is_some_and(|s| s.d_h.is_none()) {
                 let d_h = self.predict(&tokens);
                 self.window.last_mut().expect("checked").d_h = Some(d_h);
             }
+            self.seconds[1] += clock.elapsed().as_secs_f64();
             if self.window.len() >= self.config.bptt || starts.iter().any(|&s| s) {
+                let clock = Instant::now();
                 self.flush();
+                self.seconds[2] += clock.elapsed().as_secs_f64();
             }
         }
+        let clock = Instant::now();
         let conditioning = inputs.get("conditioning").map(Signal::to_host);
         let x = self.inputs_of(&[tokens.clone()], conditioning.as_ref());
         let h_prev = if starts.iter().any(|&s| s) {
@@ -582,6 +651,7 @@ impl Region for WorldModel {
             });
         }
         self.hidden = next;
+        self.seconds[0] += clock.elapsed().as_secs_f64();
         let mut z = self.hidden_host.clone();
         z.chunks_mut(h).for_each(|row| self.normalize(row));
         let z = Array2::from_shape_vec((p, h), z).expect("P·H values");
@@ -733,6 +803,7 @@ impl Region for WorldModel {
             out.put_tensor(&format!("second_moment/{name}"), &self.adam.second[i]);
         }
         out.put("adam_step", &self.adam.step);
+        out.put("trained", &self.trained);
         out.put_tensor("hidden", &self.hidden);
         let gather =
             |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
@@ -762,6 +833,7 @@ impl Region for WorldModel {
             self.adam.second[i] = from.tensor(&format!("second_moment/{name}"), dims, &device)?;
         }
         self.adam.step = from.get("adam_step")?;
+        self.trained = from.get("trained")?;
         self.hidden = from.tensor("hidden", [p, 1, h], &device)?;
         self.hidden_host = self
             .hidden
@@ -869,12 +941,26 @@ mod tests {
         }
         let agent = &m.agents[0];
         for w in 2..4 {
-            assert_eq!(agent.input[w * e..(w + 1) * e], before.0[w * e..(w + 1) * e], "input row {w}");
-            assert_eq!(agent.output[w * (h + 1)..(w + 1) * (h + 1)], before.1[w * (h + 1)..(w + 1) * (h + 1)]);
+            assert_eq!(
+                agent.input[w * e..(w + 1) * e],
+                before.0[w * e..(w + 1) * e],
+                "input row {w}"
+            );
+            assert_eq!(
+                agent.output[w * (h + 1)..(w + 1) * (h + 1)],
+                before.1[w * (h + 1)..(w + 1) * (h + 1)]
+            );
         }
         for w in 0..2 {
-            assert_ne!(agent.input[w * e..(w + 1) * e], before.0[w * e..(w + 1) * e], "input row {w}");
-            assert_ne!(agent.output[w * (h + 1)..(w + 1) * (h + 1)], before.1[w * (h + 1)..(w + 1) * (h + 1)]);
+            assert_ne!(
+                agent.input[w * e..(w + 1) * e],
+                before.0[w * e..(w + 1) * e],
+                "input row {w}"
+            );
+            assert_ne!(
+                agent.output[w * (h + 1)..(w + 1) * (h + 1)],
+                before.1[w * (h + 1)..(w + 1) * (h + 1)]
+            );
         }
     }
 
@@ -910,7 +996,11 @@ mod tests {
         let mut a = model(&vocab, &small(), 3);
         let feed = |m: &mut WorldModel, range: std::ops::Range<u32>| {
             range
-                .map(|t| m.step(&tokens(&[t % 5, (t * 3) % 5, (t / 2) % 5])).unwrap()[0].1.to_host())
+                .map(|t| {
+                    m.step(&tokens(&[t % 5, (t * 3) % 5, (t / 2) % 5])).unwrap()[0]
+                        .1
+                        .to_host()
+                })
                 .collect::<Vec<_>>()
         };
         feed(&mut a, 0..13);

@@ -232,7 +232,13 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     }
     let mut read = Vec::new();
     let read_heldout = |patch: &Spanned<DeValue<'_>>| {
-        read_world(&source, base_dir, patch, Some((&base_kind, &base_world, world_de))).map(|w| w.2)
+        read_world(
+            &source,
+            base_dir,
+            patch,
+            Some((&base_kind, &base_world, world_de)),
+        )
+        .map(|w| w.2)
     };
     for probe in array_at(&root_value, "probes") {
         read.push(probes::read_probe(

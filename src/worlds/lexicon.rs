@@ -347,6 +347,40 @@ mod tests {
     }
 
     #[test]
+    fn as_sentences_each_word_follows_a_boundary_without_reward() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LexiconConfig {
+            sentences: true,
+            ..lexicon(dir.path())
+        };
+        let split = config.split(&vocab()).unwrap();
+        let eos = vocab().id(EOS).unwrap() as f32;
+        let mut w = LexiconWorld::new(&config, Arc::new(vocab()), 2).unwrap();
+        w.reset(&[1, 2]);
+        for step in 0..20 {
+            let out = w.step().unwrap();
+            let (t, r) = (out[0].1.to_host(), out[1].1.to_host());
+            for a in 0..2 {
+                if step % 2 == 0 {
+                    assert_eq!((t[[a, 0]], r[[a, 0]]), (eos, 0.0), "step {step}");
+                } else {
+                    assert!(split.train.contains(&(t[[a, 0]] as u32, r[[a, 0]])));
+                }
+            }
+        }
+        let without_boundary = Vocabulary::from_counts(
+            ["good", "bad", "meh", "ok"]
+                .iter()
+                .map(|w| (w.to_string(), 1))
+                .collect(),
+        );
+        let e = LexiconWorld::new(&config, Arc::new(without_boundary), 1)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("</s>"), "{e}");
+    }
+
+    #[test]
     fn malformed_line_is_located() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.txt");

@@ -462,7 +462,11 @@ impl SentenceReader {
                 } => (
                     *skip_sentences,
                     0,
-                    if *max_sentences == 0 { 0 } else { skip_sentences + max_sentences },
+                    if *max_sentences == 0 {
+                        0
+                    } else {
+                        skip_sentences + max_sentences
+                    },
                     0,
                 ),
                 Source::Wordnet {
@@ -477,7 +481,11 @@ impl SentenceReader {
                         0,
                         skip,
                         0,
-                        if *max_sentences == 0 { 0 } else { skip + per_file(*max_sentences) },
+                        if *max_sentences == 0 {
+                            0
+                        } else {
+                            skip + per_file(*max_sentences)
+                        },
                     )
                 }
             };
@@ -524,7 +532,10 @@ impl SentenceReader {
             if !out.is_empty() {
                 self.read_in_file += 1;
                 self.read_total += 1;
-                if self.read_total <= skip_total || self.read_in_file <= skip_file || !split.streams(self.read_total) {
+                if self.read_total <= skip_total
+                    || self.read_in_file <= skip_file
+                    || !split.streams(self.read_total)
+                {
                     continue;
                 }
                 return Ok(true);
@@ -718,7 +729,9 @@ mod tests {
         let mut sentences = Vec::new();
         source.for_each_sentence(|s| sentences.push(s.join(" "))).unwrap();
         assert_eq!(sentences, ["the cat sat", "the dog sat", "a cat and a dog"]);
-        let Source::Text { files, .. } = source else { unreachable!() };
+        let Source::Text { files, .. } = source else {
+            unreachable!()
+        };
         let read = |max_sentences, skip_sentences, split| {
             let source = Source::Text {
                 files: files.clone(),
