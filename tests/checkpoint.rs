@@ -88,6 +88,8 @@ fn resumed_runs_match_uninterrupted_runs_on_every_world_and_region() {
         ("one_shot_memory.toml", 400, 250),
         ("two_step.toml", 1_500, 1_150),
         ("millidge_bandit.toml", 1_500, 1_150),
+        // The world model mid-window (bptt 8) and the perplexity probe's counts.
+        ("polysemy.toml", 1_500, 1_103),
     ] {
         resumes_exactly(&shrunk(name, cap, every));
     }

@@ -283,6 +283,47 @@ fn probe_of_an_unknown_concept() {
 }
 
 #[test]
+fn a_phrase_with_an_unknown_word_names_the_word() {
+    let e = scenario_error(&SCENARIO.replace(
+        "concepts = [\"apple\", \"stone\"]",
+        "concepts = [\"apple stoen\", \"stone\"]",
+    ));
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 20, 13);
+    assert!(
+        e.to_string().contains("`stoen` is not a word of the world"),
+        "{e}"
+    );
+    assert_eq!(e.help(), Some("did you mean `stone`?"));
+    let e = scenario_error(&SCENARIO.replace("concepts = [\"apple\", \"stone\"]", "concepts = [\" \"]"));
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 20, 13);
+}
+
+#[test]
+fn a_perplexity_probe_on_a_file_corpus_needs_held_out_text() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corpus.txt"), "the cat sat\nthe dog sat\n").unwrap();
+    let text = format!(
+        "schema = 1\nname = \"s\"\nmodel = \"{}\"\n[world]\nkind = \"text\"\npaths = [\"corpus.txt\"]\nmin_count = 1\n\
+         [[phases]]\nname = \"a\"\nsteps = 10\n[[probes]]\nkind = \"perplexity\"\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models/polysemy.toml")
+            .display()
+    );
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, &text).unwrap();
+    let e = valence::scenario::load_scenario(&path).unwrap_err();
+    assert!(e.to_string().contains("needs `heldout`"), "{e}");
+    // With held-out text it loads.
+    std::fs::write(
+        &path,
+        text.replace("min_count = 1\n", "min_count = 1\nholdout_every = 2\n")
+            + "heldout = { held_out = true }\n",
+    )
+    .unwrap();
+    valence::scenario::load_scenario(&path).unwrap();
+}
+
+#[test]
 fn override_of_an_unknown_region() {
     let e = scenario_error(&SCENARIO.replace("seed = 1\n", "seed = 1\n[overrides.cortx]\ndim = 4\n"));
     assert_scenario_at(&e, ErrorKind::UnknownRegion, 5, 12);

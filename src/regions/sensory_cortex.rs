@@ -781,6 +781,29 @@ mod tests {
         }
     }
 
+    /// A phrase is the blend the latent computes over it: with β = 0 its last word's readout,
+    /// with β = 0.5, normalise(½ e(a) + ½ e(b)).
+    #[test]
+    fn a_phrase_is_read_as_the_blend_of_its_words() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1)]);
+        let c = cortex(&vocab, SensoryCortexConfig::default(), 2);
+        assert_eq!(
+            c.concept_latent(&[0, 1]).unwrap(),
+            c.concept_latent(&[1]).unwrap()
+        );
+        let blend = SensoryCortexConfig {
+            context_decay: 0.5,
+            normalize: false,
+            ..Default::default()
+        };
+        let c = cortex(&vocab, blend, 2);
+        let (a, b) = (c.concept_latent(&[0]).unwrap(), c.concept_latent(&[1]).unwrap());
+        let ab = c.concept_latent(&[0, 1]).unwrap();
+        let expected = (&a + &b) * 0.5;
+        assert!(ab.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-7));
+        assert!(c.concept_latent(&[]).is_none());
+    }
+
     #[test]
     fn out_of_vocabulary_token_is_an_error() {
         let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);

@@ -14,6 +14,8 @@
 //! x_t = [E_{w_t} ; c_t]                       (c_t: the `conditioning` input, when connected)
 //! h_t = GRU(x_t, h_{t−1})                     h_{t−1} := 0 when w_t = </s>
 //! z_t = h_t / ‖h_t‖                           (z_t = h_t without `normalize`)
+//!   or z_t = [h_t/‖h_t‖ ; o_{w_t}/‖o_{w_t}‖] / √2   (`readout = "state_and_output"`: the word as
+//!   a prediction beside its context; `"state_and_input"` puts E_{w_t} there)
 //! s(w | h) = o_w · [h ; 1]                    (the score of w as the next token)
 //! ```
 //!
@@ -37,7 +39,8 @@
 //! kept. Every `bptt` ticks (and at every sentence start) the kept gradients flow back through
 //! the window's GRU steps (truncated back-propagation through time, written out in burn ops and
 //! held to burn's autodiff by a unit test): the GRU weights take one clipped Adam step of size
-//! `lr`; the input rows E_w of the window's tokens take SGD steps of size η_tab (`table_lr`).
+//! `lr`; the input rows E_w of the window's tokens take one lazy Adam step each (`embed_lr`:
+//! only the touched rows and their moments move, so a rare word moves as far as a common one).
 //! No gradient is ever formed over a whole table (DESIGN.md §6). The `perplexity` probe reads
 //! p̂ over the whole vocabulary.
 //!
@@ -46,7 +49,7 @@
 //! from h = 0), the conditioning input zero.
 //!
 //! Ports: inputs `token` `[P, 1]` (Token, required), `conditioning` `[P, dim]` (Latent,
-//! optional); output `latent` `[P, dim]` (Latent).
+//! optional); output `latent` `[P, dim]` (Latent; `[P, dim + embed]` with `state_and_input`).
 //!
 //! Parameters (default; unit):
 //!
@@ -54,13 +57,15 @@
 //! |---|---|---|
 //! | `dim` | 64 | H, the GRU state and latent dimension |
 //! | `embed` | 32 | E, the input table's width |
-//! | `embed_init` | 1 | the input rows start uniform in ±`embed_init` |
+//! | `embed_init` | 0.1 | the input rows start uniform in ±`embed_init` |
 //! | `bptt` | 8 | T, steps back-propagated through (the truncation length) |
 //! | `negatives` | 5 | k, noise tokens per prediction |
 //! | `lr` | 0.003 | Adam's step size for the GRU weights |
-//! | `table_lr` | 0.05 | η_tab, the SGD step of the input and output rows |
+//! | `table_lr` | 0.05 | η_tab, the SGD step of the output rows |
+//! | `embed_lr` | 0.003 | Adam's step for the input rows (lazy: touched rows only) |
 //! | `max_grad_norm` | 5 | largest gradient norm per agent and window (0: no clipping) |
 //! | `normalize` | true | unit-normalise z |
+//! | `readout` | "state" | or "state_and_output": the word's output row beside the state (width 2·dim), or "state_and_input" (dim + embed) |
 //! | `objective` | "sampled_softmax" | or "negative_sampling" |
 //! | `decay_steps`, `lr_min_fraction` | 0, 0.01 | both step sizes × max(f, 1 − t/decay_steps) after t trained ticks; 0 = constant |
 //!
@@ -68,6 +73,7 @@
 //! weights (`[P, …]` burn tensors on the run's device: `flex` on the CPU, or `wgpu`) and noise
 //! generator, all from its own seed. Tables live in host memory and only touched rows move.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::prelude::{Device, Tensor, TensorData};
@@ -104,12 +110,16 @@ pub struct WorldModelConfig {
     pub negatives: usize,
     /// Adam's step size for the GRU weights.
     pub lr: f64,
-    /// SGD step size of the input and output table rows.
+    /// SGD step size of the output table's rows.
     pub table_lr: f64,
+    /// Adam's step size for the input table's rows (lazy Adam: only touched rows).
+    pub embed_lr: f64,
     /// Largest gradient norm of one agent's GRU weights per window; 0 turns clipping off.
     pub max_grad_norm: f64,
     /// Unit-normalise the latent.
     pub normalize: bool,
+    /// What the latent holds: the state, or the state beside the current token's input row.
+    pub readout: Readout,
     /// The sampled training objective.
     pub objective: Objective,
     /// Linear decay of both step sizes over this many trained ticks, to `lr_min_fraction` of
@@ -118,6 +128,20 @@ pub struct WorldModelConfig {
     pub decay_steps: u64,
     /// The floor of the decaying step sizes, as a fraction of `lr` and `table_lr`.
     pub lr_min_fraction: f64,
+}
+
+/// What the world model's latent holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// z = h (width `dim`).
+    State,
+    /// z = [h ; E_w] (width `dim + embed`), each half unit-normalised and scaled by 1/√2 when
+    /// `normalize`: the context and the word read, side by side.
+    StateAndInput,
+    /// z = [h ; o_w] (width `2 dim`): the state beside the current token's output row (the
+    /// word as a prediction: words predicted in similar states have similar rows).
+    StateAndOutput,
 }
 
 /// How the next token is learnt from k sampled noise tokens.
@@ -137,16 +161,29 @@ impl Default for WorldModelConfig {
         WorldModelConfig {
             dim: 64,
             embed: 32,
-            embed_init: 1.0,
+            embed_init: 0.1,
             bptt: 8,
             negatives: 5,
             lr: 0.003,
             table_lr: 0.05,
+            embed_lr: 0.003,
             max_grad_norm: 5.0,
             normalize: true,
+            readout: Readout::State,
             objective: Objective::SampledSoftmax,
             decay_steps: 0,
             lr_min_fraction: 0.01,
+        }
+    }
+}
+
+impl WorldModelConfig {
+    /// The latent's width: `dim`, or `dim + embed` with the input row beside the state.
+    pub fn latent_width(&self) -> usize {
+        match self.readout {
+            Readout::State => self.dim,
+            Readout::StateAndInput => self.dim + self.embed,
+            Readout::StateAndOutput => 2 * self.dim,
         }
     }
 }
@@ -177,7 +214,7 @@ impl RegionParams for WorldModelConfig {
             outputs: vec![PortSpec::output(
                 "latent",
                 SignalKind::Latent,
-                self.dim,
+                self.latent_width(),
                 "z_t, the recurrent state after the tokens so far",
             )],
         }
@@ -216,6 +253,9 @@ impl RegionParams for WorldModelConfig {
 struct Agent {
     /// E, `[V·E]` row-major.
     input: Vec<f32>,
+    /// Adam's moments of E (lazy: only touched rows move).
+    input_first: Vec<f32>,
+    input_second: Vec<f32>,
     /// O, `[V·(H+1)]` row-major: o_w then the bias.
     output: Vec<f32>,
     rng: SimRng,
@@ -272,7 +312,7 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl WorldModel {
-    /// Builds P agents: E ~ U(−1, 1), GRU weights ~ U(±1/√H), output rows 0 (as word2vec's)
+    /// Builds P agents: E ~ U(±`embed_init`), GRU weights ~ U(±1/√H), output rows 0 (as word2vec's)
     /// with biases at the unigram's log-probabilities, each agent from its own seed.
     pub fn new(config: &WorldModelConfig, ctx: &BuildContext<'_>) -> Self {
         let (v, e, h) = (ctx.vocabulary.len(), config.embed, config.dim);
@@ -299,6 +339,8 @@ impl WorldModel {
                 }
                 Agent {
                     input,
+                    input_first: vec![0.0; v * e],
+                    input_second: vec![0.0; v * e],
                     output: vec![0.0; v * (h + 1)],
                     rng,
                     candidates: Vec::new(),
@@ -403,7 +445,7 @@ impl WorldModel {
             self.config.dim,
             self.input_width(),
         );
-        4 * (v * e + v * (h + 1) + 3 * (i * 3 * h + h * 3 * h + 2 * 3 * h))
+        4 * (3 * v * e + v * (h + 1) + 3 * (i * 3 * h + h * 3 * h + 2 * 3 * h))
     }
 
     /// The factor on both step sizes after the ticks trained so far.
@@ -559,19 +601,34 @@ impl WorldModel {
         let decay = self.decay();
         self.adam
             .apply(self.weights.iter_mut(), grads, (self.config.lr * decay) as f32);
-        let (eta, unknown) = ((self.config.table_lr * decay) as f32, self.unknown);
+        // The input rows: each touched row's gradient summed over the window, then one lazy
+        // Adam step on it (only touched rows' moments move; bias correction by the GRU's step).
+        let unknown = self.unknown;
+        let lr = (self.config.embed_lr * decay) as f32;
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        let step = self.adam.step;
+        let (c1, c2) = (1.0 - b1.powi(step), 1.0 - b2.powi(step));
         for (a, agent) in self.agents.iter_mut().enumerate() {
+            let mut rows: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
             for (t, s) in steps.iter().enumerate() {
                 let w = s.tokens[a];
                 if Some(w) == unknown {
                     continue;
                 }
-                let w = w as usize;
                 let dx = &d_x[(a * n + t) * i..(a * n + t) * i + e];
-                agent.input[w * e..(w + 1) * e]
+                let g = rows.entry(w as usize).or_insert_with(|| vec![0.0; e]);
+                g.iter_mut().zip(dx).for_each(|(g, d)| *g += d);
+            }
+            for (w, g) in rows {
+                let range = w * e..(w + 1) * e;
+                let moments = agent.input_first[range.clone()]
                     .iter_mut()
-                    .zip(dx)
-                    .for_each(|(x, d)| *x -= eta * d);
+                    .zip(&mut agent.input_second[range.clone()]);
+                for ((x, (m, v)), g) in agent.input[range].iter_mut().zip(moments).zip(g) {
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    *x -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                }
             }
         }
     }
@@ -591,11 +648,31 @@ impl WorldModel {
         h.into_data().try_to_vec::<f32>().expect("f32 states")
     }
 
-    fn normalize(&self, z: &mut [f32]) {
-        if self.config.normalize {
-            let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                z.iter_mut().for_each(|x| *x /= norm);
+    /// One agent's latent row for a state (`[H]`) after reading `token`.
+    fn latent_row(&self, agent: usize, state: &[f32], token: u32, out: &mut [f32]) {
+        let (h, e) = (self.config.dim, self.config.embed);
+        let normalize = |z: &mut [f32], scale: f32| {
+            if self.config.normalize {
+                let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
+                if norm > 0.0 {
+                    z.iter_mut().for_each(|x| *x *= scale / norm);
+                }
+            }
+        };
+        out[..h].copy_from_slice(state);
+        match self.config.readout {
+            Readout::State => normalize(&mut out[..h], 1.0),
+            Readout::StateAndInput => {
+                let w = token as usize;
+                out[h..].copy_from_slice(&self.agents[agent].input[w * e..(w + 1) * e]);
+                normalize(&mut out[..h], std::f32::consts::FRAC_1_SQRT_2);
+                normalize(&mut out[h..], std::f32::consts::FRAC_1_SQRT_2);
+            }
+            Readout::StateAndOutput => {
+                let w = token as usize;
+                out[h..].copy_from_slice(&self.agents[agent].output[w * (h + 1)..w * (h + 1) + h]);
+                normalize(&mut out[..h], std::f32::consts::FRAC_1_SQRT_2);
+                normalize(&mut out[h..], std::f32::consts::FRAC_1_SQRT_2);
             }
         }
     }
@@ -646,15 +723,17 @@ impl Region for WorldModel {
                 x,
                 h_prev,
                 gates,
-                tokens,
+                tokens: tokens.clone(),
                 d_h: None,
             });
         }
         self.hidden = next;
         self.seconds[0] += clock.elapsed().as_secs_f64();
-        let mut z = self.hidden_host.clone();
-        z.chunks_mut(h).for_each(|row| self.normalize(row));
-        let z = Array2::from_shape_vec((p, h), z).expect("P·H values");
+        let mut z = Array2::zeros((p, self.config.latent_width()));
+        for (a, mut row) in z.outer_iter_mut().enumerate() {
+            let row = row.as_slice_mut().expect("contiguous rows");
+            self.latent_row(a, &self.hidden_host[a * h..(a + 1) * h], tokens[a], row);
+        }
         Ok(vec![("latent", Signal::Host(z))])
     }
 
@@ -668,12 +747,16 @@ impl Region for WorldModel {
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
         match spec.get::<WorldModelConfig>() {
-            Some(c) if c.dim == self.config.dim && c.embed == self.config.embed => {
+            Some(c)
+                if c.dim == self.config.dim
+                    && c.embed == self.config.embed
+                    && c.readout == self.config.readout =>
+            {
                 self.config = c.clone();
                 Ok(())
             }
             Some(_) => Err(Error::Run(
-                "world_model: `dim` and `embed` cannot change during a run".into(),
+                "world_model: `dim`, `embed` and `readout` cannot change during a run".into(),
             )),
             None => Err(Error::Run(format!(
                 "world_model cannot become a `{}`",
@@ -706,12 +789,11 @@ impl Region for WorldModel {
                 let states = self.read(&batch);
                 let n = batch.len();
                 for (j, &i) in chunk.iter().enumerate() {
-                    let mut z = Array2::zeros((p, h));
-                    for a in 0..p {
-                        let row = &states[(a * n + j) * h..(a * n + j + 1) * h];
-                        let mut r = row.to_vec();
-                        self.normalize(&mut r);
-                        z.row_mut(a).iter_mut().zip(r).for_each(|(z, v)| *z = v);
+                    let mut z = Array2::zeros((p, self.config.latent_width()));
+                    let last = *phrases[i].last().or(self.boundary.as_ref()).unwrap_or(&0);
+                    for (a, mut row) in z.outer_iter_mut().enumerate() {
+                        let row = row.as_slice_mut().expect("contiguous rows");
+                        self.latent_row(a, &states[(a * n + j) * h..(a * n + j + 1) * h], last, row);
                     }
                     out[i] = Some(z);
                 }
@@ -808,6 +890,8 @@ impl Region for WorldModel {
         let gather =
             |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
         out.put_array("input", &[p, v, e], gather(|a| &a.input));
+        out.put_array("input_first_moment", &[p, v, e], gather(|a| &a.input_first));
+        out.put_array("input_second_moment", &[p, v, e], gather(|a| &a.input_second));
         out.put_array("output", &[p, v, h + 1], gather(|a| &a.output));
         out.put("rngs", &self.agents.iter().map(|a| &a.rng).collect::<Vec<_>>());
         // The window under way: its inputs and gradients (the gates are recomputed on restore:
@@ -842,6 +926,8 @@ impl Region for WorldModel {
             .try_to_vec::<f32>()
             .expect("f32 state");
         let input = from.array("input", &[p, v, e])?;
+        let first = from.array("input_first_moment", &[p, v, e])?;
+        let second = from.array("input_second_moment", &[p, v, e])?;
         let output = from.array("output", &[p, v, h + 1])?;
         let rngs: Vec<SimRng> = from.get("rngs")?;
         if rngs.len() != p {
@@ -851,6 +937,12 @@ impl Region for WorldModel {
         }
         for (a, (agent, rng)) in self.agents.iter_mut().zip(rngs).enumerate() {
             agent.input.copy_from_slice(&input[a * v * e..(a + 1) * v * e]);
+            agent
+                .input_first
+                .copy_from_slice(&first[a * v * e..(a + 1) * v * e]);
+            agent
+                .input_second
+                .copy_from_slice(&second[a * v * e..(a + 1) * v * e]);
             agent
                 .output
                 .copy_from_slice(&output[a * v * (h + 1)..(a + 1) * v * (h + 1)]);
