@@ -164,9 +164,13 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
     let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
+    // Wired afresh from the model as it is now: a scenario changed in code after loading (a
+    // region's parameters, its ports) gets an error here, not a mismatch at the first tick.
+    let plan = crate::brain::plan(&scenario.model, (scenario.world.kind(), scenario.world.ports()))
+        .map_err(|e| Error::Run(format!("scenario `{}`: the model does not wire: {}", scenario.name, e.message)))?;
     let mut brain = Brain::new(
         &scenario.model,
-        scenario.plan().clone(),
+        plan,
         p,
         seed,
         &device,
