@@ -66,7 +66,8 @@ fn the_full_architecture_runs_on_wgpu() {
 /// The world model (`scenarios/polysemy.toml`, cut to 4 agents and 2 000 ticks): its GRU and
 /// BPTT run as burn ops on wgpu, its tables on the host. Noise tokens are drawn on the host from
 /// each agent's seed, so both devices train on the same candidates, and only float rounding
-/// separates them: every valence and perplexity reading must agree within 1e-2.
+/// separates them: every valence and perplexity reading must agree within 1e-4 (measured on
+/// lavapipe: 3.3e-7).
 #[test]
 fn wgpu_trains_the_world_model_as_the_cpu_does() {
     let mut s = scenario("polysemy.toml");
@@ -95,5 +96,5 @@ fn wgpu_trains_the_world_model_as_the_cpu_does() {
         "world model: largest |cpu − wgpu| over {} readings: {worst:e}",
         cpu.len()
     );
-    assert!(worst < 1e-2, "cpu and wgpu differ by {worst}");
+    assert!(worst < 1e-4, "cpu and wgpu differ by {worst}");
 }

@@ -166,16 +166,15 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
     // Wired afresh from the model as it is now: a scenario changed in code after loading (a
     // region's parameters, its ports) gets an error here, not a mismatch at the first tick.
-    let plan = crate::brain::plan(&scenario.model, (scenario.world.kind(), scenario.world.ports()))
-        .map_err(|e| Error::Run(format!("scenario `{}`: the model does not wire: {}", scenario.name, e.message)))?;
-    let mut brain = Brain::new(
-        &scenario.model,
-        plan,
-        p,
-        seed,
-        &device,
-        &vocabulary,
+    let plan = crate::brain::plan(&scenario.model, (scenario.world.kind(), scenario.world.ports())).map_err(
+        |e| {
+            Error::Run(format!(
+                "scenario `{}`: the model does not wire: {}",
+                scenario.name, e.message
+            ))
+        },
     )?;
+    let mut brain = Brain::new(&scenario.model, plan, p, seed, &device, &vocabulary)?;
 
     let observes = probes.observes();
     let at: Option<RunPoint> = resume.as_ref().map(|s| s.get("run/point")).transpose()?;

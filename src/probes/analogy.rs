@@ -7,7 +7,7 @@
 //! [[probes]]
 //! kind = "analogy"
 //! analogies = [["man", "woman", "king", "queen"]]
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! ```
 
 use std::sync::Arc;

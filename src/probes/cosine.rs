@@ -1,12 +1,13 @@
 //! # cosine — cos(e(a), e(b)) for each pair of concepts, per agent
 //!
-//! How close two concepts lie in the cortex's latent space. Keys: `a~b`.
+//! How close two concepts lie in the cortex's latent space; a concept may be a phrase
+//! (`"river bank"`), read as the cortex kind documents. Keys: `a~b`.
 //!
 //! ```toml
 //! [[probes]]
 //! kind = "cosine"
 //! pairs = [["dog", "cat"], ["dog", "tax"]]
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! ```
 
 use std::sync::Arc;

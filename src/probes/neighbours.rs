@@ -2,14 +2,14 @@
 //!
 //! Among every real word of the vocabulary (`</s>` and `<unk>` left out), the k with the
 //! highest cos(e(c), e(w)), ties broken by id. Key `concept#rank:word`, value the cosine; too
-//! many keys to plot.
+//! many keys to plot. A concept may be a phrase (`"river bank"`); the candidates are words.
 //!
 //! ```toml
 //! [[probes]]
 //! kind = "neighbours"
 //! concepts = ["dog"]
 //! k = 5                      # default 5
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! ```
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 //! [[probes]]
 //! kind = "norms"
 //! ridge = 1.0                # default 1
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! reward_model = "vta"       # default: the model's first reward_model
 //! ```
 

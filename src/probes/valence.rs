@@ -8,7 +8,7 @@
 //! [[probes]]
 //! kind = "valence"
 //! concepts = ["apple", "stone", "river bank"]
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! reward_model = "vta"       # default: the model's first reward_model
 //! ```
 

@@ -1,14 +1,15 @@
 //! # weat — the WEAT effect size d of targets X, Y on attributes A, B, per agent
 //!
 //! Caliskan, Bryson & Narayanan (2017): d = (mean_x s(x) − mean_y s(y)) / sd_{w ∈ X ∪ Y} s(w),
-//! with s(w) = mean_a cos(w, a) − mean_b cos(w, b), on the cortex's latent points. Key `d`.
+//! with s(w) = mean_a cos(w, a) − mean_b cos(w, b), on the cortex's latent points (a member may
+//! be a phrase). Key `d`.
 //!
 //! ```toml
 //! [[probes]]
 //! kind = "weat"
 //! targets = [["flower", "rose"], ["insect", "wasp"]]
 //! attributes = [["love", "peace"], ["hate", "war"]]
-//! cortex = "cortex"          # default: the model's first sensory_cortex
+//! cortex = "cortex"          # default: the model's first cortex (sensory_cortex or world_model)
 //! ```
 
 use std::sync::Arc;

@@ -1117,6 +1117,20 @@ mod tests {
     }
 
     #[test]
+    fn a_non_finite_row_or_weight_names_its_agent() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1)]);
+        let mut m = model(&vocab, &small(), 3);
+        assert_eq!(m.divergent_agent(), None);
+        m.agents[2].output[5] = f32::NAN;
+        assert_eq!(m.divergent_agent(), Some(2));
+        let [p, r, c] = m.weights[1].dims();
+        let mut w = vec![0.0f32; p * r * c];
+        w[r * c + 3] = f32::INFINITY;
+        m.weights[1] = Tensor::from_data(TensorData::new(w, [p, r, c]), &m.device);
+        assert_eq!(m.divergent_agent(), Some(1));
+    }
+
+    #[test]
     fn out_of_vocabulary_token_is_an_error() {
         let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);
         let mut m = model(&vocab, &small(), 1);
