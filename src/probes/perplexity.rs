@@ -78,7 +78,7 @@ impl ProbeParams for PerplexityProbe {
             Some(t) => cx.positive(t, "tokens")? as usize,
             None => 2000,
         };
-        if tokens < 2 || tokens > 1_000_000 {
+        if !(2..=1_000_000).contains(&tokens) {
             let span = f.tokens.as_ref().map_or(cx.span.clone(), |t| t.span());
             return Err(cx.error(
                 ErrorKind::InvalidValue,

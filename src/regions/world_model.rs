@@ -307,6 +307,9 @@ pub struct WorldModel {
     seconds: [f64; 3],
 }
 
+/// One agent's prediction: its tables, its ∂L/∂h row, its state and its target.
+type PredictArgs<'a> = ((&'a mut Agent, &'a mut [f32]), (&'a [f32], &'a u32));
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -493,7 +496,7 @@ impl WorldModel {
         let (noise_cdf, log_noise, unknown) = (&self.noise_cdf, &self.log_noise, self.unknown);
         let log_k = (k.max(1) as f32).ln();
         let mut d_h = vec![0.0f32; self.population * h];
-        let one = |((agent, d), (state, &target)): ((&mut Agent, &mut [f32]), (&[f32], &u32))| {
+        let one = |((agent, d), (state, &target)): PredictArgs<'_>| {
             if Some(target) == unknown {
                 return;
             }
@@ -709,7 +712,7 @@ impl Region for WorldModel {
         }
         let clock = Instant::now();
         let conditioning = inputs.get("conditioning").map(Signal::to_host);
-        let x = self.inputs_of(&[tokens.clone()], conditioning.as_ref());
+        let x = self.inputs_of(std::slice::from_ref(&tokens), conditioning.as_ref());
         let h_prev = if starts.iter().any(|&s| s) {
             let keep: Vec<f32> = starts.iter().map(|&s| if s { 0.0 } else { 1.0 }).collect();
             self.hidden.clone() * Tensor::<3>::from_data(TensorData::new(keep, [p, 1, 1]), &self.device)
