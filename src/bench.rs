@@ -13,7 +13,30 @@ use crate::regions::{
     BuildContext, Inputs, PfcConfig, Region, SensoryCortex, SensoryCortexConfig, WorldModel, WorldModelConfig,
 };
 use crate::signal::Signal;
+use crate::vocabulary::Vocabulary;
 use crate::worlds::{WorldSpec, build_vocabulary};
+use burn::prelude::Device;
+
+/// The vocabulary of `world` and its first `steps` tokens, read before any timing.
+fn read_tokens(world: &WorldSpec, steps: usize) -> Result<(Arc<Vocabulary>, Vec<f32>)> {
+    let vocabulary = Arc::new(build_vocabulary(&[world])?);
+    let mut source = world.build(vocabulary.clone(), 1)?;
+    let tokens = (0..steps)
+        .map(|_| source.step().map(|o| o[0].1.to_host()[[0, 0]]))
+        .collect::<Result<_>>()?;
+    Ok((vocabulary, tokens))
+}
+
+/// A region's build context for P agents, seeds derived from 0.
+fn build_context<'a>(p: usize, device: &'a Device, vocabulary: &'a Vocabulary) -> BuildContext<'a> {
+    BuildContext {
+        population: p,
+        device,
+        seeds: (0..p).map(|a| derive_seed(0, &[a as u64])).collect(),
+        vocabulary,
+        input_widths: Default::default(),
+    }
+}
 
 /// One measured configuration.
 #[derive(Debug, Clone, Serialize)]
@@ -38,22 +61,11 @@ pub fn bench_cortex(
     populations: &[usize],
     steps: usize,
 ) -> Result<Vec<CortexFigure>> {
-    let vocabulary = Arc::new(build_vocabulary(&[world])?);
-    let mut source = world.build(vocabulary.clone(), 1)?;
-    let tokens: Vec<f32> = (0..steps)
-        .map(|_| source.step().map(|o| o[0].1.to_host()[[0, 0]]))
-        .collect::<Result<_>>()?;
+    let (vocabulary, tokens) = read_tokens(world, steps)?;
     let device = DeviceChoice::Cpu.make(0)?;
     let mut figures: Vec<CortexFigure> = Vec::new();
     for &p in populations {
-        let ctx = BuildContext {
-            population: p,
-            device: &device,
-            seeds: (0..p).map(|a| derive_seed(0, &[a as u64])).collect(),
-            vocabulary: &vocabulary,
-            input_widths: Default::default(),
-        };
-        let mut cortex = SensoryCortex::new(config, &ctx);
+        let mut cortex = SensoryCortex::new(config, &build_context(p, &device, &vocabulary));
         let inputs: Vec<Inputs> = tokens
             .iter()
             .map(|&t| {
@@ -109,23 +121,12 @@ pub fn bench_world_model(
     populations: &[usize],
     steps: usize,
 ) -> Result<Vec<WorldModelFigure>> {
-    let vocabulary = Arc::new(build_vocabulary(&[world])?);
-    let mut source = world.build(vocabulary.clone(), 1)?;
     let warm = steps / 10;
-    let tokens: Vec<f32> = (0..steps + warm)
-        .map(|_| source.step().map(|o| o[0].1.to_host()[[0, 0]]))
-        .collect::<Result<_>>()?;
+    let (vocabulary, tokens) = read_tokens(world, steps + warm)?;
     let device = device.make(0)?;
     let mut figures: Vec<WorldModelFigure> = Vec::new();
     for &p in populations {
-        let ctx = BuildContext {
-            population: p,
-            device: &device,
-            seeds: (0..p).map(|a| derive_seed(0, &[a as u64])).collect(),
-            vocabulary: &vocabulary,
-            input_widths: Default::default(),
-        };
-        let mut model = WorldModel::new(config, &ctx);
+        let mut model = WorldModel::new(config, &build_context(p, &device, &vocabulary));
         let input = |t: f32| {
             let mut i = Inputs::default();
             i.insert("token", Signal::Host(Array2::from_elem((p, 1), t)));

@@ -6,26 +6,11 @@
 //! carries the previous word, so it may separate the senses somewhat).
 
 mod common;
-use common::{median, run_rows};
-
-use std::path::Path;
-
-use valence::error::SourceFile;
-use valence::scenario::{Scenario, parse_scenario};
-
-/// The shipped scenario with its model swapped for `models/<model>.toml`.
-fn scenario(model: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/polysemy.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let shipped = "model = \"../models/polysemy.toml\"";
-    assert!(text.contains(shipped));
-    let text = text.replace(shipped, &format!("model = \"../models/{model}.toml\""));
-    parse_scenario(SourceFile::new(path, text)).unwrap()
-}
+use common::{median, run_rows, with_model};
 
 /// Per agent: valence("money bank") − valence("river bank") at the end, and the perplexities.
 fn run(model: &str) -> (Vec<f32>, Vec<(String, f32)>) {
-    let rows = run_rows(&scenario(model));
+    let rows = run_rows(&with_model("polysemy", "polysemy", model));
     let last = rows.iter().map(|r| r.step).max().unwrap();
     let at = |probe: &str, key: &str| -> Vec<f32> {
         let v: Vec<f32> = rows

@@ -4,7 +4,7 @@
 //! the install hint, never pass silently.
 
 mod common;
-use common::median;
+use common::{last, median};
 
 use std::path::Path;
 
@@ -50,19 +50,6 @@ fn reduced() -> Scenario {
         }
     }
     s
-}
-
-fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
-    let step = rows
-        .iter()
-        .filter(|r| r.probe == probe)
-        .map(|r| r.step)
-        .max()
-        .unwrap();
-    rows.iter()
-        .filter(|r| r.probe == probe && r.key == key && r.step == step)
-        .map(|r| r.value)
-        .collect()
 }
 
 #[test]

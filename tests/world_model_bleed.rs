@@ -11,37 +11,7 @@
 //! the predicted phenomenon.
 
 mod common;
-use common::{median, run_rows};
-
-use std::path::Path;
-
-use valence::error::SourceFile;
-use valence::experiment::Row;
-use valence::scenario::{Scenario, parse_scenario};
-
-/// A shipped scenario with its model swapped for `models/<model>.toml`.
-fn with_model(name: &str, from: &str, to: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let shipped = format!("model = \"../models/{from}.toml\"");
-    assert!(text.contains(&shipped), "{name} uses {from}");
-    let text = text.replace(&shipped, &format!("model = \"../models/{to}.toml\""));
-    parse_scenario(SourceFile::new(path, text)).unwrap()
-}
-
-/// Per agent, the last reading of `probe`/`key`.
-fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
-    let step = rows
-        .iter()
-        .filter(|r| r.probe == probe)
-        .map(|r| r.step)
-        .max()
-        .unwrap();
-    rows.iter()
-        .filter(|r| r.probe == probe && r.key == key && r.step == step)
-        .map(|r| r.value)
-        .collect()
-}
+use common::{last, median, run_rows, with_model};
 
 #[test]
 fn mere_exposure_with_a_world_model_separates_co_occurring_words_instead_of_bleeding() {

@@ -33,6 +33,18 @@ pub fn scenario(name: &str) -> Scenario {
     load_scenario(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A shipped scenario, `scenarios/<name>.toml`, with its `model = "../models/<from>.toml"`
+/// swapped for `models/<to>.toml`, loaded and checked.
+pub fn with_model(name: &str, from: &str, to: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let shipped = format!("model = \"../models/{from}.toml\"");
+    assert!(text.contains(&shipped), "{name} uses models/{from}.toml");
+    let text = text.replace(&shipped, &format!("model = \"../models/{to}.toml\""));
+    valence::scenario::parse_scenario(valence::error::SourceFile::new(path, text))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Run options writing into `dir`, on the device `VALENCE_TEST_DEVICE` names (`cpu` when unset;
 /// `wgpu` needs `--features wgpu`): the whole scenario suite runs on either backend.
 pub fn options(dir: &Path) -> RunOptions {
@@ -54,4 +66,18 @@ pub fn run_rows(s: &Scenario) -> Vec<Row> {
 pub fn median(mut v: Vec<f32>) -> f32 {
     v.sort_by(f32::total_cmp);
     valence::experiment::recorder::percentile(&v, 0.5)
+}
+
+/// Each agent's reading of `probe`/`key` at that probe's last step.
+pub fn last(rows: &[Row], probe: &str, key: &str) -> Vec<f32> {
+    let step = rows
+        .iter()
+        .filter(|r| r.probe == probe)
+        .map(|r| r.step)
+        .max()
+        .unwrap_or_else(|| panic!("no `{probe}` readings"));
+    rows.iter()
+        .filter(|r| r.probe == probe && r.key == key && r.step == step)
+        .map(|r| r.value)
+        .collect()
 }
