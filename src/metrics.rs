@@ -113,36 +113,93 @@ pub fn to_csv(rows: &[Row]) -> String {
 
 /// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a newline.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
     }
 }
 
-/// Reads a `metrics.csv` back.
+/// The records of a CSV text as [`csv_field`] writes it (RFC 4180: a field with a comma, a quote
+/// or a line break is quoted, `""` is a quote inside one; CRLF line ends accepted), each with the
+/// line it starts on. An unterminated quote is an error at the line its record starts on.
+pub fn csv_records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, usize> {
+    let mut records = Vec::new();
+    let (mut record, mut field) = (Vec::new(), String::new());
+    let (mut line, mut start) = (1, 1);
+    let (mut quoted, mut was_quoted) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                _ => {
+                    if c == '\n' {
+                        line += 1;
+                    }
+                    field.push(c);
+                }
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() && !was_quoted => (quoted, was_quoted) = (true, true),
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                was_quoted = false;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                records.push((start, std::mem::take(&mut record)));
+                was_quoted = false;
+                line += 1;
+                start = line;
+            }
+            _ => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(start);
+    }
+    if !field.is_empty() || !record.is_empty() || was_quoted {
+        record.push(field);
+        records.push((start, record));
+    }
+    Ok(records)
+}
+
+/// Reads a `metrics.csv` back (names with commas, quotes or line breaks as [`to_csv`] quotes them).
 pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |line: usize| {
+        Error::Run(format!(
+            "{}:{line}: expected `phase,step,agent,probe,key,value`",
+            path.display()
+        ))
+    };
+    let records = csv_records(&text).map_err(|line| {
+        Error::Run(format!(
+            "{}:{line}: a quoted field is never closed",
+            path.display()
+        ))
+    })?;
     let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let bad = || {
-            Error::Run(format!(
-                "{}:{}: expected `phase,step,agent,probe,key,value`",
-                path.display(),
-                i + 1
-            ))
-        };
+    for (line, f) in records.into_iter().skip(1) {
         if f.len() != 6 {
-            return Err(bad());
+            return Err(bad(line));
         }
         rows.push(Row {
-            phase: f[0].to_string(),
-            step: f[1].parse().map_err(|_| bad())?,
-            agent: f[2].parse().map_err(|_| bad())?,
-            probe: f[3].to_string(),
-            key: f[4].to_string(),
-            value: f[5].parse().map_err(|_| bad())?,
+            step: f[1].parse().map_err(|_| bad(line))?,
+            agent: f[2].parse().map_err(|_| bad(line))?,
+            value: f[5].parse().map_err(|_| bad(line))?,
+            phase: f[0].clone(),
+            probe: f[3].clone(),
+            key: f[4].clone(),
         });
     }
     Ok(rows)
@@ -370,5 +427,35 @@ mod tests {
         write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
         assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
         assert!(!dir.path().join(".m.csv.tmp").exists());
+    }
+
+    /// Names with commas, quotes and line breaks (a phase `a,b`, a probe `say "hi"`, a key
+    /// across two lines) are quoted on writing and read back as written; a record that is cut
+    /// off inside a quote is an error at its line.
+    #[test]
+    fn quoted_names_round_trip_and_a_broken_quote_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |phase: &str, probe: &str, key: &str, value| Row {
+            phase: phase.into(),
+            step: 7,
+            agent: 0,
+            probe: probe.into(),
+            key: key.into(),
+            value,
+        };
+        let rows = vec![
+            row("a,b", "say \"hi\"", "two\nlines", 0.5),
+            row("plain", "p", "k\r\n,", -1.0),
+            row("", "p", "", 2.0),
+        ];
+        let path = dir.path().join("m.csv");
+        write_atomic(&path, to_csv(&rows).as_bytes()).unwrap();
+        assert_eq!(read_csv(&path).unwrap(), rows);
+        let text = to_csv(&rows).replace("\n", "\r\n").replace("\r\r\n", "\r\n");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read_csv(&path).unwrap().len(), 3, "CRLF line ends");
+        std::fs::write(&path, "phase,step,agent,probe,key,value\nx,1,0,p,\"open,1\n").unwrap();
+        let e = read_csv(&path).unwrap_err().to_string();
+        assert!(e.contains(":2: a quoted field is never closed"), "{e}");
     }
 }

@@ -101,6 +101,40 @@ fn compare_overlays_two_runs() {
     assert!(figures.join("valence.png").is_file());
 }
 
+/// A phase and a probe named with a comma and quotes: the run's own `metrics.csv` quotes them,
+/// and `valence plot` reads it back (it used to stop at line 2).
+#[test]
+fn plot_reads_back_names_with_commas_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/scenarios/mere_exposure.toml"))
+        .unwrap()
+        .replace("name = \"childhood\"", "name = \"child,hood \\\"early\\\"\"")
+        .replace("name = \"valence\"", "name = \"val,ence\"")
+        .replace("steps = 30000", "steps = 300")
+        .replace("../models/", &format!("{root}/models/"));
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let run = dir.path().join("run");
+    let out = valence(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = valence::metrics::read_csv(&run.join("metrics.csv")).unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.phase == "child,hood \"early\"" && r.probe == "val,ence")
+    );
+    std::fs::remove_dir_all(run.join("plots")).unwrap();
+    let out = valence(&["plot", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(run.join("plots/val,ence.png").is_file());
+}
+
 #[test]
 fn graph_prints_dot() {
     let out = valence(&["graph", "models/mere_exposure.toml"]);
