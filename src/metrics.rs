@@ -375,7 +375,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    // A name of this process and call: two writers never share a temporary file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.{}-{call}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
@@ -426,7 +429,12 @@ mod tests {
         }];
         write_atomic(&dir.path().join("m.csv"), to_csv(&rows).as_bytes()).unwrap();
         assert_eq!(read_csv(&dir.path().join("m.csv")).unwrap(), rows);
-        assert!(!dir.path().join(".m.csv.tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
     }
 
     /// Names with commas, quotes and line breaks (a phase `a,b`, a probe `say "hi"`, a key

@@ -143,20 +143,100 @@ pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> 
     run_from(scenario, &options, Some(snapshot))
 }
 
+/// A new directory at `base`, or at `base-2`, `base-3`, … when that exists: created, not
+/// reused, so two runs started in the same second with the same name never share one.
+fn claim_new_dir(base: &Path) -> Result<PathBuf> {
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    for n in 1u32.. {
+        let dir = match n {
+            1 => base.to_path_buf(),
+            _ => PathBuf::from(format!("{}-{n}", base.display())),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// An exclusive claim on a run directory: the file `.lock` holding this process's id, made
+/// with `create_new` and removed when the run returns (or unwinds). A lock whose process is
+/// gone (killed) is stale and taken over; on systems without `/proc`, every lock is taken as
+/// stale.
+struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    fn acquire(dir: &Path) -> Result<RunLock> {
+        let path = dir.join(".lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write as _;
+                    f.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| Error::io(&path, e))?;
+                    return Ok(RunLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+                    if alive {
+                        return Err(Error::Run(format!(
+                            "run directory {} is in use by process {} (its `.lock`); wait for that \
+                             run, or give another `--out`",
+                            dir.display(),
+                            holder.trim()
+                        )));
+                    }
+                    // Stale: its process is gone.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Run(format!(
+            "run directory {}: its `.lock` could not be taken",
+            dir.display()
+        )))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) -> Result<RunOutput> {
     let seed = scenario.seed;
     let p = scenario.population;
     let dir = match &options.out {
-        Some(d) => d.clone(),
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            d.clone()
+        }
         None => {
             let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            PathBuf::from("runs").join(format!("{}-seed{seed}-{t}", scenario.name))
+            claim_new_dir(&PathBuf::from("runs").join(format!("{}-seed{seed}-{t}", scenario.name)))?
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    // The directory is this run's until it returns: a second run into it is refused.
+    let _lock = RunLock::acquire(&dir)?;
     let resolved = scenario.to_toml();
     write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())?;
 
@@ -437,6 +517,41 @@ pub fn run_file(path: impl AsRef<Path>, options: &RunOptions) -> Result<RunOutpu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_run_directory_is_new_even_within_one_second() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("runs/s-seed1-100");
+        let first = claim_new_dir(&base).unwrap();
+        let second = claim_new_dir(&base).unwrap();
+        assert_eq!(first, base);
+        assert_eq!(second, root.path().join("runs/s-seed1-100-2"));
+        assert!(first.is_dir() && second.is_dir());
+    }
+
+    /// A live process's lock refuses a second run; the lock of a process that is gone is taken
+    /// over; the lock goes when its run ends.
+    #[test]
+    fn a_run_directory_has_one_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        std::fs::write(dir.path().join(".lock"), other.id().to_string()).unwrap();
+        let e = RunLock::acquire(dir.path()).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains(&format!("in use by process {}", other.id())),
+            "{e}"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        {
+            let _lock = RunLock::acquire(dir.path()).unwrap();
+            let holder = std::fs::read_to_string(dir.path().join(".lock")).unwrap();
+            assert_eq!(holder, std::process::id().to_string());
+            assert!(RunLock::acquire(dir.path()).is_err(), "this process holds it");
+        }
+        assert!(!dir.path().join(".lock").exists());
+    }
 
     #[test]
     fn a_run_s_worlds_read_back_whatever_else_its_scenario_holds() {
