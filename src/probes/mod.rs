@@ -486,19 +486,27 @@ impl ProbeContext<'_> {
 
     /// The region given, which must exist, or the model's first region of `kind`.
     pub fn region_or_default(&self, given: &Option<Spanned<String>>, kind: &str) -> Result<String> {
-        self.region_where(given, kind, |spec| spec.kind() == kind)
+        self.region_where(given, &format!("a `{kind}` region"), |spec| spec.kind() == kind)
     }
 
     /// The region named (checked), or else the model's first cortex (a kind with
     /// [`crate::regions::RegionParams::CORTEX`]: `sensory_cortex`, `world_model`, …).
     pub fn cortex_or_default(&self, given: &Option<Spanned<String>>) -> Result<String> {
-        self.region_where(given, "sensory_cortex` or `world_model", RegionSpec::is_cortex)
+        let kinds: Vec<String> = crate::regions::registry()
+            .iter()
+            .filter(|k| k.defaults().is_cortex())
+            .map(|k| format!("`{}`", k.name))
+            .collect();
+        let wanted = format!("a cortex region ({})", kinds.join(" or "));
+        self.region_where(given, &wanted, RegionSpec::is_cortex)
     }
 
+    /// The region named (checked), or else the model's first region that `matches`; `wanted`
+    /// says what was looked for ("a `reward_model` region").
     fn region_where(
         &self,
         given: &Option<Spanned<String>>,
-        kind: &str,
+        wanted: &str,
         matches: impl Fn(&RegionSpec) -> bool,
     ) -> Result<String> {
         match given {
@@ -514,7 +522,7 @@ impl ProbeContext<'_> {
                     self.source.error(
                         ErrorKind::UnknownRegion,
                         self.span.clone(),
-                        format!("this probe needs a `{kind}` region and the model has none"),
+                        format!("this probe needs {wanted} and the model has none"),
                     )
                 }),
         }

@@ -15,7 +15,7 @@
 //! h_t = GRU(x_t, h_{t−1})                     h_{t−1} := 0 when w_t = </s>
 //! z_t = h_t / ‖h_t‖                           (z_t = h_t without `normalize`)
 //!   or z_t = [h_t/‖h_t‖ ; o_{w_t}/‖o_{w_t}‖] / √2   (`readout = "state_and_output"`: the word as
-//!   a prediction beside its context; `"state_and_input"` puts E_{w_t} there)
+//!   a prediction beside its context)
 //! s(w | h) = o_w · [h ; 1]                    (the score of w as the next token)
 //! ```
 //!
@@ -49,7 +49,7 @@
 //! from h = 0), the conditioning input zero.
 //!
 //! Ports: inputs `token` `[P, 1]` (Token, required), `conditioning` `[P, dim]` (Latent,
-//! optional); output `latent` `[P, dim]` (Latent; `[P, dim + embed]` with `state_and_input`).
+//! optional); output `latent` `[P, dim]` (Latent; `[P, 2·dim]` with `state_and_output`).
 //!
 //! Parameters (default; unit):
 //!
@@ -65,7 +65,7 @@
 //! | `embed_lr` | 0.003 | Adam's step for the input rows (lazy: touched rows only) |
 //! | `max_grad_norm` | 5 | largest gradient norm per agent and window (0: no clipping) |
 //! | `normalize` | true | unit-normalise z |
-//! | `readout` | "state" | or "state_and_output": the word's output row beside the state (width 2·dim), or "state_and_input" (dim + embed) |
+//! | `readout` | "state" | or "state_and_output": the word's output row beside the state (width 2·dim) |
 //! | `objective` | "sampled_softmax" | or "negative_sampling" |
 //! | `decay_steps`, `lr_min_fraction` | 0, 0.01 | both step sizes × max(f, 1 − t/decay_steps) after t trained ticks; 0 = constant |
 //!
@@ -126,7 +126,7 @@ pub struct WorldModelConfig {
     /// their start; 0 keeps them constant. An online learner on a corpus sorted by topic (WordNet
     /// is, by lexicographer file) otherwise tracks the latest topic and forgets the rest.
     pub decay_steps: u64,
-    /// The floor of the decaying step sizes, as a fraction of `lr` and `table_lr`.
+    /// The floor of the decaying step sizes, as a fraction of `lr`, `embed_lr` and `table_lr`.
     pub lr_min_fraction: f64,
 }
 
@@ -136,11 +136,9 @@ pub struct WorldModelConfig {
 pub enum Readout {
     /// z = h (width `dim`).
     State,
-    /// z = [h ; E_w] (width `dim + embed`), each half unit-normalised and scaled by 1/√2 when
-    /// `normalize`: the context and the word read, side by side.
-    StateAndInput,
-    /// z = [h ; o_w] (width `2 dim`): the state beside the current token's output row (the
-    /// word as a prediction: words predicted in similar states have similar rows).
+    /// z = [h ; o_w] (width `2 dim`), each half unit-normalised and scaled by 1/√2 when
+    /// `normalize`: the state beside the current token's output row (the word as a prediction:
+    /// words predicted in similar states have similar rows).
     StateAndOutput,
 }
 
@@ -182,7 +180,6 @@ impl WorldModelConfig {
     pub fn latent_width(&self) -> usize {
         match self.readout {
             Readout::State => self.dim,
-            Readout::StateAndInput => self.dim + self.embed,
             Readout::StateAndOutput => 2 * self.dim,
         }
     }
@@ -465,8 +462,9 @@ impl WorldModel {
         self.config.embed + self.conditioning
     }
 
-    /// x `[P, N, I]` for N tokens per agent (`tokens[n]`, the same for every agent), each the
-    /// token's input row followed by `conditioning` (`[P, C]`, or zeros).
+    /// x `[P, N, I]`: row n of agent a is the input row of `tokens[n][a]` (or of `tokens[n][0]`
+    /// when the row holds one id, the same for every agent), followed by `conditioning`
+    /// (`[P, C]`, or zeros).
     fn inputs_of(&self, tokens: &[Vec<u32>], conditioning: Option<&Array2<f32>>) -> Tensor<3> {
         let (e, i, p) = (self.config.embed, self.input_width(), self.population);
         let n = tokens.len();
@@ -644,8 +642,8 @@ impl WorldModel {
         let mut h = Tensor::<3>::zeros([self.population, n, self.config.dim], &self.device);
         let lead = self.boundary.into_iter().map(|b| vec![b; n]);
         for tokens in lead.chain((0..len).map(|k| phrases.iter().map(|p| p[k]).collect())) {
+            // One row per phrase, its token the same for every agent.
             let x = self.inputs_of(&tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(), None);
-            // `inputs_of` lays tokens along N: one token per row, the same for every agent.
             h = gru::forward(&self.cell(), x, h).0;
         }
         h.into_data().try_to_vec::<f32>().expect("f32 states")
@@ -653,7 +651,7 @@ impl WorldModel {
 
     /// One agent's latent row for a state (`[H]`) after reading `token`.
     fn latent_row(&self, agent: usize, state: &[f32], token: u32, out: &mut [f32]) {
-        let (h, e) = (self.config.dim, self.config.embed);
+        let h = self.config.dim;
         let normalize = |z: &mut [f32], scale: f32| {
             if self.config.normalize {
                 let norm = z.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -665,12 +663,6 @@ impl WorldModel {
         out[..h].copy_from_slice(state);
         match self.config.readout {
             Readout::State => normalize(&mut out[..h], 1.0),
-            Readout::StateAndInput => {
-                let w = token as usize;
-                out[h..].copy_from_slice(&self.agents[agent].input[w * e..(w + 1) * e]);
-                normalize(&mut out[..h], std::f32::consts::FRAC_1_SQRT_2);
-                normalize(&mut out[h..], std::f32::consts::FRAC_1_SQRT_2);
-            }
             Readout::StateAndOutput => {
                 let w = token as usize;
                 out[h..].copy_from_slice(&self.agents[agent].output[w * (h + 1)..w * (h + 1) + h]);
@@ -696,6 +688,7 @@ impl Region for WorldModel {
             )));
         }
         let starts: Vec<bool> = tokens.iter().map(|&t| Some(t) == self.boundary).collect();
+        let any_start = starts.contains(&true);
         if self.learning {
             self.trained += 1;
             let clock = Instant::now();
@@ -704,7 +697,7 @@ impl Region for WorldModel {
                 self.window.last_mut().expect("checked").d_h = Some(d_h);
             }
             self.seconds[1] += clock.elapsed().as_secs_f64();
-            if self.window.len() >= self.config.bptt || starts.iter().any(|&s| s) {
+            if self.window.len() >= self.config.bptt || any_start {
                 let clock = Instant::now();
                 self.flush();
                 self.seconds[2] += clock.elapsed().as_secs_f64();
@@ -713,7 +706,7 @@ impl Region for WorldModel {
         let clock = Instant::now();
         let conditioning = inputs.get("conditioning").map(Signal::to_host);
         let x = self.inputs_of(std::slice::from_ref(&tokens), conditioning.as_ref());
-        let h_prev = if starts.iter().any(|&s| s) {
+        let h_prev = if any_start {
             let keep: Vec<f32> = starts.iter().map(|&s| if s { 0.0 } else { 1.0 }).collect();
             self.hidden.clone() * Tensor::<3>::from_data(TensorData::new(keep, [p, 1, 1]), &self.device)
         } else {
@@ -721,22 +714,22 @@ impl Region for WorldModel {
         };
         let (next, gates) = gru::forward(&self.cell(), x.clone(), h_prev.clone());
         self.hidden_host = next.clone().into_data().try_to_vec::<f32>().expect("f32 state");
-        if self.learning {
-            self.window.push(Step {
-                x,
-                h_prev,
-                gates,
-                tokens: tokens.clone(),
-                d_h: None,
-            });
-        }
         self.hidden = next;
-        self.seconds[0] += clock.elapsed().as_secs_f64();
         let mut z = Array2::zeros((p, self.config.latent_width()));
         for (a, mut row) in z.outer_iter_mut().enumerate() {
             let row = row.as_slice_mut().expect("contiguous rows");
             self.latent_row(a, &self.hidden_host[a * h..(a + 1) * h], tokens[a], row);
         }
+        if self.learning {
+            self.window.push(Step {
+                x,
+                h_prev,
+                gates,
+                tokens,
+                d_h: None,
+            });
+        }
+        self.seconds[0] += clock.elapsed().as_secs_f64();
         Ok(vec![("latent", Signal::Host(z))])
     }
 
@@ -1131,6 +1124,31 @@ mod tests {
         w[r * c + 3] = f32::INFINITY;
         m.weights[1] = Tensor::from_data(TensorData::new(w, [p, r, c]), &m.device);
         assert_eq!(m.divergent_agent(), Some(1));
+    }
+
+    /// Step sizes fall linearly with the ticks trained, to their floor; frozen ticks do not count.
+    #[test]
+    fn step_sizes_decay_linearly_to_their_floor() {
+        let vocab = Vocabulary::from_counts(vec![("a".into(), 1), ("b".into(), 1)]);
+        let config = WorldModelConfig {
+            decay_steps: 10,
+            lr_min_fraction: 0.2,
+            ..small()
+        };
+        let mut m = model(&vocab, &config, 1);
+        assert_eq!(m.decay(), 1.0);
+        for t in 0..5 {
+            m.step(&tokens(&[t % 2])).unwrap();
+        }
+        assert!((m.decay() - 0.5).abs() < 1e-12, "{}", m.decay());
+        m.set_learning(false);
+        m.step(&tokens(&[0])).unwrap();
+        assert!((m.decay() - 0.5).abs() < 1e-12);
+        m.set_learning(true);
+        for t in 0..20 {
+            m.step(&tokens(&[t % 2])).unwrap();
+        }
+        assert_eq!(m.decay(), 0.2);
     }
 
     #[test]
