@@ -7,10 +7,12 @@
 //! atomically) is
 //!
 //! ```text
-//! "VALENCE-CHECKPOINT 1\n"  u64 LE length of the header  header (CBOR)  array bytes…
+//! "VALENCE-CHECKPOINT 2\n"  u64 LE length of the header  header (CBOR)  array bytes…  CRC-32
 //! ```
 //!
-//! where the header holds the small values and, per array, its shape and byte offset.
+//! where the header holds the small values and, per array, its shape and byte offset, and the
+//! last four bytes are the CRC-32 (IEEE, little-endian) of everything before them: a file with
+//! a flipped bit or a lost tail is refused, never resumed from.
 //! On the CPU device a resumed run reproduces an uninterrupted one bit for bit.
 
 use std::collections::BTreeMap;
@@ -24,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::signal::Signal;
 
-const MAGIC: &[u8] = b"VALENCE-CHECKPOINT 1\n";
+const MAGIC: &[u8] = b"VALENCE-CHECKPOINT 2\n";
+/// The first version's header line: files without a checksum.
+const MAGIC_1: &[u8] = b"VALENCE-CHECKPOINT 1\n";
 
 /// The saved state of one component (a region, the world, the probes, the run loop), keyed by
 /// field name. Nested components use `scope`d keys (`"regions/vta/weights"`).
@@ -221,18 +225,43 @@ impl Snapshot {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
         out
     }
 
     /// Parses a file's bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Snapshot> {
         let bad = |what: &str| Error::Run(format!("{}: not a valence checkpoint ({what})", path.display()));
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| bad("no header line"))?;
+        if bytes.starts_with(MAGIC_1) {
+            return Err(Error::Run(format!(
+                "{}: a checkpoint of an earlier valence (format 1, without a checksum); start \
+                 the run again",
+                path.display()
+            )));
+        }
+        if !bytes.starts_with(MAGIC) {
+            return Err(bad("no header line"));
+        }
+        let Some((body, crc)) = bytes.split_last_chunk::<4>() else {
+            return Err(bad("truncated"));
+        };
+        if body.len() < MAGIC.len() || crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+            return Err(Error::Run(format!(
+                "{}: the checkpoint is damaged (its checksum does not match: changed or cut off \
+                 after it was written); it cannot be resumed from",
+                path.display()
+            )));
+        }
+        let rest = &body[MAGIC.len()..];
         if rest.len() < 8 {
             return Err(bad("truncated"));
         }
-        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes"));
         let rest = &rest[8..];
+        let Ok(len) = usize::try_from(len) else {
+            return Err(bad("truncated header"));
+        };
         if rest.len() < len {
             return Err(bad("truncated header"));
         }
@@ -240,10 +269,12 @@ impl Snapshot {
         let body = &rest[len..];
         let mut arrays = BTreeMap::new();
         for (k, entry) in header.arrays {
-            let n: usize = entry.shape.iter().product();
-            let start = entry.offset as usize;
-            let raw = body
-                .get(start..start + 4 * n)
+            let raw = entry
+                .shape
+                .iter()
+                .try_fold(4usize, |n, &d| n.checked_mul(d))
+                .zip(usize::try_from(entry.offset).ok())
+                .and_then(|(n, start)| body.get(start..start.checked_add(n)?))
                 .ok_or_else(|| bad(&format!("array `{k}` truncated")))?;
             let data = raw
                 .chunks_exact(4)
@@ -302,9 +333,32 @@ mod tests {
         let err = Snapshot::from_bytes(&bytes[..bytes.len() - 3], Path::new("c.bin"))
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("c.bin: not a valence checkpoint (array `w` truncated)"),
-            "{err}"
-        );
+        assert!(err.contains("c.bin: the checkpoint is damaged"), "{err}");
+    }
+
+    /// Any single flipped bit, anywhere in the file, is caught by the checksum.
+    #[test]
+    fn a_flipped_bit_anywhere_is_refused() {
+        let mut s = Snapshot::default();
+        s.put("step", &17u64);
+        s.put_array("w", &[3], vec![1.0, 2.0, 3.0]);
+        let bytes = s.to_bytes();
+        assert_eq!(Snapshot::from_bytes(&bytes, Path::new("c.bin")).unwrap(), s);
+        for i in 0..bytes.len() {
+            for bit in [0, 3, 7] {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                assert!(
+                    Snapshot::from_bytes(&b, Path::new("c.bin")).is_err(),
+                    "bit {bit} of byte {i} flipped was read back"
+                );
+            }
+        }
+        let mut old = b"VALENCE-CHECKPOINT 1\n".to_vec();
+        old.extend_from_slice(&bytes[MAGIC.len()..]);
+        let err = Snapshot::from_bytes(&old, Path::new("c.bin"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("an earlier valence (format 1"), "{err}");
     }
 }

@@ -28,12 +28,22 @@ pub struct Row {
     pub value: f32,
 }
 
-/// Collects readings and writes `metrics.csv`.
+/// Collects readings and appends them to `metrics.csv`: the file is created (header and the
+/// readings so far) at the first [`Recorder::flush`], and every later flush appends only the
+/// readings since the last one and syncs them, so the cost of writing a run is linear in its
+/// length and what is on disk is always a prefix of the run's readings (a kill can cut off at
+/// most the line being appended, which `--resume` cuts back to the checkpoint's length).
 #[derive(Debug)]
 pub struct Recorder {
     path: PathBuf,
     rows: Vec<Row>,
+    /// Readings on disk, and the file's length in bytes after them (`None`: not yet created).
+    flushed: usize,
+    bytes: Option<u64>,
 }
+
+/// The header line of `metrics.csv`.
+pub const CSV_HEADER: &str = "phase,step,agent,probe,key,value\n";
 
 impl Recorder {
     /// A recorder writing `metrics.csv` into `dir`.
@@ -41,19 +51,23 @@ impl Recorder {
         Recorder {
             path: dir.join("metrics.csv"),
             rows: Vec::new(),
+            flushed: 0,
+            bytes: None,
         }
     }
 
-    /// Records one probe key for every agent (`values` is `[P]`).
-    /// A recorder that goes on from `rows` (a resumed run's readings so far).
-    pub fn resume(dir: &Path, rows: Vec<Row>) -> Self {
+    /// A recorder that goes on from `rows`, the readings already in `dir/metrics.csv`, whose
+    /// length in bytes is `bytes` (a resumed run's readings so far).
+    pub fn resume(dir: &Path, rows: Vec<Row>, bytes: u64) -> Self {
         Recorder {
+            flushed: rows.len(),
+            bytes: Some(bytes),
             rows,
             ..Recorder::new(dir)
         }
     }
 
-    /// Records readings.
+    /// Records one probe key for every agent (`values` is `[P]`).
     pub fn record(&mut self, phase: &str, step: u64, probe: &str, key: &str, values: &Array1<f32>) {
         for (agent, &value) in values.iter().enumerate() {
             self.record_one(phase, step, agent, probe, key, value);
@@ -72,9 +86,35 @@ impl Recorder {
         });
     }
 
-    /// Writes everything recorded so far, atomically.
-    pub fn flush(&self) -> Result<()> {
-        write_atomic(&self.path, to_csv(&self.rows).as_bytes())
+    /// Writes the readings recorded since the last flush and syncs them to disk: the first
+    /// flush creates the file atomically (header and all), later ones append.
+    pub fn flush(&mut self) -> Result<()> {
+        let mut text = String::new();
+        if self.bytes.is_none() {
+            text.push_str(CSV_HEADER);
+        }
+        write_rows(&mut text, &self.rows[self.flushed..]);
+        match self.bytes {
+            None => write_atomic(&self.path, text.as_bytes())?,
+            Some(_) if text.is_empty() => {}
+            Some(_) => {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                f.write_all(text.as_bytes())
+                    .and_then(|_| f.sync_data())
+                    .map_err(|e| Error::io(&self.path, e))?;
+            }
+        }
+        self.flushed = self.rows.len();
+        self.bytes = Some(self.bytes.unwrap_or(0) + text.len() as u64);
+        Ok(())
+    }
+
+    /// The length of `metrics.csv` in bytes as of the last flush (0 before the first).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.unwrap_or(0)
     }
 
     /// The last reading of each (probe, key) across agents.
@@ -95,7 +135,13 @@ impl Recorder {
 
 /// Rows as CSV with a header (`f32` written in Rust's shortest round-trip form).
 pub fn to_csv(rows: &[Row]) -> String {
-    let mut s = String::from("phase,step,agent,probe,key,value\n");
+    let mut s = String::from(CSV_HEADER);
+    write_rows(&mut s, rows);
+    s
+}
+
+/// Rows as CSV lines, without the header.
+fn write_rows(s: &mut String, rows: &[Row]) {
     for r in rows {
         let _ = writeln!(
             s,
@@ -108,7 +154,6 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.value
         );
     }
-    s
 }
 
 /// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a newline.
@@ -414,6 +459,34 @@ mod tests {
         let s = summarise(&rows);
         let e = &s["valence"]["a"];
         assert_eq!((e.step, e.median, e.agents), (2, 2.0, 2));
+    }
+
+    /// Each flush appends only what is new; the file is always the CSV of the readings so far,
+    /// and a resumed recorder appends after the bytes it was given.
+    #[test]
+    fn flushes_append_and_the_file_is_always_the_readings_so_far() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let mut r = Recorder::new(dir.path());
+        r.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), CSV_HEADER);
+        r.record_one("a,b", 1, 0, "p", "k", 0.5);
+        r.flush().unwrap();
+        let first = std::fs::read_to_string(&path).unwrap();
+        r.record_one("a,b", 2, 1, "p", "k\n2", -1.0);
+        r.record_one("c", 3, 0, "p", "k", 2.0);
+        // Mark the bytes already written: an append leaves them, a rewrite would not.
+        let marked = first.replacen("0.5", "0.7", 1);
+        std::fs::write(&path, &marked).unwrap();
+        r.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(&marked), "the earlier bytes were rewritten");
+        assert_eq!(text, to_csv(r.rows()).replacen("0.5", "0.7", 1));
+        assert_eq!(r.bytes(), text.len() as u64);
+        let mut resumed = Recorder::resume(dir.path(), r.rows().to_vec(), r.bytes());
+        resumed.record_one("c", 4, 0, "p", "k", 3.0);
+        resumed.flush().unwrap();
+        assert_eq!(read_csv(&path).unwrap().len(), 4);
     }
 
     #[test]

@@ -59,9 +59,15 @@ fn resumes_exactly(s: &Scenario) {
     .unwrap();
     // metrics.csv as the checkpoint left it: its first `rows` readings.
     let text = std::fs::read_to_string(whole.path().join("metrics.csv")).unwrap();
+    // Then what a kill mid-append leaves: readings after the checkpoint and a line cut off
+    // inside a quote; and a hidden temporary file of a write the kill interrupted.
     let kept: Vec<&str> = text.lines().take(point.rows + 1).collect();
-    std::fs::write(cut.path().join("metrics.csv"), kept.join("\n") + "\n").unwrap();
+    let tail = "later,99,0,p,k,1.5\nlater,100,0,\"cut off";
+    std::fs::write(cut.path().join("metrics.csv"), kept.join("\n") + "\n" + tail).unwrap();
+    let stale = cut.path().join(".summary.json.4242-0.tmp");
+    std::fs::write(&stale, "{\"half\": ").unwrap();
     resume(cut.path(), Some(s), &common::options(cut.path())).unwrap();
+    assert!(!stale.exists(), "{}: a stale temporary file was left", s.name);
     let (metrics, summary) = files(whole.path());
     let (resumed_metrics, resumed_summary) = files(cut.path());
     assert!(

@@ -13,9 +13,10 @@
 //! instead of stepping the world; the world's other outputs are zeros then, and probes of
 //! `world.*` are not taken.
 //!
-//! Every file is written to a temporary name and renamed into place, so a killed run never
-//! leaves a half-written file; `metrics.csv` is rewritten at the end of every phase and at every
-//! checkpoint. With `checkpoint_every = N` in the scenario, `checkpoint.bin` holds the whole
+//! Every file but `metrics.csv` is written to a temporary name and renamed into place, so a
+//! killed run never leaves a half-written file; `metrics.csv` is appended to (and synced) at the
+//! end of every phase and at every checkpoint, so what is on disk is the run's readings up to
+//! then (a kill may cut the last line off; `--resume` cuts back to the checkpoint's length). With `checkpoint_every = N` in the scenario, `checkpoint.bin` holds the whole
 //! state after every N-th step (see [`crate::checkpoint`]), and [`resume`] (`valence run
 //! --resume RUN_DIR`) continues from it: on the CPU device the resumed run's `metrics.csv` is
 //! byte-identical to an uninterrupted run's.
@@ -79,6 +80,10 @@ pub struct RunPoint {
     pub step: u64,
     /// Readings recorded so far.
     pub rows: usize,
+    /// `metrics.csv`'s length in bytes with those readings (absent in checkpoints written
+    /// before appending: the readings are then counted, and the file rewritten).
+    #[serde(default)]
+    pub bytes: Option<u64>,
 }
 
 impl RunPoint {
@@ -219,6 +224,24 @@ impl Drop for RunLock {
     }
 }
 
+/// Removes what a killed write left: hidden temporary files (`.NAME.PID-N.tmp`, written by
+/// [`write_atomic`]) in the run directory and its `plots/`. Only the lock's holder calls it, so
+/// no other run is writing them.
+fn remove_stale_temporaries(dir: &Path) {
+    for d in [dir.to_path_buf(), dir.join("plots")] {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(".tmp") && entry.path().is_file() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) -> Result<RunOutput> {
     let seed = scenario.seed;
     let p = scenario.population;
@@ -237,6 +260,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     };
     // The directory is this run's until it returns: a second run into it is refused.
     let _lock = RunLock::acquire(&dir)?;
+    remove_stale_temporaries(&dir);
     let resolved = scenario.to_toml();
     write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())?;
 
@@ -260,17 +284,49 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let at: Option<RunPoint> = resume.as_ref().map(|s| s.get("run/point")).transpose()?;
     let mut recorder = match at {
         Some(at) => {
-            let mut rows = read_csv(&dir.join("metrics.csv"))?;
-            if rows.len() < at.rows {
-                return Err(Error::Run(format!(
-                    "{}: {} readings, fewer than the {} the checkpoint saw",
-                    dir.join("metrics.csv").display(),
-                    rows.len(),
+            let path = dir.join("metrics.csv");
+            let wrong = |found: String| {
+                Error::Run(format!(
+                    "{}: {found}, not the {} readings the checkpoint saw; the run directory \
+                     was changed after the run wrote it",
+                    path.display(),
                     at.rows
-                )));
+                ))
+            };
+            match at.bytes {
+                Some(bytes) => {
+                    // Readings appended after the checkpoint (perhaps a line cut off by a kill)
+                    // are cut back: the run goes on from the checkpoint's prefix.
+                    let len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+                    if len < bytes {
+                        return Err(wrong(format!("{len} bytes of readings")));
+                    }
+                    if len > bytes {
+                        let f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(&path)
+                            .map_err(|e| Error::io(&path, e))?;
+                        f.set_len(bytes)
+                            .and_then(|_| f.sync_all())
+                            .map_err(|e| Error::io(&path, e))?;
+                    }
+                    let rows = read_csv(&path)?;
+                    if rows.len() != at.rows {
+                        return Err(wrong(format!("{} readings", rows.len())));
+                    }
+                    Recorder::resume(&dir, rows, bytes)
+                }
+                None => {
+                    let mut rows = read_csv(&path)?;
+                    if rows.len() < at.rows {
+                        return Err(wrong(format!("{} readings", rows.len())));
+                    }
+                    rows.truncate(at.rows);
+                    let text = crate::metrics::to_csv(&rows);
+                    write_atomic(&path, text.as_bytes())?;
+                    Recorder::resume(&dir, rows, text.len() as u64)
+                }
             }
-            rows.truncate(at.rows);
-            Recorder::resume(&dir, rows)
         }
         None => Recorder::new(&dir),
     };
@@ -379,6 +435,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     k,
                     step,
                     rows: recorder.rows().len(),
+                    bytes: Some(recorder.bytes()),
                 };
                 snapshot.put("run/point", &point);
                 let mut part = Snapshot::default();
