@@ -695,6 +695,19 @@ impl Brain {
         Ok(())
     }
 
+    /// The first region (in schedule order) whose outputs of this tick are not finite, and the
+    /// first such agent: the per-tick check, a few values per region. The region named is the
+    /// one whose learnable state is not finite ([`Brain::first_divergent`]) when some region's
+    /// is, else the first whose output is.
+    pub fn divergent_output(&self) -> Option<(&str, usize)> {
+        let at = self.plan.order.iter().find_map(|n| {
+            let out = self.outputs.get(n)?;
+            let agent = out.iter().find_map(|(_, s)| s.first_non_finite_row())?;
+            Some((self.plan.graph[*n].name.as_str(), agent))
+        })?;
+        Some(self.first_divergent().unwrap_or(at))
+    }
+
     /// The first region (in schedule order) whose learnable state is not finite, and the first
     /// agent in it that diverged.
     pub fn first_divergent(&self) -> Option<(&str, usize)> {

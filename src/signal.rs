@@ -87,6 +87,20 @@ impl Signal {
         }
     }
 
+    /// The first agent (row) with a value that is not finite, if any (a device signal is read
+    /// back).
+    pub fn first_non_finite_row(&self) -> Option<usize> {
+        let first = |a: &Array2<f32>| {
+            a.rows()
+                .into_iter()
+                .position(|r| !r.iter().all(|v| v.is_finite()))
+        };
+        match self {
+            Signal::Host(a) => first(a),
+            Signal::Device(t) => first(&tensor_to_array(t.clone())),
+        }
+    }
+
     /// The values as a tensor on `device` (a host signal is uploaded).
     pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
         match self {

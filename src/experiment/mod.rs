@@ -409,17 +409,23 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                 .filter(|(_, pr)| last || k % pr.every == 0)
                 .filter(|(_, pr)| phase.replay.is_none() || !pr.reads_world())
                 .collect();
+            // Every tick the regions' outputs (a few values each) are checked; when probes are
+            // due, and at the end of a phase, all their learnable state.
+            let diverged = match due.is_empty() && !last {
+                true => brain.divergent_output(),
+                false => brain.divergent_output().or_else(|| brain.first_divergent()),
+            };
+            if let Some((region, agent)) = diverged {
+                recorder.flush()?;
+                return Err(Error::Diverged {
+                    phase: phase.name.clone(),
+                    step,
+                    region: region.to_string(),
+                    agent,
+                    dir: dir.clone(),
+                });
+            }
             if !due.is_empty() {
-                if let Some((region, agent)) = brain.first_divergent() {
-                    recorder.flush()?;
-                    return Err(Error::Diverged {
-                        phase: phase.name.clone(),
-                        step,
-                        region: region.to_string(),
-                        agent,
-                        dir: dir.clone(),
-                    });
-                }
                 for (i, probe) in due {
                     probes.take(i, &brain, &probe.name, &phase.name, step, &mut recorder)?;
                 }
