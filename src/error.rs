@@ -43,6 +43,8 @@ pub enum ErrorKind {
     MissingFile,
     /// `from -> to` names no edge of the model.
     UnknownEdge,
+    /// A name (a phase's, a probe's) or an edge given twice.
+    Duplicate,
 }
 
 impl ErrorKind {
@@ -66,6 +68,7 @@ impl ErrorKind {
             ErrorKind::UnknownConcept => "unknown-concept",
             ErrorKind::UnknownEdge => "unknown-edge",
             ErrorKind::MissingFile => "missing-file",
+            ErrorKind::Duplicate => "duplicate",
         }
     }
 }

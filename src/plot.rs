@@ -20,9 +20,15 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// Writes `<stem>.svg` and `<stem>.png`, atomically; returns both paths.
+    /// Writes `<stem>.svg` and `<stem>.png`, atomically; returns both paths. A dot in the
+    /// stem stays (`v1.5` → `v1.5.svg`).
     pub fn write(&self, stem: &Path) -> Result<Vec<PathBuf>> {
-        let (svg, png) = (stem.with_extension("svg"), stem.with_extension("png"));
+        let with = |ext: &str| {
+            let mut name = stem.as_os_str().to_owned();
+            name.push(ext);
+            PathBuf::from(name)
+        };
+        let (svg, png) = (with(".svg"), with(".png"));
         write_atomic(&svg, self.svg.as_bytes())?;
         write_atomic(&png, &self.png)?;
         Ok(vec![svg, png])
@@ -394,9 +400,13 @@ pub fn draw_chart(chart: &Chart) -> Result<Figure> {
 /// `plots/dose_<valence>.{svg,png}` for every co-occurrence probe whose words a valence probe
 /// also reads (the valence-bleed dose–response curve), and `plots/<stem>.{svg,png}` for each of
 /// `charts` (the figures the run's worlds make of their own outputs; the first of a stem wins).
+///
+/// Names become file names through [`file_stem`]: a name read from a hand-edited
+/// `metrics.csv` (`../x`, `a/b`) cannot write outside `plots/`.
 pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBuf>> {
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    let plots_dir = dir.join("plots");
+    let plots = PlotDir(&plots_dir);
+    std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
     let mut written = Vec::new();
     let all = curves(rows);
     for (probe, keys) in &all {
@@ -444,6 +454,33 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         }
     }
     Ok(written)
+}
+
+/// `plots/`, joined only with names made safe as file names.
+struct PlotDir<'a>(&'a Path);
+
+impl PlotDir<'_> {
+    fn join(&self, name: impl AsRef<str>) -> PathBuf {
+        self.0.join(file_stem(name.as_ref()))
+    }
+}
+
+/// A name as a file stem: letters, digits, `_`, `-` and `.` kept, anything else (a path
+/// separator, a space) made `_`, a leading `.` made `_`, at most 100 characters; a name that is
+/// already safe (every name `validate` accepts for a probe) is unchanged.
+pub fn file_stem(name: &str) -> String {
+    let mut stem: String = name
+        .chars()
+        .take(100)
+        .map(|c| match c.is_ascii_alphanumeric() || "_-.".contains(c) {
+            true => c,
+            false => '_',
+        })
+        .collect();
+    if stem.is_empty() || stem.starts_with('.') {
+        stem.insert(0, '_');
+    }
+    stem
 }
 
 /// Pearson r across agents between every two keys of a probe, at each key's last reading; keys
@@ -665,6 +702,41 @@ mod tests {
         for (plain, encoded) in cases {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
+    }
+
+    /// Names read from a `metrics.csv` become safe file stems: nothing is written outside
+    /// `plots/`, and a name with a dot keeps it.
+    #[test]
+    fn plot_names_cannot_leave_the_plots_directory() {
+        assert_eq!(file_stem("../../ESCAPED"), "_.._.._ESCAPED");
+        assert_eq!(file_stem("cos/ine"), "cos_ine");
+        assert_eq!(file_stem(""), "_");
+        assert_eq!(file_stem("v1.5_a-b"), "v1.5_a-b");
+        assert_eq!(file_stem(&"x".repeat(1000)).len(), 100);
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        let rows: Vec<Row> = ["../../ESCAPED", "v1.5"]
+            .iter()
+            .flat_map(|probe| {
+                (0..2).map(|step| Row {
+                    phase: "p".into(),
+                    step,
+                    agent: 0,
+                    probe: probe.to_string(),
+                    key: "k".into(),
+                    value: step as f32,
+                })
+            })
+            .collect();
+        let written = plot_run(&dir, &rows, &[]).unwrap();
+        assert_eq!(written.len(), 4, "{written:?}");
+        for path in &written {
+            assert!(path.starts_with(dir.join("plots")), "{}", path.display());
+            assert!(path.is_file(), "{}", path.display());
+        }
+        assert!(dir.join("plots/v1.5.svg").is_file());
+        let outside: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(outside.len(), 1, "only the run directory: {outside:?}");
     }
 
     #[test]

@@ -521,3 +521,74 @@ fn a_probes_table_that_is_not_an_array_of_tables_is_refused() {
     assert_eq!(e.kind(), Some(ErrorKind::InvalidValue), "{e}");
     assert!(e.location().is_some_and(|l| l.line >= 18), "{e}");
 }
+
+// ---- names that become file names, and names given twice (#17, item 8) ----
+
+/// A probe's name names its plot files: one that is a path, has a separator, is empty or is
+/// absurdly long is refused where it is written, not after the run when the plots are drawn.
+#[test]
+fn a_probe_name_that_is_not_a_file_name_is_refused_where_it_is_written() {
+    let long = "v".repeat(100_000);
+    for name in ["../../ESCAPED", "cos/ine", "", ".hidden", long.as_str()] {
+        let text = SCENARIO.replace(
+            "kind = \"valence\"\n",
+            &format!("kind = \"valence\"\nname = \"{name}\"\n"),
+        );
+        let e = scenario_error(&text);
+        assert_scenario_at(&e, ErrorKind::InvalidValue, 20, 8);
+        assert!(e.to_string().contains("names its plot files"), "{e}");
+    }
+    // Dots, dashes and underscores are fine.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let ok = SCENARIO.replace(
+        "kind = \"valence\"\n",
+        "kind = \"valence\"\nname = \"v1.5_a-b\"\n",
+    );
+    parse_scenario(SourceFile::new(dir.path().join("s.toml"), ok)).unwrap();
+}
+
+#[test]
+fn two_probes_with_one_name_are_refused_at_the_second() {
+    // Named alike, and alike by default (a probe without `name` is named after its kind).
+    // At the second's `name`, or at its table when it has none.
+    for (second, at) in [
+        (
+            "[[probes]]\nname = \"valence\"\nkind = \"cosine\"\npairs = [[\"apple\", \"stone\"]]\n",
+            (24, 8),
+        ),
+        (
+            "[[probes]]\nkind = \"valence\"\nconcepts = [\"apple\"]\n",
+            (23, 1),
+        ),
+    ] {
+        let e = scenario_error(&format!("{SCENARIO}\n{second}"));
+        assert_scenario_at(&e, ErrorKind::Duplicate, at.0, at.1);
+        assert!(
+            e.to_string()
+                .contains("a second probe named `valence` (the first is on line 18)"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn two_phases_with_one_name_are_refused_at_the_second() {
+    let e = scenario_error(&format!("{SCENARIO}\n[[phases]]\nname = \"one\"\nsteps = 5\n"));
+    assert_scenario_at(&e, ErrorKind::Duplicate, 24, 8);
+    assert!(e.to_string().contains("(the first is on line 14)"), "{e}");
+}
+
+#[test]
+fn the_same_edge_twice_is_refused_at_the_second() {
+    let e = model_error(&format!(
+        "{MODEL}\n[[edges]]\nfrom = \"world.token\"\nto = \"cortex.token\"\n"
+    ));
+    assert_eq!(e.kind(), Some(ErrorKind::Duplicate), "{e}");
+    assert_eq!(e.location().unwrap().line, 23, "{e}");
+    assert!(
+        e.to_string()
+            .contains("`world.token` -> `cortex.token` (the first is on line 11)"),
+        "{e}"
+    );
+}

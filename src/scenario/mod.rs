@@ -240,6 +240,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         )
         .map(|w| w.2)
     };
+    check_unique_names(&source, &root_value, "phases", None)?;
+    check_unique_names(&source, &root_value, "probes", Some(probes::kind_of))?;
     for probe in array_at(&root_value, "probes") {
         read.push(probes::read_probe(
             &source,
@@ -274,6 +276,42 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         path: source.path.clone(),
         plan: Some(plan),
     })
+}
+
+/// Each table of the array of tables `key` (`phases`, `probes`) has a name no other has: its
+/// `name`, or (`default`) what stands for it when absent (a probe's kind). The second of two
+/// is a located error.
+fn check_unique_names(
+    source: &SourceFile,
+    root: &Spanned<DeValue<'_>>,
+    key: &str,
+    default: Option<fn(&Spanned<DeValue<'_>>) -> Option<String>>,
+) -> Result<()> {
+    let mut seen: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    for table in array_at(root, key) {
+        let (name, span) = match table.get_ref().get("name") {
+            Some(n) => match n.get_ref().as_str() {
+                Some(s) => (s.to_string(), n.span()),
+                None => continue, // a type error, reported where the table is read
+            },
+            None => match default.and_then(|d| d(table)) {
+                Some(s) => (s, table.span()),
+                None => continue,
+            },
+        };
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            let line = source.locate(first.start).line;
+            let what = &key[..key.len() - 1];
+            return Err(source.error_with_help(
+                ErrorKind::Duplicate,
+                span,
+                format!("a second {what} named `{name}` (the first is on line {line})"),
+                Some(format!("give each {what} its own `name`")),
+            ));
+        }
+        seen.push((name, span));
+    }
+    Ok(())
 }
 
 /// What a file is: a model (has `[regions]`) or a scenario (has `model = …`).

@@ -117,9 +117,19 @@ pub fn parse_model(source: SourceFile) -> Result<ModelSource> {
                 )
             })
         };
+        let (from, to) = (endpoint(&e.from)?, endpoint(&e.to)?);
+        if let Some(i) = edges.iter().position(|x: &EdgeSpec| x.from == from && x.to == to) {
+            let line = source.locate(spans.edges[i][2].start).line;
+            return Err(source.error_with_help(
+                ErrorKind::Duplicate,
+                edge.span(),
+                format!("a second edge `{from}` -> `{to}` (the first is on line {line})"),
+                Some("remove one: two edges between the same ports would add the signal twice".into()),
+            ));
+        }
         edges.push(EdgeSpec {
-            from: endpoint(&e.from)?,
-            to: endpoint(&e.to)?,
+            from,
+            to,
             delay: e.delay,
         });
         spans.edges.push([e.from.span(), e.to.span(), edge.span()]);

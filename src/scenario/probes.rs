@@ -78,6 +78,25 @@ pub(super) fn read_probe(
             })?,
             None => kind_name.to_string(),
         };
+    // A probe's name names its plots (`plots/<name>.svg`): a path must not come of it.
+    let name_ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !name_ok {
+        let span = t.get("name").map_or(probe.span(), |n| n.span());
+        return Err(source.error_with_help(
+            ErrorKind::InvalidValue,
+            span,
+            format!(
+                "probe name `{}`: a probe's name names its plot files",
+                name.escape_debug()
+            ),
+            Some("use 1–100 letters, digits, `_`, `-` or `.`, not starting with `.`".into()),
+        ));
+    }
     let every = match t.get("every") {
         Some(e) => {
             let n = i64::deserialize(toml::de::ValueDeserializer::from(e.clone())).map_err(|_| {
@@ -108,4 +127,14 @@ pub(super) fn read_probe(
         kind: kind.name,
     };
     kind.parse(name, every, &fields, &cx)
+}
+
+/// A probe table's `kind`, if it is a string: its name when it has no `name`.
+pub(super) fn kind_of(probe: &Spanned<DeValue<'_>>) -> Option<String> {
+    probe
+        .get_ref()
+        .get("kind")?
+        .get_ref()
+        .as_str()
+        .map(str::to_string)
 }
