@@ -278,6 +278,9 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     })
 }
 
+/// What names a table that has no `name` (a probe: its kind).
+type DefaultName = fn(&Spanned<DeValue<'_>>) -> Option<String>;
+
 /// Each table of the array of tables `key` (`phases`, `probes`) has a name no other has: its
 /// `name`, or (`default`) what stands for it when absent (a probe's kind). The second of two
 /// is a located error.
@@ -285,7 +288,7 @@ fn check_unique_names(
     source: &SourceFile,
     root: &Spanned<DeValue<'_>>,
     key: &str,
-    default: Option<fn(&Spanned<DeValue<'_>>) -> Option<String>>,
+    default: Option<DefaultName>,
 ) -> Result<()> {
     let mut seen: Vec<(String, std::ops::Range<usize>)> = Vec::new();
     for table in array_at(root, key) {
