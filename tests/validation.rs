@@ -592,3 +592,47 @@ fn the_same_edge_twice_is_refused_at_the_second() {
         "{e}"
     );
 }
+
+// ---- numbers are checked as the f32 they are used as (#17, item 6) ----
+
+/// A number past f32's range (or one that would round to 0 in it, or not finite) is refused where
+/// it is written, in a model, a scenario's overrides, a reward, anywhere: checks in f64 would
+/// pass it and the run would then diverge or silently saturate.
+#[test]
+fn numbers_beyond_f32_are_refused_where_they_are_written() {
+    for (bad, what) in [
+        ("1e39", "exceeds"),
+        ("-3.5e38", "exceeds"),
+        ("nan", "finite"),
+        ("inf", "finite"),
+        ("1e-50", "too small"),
+    ] {
+        // A reward (line 11, column 9).
+        let e = scenario_error(&SCENARIO.replace("apple = 1.0", &format!("apple = {bad}")));
+        assert_scenario_at(&e, ErrorKind::InvalidValue, 11, 9);
+        assert!(e.to_string().contains(what), "{e}");
+        // A region parameter given as an override.
+        let e = scenario_error(
+            &SCENARIO.replace("seed = 1\n", &format!("seed = 1\n[overrides.vta]\nlr = {bad}\n")),
+        );
+        assert_scenario_at(&e, ErrorKind::InvalidValue, 6, 6);
+        // A model's parameter.
+        let e = model_error(&MODEL.replace(
+            "kind = \"reward_model\"",
+            &format!("kind = \"reward_model\"\nlr = {bad}"),
+        ));
+        assert_at(&e, ErrorKind::InvalidValue, 10, 6);
+    }
+    // f32's extremes themselves hold.
+    for ok in ["3.4e38", "1.2e-38", "0.0"] {
+        let text = MODEL.replace(
+            "kind = \"reward_model\"",
+            &format!("kind = \"reward_model\"\nlr = {ok}"),
+        );
+        let m = parse_model(SourceFile::new("m.toml", text));
+        assert!(
+            m.as_ref().is_ok() || !m.as_ref().unwrap_err().to_string().contains("32-bit"),
+            "{ok}"
+        );
+    }
+}

@@ -12,8 +12,46 @@ use crate::error::{ErrorKind, Result, SourceFile};
 use super::SCHEMA;
 
 /// Parses TOML keeping spans; a syntax error is located.
+/// Every float in it must hold as an `f32`, the type parameters, rewards and ratings are used
+/// in: finite, at most f32's largest (≈ 3.4e38) in magnitude, and 0 or at least its smallest
+/// normal value (≈ 1.2e-38), else it would round to infinity or to zero where it is used, after
+/// checks done in f64 had passed it.
 pub(crate) fn parse_document(source: &SourceFile) -> Result<Spanned<DeTable<'_>>> {
-    DeTable::parse(&source.text).map_err(|e| source.syntax_error(&e))
+    let doc = DeTable::parse(&source.text).map_err(|e| source.syntax_error(&e))?;
+    for value in doc.get_ref().values() {
+        check_floats(source, value)?;
+    }
+    Ok(doc)
+}
+
+fn check_floats(source: &SourceFile, value: &Spanned<DeValue<'_>>) -> Result<()> {
+    match value.get_ref() {
+        DeValue::Float(f) => {
+            let x: f64 = f.as_str().replace('_', "").parse().unwrap_or(f64::NAN);
+            let problem = if !x.is_finite() {
+                Some("is not a finite number")
+            } else if x.abs() > f32::MAX as f64 {
+                Some("exceeds the range of the 32-bit floats it is used as (±3.4e38)")
+            } else if x != 0.0 && x.abs() < f32::MIN_POSITIVE as f64 {
+                Some(
+                    "is too small for the 32-bit floats it is used as (it would round toward 0; write 0 or a value ≥ 1.2e-38)",
+                )
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(source.error(
+                    ErrorKind::InvalidValue,
+                    value.span(),
+                    format!("`{}` {problem}", f.as_str()),
+                ));
+            }
+        }
+        DeValue::Array(a) => a.iter().try_for_each(|v| check_floats(source, v))?,
+        DeValue::Table(t) => t.values().try_for_each(|v| check_floats(source, v))?,
+        _ => {}
+    }
+    Ok(())
 }
 
 pub(crate) fn check_schema(source: &SourceFile, schema: &Spanned<i64>) -> Result<()> {

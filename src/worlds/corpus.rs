@@ -95,7 +95,11 @@ fn split_reward(sym: &str) -> (&str, Option<Option<f64>>) {
     match sym.split_once('{') {
         Some((word, rest)) => (
             word,
-            Some(rest.strip_suffix('}').and_then(|r| r.trim().parse::<f64>().ok())),
+            Some(
+                rest.strip_suffix('}')
+                    .and_then(|r| r.trim().parse::<f64>().ok())
+                    .filter(|r| r.is_finite() && r.abs() <= f32::MAX as f64),
+            ),
         ),
         None => (sym, None),
     }

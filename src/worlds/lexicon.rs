@@ -96,9 +96,10 @@ pub fn read_vader(path: &Path) -> Result<Vec<(String, f64)>> {
         let mean = fields
             .next()
             .and_then(|m| m.trim().parse::<f64>().ok())
+            .filter(|m| m.is_finite() && m.abs() <= f32::MAX as f64)
             .ok_or_else(|| {
                 Error::Run(format!(
-                    "{}:{}:1: expected `word<TAB>mean rating<TAB>…`",
+                    "{}:{}:1: expected `word<TAB>mean rating<TAB>…` (a finite number)",
                     path.display(),
                     i + 1
                 ))
@@ -387,5 +388,11 @@ mod tests {
         std::fs::write(&path, "good\t2.0\nbad\tnot-a-number\n").unwrap();
         let e = read_vader(&path).unwrap_err().to_string();
         assert!(e.contains("bad.txt:2:1"), "{e}");
+        // Ratings that are not finite, or do not hold as f32, are malformed too (#17, item 6).
+        for rating in ["nan", "inf", "-inf", "1e39"] {
+            std::fs::write(&path, format!("good\t2.0\nbad\t{rating}\t0.5\n")).unwrap();
+            let e = read_vader(&path).unwrap_err().to_string();
+            assert!(e.contains("bad.txt:2:1") && e.contains("finite"), "{rating}: {e}");
+        }
     }
 }
