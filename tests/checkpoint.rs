@@ -210,3 +210,50 @@ fn a_killed_run_resumes_to_the_same_metrics() {
         "resumed run differs from the uninterrupted one"
     );
 }
+
+/// A scenario whose data path is relative to its file, started from its folder by a relative
+/// name, resumes from another working directory: data paths are resolved against the scenario
+/// file and recorded absolute, so the scenario resolves the same from anywhere (#17, item 3).
+#[test]
+fn a_run_with_relative_data_paths_resumes_from_another_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp");
+    std::fs::create_dir(&exp).unwrap();
+    std::fs::write(exp.join("corpus.txt"), "the cat sat\nthe dog ran\n".repeat(20)).unwrap();
+    std::fs::write(exp.join("m.toml"), common::CORTEX_VTA_MODEL).unwrap();
+    std::fs::write(
+        exp.join("s.toml"),
+        "schema = 1\nname = \"s\"\nmodel = \"m.toml\"\npopulation = 2\nseed = 1\ncheckpoint_every = 50\n\
+         [world]\nkind = \"text\"\npaths = [\"corpus.txt\"]\nmin_count = 1\n\
+         [[phases]]\nname = \"a\"\nsteps = 120\n\
+         [[probes]]\nkind = \"valence\"\nconcepts = [\"cat\", \"dog\"]\nevery = 10\n",
+    )
+    .unwrap();
+    let valence = env!("CARGO_BIN_EXE_valence");
+    let out = Command::new(valence)
+        .current_dir(&exp)
+        .args(["run", "--quiet", "--out", "../run", "s.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run_dir = dir.path().join("run");
+    let resolved = std::fs::read_to_string(run_dir.join("scenario.toml")).unwrap();
+    let corpus = std::path::absolute(exp.join("corpus.txt")).unwrap();
+    assert!(
+        resolved.contains(&format!("{:?}", corpus.display().to_string())),
+        "{resolved}"
+    );
+    let whole = files(&run_dir);
+    // Resumed from its last checkpoint (step 100), from the folder above.
+    let resumed = Command::new(valence)
+        .current_dir(dir.path())
+        .args(["run", "--quiet", "--resume", "run"])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(files(&run_dir) == whole, "the resumed run differs");
+}

@@ -206,6 +206,14 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         .get_ref()
         .get("world")
         .expect("`world` is required by the schema");
+    // Data paths (a corpus, a lexicon) are relative to the scenario file and kept absolute, so
+    // the resolved scenario is the same from any working directory (`--resume` compares it).
+    let data_dir = match base_dir.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => base_dir,
+    };
+    let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let base_dir = data_dir.as_path();
     let (base_kind, base_world, world) = read_world(&source, base_dir, world_de, None)?;
     let phases = phases::read_phases(
         &source,
