@@ -74,6 +74,10 @@ enum Command {
         /// Where the runs are.
         #[arg(long, default_value = "runs/sweep")]
         out: PathBuf,
+        /// Include runs that did not finish (interrupted, failed), marked in a `complete` column;
+        /// without it such runs are refused.
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Redraw a run's plots (plots/*.svg and *.png) from its metrics.csv.
     Plot {
@@ -280,15 +284,41 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 progress: false,
                 ..Default::default()
             };
-            let runs = valence::sweep::run_sweep(&sweep, &out, index, count, &options)?;
-            println!("shard {index}/{count}: {} runs in {}", runs.len(), out.display());
-            Ok(ExitCode::SUCCESS)
+            let report = valence::sweep::run_sweep(&sweep, &out, index, count, &options)?;
+            for (r, e) in &report.failed {
+                eprintln!("{}: failed: {e}", r.id);
+            }
+            for (r, pid) in &report.busy {
+                eprintln!("{}: left to process {pid}, which is running it", r.id);
+            }
+            println!(
+                "shard {index}/{count}: {} runs in {}: {} done, {} failed, {} running elsewhere",
+                report.runs.len(),
+                out.display(),
+                report.runs.len() - report.failed.len() - report.busy.len(),
+                report.failed.len(),
+                report.busy.len()
+            );
+            Ok(match report.failed.is_empty() {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
         }
-        Command::Merge { sweep, out } => {
-            let (columns, runs) = valence::sweep::merge(&sweep, &out)?;
+        Command::Merge {
+            sweep,
+            out,
+            allow_incomplete,
+        } => {
+            let (columns, runs) = valence::sweep::merge(&sweep, &out, allow_incomplete)?;
             let path = out.join("merged.csv");
-            valence::experiment::write_atomic(&path, valence::sweep::merged_csv(&columns, &runs).as_bytes())?;
-            println!("{} runs → {}", runs.len(), path.display());
+            let csv = valence::sweep::merged_csv(&columns, &runs, allow_incomplete);
+            valence::experiment::write_atomic(&path, csv.as_bytes())?;
+            let unfinished = runs.iter().filter(|r| !r.complete).count();
+            println!(
+                "{} runs ({unfinished} unfinished, marked) → {}",
+                runs.len(),
+                path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot { run } => {

@@ -177,109 +177,254 @@ fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<()
     Ok(())
 }
 
-/// The scenario of one sweep run: the base file with the run's grid values set.
-fn scenario_of(scenario_path: &Path, base: &toml::Value, r: &SweepRun) -> Result<crate::scenario::Scenario> {
-    let mut value = base.clone();
-    for (p, v) in &r.params {
-        set_path(&mut value, p, v.clone())?;
+/// The base scenario of a sweep, as read, beside its parsed value.
+struct Base {
+    path: PathBuf,
+    source: SourceFile,
+    value: toml::Value,
+}
+
+impl Base {
+    fn read(sweep: &Path, spec: &SweepSpec) -> Result<Base> {
+        let path = sweep.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
+        let source = SourceFile::read(&path)?;
+        let value: toml::Value = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
+        Ok(Base { path, source, value })
     }
-    let text = toml::to_string(&value).map_err(|e| Error::Run(e.to_string()))?;
-    parse_scenario(SourceFile::new(scenario_path, text)).map_err(|e| {
-        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        Error::Run(format!("sweep run {} ({}): {e}", r.id, params.join(", ")))
+
+    /// The scenario with `params` set; an error is the scenario's own (located in a copy of
+    /// the file, not in the scenario file).
+    fn with(&self, params: &[(&String, &toml::Value)]) -> Result<crate::scenario::Scenario> {
+        if params.is_empty() {
+            // The file as written: its errors point at its own lines.
+            return parse_scenario(self.source.clone());
+        }
+        let mut value = self.value.clone();
+        for (p, v) in params {
+            set_path(&mut value, p, (*v).clone())?;
+        }
+        let text = toml::to_string(&value).map_err(|e| Error::Run(e.to_string()))?;
+        parse_scenario(SourceFile::new(&self.path, text))
+    }
+}
+
+/// The span of the key `path` in the sweep file's `[grid]`, if found.
+fn grid_key_span(source: &SourceFile, path: &str) -> Option<std::ops::Range<usize>> {
+    let doc = toml::de::DeTable::parse(&source.text).ok()?;
+    let grid = doc.get_ref().get("grid")?;
+    match grid.get_ref() {
+        toml::de::DeValue::Table(t) => t
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == path)
+            .map(|(k, _)| k.span()),
+        _ => None,
+    }
+}
+
+/// The scenario of one sweep run: the base file with the run's grid values set. A grid point
+/// the scenario refuses is an error in the sweep file at the grid key that made it fail (the
+/// first whose value, added to those before it, does), naming the run and its values.
+fn scenario_of(sweep: &SourceFile, base: &Base, r: &SweepRun) -> Result<crate::scenario::Scenario> {
+    let params: Vec<(&String, &toml::Value)> = r.params.iter().collect();
+    let e = match base.with(&params) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    // The base scenario's own errors stand as they are.
+    base.with(&[])?;
+    let culprit = (1..=params.len())
+        .find(|&n| base.with(&params[..n]).is_err())
+        .map_or(params.len() - 1, |n| n - 1);
+    let (key, value) = params[culprit];
+    let values: Vec<String> = params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let inner = match &e {
+        Error::Located(l) => l.message.clone(),
+        other => other.to_string(),
+    };
+    let message = format!(
+        "grid `{key}` = {value}: run {} ({}) of scenario {}: {inner}",
+        r.id,
+        values.join(", "),
+        base.path.display()
+    );
+    Err(match grid_key_span(sweep, key) {
+        Some(span) => sweep.error_with_help(
+            ErrorKind::InvalidValue,
+            span,
+            message,
+            e.help().map(str::to_string),
+        ),
+        None => Error::Run(format!("{}: {message}", sweep.path.display())),
     })
 }
 
 /// Checks a sweep file and the scenario of every grid point; returns the number of runs.
 pub fn check_sweep(path: &Path) -> Result<usize> {
-    let (spec, _) = SweepSpec::load(path)?;
-    let scenario_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
-    let base = SourceFile::read(&scenario_path)?;
-    let base_value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
+    let (spec, source) = SweepSpec::load(path)?;
+    let base = Base::read(path, &spec)?;
     let runs = spec.runs();
     let per_point = spec.seeds.len().max(1);
     for r in runs.iter().step_by(per_point) {
-        scenario_of(&scenario_path, &base_value, r)?;
+        scenario_of(&source, &base, r)?;
     }
     Ok(runs.len())
 }
 
+/// What a shard of a sweep did.
+#[derive(Debug)]
+pub struct ShardReport {
+    /// This shard's runs.
+    pub runs: Vec<SweepRun>,
+    /// Those that failed, with the error (also in the run's `error.txt`); the others went on.
+    pub failed: Vec<(SweepRun, Error)>,
+    /// Those another process was running (its `.lock`, with its process id): left to it.
+    pub busy: Vec<(SweepRun, u32)>,
+}
+
+/// The file in a run directory that holds why the run failed.
+pub const ERROR_FILE: &str = "error.txt";
+
 /// Runs one shard of a sweep into `out/<run id>/`, skipping runs already complete and resuming
-/// interrupted ones from their checkpoint (when the scenario sets `checkpoint_every`).
+/// interrupted ones from their checkpoint (when the scenario sets `checkpoint_every`). A run
+/// that fails (a grid point the scenario refuses, a divergence) is recorded — its error in
+/// `out/<run id>/error.txt` and in the report — and the other runs go on; a rerun tries it
+/// again. A run another process holds (two sweeps into one directory) is left to that process.
 pub fn run_sweep(
     path: &Path,
     out: &Path,
     index: usize,
     count: usize,
     options: &RunOptions,
-) -> Result<Vec<SweepRun>> {
-    let (spec, _) = SweepSpec::load(path)?;
-    let scenario_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
-    let base = SourceFile::read(&scenario_path)?;
-    let base_value: toml::Value = toml::from_str(&base.text).map_err(|e| base.toml_error(&e))?;
+) -> Result<ShardReport> {
+    let (spec, source) = SweepSpec::load(path)?;
+    let base = Base::read(path, &spec)?;
     let mine = shard(&spec.runs(), index, count);
-    for r in &mine {
+    let mut report = ShardReport {
+        runs: mine.clone(),
+        failed: Vec::new(),
+        busy: Vec::new(),
+    };
+    for r in mine {
         let dir = out.join(&r.id);
         if dir.join("summary.json").is_file() {
             continue;
         }
-        let scenario = scenario_of(&scenario_path, &base_value, r)?;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        write_atomic(
-            &dir.join("sweep_run.json"),
-            serde_json::to_string_pretty(r).expect("serialisable").as_bytes(),
-        )?;
-        let options = RunOptions {
-            out: Some(dir.clone()),
-            seed: r.seed,
-            ..options.clone()
-        };
-        if crate::experiment::checkpoint_path(&dir).is_file() {
-            let mut scenario = scenario;
-            if let Some(seed) = r.seed {
-                scenario.seed = seed;
+        if let Some(pid) = crate::experiment::run_dir_holder(&dir) {
+            report.busy.push((r, pid));
+            continue;
+        }
+        match run_one(&source, &base, &r, &dir, options) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(dir.join(ERROR_FILE));
             }
-            crate::experiment::resume(&dir, Some(&scenario), &options)?;
-        } else {
-            run(&scenario, &options)?;
+            Err(e) => {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                write_atomic(&dir.join(ERROR_FILE), format!("{e}\n").as_bytes())?;
+                report.failed.push((r, e));
+            }
         }
     }
-    Ok(mine)
+    Ok(report)
 }
 
-/// A run and its metrics.
-pub type RunRows = (SweepRun, Vec<Row>);
+fn run_one(source: &SourceFile, base: &Base, r: &SweepRun, dir: &Path, options: &RunOptions) -> Result<()> {
+    let scenario = scenario_of(source, base, r)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    write_atomic(
+        &dir.join("sweep_run.json"),
+        serde_json::to_string_pretty(r).expect("serialisable").as_bytes(),
+    )?;
+    let options = RunOptions {
+        out: Some(dir.to_path_buf()),
+        seed: r.seed,
+        ..options.clone()
+    };
+    if crate::experiment::checkpoint_path(dir).is_file() {
+        let mut scenario = scenario;
+        if let Some(seed) = r.seed {
+            scenario.seed = seed;
+        }
+        crate::experiment::resume(dir, Some(&scenario), &options)?;
+    } else {
+        run(&scenario, &options)?;
+    }
+    Ok(())
+}
 
-/// One table of every run's metrics: `run` and each grid parameter as leading columns.
-pub fn merge(path: &Path, out: &Path) -> Result<(Vec<String>, Vec<RunRows>)> {
+/// One run's readings in a merged table.
+#[derive(Debug, Clone)]
+pub struct MergedRun {
+    /// The run.
+    pub run: SweepRun,
+    /// Its readings.
+    pub rows: Vec<Row>,
+    /// Whether it finished (has `summary.json`).
+    pub complete: bool,
+}
+
+/// One table of every run's metrics: `run` and each grid parameter as leading columns. A run
+/// that did not finish (no `summary.json`: interrupted, failed, still running) is refused,
+/// naming every such run, unless `allow_incomplete`; then it is included and marked.
+pub fn merge(path: &Path, out: &Path, allow_incomplete: bool) -> Result<(Vec<String>, Vec<MergedRun>)> {
     let (spec, _) = SweepSpec::load(path)?;
     let columns: Vec<String> = spec.grid.keys().cloned().collect();
     let mut all = Vec::new();
+    let mut missing = Vec::new();
     for r in spec.runs() {
-        let metrics = out.join(&r.id).join("metrics.csv");
-        if !metrics.is_file() {
-            return Err(Error::Run(format!(
-                "run `{}` has no metrics yet ({}); run its shard first",
-                r.id,
-                metrics.display()
-            )));
+        let dir = out.join(&r.id);
+        let metrics = dir.join("metrics.csv");
+        let complete = dir.join("summary.json").is_file();
+        if !complete && !allow_incomplete {
+            let why = match std::fs::read_to_string(dir.join(ERROR_FILE)) {
+                Ok(e) => format!("failed: {}", e.lines().next().unwrap_or_default()),
+                Err(_) if metrics.is_file() => "interrupted or still running".to_string(),
+                Err(_) => "not run yet".to_string(),
+            };
+            missing.push(format!("  {} ({why})", r.id));
+            continue;
         }
-        all.push((r, read_csv(&metrics)?));
+        let rows = match metrics.is_file() {
+            true => read_csv(&metrics)?,
+            false => Vec::new(),
+        };
+        all.push(MergedRun {
+            run: r,
+            rows,
+            complete,
+        });
+    }
+    if !missing.is_empty() {
+        return Err(Error::Run(format!(
+            "{} of {} runs in {} did not finish:\n{}\nrun their shards again (finished runs are \
+             skipped, interrupted ones resume), or merge with `--allow-incomplete` to include \
+             them marked `complete = false`",
+            missing.len(),
+            spec.runs().len(),
+            out.display(),
+            missing.join("\n")
+        )));
     }
     Ok((columns, all))
 }
 
-/// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`.
-pub fn merged_csv(columns: &[String], runs: &[RunRows]) -> String {
+/// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`, with a
+/// `complete` column after `seed` when `mark_complete` (a merge that included unfinished runs).
+pub fn merged_csv(columns: &[String], runs: &[MergedRun], mark_complete: bool) -> String {
     use crate::metrics::csv_field;
     let mut s = format!(
-        "run,seed,{}phase,step,agent,probe,key,value\n",
+        "run,seed,{}{}phase,step,agent,probe,key,value\n",
+        if mark_complete { "complete," } else { "" },
         columns
             .iter()
             .map(|c| format!("{},", csv_field(c)))
             .collect::<String>()
     );
-    for (r, rows) in runs {
+    for MergedRun {
+        run: r,
+        rows,
+        complete,
+    } in runs
+    {
         // A grid value may be an array or a table (`["CAMPAIGN", "LIFE"]`): quoted as needed.
         let params: String = columns
             .iter()
@@ -291,9 +436,13 @@ pub fn merged_csv(columns: &[String], runs: &[RunRows]) -> String {
             })
             .collect();
         let seed = r.seed.map(|s| s.to_string()).unwrap_or_default();
+        let mark = match mark_complete {
+            true => format!("{complete},"),
+            false => String::new(),
+        };
         for row in rows {
             s.push_str(&format!(
-                "{},{seed},{params}{},{},{},{},{},{}\n",
+                "{},{seed},{mark}{params}{},{},{},{},{},{}\n",
                 r.id,
                 csv_field(&row.phase),
                 row.step,
@@ -377,7 +526,12 @@ mod tests {
             key: "x".into(),
             value: 0.5,
         };
-        let csv = merged_csv(&["phases.2.world.rules.S".to_string()], &[(run, vec![row])]);
+        let merged = MergedRun {
+            run,
+            rows: vec![row],
+            complete: true,
+        };
+        let csv = merged_csv(&["phases.2.world.rules.S".to_string()], &[merged], false);
         assert_eq!(
             csv.lines().nth(1).unwrap(),
             r#"run0000,1,"[""A"", ""B""]",p,3,0,valence,x,0.5"#

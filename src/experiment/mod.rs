@@ -192,17 +192,11 @@ impl RunLock {
                     return Ok(RunLock { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let alive = holder
-                        .trim()
-                        .parse::<u32>()
-                        .is_ok_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
-                    if alive {
+                    if let Some(pid) = run_dir_holder(dir) {
                         return Err(Error::Run(format!(
-                            "run directory {} is in use by process {} (its `.lock`); wait for that \
-                             run, or give another `--out`",
+                            "run directory {} is in use by process {pid} (its `.lock`); wait for \
+                             that run, or give another `--out`",
                             dir.display(),
-                            holder.trim()
                         )));
                     }
                     // Stale: its process is gone.
@@ -216,6 +210,13 @@ impl RunLock {
             dir.display()
         )))
     }
+}
+
+/// The process that holds a run directory (its `.lock`), if it is alive: a run is writing it.
+pub fn run_dir_holder(dir: &Path) -> Option<u32> {
+    let holder = std::fs::read_to_string(dir.join(".lock")).ok()?;
+    let pid = holder.trim().parse::<u32>().ok()?;
+    Path::new("/proc").join(pid.to_string()).exists().then_some(pid)
 }
 
 impl Drop for RunLock {
