@@ -295,6 +295,7 @@ impl Snapshot {
 
     /// Reads a checkpoint file.
     pub fn read(path: &Path) -> Result<Snapshot> {
+        crate::error::regular_file(path)?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Snapshot::from_bytes(&bytes, path)
     }

@@ -125,13 +125,14 @@ pub enum Error {
     /// A problem at a place in a model or scenario file.
     #[error("{0}")]
     Located(Box<LocatedError>),
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written. (The cause is in the message, not a separate
+    /// `source`, so a printed chain does not say it twice.)
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The requested compute device is not available in this build or on this machine.
     #[error("device: {0}")]
@@ -292,13 +293,61 @@ impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }
 
 /// The library's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The largest model, scenario or sweep file read (they are a few kB).
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// The bytes of a regular file of at most `max` bytes. A directory, a pipe, a socket or a
+/// device (`/dev/zero`, a FIFO that would block) is refused without reading, as is a larger
+/// file: errors name the path and say what it is.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let refuse = |what: String| Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+    regular_file(path)?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() > max {
+        return Err(refuse(format!(
+            "{} bytes, more than the {max} such a file may have",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    use std::io::Read as _;
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(refuse(format!("more than the {max} bytes such a file may have")));
+    }
+    Ok(bytes)
+}
+
+/// Checks that `path` is a regular file (following links): a missing path is "not found", a
+/// directory or a special file (pipe, socket, device) says what it is instead.
+pub fn regular_file(path: &Path) -> Result<()> {
+    let refuse = |what: &str| {
+        Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string()),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(refuse("is a directory, not a file"));
+    }
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a pipe, a socket or a device); give a file",
+        ));
+    }
+    Ok(())
+}
 
 /// The text of a file with the name the user gave it, so that byte spans become `file:line:col`.
 #[derive(Debug, Clone)]
@@ -310,10 +359,28 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads a file; a missing file is an I/O error naming the path.
+    /// Reads a model, scenario or sweep file: a regular file of at most [`MAX_SOURCE_BYTES`]
+    /// (a directory, a pipe or a device such as `/dev/zero` is refused before reading), in
+    /// UTF-8 (an invalid byte is a located error); a missing file is an I/O error naming it.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_regular(path, MAX_SOURCE_BYTES)?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let good = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let source = SourceFile {
+                    path: path.to_path_buf(),
+                    text: String::from_utf8_lossy(&bytes[..good]).into_owned(),
+                };
+                return Err(source.error(
+                    ErrorKind::Syntax,
+                    good..good,
+                    format!("not UTF-8 text: byte 0x{:02x} is not valid here", bytes[good]),
+                ));
+            }
+        };
         Ok(SourceFile {
             path: path.to_path_buf(),
             text,

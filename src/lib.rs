@@ -64,6 +64,7 @@ pub mod ports;
 pub mod probes;
 pub mod regions;
 pub mod registry;
+pub mod resources;
 pub mod rng;
 pub mod scenario;
 pub mod signal;

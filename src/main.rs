@@ -122,26 +122,26 @@ enum Command {
         #[arg(long, default_value = "scenarios/millidge_bandit.toml")]
         scenario: PathBuf,
         /// Ticks timed per population with `--brain`.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
         ticks: usize,
         /// Device for `--brain` and `--world-model`: cpu or wgpu.
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Populations to time; the first is the baseline of the ratios.
-        #[arg(long, value_delimiter = ',', default_value = "1,32")]
+        #[arg(long, value_delimiter = ',', default_value = "1,32", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
         populations: Vec<usize>,
         /// With `--brain`: agents sharing one PFC controller's weights (A2C workers), at most
         /// this many and dividing P (the model's own `workers` when not given).
-        #[arg(long, value_name = "W")]
+        #[arg(long, value_name = "W", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         pfc_workers: Option<usize>,
         /// Token steps per population.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 200_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000_000))]
         steps: usize,
         /// Latent dimension.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
         dim: usize,
         /// Context window.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         window: usize,
         /// Write the figures as JSON here.
         #[arg(long)]
@@ -196,6 +196,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 device,
                 seed,
                 progress: !quiet,
+                ..Default::default()
             };
             let started = std::time::Instant::now();
             let output = match (&resume, &scenario) {

@@ -220,6 +220,7 @@ pub fn csv_records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>,
 
 /// Reads a `metrics.csv` back (names with commas, quotes or line breaks as [`to_csv`] quotes them).
 pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
+    crate::error::regular_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let bad = |line: usize| {
         Error::Run(format!(

@@ -1,6 +1,10 @@
 //! Every validation rule of model and scenario files: one test each, asserting the error kind
 //! and where it points (line, column) — and, for near-miss names, the "did you mean".
 
+// Mutation fuzzing of the parsers (one test binary: each links the whole crate).
+#[path = "validation/fuzz.rs"]
+mod fuzz;
+
 use std::path::Path;
 
 use valence::Error;
@@ -635,4 +639,42 @@ fn numbers_beyond_f32_are_refused_where_they_are_written() {
             "{ok}"
         );
     }
+}
+
+// ---- sizes are bounded before anything is allocated (#17, item 4) ----
+
+/// A population the machine cannot hold is refused by `validate` where it is written, with the
+/// sum and what to change, instead of a run that grows until the allocator aborts.
+#[test]
+fn a_population_beyond_memory_is_refused_with_the_sum() {
+    let e = scenario_error(&SCENARIO.replace("population = 2", "population = 1000000000"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 3, 14);
+    let text = e.to_string();
+    assert!(
+        text.contains("population 1000000000 × at least") && text.contains("VALENCE_MAX_MEMORY"),
+        "{e}"
+    );
+}
+
+/// Sizes that would allocate without end or never finish a tick are refused by the region or
+/// world that has them: a cortex `dim` of 2⁶⁴−1, a billion noise tokens, a delay of 2⁶³−1
+/// ticks (each a word), a billion one-shot cues.
+#[test]
+fn absurd_sizes_are_refused_where_they_are_written() {
+    let e = model_error(&MODEL.replace("dim = 8", "dim = 9223372036854775807"));
+    assert_at(&e, ErrorKind::InvalidValue, 6, 7);
+    let e = model_error(&MODEL.replace("dim = 8", "dim = 8\nnegatives = 1000000000"));
+    assert_at(&e, ErrorKind::InvalidValue, 7, 13);
+    let pavlovian = SCENARIO.replace(
+        "[world]\nkind = \"corpus\"\n[world.rules]\nS = [\"apple pie\", \"stone wall\"]\n[world.rewards]\napple = 1.0\n",
+        "[world]\nkind = \"pavlovian\"\ndelay = 9223372036854775807\n\n\n\n",
+    );
+    let e = scenario_error(&pavlovian.replace("concepts = [\"apple\", \"stone\"]", "concepts = [\"tone\"]"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 8, 9);
+    let one_shot = SCENARIO.replace(
+        "[world]\nkind = \"corpus\"\n[world.rules]\nS = [\"apple pie\", \"stone wall\"]\n[world.rewards]\napple = 1.0\n",
+        "[world]\nkind = \"one_shot\"\ncues = 1000000000\n\n\n\n",
+    );
+    let e = scenario_error(&one_shot);
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 8, 8);
 }

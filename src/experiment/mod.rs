@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Show a progress bar per phase.
     pub progress: bool,
+    /// The most memory the run may plan to allocate, in bytes (default: `VALENCE_MAX_MEMORY`,
+    /// else the machine's memory; see [`crate::resources`]).
+    pub max_memory: Option<u64>,
 }
 
 /// What a finished run leaves.
@@ -268,6 +271,14 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let device = options.device.make(seed)?;
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
+    // What the brain will allocate, now that the vocabulary is known (an open corpus's too).
+    crate::resources::check_memory(
+        &scenario.model,
+        p,
+        vocabulary.len(),
+        crate::resources::memory_limit(options.max_memory),
+    )
+    .map_err(|e| Error::Run(format!("scenario `{}`: {e}", scenario.name)))?;
     let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
     // Wired afresh from the model as it is now: a scenario changed in code after loading (a
     // region's parameters, its ports) gets an error here, not a mismatch at the first tick.
@@ -510,7 +521,7 @@ pub fn summary_with_derived(rows: &[Row], worlds: &[&WorldSpec]) -> Summary {
 /// what `valence plot` needs to redraw the worlds' own figures.
 pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
     let path = dir.join("scenario.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::error::SourceFile::read(&path)?.text;
     // Only the phases' worlds are read; the rest is skipped unparsed (a probe's `every` may be
     // u64::MAX, beyond what a `toml::Value` holds).
     #[derive(Deserialize)]

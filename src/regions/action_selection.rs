@@ -80,6 +80,7 @@ impl RegionParams for ActionSelectionConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[("actions", self.actions, super::MAX_WIDTH)])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }

@@ -92,6 +92,7 @@ impl RegionParams for BasalGangliaConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[("actions", self.actions, super::MAX_WIDTH)])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }

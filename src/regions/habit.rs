@@ -73,6 +73,7 @@ impl RegionParams for HabitConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[("actions", self.actions, super::MAX_WIDTH)])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }

@@ -168,6 +168,11 @@ impl RegionParams for HippocampusConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[
+            ("capacity", self.capacity, 10_000_000),
+            ("actions", self.actions, super::MAX_WIDTH),
+            ("dim", self.dim, super::MAX_WIDTH),
+        ])?;
         if self.capacity == 0 {
             return Err(ParamError::new("capacity", "an integer ≥ 1"));
         }
@@ -191,6 +196,11 @@ impl RegionParams for HippocampusConfig {
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         Ok(Box::new(Hippocampus::new(self, ctx)))
+    }
+
+    /// The store: per episode a latent of `dim`, its token, action, reward and times.
+    fn bytes_per_agent(&self, _vocabulary: usize) -> u64 {
+        (self.capacity as u64).saturating_mul(4 * self.dim as u64 + 48)
     }
 }
 

@@ -201,6 +201,13 @@ pub trait RegionParams:
 
     /// Builds the region for a population.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
+
+    /// About what one agent of the region allocates, in bytes, with a vocabulary of
+    /// `vocabulary` words: the tables and buffers that grow with its sizes (0: a few kB). What
+    /// the check before a run ([`crate::resources`]) adds up over the model and population.
+    fn bytes_per_agent(&self, _vocabulary: usize) -> u64 {
+        0
+    }
 }
 
 /// What a [`RegionSpec`] holds: [`RegionParams`] with the type erased.
@@ -211,6 +218,7 @@ trait DynParams: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
     fn ports(&self) -> Ports;
     fn check(&self) -> Result<(), ParamError>;
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
+    fn bytes_per_agent(&self, vocabulary: usize) -> u64;
     fn clone_box(&self) -> Box<dyn DynParams>;
     fn eq_dyn(&self, other: &dyn DynParams) -> bool;
     fn as_any(&self) -> &dyn Any;
@@ -234,6 +242,9 @@ impl<C: RegionParams> DynParams for C {
     }
     fn check(&self) -> Result<(), ParamError> {
         RegionParams::check(self)
+    }
+    fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
+        RegionParams::bytes_per_agent(self, vocabulary)
     }
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         RegionParams::build(self, ctx)
@@ -269,6 +280,12 @@ impl RegionSpec {
     /// A spec from a kind's parameters.
     pub fn new<C: RegionParams>(params: C) -> Self {
         RegionSpec(Box::new(params))
+    }
+
+    /// About what one agent of the region allocates with `vocabulary` words
+    /// ([`RegionParams::bytes_per_agent`]).
+    pub fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
+        self.0.bytes_per_agent(vocabulary)
     }
 
     /// The `kind` name.
@@ -390,6 +407,20 @@ pub struct ParamError {
     pub param: String,
     /// What was expected, e.g. "a number in [0, 1)".
     pub expected: String,
+}
+
+/// The widest a latent, hidden state or action set may be (widths and counts of one agent).
+pub const MAX_WIDTH: usize = 1 << 16;
+
+/// Each `(name, value, max)` at most `max`: sizes beyond which an agent could not be allocated
+/// or a tick would not end (`negatives = 1e9`), refused before anything is built.
+pub fn check_sizes(sizes: &[(&str, usize, usize)]) -> Result<(), ParamError> {
+    for &(name, value, max) in sizes {
+        if value > max {
+            return Err(ParamError::new(name, format!("an integer ≤ {max}")));
+        }
+    }
+    Ok(())
 }
 
 impl ParamError {

@@ -168,6 +168,11 @@ impl RegionParams for SensoryCortexConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[
+            ("dim", self.dim, super::MAX_WIDTH),
+            ("window", self.window, 10_000),
+            ("negatives", self.negatives, 10_000),
+        ])?;
         if self.dim == 0 {
             return Err(ParamError::new("dim", "an integer ≥ 1"));
         }
@@ -191,6 +196,12 @@ impl RegionParams for SensoryCortexConfig {
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         Ok(Box::new(SensoryCortex::new(self, ctx)))
+    }
+
+    /// The input and output tables, `[V, D]` each.
+    fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
+        8u64.saturating_mul(vocabulary as u64)
+            .saturating_mul(self.dim as u64)
     }
 }
 

@@ -218,6 +218,12 @@ impl RegionParams for WorldModelConfig {
     }
 
     fn check(&self) -> Result<(), ParamError> {
+        super::check_sizes(&[
+            ("dim", self.dim, super::MAX_WIDTH),
+            ("embed", self.embed, super::MAX_WIDTH),
+            ("bptt", self.bptt, 100_000),
+            ("negatives", self.negatives, 100_000),
+        ])?;
         for (name, v) in [("dim", self.dim), ("embed", self.embed), ("bptt", self.bptt)] {
             if v == 0 {
                 return Err(ParamError::new(name, "an integer ≥ 1"));
@@ -243,6 +249,15 @@ impl RegionParams for WorldModelConfig {
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         Ok(Box::new(WorldModel::new(self, ctx)))
+    }
+
+    /// The input table with its two Adam moments `[V, E]` ×3, the output table `[V, D + 1]`,
+    /// and the GRU with its moments (as [`WorldModel::bytes_per_agent`], without conditioning).
+    fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
+        let (v, e, h) = (vocabulary as u64, self.embed as u64, self.dim as u64);
+        let tables = (3 * e).saturating_add(h + 1).saturating_mul(v);
+        let gru = 3u64.saturating_mul(e * 3 * h + h * 3 * h + 6 * h);
+        4u64.saturating_mul(tables.saturating_add(gru))
     }
 }
 

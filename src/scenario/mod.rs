@@ -176,14 +176,15 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
 
     let base_dir = source.path.parent().unwrap_or(Path::new("."));
     let model_path = base_dir.join(de.model.get_ref());
-    if !model_path.is_file() {
+    if let Err(e) = crate::error::regular_file(&model_path) {
+        let why = match model_path.exists() {
+            true => e.to_string(),
+            false => format!("model file `{}` not found", model_path.display()),
+        };
         return Err(source.error(
             ErrorKind::MissingFile,
             de.model.span(),
-            format!(
-                "model file `{}` not found (paths are relative to the scenario file)",
-                model_path.display()
-            ),
+            format!("{why} (paths are relative to the scenario file)"),
         ));
     }
     let mut model = load_model(&model_path)?;
@@ -229,6 +230,12 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     // Probes: kinds, regions and concepts checked against the model and, where every world's
     // vocabulary is closed (grammars), against the words; open corpora are checked at run start.
     let words = probes::closed_words(&world, &phases);
+    // Where every word is known now, what the model will allocate is too.
+    if let Some(words) = &words {
+        let limit = crate::resources::memory_limit(None);
+        crate::resources::check_memory(&model.spec, population, words.len() + 2, limit)
+            .map_err(|e| source.error(ErrorKind::InvalidValue, de.population.span(), e))?;
+    }
     if let Some(p) = root_value.get_ref().get("probes")
         && !matches!(p.get_ref(), DeValue::Array(_))
     {

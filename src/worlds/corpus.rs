@@ -30,6 +30,8 @@ use crate::signal::{Signal, SignalKind};
 
 /// Deepest expansion allowed before a grammar is declared runaway.
 const MAX_DEPTH: usize = 64;
+/// The most words one sentence may expand to.
+const MAX_SENTENCE: usize = 100_000;
 /// Sentences sampled per phase grammar to estimate word frequencies.
 const FREQUENCY_SAMPLE: usize = 2000;
 
@@ -151,9 +153,20 @@ impl Compiled {
     /// One sentence, appended to `out` as (token, total reward).
     fn sentence(&self, rng: &mut SimRng, out: &mut VecDeque<(u32, f32)>) -> Result<()> {
         let mut stack: Vec<(Symbol, usize)> = vec![(Symbol::Rule(self.start), 0)];
+        let mut words = 0usize;
         while let Some((sym, depth)) = stack.pop() {
             match sym {
-                Symbol::Word(w, r) => out.push_back((w, self.rewards[w as usize] + r)),
+                Symbol::Word(w, r) => {
+                    words += 1;
+                    if words > MAX_SENTENCE {
+                        return Err(Error::Run(format!(
+                            "corpus grammar expanded one sentence to more than {MAX_SENTENCE} \
+                             words (a rule that repeats itself more than once per alternative \
+                             grows exponentially)"
+                        )));
+                    }
+                    out.push_back((w, self.rewards[w as usize] + r))
+                }
                 Symbol::Rule(r) => {
                     if depth > MAX_DEPTH {
                         return Err(Error::Run(format!(

@@ -85,7 +85,15 @@ pub fn locate_vader() -> Result<PathBuf> {
 
 /// (word, mean rating) from a VADER-format file; a malformed line is a located error.
 pub fn read_vader(path: &Path) -> Result<Vec<(String, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::error::read_regular(path, 1 << 30)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Error::Run(format!("{}:{line}: not UTF-8 text", path.display()))
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -87,8 +87,9 @@ impl WorldParams for OneShotConfig {
 
     fn check(&self) -> std::result::Result<(), WorldError> {
         let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
-        if self.cues == 0 {
-            return bad("cues", "expected an integer ≥ 1");
+        // Each cue is a word: bounded like a vocabulary.
+        if self.cues == 0 || self.cues > 1_000_000 {
+            return bad("cues", "expected an integer in [1, 1000000] (each cue is a word)");
         }
         if self.block == 0 || self.block > self.cues {
             return bad("block", "expected an integer in [1, cues]");

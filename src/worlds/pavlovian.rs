@@ -79,11 +79,15 @@ impl WorldParams for PavlovianConfig {
 
     fn check(&self) -> std::result::Result<(), WorldError> {
         let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
-        if self.delay == 0 {
-            return bad("delay", "expected an integer ≥ 1");
+        // Each tick of the delay is a word (`t1`, `t2`, …): bounded like a vocabulary.
+        if self.delay == 0 || self.delay > 100_000 {
+            return bad(
+                "delay",
+                "expected an integer in [1, 100000] (each tick of it is a word)",
+            );
         }
-        if self.iti_min == 0 || self.iti_max < self.iti_min {
-            return bad("iti_max", "expected 1 ≤ iti_min ≤ iti_max");
+        if self.iti_min == 0 || self.iti_max < self.iti_min || self.iti_max > 1_000_000_000 {
+            return bad("iti_max", "expected 1 ≤ iti_min ≤ iti_max ≤ 1000000000");
         }
         if !(0.0..=1.0).contains(&self.probability) {
             return bad("probability", "expected a probability in [0, 1]");

@@ -362,14 +362,22 @@ pub fn text_files(config: &TextConfig) -> std::result::Result<Vec<PathBuf>, Worl
     Ok(files)
 }
 
+/// Regular files under `p` (special files skipped), folders in name order, at most 32 folders
+/// deep: a link that loops back cannot recurse without end.
 fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+    walk_to(p, out, 32)
+}
+
+fn walk_to(p: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     if p.is_file() {
         out.push(p.to_path_buf());
-    } else if let Ok(entries) = std::fs::read_dir(p) {
+    } else if depth > 0
+        && let Ok(entries) = std::fs::read_dir(p)
+    {
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for q in paths {
-            walk(&q, out);
+            walk_to(&q, out, depth - 1);
         }
     }
 }

@@ -157,6 +157,12 @@ impl RegionParams for PfcConfig {
 
     /// Checks ranges.
     fn check(&self) -> Result<(), ParamError> {
+        crate::regions::check_sizes(&[
+            ("actions", self.actions, crate::regions::MAX_WIDTH),
+            ("hidden", self.hidden, crate::regions::MAX_WIDTH),
+            ("workers", self.workers, 10_000),
+            ("rollout", self.rollout, 1_000_000),
+        ])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }

@@ -1,0 +1,122 @@
+//! What a run will allocate, checked before anything is allocated: each region's tables per
+//! agent ([`crate::regions::RegionParams::bytes_per_agent`]) plus a base for the signals,
+//! generators and world state of an agent, times the population, against a limit — the
+//! `max_memory` of [`crate::experiment::RunOptions`], else the environment variable
+//! `VALENCE_MAX_MEMORY` (e.g. `64G`), else the machine's memory (`MemTotal` in
+//! `/proc/meminfo`; no check where that cannot be read). The estimate is a lower bound: the
+//! readings a run keeps grow with its length and are not counted.
+
+use crate::brain::ModelSpec;
+
+/// What an agent takes besides its regions' tables: signals, generators, world state.
+pub const BASE_BYTES_PER_AGENT: u64 = 4096;
+
+/// A size in bytes from `123`, `512K`, `64M`, `24G` or `1T` (powers of 1024; `B` and `iB`
+/// suffixes accepted).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_suffix("iB").or_else(|| s.strip_suffix('B')).unwrap_or(s);
+    let (digits, shift) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 10),
+        'M' | 'm' => (&s[..s.len() - 1], 20),
+        'G' | 'g' => (&s[..s.len() - 1], 30),
+        'T' | 't' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: f64 = digits.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n * (1u64 << shift) as f64).min(u64::MAX as f64) as u64)
+}
+
+/// The memory limit: `option`, else `VALENCE_MAX_MEMORY`, else the machine's memory.
+pub fn memory_limit(option: Option<u64>) -> Option<(u64, &'static str)> {
+    if let Some(b) = option {
+        return Some((b, "`RunOptions::max_memory`"));
+    }
+    if let Some(b) = std::env::var("VALENCE_MAX_MEMORY")
+        .ok()
+        .and_then(|v| parse_bytes(&v))
+    {
+        return Some((b, "VALENCE_MAX_MEMORY"));
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((kb.saturating_mul(1024), "this machine's memory"))
+}
+
+/// A byte count for people: `41.0 GB`, `3.1 MB`, `512 B` (powers of 1000).
+pub fn human(bytes: u64) -> String {
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    for (size, unit) in units {
+        if bytes as f64 >= size {
+            return format!("{:.1} {unit}", bytes as f64 / size);
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// Whether `population` agents of `model` with `vocabulary` words fit in `limit`; if not, a
+/// message that gives the sum, its largest terms and what to change.
+pub fn check_memory(
+    model: &ModelSpec,
+    population: usize,
+    vocabulary: usize,
+    limit: Option<(u64, &str)>,
+) -> Result<(), String> {
+    let Some((limit, source)) = limit else {
+        return Ok(());
+    };
+    let mut parts: Vec<(&str, u64)> = model
+        .regions
+        .iter()
+        .map(|(name, spec)| (name.as_str(), spec.bytes_per_agent(vocabulary)))
+        .collect();
+    let per_agent = parts
+        .iter()
+        .fold(BASE_BYTES_PER_AGENT, |sum, (_, b)| sum.saturating_add(*b));
+    let total = per_agent.saturating_mul(population as u64);
+    if total <= limit {
+        return Ok(());
+    }
+    parts.sort_by_key(|p| std::cmp::Reverse(p.1));
+    let largest: Vec<String> = parts
+        .iter()
+        .filter(|(_, b)| *b > 0)
+        .take(3)
+        .map(|(n, b)| format!("`{n}` {}", human(*b)))
+        .collect();
+    let of = match largest.is_empty() {
+        true => String::new(),
+        false => format!(" ({} of it)", largest.join(", ")),
+    };
+    Err(format!(
+        "population {population} × at least {} per agent{of} with {vocabulary} words = {}, more \
+         than the {} of {source}; lower `population` or a region's size, or set the limit \
+         (VALENCE_MAX_MEMORY=64G)",
+        human(per_agent),
+        human(total),
+        human(limit)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_bytes("123"), Some(123));
+        assert_eq!(parse_bytes("64M"), Some(64 << 20));
+        assert_eq!(parse_bytes("24GiB"), Some(24 << 30));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("-1G"), None);
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(human(41_000_000_000), "41.0 GB");
+    }
+}
