@@ -234,3 +234,36 @@ fn bench_brain_times_every_population_and_writes_json() {
     );
     assert_eq!(figures[0]["ratio_to_baseline"], 1.0);
 }
+
+/// Messages say what is wrong once and where (#17, item 10): the OS error once, a directory or a
+/// device named as what it is, a non-UTF-8 byte at its line and column, and a run stopped
+/// before its first checkpoint told so (not to set `checkpoint_every`, which it sets).
+#[test]
+fn errors_say_what_is_wrong_once_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = |args: &[&str]| {
+        let out = valence(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = dir.path().join("missing.toml");
+    let e = stderr(&["validate", missing.to_str().unwrap()]);
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+    let e = stderr(&["validate", dir.path().to_str().unwrap()]);
+    assert!(e.contains("is a directory, not a file"), "{e}");
+    let e = stderr(&["validate", "/dev/zero"]);
+    assert!(e.contains("is not a regular file"), "{e}");
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(&latin1, b"schema = 1\nname = \"caf\xe9\"\n").unwrap();
+    let e = stderr(&["validate", latin1.to_str().unwrap()]);
+    assert!(
+        e.contains("latin1.toml:2:12: error[syntax]: not UTF-8 text"),
+        "{e}"
+    );
+    // A run directory whose scenario checkpoints, stopped before the first checkpoint.
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("scenario.toml"), "schema = 1\ncheckpoint_every = 500\n").unwrap();
+    let e = stderr(&["run", "--resume", run.to_str().unwrap()]);
+    assert!(e.contains("stopped before its first (every 500 steps)"), "{e}");
+}

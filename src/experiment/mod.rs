@@ -118,10 +118,28 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
 pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> Result<RunOutput> {
     let path = checkpoint_path(dir);
     if !path.is_file() {
-        return Err(Error::Resume {
-            path,
-            reason: "no checkpoint to resume from (set `checkpoint_every` in the scenario)".into(),
-        });
+        // Why there is none: the scenario never asked for checkpoints, or the run stopped
+        // before its first.
+        let every = std::fs::read_to_string(dir.join("scenario.toml"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("checkpoint_every = ")?.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        let reason = match (dir.join("scenario.toml").is_file(), every) {
+            (false, _) => "no checkpoint to resume from, and no `scenario.toml`: not a run directory \
+                           (or the run stopped before it started)"
+                .to_string(),
+            (true, 0) => "no checkpoint to resume from: the run's scenario sets no \
+                          `checkpoint_every`; set it to make runs resumable"
+                .to_string(),
+            (true, n) => format!(
+                "no checkpoint to resume from: the run stopped before its first (every {n} \
+                 steps); start it again"
+            ),
+        };
+        return Err(Error::Resume { path, reason });
     }
     let snapshot = Snapshot::read(&path)?;
     let source: PathBuf = snapshot.get("run/source")?;
