@@ -413,7 +413,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         if keys.len() > MAX_KEYS {
             continue;
         }
-        written.extend(plot_probe(probe, keys)?.write(&plots.join(probe))?);
+        keep(&mut written, plot_probe(probe, keys), &plots.join(probe))?;
     }
     // The worlds' own figures (regret curves, stay bars, RPE rasters, …).
     let mut stems: Vec<&str> = Vec::new();
@@ -421,7 +421,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         let stem = chart.stem();
         if !stems.contains(&stem) {
             stems.push(stem);
-            written.extend(draw_chart(chart)?.write(&plots.join(stem))?);
+            keep(&mut written, draw_chart(chart), &plots.join(stem))?;
         }
     }
     // Across-agent correlations of a probe's keys (does a cluster of concepts move together?).
@@ -430,9 +430,8 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
             && let Some((names, r)) = correlations(rows, probe)
         {
             let title = format!("{probe}: correlation across agents (last reading)");
-            written.extend(
-                plot_correlations(&title, &names, &r)?.write(&plots.join(format!("{probe}_correlation")))?,
-            );
+            let figure = plot_correlations(&title, &names, &r);
+            keep(&mut written, figure, &plots.join(format!("{probe}_correlation")))?;
         }
     }
     // A probe whose keys are all `x~y` is a co-occurrence count.
@@ -449,11 +448,22 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
             if points.len() >= 2 {
                 let title = format!("{valence} against {cooc}: the valence-bleed curve");
                 let stem = plots.join(format!("dose_{valence}"));
-                written.extend(plot_dose(&title, partners[0], &points)?.write(&stem)?);
+                keep(&mut written, plot_dose(&title, partners[0], &points), &stem)?;
             }
         }
     }
     Ok(written)
+}
+
+/// Writes a figure, or — when the data could not be drawn (every reading NaN, say) — says so on
+/// stderr and goes on: a run's other figures and its summary are not lost to one plot. Errors
+/// writing the files are errors.
+fn keep(written: &mut Vec<PathBuf>, figure: Result<Figure>, stem: &Path) -> Result<()> {
+    match figure {
+        Ok(f) => written.extend(f.write(stem)?),
+        Err(e) => eprintln!("valence: warning: {e}; {} not drawn", stem.display()),
+    }
+    Ok(())
 }
 
 /// `plots/`, joined only with names made safe as file names.

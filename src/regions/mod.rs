@@ -202,6 +202,12 @@ pub trait RegionParams:
     /// Builds the region for a population.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
 
+    /// Checks the parameters against the population they will be built for (e.g. a group size
+    /// that must divide it).
+    fn check_population(&self, _population: usize) -> Result<(), ParamError> {
+        Ok(())
+    }
+
     /// About what one agent of the region allocates, in bytes, with a vocabulary of
     /// `vocabulary` words: the tables and buffers that grow with its sizes (0: a few kB). What
     /// the check before a run ([`crate::resources`]) adds up over the model and population.
@@ -219,6 +225,7 @@ trait DynParams: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
     fn check(&self) -> Result<(), ParamError>;
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>>;
     fn bytes_per_agent(&self, vocabulary: usize) -> u64;
+    fn check_population(&self, population: usize) -> Result<(), ParamError>;
     fn clone_box(&self) -> Box<dyn DynParams>;
     fn eq_dyn(&self, other: &dyn DynParams) -> bool;
     fn as_any(&self) -> &dyn Any;
@@ -245,6 +252,9 @@ impl<C: RegionParams> DynParams for C {
     }
     fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
         RegionParams::bytes_per_agent(self, vocabulary)
+    }
+    fn check_population(&self, population: usize) -> Result<(), ParamError> {
+        RegionParams::check_population(self, population)
     }
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         RegionParams::build(self, ctx)
@@ -280,6 +290,11 @@ impl RegionSpec {
     /// A spec from a kind's parameters.
     pub fn new<C: RegionParams>(params: C) -> Self {
         RegionSpec(Box::new(params))
+    }
+
+    /// Checks the parameters against a population ([`RegionParams::check_population`]).
+    pub fn check_population(&self, population: usize) -> Result<(), ParamError> {
+        self.0.check_population(population)
     }
 
     /// About what one agent of the region allocates with `vocabulary` words

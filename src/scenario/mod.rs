@@ -229,6 +229,21 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
 
     // Probes: kinds, regions and concepts checked against the model and, where every world's
     // vocabulary is closed (grammars), against the words; open corpora are checked at run start.
+    // Parameters that depend on the population (a PFC's `workers` must divide it), in the
+    // model and in every phase's changes to it.
+    let phase_regions = phases.iter().flat_map(|ph| ph.regions.iter());
+    for (name, spec) in model.spec.regions.iter().chain(phase_regions) {
+        if let Err(e) = spec.check_population(population) {
+            return Err(source.error(
+                ErrorKind::InvalidValue,
+                de.population.span(),
+                format!(
+                    "region `{name}`: `{}` must be {} (population = {population})",
+                    e.param, e.expected
+                ),
+            ));
+        }
+    }
     let words = probes::closed_words(&world, &phases);
     // Where every word is known now, what the model will allocate is too.
     if let Some(words) = &words {

@@ -165,6 +165,7 @@ impl WorldParams for TextConfig {
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {
+        check_split(self.holdout_every, self.held_out)?;
         text_files(self).map(|_| ())
     }
 
@@ -216,6 +217,7 @@ impl WorldParams for WordnetConfig {
     }
 
     fn check(&self) -> std::result::Result<(), WorldError> {
+        check_split(self.holdout_every, self.held_out)?;
         wordnet_files(self).map(|_| ())
     }
 
@@ -301,6 +303,20 @@ impl Split {
         let held = self.every > 0 && index.is_multiple_of(self.every);
         held == self.held_out
     }
+}
+
+/// `held_out = true` streams the held-out sentences: there must be some.
+fn check_split(every: u64, held_out: bool) -> std::result::Result<(), WorldError> {
+    if held_out && every == 0 {
+        return Err(WorldError::new(
+            vec!["held_out".into()],
+            ErrorKind::InvalidValue,
+            "`held_out = true` streams the held-out sentences, and `holdout_every = 0` holds \
+             none out: set `holdout_every` (e.g. 50)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn missing(path: &Path, hint: &str) -> Error {

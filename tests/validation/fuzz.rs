@@ -213,3 +213,73 @@ fn mutated_shipped_files_never_panic_and_every_error_is_located() {
         unlocated.join("\n")
     );
 }
+
+/// `validate` accepts what `run` accepts: mutants of the shipped scenarios that validate are
+/// run (every phase cut to 3 steps: what is checked is that the run starts, goes and writes
+/// its files, not its result), and none may fail or panic. `VALENCE_FUZZ_RUNS` mutants
+/// per scenario (default 4).
+#[test]
+fn mutants_that_validate_also_run() {
+    let runs: usize = std::env::var("VALENCE_FUZZ_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut failures, mut ran) = (Vec::new(), 0);
+    for (f, path) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1000 + f as u64);
+        let mut done = 0;
+        for case in 0..200 {
+            if done == runs {
+                break;
+            }
+            let mutant = mutate(&text, &mut rng);
+            let Ok(mut scenario) = parse_scenario(SourceFile::new(path, mutant.clone())) else {
+                continue;
+            };
+            // Populations are the file's (a PFC's groups must divide them); large ones, which
+            // the memory check passed, are left out to keep the test small.
+            if scenario.population > 64 {
+                continue;
+            }
+            done += 1;
+            ran += 1;
+            for phase in &mut scenario.phases {
+                phase.steps = phase.steps.min(3);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let options = valence::experiment::RunOptions {
+                out: Some(dir.path().join("run")),
+                ..Default::default()
+            };
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| valence::experiment::run(&scenario, &options)));
+            let what = match outcome {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => format!("refused: {e}"),
+                Err(p) => format!(
+                    "panicked: {}",
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                ),
+            };
+            failures.push(format!(
+                "{} case {case}: validated, then the run {what}\n--- mutant ---\n{mutant}",
+                path.display()
+            ));
+        }
+    }
+    std::panic::set_hook(hook);
+    eprintln!("fuzz: {ran} validated mutants run, {} failed", failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -194,6 +194,18 @@ impl RegionParams for PfcConfig {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
         Ok(Box::new(Pfc::new(self, ctx)?))
     }
+
+    fn check_population(&self, population: usize) -> Result<(), ParamError> {
+        if !population.is_multiple_of(self.workers) {
+            return Err(ParamError::new(
+                "workers",
+                format!(
+                    "a divisor of the population ({population}): agents share a controller in groups of `workers`"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One forward step of a rollout (constants, no graph), awaiting its outcome.
