@@ -253,6 +253,29 @@ fn errors_say_what_is_wrong_once_and_where() {
     assert!(e.contains("is a directory, not a file"), "{e}");
     let e = stderr(&["validate", "/dev/zero"]);
     assert!(e.contains("is not a regular file"), "{e}");
+    // A FIFO nobody writes to is refused, not opened (opening it would block forever).
+    let fifo = dir.path().join("model.toml");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_valence"))
+            .args(["validate", fifo.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("`valence validate FIFO` blocked");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a regular file"));
+    }
     let latin1 = dir.path().join("latin1.toml");
     std::fs::write(&latin1, b"schema = 1\nname = \"caf\xe9\"\n").unwrap();
     let e = stderr(&["validate", latin1.to_str().unwrap()]);

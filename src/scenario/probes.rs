@@ -15,10 +15,11 @@ use crate::worlds::WorldSpec;
 /// one is open (real text), whose words are known only when a run starts.
 pub(super) fn closed_words(world: &WorldSpec, phases: &[Phase]) -> Option<Vec<String>> {
     let mut words: Option<Vec<String>> = Some(Vec::new());
+    let mut seen = std::collections::HashSet::new();
     for w in std::iter::once(world).chain(phases.iter().map(|p| &p.world)) {
         match (w.closed_words(), words.as_mut()) {
             (Some(ws), Some(all)) => ws.into_iter().for_each(|t| {
-                if !all.contains(&t) {
+                if seen.insert(t.clone()) {
                     all.push(t)
                 }
             }),
