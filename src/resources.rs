@@ -1,15 +1,28 @@
 //! What a run will allocate, checked before anything is allocated: each region's tables per
-//! agent ([`crate::regions::RegionParams::bytes_per_agent`]) plus a base for the signals,
-//! generators and world state of an agent, times the population, against a limit — the
-//! `max_memory` of [`crate::experiment::RunOptions`], else the environment variable
-//! `VALENCE_MAX_MEMORY` (e.g. `64G`), else the machine's memory (`MemTotal` in
-//! `/proc/meminfo`; no check where that cannot be read). The estimate is a lower bound: the
-//! readings a run keeps grow with its length and are not counted.
-
-use crate::brain::ModelSpec;
+//! agent (`RegionParams::bytes_per_agent`), the probe readings the run will keep (at least one
+//! per probe and schedule point, [`BYTES_PER_READING`] each) and a base for the signals,
+//! generators and world state of an agent, times the population, against a limit — the run
+//! options' `max_memory`, else the environment variable `VALENCE_MAX_MEMORY` (e.g. `64G`),
+//! else the machine's memory (`MemTotal` in `/proc/meminfo`; no check where that cannot be
+//! read). The estimate is a lower bound (a probe's keys count once).
+//!
+//! A leaf module: callers pass the sizes in, so it imports nothing of the crate.
 
 /// What an agent takes besides its regions' tables: signals, generators, world state.
 pub const BASE_BYTES_PER_AGENT: u64 = 4096;
+
+/// What one kept reading takes in memory (measured: ~240 bytes with the vector's slack, a
+/// pavlovian run of 20,000 agents × 100 steps × 2 probes).
+pub const BYTES_PER_READING: u64 = 200;
+
+/// What a run will hold per agent: each region's bytes (by name) and the readings kept.
+#[derive(Debug, Clone, Default)]
+pub struct PerAgent<'a> {
+    /// (region, bytes) for each region.
+    pub regions: Vec<(&'a str, u64)>,
+    /// Readings kept per agent, at least.
+    pub readings: u64,
+}
 
 /// A size in bytes from `123`, `512K`, `64M`, `24G` or `1T` (powers of 1024; `B` and `iB`
 /// suffixes accepted).
@@ -30,7 +43,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
 /// The memory limit: `option`, else `VALENCE_MAX_MEMORY`, else the machine's memory.
 pub fn memory_limit(option: Option<u64>) -> Option<(u64, &'static str)> {
     if let Some(b) = option {
-        return Some((b, "`RunOptions::max_memory`"));
+        return Some((b, "the run's `max_memory`"));
     }
     if let Some(b) = std::env::var("VALENCE_MAX_MEMORY")
         .ok()
@@ -61,10 +74,10 @@ pub fn human(bytes: u64) -> String {
     format!("{bytes} B")
 }
 
-/// Whether `population` agents of `model` with `vocabulary` words fit in `limit`; if not, a
-/// message that gives the sum, its largest terms and what to change.
+/// Whether `population` agents of the given sizes fit in `limit`; if not, a message that gives
+/// the sum, its largest terms and what to change.
 pub fn check_memory(
-    model: &ModelSpec,
+    sizes: &PerAgent<'_>,
     population: usize,
     vocabulary: usize,
     limit: Option<(u64, &str)>,
@@ -72,11 +85,15 @@ pub fn check_memory(
     let Some((limit, source)) = limit else {
         return Ok(());
     };
-    let mut parts: Vec<(&str, u64)> = model
+    let mut parts: Vec<(String, u64)> = sizes
         .regions
         .iter()
-        .map(|(name, spec)| (name.as_str(), spec.bytes_per_agent(vocabulary)))
+        .map(|(name, b)| (format!("`{name}`"), *b))
         .collect();
+    parts.push((
+        format!("{} readings", sizes.readings),
+        sizes.readings.saturating_mul(BYTES_PER_READING),
+    ));
     let per_agent = parts
         .iter()
         .fold(BASE_BYTES_PER_AGENT, |sum, (_, b)| sum.saturating_add(*b));
@@ -89,7 +106,7 @@ pub fn check_memory(
         .iter()
         .filter(|(_, b)| *b > 0)
         .take(3)
-        .map(|(n, b)| format!("`{n}` {}", human(*b)))
+        .map(|(n, b)| format!("{n} {}", human(*b)))
         .collect();
     let of = match largest.is_empty() {
         true => String::new(),
@@ -97,8 +114,8 @@ pub fn check_memory(
     };
     Err(format!(
         "population {population} × at least {} per agent{of} with {vocabulary} words = {}, more \
-         than the {} of {source}; lower `population` or a region's size, or set the limit \
-         (VALENCE_MAX_MEMORY=64G)",
+         than the {} of {source}; lower `population`, a region's size or how often probes \
+         read, or set the limit (VALENCE_MAX_MEMORY=64G)",
         human(per_agent),
         human(total),
         human(limit)
@@ -118,5 +135,27 @@ mod tests {
         assert_eq!(parse_bytes("-1G"), None);
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(human(41_000_000_000), "41.0 GB");
+    }
+
+    #[test]
+    fn the_sum_is_checked_against_the_limit_and_explained() {
+        let sizes = PerAgent {
+            regions: vec![("cortex", 1_000_000), ("vta", 0)],
+            readings: 10,
+        };
+        let per_agent = BASE_BYTES_PER_AGENT + 1_000_000 + 10 * BYTES_PER_READING;
+        assert!(check_memory(&sizes, 10, 5, Some((10 * per_agent, "a test"))).is_ok());
+        let e = check_memory(&sizes, 11, 5, Some((10 * per_agent, "a test"))).unwrap_err();
+        assert!(
+            e.starts_with(
+                "population 11 × at least 1.0 MB per agent (`cortex` 1.0 MB, 10 readings 2.0 kB of it)"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("more than the 10.1 MB of a test"), "{e}");
+        assert!(
+            check_memory(&sizes, usize::MAX, 5, None).is_ok(),
+            "no limit known: no check"
+        );
     }
 }

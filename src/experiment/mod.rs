@@ -290,8 +290,14 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
     // What the brain will allocate, now that the vocabulary is known (an open corpus's too).
-    crate::resources::check_memory(
+    let sizes = crate::scenario::per_agent(
         &scenario.model,
+        &scenario.phases,
+        &scenario.probes,
+        vocabulary.len(),
+    );
+    crate::resources::check_memory(
+        &sizes,
         p,
         vocabulary.len(),
         crate::resources::memory_limit(options.max_memory),

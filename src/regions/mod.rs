@@ -210,7 +210,7 @@ pub trait RegionParams:
 
     /// About what one agent of the region allocates, in bytes, with a vocabulary of
     /// `vocabulary` words: the tables and buffers that grow with its sizes (0: a few kB). What
-    /// the check before a run ([`crate::resources`]) adds up over the model and population.
+    /// the memory check before a run (`resources`) adds up over the model and population.
     fn bytes_per_agent(&self, _vocabulary: usize) -> u64 {
         0
     }

@@ -245,12 +245,6 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         }
     }
     let words = probes::closed_words(&world, &phases);
-    // Where every word is known now, what the model will allocate is too.
-    if let Some(words) = &words {
-        let limit = crate::resources::memory_limit(None);
-        crate::resources::check_memory(&model.spec, population, words.len() + 2, limit)
-            .map_err(|e| source.error(ErrorKind::InvalidValue, de.population.span(), e))?;
-    }
     if let Some(p) = root_value.get_ref().get("probes")
         && !matches!(p.get_ref(), DeValue::Array(_))
     {
@@ -284,6 +278,13 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         )?);
     }
 
+    // Where every word is known now, what the model and its readings will take is too.
+    if let Some(words) = &words {
+        let sizes = per_agent(&model.spec, &phases, &read, words.len() + 2);
+        let limit = crate::resources::memory_limit(None);
+        crate::resources::check_memory(&sizes, population, words.len() + 2, limit)
+            .map_err(|e| source.error(ErrorKind::InvalidValue, de.population.span(), e))?;
+    }
     let plan = model.plan((world.kind(), world.ports()))?;
     let name = de.name.unwrap_or_else(|| {
         source
@@ -345,6 +346,32 @@ fn check_unique_names(
         seen.push((name, span));
     }
     Ok(())
+}
+
+/// What an agent of `model` holds with `vocabulary` words, and the readings `probes` keep of
+/// it over `phases` (at least one per probe and schedule point: a probe's keys count once):
+/// what the memory check before a run adds up ([`crate::resources`]).
+pub fn per_agent<'a>(
+    model: &'a ModelSpec,
+    phases: &[Phase],
+    probes: &[ProbeSpec],
+    vocabulary: usize,
+) -> crate::resources::PerAgent<'a> {
+    let regions = model
+        .regions
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.bytes_per_agent(vocabulary)))
+        .collect();
+    let readings = probes
+        .iter()
+        .flat_map(|p| {
+            let every = p.every.max(1);
+            phases
+                .iter()
+                .map(move |ph| ph.steps / every + u64::from(ph.steps % every != 0))
+        })
+        .fold(0u64, u64::saturating_add);
+    crate::resources::PerAgent { regions, readings }
 }
 
 /// What a file is: a model (has `[regions]`) or a scenario (has `model = …`).
