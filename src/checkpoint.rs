@@ -12,7 +12,8 @@
 //!
 //! where the header holds the small values and, per array, its shape and byte offset, and the
 //! last four bytes are the CRC-32 (IEEE, little-endian) of everything before them: a file with
-//! a flipped bit or a lost tail is refused, never resumed from.
+//! a flipped bit or a lost tail is refused, never resumed from. Format 1 (no checksum) is
+//! still read.
 //! On the CPU device a resumed run reproduces an uninterrupted one bit for bit.
 
 use std::collections::BTreeMap;
@@ -27,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::signal::Signal;
 
 const MAGIC: &[u8] = b"VALENCE-CHECKPOINT 2\n";
-/// The first version's header line: files without a checksum.
+/// The first version's header line: files without a checksum, still read (runs started by an
+/// earlier valence resume).
 const MAGIC_1: &[u8] = b"VALENCE-CHECKPOINT 1\n";
 
 /// The saved state of one component (a region, the world, the probes, the run loop), keyed by
@@ -233,27 +235,24 @@ impl Snapshot {
     /// Parses a file's bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Snapshot> {
         let bad = |what: &str| Error::Run(format!("{}: not a valence checkpoint ({what})", path.display()));
-        if bytes.starts_with(MAGIC_1) {
-            return Err(Error::Run(format!(
-                "{}: a checkpoint of an earlier valence (format 1, without a checksum); start \
-                 the run again",
-                path.display()
-            )));
-        }
-        if !bytes.starts_with(MAGIC) {
+        let rest = if let Some(rest) = bytes.strip_prefix(MAGIC_1) {
+            // An earlier valence's checkpoint: read as it is, there is no checksum to verify.
+            rest
+        } else if bytes.starts_with(MAGIC) {
+            let Some((body, crc)) = bytes.split_last_chunk::<4>() else {
+                return Err(bad("truncated"));
+            };
+            if body.len() < MAGIC.len() || crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+                return Err(Error::Run(format!(
+                    "{}: the checkpoint is damaged (its checksum does not match: changed or cut \
+                     off after it was written); it cannot be resumed from",
+                    path.display()
+                )));
+            }
+            &body[MAGIC.len()..]
+        } else {
             return Err(bad("no header line"));
-        }
-        let Some((body, crc)) = bytes.split_last_chunk::<4>() else {
-            return Err(bad("truncated"));
         };
-        if body.len() < MAGIC.len() || crc32fast::hash(body) != u32::from_le_bytes(*crc) {
-            return Err(Error::Run(format!(
-                "{}: the checkpoint is damaged (its checksum does not match: changed or cut off \
-                 after it was written); it cannot be resumed from",
-                path.display()
-            )));
-        }
-        let rest = &body[MAGIC.len()..];
         if rest.len() < 8 {
             return Err(bad("truncated"));
         }
@@ -355,11 +354,9 @@ mod tests {
                 );
             }
         }
-        let mut old = b"VALENCE-CHECKPOINT 1\n".to_vec();
-        old.extend_from_slice(&bytes[MAGIC.len()..]);
-        let err = Snapshot::from_bytes(&old, Path::new("c.bin"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("an earlier valence (format 1"), "{err}");
+        // A checkpoint of the first format (no checksum) is still read.
+        let mut old = MAGIC_1.to_vec();
+        old.extend_from_slice(&bytes[MAGIC.len()..bytes.len() - 4]);
+        assert_eq!(Snapshot::from_bytes(&old, Path::new("c.bin")).unwrap(), s);
     }
 }

@@ -220,15 +220,24 @@ pub fn csv_records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>,
 
 /// Reads a `metrics.csv` back (names with commas, quotes or line breaks as [`to_csv`] quotes them).
 pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
+    parse_csv(&read_text(path)?, path)
+}
+
+/// The text of a regular file (a directory or device refused unread).
+pub fn read_text(path: &Path) -> Result<String> {
     crate::error::regular_file(path)?;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Parses a `metrics.csv` text; `path` names it in errors.
+pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<Row>> {
     let bad = |line: usize| {
         Error::Run(format!(
             "{}:{line}: expected `phase,step,agent,probe,key,value`",
             path.display()
         ))
     };
-    let records = csv_records(&text).map_err(|line| {
+    let records = csv_records(text).map_err(|line| {
         Error::Run(format!(
             "{}:{line}: a quoted field is never closed",
             path.display()

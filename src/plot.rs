@@ -455,16 +455,22 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
     Ok(written)
 }
 
-/// Writes a figure, or — when the data could not be drawn (every reading NaN, say) — says so on
-/// stderr and goes on: a run's other figures and its summary are not lost to one plot. Errors
-/// writing the files are errors.
+/// Writes a figure, or — when its data has nothing to draw (every reading NaN, no points) —
+/// says so on stderr and goes on: a run's other figures and its summary are not lost to one
+/// probe that read NaN. Any other error (drawing, encoding, writing) is an error.
 fn keep(written: &mut Vec<PathBuf>, figure: Result<Figure>, stem: &Path) -> Result<()> {
     match figure {
         Ok(f) => written.extend(f.write(stem)?),
-        Err(e) => eprintln!("valence: warning: {e}; {} not drawn", stem.display()),
+        Err(e) if NOTHING_TO_DRAW.iter().any(|m| e.to_string().ends_with(m)) => {
+            eprintln!("valence: warning: {e}; {} not drawn", stem.display())
+        }
+        Err(e) => return Err(e),
     }
     Ok(())
 }
+
+/// How the figure makers say their data has nothing to draw.
+const NOTHING_TO_DRAW: [&str; 2] = [": no finite readings", ": no points"];
 
 /// `plots/`, joined only with names made safe as file names.
 struct PlotDir<'a>(&'a Path);
@@ -476,12 +482,13 @@ impl PlotDir<'_> {
 }
 
 /// A name as a file stem: letters, digits, `_`, `-` and `.` kept, anything else (a path
-/// separator, a space) made `_`, a leading `.` made `_`, at most 100 characters; a name that is
-/// already safe (every name `validate` accepts for a probe) is unchanged.
+/// separator, a space) made `_`, a leading `.` made `_`, at most 128 characters; a name that is
+/// already safe is unchanged, with its prefix or suffix (a probe's name, at most 100
+/// characters, as `dose_<name>` or `<name>_correlation`).
 pub fn file_stem(name: &str) -> String {
     let mut stem: String = name
         .chars()
-        .take(100)
+        .take(128)
         .map(|c| match c.is_ascii_alphanumeric() || "_-.".contains(c) {
             true => c,
             false => '_',
@@ -722,7 +729,10 @@ mod tests {
         assert_eq!(file_stem("cos/ine"), "cos_ine");
         assert_eq!(file_stem(""), "_");
         assert_eq!(file_stem("v1.5_a-b"), "v1.5_a-b");
-        assert_eq!(file_stem(&"x".repeat(1000)).len(), 100);
+        assert_eq!(file_stem(&"x".repeat(1000)).len(), 128);
+        let longest = "p".repeat(100);
+        let correlation = format!("{longest}_correlation");
+        assert_eq!(file_stem(&correlation), correlation, "a suffix is not cut off");
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("run");
         let rows: Vec<Row> = ["../../ESCAPED", "v1.5"]

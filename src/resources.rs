@@ -40,17 +40,25 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     (n.is_finite() && n >= 0.0).then(|| (n * (1u64 << shift) as f64).min(u64::MAX as f64) as u64)
 }
 
-/// The memory limit: `option`, else `VALENCE_MAX_MEMORY`, else the machine's memory.
-pub fn memory_limit(option: Option<u64>) -> Option<(u64, &'static str)> {
+/// The memory limit: `option`, else `VALENCE_MAX_MEMORY` (an error if it is set and not a
+/// size), else the machine's memory (`None` where it cannot be read).
+pub fn memory_limit(option: Option<u64>) -> Result<Option<(u64, &'static str)>, String> {
     if let Some(b) = option {
-        return Some((b, "the run's `max_memory`"));
+        return Ok(Some((b, "the run's `max_memory`")));
     }
-    if let Some(b) = std::env::var("VALENCE_MAX_MEMORY")
-        .ok()
-        .and_then(|v| parse_bytes(&v))
-    {
-        return Some((b, "VALENCE_MAX_MEMORY"));
+    if let Ok(v) = std::env::var("VALENCE_MAX_MEMORY") {
+        return match parse_bytes(&v) {
+            Some(b) => Ok(Some((b, "VALENCE_MAX_MEMORY"))),
+            None => Err(format!(
+                "VALENCE_MAX_MEMORY = `{v}`: expected a size in bytes, e.g. `64G`, `512M`"
+            )),
+        };
     }
+    Ok(machine_memory().map(|b| (b, "this machine's memory")))
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn machine_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let kb: u64 = info
         .lines()
@@ -60,7 +68,7 @@ pub fn memory_limit(option: Option<u64>) -> Option<(u64, &'static str)> {
         .trim()
         .parse()
         .ok()?;
-    Some((kb.saturating_mul(1024), "this machine's memory"))
+    Some(kb.saturating_mul(1024))
 }
 
 /// A byte count for people: `41.0 GB`, `3.1 MB`, `512 B` (powers of 1000).

@@ -64,7 +64,7 @@ fn resumes_exactly(s: &Scenario) {
     let kept: Vec<&str> = text.lines().take(point.rows + 1).collect();
     let tail = "later,99,0,p,k,1.5\nlater,100,0,\"cut off";
     std::fs::write(cut.path().join("metrics.csv"), kept.join("\n") + "\n" + tail).unwrap();
-    let stale = cut.path().join(".summary.json.4242-0.tmp");
+    let stale = cut.path().join(".summary.json.4000000000-0.tmp"); // no such process
     std::fs::write(&stale, "{\"half\": ").unwrap();
     resume(cut.path(), Some(s), &common::options(cut.path())).unwrap();
     assert!(!stale.exists(), "{}: a stale temporary file was left", s.name);

@@ -189,10 +189,12 @@ fn claim_new_dir(base: &Path) -> Result<PathBuf> {
     unreachable!("the loop returns")
 }
 
-/// An exclusive claim on a run directory: the file `.lock` holding this process's id, made
-/// with `create_new` and removed when the run returns (or unwinds). A lock whose process is
-/// gone (killed) is stale and taken over; on systems without `/proc`, every lock is taken as
-/// stale.
+/// An exclusive claim on a run directory: the file `.lock` holding this process's id and host
+/// name, made with `create_new` and removed when the run returns (or unwinds). A lock whose
+/// process is gone (killed) is stale and taken over; so is one with this process's id that
+/// this process does not hold (a reused id after a restart). A lock from another host (a
+/// shared file system) is respected, as its process cannot be seen from here. On systems
+/// without `/proc`, every lock from this host is taken as stale.
 struct RunLock {
     path: PathBuf,
 }
@@ -208,15 +210,17 @@ impl RunLock {
             {
                 Ok(mut f) => {
                     use std::io::Write as _;
-                    f.write_all(std::process::id().to_string().as_bytes())
+                    f.write_all(format!("{}\n{}\n", std::process::id(), host_name()).as_bytes())
                         .map_err(|e| Error::io(&path, e))?;
+                    held_locks().push(path.clone());
                     return Ok(RunLock { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     if let Some(pid) = run_dir_holder(dir) {
                         return Err(Error::Run(format!(
                             "run directory {} is in use by process {pid} (its `.lock`); wait for \
-                             that run, or give another `--out`",
+                             that run, or give another `--out` (if that process is gone, on \
+                             another host, remove the `.lock`)",
                             dir.display(),
                         )));
                     }
@@ -233,15 +237,38 @@ impl RunLock {
     }
 }
 
-/// The process that holds a run directory (its `.lock`), if it is alive: a run is writing it.
+/// The process that holds a run directory (its `.lock`), if it is alive — a run is writing
+/// it — or on another host, where it cannot be seen.
 pub fn run_dir_holder(dir: &Path) -> Option<u32> {
-    let holder = std::fs::read_to_string(dir.join(".lock")).ok()?;
-    let pid = holder.trim().parse::<u32>().ok()?;
+    let path = dir.join(".lock");
+    let holder = std::fs::read_to_string(&path).ok()?;
+    let mut lines = holder.lines();
+    let pid = lines.next()?.trim().parse::<u32>().ok()?;
+    if lines.next().is_some_and(|h| h.trim() != host_name()) {
+        return Some(pid);
+    }
+    if pid == std::process::id() {
+        return held_locks().contains(&path).then_some(pid);
+    }
     Path::new("/proc").join(pid.to_string()).exists().then_some(pid)
+}
+
+/// The locks this process holds.
+fn held_locks() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`), or empty where it cannot be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
+        held_locks().retain(|p| *p != self.path);
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -257,7 +284,18 @@ fn remove_stale_temporaries(dir: &Path) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') && name.ends_with(".tmp") && entry.path().is_file() {
+            // `.NAME.PID-N.tmp`, of a process that is gone (or of this one, from before).
+            let pid = name
+                .strip_prefix('.')
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(_, pid_call)| pid_call.split_once('-'))
+                .filter(|(_, call)| call.parse::<u64>().is_ok())
+                .and_then(|(pid, _)| pid.parse::<u32>().ok());
+            let gone = pid.is_some_and(|pid| {
+                pid == std::process::id() || !Path::new("/proc").join(pid.to_string()).exists()
+            });
+            if gone && entry.path().is_file() {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -283,6 +321,15 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     // The directory is this run's until it returns: a second run into it is refused.
     let _lock = RunLock::acquire(&dir)?;
     remove_stale_temporaries(&dir);
+    // What an earlier run into the directory left must not pass for this run's: its summary
+    // (which marks a finished run) until this one writes its own, and — for a fresh start — its
+    // checkpoint.
+    for (file, stale) in [("summary.json", true), ("checkpoint.bin", resume.is_none())] {
+        let path = dir.join(file);
+        if stale && path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
     let resolved = scenario.to_toml();
     write_atomic(&dir.join("scenario.toml"), resolved.as_bytes())?;
 
@@ -300,7 +347,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
         &sizes,
         p,
         vocabulary.len(),
-        crate::resources::memory_limit(options.max_memory),
+        crate::resources::memory_limit(options.max_memory).map_err(Error::Run)?,
     )
     .map_err(|e| Error::Run(format!("scenario `{}`: {e}", scenario.name)))?;
     let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
@@ -324,7 +371,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             let wrong = |found: String| {
                 Error::Run(format!(
                     "{}: {found}, not the {} readings the checkpoint saw; the run directory \
-                     was changed after the run wrote it",
+                     was changed after the checkpoint was written",
                     path.display(),
                     at.rows
                 ))
@@ -332,10 +379,18 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             match at.bytes {
                 Some(bytes) => {
                     // Readings appended after the checkpoint (perhaps a line cut off by a kill)
-                    // are cut back: the run goes on from the checkpoint's prefix.
-                    let len = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-                    if len < bytes {
-                        return Err(wrong(format!("{len} bytes of readings")));
+                    // are cut back: the run goes on from the checkpoint's prefix, once that
+                    // prefix is checked to hold the checkpoint's readings.
+                    let text = crate::metrics::read_text(&path)?;
+                    let len = text.len() as u64;
+                    let Some(prefix) = usize::try_from(bytes).ok().and_then(|b| text.get(..b)) else {
+                        return Err(wrong(format!(
+                            "{len} bytes of readings where the checkpoint wrote {bytes}"
+                        )));
+                    };
+                    let rows = crate::metrics::parse_csv(prefix, &path)?;
+                    if rows.len() != at.rows {
+                        return Err(wrong(format!("{} readings", rows.len())));
                     }
                     if len > bytes {
                         let f = std::fs::OpenOptions::new()
@@ -345,10 +400,6 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                         f.set_len(bytes)
                             .and_then(|_| f.sync_all())
                             .map_err(|e| Error::io(&path, e))?;
-                    }
-                    let rows = read_csv(&path)?;
-                    if rows.len() != at.rows {
-                        return Err(wrong(format!("{} readings", rows.len())));
                     }
                     Recorder::resume(&dir, rows, bytes)
                 }
@@ -365,6 +416,10 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
             }
         }
         None => Recorder::new(&dir),
+    };
+    let output_check_every: u64 = match options.device {
+        DeviceChoice::Cpu => 1,
+        _ => 32,
     };
     let every = scenario.checkpoint_every;
     if every > 0 && resume.is_none() {
@@ -445,11 +500,14 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                 .filter(|(_, pr)| last || k % pr.every == 0)
                 .filter(|(_, pr)| phase.replay.is_none() || !pr.reads_world())
                 .collect();
-            // Every tick the regions' outputs (a few values each) are checked; when probes are
-            // due, and at the end of a phase, all their learnable state.
-            let diverged = match due.is_empty() && !last {
-                true => brain.divergent_output(),
-                false => brain.divergent_output().or_else(|| brain.first_divergent()),
+            // The regions' outputs (a few values each) every tick on the CPU, every 32nd on a
+            // GPU (each check reads them back); when probes are due, and at the end of a
+            // phase, all their learnable state.
+            let outputs_due = output_check_every == 1 || step.is_multiple_of(output_check_every);
+            let diverged = match (due.is_empty() && !last, outputs_due) {
+                (true, true) => brain.divergent_output(),
+                (true, false) => None,
+                (false, _) => brain.divergent_output().or_else(|| brain.first_divergent()),
             };
             if let Some((region, agent)) = diverged {
                 recorder.flush()?;
@@ -646,10 +704,25 @@ mod tests {
         {
             let _lock = RunLock::acquire(dir.path()).unwrap();
             let holder = std::fs::read_to_string(dir.path().join(".lock")).unwrap();
-            assert_eq!(holder, std::process::id().to_string());
+            assert_eq!(
+                holder.lines().next(),
+                Some(std::process::id().to_string().as_str())
+            );
             assert!(RunLock::acquire(dir.path()).is_err(), "this process holds it");
         }
         assert!(!dir.path().join(".lock").exists());
+        // A lock with this process's id that this process does not hold is stale (an id
+        // reused after a restart); one from another host is respected.
+        std::fs::write(
+            dir.path().join(".lock"),
+            format!("{}\n{}\n", std::process::id(), host_name()),
+        )
+        .unwrap();
+        assert_eq!(run_dir_holder(dir.path()), None);
+        drop(RunLock::acquire(dir.path()).unwrap());
+        std::fs::write(dir.path().join(".lock"), "4242\nanother-host\n").unwrap();
+        assert_eq!(run_dir_holder(dir.path()), Some(4242));
+        assert!(RunLock::acquire(dir.path()).is_err());
     }
 
     #[test]

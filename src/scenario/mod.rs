@@ -281,7 +281,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
     // Where every word is known now, what the model and its readings will take is too.
     if let Some(words) = &words {
         let sizes = per_agent(&model.spec, &phases, &read, words.len() + 2);
-        let limit = crate::resources::memory_limit(None);
+        let limit = crate::resources::memory_limit(None).map_err(crate::error::Error::Run)?;
         crate::resources::check_memory(&sizes, population, words.len() + 2, limit)
             .map_err(|e| source.error(ErrorKind::InvalidValue, de.population.span(), e))?;
     }
@@ -357,10 +357,19 @@ pub fn per_agent<'a>(
     probes: &[ProbeSpec],
     vocabulary: usize,
 ) -> crate::resources::PerAgent<'a> {
+    // Each region at its largest: as the model has it, or as a phase changes it.
     let regions = model
         .regions
         .iter()
-        .map(|(n, s)| (n.as_str(), s.bytes_per_agent(vocabulary)))
+        .map(|(n, s)| {
+            let changed = phases
+                .iter()
+                .flat_map(|ph| ph.regions.iter())
+                .filter(|(m, _)| m == n)
+                .map(|(_, s)| s.bytes_per_agent(vocabulary));
+            let most = changed.fold(s.bytes_per_agent(vocabulary), u64::max);
+            (n.as_str(), most)
+        })
         .collect();
     let readings = probes
         .iter()

@@ -118,7 +118,8 @@ pub fn parse_model(source: SourceFile) -> Result<ModelSource> {
             })
         };
         let (from, to) = (endpoint(&e.from)?, endpoint(&e.to)?);
-        if let Some(i) = edges.iter().position(|x: &EdgeSpec| x.from == from && x.to == to) {
+        let same = |x: &EdgeSpec| x.from == from && x.to == to && x.delay == e.delay;
+        if let Some(i) = edges.iter().position(same) {
             let line = source.locate(spans.edges[i][2].start).line;
             return Err(source.error_with_help(
                 ErrorKind::Duplicate,

@@ -378,22 +378,23 @@ pub fn text_files(config: &TextConfig) -> std::result::Result<Vec<PathBuf>, Worl
     Ok(files)
 }
 
-/// Regular files under `p` (special files skipped), folders in name order, at most 32 folders
-/// deep: a link that loops back cannot recurse without end.
+/// Regular files under `p` (special files skipped), folders in name order, each folder once
+/// (by its canonical path: a link that loops back is not followed again) and at most 32 deep.
 fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-    walk_to(p, out, 32)
+    walk_to(p, out, 32, &mut std::collections::HashSet::new())
 }
 
-fn walk_to(p: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+fn walk_to(p: &Path, out: &mut Vec<PathBuf>, depth: usize, seen: &mut std::collections::HashSet<PathBuf>) {
     if p.is_file() {
         out.push(p.to_path_buf());
     } else if depth > 0
+        && std::fs::canonicalize(p).is_ok_and(|c| seen.insert(c))
         && let Ok(entries) = std::fs::read_dir(p)
     {
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for q in paths {
-            walk_to(&q, out, depth - 1);
+            walk_to(&q, out, depth - 1, seen);
         }
     }
 }

@@ -140,3 +140,41 @@ fn resuming_without_a_checkpoint_or_from_a_broken_one_says_what_is_missing() {
         other => panic!("expected a checkpoint error, got {other}"),
     }
 }
+
+/// A `metrics.csv` that no longer starts with the readings the checkpoint saw (changed after
+/// it was written) is refused before anything is cut from it; a damaged checkpoint is refused.
+#[test]
+fn readings_that_do_not_match_the_checkpoint_are_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = SCENARIO.replace("population = 3\n", "population = 3\ncheckpoint_every = 50\n");
+    let s = scenario(&with, dir.path());
+    let out = dir.path().join("run");
+    run(&s, &common::options(&out)).unwrap();
+    let metrics = out.join("metrics.csv");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    // One reading removed near the start: the checkpoint's prefix now holds one fewer.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(1);
+    let changed = lines.join("\n") + "\n";
+    std::fs::write(&metrics, &changed).unwrap();
+    let e = resume(&out, Some(&s), &common::options(&out)).unwrap_err();
+    assert!(
+        e.to_string().contains("not the") && e.to_string().contains("readings the checkpoint saw"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&metrics).unwrap(),
+        changed,
+        "the readings were cut"
+    );
+
+    // A flipped bit in the checkpoint.
+    std::fs::write(&metrics, &text).unwrap();
+    let path = out.join("checkpoint.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    let e = resume(&out, Some(&s), &common::options(&out)).unwrap_err();
+    assert!(e.to_string().contains("the checkpoint is damaged"), "{e}");
+}
