@@ -5,19 +5,22 @@ use std::path::Path;
 use valence::experiment::{RunOptions, read_csv};
 use valence::sweep::{ERROR_FILE, SweepSpec, check_sweep, merge, merged_csv, run_sweep};
 
-#[test]
-fn two_shards_run_every_run_once_and_merge_keeps_every_row() {
+/// A sweep of the shipped mere-exposure scenario in a new folder: `sweep.toml` with `rest`
+/// (seeds and grid) after its `scenario`. Returns the folder and the sweep file.
+fn mere_exposure_sweep(rest: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mere_exposure.toml");
     let sweep = dir.path().join("sweep.toml");
-    std::fs::write(
-        &sweep,
-        format!(
-            "schema = 1\nscenario = {:?}\nseeds = [1, 2]\n[grid]\npopulation = [2]\n\"phases.0.steps\" = [200, 400]\n\"phases.1.steps\" = [100]\n",
-            scenario.display().to_string()
-        ),
-    )
-    .unwrap();
+    let head = format!("schema = 1\nscenario = {:?}\n", scenario.display().to_string());
+    std::fs::write(&sweep, head + rest).unwrap();
+    (dir, sweep)
+}
+
+#[test]
+fn two_shards_run_every_run_once_and_merge_keeps_every_row() {
+    let (dir, sweep) = mere_exposure_sweep(
+        "seeds = [1, 2]\n[grid]\npopulation = [2]\n\"phases.0.steps\" = [200, 400]\n\"phases.1.steps\" = [100]\n",
+    );
     let out = dir.path().join("runs");
     let options = RunOptions::default();
     let a = run_sweep(&sweep, &out, 0, 2, &options).unwrap().runs;
@@ -93,17 +96,9 @@ fn the_shipped_sweep_expands() {
 /// what finished (#17, item 5).
 #[test]
 fn a_bad_grid_point_fails_alone_and_merge_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mere_exposure.toml");
-    let sweep = dir.path().join("sweep.toml");
-    std::fs::write(
-        &sweep,
-        format!(
-            "schema = 1\nscenario = {:?}\n[grid]\npopulation = [2]\n\"phases.0.steps\" = [100, 0, 150]\n\"phases.1.steps\" = [50]\n",
-            scenario.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (dir, sweep) = mere_exposure_sweep(
+        "[grid]\npopulation = [2]\n\"phases.0.steps\" = [100, 0, 150]\n\"phases.1.steps\" = [50]\n",
+    );
     // `validate` finds it, in the sweep file, at the key that made the scenario fail.
     let e = check_sweep(&sweep).unwrap_err();
     let at = e.location().unwrap_or_else(|| panic!("not located: {e}"));
@@ -153,17 +148,9 @@ fn a_bad_grid_point_fails_alone_and_merge_names_it() {
 /// twice into the same files (#17, item 1).
 #[test]
 fn a_run_another_process_holds_is_left_to_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mere_exposure.toml");
-    let sweep = dir.path().join("sweep.toml");
-    std::fs::write(
-        &sweep,
-        format!(
-            "schema = 1\nscenario = {:?}\nseeds = [1, 2]\n[grid]\npopulation = [2]\n\"phases.0.steps\" = [100]\n\"phases.1.steps\" = [50]\n",
-            scenario.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (dir, sweep) = mere_exposure_sweep(
+        "seeds = [1, 2]\n[grid]\npopulation = [2]\n\"phases.0.steps\" = [100]\n\"phases.1.steps\" = [50]\n",
+    );
     let out = dir.path().join("runs");
     let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
     std::fs::create_dir_all(out.join("run0000-seed1")).unwrap();

@@ -131,6 +131,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What a caught panic said.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 /// Whether an error says where: a file, line and column, or — a file that cannot be read — the
 /// file's path.
 fn located(e: &Error) -> bool {
@@ -171,11 +179,7 @@ fn mutated_shipped_files_never_panic_and_every_error_is_located() {
             }
             match std::panic::catch_unwind(AssertUnwindSafe(|| check(path, mutant.clone()))) {
                 Err(p) => {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
+                    let msg = panic_message(&*p);
                     panics.push(format!(
                         "{} case {case}: {msg}\n--- mutant ---\n{mutant}",
                         path.display()
@@ -259,13 +263,7 @@ fn mutants_that_validate_also_run() {
             let what = match outcome {
                 Ok(Ok(_)) => continue,
                 Ok(Err(e)) => format!("refused: {e}"),
-                Err(p) => format!(
-                    "panicked: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                ),
+                Err(p) => format!("panicked: {}", panic_message(&*p)),
             };
             failures.push(format!(
                 "{} case {case}: validated, then the run {what}\n--- mutant ---\n{mutant}",
