@@ -314,10 +314,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let path = out.join("merged.csv");
             let csv = valence::sweep::merged_csv(&columns, &runs, allow_incomplete);
             valence::experiment::write_atomic(&path, csv.as_bytes())?;
-            let unfinished = runs.iter().filter(|r| !r.complete).count();
+            let unfinished: Vec<_> = runs.iter().filter(|r| !r.complete).collect();
+            let with_rows = unfinished.iter().filter(|r| !r.rows.is_empty()).count();
             println!(
-                "{} runs ({unfinished} unfinished, marked) → {}",
+                "{} runs ({} unfinished: {with_rows} with readings, marked `complete = false`; the \
+                 others have none) → {}",
                 runs.len(),
+                unfinished.len(),
                 path.display()
             );
             Ok(ExitCode::SUCCESS)
