@@ -64,6 +64,38 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A tick label as a person writes it (#23): integers without `.0` (`3`, not `3.0`),
+/// thousands and millions as `20k`, `1.5M`, never `-0` (nor a rounding error's `-1e-16`),
+/// other numbers with at most three decimals (trailing zeros dropped), and very small ones in
+/// scientific notation.
+pub fn tick_label(v: &f64) -> String {
+    let v = *v;
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let trim = |s: String| -> String {
+        let s = match s.contains('.') {
+            true => s.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => s,
+        };
+        if s == "-0" { "0".to_string() } else { s }
+    };
+    let a = v.abs();
+    // A tick at 0 computed as 0.1 × k can come out as −1e−16.
+    if a < 1e-9 {
+        return "0".to_string();
+    }
+    if a >= 1e6 {
+        trim(format!("{:.1}", v / 1e6)) + "M"
+    } else if a >= 1e3 {
+        trim(format!("{:.1}", v / 1e3)) + "k"
+    } else if a == 0.0 || a >= 1e-3 {
+        trim(format!("{v:.3}"))
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
 /// A diverging colour scale on [−1, 1]: white at 0, red toward +1, blue toward −1.
 fn diverging(x: f64) -> RGBColor {
     let x = x.clamp(-1.0, 1.0);
@@ -182,6 +214,8 @@ fn draw_curves<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
         .draw()
         .map_err(|e| err(e.to_string()))?;
     for (i, (key, curve)) in keys.iter().take(MAX_KEYS).enumerate() {
@@ -249,6 +283,7 @@ fn draw_bars<DB: DrawingBackend>(
             }
         })
         .y_desc(y_label)
+        .y_label_formatter(&tick_label)
         .draw()
         .map_err(|e| err(e.to_string()))?;
     for (i, (_, (lo, mid, hi))) in bars.iter().enumerate() {
@@ -345,6 +380,8 @@ fn draw_dose<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(format!("co-occurrences with `{partner}` (median across agents)"))
         .y_desc("valence: median, 10–90% across agents")
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
         .draw()
         .map_err(|e| err(e.to_string()))?;
     let color = Palette99::pick(0).to_rgba();
@@ -704,6 +741,47 @@ mod tests {
             &svg[..200]
         );
         assert_eq!(&figure.png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    /// Tick labels a person would write: no `.0`, no `-0`, thousands as `k` (#23, item 3).
+    #[test]
+    fn tick_labels_read_as_a_person_writes_them() {
+        let cases = [
+            (20000.0, "20k"),
+            (1500.0, "1.5k"),
+            (2_500_000.0, "2.5M"),
+            (3.0, "3"),
+            (-0.0, "0"),
+            (-0.0001, "-1e-4"),
+            (0.25, "0.25"),
+            (0.30000000000000004, "0.3"),
+            (-0.0004, "-4e-4"),
+            (-12.5, "-12.5"),
+            (0.0, "0"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(tick_label(&v), want, "{v}");
+        }
+        // A curve's SVG: no label ends in `.0` or reads `-0`.
+        let mut curve = Curve::new();
+        for step in [0u64, 10_000, 20_000, 30_000] {
+            curve.insert(step, (-0.5, 0.0, 0.5));
+        }
+        let fig = plot_probe("t", &[("k".to_string(), curve)].into()).unwrap();
+        let labels: Vec<&str> = fig
+            .svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next())
+            .map(str::trim)
+            .collect();
+        assert!(labels.contains(&"20k"), "{labels:?}");
+        for l in &labels {
+            assert!(
+                !l.ends_with(".0") && *l != "-0" && !l.contains("e-16"),
+                "tick label `{l}`"
+            );
+        }
+        assert!(labels.contains(&"0") && labels.contains(&"-0.5"), "{labels:?}");
     }
 
     #[test]
