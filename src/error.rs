@@ -206,6 +206,10 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A figure whose data has nothing to draw (every reading NaN, no points): a run warns and
+    /// goes on without it.
+    #[error("{0}")]
+    NothingToDraw(String),
     /// Any other run-time failure, its context in the message.
     #[error("{0}")]
     Run(String),
@@ -309,8 +313,7 @@ pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
 /// file: errors name the path and say what it is.
 pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>> {
     let refuse = |what: String| Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
-    regular_file(path)?;
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let meta = regular_file(path)?;
     if meta.len() > max {
         return Err(refuse(format!(
             "{} bytes, more than the {max} such a file may have",
@@ -328,9 +331,10 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Checks that `path` is a regular file (following links): a missing path is "not found", a
-/// directory or a special file (pipe, socket, device) says what it is instead.
-pub fn regular_file(path: &Path) -> Result<()> {
+/// Checks that `path` is a regular file (following links) and returns its metadata: a missing
+/// path is "not found", a directory or a special file (pipe, socket, device) says what it is
+/// instead.
+pub fn regular_file(path: &Path) -> Result<std::fs::Metadata> {
     let refuse = |what: &str| {
         Error::io(
             path,
@@ -346,7 +350,7 @@ pub fn regular_file(path: &Path) -> Result<()> {
             "is not a regular file (a pipe, a socket or a device); give a file",
         ));
     }
-    Ok(())
+    Ok(meta)
 }
 
 /// The text of a file with the name the user gave it, so that byte spans become `file:line:col`.
@@ -363,8 +367,13 @@ impl SourceFile {
     /// (a directory, a pipe or a device such as `/dev/zero` is refused before reading), in
     /// UTF-8 (an invalid byte is a located error); a missing file is an I/O error naming it.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = read_regular(path, MAX_SOURCE_BYTES)?;
+        SourceFile::read_at_most(path.as_ref(), MAX_SOURCE_BYTES)
+    }
+
+    /// Reads a text file as [`SourceFile::read`] does, of at most `max` bytes (a data file:
+    /// a lexicon).
+    pub fn read_at_most(path: &Path, max: u64) -> Result<Self> {
+        let bytes = read_regular(path, max)?;
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => {

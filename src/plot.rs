@@ -73,15 +73,13 @@ pub fn tick_label(v: &f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }
-    let trim = |s: String| -> String {
-        let s = match s.contains('.') {
-            true => s.trim_end_matches('0').trim_end_matches('.').to_string(),
-            false => s,
-        };
-        if s == "-0" { "0".to_string() } else { s }
+    // Below 1e-3 the scientific branch takes over, so no rounding here reaches `-0`.
+    let trim = |s: String| match s.contains('.') {
+        true => s.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => s,
     };
     let a = v.abs();
-    // A tick at 0 computed as 0.1 × k can come out as −1e−16.
+    // 0 and −0, and a tick at 0 computed as 0.1 × k that comes out as −1e−16.
     if a < 1e-9 {
         return "0".to_string();
     }
@@ -89,7 +87,7 @@ pub fn tick_label(v: &f64) -> String {
         trim(format!("{:.1}", v / 1e6)) + "M"
     } else if a >= 1e3 {
         trim(format!("{:.1}", v / 1e3)) + "k"
-    } else if a == 0.0 || a >= 1e-3 {
+    } else if a >= 1e-3 {
         trim(format!("{v:.3}"))
     } else {
         format!("{v:.0e}")
@@ -196,7 +194,9 @@ fn draw_curves<DB: DrawingBackend>(
         y1 = y1.max(hi);
     }
     if x0 > x1 || !y0.is_finite() || !y1.is_finite() {
-        return Err(err("no finite readings".into()));
+        return Err(Error::NothingToDraw(format!(
+            "plot `{title}`: no finite readings"
+        )));
     }
     if x0 == x1 {
         x1 = x0 + 1;
@@ -359,7 +359,7 @@ fn draw_dose<DB: DrawingBackend>(
 ) -> Result<()> {
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
     if points.is_empty() {
-        return Err(err("no points".into()));
+        return Err(Error::NothingToDraw(format!("plot `{title}`: no points")));
     }
     let x1 = points.iter().map(|p| p.dose.2).fold(1.0f32, f32::max) as f64 * 1.08;
     let y0 = points.iter().map(|p| p.valence.0).fold(f32::INFINITY, f32::min) as f64;
@@ -498,16 +498,13 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
 fn keep(written: &mut Vec<PathBuf>, figure: Result<Figure>, stem: &Path) -> Result<()> {
     match figure {
         Ok(f) => written.extend(f.write(stem)?),
-        Err(e) if NOTHING_TO_DRAW.iter().any(|m| e.to_string().ends_with(m)) => {
+        Err(e @ Error::NothingToDraw(_)) => {
             eprintln!("valence: warning: {e}; {} not drawn", stem.display())
         }
         Err(e) => return Err(e),
     }
     Ok(())
 }
-
-/// How the figure makers say their data has nothing to draw.
-const NOTHING_TO_DRAW: [&str; 2] = [": no finite readings", ": no points"];
 
 /// `plots/`, joined only with names made safe as file names.
 struct PlotDir<'a>(&'a Path);

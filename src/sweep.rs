@@ -370,7 +370,9 @@ pub fn merge(path: &Path, out: &Path, allow_incomplete: bool) -> Result<(Vec<Str
     let columns: Vec<String> = spec.grid.keys().cloned().collect();
     let mut all = Vec::new();
     let mut missing = Vec::new();
-    for r in spec.runs() {
+    let runs = spec.runs();
+    let total = runs.len();
+    for r in runs {
         let dir = out.join(&r.id);
         let metrics = dir.join("metrics.csv");
         let complete = dir.join("summary.json").is_file();
@@ -399,7 +401,7 @@ pub fn merge(path: &Path, out: &Path, allow_incomplete: bool) -> Result<(Vec<Str
              skipped, interrupted ones resume), or merge with `--allow-incomplete` to include \
              them marked `complete = false`",
             missing.len(),
-            spec.runs().len(),
+            total,
             out.display(),
             missing.join("\n")
         )));

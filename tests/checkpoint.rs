@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 use valence::experiment::{RunPoint, checkpoint_path, resume, run};
 use valence::scenario::{Scenario, load_scenario};
 
+/// Asserts that a `valence` command succeeded, showing its stderr if not.
+fn succeeded(out: &std::process::Output) {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -193,18 +198,14 @@ fn a_killed_run_resumes_to_the_same_metrics() {
         .arg(&killed)
         .output()
         .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    succeeded(&resumed);
     let uninterrupted = Command::new(valence)
         .args(["run", "--quiet", "--out"])
         .arg(&whole)
         .arg(&scenario)
         .output()
         .unwrap();
-    assert!(uninterrupted.status.success());
+    succeeded(&uninterrupted);
     assert!(
         files(&killed) == files(&whole),
         "resumed run differs from the uninterrupted one"
@@ -235,7 +236,7 @@ fn a_run_with_relative_data_paths_resumes_from_another_directory() {
         .args(["run", "--quiet", "--out", "../run", "s.toml"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    succeeded(&out);
     let run_dir = dir.path().join("run");
     let resolved = std::fs::read_to_string(run_dir.join("scenario.toml")).unwrap();
     let corpus = std::path::absolute(exp.join("corpus.txt")).unwrap();
@@ -250,10 +251,6 @@ fn a_run_with_relative_data_paths_resumes_from_another_directory() {
         .args(["run", "--quiet", "--resume", "run"])
         .output()
         .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    succeeded(&resumed);
     assert!(files(&run_dir) == whole, "the resumed run differs");
 }

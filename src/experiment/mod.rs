@@ -120,21 +120,19 @@ pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> 
     if !path.is_file() {
         // Why there is none: the scenario never asked for checkpoints, or the run stopped
         // before its first.
-        let every = std::fs::read_to_string(dir.join("scenario.toml"))
-            .ok()
-            .and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("checkpoint_every = ")?.trim().parse::<u64>().ok())
-            })
-            .unwrap_or(0);
-        let reason = match (dir.join("scenario.toml").is_file(), every) {
-            (false, _) => "no checkpoint to resume from, and no `scenario.toml`: not a run directory \
+        let every = std::fs::read_to_string(dir.join("scenario.toml")).ok().map(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("checkpoint_every = ")?.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        });
+        let reason = match every {
+            None => "no checkpoint to resume from, and no `scenario.toml`: not a run directory \
                            (or the run stopped before it started)"
                 .to_string(),
-            (true, 0) => "no checkpoint to resume from: the run's scenario sets no \
+            Some(0) => "no checkpoint to resume from: the run's scenario sets no \
                           `checkpoint_every`; set it to make runs resumable"
                 .to_string(),
-            (true, n) => format!(
+            Some(n) => format!(
                 "no checkpoint to resume from: the run stopped before its first (every {n} \
                  steps); start it again"
             ),
@@ -250,7 +248,12 @@ pub fn run_dir_holder(dir: &Path) -> Option<u32> {
     if pid == std::process::id() {
         return held_locks().contains(&path).then_some(pid);
     }
-    Path::new("/proc").join(pid.to_string()).exists().then_some(pid)
+    process_alive(pid).then_some(pid)
+}
+
+/// Whether a process of this host is running (`/proc/PID`; false where there is no `/proc`).
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// The locks this process holds.
@@ -292,9 +295,7 @@ fn remove_stale_temporaries(dir: &Path) {
                 .and_then(|(_, pid_call)| pid_call.split_once('-'))
                 .filter(|(_, call)| call.parse::<u64>().is_ok())
                 .and_then(|(pid, _)| pid.parse::<u32>().ok());
-            let gone = pid.is_some_and(|pid| {
-                pid == std::process::id() || !Path::new("/proc").join(pid.to_string()).exists()
-            });
+            let gone = pid.is_some_and(|pid| pid == std::process::id() || !process_alive(pid));
             if gone && entry.path().is_file() {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -337,19 +338,10 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
     // What the brain will allocate, now that the vocabulary is known (an open corpus's too).
-    let sizes = crate::scenario::per_agent(
-        &scenario.model,
-        &scenario.phases,
-        &scenario.probes,
-        vocabulary.len(),
-    );
-    crate::resources::check_memory(
-        &sizes,
-        p,
-        vocabulary.len(),
-        crate::resources::memory_limit(options.max_memory).map_err(Error::Run)?,
-    )
-    .map_err(|e| Error::Run(format!("scenario `{}`: {e}", scenario.name)))?;
+    let limit = crate::resources::memory_limit(options.max_memory).map_err(Error::Run)?;
+    let model = (&scenario.model, &scenario.phases[..], &scenario.probes[..]);
+    crate::scenario::check_memory(model, p, vocabulary.len(), limit)
+        .map_err(|e| Error::Run(format!("scenario `{}`: {e}", scenario.name)))?;
     let mut probes = Probes::new(&scenario.probes, vocabulary.clone())?;
     // Wired afresh from the model as it is now: a scenario changed in code after loading (a
     // region's parameters, its ports) gets an error here, not a mismatch at the first tick.

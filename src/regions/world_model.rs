@@ -254,11 +254,19 @@ impl RegionParams for WorldModelConfig {
     /// The input table with its two Adam moments `[V, E]` ×3, the output table `[V, D + 1]`,
     /// and the GRU with its moments (as [`WorldModel::bytes_per_agent`], without conditioning).
     fn bytes_per_agent(&self, vocabulary: usize) -> u64 {
-        let (v, e, h) = (vocabulary as u64, self.embed as u64, self.dim as u64);
-        let tables = (3 * e).saturating_add(h + 1).saturating_mul(v);
-        let gru = 3u64.saturating_mul(e * 3 * h + h * 3 * h + 6 * h);
-        4u64.saturating_mul(tables.saturating_add(gru))
+        state_bytes(vocabulary, self.embed, self.embed, self.dim)
     }
+}
+
+/// Bytes of state per agent with `v` words, input rows of `e`, a GRU input of width `i` (`e`
+/// plus any conditioning) and hidden width `h`: the input table with its two Adam moments
+/// (`[V, E]` ×3), the output table with its biases (`[V, H + 1]`), and the GRU's weights and
+/// biases with their two moments. Saturating: a size past `u64` reads as `u64::MAX`.
+fn state_bytes(v: usize, e: usize, i: usize, h: usize) -> u64 {
+    let (v, e, i, h) = (v as u64, e as u64, i as u64, h as u64);
+    let tables = (3 * e).saturating_add(h + 1).saturating_mul(v);
+    let gru = i.saturating_mul(3 * h).saturating_add(h.saturating_mul(3 * h)) + 6 * h;
+    4u64.saturating_mul(tables.saturating_add(3u64.saturating_mul(gru)))
 }
 
 /// One agent's tables and noise generator (host memory).
@@ -452,15 +460,11 @@ impl WorldModel {
         self.seconds
     }
 
-    /// Bytes of state per agent: tables, GRU weights and Adam's two moments.
+    /// Bytes of state per agent: the input table with its two Adam moments, the output table
+    /// with its biases, and the GRU's weights and biases with their two moments.
     pub fn bytes_per_agent(&self) -> usize {
-        let (v, e, h, i) = (
-            self.vocab_size,
-            self.config.embed,
-            self.config.dim,
-            self.input_width(),
-        );
-        4 * (3 * v * e + v * (h + 1) + 3 * (i * 3 * h + h * 3 * h + 2 * 3 * h))
+        let (v, e, h) = (self.vocab_size, self.config.embed, self.config.dim);
+        state_bytes(v, e, self.input_width(), h) as usize
     }
 
     /// The factor on both step sizes after the ticks trained so far.

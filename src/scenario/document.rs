@@ -30,7 +30,7 @@ fn check_floats(source: &SourceFile, value: &Spanned<DeValue<'_>>) -> Result<()>
             let x: f64 = f.as_str().replace('_', "").parse().unwrap_or(f64::NAN);
             let problem = if !x.is_finite() {
                 Some("is not a finite number")
-            } else if x.abs() > f32::MAX as f64 {
+            } else if !crate::worlds::holds_as_f32(x) {
                 Some("exceeds the range of the 32-bit floats it is used as (±3.4e38)")
             } else if x != 0.0 && x.abs() < f32::MIN_POSITIVE as f64 {
                 Some(

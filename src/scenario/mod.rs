@@ -280,9 +280,9 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
 
     // Where every word is known now, what the model and its readings will take is too.
     if let Some(words) = &words {
-        let sizes = per_agent(&model.spec, &phases, &read, words.len() + 2);
+        // The vocabulary: the words, `</s>` and `<unk>`.
         let limit = crate::resources::memory_limit(None).map_err(crate::error::Error::Run)?;
-        crate::resources::check_memory(&sizes, population, words.len() + 2, limit)
+        check_memory((&model.spec, &phases, &read), population, words.len() + 2, limit)
             .map_err(|e| source.error(ErrorKind::InvalidValue, de.population.span(), e))?;
     }
     let plan = model.plan((world.kind(), world.ports()))?;
@@ -348,10 +348,23 @@ fn check_unique_names(
     Ok(())
 }
 
+/// Whether `population` agents of `model` with `vocabulary` words, and the readings `probes`
+/// keep over `phases`, fit in `limit` ([`crate::resources::memory_limit`]): the check
+/// `validate` makes where the words are known and a run makes before it builds the brain
+/// ([`crate::resources`]). The message says why not.
+pub fn check_memory(
+    (model, phases, probes): (&ModelSpec, &[Phase], &[ProbeSpec]),
+    population: usize,
+    vocabulary: usize,
+    limit: Option<(u64, &str)>,
+) -> std::result::Result<(), String> {
+    let sizes = per_agent(model, phases, probes, vocabulary);
+    crate::resources::check_memory(&sizes, population, vocabulary, limit)
+}
+
 /// What an agent of `model` holds with `vocabulary` words, and the readings `probes` keep of
-/// it over `phases` (at least one per probe and schedule point: a probe's keys count once):
-/// what the memory check before a run adds up ([`crate::resources`]).
-pub fn per_agent<'a>(
+/// it over `phases` (at least one per probe and schedule point: a probe's keys count once).
+fn per_agent<'a>(
     model: &'a ModelSpec,
     phases: &[Phase],
     probes: &[ProbeSpec],
@@ -375,9 +388,7 @@ pub fn per_agent<'a>(
         .iter()
         .flat_map(|p| {
             let every = p.every.max(1);
-            phases
-                .iter()
-                .map(move |ph| ph.steps / every + u64::from(ph.steps % every != 0))
+            phases.iter().map(move |ph| ph.steps.div_ceil(every))
         })
         .fold(0u64, u64::saturating_add);
     crate::resources::PerAgent { regions, readings }

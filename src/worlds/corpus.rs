@@ -100,7 +100,7 @@ fn split_reward(sym: &str) -> (&str, Option<Option<f64>>) {
             Some(
                 rest.strip_suffix('}')
                     .and_then(|r| r.trim().parse::<f64>().ok())
-                    .filter(|r| r.is_finite() && r.abs() <= f32::MAX as f64),
+                    .filter(|&r| super::holds_as_f32(r)),
             ),
         ),
         None => (sym, None),

@@ -85,15 +85,7 @@ pub fn locate_vader() -> Result<PathBuf> {
 
 /// (word, mean rating) from a VADER-format file; a malformed line is a located error.
 pub fn read_vader(path: &Path) -> Result<Vec<(String, f64)>> {
-    let bytes = crate::error::read_regular(path, 1 << 30)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::Run(format!("{}:{line}: not UTF-8 text", path.display()))
-    })?;
+    let text = crate::error::SourceFile::read_at_most(path, 1 << 30)?.text;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -104,7 +96,7 @@ pub fn read_vader(path: &Path) -> Result<Vec<(String, f64)>> {
         let mean = fields
             .next()
             .and_then(|m| m.trim().parse::<f64>().ok())
-            .filter(|m| m.is_finite() && m.abs() <= f32::MAX as f64)
+            .filter(|&m| super::holds_as_f32(m))
             .ok_or_else(|| {
                 Error::Run(format!(
                     "{}:{}:1: expected `word<TAB>mean rating<TAB>…` (a finite number)",

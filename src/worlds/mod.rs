@@ -116,6 +116,12 @@ pub trait World: Send {
     }
 }
 
+/// Whether a number read as `f64` (a reward, a rating) holds as the `f32` it is used as:
+/// finite, with |x| ≤ f32's largest.
+pub fn holds_as_f32(x: f64) -> bool {
+    x.is_finite() && x.abs() <= f32::MAX as f64
+}
+
 /// Makes a configured path relative to `base` (the scenario's folder) unless it is empty or
 /// absolute: what every world that reads files does in [`WorldParams::resolve_paths`].
 pub(crate) fn resolve_path(path: &mut PathBuf, base: &Path) {

@@ -107,6 +107,15 @@ fn divergence_is_caught_between_probes_and_without_any() {
     }
 }
 
+/// The reference scenario with a checkpoint every 50 steps, run to the end into `dir/run`.
+fn checkpointed_run(dir: &std::path::Path) -> (Scenario, std::path::PathBuf) {
+    let with = SCENARIO.replace("population = 3\n", "population = 3\ncheckpoint_every = 50\n");
+    let s = scenario(&with, dir);
+    let out = dir.join("run");
+    run(&s, &common::options(&out)).unwrap();
+    (s, out)
+}
+
 #[test]
 fn resuming_without_a_checkpoint_or_from_a_broken_one_says_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,10 +126,7 @@ fn resuming_without_a_checkpoint_or_from_a_broken_one_says_what_is_missing() {
     );
 
     // A checkpoint whose region state lacks a key: the error names the key, under its region.
-    let with = SCENARIO.replace("population = 3\n", "population = 3\ncheckpoint_every = 50\n");
-    let s = scenario(&with, dir.path());
-    let out = dir.path().join("run");
-    run(&s, &common::options(&out)).unwrap();
+    let (s, out) = checkpointed_run(dir.path());
     let path = out.join("checkpoint.bin");
     let bytes = std::fs::read(&path).unwrap();
     let snapshot = valence::checkpoint::Snapshot::from_bytes(&bytes, &path).unwrap();
@@ -146,10 +152,7 @@ fn resuming_without_a_checkpoint_or_from_a_broken_one_says_what_is_missing() {
 #[test]
 fn readings_that_do_not_match_the_checkpoint_are_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let with = SCENARIO.replace("population = 3\n", "population = 3\ncheckpoint_every = 50\n");
-    let s = scenario(&with, dir.path());
-    let out = dir.path().join("run");
-    run(&s, &common::options(&out)).unwrap();
+    let (s, out) = checkpointed_run(dir.path());
     let metrics = out.join("metrics.csv");
     let text = std::fs::read_to_string(&metrics).unwrap();
     // One reading removed near the start: the checkpoint's prefix now holds one fewer.

@@ -131,6 +131,18 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The shipped `.toml` files of these folders, sorted.
+fn shipped(dirs: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// What a caught panic said.
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>()
@@ -151,16 +163,7 @@ fn mutated_shipped_files_never_panic_and_every_error_is_located() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in ["models", "scenarios", "sweeps"] {
-        for e in std::fs::read_dir(root().join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = shipped(&["models", "scenarios", "sweeps"]);
     // Panics are caught and reported together, without the default hook's backtraces.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -222,12 +225,7 @@ fn mutants_that_validate_also_run() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(4);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = shipped(&["scenarios"]);
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let (mut failures, mut ran) = (Vec::new(), 0);
