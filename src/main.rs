@@ -335,7 +335,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     Vec::new()
                 }
             };
-            for path in valence::plot::plot_run(&run, &rows, &charts)? {
+            let layout = valence::experiment::run_layout(&run).unwrap_or_else(|e| {
+                eprintln!("warning: {e}; phases as metrics.csv shows them, probes' names as titles");
+                valence::plot::RunLayout::from_rows(&rows)
+            });
+            for path in valence::plot::plot_run(&run, &rows, &charts, &layout)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -349,7 +353,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned());
                 loaded.push((name, rows));
             }
-            let written = valence::plot::compare_runs(&loaded, &keys, &out)?;
+            // The first run's phases and titles (its scenario.toml, else its metrics.csv).
+            let layout = match (runs.first(), loaded.first()) {
+                (Some(dir), Some((_, rows))) => valence::experiment::run_layout(dir)
+                    .unwrap_or_else(|_| valence::plot::RunLayout::from_rows(rows)),
+                _ => valence::plot::RunLayout::default(),
+            };
+            let written = valence::plot::compare_runs(&loaded, &keys, &out, &layout)?;
             if written.is_empty() {
                 anyhow::bail!("the runs share no probe (with the keys asked for) to compare");
             }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A rendered figure.
 #[derive(Debug, Clone)]
@@ -94,6 +97,135 @@ pub fn tick_label(v: &f64) -> String {
     }
 }
 
+/// The colours of categories (series, bars): Okabe & Ito's colour-blind-safe set (2008), each
+/// with a contrast of at least 3:1 against white (WCAG 2.1's figure for graphics): blue,
+/// vermillion, bluish green, reddish purple as published, their orange darkened from `#E69F00`
+/// (2.25:1) to `#B07800` (3.8:1), and black. Their sky blue (2.31:1) and yellow (1.32:1) are
+/// left out: too faint on white. Beyond six series the line style is a second cue (solid,
+/// dashed, dotted: see [`series_style`]).
+pub const PALETTE: [(&str, RGBColor); 6] = [
+    ("blue", RGBColor(0x00, 0x72, 0xB2)),
+    ("vermillion", RGBColor(0xD5, 0x5E, 0x00)),
+    ("bluish green", RGBColor(0x00, 0x9E, 0x73)),
+    ("reddish purple", RGBColor(0xCC, 0x79, 0xA7)),
+    ("dark orange", RGBColor(0xB0, 0x78, 0x00)),
+    ("black", RGBColor(0x00, 0x00, 0x00)),
+];
+
+/// How series `i` is drawn: its colour, and its dash (`None` solid, else (dash, gap) in pixels):
+/// the first six solid in the six colours, the next six dashed, then dotted.
+pub fn series_style(i: usize) -> (RGBColor, Option<(u32, u32)>) {
+    let dash = match (i / PALETTE.len()) % 3 {
+        0 => None,
+        1 => Some((9, 5)),
+        _ => Some((2, 4)),
+    };
+    (PALETTE[i % PALETTE.len()].1, dash)
+}
+
+/// The grey of phase boundaries and names.
+const PHASE_GREY: RGBColor = RGBColor(0x6E, 0x6E, 0x6E);
+/// The light background of every other phase.
+const PHASE_SHADE: RGBColor = RGBColor(0xF3, 0xF3, 0xF3);
+
+/// The x axis of figures over a run's steps (one step is one tick of the world and the brain).
+pub const STEP_AXIS: &str = "step (ticks)";
+
+/// A phase on the step axis: its readings lie at steps `start < step ≤ end` (a run's steps
+/// count from 0 at its start; the first tick is step 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseSpan {
+    /// The phase's name.
+    pub name: String,
+    /// The step before its first tick (the previous phase's last step).
+    pub start: u64,
+    /// Its last step.
+    pub end: u64,
+}
+
+/// Phase spans from the phases' names and lengths in ticks, in run order.
+pub fn phase_spans<'a>(phases: impl IntoIterator<Item = (&'a str, u64)>) -> Vec<PhaseSpan> {
+    let mut start = 0u64;
+    phases
+        .into_iter()
+        .map(|(name, steps)| {
+            let end = start.saturating_add(steps);
+            let span = PhaseSpan {
+                name: name.to_string(),
+                start,
+                end,
+            };
+            start = end;
+            span
+        })
+        .collect()
+}
+
+/// Phase spans as a `metrics.csv` shows them, when the scenario is not at hand: each phase
+/// ends at its last reading (every probe reads at a phase's last step), in order of the steps.
+/// A phase with no readings is not seen.
+pub fn phase_spans_from_rows(rows: &[Row]) -> Vec<PhaseSpan> {
+    let mut ends: Vec<(u64, &str)> = Vec::new();
+    for r in rows {
+        match ends.iter_mut().find(|(_, name)| *name == r.phase) {
+            Some(e) => e.0 = e.0.max(r.step),
+            None => ends.push((r.step, &r.phase)),
+        }
+    }
+    ends.sort();
+    let mut start = 0;
+    ends.into_iter()
+        .map(|(end, name)| {
+            let span = PhaseSpan {
+                name: name.to_string(),
+                start,
+                end,
+            };
+            start = end;
+            span
+        })
+        .collect()
+}
+
+/// How one probe's figure is drawn: its title (`title = "…"` in the probe's table; default the
+/// probe's name) and the phases it shows (`plot_phases = [...]`; default all).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeLook {
+    /// The figure's title: the question it answers.
+    pub title: Option<String>,
+    /// The phases the figure's x axis spans (from the first's start to the last's end).
+    pub phases: Vec<String>,
+}
+
+/// What a run's figures show beyond its readings: its phases and how each probe is drawn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunLayout {
+    /// The phases, marked on every step axis.
+    pub phases: Vec<PhaseSpan>,
+    /// Probe name → look (a probe not here: its name as the title, every phase).
+    pub probes: BTreeMap<String, ProbeLook>,
+}
+
+impl RunLayout {
+    /// A layout with the phases of `rows` (see [`phase_spans_from_rows`]) and default looks.
+    pub fn from_rows(rows: &[Row]) -> Self {
+        RunLayout {
+            phases: phase_spans_from_rows(rows),
+            probes: BTreeMap::new(),
+        }
+    }
+
+    /// The range of steps probe `probe`'s figure shows, if it names phases.
+    fn zoom(&self, probe: &str) -> Option<(u64, u64)> {
+        let look = self.probes.get(probe)?;
+        let spans = self.phases.iter().filter(|s| look.phases.contains(&s.name));
+        spans.fold(None, |r, s| match r {
+            None => Some((s.start, s.end)),
+            Some((a, b)) => Some((a.min(s.start), b.max(s.end))),
+        })
+    }
+}
+
 /// A diverging colour scale on [−1, 1]: white at 0, red toward +1, blue toward −1.
 fn diverging(x: f64) -> RGBColor {
     let x = x.clamp(-1.0, 1.0);
@@ -159,33 +291,114 @@ use crate::metrics::{Chart, Row, write_atomic};
 pub use crate::metrics::{Curve, RunCurves, curves};
 
 /// At most this many keys per plot (a `neighbours` probe has many; it is not plotted).
-const MAX_KEYS: usize = 10;
+pub const MAX_KEYS: usize = 10;
 
 /// Draws one probe's curves against steps.
 pub fn plot_probe(title: &str, keys: &BTreeMap<String, Curve>) -> Result<Figure> {
-    plot_curves(title, "step", keys)
+    plot_curves(title, STEP_AXIS, keys)
 }
 
 /// Draws curves (x → p10, median, p90): median lines and 10–90% bands.
 pub fn plot_curves(title: &str, x_label: &str, keys: &BTreeMap<String, Curve>) -> Result<Figure> {
-    Ok(render!((900, 520), |root| draw_curves(
-        root,
-        title,
-        x_label,
-        "median across agents (band: 10–90%)",
-        keys
-    )))
+    CurvesFigure::new(title, x_label, keys).draw()
+}
+
+/// A figure of curves: each key's median line and 10–90% band, its legend beside the plotting
+/// area (never on the data), and on a step axis the run's phases: a thin line at each
+/// boundary, the name of each phase above the plot, every other phase lightly shaded.
+#[derive(Debug, Clone)]
+pub struct CurvesFigure<'a> {
+    /// The title: the question the figure answers.
+    pub title: &'a str,
+    /// The x axis: what and in which unit ([`STEP_AXIS`] for a run's steps).
+    pub x_label: &'a str,
+    /// The y axis.
+    pub y_label: String,
+    /// Label → curve; at most [`MAX_KEYS`] are drawn.
+    pub keys: &'a BTreeMap<String, Curve>,
+    /// The phases to mark (those the x range reaches; none: nothing marked).
+    pub phases: &'a [PhaseSpan],
+}
+
+impl<'a> CurvesFigure<'a> {
+    /// Curves without phases, the y axis "median across agents (band: 10–90%)".
+    pub fn new(title: &'a str, x_label: &'a str, keys: &'a BTreeMap<String, Curve>) -> Self {
+        CurvesFigure {
+            title,
+            x_label,
+            y_label: "median across agents (band: 10–90%)".into(),
+            keys,
+            phases: &[],
+        }
+    }
+
+    /// Marks `phases` on the x axis.
+    pub fn with_phases(mut self, phases: &'a [PhaseSpan]) -> Self {
+        self.phases = phases;
+        self
+    }
+
+    /// Renders the figure: 820 pixels of plot and as many more as its legend needs.
+    pub fn draw(&self) -> Result<Figure> {
+        register_font();
+        let legend_w = legend_width(self.keys.keys().take(MAX_KEYS));
+        Ok(render!((820 + legend_w, 520), |root| draw_curves(
+            root, self, legend_w
+        )))
+    }
+}
+
+/// Legend text.
+const LEGEND_FONT: (&str, u32) = ("sans-serif", 15);
+/// The sample line in a legend entry, and the gap after it.
+const LEGEND_SAMPLE: u32 = 28;
+/// The longest legend label drawn whole (longer ones end in `…`).
+const LEGEND_MAX_CHARS: usize = 40;
+
+fn legend_label(label: &str) -> String {
+    match label.chars().count() > LEGEND_MAX_CHARS {
+        true => label.chars().take(LEGEND_MAX_CHARS - 1).chain(['…']).collect(),
+        false => label.to_string(),
+    }
+}
+
+/// The pixels a legend of `labels` needs (the bundled font's own measure).
+fn legend_width<'s>(labels: impl Iterator<Item = &'s String>) -> u32 {
+    let font = FontDesc::from(LEGEND_FONT);
+    let widest = labels
+        .map(|l| {
+            font.box_size(&legend_label(l))
+                .map_or(8 * l.len() as u32, |(w, _)| w)
+        })
+        .max()
+        .unwrap_or(0);
+    LEGEND_SAMPLE + widest + 24
+}
+
+/// Draws series `i`'s line in its [`series_style`].
+fn styled_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: Vec<(i32, i32)>,
+    i: usize,
+) -> std::result::Result<(), String> {
+    let (color, dash) = series_style(i);
+    let style = color.stroke_width(2);
+    match dash {
+        None => area.draw(&PathElement::new(points, style)),
+        Some((on, off)) => area.draw(&DashedPathElement::new(points.into_iter(), on, off, style)),
+    }
+    .map_err(|e| e.to_string())
 }
 
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    keys: &BTreeMap<String, Curve>,
+    fig: &CurvesFigure<'_>,
+    legend_w: u32,
 ) -> Result<()> {
+    let title = fig.title;
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
-    let points = keys.values().flat_map(|c| c.iter());
+    let keys: Vec<(&String, &Curve)> = fig.keys.iter().take(MAX_KEYS).collect();
+    let points = keys.iter().flat_map(|(_, c)| c.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (u64::MAX, 0u64, f32::INFINITY, f32::NEG_INFINITY);
     for (&x, &(lo, _, hi)) in points {
         x0 = x0.min(x);
@@ -201,25 +414,55 @@ fn draw_curves<DB: DrawingBackend>(
     if x0 == x1 {
         x1 = x0 + 1;
     }
+    // The phases the x range reaches; marked when there are two or more.
+    let phases: Vec<&PhaseSpan> = fig.phases.iter().filter(|s| s.end > x0 && s.start < x1).collect();
+    let marked = phases.len() >= 2;
     let pad = ((y1 - y0) * 0.05).max(1e-3);
+    let (ylo, yhi) = ((y0 - pad) as f64, (y1 + pad) as f64);
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0 as f64..x1 as f64, (y0 - pad) as f64..(y1 + pad) as f64)
+    let area = root
+        .titled(title, ("sans-serif", 22))
         .map_err(|e| err(e.to_string()))?;
+    let (w, _) = area.dim_in_pixel();
+    let (plot, legend) = area.split_horizontally(w.saturating_sub(legend_w));
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        // Room above the plot for the phases' names (two rows where they crowd).
+        .margin_top(if marked { 44 } else { 8 })
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0 as f64..x1 as f64, ylo..yhi)
+        .map_err(|e| err(e.to_string()))?;
+    if marked {
+        for (i, s) in phases.iter().enumerate() {
+            let (a, b) = (s.start.max(x0) as f64, s.end.min(x1) as f64);
+            if i % 2 == 1 {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(a, ylo), (b, yhi)],
+                        PHASE_SHADE.filled(),
+                    )))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+    }
     chart
         .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
+        .x_desc(fig.x_label)
+        .y_desc(fig.y_label.as_str())
+        .x_labels(8)
+        .y_labels(8)
+        .light_line_style(RGBColor(0xEB, 0xEB, 0xEB))
+        .bold_line_style(RGBColor(0xD6, 0xD6, 0xD6))
         .x_label_formatter(&tick_label)
         .y_label_formatter(&tick_label)
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    for (i, (key, curve)) in keys.iter().take(MAX_KEYS).enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+    if marked {
+        draw_phase_marks(root, &chart, &phases, (x0, x1), (ylo, yhi)).map_err(err)?;
+    }
+    for (i, (_, curve)) in keys.iter().enumerate() {
+        let color = series_style(i).0;
         let upper = curve.iter().map(|(&x, &(_, _, hi))| (x as f64, hi as f64));
         let lower = curve.iter().rev().map(|(&x, &(lo, _, _))| (x as f64, lo as f64));
         chart
@@ -228,22 +471,77 @@ fn draw_curves<DB: DrawingBackend>(
                 color.mix(0.15).filled(),
             )))
             .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(LineSeries::new(
-                curve.iter().map(|(&x, &(_, m, _))| (x as f64, m as f64)),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| err(e.to_string()))?
-            .label(key.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
+    for (i, (_, curve)) in keys.iter().enumerate() {
+        let line: Vec<(i32, i32)> = curve
+            .iter()
+            .map(|(&x, &(_, m, _))| chart.backend_coord(&(x as f64, m as f64)))
+            .collect();
+        let clip = chart.plotting_area().strip_coord_spec();
+        let (px, py) = clip.get_base_pixel();
+        let local = line.into_iter().map(|(x, y)| (x - px, y - py)).collect();
+        styled_line(&clip, local, i).map_err(err)?;
+    }
+    // The legend, beside the plot: a sample of each line and its label.
+    let (_, y_range) = chart.plotting_area().get_pixel_range();
+    let (_, ly) = legend.get_base_pixel();
+    for (i, (key, _)) in keys.iter().enumerate() {
+        let y = y_range.start - ly + 10 + 22 * i as i32;
+        styled_line(&legend, vec![(4, y), (4 + LEGEND_SAMPLE as i32 - 6, y)], i).map_err(err)?;
+        let style = TextStyle::from(LEGEND_FONT.into_font())
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        legend
+            .draw(&Text::new(
+                legend_label(key),
+                (LEGEND_SAMPLE as i32 + 2, y),
+                style,
+            ))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Marks phases on a chart over steps: a thin grey line at each boundary inside the x range,
+/// and each phase's name centred over its part of the range, above the plot (on a second row
+/// where it would run into its neighbour's; left out only where neither row has room).
+fn draw_phase_marks<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    phases: &[&PhaseSpan],
+    (x0, x1): (u64, u64),
+    (ylo, yhi): (f64, f64),
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    for s in phases {
+        if s.start > x0 && s.start < x1 {
+            let (a, b) = (
+                chart.backend_coord(&(s.start as f64, ylo)),
+                chart.backend_coord(&(s.start as f64, yhi)),
+            );
+            root.draw(&PathElement::new(vec![a, b], PHASE_GREY.stroke_width(1)))
+                .map_err(e)?;
+        }
+    }
+    let (px, py) = chart.plotting_area().get_pixel_range();
+    let font = TextStyle::from(("sans-serif", 14).into_font());
+    // The right edge of the last name on each row.
+    let mut rows = [i32::MIN, i32::MIN];
+    for s in phases {
+        let (a, b) = (s.start.max(x0) as f64, s.end.min(x1) as f64);
+        let mid = chart.backend_coord(&((a + b) / 2.0, yhi)).0;
+        let (w, _) = root.estimate_text_size(&s.name, &font).map_err(e)?;
+        let w = w as i32;
+        let left = (mid - w / 2).clamp(px.start, (px.end - w).max(px.start));
+        let Some(row) = (0..2).find(|&r| left > rows[r] + 6) else {
+            continue;
+        };
+        rows[row] = left + w;
+        let y = py.start - 6 - 18 * row as i32;
+        let style = font.color(&PHASE_GREY).pos(Pos::new(HPos::Left, VPos::Bottom));
+        root.draw(&Text::new(s.name.clone(), (left, y), style))
+            .map_err(e)?;
+    }
     Ok(())
 }
 
@@ -288,15 +586,12 @@ fn draw_bars<DB: DrawingBackend>(
         .map_err(|e| err(e.to_string()))?;
     for (i, (_, (lo, mid, hi))) in bars.iter().enumerate() {
         let x = i as f64;
-        let color = if i % 2 == 0 {
-            Palette99::pick(0)
-        } else {
-            Palette99::pick(1)
-        };
+        // Alternating, so neighbours differ without a legend.
+        let color = PALETTE[i % 2].1;
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(x - 0.3, 0.0), (x + 0.3, *mid as f64)],
-                color.mix(0.8).filled(),
+                color.filled(),
             )))
             .map_err(|e| err(e.to_string()))?;
         chart
@@ -384,7 +679,7 @@ fn draw_dose<DB: DrawingBackend>(
         .y_label_formatter(&tick_label)
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    let color = Palette99::pick(0).to_rgba();
+    let color = PALETTE[0].1;
     chart
         .draw_series(points.iter().map(|p| {
             ErrorBar::new_vertical(
@@ -409,15 +704,22 @@ fn draw_dose<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Draws a figure described by its data (a world's special figures).
-pub fn draw_chart(chart: &Chart) -> Result<Figure> {
+/// Draws a figure described by its data (a world's special figures); curves over
+/// [`STEP_AXIS`] get `phases` marked.
+pub fn draw_chart(chart: &Chart, phases: &[PhaseSpan]) -> Result<Figure> {
     Ok(match chart {
         Chart::Curves {
             title,
             x_label,
             curves,
             ..
-        } => plot_curves(title, x_label, curves)?,
+        } => {
+            let figure = CurvesFigure::new(title, x_label, curves);
+            match x_label == STEP_AXIS {
+                true => figure.with_phases(phases).draw()?,
+                false => figure.draw()?,
+            }
+        }
         Chart::Bars {
             title, y_label, bars, ..
         } => plot_bars(title, y_label, bars)?,
@@ -433,24 +735,45 @@ pub fn draw_chart(chart: &Chart) -> Result<Figure> {
     })
 }
 
+/// Keeps the points of a curve within `zoom` (all without one).
+fn zoomed(keys: &BTreeMap<String, Curve>, zoom: Option<(u64, u64)>) -> BTreeMap<String, Curve> {
+    let Some((a, b)) = zoom else {
+        return keys.clone();
+    };
+    keys.iter()
+        .map(|(k, c)| (k.clone(), c.range(a..=b).map(|(&x, &v)| (x, v)).collect()))
+        .collect()
+}
+
 /// Writes `plots/<probe>.{svg,png}` for every probe of a run with at most a handful of keys,
 /// `plots/dose_<valence>.{svg,png}` for every co-occurrence probe whose words a valence probe
 /// also reads (the valence-bleed dose–response curve), and `plots/<stem>.{svg,png}` for each of
 /// `charts` (the figures the run's worlds make of their own outputs; the first of a stem wins).
+/// Every figure over steps marks `layout`'s phases; a probe's figure has its title and shows
+/// its phases (see [`ProbeLook`]).
 ///
 /// Names become file names through [`file_stem`]: a name read from a hand-edited
 /// `metrics.csv` (`../x`, `a/b`) cannot write outside `plots/`.
-pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBuf>> {
+pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart], layout: &RunLayout) -> Result<Vec<PathBuf>> {
     let plots_dir = dir.join("plots");
     let plots = PlotDir(&plots_dir);
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
     let mut written = Vec::new();
     let all = curves(rows);
+    let title = |probe: &str| {
+        let look = layout.probes.get(probe);
+        look.and_then(|l| l.title.clone())
+            .unwrap_or_else(|| probe.to_string())
+    };
     for (probe, keys) in &all {
         if keys.len() > MAX_KEYS {
             continue;
         }
-        keep(&mut written, plot_probe(probe, keys), &plots.join(probe))?;
+        let shown = zoomed(keys, layout.zoom(probe));
+        let title = title(probe);
+        let mut figure = CurvesFigure::new(&title, STEP_AXIS, &shown).with_phases(&layout.phases);
+        figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
+        keep(&mut written, figure.draw(), &plots.join(probe))?;
     }
     // The worlds' own figures (regret curves, stay bars, RPE rasters, …).
     let mut stems: Vec<&str> = Vec::new();
@@ -458,7 +781,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         let stem = chart.stem();
         if !stems.contains(&stem) {
             stems.push(stem);
-            keep(&mut written, draw_chart(chart), &plots.join(stem))?;
+            keep(&mut written, draw_chart(chart, &layout.phases), &plots.join(stem))?;
         }
     }
     // Across-agent correlations of a probe's keys (does a cluster of concepts move together?).
@@ -466,7 +789,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         if (4..=MAX_KEYS).contains(&keys.len())
             && let Some((names, r)) = correlations(rows, probe)
         {
-            let title = format!("{probe}: correlation across agents (last reading)");
+            let title = format!("{}: correlation across agents (last reading)", title(probe));
             let figure = plot_correlations(&title, &names, &r);
             keep(&mut written, figure, &plots.join(format!("{probe}_correlation")))?;
         }
@@ -483,7 +806,10 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart]) -> Result<Vec<PathBu
         for valence in all.keys().filter(|v| *v != cooc) {
             let points = dose_points(rows, cooc, valence);
             if points.len() >= 2 {
-                let title = format!("{valence} against {cooc}: the valence-bleed curve");
+                let title = format!(
+                    "does {valence} follow co-occurrence with `{}`? (the valence-bleed curve)",
+                    partners[0]
+                );
                 let stem = plots.join(format!("dose_{valence}"));
                 keep(&mut written, plot_dose(&title, partners[0], &points), &stem)?;
             }
@@ -563,6 +889,14 @@ pub fn correlations(rows: &[Row], probe: &str) -> Option<(Vec<String>, Vec<Vec<f
     Some((keys, r))
 }
 
+/// A correlation as written in its cell: two decimals, never `-0.00`.
+fn correlation_label(r: f64) -> String {
+    match format!("{r:.2}") {
+        z if z == "-0.00" => "0.00".to_string(),
+        s => s,
+    }
+}
+
 /// A heat map of [`correlations`]: red r > 0, blue r < 0, the value written in each cell.
 pub fn plot_correlations(title: &str, keys: &[String], r: &[Vec<f64>]) -> Result<Figure> {
     Ok(render!((640, 600), |root| draw_correlations(
@@ -618,7 +952,7 @@ fn draw_correlations<DB: DrawingBackend>(
     chart
         .draw_series(cells.map(|(i, j)| {
             Text::new(
-                format!("{:.2}", r[i as usize][j as usize]),
+                correlation_label(r[i as usize][j as usize]),
                 (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
                 ("sans-serif", 13)
                     .into_font()
@@ -634,8 +968,14 @@ fn draw_correlations<DB: DrawingBackend>(
 }
 
 /// Overlays runs: for every probe all runs recorded, one figure (`out/<probe>.{svg,png}`) with
-/// each run's keys as `run: key` curves; `keys`, when not empty, keeps only those keys.
-pub fn compare_runs(runs: &[(String, Vec<Row>)], keys: &[String], out: &Path) -> Result<Vec<PathBuf>> {
+/// each run's keys as `run: key` curves, the first run's `layout` giving the phases marked and
+/// the probes' titles; `keys`, when not empty, keeps only those keys.
+pub fn compare_runs(
+    runs: &[(String, Vec<Row>)],
+    keys: &[String],
+    out: &Path,
+    layout: &RunLayout,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let all: Vec<(&String, RunCurves)> = runs.iter().map(|(name, rows)| (name, curves(rows))).collect();
     let Some((_, first)) = all.first() else {
@@ -657,14 +997,18 @@ pub fn compare_runs(runs: &[(String, Vec<Row>)], keys: &[String], out: &Path) ->
         if overlay.is_empty() || overlay.len() > MAX_KEYS {
             continue;
         }
+        let look = layout.probes.get(probe).and_then(|l| l.title.as_deref());
         let title = format!(
-            "{probe}: {}",
+            "{}: {}",
+            look.unwrap_or(probe),
             all.iter()
                 .map(|(n, _)| n.as_str())
                 .collect::<Vec<_>>()
                 .join(" vs ")
         );
-        written.extend(plot_probe(&title, &overlay)?.write(&out.join(probe))?);
+        let mut figure = CurvesFigure::new(&title, STEP_AXIS, &overlay).with_phases(&layout.phases);
+        figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
+        written.extend(figure.draw()?.write(&out.join(file_stem(probe)))?);
     }
     Ok(written)
 }
@@ -823,7 +1167,7 @@ mod tests {
                 })
             })
             .collect();
-        let written = plot_run(&dir, &rows, &[]).unwrap();
+        let written = plot_run(&dir, &rows, &[], &RunLayout::default()).unwrap();
         assert_eq!(written.len(), 4, "{written:?}");
         for path in &written {
             assert!(path.starts_with(dir.join("plots")), "{}", path.display());
@@ -867,7 +1211,8 @@ mod tests {
             y_label: "p".into(),
             bars: vec![(label.into(), (0.1, 0.2, 0.3))],
         };
-        let written = plot_run(dir.path(), &rows, &[bars("first"), bars("second")]).unwrap();
+        let layout = RunLayout::default();
+        let written = plot_run(dir.path(), &rows, &[bars("first"), bars("second")], &layout).unwrap();
         assert!(
             written.iter().any(|p| p.ends_with("plots/dose_valence.png")),
             "{written:?}"

@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::scenario::{ProbeSpec, Scenario};
 use std::sync::Arc;
 
+use crate::plot::{ProbeLook, RunLayout, phase_spans};
 use crate::worlds::{WorldSpec, build_vocabulary};
 
 /// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
@@ -552,7 +553,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     }
     let worlds = distinct_worlds(scenario.phases.iter().map(|ph| &ph.world));
     let charts: Vec<Chart> = worlds.iter().flat_map(|w| w.figures(recorder.rows())).collect();
-    crate::plot::plot_run(&dir, recorder.rows(), &charts)?;
+    crate::plot::plot_run(&dir, recorder.rows(), &charts, &layout(&scenario))?;
     let summary = summary_with_derived(recorder.rows(), &worlds);
     write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
     Ok(RunOutput {
@@ -594,27 +595,83 @@ pub fn summary_with_derived(rows: &[Row], worlds: &[&WorldSpec]) -> Summary {
 /// The worlds of a finished run, read back from its `scenario.toml` (each phase's, in order):
 /// what `valence plot` needs to redraw the worlds' own figures.
 pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
-    let path = dir.join("scenario.toml");
-    let text = crate::error::SourceFile::read(&path)?.text;
-    // Only the phases' worlds are read; the rest is skipped unparsed (a probe's `every` may be
-    // u64::MAX, beyond what a `toml::Value` holds).
-    #[derive(Deserialize)]
-    struct RunFile {
-        phases: Vec<PhaseWorld>,
-    }
-    #[derive(Deserialize)]
-    struct PhaseWorld {
-        world: WorldSpec,
-    }
-    let file: RunFile = toml::from_str(&text)
-        .map_err(|e| Error::Run(format!("{}: {}", path.display(), e.message().trim())))?;
     let mut worlds = Vec::new();
-    for phase in file.phases {
+    for phase in read_run_file(dir)?.phases {
         if !worlds.contains(&phase.world) {
             worlds.push(phase.world);
         }
     }
     Ok(worlds)
+}
+
+/// What a run directory's `scenario.toml` says of its phases and probes, read without the
+/// rest (a probe's `every` may be u64::MAX, beyond what a `toml::Value` holds; a probe's own
+/// fields and the model are skipped unparsed).
+#[derive(Deserialize)]
+struct RunFile {
+    phases: Vec<RunPhase>,
+    #[serde(default)]
+    probes: Vec<RunProbe>,
+}
+
+#[derive(Deserialize)]
+struct RunPhase {
+    name: String,
+    steps: u64,
+    world: WorldSpec,
+}
+
+#[derive(Deserialize)]
+struct RunProbe {
+    name: String,
+    title: Option<String>,
+    #[serde(default)]
+    plot_phases: Vec<String>,
+}
+
+fn read_run_file(dir: &Path) -> Result<RunFile> {
+    let path = dir.join("scenario.toml");
+    let text = crate::error::SourceFile::read(&path)?.text;
+    toml::from_str(&text).map_err(|e| Error::Run(format!("{}: {}", path.display(), e.message().trim())))
+}
+
+/// How a scenario's figures are laid out: its phases on every step axis, its probes' titles
+/// and the phases each shows.
+pub fn layout(scenario: &Scenario) -> RunLayout {
+    RunLayout {
+        phases: phase_spans(scenario.phases.iter().map(|p| (p.name.as_str(), p.steps))),
+        probes: scenario
+            .probes
+            .iter()
+            .map(|p| {
+                let look = ProbeLook {
+                    title: p.title.clone(),
+                    phases: p.plot_phases.clone(),
+                };
+                (p.name.clone(), look)
+            })
+            .collect(),
+    }
+}
+
+/// [`layout`] read back from a run directory's `scenario.toml` (for `valence plot` and
+/// `valence compare`).
+pub fn run_layout(dir: &Path) -> Result<RunLayout> {
+    let file = read_run_file(dir)?;
+    Ok(RunLayout {
+        phases: phase_spans(file.phases.iter().map(|p| (p.name.as_str(), p.steps))),
+        probes: file
+            .probes
+            .into_iter()
+            .map(|p| {
+                let look = ProbeLook {
+                    title: p.title,
+                    phases: p.plot_phases,
+                };
+                (p.name, look)
+            })
+            .collect(),
+    })
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {

@@ -193,6 +193,10 @@ pub struct ProbeSpec {
     pub name: String,
     /// Every this many steps within a phase, and always at a phase's last step.
     pub every: u64,
+    /// Its figure's title (`title = "…"`): the question it answers; default its name.
+    pub title: Option<String>,
+    /// The phases its figure shows (`plot_phases = [...]`); default every phase.
+    pub plot_phases: Vec<String>,
     params: Box<dyn DynProbe>,
 }
 
@@ -202,6 +206,8 @@ impl ProbeSpec {
         ProbeSpec {
             name: name.into(),
             every,
+            title: None,
+            plot_phases: Vec::new(),
             params: Box::new(params),
         }
     }
@@ -242,6 +248,8 @@ impl Clone for ProbeSpec {
         ProbeSpec {
             name: self.name.clone(),
             every: self.every,
+            title: self.title.clone(),
+            plot_phases: self.plot_phases.clone(),
             params: self.params.clone_box(),
         }
     }
@@ -249,7 +257,11 @@ impl Clone for ProbeSpec {
 
 impl PartialEq for ProbeSpec {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.every == other.every && self.params.eq_dyn(&*other.params)
+        self.name == other.name
+            && self.every == other.every
+            && self.title == other.title
+            && self.plot_phases == other.plot_phases
+            && self.params.eq_dyn(&*other.params)
     }
 }
 
@@ -258,6 +270,8 @@ impl std::fmt::Debug for ProbeSpec {
         f.debug_struct("ProbeSpec")
             .field("name", &self.name)
             .field("every", &self.every)
+            .field("title", &self.title)
+            .field("plot_phases", &self.plot_phases)
             .field("params", &self.params)
             .finish()
     }
@@ -269,6 +283,10 @@ impl Serialize for ProbeSpec {
         struct Tagged<'a> {
             name: &'a str,
             every: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            title: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            plot_phases: Option<&'a [String]>,
             kind: &'a str,
             #[serde(flatten)]
             params: &'a dyn DynProbe,
@@ -276,6 +294,8 @@ impl Serialize for ProbeSpec {
         Tagged {
             name: &self.name,
             every: self.every,
+            title: self.title.as_deref(),
+            plot_phases: Some(&self.plot_phases[..]).filter(|p| !p.is_empty()),
             kind: self.kind(),
             params: &*self.params,
         }
@@ -320,7 +340,8 @@ impl ProbeKind {
         }
     }
 
-    /// Reads a probe of this kind from its table (without `kind`, `name` and `every`).
+    /// Reads a probe of this kind from its table (without `kind`, `name`, `every`, `title` and
+    /// `plot_phases`).
     pub fn parse(
         &self,
         name: String,
@@ -331,6 +352,8 @@ impl ProbeKind {
         Ok(ProbeSpec {
             name,
             every,
+            title: None,
+            plot_phases: Vec::new(),
             params: (self.parse)(table, cx)?,
         })
     }

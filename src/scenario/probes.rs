@@ -1,5 +1,6 @@
-//! `[[probes]]`: each table's `kind`, `name` and `every` read here, the rest by the kind's own
-//! parser (`src/probes/`), checked against the model, the world's ports and the worlds' words.
+//! `[[probes]]`: each table's `kind`, `name`, `every`, and its figure's `title` and
+//! `plot_phases` read here, the rest by the kind's own parser (`src/probes/`), checked against
+//! the model, the world's ports and the worlds' words.
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -111,9 +112,14 @@ pub(super) fn read_probe(
         }
         None => u64::MAX,
     };
+    let title = t.get("title").map(|v| read_title(source, v)).transpose()?;
+    let plot_phases = match t.get("plot_phases") {
+        Some(v) => read_plot_phases(source, v, phases)?,
+        None => Vec::new(),
+    };
     let mut fields = probe.clone();
     if let DeValue::Table(t) = fields.get_mut() {
-        for key in ["kind", "name", "every"] {
+        for key in ["kind", "name", "every", "title", "plot_phases"] {
             t.remove(key);
         }
     }
@@ -127,7 +133,79 @@ pub(super) fn read_probe(
         read_world,
         kind: kind.name,
     };
-    kind.parse(name, every, &fields, &cx)
+    let mut spec = kind.parse(name, every, &fields, &cx)?;
+    spec.title = title;
+    spec.plot_phases = plot_phases;
+    Ok(spec)
+}
+
+/// The longest figure title.
+const MAX_TITLE_CHARS: usize = 200;
+
+/// `title = "…"`: one line of at most 200 characters.
+fn read_title(source: &SourceFile, v: &Spanned<DeValue<'_>>) -> Result<String> {
+    let invalid = |what: &str| source.error(ErrorKind::InvalidValue, v.span(), format!("`title`: {what}"));
+    let Some(title) = v.get_ref().as_str() else {
+        return Err(invalid("expected a string"));
+    };
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(invalid("expected 1–200 characters"));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(invalid(
+            "expected one line (no newline or other control character)",
+        ));
+    }
+    Ok(title.to_string())
+}
+
+/// `plot_phases = ["…", …]`: names of the scenario's phases, each once, at least one.
+fn read_plot_phases(source: &SourceFile, v: &Spanned<DeValue<'_>>, phases: &[Phase]) -> Result<Vec<String>> {
+    let expected = || {
+        source.error(
+            ErrorKind::InvalidValue,
+            v.span(),
+            "`plot_phases`: expected a list of phase names, e.g. [\"conditioning\"]",
+        )
+    };
+    let DeValue::Array(items) = v.get_ref() else {
+        return Err(expected());
+    };
+    if items.is_empty() {
+        return Err(expected());
+    }
+    let mut names: Vec<String> = Vec::new();
+    for item in items {
+        let Some(name) = item.get_ref().as_str() else {
+            return Err(expected());
+        };
+        if !phases.iter().any(|ph| ph.name == name) {
+            return Err(source.error_with_help(
+                ErrorKind::InvalidValue,
+                item.span(),
+                format!("`plot_phases`: no phase named `{name}`"),
+                did_you_mean(name, phases.iter().map(|ph| ph.name.as_str()))
+                    .or_else(|| Some(format!("phases: {}", phase_list(phases)))),
+            ));
+        }
+        if names.iter().any(|n| n == name) {
+            return Err(source.error(
+                ErrorKind::Duplicate,
+                item.span(),
+                format!("`plot_phases`: phase `{name}` named twice"),
+            ));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+fn phase_list(phases: &[Phase]) -> String {
+    phases
+        .iter()
+        .map(|p| format!("`{}`", p.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A probe table's `kind`, if it is a string: its name when it has no `name`.

@@ -187,7 +187,7 @@ impl WorldParams for BanditConfig {
         vec![Chart::Curves {
             stem: "regret_curves".into(),
             title: "cumulative regret per episode (PFC and baselines on the same episodes)".into(),
-            x_label: "step".into(),
+            x_label: crate::plot::STEP_AXIS.into(),
             curves: labelled,
         }]
     }
