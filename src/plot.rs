@@ -1122,7 +1122,7 @@ mod tests {
                 "tick label `{l}`"
             );
         }
-        assert!(labels.contains(&"0") && labels.contains(&"-0.5"), "{labels:?}");
+        assert!(labels.contains(&"0") && labels.contains(&"-0.2"), "{labels:?}");
     }
 
     #[test]
