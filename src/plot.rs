@@ -1125,6 +1125,153 @@ mod tests {
         assert!(labels.contains(&"0") && labels.contains(&"-0.2"), "{labels:?}");
     }
 
+    /// WCAG 2.1's contrast ratio of a colour against white.
+    fn contrast_on_white(c: RGBColor) -> f64 {
+        let linear = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let l = 0.2126 * linear(c.0) + 0.7152 * linear(c.1) + 0.0722 * linear(c.2);
+        1.05 / (l + 0.05)
+    }
+
+    /// Every category colour is readable on white (#23, item 2), and ten series (the most a
+    /// figure draws) differ in colour or line style.
+    #[test]
+    fn the_palette_has_contrast_and_series_are_told_apart() {
+        // The published Okabe–Ito yellow fails: the check can fail.
+        assert!(contrast_on_white(RGBColor(0xF0, 0xE4, 0x42)) < 1.5);
+        assert!((contrast_on_white(BLACK) - 21.0).abs() < 1e-9);
+        for (name, c) in PALETTE {
+            let ratio = contrast_on_white(c);
+            assert!(ratio >= 3.0, "{name}: contrast {ratio:.2}:1 against white");
+        }
+        let styles: Vec<_> = (0..MAX_KEYS).map(series_style).collect();
+        for (i, a) in styles.iter().enumerate() {
+            assert!(!styles[..i].contains(a), "series {i} looks like an earlier one");
+        }
+        assert!(
+            styles[..6].iter().all(|s| s.1.is_none()),
+            "the first six are solid"
+        );
+    }
+
+    /// `(x, text)` of every `<text>` of an SVG, and the x of every vertical grey line.
+    fn svg_parts(svg: &str) -> (Vec<(f64, String)>, Vec<f64>) {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+            Some(tag[at..].split('"').next()?.to_string())
+        };
+        let texts = svg
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let (tag, rest) = t.split_once('>')?;
+                let x = attr(tag, "x")?.parse().ok()?;
+                Some((x, rest.split("</text>").next()?.trim().to_string()))
+            })
+            .collect();
+        let grey = format!(
+            "stroke=\"#{:02X}{:02X}{:02X}\"",
+            PHASE_GREY.0, PHASE_GREY.1, PHASE_GREY.2
+        );
+        let lines = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|t| t.contains(&grey))
+            .filter_map(|t| {
+                let points = attr(t, "points")?;
+                let xs: Vec<f64> = points
+                    .split_whitespace()
+                    .filter_map(|p| p.split(',').next()?.parse().ok())
+                    .collect();
+                (xs.len() == 2 && xs[0] == xs[1]).then_some(xs[0])
+            })
+            .collect();
+        (texts, lines)
+    }
+
+    fn two_phase_rows() -> Vec<Row> {
+        (1..=30)
+            .flat_map(|k| {
+                let step = k * 1000;
+                let phase = if step <= 12_000 { "warm-up" } else { "conditioning" };
+                (0..3).map(move |agent| Row {
+                    phase: phase.into(),
+                    step,
+                    agent,
+                    probe: "valence".into(),
+                    key: "a".into(),
+                    value: (step as f32 / 30_000.0) * (1.0 + agent as f32),
+                })
+            })
+            .collect()
+    }
+
+    /// The figure of a two-phase run names both phases and draws their boundary at its step
+    /// (#23, item 1): the line's x is where the x axis puts step 12 000, read off the axis's
+    /// own 10k and 20k ticks.
+    #[test]
+    fn a_two_phase_run_marks_its_boundary_at_the_right_step() {
+        let rows = two_phase_rows();
+        let layout = RunLayout {
+            phases: phase_spans([("warm-up", 12_000), ("conditioning", 18_000)]),
+            probes: [(
+                "valence".to_string(),
+                ProbeLook {
+                    title: Some("does a gain value in conditioning?".into()),
+                    phases: vec![],
+                },
+            )]
+            .into(),
+        };
+        assert_eq!(
+            layout.phases,
+            phase_spans_from_rows(&rows),
+            "the CSV shows the same"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        plot_run(dir.path(), &rows, &[], &layout).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("plots/valence.svg")).unwrap();
+        let (texts, lines) = svg_parts(&svg);
+        let x_of = |label: &str| {
+            let found = texts.iter().find(|(_, t)| t == label);
+            found
+                .unwrap_or_else(|| panic!("no text `{label}` in {texts:?}"))
+                .0
+        };
+        for name in ["warm-up", "conditioning", "does a gain value in conditioning?"] {
+            x_of(name);
+        }
+        let (x10, x20) = (x_of("10k"), x_of("20k"));
+        let want = x10 + 0.2 * (x20 - x10);
+        assert_eq!(lines.len(), 1, "one boundary: {lines:?}");
+        assert!(
+            (lines[0] - want).abs() <= 1.0,
+            "boundary at x = {}, step 12k at {want}",
+            lines[0]
+        );
+        // The legend is beside the plot, right of its last tick.
+        assert!(x_of("a") > x_of("30k"), "legend at {} on the data", x_of("a"));
+
+        // Zoomed to conditioning: its steps only, nothing of warm-up marked.
+        let mut zoomed = layout.clone();
+        zoomed.probes.get_mut("valence").unwrap().phases = vec!["conditioning".into()];
+        plot_run(dir.path(), &rows, &[], &zoomed).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("plots/valence.svg")).unwrap();
+        let (texts, lines) = svg_parts(&svg);
+        let labels: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+        assert!(labels.contains(&"20k") && !labels.contains(&"10k"), "{labels:?}");
+        assert!(
+            !labels.contains(&"warm-up") && lines.is_empty(),
+            "{labels:?} {lines:?}"
+        );
+    }
+
     #[test]
     fn base64_matches_rfc_4648_vectors() {
         // RFC 4648 §10.

@@ -678,3 +678,31 @@ fn absurd_sizes_are_refused_where_they_are_written() {
     let e = scenario_error(&one_shot);
     assert_scenario_at(&e, ErrorKind::InvalidValue, 8, 8);
 }
+
+/// A probe's figure may name the phases it shows (#23): a phase the scenario lacks is located,
+/// with the nearest name; one named twice is a duplicate; the title is one line.
+#[test]
+fn plot_phases_name_the_scenarios_phases() {
+    let with = |fields: &str| SCENARIO.replace("every = 5", &format!("every = 5\n{fields}"));
+    let e = scenario_error(&with("plot_phases = [\"oen\"]"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 22, 16);
+    assert_eq!(e.help(), Some("did you mean `one`?"));
+    let e = scenario_error(&with("plot_phases = [\"one\", \"one\"]"));
+    assert_scenario_at(&e, ErrorKind::Duplicate, 22, 23);
+    let e = scenario_error(&with("plot_phases = []"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 22, 15);
+    let e = scenario_error(&with("title = \"two\\nlines\""));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 22, 9);
+    let e = scenario_error(&with("title = 3"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 22, 9);
+    // Both, well formed, are kept and written back into the run's scenario.toml.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let text = with("title = \"is apple good?\"\nplot_phases = [\"one\"]");
+    let s = parse_scenario(SourceFile::new(dir.path().join("s.toml"), text)).unwrap();
+    assert_eq!(s.probes[0].title.as_deref(), Some("is apple good?"));
+    assert_eq!(s.probes[0].plot_phases, ["one"]);
+    let written = s.to_toml();
+    assert!(written.contains("title = \"is apple good?\""), "{written}");
+    assert!(written.contains("plot_phases = [\"one\"]"), "{written}");
+}
