@@ -316,8 +316,10 @@ pub struct CurvesFigure<'a> {
     pub y_label: String,
     /// Label → curve; at most [`MAX_KEYS`] are drawn.
     pub keys: &'a BTreeMap<String, Curve>,
-    /// The phases to mark (those the x range reaches; none: nothing marked).
+    /// The phases to mark (those the readings, or `x_range`, reach; none: nothing marked).
     pub phases: &'a [PhaseSpan],
+    /// The steps the x axis shows (default: the readings' and their phases' range).
+    pub x_range: Option<(u64, u64)>,
 }
 
 impl<'a> CurvesFigure<'a> {
@@ -329,6 +331,7 @@ impl<'a> CurvesFigure<'a> {
             y_label: "median across agents (band: 10–90%)".into(),
             keys,
             phases: &[],
+            x_range: None,
         }
     }
 
@@ -411,11 +414,30 @@ fn draw_curves<DB: DrawingBackend>(
             "plot `{title}`: no finite readings"
         )));
     }
+    // The phases shown, marked when there are two or more. Zoomed, the axis is the range and
+    // the phases are those within it; otherwise the axis spans every phase a reading falls in
+    // (`start < step ≤ end`), whole: a phase read only at its last step keeps its width.
+    let phases: Vec<&PhaseSpan> = match fig.x_range {
+        Some((a, b)) => {
+            (x0, x1) = (a, b);
+            fig.phases.iter().filter(|s| s.end > a && s.start < b).collect()
+        }
+        None => {
+            let reached: Vec<&PhaseSpan> = fig
+                .phases
+                .iter()
+                .filter(|s| s.end >= x0 && s.start < x1)
+                .collect();
+            if let (Some(first), Some(last)) = (reached.first(), reached.last()) {
+                x0 = x0.min(first.start);
+                x1 = x1.max(last.end);
+            }
+            reached
+        }
+    };
     if x0 == x1 {
         x1 = x0 + 1;
     }
-    // The phases the x range reaches; marked when there are two or more.
-    let phases: Vec<&PhaseSpan> = fig.phases.iter().filter(|s| s.end > x0 && s.start < x1).collect();
     let marked = phases.len() >= 2;
     let pad = ((y1 - y0) * 0.05).max(1e-3);
     let (ylo, yhi) = ((y0 - pad) as f64, (y1 + pad) as f64);
@@ -769,9 +791,11 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart], layout: &RunLayout) 
         if keys.len() > MAX_KEYS {
             continue;
         }
-        let shown = zoomed(keys, layout.zoom(probe));
+        let zoom = layout.zoom(probe);
+        let shown = zoomed(keys, zoom);
         let title = title(probe);
         let mut figure = CurvesFigure::new(&title, STEP_AXIS, &shown).with_phases(&layout.phases);
+        figure.x_range = zoom;
         figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
         keep(&mut written, figure.draw(), &plots.join(probe))?;
     }
