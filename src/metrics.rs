@@ -375,6 +375,8 @@ pub enum Chart {
         title: String,
         /// The x axis.
         x_label: String,
+        /// The y axis: what the curves measure.
+        y_label: String,
         /// Label → curve.
         curves: BTreeMap<String, Curve>,
     },

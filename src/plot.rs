@@ -388,7 +388,7 @@ fn styled_line<DB: DrawingBackend>(
     let style = color.stroke_width(2);
     match dash {
         None => area.draw(&PathElement::new(points, style)),
-        Some((on, off)) => area.draw(&DashedPathElement::new(points.into_iter(), on, off, style)),
+        Some((on, off)) => area.draw(&DashedPathElement::new(points, on, off, style)),
     }
     .map_err(|e| e.to_string())
 }
@@ -733,10 +733,12 @@ pub fn draw_chart(chart: &Chart, phases: &[PhaseSpan]) -> Result<Figure> {
         Chart::Curves {
             title,
             x_label,
+            y_label,
             curves,
             ..
         } => {
-            let figure = CurvesFigure::new(title, x_label, curves);
+            let mut figure = CurvesFigure::new(title, x_label, curves);
+            figure.y_label = y_label.clone();
             match x_label == STEP_AXIS {
                 true => figure.with_phases(phases).draw()?,
                 false => figure.draw()?,

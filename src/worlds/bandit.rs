@@ -186,8 +186,9 @@ impl WorldParams for BanditConfig {
         }
         vec![Chart::Curves {
             stem: "regret_curves".into(),
-            title: "cumulative regret per episode (PFC and baselines on the same episodes)".into(),
+            title: "does the agent's regret fall below the baselines'? (same episodes)".into(),
             x_label: crate::plot::STEP_AXIS.into(),
+            y_label: "regret per episode: median across agents (band: 10–90%)".into(),
             curves: labelled,
         }]
     }

@@ -147,15 +147,16 @@ impl WorldParams for PavlovianConfig {
         vec![
             Chart::Raster {
                 stem: "rpe_raster".into(),
-                title: "RPE raster: median δ across agents".into(),
+                title: "RPE around the cue, trial by trial (median δ across agents)".into(),
                 x_label: "ticks from the cue".into(),
                 cells: medians,
                 before,
             },
             Chart::Curves {
                 stem: "rpe_transfer".into(),
-                title: "RPE transfer over trials".into(),
+                title: "does the RPE move from the reward to the cue over trials?".into(),
                 x_label: "trial".into(),
+                y_label: "δ: median across agents (band: 10–90%)".into(),
                 curves: transfer,
             },
         ]

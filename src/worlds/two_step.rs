@@ -193,8 +193,8 @@ impl WorldParams for TwoStepConfig {
         }
         vec![Chart::Bars {
             stem: "stay_probability".into(),
-            title: "two-step: P(repeat first-stage choice) by last trial".into(),
-            y_label: "stay probability".into(),
+            title: "model-based? P(repeat the first-stage choice) by the last trial".into(),
+            y_label: "stay probability: median across agents (whiskers: 10–90%)".into(),
             bars,
         }]
     }
