@@ -438,7 +438,8 @@ fn draw_curves<DB: DrawingBackend>(
     if x0 == x1 {
         x1 = x0 + 1;
     }
-    let marked = phases.len() >= 2;
+    // A zoomed figure names even a single phase: the reader must know which part of the run it is.
+    let marked = phases.len() >= 2 || (fig.x_range.is_some() && !phases.is_empty());
     let pad = ((y1 - y0) * 0.05).max(1e-3);
     let (ylo, yhi) = ((y0 - pad) as f64, (y1 + pad) as f64);
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
@@ -1284,7 +1285,7 @@ mod tests {
         // The legend is beside the plot, right of its last tick.
         assert!(x_of("a") > x_of("30k"), "legend at {} on the data", x_of("a"));
 
-        // Zoomed to conditioning: its steps only, nothing of warm-up marked.
+        // Zoomed to conditioning: its steps only, named, nothing of warm-up marked.
         let mut zoomed = layout.clone();
         zoomed.probes.get_mut("valence").unwrap().phases = vec!["conditioning".into()];
         plot_run(dir.path(), &rows, &[], &zoomed).unwrap();
@@ -1295,6 +1296,10 @@ mod tests {
         assert!(
             !labels.contains(&"warm-up") && lines.is_empty(),
             "{labels:?} {lines:?}"
+        );
+        assert!(
+            labels.contains(&"conditioning"),
+            "a zoomed figure names its phase: {labels:?}"
         );
     }
 
