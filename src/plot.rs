@@ -112,15 +112,16 @@ pub const PALETTE: [(&str, RGBColor); 6] = [
     ("black", RGBColor(0x00, 0x00, 0x00)),
 ];
 
-/// How series `i` is drawn: its colour, and its dash (`None` solid, else (dash, gap) in pixels):
-/// the first six solid in the six colours, the next six dashed, then dotted.
-pub fn series_style(i: usize) -> (RGBColor, Option<(u32, u32)>) {
-    let dash = match (i / PALETTE.len()) % 3 {
-        0 => None,
-        1 => Some((9, 5)),
-        _ => Some((2, 4)),
-    };
-    (PALETTE[i % PALETTE.len()].1, dash)
+/// How a series is drawn: its colour, and its dash (`None` solid, else (dash, gap) in pixels).
+pub type SeriesStyle = (RGBColor, Option<(u32, u32)>);
+
+/// The dashes: solid, dashed, dotted.
+const DASHES: [Option<(u32, u32)>; 3] = [None, Some((9, 5)), Some((2, 4))];
+
+/// How series `i` is drawn: the first six solid in the six colours, the next six dashed, then
+/// dotted.
+pub fn series_style(i: usize) -> SeriesStyle {
+    (PALETTE[i % PALETTE.len()].1, DASHES[(i / PALETTE.len()) % 3])
 }
 
 /// The grey of phase boundaries and names.
@@ -320,6 +321,9 @@ pub struct CurvesFigure<'a> {
     pub phases: &'a [PhaseSpan],
     /// The steps the x axis shows (default: the readings' and their phases' range).
     pub x_range: Option<(u64, u64)>,
+    /// Each series' style, in the keys' order (default, or where it runs short:
+    /// [`series_style`] of its index).
+    pub styles: Vec<SeriesStyle>,
 }
 
 impl<'a> CurvesFigure<'a> {
@@ -332,6 +336,7 @@ impl<'a> CurvesFigure<'a> {
             keys,
             phases: &[],
             x_range: None,
+            styles: Vec::new(),
         }
     }
 
@@ -378,13 +383,12 @@ fn legend_width<'s>(labels: impl Iterator<Item = &'s String>) -> u32 {
     LEGEND_SAMPLE + widest + 24
 }
 
-/// Draws series `i`'s line in its [`series_style`].
+/// Draws a line in a series' style.
 fn styled_line<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     points: Vec<(i32, i32)>,
-    i: usize,
+    (color, dash): SeriesStyle,
 ) -> std::result::Result<(), String> {
-    let (color, dash) = series_style(i);
     let style = color.stroke_width(2);
     match dash {
         None => area.draw(&PathElement::new(points, style)),
@@ -401,6 +405,7 @@ fn draw_curves<DB: DrawingBackend>(
     let title = fig.title;
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
     let keys: Vec<(&String, &Curve)> = fig.keys.iter().take(MAX_KEYS).collect();
+    let style = |i: usize| fig.styles.get(i).copied().unwrap_or_else(|| series_style(i));
     let points = keys.iter().flat_map(|(_, c)| c.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (u64::MAX, 0u64, f32::INFINITY, f32::NEG_INFINITY);
     for (&x, &(lo, _, hi)) in points {
@@ -485,7 +490,7 @@ fn draw_curves<DB: DrawingBackend>(
         draw_phase_marks(root, &chart, &phases, (x0, x1), (ylo, yhi)).map_err(err)?;
     }
     for (i, (_, curve)) in keys.iter().enumerate() {
-        let color = series_style(i).0;
+        let color = style(i).0;
         let upper = curve.iter().map(|(&x, &(_, _, hi))| (x as f64, hi as f64));
         let lower = curve.iter().rev().map(|(&x, &(lo, _, _))| (x as f64, lo as f64));
         chart
@@ -503,14 +508,15 @@ fn draw_curves<DB: DrawingBackend>(
         let clip = chart.plotting_area().strip_coord_spec();
         let (px, py) = clip.get_base_pixel();
         let local = line.into_iter().map(|(x, y)| (x - px, y - py)).collect();
-        styled_line(&clip, local, i).map_err(err)?;
+        styled_line(&clip, local, style(i)).map_err(err)?;
     }
     // The legend, beside the plot: a sample of each line and its label.
     let (_, y_range) = chart.plotting_area().get_pixel_range();
     let (_, ly) = legend.get_base_pixel();
     for (i, (key, _)) in keys.iter().enumerate() {
         let y = y_range.start - ly + 10 + 22 * i as i32;
-        styled_line(&legend, vec![(4, y), (4 + LEGEND_SAMPLE as i32 - 6, y)], i).map_err(err)?;
+        let sample = vec![(4, y), (4 + LEGEND_SAMPLE as i32 - 6, y)];
+        styled_line(&legend, sample, style(i)).map_err(err)?;
         let style = TextStyle::from(LEGEND_FONT.into_font())
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center));
@@ -995,8 +1001,9 @@ fn draw_correlations<DB: DrawingBackend>(
 }
 
 /// Overlays runs: for every probe all runs recorded, one figure (`out/<probe>.{svg,png}`) with
-/// each run's keys as `run: key` curves, the first run's `layout` giving the phases marked and
-/// the probes' titles; `keys`, when not empty, keeps only those keys.
+/// each run's keys as `run: key` curves (a key keeps its colour across runs, a run its line
+/// style: solid, dashed, dotted), the first run's `layout` giving the phases marked, the
+/// probes' titles and their `plot_phases`; `keys`, when not empty, keeps only those keys.
 pub fn compare_runs(
     runs: &[(String, Vec<Row>)],
     keys: &[String],
@@ -1014,10 +1021,19 @@ pub fn compare_runs(
             continue;
         }
         let mut overlay: BTreeMap<String, Curve> = BTreeMap::new();
-        for (name, c) in &all {
+        let mut styles: BTreeMap<String, SeriesStyle> = BTreeMap::new();
+        let mut colours: Vec<&String> = Vec::new();
+        for (r, (name, c)) in all.iter().enumerate() {
             for (key, curve) in &c[probe] {
                 if keys.is_empty() || keys.contains(key) {
-                    overlay.insert(format!("{name}: {key}"), curve.clone());
+                    let k = colours.iter().position(|c| *c == key).unwrap_or_else(|| {
+                        colours.push(key);
+                        colours.len() - 1
+                    });
+                    let label = format!("{name}: {key}");
+                    let style = (PALETTE[k % PALETTE.len()].1, DASHES[r % DASHES.len()]);
+                    styles.insert(label.clone(), style);
+                    overlay.insert(label, curve.clone());
                 }
             }
         }
@@ -1026,15 +1042,19 @@ pub fn compare_runs(
         }
         let look = layout.probes.get(probe).and_then(|l| l.title.as_deref());
         let title = format!(
-            "{}: {}",
+            "{} ({})",
             look.unwrap_or(probe),
             all.iter()
                 .map(|(n, _)| n.as_str())
                 .collect::<Vec<_>>()
                 .join(" vs ")
         );
+        let zoom = layout.zoom(probe);
+        let overlay = zoomed(&overlay, zoom);
         let mut figure = CurvesFigure::new(&title, STEP_AXIS, &overlay).with_phases(&layout.phases);
         figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
+        figure.x_range = zoom;
+        figure.styles = styles.into_values().collect();
         written.extend(figure.draw()?.write(&out.join(file_stem(probe)))?);
     }
     Ok(written)
