@@ -1323,6 +1323,36 @@ mod tests {
         );
     }
 
+    /// An overlay of two runs keeps a key's colour and tells the runs apart by line style, and
+    /// marks the first run's phases.
+    #[test]
+    fn compared_runs_share_colours_per_key() {
+        let rows = two_phase_rows();
+        let runs = vec![
+            ("learning".to_string(), rows.clone()),
+            ("frozen".to_string(), rows.clone()),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let layout = RunLayout::from_rows(&rows);
+        let written = compare_runs(&runs, &[], dir.path(), &layout).unwrap();
+        assert_eq!(written.len(), 2, "{written:?}");
+        let svg = std::fs::read_to_string(dir.path().join("valence.svg")).unwrap();
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert!(svg.contains(&hex(PALETTE[0].1)), "the key's colour");
+        assert!(
+            !svg.contains(&hex(PALETTE[1].1)),
+            "a second colour for the same key"
+        );
+        let (texts, lines) = svg_parts(&svg);
+        assert!(
+            texts.iter().any(|(_, t)| t == "warm-up") && lines.len() == 1,
+            "{texts:?}"
+        );
+        // The dashed run is drawn in pieces: many more blue strokes than the solid run's one.
+        let blue = format!("stroke=\"{}\"", hex(PALETTE[0].1));
+        assert!(svg.matches(&blue).count() > 10, "no dashed line");
+    }
+
     #[test]
     fn base64_matches_rfc_4648_vectors() {
         // RFC 4648 §10.
