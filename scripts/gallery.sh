@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the README's gallery, assets/gallery/*.png, from the shipped scenarios and sweeps
 # at their shipped sizes and seeds (about 4 minutes on 2 cores). Runs go to RUNS (default: a
-# temporary directory); a scenario whose run in RUNS has finished (summary.json) is not rerun.
+# temporary directory); a scenario whose run in RUNS has finished (summary.json) is not rerun,
+# only redrawn (`valence plot`).
 #
 #   bash scripts/gallery.sh [RUNS]
 set -euo pipefail
@@ -12,8 +13,12 @@ runs=${1:-$(mktemp -d)}
 gallery=assets/gallery
 mkdir -p "$runs" "$gallery"
 
-run() {  # run SCENARIO: runs scenarios/SCENARIO.toml into RUNS/SCENARIO unless it has finished
-    [ -f "$runs/$1/summary.json" ] || "$bin" run "scenarios/$1.toml" --out "$runs/$1" --quiet >/dev/null
+run() {  # run SCENARIO: runs scenarios/SCENARIO.toml into RUNS/SCENARIO, or redraws a finished run
+    if [ -f "$runs/$1/summary.json" ]; then
+        "$bin" plot "$runs/$1" >/dev/null
+    else
+        "$bin" run "scenarios/$1.toml" --out "$runs/$1" --quiet >/dev/null
+    fi
 }
 # compare NAME SWEEP KEYS LABEL_A LABEL_B: the sweep's first run of seed 1 (as written) against
 # its fourth (the ablation), under readable names.

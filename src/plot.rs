@@ -228,13 +228,45 @@ impl RunLayout {
 }
 
 /// A diverging colour scale on [−1, 1]: white at 0, red toward +1, blue toward −1.
+/// ColorBrewer's RdBu ends (`#B2182B`, `#2166AC`) through its near-white middle (`#F7F7F7`),
+/// linearly: a diverging map that colour-blind readers see as dark–light–dark in two hues.
 fn diverging(x: f64) -> RGBColor {
-    let x = x.clamp(-1.0, 1.0);
-    if x >= 0.0 {
-        RGBColor(255, (255.0 * (1.0 - x)) as u8, (255.0 * (1.0 - x)) as u8)
+    const MID: (f64, f64, f64) = (247.0, 247.0, 247.0);
+    let x = if x.is_finite() { x.clamp(-1.0, 1.0) } else { 0.0 };
+    let end = if x >= 0.0 {
+        (178.0, 24.0, 43.0)
     } else {
-        RGBColor((255.0 * (1.0 + x)) as u8, (255.0 * (1.0 + x)) as u8, 255)
+        (33.0, 102.0, 172.0)
+    };
+    let t = x.abs();
+    let mix = |m: f64, e: f64| (m + (e - m) * t).round() as u8;
+    RGBColor(mix(MID.0, end.0), mix(MID.1, end.1), mix(MID.2, end.2))
+}
+
+/// Black or white, whichever reads better on `background` (WCAG relative luminance).
+fn ink_on(background: RGBColor) -> RGBColor {
+    let linear = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let l = 0.2126 * linear(background.0) + 0.7152 * linear(background.1) + 0.0722 * linear(background.2);
+    // Contrast with black (l + 0.05) / 0.05 against white 1.05 / (l + 0.05).
+    if (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) {
+        BLACK
+    } else {
+        WHITE
     }
+}
+
+/// The width in pixels of `text` in the bundled font at `size`.
+fn text_width(text: &str, size: u32) -> u32 {
+    FontDesc::from(("sans-serif", size))
+        .box_size(text)
+        .map_or(size * text.chars().count() as u32 / 2, |(w, _)| w)
 }
 
 static FONT: Once = Once::new();
@@ -822,7 +854,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart], layout: &RunLayout) 
         if (4..=MAX_KEYS).contains(&keys.len())
             && let Some((names, r)) = correlations(rows, probe)
         {
-            let title = format!("{}: correlation across agents (last reading)", title(probe));
+            let title = format!("{} (r across agents)", title(probe));
             let figure = plot_correlations(&title, &names, &r);
             keep(&mut written, figure, &plots.join(format!("{probe}_correlation")))?;
         }
@@ -930,9 +962,12 @@ fn correlation_label(r: f64) -> String {
     }
 }
 
-/// A heat map of [`correlations`]: red r > 0, blue r < 0, the value written in each cell.
+/// A heat map of [`correlations`]: r on a diverging scale (red > 0, blue < 0), each cell's
+/// value written in it, the keys along both axes.
 pub fn plot_correlations(title: &str, keys: &[String], r: &[Vec<f64>]) -> Result<Figure> {
-    Ok(render!((640, 600), |root| draw_correlations(
+    register_font();
+    let width = (text_width(title, 20) + 40).max(640);
+    Ok(render!((width, 620), |root| draw_correlations(
         root, title, keys, r
     )))
 }
@@ -944,59 +979,66 @@ fn draw_correlations<DB: DrawingBackend>(
     r: &[Vec<f64>],
 ) -> Result<()> {
     let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
-    let n = keys.len() as i32;
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let label = |i: &i32| keys.get(*i as usize).cloned().unwrap_or_default();
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_labels(keys.len())
-        .y_labels(keys.len())
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => label(i),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => label(i),
-            _ => String::new(),
-        })
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    let cells = (0..n).flat_map(|i| (0..n).map(move |j| (i, j)));
-    chart
-        .draw_series(cells.clone().map(|(i, j)| {
-            let v = r[i as usize][j as usize];
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), SegmentValue::Exact(j)),
-                    (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
-                ],
-                diverging(if v.is_finite() { v } else { 0.0 }).filled(),
-            )
-        }))
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .draw_series(cells.map(|(i, j)| {
-            Text::new(
-                correlation_label(r[i as usize][j as usize]),
-                (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
-                ("sans-serif", 13)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    )),
-            )
-        }))
-        .map_err(|e| err(e.to_string()))?;
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| err(x.to_string());
+    let n = keys.len();
+    root.fill(&WHITE).map_err(e)?;
+    let area = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+    let label_font = TextStyle::from(("sans-serif", 14).into_font());
+    let widest = keys.iter().map(|k| text_width(k, 14)).max().unwrap_or(0) as i32;
+    let (w, h) = area.dim_in_pixel();
+    // Square cells, the key names left of and below the grid, a line of explanation under it.
+    let side = (w as i32 - widest - 60).min(h as i32 - 90).max(n as i32 * 12);
+    let cell = side / n.max(1) as i32;
+    let (x0, y0) = (
+        area.get_base_pixel().0 + widest + 24 + (w as i32 - widest - 48 - cell * n as i32) / 2,
+        area.get_base_pixel().1 + 8,
+    );
+    let at = |i: usize, j: usize| (x0 + cell * i as i32, y0 + cell * (n - 1 - j) as i32);
+    for i in 0..n {
+        for j in 0..n {
+            let v = r[i][j];
+            let fill = diverging(v);
+            let (x, y) = at(i, j);
+            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))
+                .map_err(e)?;
+            let ink = ink_on(fill);
+            let style = TextStyle::from(("sans-serif", 13).into_font())
+                .color(&ink)
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            root.draw(&Text::new(
+                correlation_label(v),
+                (x + cell / 2, y + cell / 2),
+                style,
+            ))
+            .map_err(e)?;
+        }
+    }
+    let bottom = y0 + cell * n as i32;
+    // Key names: left of each row; below each column, on two rows where they crowd.
+    let mut rows = [i32::MIN, i32::MIN];
+    for (i, key) in keys.iter().enumerate() {
+        let (_, y) = at(0, i);
+        let style = label_font.pos(Pos::new(HPos::Right, VPos::Center));
+        root.draw(&Text::new(key.clone(), (x0 - 6, y + cell / 2), style))
+            .map_err(e)?;
+        let kw = text_width(key, 14) as i32;
+        let centre = x0 + cell * i as i32 + cell / 2;
+        let row = (0..2).find(|&r| centre - kw / 2 > rows[r] + 4).unwrap_or(1);
+        rows[row] = centre + kw / 2;
+        let style = label_font.pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw(&Text::new(
+            key.clone(),
+            (centre, bottom + 6 + 18 * row as i32),
+            style,
+        ))
+        .map_err(e)?;
+    }
+    let note = "Pearson r across agents at the last reading: red r > 0, blue r < 0";
+    let style = TextStyle::from(("sans-serif", 13).into_font())
+        .color(&PHASE_GREY)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    root.draw(&Text::new(note, (x0 + cell * n as i32 / 2, bottom + 48), style))
+        .map_err(e)?;
     Ok(())
 }
 
