@@ -994,9 +994,8 @@ fn draw_correlations<DB: DrawingBackend>(
         area.get_base_pixel().1 + 8,
     );
     let at = |i: usize, j: usize| (x0 + cell * i as i32, y0 + cell * (n - 1 - j) as i32);
-    for i in 0..n {
-        for j in 0..n {
-            let v = r[i][j];
+    for (i, row) in r.iter().enumerate().take(n) {
+        for (j, &v) in row.iter().enumerate().take(n) {
             let fill = diverging(v);
             let (x, y) = at(i, j);
             root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))
