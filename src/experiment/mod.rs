@@ -617,6 +617,7 @@ struct RunFile {
 #[derive(Deserialize)]
 struct RunPhase {
     name: String,
+    #[serde(default)]
     steps: u64,
     world: WorldSpec,
 }
@@ -785,6 +786,22 @@ mod tests {
         let worlds = run_worlds(dir.path()).unwrap();
         assert_eq!(worlds.len(), 1, "the same world twice is read once");
         assert_eq!(worlds[0].kind(), "bandit");
+        // The figures' layout from the same file: phases on the step axis, the probe's look.
+        let with_steps = text
+            .replace("name = \"a\"\n", "name = \"a\"\nsteps = 100\n")
+            .replace("name = \"b\"\n", "name = \"b\"\nsteps = 50\n")
+            .replace(
+                "kind = \"signal\"\n",
+                "kind = \"signal\"\ntitle = \"t?\"\nplot_phases = [\"b\"]\n",
+            );
+        std::fs::write(dir.path().join("scenario.toml"), with_steps).unwrap();
+        let layout = run_layout(dir.path()).unwrap();
+        assert_eq!(layout.phases, phase_spans([("a", 100), ("b", 50)]));
+        let look = &layout.probes["v"];
+        assert_eq!(
+            (look.title.as_deref(), &look.phases[..]),
+            (Some("t?"), &["b".to_string()][..])
+        );
         std::fs::write(dir.path().join("scenario.toml"), "name = \"s\"\n").unwrap();
         assert!(run_worlds(dir.path()).is_err());
     }
