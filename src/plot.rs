@@ -175,17 +175,11 @@ pub fn phase_spans_from_rows(rows: &[Row]) -> Vec<PhaseSpan> {
     }
     ends.sort();
     let mut start = 0;
-    ends.into_iter()
-        .map(|(end, name)| {
-            let span = PhaseSpan {
-                name: name.to_string(),
-                start,
-                end,
-            };
-            start = end;
-            span
-        })
-        .collect()
+    phase_spans(ends.into_iter().map(|(end, name)| {
+        let steps = end - start;
+        start = end;
+        (name, steps)
+    }))
 }
 
 /// How one probe's figure is drawn: its title (`title = "…"` in the probe's table; default the
@@ -208,6 +202,21 @@ pub struct RunLayout {
 }
 
 impl RunLayout {
+    /// A layout from the phases' names and lengths in ticks, in run order, and each probe's
+    /// (name, title, plot_phases).
+    pub fn new<'a>(
+        phases: impl IntoIterator<Item = (&'a str, u64)>,
+        probes: impl IntoIterator<Item = (String, Option<String>, Vec<String>)>,
+    ) -> Self {
+        RunLayout {
+            phases: phase_spans(phases),
+            probes: probes
+                .into_iter()
+                .map(|(name, title, phases)| (name, ProbeLook { title, phases }))
+                .collect(),
+        }
+    }
+
     /// A layout with the phases of `rows` (see [`phase_spans_from_rows`]) and default looks.
     pub fn from_rows(rows: &[Row]) -> Self {
         RunLayout {
@@ -243,8 +252,9 @@ fn diverging(x: f64) -> RGBColor {
     RGBColor(mix(MID.0, end.0), mix(MID.1, end.1), mix(MID.2, end.2))
 }
 
-/// Black or white, whichever reads better on `background` (WCAG relative luminance).
-fn ink_on(background: RGBColor) -> RGBColor {
+/// WCAG 2.1's relative luminance of an sRGB colour (0 black, 1 white); the contrast of two
+/// colours is (L₁ + 0.05) / (L₂ + 0.05), the lighter over the darker.
+fn relative_luminance(c: RGBColor) -> f64 {
     let linear = |v: u8| {
         let v = f64::from(v) / 255.0;
         if v <= 0.04045 {
@@ -253,7 +263,12 @@ fn ink_on(background: RGBColor) -> RGBColor {
             ((v + 0.055) / 1.055).powf(2.4)
         }
     };
-    let l = 0.2126 * linear(background.0) + 0.7152 * linear(background.1) + 0.0722 * linear(background.2);
+    0.2126 * linear(c.0) + 0.7152 * linear(c.1) + 0.0722 * linear(c.2)
+}
+
+/// Black or white, whichever reads better on `background`.
+fn ink_on(background: RGBColor) -> RGBColor {
+    let l = relative_luminance(background);
     // Contrast with black (l + 0.05) / 0.05 against white 1.05 / (l + 0.05).
     if (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) {
         BLACK
@@ -1215,16 +1230,7 @@ mod tests {
 
     /// WCAG 2.1's contrast ratio of a colour against white.
     fn contrast_on_white(c: RGBColor) -> f64 {
-        let linear = |v: u8| {
-            let v = f64::from(v) / 255.0;
-            if v <= 0.04045 {
-                v / 12.92
-            } else {
-                ((v + 0.055) / 1.055).powf(2.4)
-            }
-        };
-        let l = 0.2126 * linear(c.0) + 0.7152 * linear(c.1) + 0.0722 * linear(c.2);
-        1.05 / (l + 0.05)
+        1.05 / (relative_luminance(c) + 0.05)
     }
 
     /// Every category colour is readable on white (#23, item 2), and ten series (the most a

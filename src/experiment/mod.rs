@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::scenario::{ProbeSpec, Scenario};
 use std::sync::Arc;
 
-use crate::plot::{ProbeLook, RunLayout, phase_spans};
+use crate::plot::RunLayout;
 use crate::worlds::{WorldSpec, build_vocabulary};
 
 /// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
@@ -639,40 +639,23 @@ fn read_run_file(dir: &Path) -> Result<RunFile> {
 /// How a scenario's figures are laid out: its phases on every step axis, its probes' titles
 /// and the phases each shows.
 pub fn layout(scenario: &Scenario) -> RunLayout {
-    RunLayout {
-        phases: phase_spans(scenario.phases.iter().map(|p| (p.name.as_str(), p.steps))),
-        probes: scenario
+    RunLayout::new(
+        scenario.phases.iter().map(|p| (p.name.as_str(), p.steps)),
+        scenario
             .probes
             .iter()
-            .map(|p| {
-                let look = ProbeLook {
-                    title: p.title.clone(),
-                    phases: p.plot_phases.clone(),
-                };
-                (p.name.clone(), look)
-            })
-            .collect(),
-    }
+            .map(|p| (p.name.clone(), p.title.clone(), p.plot_phases.clone())),
+    )
 }
 
 /// [`layout`] read back from a run directory's `scenario.toml` (for `valence plot` and
 /// `valence compare`).
 pub fn run_layout(dir: &Path) -> Result<RunLayout> {
     let file = read_run_file(dir)?;
-    Ok(RunLayout {
-        phases: phase_spans(file.phases.iter().map(|p| (p.name.as_str(), p.steps))),
-        probes: file
-            .probes
-            .into_iter()
-            .map(|p| {
-                let look = ProbeLook {
-                    title: p.title,
-                    phases: p.plot_phases,
-                };
-                (p.name, look)
-            })
-            .collect(),
-    })
+    Ok(RunLayout::new(
+        file.phases.iter().map(|p| (p.name.as_str(), p.steps)),
+        file.probes.into_iter().map(|p| (p.name, p.title, p.plot_phases)),
+    ))
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {
@@ -796,7 +779,7 @@ mod tests {
             );
         std::fs::write(dir.path().join("scenario.toml"), with_steps).unwrap();
         let layout = run_layout(dir.path()).unwrap();
-        assert_eq!(layout.phases, phase_spans([("a", 100), ("b", 50)]));
+        assert_eq!(layout.phases, crate::plot::phase_spans([("a", 100), ("b", 50)]));
         let look = &layout.probes["v"];
         assert_eq!(
             (look.title.as_deref(), &look.phases[..]),
