@@ -52,10 +52,12 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod battery;
 pub mod bench;
 pub mod brain;
 pub mod checkpoint;
 pub mod device;
+pub mod effects;
 pub mod error;
 pub mod experiment;
 pub mod metrics;

@@ -97,6 +97,25 @@ enum Command {
         #[arg(long, default_value = "compare")]
         out: PathBuf,
     },
+    /// Run the conditioning battery: each paradigm of scenarios/battery/ (or those named), each
+    /// effect scored against its published direction; writes battery.{md,csv,json,svg,png}.
+    Battery {
+        /// Paradigms to run (file stems, e.g. `blocking`); default all.
+        paradigms: Vec<String>,
+        /// One model for every paradigm (regions named `cortex` and `vta`); default each
+        /// paradigm's own.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Where the paradigms are.
+        #[arg(long, default_value = "scenarios/battery")]
+        dir: PathBuf,
+        /// Where the runs and the table go.
+        #[arg(long, default_value = "runs/battery")]
+        out: PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print a model's (or a scenario's model's) graph as Graphviz DOT.
     Graph {
         /// A model or scenario file.
@@ -241,6 +260,18 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 }
             }
             println!("(across {population} agents, at the last probe of each key)");
+            for m in &output.effects {
+                println!(
+                    "effect `{}` ({}): a − b = {:.4} [{:.4}, {:.4}], a > b in {:.0}% of agents: {}",
+                    m.spec.name,
+                    m.spec.source,
+                    m.median,
+                    m.p10,
+                    m.p90,
+                    100.0 * m.share,
+                    m.verdict
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {
@@ -342,6 +373,32 @@ fn real_main() -> anyhow::Result<ExitCode> {
             for path in valence::plot::plot_run(&run, &rows, &charts, &layout)? {
                 println!("{}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Battery {
+            paradigms,
+            model,
+            dir,
+            out,
+            quiet,
+        } => {
+            let files = valence::battery::paradigms(&dir, &paradigms)?;
+            let options = valence::battery::BatteryOptions {
+                model,
+                out: out.clone(),
+                progress: !quiet,
+            };
+            let started = std::time::Instant::now();
+            let rows = valence::battery::run_battery(&files, &options)?;
+            let written = valence::battery::write(&rows, &out)?;
+            print!("{}", valence::battery::markdown(&rows));
+            println!(
+                "{} paradigms, {} effects in {:.0} s → {}",
+                files.len(),
+                rows.len(),
+                started.elapsed().as_secs_f64(),
+                written.first().map_or(out.clone(), |p| p.clone()).display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare { runs, keys, out } => {

@@ -680,6 +680,132 @@ fn draw_bars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// One effect of a battery, as drawn: its median a − b across agents with the 10–90% band,
+/// the smallest effect that counts, and its verdict (0 reproduced, 1 not reproduced,
+/// 2 opposite).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectBar {
+    /// "paradigm: effect".
+    pub label: String,
+    /// (p10, median, p90) of a − b.
+    pub band: (f32, f32, f32),
+    /// The smallest median counted (> 0 to scale by).
+    pub min: f32,
+    /// 0 reproduced, 1 not reproduced, 2 opposite.
+    pub outcome: u8,
+}
+
+/// How far the effects' axis reaches, in units of each effect's `min`.
+const EFFECT_REACH: f64 = 5.0;
+
+/// The battery's figure: one row per effect, its median a − b in units of its own `min` (so
+/// ≥ 1 is reproduced and ≤ −1 opposite for every effect alike) as a bar with the 10–90% band,
+/// clipped at ±5 with the true value written beside it; bars coloured by verdict.
+pub fn plot_effects(title: &str, bars: &[EffectBar]) -> Result<Figure> {
+    register_font();
+    let label_w = bars.iter().map(|b| text_width(&b.label, 13)).max().unwrap_or(0) + 16;
+    let height = 130 + 26 * bars.len() as u32;
+    let width = (label_w + 700).max(text_width(title, 20) + 40);
+    Ok(render!((width, height), |root| draw_effects(
+        root, title, bars, label_w
+    )))
+}
+
+fn draw_effects<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    bars: &[EffectBar],
+    label_w: u32,
+) -> Result<()> {
+    let err = |e: String| Error::Run(format!("plot `{title}`: {e}"));
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| err(x.to_string());
+    if bars.is_empty() {
+        return Err(Error::NothingToDraw(format!("plot `{title}`: no effects")));
+    }
+    let colours = [
+        ("reproduced", PALETTE[2].1),
+        ("not reproduced", PHASE_GREY),
+        ("opposite", PALETTE[1].1),
+    ];
+    let n = bars.len();
+    root.fill(&WHITE).map_err(e)?;
+    let area = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+    let (w, _) = area.dim_in_pixel();
+    let (plot, legend) = area.split_horizontally(w.saturating_sub(150));
+    let r = EFFECT_REACH + 0.6;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(10)
+        .x_label_area_size(44)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(-r..r, -0.5..n as f64 - 0.5)
+        .map_err(|x| err(x.to_string()))?;
+    let labels: Vec<&str> = bars.iter().rev().map(|b| b.label.as_str()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            match (y - i).abs() < 1e-6 && i >= 0.0 {
+                true => labels.get(i as usize).map(|s| s.to_string()).unwrap_or_default(),
+                false => String::new(),
+            }
+        })
+        .x_labels(11)
+        .x_label_formatter(&tick_label)
+        .x_desc("median a − b across agents, in units of the effect's `min` (band: 10–90%)")
+        .light_line_style(RGBColor(0xEB, 0xEB, 0xEB))
+        .draw()
+        .map_err(|x| err(x.to_string()))?;
+    let guide = |x: f64, style: ShapeStyle| PathElement::new(vec![(x, -0.5), (x, n as f64 - 0.5)], style);
+    chart
+        .draw_series([
+            guide(0.0, BLACK.stroke_width(1)),
+            guide(1.0, PALETTE[2].1.stroke_width(1)),
+            guide(-1.0, PALETTE[1].1.stroke_width(1)),
+        ])
+        .map_err(|x| err(x.to_string()))?;
+    for (i, b) in bars.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let unit = if b.min > 0.0 { f64::from(b.min) } else { 1.0 };
+        let scaled = |v: f32| (f64::from(v) / unit).clamp(-EFFECT_REACH, EFFECT_REACH);
+        let (lo, mid, hi) = (scaled(b.band.0), scaled(b.band.1), scaled(b.band.2));
+        let colour = colours[usize::from(b.outcome.min(2))].1;
+        chart
+            .draw_series([Rectangle::new([(0.0, y - 0.3), (mid, y + 0.3)], colour.filled())])
+            .map_err(|x| err(x.to_string()))?;
+        chart
+            .draw_series([PathElement::new(vec![(lo, y), (hi, y)], BLACK.stroke_width(2))])
+            .map_err(|x| err(x.to_string()))?;
+        let true_value = f64::from(b.band.1) / unit;
+        if true_value.abs() > EFFECT_REACH {
+            let at = if true_value > 0.0 {
+                EFFECT_REACH - 0.1
+            } else {
+                -EFFECT_REACH + 0.1
+            };
+            let pos = if true_value > 0.0 { HPos::Right } else { HPos::Left };
+            let style = TextStyle::from(("sans-serif", 12).into_font())
+                .color(&WHITE)
+                .pos(Pos::new(pos, VPos::Center));
+            chart
+                .draw_series([Text::new(format!("{true_value:.0}×"), (at, y), style)])
+                .map_err(|x| err(x.to_string()))?;
+        }
+    }
+    let (_, py) = chart.plotting_area().get_pixel_range();
+    let (_, ly) = legend.get_base_pixel();
+    for (k, (name, colour)) in colours.iter().enumerate() {
+        let y = py.start - ly + 10 + 22 * k as i32;
+        legend
+            .draw(&Rectangle::new([(6, y - 6), (22, y + 6)], colour.filled()))
+            .map_err(e)?;
+        let style = TextStyle::from(LEGEND_FONT.into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        legend.draw(&Text::new(*name, (28, y), style)).map_err(e)?;
+    }
+    Ok(())
+}
+
 /// One point of a dose–response curve: a concept, its dose and its valence, each as
 /// (p10, median, p90) across agents.
 #[derive(Debug, Clone, PartialEq)]

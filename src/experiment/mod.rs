@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::scenario::{ProbeSpec, Scenario};
 use std::sync::Arc;
 
+use crate::effects::{EffectSpec, Measured};
 use crate::plot::RunLayout;
 use crate::worlds::{WorldSpec, build_vocabulary};
 
@@ -71,6 +72,8 @@ pub struct RunOutput {
     pub rows: Vec<Row>,
     /// The last reading of each probe and key across agents.
     pub summary: Summary,
+    /// The scenario's `[[effects]]`, measured.
+    pub effects: Vec<Measured>,
 }
 
 /// Where a checkpoint stands: the phase, the steps done in it, and the steps and readings so far.
@@ -555,13 +558,16 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let charts: Vec<Chart> = worlds.iter().flat_map(|w| w.figures(recorder.rows())).collect();
     crate::plot::plot_run(&dir, recorder.rows(), &charts, &layout(&scenario))?;
     let summary = summary_with_derived(recorder.rows(), &worlds);
-    write_atomic(&dir.join("summary.json"), summary.to_json(&scenario).as_bytes())?;
+    let effects = measure_effects(&scenario.effects, recorder.rows());
+    let json = summary_json(&summary, &scenario, &effects);
+    write_atomic(&dir.join("summary.json"), json.as_bytes())?;
     Ok(RunOutput {
         name: scenario.name.clone(),
         population: p,
         dir,
         rows: recorder.into_rows(),
         summary,
+        effects,
     })
 }
 
@@ -679,24 +685,36 @@ struct SummaryFile<'a> {
     seed: u64,
     population: usize,
     probes: &'a Summary,
+    #[serde(skip_serializing_if = "<[Measured]>::is_empty")]
+    effects: &'a [Measured],
 }
 
-/// Extension for writing a summary as JSON.
-pub trait SummaryJson {
-    /// The summary as pretty JSON with the scenario's identity.
-    fn to_json(&self, scenario: &Scenario) -> String;
+/// A run's `summary.json`: the scenario's identity, each probe's last readings and, where the
+/// scenario claims any, its effects measured.
+pub fn summary_json(summary: &Summary, scenario: &Scenario, effects: &[Measured]) -> String {
+    let file = SummaryFile {
+        scenario: &scenario.name,
+        seed: scenario.seed,
+        population: scenario.population,
+        probes: summary,
+        effects,
+    };
+    serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
 }
 
-impl SummaryJson for Summary {
-    fn to_json(&self, scenario: &Scenario) -> String {
-        let file = SummaryFile {
-            scenario: &scenario.name,
-            seed: scenario.seed,
-            population: scenario.population,
-            probes: self,
-        };
-        serde_json::to_string_pretty(&file).expect("summaries serialise") + "\n"
-    }
+/// The scenario's effects in a run's readings; one that cannot be measured (a side without
+/// readings) is said on stderr and left out.
+pub fn measure_effects(effects: &[EffectSpec], rows: &[Row]) -> Vec<Measured> {
+    effects
+        .iter()
+        .filter_map(|e| match e.measure(rows) {
+            Ok(m) => Some(m),
+            Err(err) => {
+                eprintln!("valence: warning: effect `{}`: {err}", e.name);
+                None
+            }
+        })
+        .collect()
 }
 
 /// Loads a scenario file and runs it.

@@ -25,6 +25,7 @@
 //! ```
 
 mod document;
+mod effects;
 mod interventions;
 pub mod model;
 mod overrides;
@@ -83,6 +84,9 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// The probes.
     pub probes: Vec<ProbeSpec>,
+    /// What it claims (`[[effects]]`): measured at the end of a run, in `summary.json`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<crate::effects::EffectSpec>,
     /// Where it was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -159,6 +163,8 @@ struct ScenarioDe {
     #[serde(default)]
     #[allow(dead_code)]
     probes: IgnoredAny,
+    #[serde(default)]
+    effects: Vec<Spanned<effects::EffectDe>>,
 }
 
 /// Reads and checks a scenario file and the model it names.
@@ -278,6 +284,8 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         )?);
     }
 
+    let effects = effects::read_effects(&source, &de.effects, &read, &phases)?;
+
     // Where every word is known now, what the model and its readings will take is too.
     if let Some(words) = &words {
         // The vocabulary: the words, `</s>` and `<unk>`.
@@ -304,6 +312,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         world,
         phases,
         probes: read,
+        effects,
         path: source.path.clone(),
         plan: Some(plan),
     })
