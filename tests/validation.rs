@@ -706,3 +706,52 @@ fn plot_phases_name_the_scenarios_phases() {
     assert!(written.contains("title = \"is apple good?\""), "{written}");
     assert!(written.contains("plot_phases = [\"one\"]"), "{written}");
 }
+
+/// A scenario's `[[effects]]` (#18) name its probe, the probe's concepts and its phases: each
+/// slip is located, with the nearest name.
+#[test]
+fn effects_name_the_scenarios_probe_concepts_and_phases() {
+    let effect = |probe: &str, key: &str, phase: &str, min: &str| {
+        format!(
+            "{SCENARIO}\n[[effects]]\nname = \"e\"\nprobe = \"{probe}\"\n\
+             a = {{ key = \"{key}\", phase = \"{phase}\" }}\nb = {{ key = \"stone\", phase = \"one\" }}\nmin = {min}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.toml"), MODEL).unwrap();
+    let ok = parse_scenario(SourceFile::new(
+        dir.path().join("s.toml"),
+        effect("valence", "apple", "one", "0.1"),
+    ));
+    let s = ok.unwrap();
+    assert_eq!((s.effects.len(), s.effects[0].a.key.as_str()), (1, "apple"));
+    let e = scenario_error(&effect("valenc", "apple", "one", "0.1"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 25, 9);
+    assert_eq!(e.help(), Some("did you mean `valence`?"));
+    let e = scenario_error(&effect("valence", "appel", "one", "0.1"));
+    assert_scenario_at(&e, ErrorKind::UnknownConcept, 26, 13);
+    assert_eq!(e.help(), Some("did you mean `apple`?"));
+    let e = scenario_error(&effect("valence", "apple", "oen", "0.1"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 26, 30);
+    assert_eq!(e.help(), Some("did you mean `one`?"));
+    let e = scenario_error(&effect("valence", "apple", "one", "-1"));
+    assert_scenario_at(&e, ErrorKind::InvalidValue, 28, 7);
+    let twice = effect("valence", "apple", "one", "0.1");
+    let twice = format!("{twice}{}", &twice[SCENARIO.len()..]);
+    let e = scenario_error(&twice);
+    assert_scenario_at(&e, ErrorKind::Duplicate, 31, 8);
+}
+
+/// The battery's paradigms are shipped files like the others: each validates.
+#[test]
+fn every_battery_paradigm_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/battery");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let s = valence::scenario::load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.effects.is_empty(), "{}: no effect", path.display());
+        n += 1;
+    }
+    assert!(n >= 13, "{n} paradigms");
+}

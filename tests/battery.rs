@@ -1,0 +1,145 @@
+//! The conditioning battery (#18) on its shipped model, `models/conditioning.toml` (a skip-gram
+//! cortex with a centred readout, and a TD reward model): every paradigm of `scenarios/battery/`
+//! runs at its shipped size and seed, and each effect's verdict is asserted — the reproduced
+//! ones with a minimum effect, the others as the verdict the battery prints — so that a change
+//! in either direction fails here. The expectations are this model's measured results, not the
+//! literature's: where they differ, the paradigm's `mechanism` says what the model lacks.
+
+use std::path::Path;
+
+use valence::battery::{BatteryOptions, BatteryRow, paradigms, run_battery, write};
+use valence::effects::Verdict;
+
+/// (paradigm, effect, verdict, for a reproduced effect the smallest median a − b accepted).
+const EXPECTED: &[(&str, &str, Verdict, f32)] = &[
+    ("acquisition_extinction", "acquisition", Verdict::Reproduced, 0.3),
+    ("acquisition_extinction", "extinction", Verdict::Reproduced, 0.3),
+    ("blocking", "blocking", Verdict::NotReproduced, 0.0),
+    (
+        "conditioned_inhibition",
+        "conditioned inhibition",
+        Verdict::Opposite,
+        0.0,
+    ),
+    ("devaluation", "outcome devaluation", Verdict::NotReproduced, 0.0),
+    (
+        "latent_inhibition",
+        "latent inhibition",
+        Verdict::NotReproduced,
+        0.0,
+    ),
+    ("overexpectation", "overexpectation", Verdict::NotReproduced, 0.0),
+    ("overshadowing", "overshadowing", Verdict::Reproduced, 0.2),
+    (
+        "pree",
+        "partial-reinforcement extinction",
+        Verdict::NotReproduced,
+        0.0,
+    ),
+    ("renewal", "ABA renewal", Verdict::NotReproduced, 0.0),
+    (
+        "second_order",
+        "second-order conditioning",
+        Verdict::NotReproduced,
+        0.0,
+    ),
+    (
+        "sensory_preconditioning",
+        "sensory preconditioning",
+        Verdict::Reproduced,
+        0.5,
+    ),
+    (
+        "spontaneous_recovery",
+        "spontaneous recovery",
+        Verdict::NotReproduced,
+        0.0,
+    ),
+    ("unblocking", "unblocking", Verdict::Reproduced, 0.12),
+];
+
+fn battery_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/battery")
+}
+
+fn find<'a>(rows: &'a [BatteryRow], paradigm: &str, effect: &str) -> &'a BatteryRow {
+    rows.iter()
+        .find(|r| r.paradigm == paradigm && r.effect.spec.name == effect)
+        .unwrap_or_else(|| panic!("no effect `{effect}` of `{paradigm}` in the battery"))
+}
+
+#[test]
+fn every_paradigm_gives_its_recorded_verdict() {
+    let files = paradigms(&battery_dir(), &[]).unwrap();
+    assert_eq!(files.len(), 13, "paradigms: {files:?}");
+    let out = tempfile::tempdir().unwrap();
+    let options = BatteryOptions {
+        out: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rows = run_battery(&files, &options).unwrap();
+    assert_eq!(rows.len(), EXPECTED.len(), "one row per effect");
+    let mut wrong = Vec::new();
+    for &(paradigm, effect, verdict, min) in EXPECTED {
+        let r = find(&rows, paradigm, effect);
+        let e = &r.effect;
+        eprintln!(
+            "{paradigm}/{effect}: {:.3} [{:.3}, {:.3}] {}",
+            e.median, e.p10, e.p90, e.verdict
+        );
+        if e.verdict != verdict || (verdict == Verdict::Reproduced && e.median < min) {
+            wrong.push(format!(
+                "{paradigm}/{effect}: median a − b {:.3}, verdict {} (recorded: {verdict}, ≥ {min})",
+                e.median, e.verdict
+            ));
+        }
+        assert_eq!(r.model, "conditioning");
+        assert_eq!(e.agents, 16, "{paradigm}: every agent measured");
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The table and the figure.
+    let written = write(&rows, out.path()).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "battery.md",
+            "battery.csv",
+            "battery.json",
+            "battery.svg",
+            "battery.png"
+        ]
+    );
+    let md = std::fs::read_to_string(out.path().join("battery.md")).unwrap();
+    assert_eq!(md.lines().count(), 2 + rows.len(), "{md}");
+    assert!(md.contains("| blocking | blocking | Kamin (1969) |"), "{md}");
+    let csv = std::fs::read_to_string(out.path().join("battery.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + rows.len());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("battery.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(rows.len()));
+    assert_eq!(json[0]["verdict"], "reproduced");
+    let svg = std::fs::read_to_string(out.path().join("battery.svg")).unwrap();
+    assert!(svg.contains("blocking: blocking") && svg.contains("not reproduced"));
+}
+
+/// Any model whose regions have the paradigms' names can be scored: the `model = …` line is
+/// replaced, the rest of the file (and its errors' places) kept; a paradigm that is not there
+/// gets the names there are.
+#[test]
+fn a_model_given_for_all_replaces_each_paradigms_own() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = battery_dir().join("renewal.toml");
+    let model = root.join("models/conditioning_world_model.toml");
+    let s = valence::battery::load_paradigm(&file, Some(&model)).unwrap();
+    assert_eq!(s.model.name, "conditioning_world_model");
+    assert_eq!(s.effects.len(), 1);
+    let e = paradigms(&battery_dir(), &["blokcing".to_string()]).unwrap_err();
+    assert!(e.to_string().contains("did you mean `blocking`?"), "{e}");
+    let only = paradigms(&battery_dir(), &["blocking".to_string()]).unwrap();
+    assert_eq!(only, [battery_dir().join("blocking.toml")]);
+}
