@@ -13,6 +13,7 @@ pub mod habit;
 pub mod hippocampus;
 pub mod pfc;
 pub mod reward_model;
+pub mod self_reward;
 pub mod sensory_cortex;
 pub mod world_model;
 
@@ -42,6 +43,7 @@ pub use habit::{Habit, HabitConfig};
 pub use hippocampus::{Eviction, Hippocampus, HippocampusConfig, StorePolicy};
 pub use pfc::{Pfc, PfcConfig};
 pub use reward_model::{RewardModel, RewardModelConfig, RewardTiming};
+pub use self_reward::{SelfReward, SelfRewardConfig};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 pub use world_model::{WorldModel, WorldModelConfig};
 
@@ -533,6 +535,7 @@ static KINDS: Registry<RegionKind> = Registry::new(
         RegionKind::of::<HippocampusConfig>(),
         RegionKind::of::<ActionSelectionConfig>(),
         RegionKind::of::<WorldModelConfig>(),
+        RegionKind::of::<SelfRewardConfig>(),
     ],
 );
 
