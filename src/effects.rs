@@ -6,6 +6,7 @@
 //! ```text
 //! x(key, phase)              the key's reading at the phase's last probe step, per agent
 //! side = x(key, phase)   or  x(key, phase) / x(key, per)          (`per = "…"`: retention)
+//!        or the mean of x(k, phase) over k in `mean_of` (a group of keys, `key` its label)
 //! effect_i = a_i − b_i                                            (agent i)
 //! verdict  = reproduced      if median_i effect_i ≥  min
 //!            opposite        if median_i effect_i ≤ −min
@@ -46,10 +47,23 @@ pub struct Side {
     /// If set, the reading is divided by the key's last reading in this phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per: Option<String>,
+    /// If not empty, the side is the mean of these keys' readings (per agent), and `key` is
+    /// the group's label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mean_of: Vec<String>,
 }
 
 impl std::fmt::Display for Side {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.mean_of.is_empty() {
+            return write!(
+                f,
+                "mean of {} ({}) at the end of {}",
+                self.key,
+                self.mean_of.join(" "),
+                self.phase
+            );
+        }
         match &self.per {
             None => write!(f, "{} at the end of {}", self.key, self.phase),
             Some(per) => write!(
@@ -145,6 +159,26 @@ fn at_phase_end(rows: &[Row], probe: &str, key: &str, phase: &str) -> BTreeMap<u
 
 /// One side's value per agent.
 fn side(rows: &[Row], probe: &str, s: &Side) -> Result<BTreeMap<usize, f32>> {
+    if !s.mean_of.is_empty() {
+        let mut sum: BTreeMap<usize, (f32, usize)> = BTreeMap::new();
+        for key in &s.mean_of {
+            let one = Side {
+                key: key.clone(),
+                mean_of: Vec::new(),
+                ..s.clone()
+            };
+            for (agent, v) in side(rows, probe, &one)? {
+                let e = sum.entry(agent).or_insert((0.0, 0));
+                *e = (e.0 + v, e.1 + 1);
+            }
+        }
+        let n = s.mean_of.len();
+        return Ok(sum
+            .into_iter()
+            .filter(|(_, (_, k))| *k == n)
+            .map(|(a, (total, _))| (a, total / n as f32))
+            .collect());
+    }
     let x = at_phase_end(rows, probe, &s.key, &s.phase);
     if x.is_empty() {
         return Err(Error::Run(format!(
@@ -228,6 +262,7 @@ mod tests {
             key: key.into(),
             phase: phase.into(),
             per: None,
+            mean_of: Vec::new(),
         }
     }
 
@@ -256,6 +291,13 @@ mod tests {
         };
         let m = spec(kept, at("y", "acq"), 0.01).measure(&rows).unwrap();
         assert_eq!((m.median, m.verdict), (0.0, Verdict::NotReproduced));
+        // A group: the mean of x (1 + k) and y (0.5) at the end of acq, less y: k / 2 + 0.25.
+        let group = Side {
+            mean_of: vec!["x".into(), "y".into()],
+            ..at("xy", "acq")
+        };
+        let m = spec(group, at("y", "acq"), 0.1).measure(&rows).unwrap();
+        assert_eq!(m.median, 1.25);
         let e = spec(at("x", "test"), at("y", "acq"), 0.1)
             .measure(&rows)
             .unwrap_err();

@@ -1,6 +1,6 @@
 //! # SelfReward — learnt valence that rewards itself (the "should" loop)
 //!
-//! The essay's reflexive loop between the reward model and the cortex: "the cortex [can] create
+//! The essay's reflexive loop between the reward model and the cortex: "the cortex \[can\] create
 //! new pseudo-primary rewards which are then fed back into the basal ganglia RL system …
 //! Essentially the cortex can influence the rewards it uses to train itself … cortical inputs
 //! being a key part of the reward model as both the input and, to an extent, the supervised

@@ -32,6 +32,8 @@ struct SideDe {
     phase: Spanned<String>,
     #[serde(default)]
     per: Option<Spanned<String>>,
+    #[serde(default)]
+    mean_of: Vec<Spanned<String>>,
 }
 
 /// Checks the scenario's effects: unique names, a probe of the scenario, a key it reads (where
@@ -78,19 +80,28 @@ pub(super) fn read_effects(
                 )),
             }
         };
-        let side = |s: &SideDe| -> Result<Side> {
-            if probe.kind() == "valence" && !probe.concepts().contains(&s.key.get_ref()) {
+        let concept = |k: &Spanned<String>| -> Result<String> {
+            if probe.kind() == "valence" && !probe.concepts().contains(&k.get_ref()) {
                 return Err(source.error_with_help(
                     ErrorKind::UnknownConcept,
-                    s.key.span(),
-                    format!("probe `{}` reads no concept `{}`", probe.name, s.key.get_ref()),
-                    did_you_mean(s.key.get_ref(), probe.concepts().into_iter().map(String::as_str)),
+                    k.span(),
+                    format!("probe `{}` reads no concept `{}`", probe.name, k.get_ref()),
+                    did_you_mean(k.get_ref(), probe.concepts().into_iter().map(String::as_str)),
                 ));
             }
+            Ok(k.get_ref().clone())
+        };
+        let side = |s: &SideDe| -> Result<Side> {
+            // With `mean_of`, `key` is the group's label; each member must be read.
+            let mean_of = s.mean_of.iter().map(concept).collect::<Result<Vec<_>>>()?;
             Ok(Side {
-                key: s.key.get_ref().clone(),
+                key: match mean_of.is_empty() {
+                    true => concept(&s.key)?,
+                    false => s.key.get_ref().clone(),
+                },
                 phase: phase(&s.phase)?,
                 per: s.per.as_ref().map(phase).transpose()?,
+                mean_of,
             })
         };
         let min = *e.min.get_ref();
