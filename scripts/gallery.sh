@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the README's gallery, assets/gallery/*.png, from the shipped scenarios and sweeps
-# at their shipped sizes and seeds (about 4 minutes on 2 cores). Runs go to RUNS (default: a
+# at their shipped sizes and seeds (about 7 minutes on 2 cores). Runs go to RUNS (default: a
 # temporary directory); a scenario whose run in RUNS has finished (summary.json) is not rerun,
 # only redrawn (`valence plot`).
 #
