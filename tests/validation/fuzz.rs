@@ -163,7 +163,7 @@ fn mutated_shipped_files_never_panic_and_every_error_is_located() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(300);
-    let files = shipped(&["models", "scenarios", "sweeps"]);
+    let files = shipped(&["models", "scenarios", "scenarios/battery", "sweeps"]);
     // Panics are caught and reported together, without the default hook's backtraces.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
