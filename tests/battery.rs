@@ -127,3 +127,29 @@ fn a_model_given_for_all_replaces_each_paradigms_own() {
     let only = paradigms(&battery_dir(), &["blocking".to_string()]).unwrap();
     assert_eq!(only, [battery_dir().join("blocking.toml")]);
 }
+
+/// With a hippocampus whose recalled reward enters the reward model
+/// (`models/conditioning_memory.toml`), the prediction moves onto the memory: a conditioned
+/// word's own valence (read with nothing recalled) does not rise — acquisition is not
+/// reproduced as the concept's valence, while unblocking, a prediction error on the outcome,
+/// still is. (The README's paragraph on the closest full model.)
+#[test]
+fn with_recalled_reward_the_value_lives_in_memory_not_in_the_concept() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let options = BatteryOptions {
+        model: Some(root.join("models/conditioning_memory.toml")),
+        out: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    let files = paradigms(
+        &battery_dir(),
+        &["acquisition_extinction".into(), "unblocking".into()],
+    )
+    .unwrap();
+    let rows = run_battery(&files, &options).unwrap();
+    let acquisition = &find(&rows, "acquisition_extinction", "acquisition").effect;
+    assert_eq!(acquisition.verdict, Not, "{acquisition:?}");
+    assert!(acquisition.median < 0.0, "{}", acquisition.median);
+    assert_eq!(find(&rows, "unblocking", "unblocking").effect.verdict, Yes);
+}
