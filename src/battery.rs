@@ -214,8 +214,14 @@ pub fn write(rows: &[BatteryRow], out: &Path) -> Result<Vec<PathBuf>> {
             },
         })
         .collect();
-    let model = rows.first().map_or("", |r| r.model.as_str());
-    let title = format!("the conditioning battery, model `{model}`: effects in their published direction");
+    let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    models.dedup();
+    let models = models
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let title = format!("the conditioning battery ({models}): effects in their published direction");
     let figure = crate::plot::plot_effects(&title, &bars)?;
     written.extend(figure.write(&out.join("battery"))?);
     Ok(written)
