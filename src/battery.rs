@@ -214,8 +214,12 @@ pub fn write(rows: &[BatteryRow], out: &Path) -> Result<Vec<PathBuf>> {
             },
         })
         .collect();
-    let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
-    models.dedup();
+    let mut models: Vec<&str> = Vec::new();
+    for r in rows {
+        if !models.contains(&r.model.as_str()) {
+            models.push(&r.model);
+        }
+    }
     let models = models
         .iter()
         .map(|m| format!("`{m}`"))
