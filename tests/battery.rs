@@ -153,3 +153,49 @@ fn with_recalled_reward_the_value_lives_in_memory_not_in_the_concept() {
     assert!(acquisition.median < 0.0, "{}", acquisition.median);
     assert_eq!(find(&rows, "unblocking", "unblocking").effect.verdict, Yes);
 }
+
+/// The same paradigms with the world model as the cortex
+/// (`models/conditioning_world_model.toml`; the README's second column): its verdicts, recorded.
+#[test]
+fn the_world_model_cortex_gives_its_recorded_verdicts() {
+    #[rustfmt::skip]
+    const WORLD_MODEL: &[(&str, &str, Verdict)] = &[
+        ("acquisition_extinction", "acquisition", Yes),
+        ("acquisition_extinction", "extinction", Yes),
+        ("blocking", "blocking", Not),
+        ("conditioned_inhibition", "conditioned inhibition", Not),
+        ("devaluation", "outcome devaluation", Not),
+        ("latent_inhibition", "latent inhibition", Not),
+        ("overexpectation", "overexpectation", Opposite),
+        ("overshadowing", "overshadowing", Not),
+        ("pree", "partial-reinforcement extinction", Not),
+        ("renewal", "ABA renewal", Not),
+        ("second_order", "second-order conditioning", Not),
+        ("sensory_preconditioning", "sensory preconditioning", Yes),
+        ("spontaneous_recovery", "spontaneous recovery", Not),
+        ("unblocking", "unblocking", Not),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let options = BatteryOptions {
+        model: Some(root.join("models/conditioning_world_model.toml")),
+        out: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    let names: Vec<String> = WORLD_MODEL.iter().map(|(p, _, _)| p.to_string()).collect();
+    let rows = run_battery(&paradigms(&battery_dir(), &names).unwrap(), &options).unwrap();
+    let mut wrong = Vec::new();
+    for &(paradigm, effect, verdict) in WORLD_MODEL {
+        let e = &find(&rows, paradigm, effect).effect;
+        if e.verdict != verdict {
+            wrong.push(format!(
+                "{paradigm}/{effect}: {:.3}, {} (recorded: {verdict})",
+                e.median, e.verdict
+            ));
+        }
+    }
+    // Renewal: the contextual state moves the right way, in most agents, below the threshold.
+    let renewal = &find(&rows, "renewal", "ABA renewal").effect;
+    assert!(renewal.median > 0.0 && renewal.share >= 0.9, "{renewal:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
