@@ -75,6 +75,8 @@ pub fn paradigms(dir: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
 pub fn load_paradigm(path: &Path, model: Option<&Path>) -> Result<Scenario> {
     let mut source = SourceFile::read(path)?;
     if let Some(model) = model {
+        // Said of the model given, not of the paradigm's line it replaces.
+        crate::error::regular_file(model)?;
         let model = std::path::absolute(model).map_err(|e| Error::io(model, e))?;
         let line = format!(
             "model = {}",

@@ -122,6 +122,10 @@ fn a_model_given_for_all_replaces_each_paradigms_own() {
     let s = valence::battery::load_paradigm(&file, Some(&model)).unwrap();
     assert_eq!(s.model.name, "conditioning_world_model");
     assert_eq!(s.effects.len(), 1);
+    let missing = root.join("models/no_such_model.toml");
+    let e = valence::battery::load_paradigm(&file, Some(&missing)).unwrap_err();
+    assert!(e.to_string().contains("no_such_model.toml"), "{e}");
+    assert!(!e.to_string().contains("relative to the scenario"), "{e}");
     let e = paradigms(&battery_dir(), &["blokcing".to_string()]).unwrap_err();
     assert!(e.to_string().contains("did you mean `blocking`?"), "{e}");
     let only = paradigms(&battery_dir(), &["blocking".to_string()]).unwrap();
