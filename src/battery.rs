@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::effects::{Measured, Verdict};
+use crate::effects::Measured;
 use crate::error::{Error, Result, SourceFile};
 use crate::experiment::{RunOptions, run};
 use crate::metrics::write_atomic;
@@ -209,11 +209,7 @@ pub fn write(rows: &[BatteryRow], out: &Path) -> Result<Vec<PathBuf>> {
             label: format!("{}: {}", r.paradigm, r.effect.spec.name),
             band: (r.effect.p10, r.effect.median, r.effect.p90),
             min: r.effect.spec.min,
-            outcome: match r.effect.verdict {
-                Verdict::Reproduced => 0,
-                Verdict::NotReproduced => 1,
-                Verdict::Opposite => 2,
-            },
+            verdict: r.effect.verdict,
         })
         .collect();
     let mut models: Vec<&str> = Vec::new();

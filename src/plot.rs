@@ -225,6 +225,31 @@ impl RunLayout {
         }
     }
 
+    /// Probe `probe`'s figure's title: its `title`, else its name.
+    fn title<'s>(&'s self, probe: &'s str) -> &'s str {
+        let look = self.probes.get(probe).and_then(|l| l.title.as_deref());
+        look.unwrap_or(probe)
+    }
+
+    /// The figure of `keys` over steps for probe `probe` (its own, or an overlay of runs):
+    /// the layout's phases marked, the probe's `plot_phases` zooming it, each series in
+    /// `styles` (where given).
+    fn probe_figure(
+        &self,
+        probe: &str,
+        title: &str,
+        keys: &BTreeMap<String, Curve>,
+        styles: Vec<SeriesStyle>,
+    ) -> Result<Figure> {
+        let zoom = self.zoom(probe);
+        let shown = zoomed(keys, zoom);
+        let mut figure = CurvesFigure::new(title, STEP_AXIS, &shown).with_phases(&self.phases);
+        figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
+        figure.x_range = zoom;
+        figure.styles = styles;
+        figure.draw()
+    }
+
     /// The range of steps probe `probe`'s figure shows, if it names phases.
     fn zoom(&self, probe: &str) -> Option<(u64, u64)> {
         let look = self.probes.get(probe)?;
@@ -236,7 +261,7 @@ impl RunLayout {
     }
 }
 
-/// A diverging colour scale on [−1, 1]: white at 0, red toward +1, blue toward −1.
+/// A diverging colour scale on [−1, 1]: near-white at 0, red toward +1, blue toward −1 —
 /// ColorBrewer's RdBu ends (`#B2182B`, `#2166AC`) through its near-white middle (`#F7F7F7`),
 /// linearly: a diverging map that colour-blind readers see as dark–light–dark in two hues.
 fn diverging(x: f64) -> RGBColor {
@@ -334,6 +359,7 @@ macro_rules! render {
     }};
 }
 
+use crate::effects::Verdict;
 use crate::error::{Error, Result};
 use crate::metrics::{Chart, Row, write_atomic};
 pub use crate::metrics::{Curve, RunCurves, curves};
@@ -419,12 +445,8 @@ fn legend_label(label: &str) -> String {
 
 /// The pixels a legend of `labels` needs (the bundled font's own measure).
 fn legend_width<'s>(labels: impl Iterator<Item = &'s String>) -> u32 {
-    let font = FontDesc::from(LEGEND_FONT);
     let widest = labels
-        .map(|l| {
-            font.box_size(&legend_label(l))
-                .map_or(8 * l.len() as u32, |(w, _)| w)
-        })
+        .map(|l| text_width(&legend_label(l), LEGEND_FONT.1))
         .max()
         .unwrap_or(0);
     LEGEND_SAMPLE + widest + 24
@@ -558,22 +580,35 @@ fn draw_curves<DB: DrawingBackend>(
         styled_line(&clip, local, style(i)).map_err(err)?;
     }
     // The legend, beside the plot: a sample of each line and its label.
-    let (_, y_range) = chart.plotting_area().get_pixel_range();
-    let (_, ly) = legend.get_base_pixel();
-    for (i, (key, _)) in keys.iter().enumerate() {
-        let y = y_range.start - ly + 10 + 22 * i as i32;
+    let top = chart.plotting_area().get_pixel_range().1.start;
+    let labels = keys.iter().map(|(key, _)| legend_label(key));
+    draw_legend(&legend, top, labels, LEGEND_SAMPLE as i32 + 2, |i, y| {
         let sample = vec![(4, y), (4 + LEGEND_SAMPLE as i32 - 6, y)];
-        styled_line(&legend, sample, style(i)).map_err(err)?;
+        styled_line(&legend, sample, style(i))
+    })
+    .map_err(err)
+}
+
+/// Draws a legend down `legend`, its first row level with `top` (the plotting area's top, in
+/// the backend's pixels): for each label, `sample(i, y)` draws the entry's sample at row `y`
+/// (in `legend`'s pixels), then the label follows at `text_x`.
+fn draw_legend<DB: DrawingBackend>(
+    legend: &DrawingArea<DB, Shift>,
+    top: i32,
+    labels: impl IntoIterator<Item = String>,
+    text_x: i32,
+    mut sample: impl FnMut(usize, i32) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let (_, ly) = legend.get_base_pixel();
+    for (i, label) in labels.into_iter().enumerate() {
+        let y = top - ly + 10 + 22 * i as i32;
+        sample(i, y)?;
         let style = TextStyle::from(LEGEND_FONT.into_font())
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center));
         legend
-            .draw(&Text::new(
-                legend_label(key),
-                (LEGEND_SAMPLE as i32 + 2, y),
-                style,
-            ))
-            .map_err(|e| err(e.to_string()))?;
+            .draw(&Text::new(label, (text_x, y), style))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -681,8 +716,7 @@ fn draw_bars<DB: DrawingBackend>(
 }
 
 /// One effect of a battery, as drawn: its median a − b across agents with the 10–90% band,
-/// the smallest effect that counts, and its verdict (0 reproduced, 1 not reproduced,
-/// 2 opposite).
+/// the smallest effect that counts, and its verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EffectBar {
     /// "paradigm: effect".
@@ -691,8 +725,8 @@ pub struct EffectBar {
     pub band: (f32, f32, f32),
     /// The smallest median counted (> 0 to scale by).
     pub min: f32,
-    /// 0 reproduced, 1 not reproduced, 2 opposite.
-    pub outcome: u8,
+    /// The verdict, which colours the bar.
+    pub verdict: Verdict,
 }
 
 /// How far the effects' axis reaches, in units of each effect's `min`.
@@ -722,11 +756,12 @@ fn draw_effects<DB: DrawingBackend>(
     if bars.is_empty() {
         return Err(Error::NothingToDraw(format!("plot `{title}`: no effects")));
     }
-    let colours = [
-        ("reproduced", PALETTE[2].1),
-        ("not reproduced", PHASE_GREY),
-        ("opposite", PALETTE[1].1),
-    ];
+    let colour_of = |v: Verdict| match v {
+        Verdict::Reproduced => PALETTE[2].1,
+        Verdict::NotReproduced => PHASE_GREY,
+        Verdict::Opposite => PALETTE[1].1,
+    };
+    let verdicts = [Verdict::Reproduced, Verdict::NotReproduced, Verdict::Opposite];
     let n = bars.len();
     root.fill(&WHITE).map_err(e)?;
     let area = root.titled(title, ("sans-serif", 20)).map_err(e)?;
@@ -770,7 +805,7 @@ fn draw_effects<DB: DrawingBackend>(
         let unit = if b.min > 0.0 { f64::from(b.min) } else { 1.0 };
         let scaled = |v: f32| (f64::from(v) / unit).clamp(-EFFECT_REACH, EFFECT_REACH);
         let (lo, mid, hi) = (scaled(b.band.0), scaled(b.band.1), scaled(b.band.2));
-        let colour = colours[usize::from(b.outcome.min(2))].1;
+        let colour = colour_of(b.verdict);
         chart
             .draw_series([Rectangle::new([(0.0, y - 0.3), (mid, y + 0.3)], colour.filled())])
             .map_err(|x| err(x.to_string()))?;
@@ -793,17 +828,13 @@ fn draw_effects<DB: DrawingBackend>(
                 .map_err(|x| err(x.to_string()))?;
         }
     }
-    let (_, py) = chart.plotting_area().get_pixel_range();
-    let (_, ly) = legend.get_base_pixel();
-    for (k, (name, colour)) in colours.iter().enumerate() {
-        let y = py.start - ly + 10 + 22 * k as i32;
-        legend
-            .draw(&Rectangle::new([(6, y - 6), (22, y + 6)], colour.filled()))
-            .map_err(e)?;
-        let style = TextStyle::from(LEGEND_FONT.into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        legend.draw(&Text::new(*name, (28, y), style)).map_err(e)?;
-    }
-    Ok(())
+    let top = chart.plotting_area().get_pixel_range().1.start;
+    let labels = verdicts.iter().map(Verdict::to_string);
+    draw_legend(&legend, top, labels, 28, |k, y| {
+        let swatch = Rectangle::new([(6, y - 6), (22, y + 6)], colour_of(verdicts[k]).filled());
+        legend.draw(&swatch).map_err(|x| x.to_string())
+    })
+    .map_err(err)
 }
 
 /// One point of a dose–response curve: a concept, its dose and its valence, each as
@@ -919,10 +950,10 @@ pub fn draw_chart(chart: &Chart, phases: &[PhaseSpan]) -> Result<Figure> {
         } => {
             let mut figure = CurvesFigure::new(title, x_label, curves);
             figure.y_label = y_label.clone();
-            match x_label == STEP_AXIS {
-                true => figure.with_phases(phases).draw()?,
-                false => figure.draw()?,
+            if x_label == STEP_AXIS {
+                figure.phases = phases;
             }
+            figure.draw()?
         }
         Chart::Bars {
             title, y_label, bars, ..
@@ -964,22 +995,12 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart], layout: &RunLayout) 
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
     let mut written = Vec::new();
     let all = curves(rows);
-    let title = |probe: &str| {
-        let look = layout.probes.get(probe);
-        look.and_then(|l| l.title.clone())
-            .unwrap_or_else(|| probe.to_string())
-    };
     for (probe, keys) in &all {
         if keys.len() > MAX_KEYS {
             continue;
         }
-        let zoom = layout.zoom(probe);
-        let shown = zoomed(keys, zoom);
-        let title = title(probe);
-        let mut figure = CurvesFigure::new(&title, STEP_AXIS, &shown).with_phases(&layout.phases);
-        figure.x_range = zoom;
-        figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
-        keep(&mut written, figure.draw(), &plots.join(probe))?;
+        let figure = layout.probe_figure(probe, layout.title(probe), keys, Vec::new());
+        keep(&mut written, figure, &plots.join(probe))?;
     }
     // The worlds' own figures (regret curves, stay bars, RPE rasters, …).
     let mut stems: Vec<&str> = Vec::new();
@@ -995,7 +1016,7 @@ pub fn plot_run(dir: &Path, rows: &[Row], charts: &[Chart], layout: &RunLayout) 
         if (4..=MAX_KEYS).contains(&keys.len())
             && let Some((names, r)) = correlations(rows, probe)
         {
-            let title = format!("{} (r across agents)", title(probe));
+            let title = format!("{} (r across agents)", layout.title(probe));
             let figure = plot_correlations(&title, &names, &r);
             keep(&mut written, figure, &plots.join(format!("{probe}_correlation")))?;
         }
@@ -1222,22 +1243,16 @@ pub fn compare_runs(
         if overlay.is_empty() || overlay.len() > MAX_KEYS {
             continue;
         }
-        let look = layout.probes.get(probe).and_then(|l| l.title.as_deref());
         let title = format!(
             "{} ({})",
-            look.unwrap_or(probe),
+            layout.title(probe),
             all.iter()
                 .map(|(n, _)| n.as_str())
                 .collect::<Vec<_>>()
                 .join(" vs ")
         );
-        let zoom = layout.zoom(probe);
-        let overlay = zoomed(&overlay, zoom);
-        let mut figure = CurvesFigure::new(&title, STEP_AXIS, &overlay).with_phases(&layout.phases);
-        figure.y_label = format!("{probe}: median across agents (band: 10–90%)");
-        figure.x_range = zoom;
-        figure.styles = styles.into_values().collect();
-        written.extend(figure.draw()?.write(&out.join(file_stem(probe)))?);
+        let figure = layout.probe_figure(probe, &title, &overlay, styles.into_values().collect())?;
+        written.extend(figure.write(&out.join(file_stem(probe)))?);
     }
     Ok(written)
 }
