@@ -143,7 +143,7 @@ pub struct Measured {
 }
 
 /// Each agent's last reading of `probe`/`key` within `phase`.
-fn at_phase_end(rows: &[Row], probe: &str, key: &str, phase: &str) -> BTreeMap<usize, f32> {
+pub fn at_phase_end(rows: &[Row], probe: &str, key: &str, phase: &str) -> BTreeMap<usize, f32> {
     let mut last: BTreeMap<usize, (u64, f32)> = BTreeMap::new();
     for r in rows
         .iter()

@@ -358,19 +358,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
         Command::Plot { run } => {
             let rows = valence::experiment::read_csv(&run.join("metrics.csv"))?;
-            // The worlds' own figures need the worlds: read back from the run's scenario.toml.
-            let charts: Vec<valence::metrics::Chart> = match valence::experiment::run_worlds(&run) {
-                Ok(worlds) => worlds.iter().flat_map(|w| w.figures(&rows)).collect(),
-                Err(e) => {
-                    eprintln!("warning: {e}; drawing the probes' figures only");
-                    Vec::new()
-                }
-            };
-            let layout = valence::experiment::run_layout(&run).unwrap_or_else(|e| {
-                eprintln!("warning: {e}; phases as metrics.csv shows them, probes' names as titles");
-                valence::plot::RunLayout::from_rows(&rows)
-            });
-            for path in valence::plot::plot_run(&run, &rows, &charts, &layout)? {
+            for path in valence::experiment::replot(&run, &rows)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -412,8 +400,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             // The first run's phases and titles (its scenario.toml, else its metrics.csv).
             let layout = match (runs.first(), loaded.first()) {
-                (Some(dir), Some((_, rows))) => valence::experiment::run_layout(dir)
-                    .unwrap_or_else(|_| valence::plot::RunLayout::from_rows(rows)),
+                (Some(dir), Some((_, rows))) => valence::experiment::run_layout_or_rows(dir, rows),
                 _ => valence::plot::RunLayout::default(),
             };
             let written = valence::plot::compare_runs(&loaded, &keys, &out, &layout)?;

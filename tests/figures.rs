@@ -7,24 +7,13 @@
 //! - Every figure over the run's steps names the phases it shows (all of them, or the probe's
 //!   `plot_phases`, even one), and carries the probe's `title` where the scenario gives one.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use valence::experiment::{RunOptions, run};
 use valence::scenario::load_scenario;
 
 /// The longest a phase runs here, in ticks.
 const TICKS: u64 = 300;
-
-fn shipped_scenarios() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// The text of every `<text>` element of an SVG.
 fn texts(svg: &str) -> Vec<String> {
@@ -54,7 +43,7 @@ fn unwritten(label: &str) -> bool {
 fn shipped_figures_have_clean_labels_and_mark_their_phases() {
     let mut problems = Vec::new();
     let mut checked = (0, 0);
-    for path in shipped_scenarios() {
+    for path in common::shipped(&["scenarios"]) {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let mut scenario = load_scenario(&path).unwrap_or_else(|e| panic!("{e}"));
         for phase in &mut scenario.phases {

@@ -16,14 +16,7 @@ use valence::sweep::run_sweep;
 
 /// Each agent's last reading of `valence`/`key` in `phase`.
 fn at_end(rows: &[Row], key: &str, phase: &str) -> BTreeMap<usize, f32> {
-    let mut last: BTreeMap<usize, (u64, f32)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.key == key && r.phase == phase) {
-        let e = last.entry(r.agent).or_insert((r.step, r.value));
-        if r.step >= e.0 {
-            *e = (r.step, r.value);
-        }
-    }
-    last.into_iter().map(|(a, (_, v))| (a, v)).collect()
+    valence::effects::at_phase_end(rows, "valence", key, phase)
 }
 
 #[test]

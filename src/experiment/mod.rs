@@ -601,13 +601,28 @@ pub fn summary_with_derived(rows: &[Row], worlds: &[&WorldSpec]) -> Summary {
 /// The worlds of a finished run, read back from its `scenario.toml` (each phase's, in order):
 /// what `valence plot` needs to redraw the worlds' own figures.
 pub fn run_worlds(dir: &Path) -> Result<Vec<WorldSpec>> {
-    let mut worlds = Vec::new();
-    for phase in read_run_file(dir)?.phases {
-        if !worlds.contains(&phase.world) {
-            worlds.push(phase.world);
+    Ok(read_run_file(dir)?.worlds())
+}
+
+/// Redraws a run's figures from its readings (`valence plot`), reading its `scenario.toml`
+/// once for the worlds' own figures and the layout; without a readable one, the probes'
+/// figures only, with the phases the readings show (said once on stderr).
+pub fn replot(dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
+    let (charts, layout) = match read_run_file(dir) {
+        Ok(file) => {
+            let layout = file.layout();
+            let charts = file.worlds().iter().flat_map(|w| w.figures(rows)).collect();
+            (charts, layout)
         }
-    }
-    Ok(worlds)
+        Err(e) => {
+            eprintln!(
+                "valence: warning: {e}; drawing the probes' figures only, with the phases \
+                 metrics.csv shows"
+            );
+            (Vec::new(), RunLayout::from_rows(rows))
+        }
+    };
+    crate::plot::plot_run(dir, rows, &charts, &layout)
 }
 
 /// What a run directory's `scenario.toml` says of its phases and probes, read without the
@@ -636,6 +651,29 @@ struct RunProbe {
     plot_phases: Vec<String>,
 }
 
+impl RunFile {
+    /// Each phase's world, once.
+    fn worlds(self) -> Vec<WorldSpec> {
+        let mut worlds = Vec::new();
+        for phase in self.phases {
+            if !worlds.contains(&phase.world) {
+                worlds.push(phase.world);
+            }
+        }
+        worlds
+    }
+
+    /// The figures' layout.
+    fn layout(&self) -> RunLayout {
+        RunLayout::new(
+            self.phases.iter().map(|p| (p.name.as_str(), p.steps)),
+            self.probes
+                .iter()
+                .map(|p| (p.name.clone(), p.title.clone(), p.plot_phases.clone())),
+        )
+    }
+}
+
 fn read_run_file(dir: &Path) -> Result<RunFile> {
     let path = dir.join("scenario.toml");
     let text = crate::error::SourceFile::read(&path)?.text;
@@ -654,14 +692,19 @@ pub fn layout(scenario: &Scenario) -> RunLayout {
     )
 }
 
+/// [`run_layout`], or — where the run's `scenario.toml` cannot be read — the phases its
+/// readings show ([`RunLayout::from_rows`]) with the probes' names as titles, said on stderr.
+pub fn run_layout_or_rows(dir: &Path, rows: &[Row]) -> RunLayout {
+    run_layout(dir).unwrap_or_else(|e| {
+        eprintln!("valence: warning: {e}; phases as metrics.csv shows them, probes' names as titles");
+        RunLayout::from_rows(rows)
+    })
+}
+
 /// [`layout`] read back from a run directory's `scenario.toml` (for `valence plot` and
 /// `valence compare`).
 pub fn run_layout(dir: &Path) -> Result<RunLayout> {
-    let file = read_run_file(dir)?;
-    Ok(RunLayout::new(
-        file.phases.iter().map(|p| (p.name.as_str(), p.steps)),
-        file.probes.into_iter().map(|p| (p.name, p.title, p.plot_phases)),
-    ))
+    Ok(read_run_file(dir)?.layout())
 }
 
 fn progress_bar(show: bool, phase: &str, steps: u64) -> ProgressBar {

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::phases::Phase;
+use super::phases::{Phase, check_phase_name};
 use crate::effects::{EffectSpec, Side};
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::probes::ProbeSpec;
@@ -36,7 +36,8 @@ struct SideDe {
     mean_of: Vec<Spanned<String>>,
 }
 
-/// Checks the scenario's effects: unique names, a probe of the scenario, a key it reads (where
+/// Checks the scenario's effects (their names' uniqueness is checked with the phases' and
+/// probes'): a probe of the scenario, a key it reads (where
 /// its keys are its concepts: `valence`), phases of the scenario, `min` ≥ 0.
 pub(super) fn read_effects(
     source: &SourceFile,
@@ -54,13 +55,6 @@ pub(super) fn read_effects(
                 "`name`: expected 1–100 characters",
             ));
         }
-        if out.iter().any(|o| &o.name == name) {
-            return Err(source.error(
-                ErrorKind::Duplicate,
-                e.name.span(),
-                format!("a second effect named `{name}`"),
-            ));
-        }
         let Some(probe) = probes.iter().find(|p| &p.name == e.probe.get_ref()) else {
             return Err(source.error_with_help(
                 ErrorKind::InvalidValue,
@@ -70,15 +64,8 @@ pub(super) fn read_effects(
             ));
         };
         let phase = |p: &Spanned<String>| -> Result<String> {
-            match phases.iter().any(|ph| &ph.name == p.get_ref()) {
-                true => Ok(p.get_ref().clone()),
-                false => Err(source.error_with_help(
-                    ErrorKind::InvalidValue,
-                    p.span(),
-                    format!("no phase named `{}`", p.get_ref()),
-                    did_you_mean(p.get_ref(), phases.iter().map(|ph| ph.name.as_str())),
-                )),
-            }
+            check_phase_name(source, phases, p.get_ref(), p.span(), "")?;
+            Ok(p.get_ref().clone())
         };
         let concept = |k: &Spanned<String>| -> Result<String> {
             if probe.kind() == "valence" && !probe.concepts().contains(&k.get_ref()) {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::phases::Phase;
+use super::phases::{Phase, check_phase_name};
 use crate::brain::ModelSpec;
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::probes::find_edge;
@@ -123,14 +123,7 @@ pub(super) fn add_top_level(
             .map(|ps| ps.get_ref().iter().collect());
         if let Some(names) = &names {
             for n in names {
-                if !phases.iter().any(|ph| ph.name == *n.get_ref()) {
-                    return Err(source.error_with_help(
-                        ErrorKind::InvalidValue,
-                        n.span(),
-                        format!("no phase named `{}`", n.get_ref()),
-                        did_you_mean(n.get_ref(), phases.iter().map(|ph| ph.name.as_str())),
-                    ));
-                }
+                check_phase_name(source, &phases, n.get_ref(), n.span(), "")?;
             }
         }
         for (ph, list) in phases.iter().zip(lists.iter_mut()) {

@@ -284,6 +284,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
         )?);
     }
 
+    check_unique_names(&source, &root_value, "effects", None)?;
     let effects = effects::read_effects(&source, &de.effects, &read, &phases)?;
 
     // Where every word is known now, what the model and its readings will take is too.
@@ -321,7 +322,7 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
 /// What names a table that has no `name` (a probe: its kind).
 type DefaultName = fn(&Spanned<DeValue<'_>>) -> Option<String>;
 
-/// Each table of the array of tables `key` (`phases`, `probes`) has a name no other has: its
+/// Each table of the array of tables `key` (`phases`, `probes`, `effects`) has a name no other has: its
 /// `name`, or (`default`) what stands for it when absent (a probe's kind). The second of two
 /// is a located error.
 fn check_unique_names(

@@ -62,6 +62,31 @@ pub(super) struct PhaseDe {
 
 /// The scenario's world as read: its kind, its merged TOML value and where it is in the file,
 /// against which a phase's changes are merged and located.
+/// Checks that `name`, written at `span` (in a field `what` refers to: "", or "`plot_phases`: "),
+/// names one of `phases`; else a located error with the nearest name, or the names there are.
+pub(super) fn check_phase_name(
+    source: &SourceFile,
+    phases: &[Phase],
+    name: &str,
+    span: std::ops::Range<usize>,
+    what: &str,
+) -> Result<()> {
+    if phases.iter().any(|ph| ph.name == name) {
+        return Ok(());
+    }
+    let names = phases.iter().map(|ph| ph.name.as_str());
+    let list = || {
+        let all: Vec<String> = phases.iter().map(|p| format!("`{}`", p.name)).collect();
+        format!("phases: {}", all.join(", "))
+    };
+    Err(source.error_with_help(
+        ErrorKind::InvalidValue,
+        span,
+        format!("{what}no phase named `{name}`"),
+        did_you_mean(name, names).or_else(|| Some(list())),
+    ))
+}
+
 pub(super) type BaseWorld<'a, 'i> = (&'a str, &'a toml::Value, &'a Spanned<DeValue<'i>>);
 
 /// Reads every phase, checked against the model and the scenario's world.

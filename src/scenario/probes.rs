@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::phases::Phase;
+use super::phases::{Phase, check_phase_name};
 use crate::brain::ModelSpec;
 use crate::error::{ErrorKind, Result, SourceFile, did_you_mean};
 use crate::probes::{ProbeContext, ProbeSpec, positive};
@@ -179,15 +179,7 @@ fn read_plot_phases(source: &SourceFile, v: &Spanned<DeValue<'_>>, phases: &[Pha
         let Some(name) = item.get_ref().as_str() else {
             return Err(expected());
         };
-        if !phases.iter().any(|ph| ph.name == name) {
-            return Err(source.error_with_help(
-                ErrorKind::InvalidValue,
-                item.span(),
-                format!("`plot_phases`: no phase named `{name}`"),
-                did_you_mean(name, phases.iter().map(|ph| ph.name.as_str()))
-                    .or_else(|| Some(format!("phases: {}", phase_list(phases)))),
-            ));
-        }
+        check_phase_name(source, phases, name, item.span(), "`plot_phases`: ")?;
         if names.iter().any(|n| n == name) {
             return Err(source.error(
                 ErrorKind::Duplicate,
@@ -198,14 +190,6 @@ fn read_plot_phases(source: &SourceFile, v: &Spanned<DeValue<'_>>, phases: &[Pha
         names.push(name.to_string());
     }
     Ok(names)
-}
-
-fn phase_list(phases: &[Phase]) -> String {
-    phases
-        .iter()
-        .map(|p| format!("`{}`", p.name))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A probe table's `kind`, if it is a string: its name when it has no `name`.

@@ -10,6 +10,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
+use crate::common::shipped;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use valence::Error;
@@ -129,18 +130,6 @@ fn check(path: &Path, text: String) -> Result<(), Error> {
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The shipped `.toml` files of these folders, sorted.
-fn shipped(dirs: &[&str]) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = dirs
-        .iter()
-        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// What a caught panic said.
