@@ -116,12 +116,10 @@ pub fn run_battery(files: &[PathBuf], options: &BatteryOptions) -> Result<Vec<Ba
                 file.display()
             )));
         }
-        let out = options.out.join(&scenario.name);
-        if out.exists() {
-            std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-        }
+        // A run directory from an earlier battery is taken over as any run's is (its lock
+        // respected, its checkpoint and summary replaced), not deleted from here.
         let run_options = RunOptions {
-            out: Some(out),
+            out: Some(options.out.join(&scenario.name)),
             progress: options.progress,
             ..Default::default()
         };
