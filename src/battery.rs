@@ -105,10 +105,65 @@ pub fn load_paradigm(path: &Path, model: Option<&Path>) -> Result<Scenario> {
     parse_scenario(source)
 }
 
-/// Runs each paradigm into `out/<paradigm>/` and measures its effects.
-pub fn run_battery(files: &[PathBuf], options: &BatteryOptions) -> Result<Vec<BatteryRow>> {
-    let mut rows = Vec::new();
+/// A battery's result: the effects measured, and the paradigms the model could not take part in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Battery {
+    /// One row an effect.
+    pub rows: Vec<BatteryRow>,
+    /// Paradigms not run, with why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A paradigm not run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    /// The paradigm (its file's stem).
+    pub paradigm: String,
+    /// Why.
+    pub why: String,
+}
+
+/// The world's required inputs (an instrumental world's `action`) that `model` sends nothing to:
+/// a model that does not act cannot be scored on a paradigm whose world waits for actions.
+fn unfed_world_inputs(file: &Path, model: &Path) -> Result<Vec<String>> {
+    let own = load_paradigm(file, None)?;
+    let given = crate::scenario::load_model(model)?;
+    Ok(own
+        .world
+        .ports()
+        .inputs
+        .iter()
+        .filter(|p| p.required)
+        .filter(|p| {
+            !given
+                .spec
+                .edges
+                .iter()
+                .any(|e| e.to.region == crate::brain::WORLD && e.to.port == p.name)
+        })
+        .map(|p| format!("world.{}", p.name))
+        .collect())
+}
+
+/// Runs each paradigm into `out/<paradigm>/` and measures its effects. With a model given, a
+/// paradigm whose world needs an input the model does not send (a choice) is skipped, with why.
+pub fn run_battery(files: &[PathBuf], options: &BatteryOptions) -> Result<Battery> {
+    let mut battery = Battery::default();
     for file in files {
+        if let Some(model) = &options.model {
+            let unfed = unfed_world_inputs(file, model)?;
+            if !unfed.is_empty() {
+                let paradigm = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                battery.skipped.push(Skipped {
+                    paradigm,
+                    why: format!("the model does not act: no edge into {}", unfed.join(", ")),
+                });
+                continue;
+            }
+        }
         let scenario = load_paradigm(file, options.model.as_deref())?;
         if scenario.effects.is_empty() {
             return Err(Error::Run(format!(
@@ -125,19 +180,21 @@ pub fn run_battery(files: &[PathBuf], options: &BatteryOptions) -> Result<Vec<Ba
         };
         let output = run(&scenario, &run_options)?;
         for effect in output.effects {
-            rows.push(BatteryRow {
+            battery.rows.push(BatteryRow {
                 paradigm: scenario.name.clone(),
                 model: scenario.model.name.clone(),
                 effect,
             });
         }
     }
-    Ok(rows)
+    Ok(battery)
 }
 
 /// The table as Markdown: paradigm, effect, source, median a − b [10%, 90%], share of agents
-/// in the published direction, the smallest effect counted, verdict.
-pub fn markdown(rows: &[BatteryRow]) -> String {
+/// in the published direction, the smallest effect counted, verdict; then the paradigms
+/// skipped, with why.
+pub fn markdown(battery: &Battery) -> String {
+    let rows = &battery.rows;
     let mut s = String::from(
         "| paradigm | effect (a > b) | source | a − b: median [10%, 90%] | agents a > b | min | verdict |\n\
          |---|---|---|---|---|---|---|\n",
@@ -156,6 +213,9 @@ pub fn markdown(rows: &[BatteryRow]) -> String {
             e.spec.min,
             e.verdict
         ));
+    }
+    for skip in &battery.skipped {
+        s.push_str(&format!("\nNot run: {} ({}).\n", skip.paradigm, skip.why));
     }
     s
 }
@@ -187,13 +247,14 @@ pub fn csv(rows: &[BatteryRow]) -> String {
 }
 
 /// Writes `battery.md`, `battery.csv`, `battery.json` and the figure `battery.{svg,png}` into
-/// `out`; returns the paths.
-pub fn write(rows: &[BatteryRow], out: &Path) -> Result<Vec<PathBuf>> {
+/// `out`; returns the paths. The JSON holds `rows` and `skipped`.
+pub fn write(battery: &Battery, out: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let json = serde_json::to_string_pretty(rows).map_err(|e| Error::Run(e.to_string()))? + "\n";
+    let rows = &battery.rows;
+    let json = serde_json::to_string_pretty(battery).map_err(|e| Error::Run(e.to_string()))? + "\n";
     let mut written = Vec::new();
     for (name, text) in [
-        ("battery.md", markdown(rows)),
+        ("battery.md", markdown(battery)),
         ("battery.csv", csv(rows)),
         ("battery.json", json),
     ] {

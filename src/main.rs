@@ -377,13 +377,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 progress: !quiet,
             };
             let started = std::time::Instant::now();
-            let rows = valence::battery::run_battery(&files, &options)?;
-            let written = valence::battery::write(&rows, &out)?;
-            print!("{}", valence::battery::markdown(&rows));
+            let battery = valence::battery::run_battery(&files, &options)?;
+            let written = valence::battery::write(&battery, &out)?;
+            print!("{}", valence::battery::markdown(&battery));
             println!(
-                "{} paradigms, {} effects in {:.0} s → {}",
-                files.len(),
-                rows.len(),
+                "{} paradigms run, {} skipped, {} effects in {:.0} s → {}",
+                files.len() - battery.skipped.len(),
+                battery.skipped.len(),
+                battery.rows.len(),
                 started.elapsed().as_secs_f64(),
                 written.first().map_or(out.clone(), |p| p.clone()).display()
             );

@@ -21,6 +21,7 @@ const EXPECTED: &[(&str, &str, Verdict, f32)] = &[
     ("blocking", "blocking", Not, 0.0),
     ("conditioned_inhibition", "conditioned inhibition", Opposite, 0.0),
     ("devaluation", "outcome devaluation", Not, 0.0),
+    ("instrumental_devaluation", "instrumental devaluation", Yes, 0.2),
     ("latent_inhibition", "latent inhibition", Not, 0.0),
     ("overexpectation", "overexpectation", Not, 0.0),
     ("overshadowing", "overshadowing", Yes, 0.2),
@@ -48,17 +49,19 @@ fn find<'a>(rows: &'a [BatteryRow], paradigm: &str, effect: &str) -> &'a Battery
 #[test]
 fn every_paradigm_gives_its_recorded_verdict() {
     let files = paradigms(&battery_dir(), &[]).unwrap();
-    assert_eq!(files.len(), 14, "paradigms: {files:?}");
+    assert_eq!(files.len(), 15, "paradigms: {files:?}");
     let out = tempfile::tempdir().unwrap();
     let options = BatteryOptions {
         out: out.path().to_path_buf(),
         ..Default::default()
     };
-    let rows = run_battery(&files, &options).unwrap();
+    let battery = run_battery(&files, &options).unwrap();
+    let rows = &battery.rows;
+    assert!(battery.skipped.is_empty(), "{:?}", battery.skipped);
     assert_eq!(rows.len(), EXPECTED.len(), "one row per effect");
     let mut wrong = Vec::new();
     for &(paradigm, effect, verdict, min) in EXPECTED {
-        let r = find(&rows, paradigm, effect);
+        let r = find(rows, paradigm, effect);
         let e = &r.effect;
         eprintln!(
             "{paradigm}/{effect}: {:.3} [{:.3}, {:.3}] {}",
@@ -72,6 +75,7 @@ fn every_paradigm_gives_its_recorded_verdict() {
         }
         let (model, agents) = match paradigm {
             "semantic_generalisation" => ("real_language", 8),
+            "instrumental_devaluation" => ("instrumental", 16),
             _ => ("conditioning", 16),
         };
         assert_eq!(
@@ -83,7 +87,7 @@ fn every_paradigm_gives_its_recorded_verdict() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // The table and the figure.
-    let written = write(&rows, out.path()).unwrap();
+    let written = write(&battery, out.path()).unwrap();
     let names: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -105,8 +109,9 @@ fn every_paradigm_gives_its_recorded_verdict() {
     assert_eq!(csv.lines().count(), 1 + rows.len());
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("battery.json")).unwrap()).unwrap();
-    assert_eq!(json.as_array().map(Vec::len), Some(rows.len()));
-    assert_eq!(json[0]["verdict"], "reproduced");
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(rows.len()));
+    assert_eq!(json["rows"][0]["verdict"], "reproduced");
+    assert_eq!(json["skipped"].as_array().map(Vec::len), Some(0));
     let svg = std::fs::read_to_string(out.path().join("battery.svg")).unwrap();
     assert!(svg.contains("blocking: blocking") && svg.contains("not reproduced"));
 }
@@ -151,7 +156,7 @@ fn with_recalled_reward_the_value_lives_in_memory_not_in_the_concept() {
         &["acquisition_extinction".into(), "unblocking".into()],
     )
     .unwrap();
-    let rows = run_battery(&files, &options).unwrap();
+    let rows = run_battery(&files, &options).unwrap().rows;
     let acquisition = &find(&rows, "acquisition_extinction", "acquisition").effect;
     assert_eq!(acquisition.verdict, Not, "{acquisition:?}");
     assert!(acquisition.median < 0.0, "{}", acquisition.median);
@@ -187,7 +192,9 @@ fn the_world_model_cortex_gives_its_recorded_verdicts() {
         ..Default::default()
     };
     let names: Vec<String> = WORLD_MODEL.iter().map(|(p, _, _)| p.to_string()).collect();
-    let rows = run_battery(&paradigms(&battery_dir(), &names).unwrap(), &options).unwrap();
+    let rows = run_battery(&paradigms(&battery_dir(), &names).unwrap(), &options)
+        .unwrap()
+        .rows;
     let mut wrong = Vec::new();
     for &(paradigm, effect, verdict) in WORLD_MODEL {
         let e = &find(&rows, paradigm, effect).effect;
@@ -202,4 +209,40 @@ fn the_world_model_cortex_gives_its_recorded_verdicts() {
     let renewal = &find(&rows, "renewal", "ABA renewal").effect;
     assert!(renewal.median > 0.0 && renewal.share >= 0.9, "{renewal:?}");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Goal-directed against habitual choice (#18's outcome devaluation, "BG/habit vs PFC"): with
+/// the goal-directed system's weight at 0 (`models/instrumental_habitual.toml`), the cached
+/// values and the habit keep choosing the devalued outcome's action as before; and a model that
+/// does not act (`models/conditioning.toml`) is not scored on a choice paradigm but skipped,
+/// with why, instead of failing the battery.
+#[test]
+fn without_the_goal_directed_system_devaluation_does_not_reach_the_choice() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = paradigms(&battery_dir(), &["instrumental_devaluation".into()]).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let options = BatteryOptions {
+        model: Some(root.join("models/instrumental_habitual.toml")),
+        out: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    let rows = run_battery(&files, &options).unwrap().rows;
+    let e = &find(&rows, "instrumental_devaluation", "instrumental devaluation").effect;
+    assert_eq!(e.verdict, Not, "{e:?}");
+    assert!(e.median.abs() < 0.05, "{e:?}");
+
+    let options = BatteryOptions {
+        model: Some(root.join("models/conditioning.toml")),
+        ..options
+    };
+    let battery = run_battery(&files, &options).unwrap();
+    assert!(battery.rows.is_empty());
+    assert_eq!(battery.skipped.len(), 1);
+    assert_eq!(battery.skipped[0].paradigm, "instrumental_devaluation");
+    assert!(
+        battery.skipped[0].why.contains("world.action"),
+        "{:?}",
+        battery.skipped
+    );
+    assert!(valence::battery::markdown(&battery).contains("Not run: instrumental_devaluation"));
 }

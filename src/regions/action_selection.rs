@@ -1,21 +1,25 @@
 //! # ActionSelection — arbitration between the action systems
 //!
-//! Combines the action preferences of the basal ganglia (model-free values), the habit prior
-//! and the prefrontal controller with configurable weights, and samples one action per agent
-//! from the softmax (Daw, Niv & Dayan 2005 for the arbitration; here a fixed weighting):
+//! Combines the action preferences of the basal ganglia (model-free values), the habit prior,
+//! the prefrontal controller and a goal-directed system's worth of each action's predicted
+//! outcome with configurable weights, and samples one action per agent from the softmax (Daw,
+//! Niv & Dayan 2005 for the arbitration; here a fixed weighting):
 //!
 //! ```text
-//! π(a) ∝ exp((w_bg · bg_a + w_habit · habit_a + w_pfc · pfc_a) / τ)
+//! π(a) ∝ exp((w_bg · bg_a + w_habit · habit_a + w_pfc · pfc_a + w_goal · goal_a) / τ)
 //! ```
 //!
-//! Ports: inputs `basal_ganglia`, `habit`, `pfc` `[P, actions]` (Logits, each optional);
-//! outputs `action` `[P, 1]` (Action), `logits` `[P, actions]` (Logits: the combined logits).
+//! Ports: inputs `basal_ganglia`, `habit`, `pfc` `[P, actions]` (Logits, each optional), `goal`
+//! `[P, actions]` (Value, optional: the reward model's `imagined_value` of the `goal_directed`
+//! region's predicted outcomes); outputs `action` `[P, 1]` (Action), `logits` `[P, actions]`
+//! (Logits: the combined logits).
 //!
 //! | name | default | meaning |
 //! |---|---|---|
 //! | `actions` | 2 | A, the number of actions |
 //! | `temperature` | 1.0 | τ > 0 |
 //! | `bg_weight`, `habit_weight`, `pfc_weight` | 1.0, 0.0, 1.0 | weights of each system |
+//! | `goal_weight` | 1.0 | weight of the goal-directed worths (an inverse temperature) |
 
 use crate::rng::SimRng;
 use ndarray::Array2;
@@ -43,6 +47,13 @@ pub struct ActionSelectionConfig {
     pub habit_weight: f64,
     /// Weight of the prefrontal controller's logits.
     pub pfc_weight: f64,
+    /// Weight of the goal-directed worths.
+    #[serde(skip_serializing_if = "is_one")]
+    pub goal_weight: f64,
+}
+
+fn is_one(w: &f64) -> bool {
+    *w == 1.0
 }
 
 impl Default for ActionSelectionConfig {
@@ -53,6 +64,7 @@ impl Default for ActionSelectionConfig {
             bg_weight: 1.0,
             habit_weight: 0.0,
             pfc_weight: 1.0,
+            goal_weight: 1.0,
         }
     }
 }
@@ -70,6 +82,12 @@ impl RegionParams for ActionSelectionConfig {
                 PortSpec::optional("basal_ganglia", SignalKind::Logits, a, "model-free preferences"),
                 PortSpec::optional("habit", SignalKind::Logits, a, "habit prior"),
                 PortSpec::optional("pfc", SignalKind::Logits, a, "prefrontal controller"),
+                PortSpec::optional(
+                    "goal",
+                    SignalKind::Value,
+                    a,
+                    "worth of each action's predicted outcome (goal-directed)",
+                ),
             ],
             outputs: vec![
                 PortSpec::output("action", SignalKind::Action, 1, "the sampled action"),
@@ -91,6 +109,7 @@ impl RegionParams for ActionSelectionConfig {
             ("bg_weight", self.bg_weight),
             ("habit_weight", self.habit_weight),
             ("pfc_weight", self.pfc_weight),
+            ("goal_weight", self.goal_weight),
         ] {
             if !w.is_finite() {
                 return Err(ParamError::new(name, "a finite number"));
@@ -129,6 +148,7 @@ impl Region for ActionSelection {
             ("basal_ganglia", c.bg_weight),
             ("habit", c.habit_weight),
             ("pfc", c.pfc_weight),
+            ("goal", c.goal_weight),
         ] {
             if let Some(s) = inputs.get(port) {
                 logits.scaled_add(w as f32, &s.to_host());

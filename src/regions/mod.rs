@@ -8,6 +8,7 @@
 pub mod action_selection;
 pub(crate) mod adam;
 pub mod basal_ganglia;
+pub mod goal_directed;
 pub(crate) mod gru;
 pub mod habit;
 pub mod hippocampus;
@@ -39,6 +40,7 @@ pub(crate) const PARALLEL_MIN_AGENTS: usize = 16;
 
 pub use action_selection::{ActionSelection, ActionSelectionConfig};
 pub use basal_ganglia::{BasalGanglia, BasalGangliaConfig};
+pub use goal_directed::{GoalDirected, GoalDirectedConfig};
 pub use habit::{Habit, HabitConfig};
 pub use hippocampus::{Eviction, Hippocampus, HippocampusConfig, StorePolicy};
 pub use pfc::{Pfc, PfcConfig};
@@ -536,6 +538,7 @@ static KINDS: Registry<RegionKind> = Registry::new(
         RegionKind::of::<ActionSelectionConfig>(),
         RegionKind::of::<WorldModelConfig>(),
         RegionKind::of::<SelfRewardConfig>(),
+        RegionKind::of::<GoalDirectedConfig>(),
     ],
 );
 

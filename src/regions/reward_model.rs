@@ -29,6 +29,19 @@
 //! m = 0); outputs `value` `[P, 1]` = V(z_t) (Value), `rpe`
 //! `[P, 1]` = δ (Rpe), `reward_prediction` `[P, 1]` = r̂(z_t) (Value).
 //!
+//! **Imagined outcomes.** With `imagined = k > 0` the reward model also values k latents it did
+//! not visit — a model-based system's predictions (e.g. the `goal_directed` region's outcome of
+//! each action) — on the optional input `imagined` `[P, k·D]`, and emits their worth on
+//! `imagined_value` `[P, k]` (Value): what arriving at ẑ is worth now,
+//!
+//! ```text
+//! worth(ẑ) = r̂(ẑ) + γ · V(ẑ)     timing = "transition" (the reward on arrival, then what follows)
+//! worth(ẑ) = V(ẑ)                 timing = "state"      (V already holds the reward received in ẑ)
+//! ```
+//!
+//! with nothing recalled (m = 0). Learning never sees imagined latents: this is how the current,
+//! learnt valence of an outcome reaches a choice (outcome devaluation).
+//!
 //! Parameters (default; unit):
 //!
 //! | name | default | meaning |
@@ -39,6 +52,7 @@
 //! | `bias` | false | learn b, a baseline value of every state |
 //! | `lambda` | 0.0 | λ ∈ `[0, 1]`, eligibility-trace decay (TD(λ)) |
 //! | `timing` | "state" | "state" or "transition" (see above) |
+//! | `imagined` | 0 | k, latents valued on `imagined` per tick (0: no such ports) |
 //!
 //! Weights are burn tensors `[P, D]` on the brain's device: every agent has its own, and one
 //! batched expression steps them all.
@@ -74,6 +88,13 @@ pub struct RewardModelConfig {
     /// z_t, the textbook convention; V(z) predicts only later rewards, and δ at a reward's
     /// arrival is emitted on the same tick).
     pub timing: RewardTiming,
+    /// k, the number of imagined latents valued per tick (0: no `imagined` ports).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub imagined: usize,
+}
+
+fn is_zero(k: &usize) -> bool {
+    *k == 0
 }
 
 /// When a primary reward counts for the value function.
@@ -95,6 +116,7 @@ impl Default for RewardModelConfig {
             bias: false,
             lambda: 0.0,
             timing: RewardTiming::State,
+            imagined: 0,
         }
     }
 }
@@ -107,7 +129,7 @@ impl RegionParams for RewardModelConfig {
 
     /// The ports.
     fn ports(&self) -> Ports {
-        Ports {
+        let mut ports = Ports {
             inputs: vec![
                 PortSpec::input("latent", SignalKind::Latent, Width::Inferred, "z_t, the state"),
                 PortSpec::input(
@@ -139,7 +161,22 @@ impl RegionParams for RewardModelConfig {
                     "r̂(z_t), the immediate reward expected",
                 ),
             ],
+        };
+        if self.imagined > 0 {
+            ports.inputs.push(PortSpec::optional(
+                "imagined",
+                SignalKind::Latent,
+                Width::Inferred,
+                "k imagined latents [ẑ_1; …; ẑ_k], each as wide as `latent`",
+            ));
+            ports.outputs.push(PortSpec::output(
+                "imagined_value",
+                SignalKind::Value,
+                self.imagined,
+                "worth(ẑ_i): what arriving at each imagined latent is worth now",
+            ));
         }
+        ports
     }
 
     /// Checks ranges.
@@ -153,6 +190,7 @@ impl RegionParams for RewardModelConfig {
         if !(0.0..=1.0).contains(&self.gamma) {
             return Err(ParamError::new("gamma", "a number in [0, 1]"));
         }
+        super::check_sizes(&[("imagined", self.imagined, super::MAX_WIDTH)])?;
         if !(self.weight_decay >= 0.0 && self.weight_decay * self.lr < 1.0) {
             return Err(ParamError::new(
                 "weight_decay",
@@ -163,6 +201,16 @@ impl RegionParams for RewardModelConfig {
     }
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Region>> {
+        if let Some(&w) = ctx.input_widths.get("imagined") {
+            let d = ctx.input_widths.get("latent").copied().unwrap_or(1);
+            if w != self.imagined * d {
+                return Err(Error::Run(format!(
+                    "reward_model: `imagined` is {w} wide, expected imagined × latent = {} × {d} = {}",
+                    self.imagined,
+                    self.imagined * d
+                )));
+            }
+        }
         Ok(Box::new(RewardModel::new(self, ctx)))
     }
 }
@@ -234,6 +282,33 @@ impl RewardModel {
     fn reward_prediction(&self, z: Tensor<2>) -> Tensor<2> {
         (self.reward_weights.clone() * z).sum_dim(1) + self.reward_bias.clone()
     }
+
+    /// worth(ẑ_i) of k imagined latents per agent, with nothing recalled.
+    ///
+    /// # Shapes
+    /// `imagined`: `[P, k·D]` → `[P, k]`.
+    fn imagined_worth(&self, imagined: Tensor<2>) -> Tensor<2> {
+        let (k, d) = (self.config.imagined, self.latent_width);
+        let [p, _] = imagined.dims();
+        let width = self.weights.dims()[1];
+        let z = imagined.reshape([p * k, d]);
+        let z = if width > d {
+            Tensor::cat(vec![z, Tensor::zeros([p * k, width - d], &self.device)], 1)
+        } else {
+            z
+        };
+        // Each agent's weights, repeated for its k latents.
+        let rows = |t: &Tensor<2>| t.clone().repeat_dim(1, k).reshape([p * k, t.dims()[1]]);
+        let value = (rows(&self.weights) * z.clone()).sum_dim(1) + rows(&self.bias);
+        let worth = match self.config.timing {
+            RewardTiming::State => value,
+            RewardTiming::Transition => {
+                let r_hat = (rows(&self.reward_weights) * z).sum_dim(1) + rows(&self.reward_bias);
+                r_hat + value * self.config.gamma as f32
+            }
+        };
+        worth.reshape([p, k])
+    }
 }
 
 impl Region for RewardModel {
@@ -289,12 +364,21 @@ impl Region for RewardModel {
         } else {
             value
         };
+        let p = z.dims()[0];
         self.previous = Some((z, r));
-        Ok(vec![
+        let mut out = vec![
             ("value", Signal::Device(value)),
             ("rpe", Signal::Device(rpe)),
             ("reward_prediction", Signal::Device(r_hat)),
-        ])
+        ];
+        if self.config.imagined > 0 {
+            let worth = match inputs.get("imagined") {
+                Some(i) => self.imagined_worth(i.to_tensor(&self.device)),
+                None => Tensor::zeros([p, self.config.imagined], &self.device),
+            };
+            out.push(("imagined_value", Signal::Device(worth)));
+        }
+        Ok(out)
     }
 
     fn set_learning(&mut self, learning: bool) {
@@ -459,6 +543,44 @@ mod tests {
             .unwrap()[0];
         assert_eq!((v1, v2), (0.25, 0.5));
         assert_eq!(out(&m.step(&inputs(&[0., 0.], 0.)).unwrap(), 2), 0.5);
+    }
+
+    #[test]
+    fn imagined_latents_are_worth_their_reward_and_what_follows() {
+        // By hand, "transition" timing, γ = 0.5: w = [1, 0] (V), u = [0, 2] (r̂), no biases.
+        //   worth([1, 0]) = r̂ + γ·V = 0 + 0.5·1 = 0.5;  worth([0, 1]) = 2 + 0.5·0 = 2.
+        // Under "state" timing the worth is V alone: 1 and 0.
+        let device = Device::flex();
+        for (timing, want) in [
+            (RewardTiming::Transition, [0.5, 2.0]),
+            (RewardTiming::State, [1.0, 0.0]),
+        ] {
+            let config = RewardModelConfig {
+                gamma: 0.5,
+                timing,
+                imagined: 2,
+                ..Default::default()
+            };
+            assert!(config.ports().output("imagined_value").is_some());
+            let mut m = model(config, 1, 2, &device);
+            m.weights = Tensor::from_floats([[1.0, 0.0]], &device);
+            m.reward_weights = Tensor::from_floats([[0.0, 2.0]], &device);
+            m.set_learning(false);
+            let mut i = inputs(&[0., 0.], 0.);
+            i.insert(
+                "imagined",
+                Signal::Host(Array2::from_shape_vec((1, 4), vec![1., 0., 0., 1.]).unwrap()),
+            );
+            let out = m.step(&i).unwrap();
+            let (name, worth) = &out[3];
+            assert_eq!(*name, "imagined_value");
+            assert_eq!(worth.to_host().row(0).to_vec(), want, "{timing:?}");
+        }
+        let plain = RewardModelConfig::default();
+        assert!(
+            plain.ports().output("imagined_value").is_none(),
+            "no ports unless asked"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod bandit;
 pub mod corpus;
+pub mod instrumental;
 pub mod lexicon;
 pub mod one_shot;
 pub mod pavlovian;
@@ -33,6 +34,7 @@ pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
+pub use instrumental::{InstrumentalConfig, InstrumentalWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use one_shot::{OneShotConfig, OneShotWorld, Signs};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};
@@ -497,6 +499,7 @@ static KINDS: Registry<WorldKind> = Registry::new(
         WorldKind::of::<WordnetConfig>(),
         WorldKind::of::<LexiconConfig>(),
         WorldKind::of::<PavlovianConfig>(),
+        WorldKind::of::<InstrumentalConfig>(),
         WorldKind::of::<BanditConfig>(),
         WorldKind::of::<TwoStepConfig>(),
         WorldKind::of::<OneShotConfig>(),
