@@ -748,3 +748,22 @@ fn every_battery_paradigm_validates() {
     }
     assert!(files.len() >= 13, "{} paradigms", files.len());
 }
+
+/// The society world's mistakes, located in the shipped `scenarios/transmission.toml`: a
+/// speech word the grammar never emits gets the nearest one, a rate outside [0, 1] its line.
+#[test]
+fn society_settings_are_located_with_suggestions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/transmission.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let bad = text.replace("topic = \"x\"", "topic = \"xx\"");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "topic = "), "{e}");
+    assert_eq!(e.help(), Some("did you mean `x`?"), "{e}");
+    let bad = text.replace("contact = 0.5", "contact = 1.5");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "contact = "), "{e}");
+    assert!(e.to_string().contains("probability in [0, 1]"), "{e}");
+}

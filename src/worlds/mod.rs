@@ -14,6 +14,7 @@ pub mod instrumental;
 pub mod lexicon;
 pub mod one_shot;
 pub mod pavlovian;
+pub mod society;
 pub mod text;
 pub mod two_step;
 
@@ -38,6 +39,7 @@ pub use instrumental::{InstrumentalConfig, InstrumentalWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use one_shot::{OneShotConfig, OneShotWorld, Signs};
 pub use pavlovian::{PavlovianConfig, PavlovianWorld};
+pub use society::{SocietyConfig, SocietyWorld};
 pub use text::{Source, TextConfig, TextWorld, WordnetConfig};
 pub use two_step::{RewardProcess, TwoStepConfig, TwoStepWorld};
 
@@ -500,6 +502,7 @@ static KINDS: Registry<WorldKind> = Registry::new(
         WorldKind::of::<LexiconConfig>(),
         WorldKind::of::<PavlovianConfig>(),
         WorldKind::of::<InstrumentalConfig>(),
+        WorldKind::of::<SocietyConfig>(),
         WorldKind::of::<BanditConfig>(),
         WorldKind::of::<TwoStepConfig>(),
         WorldKind::of::<OneShotConfig>(),

@@ -1,0 +1,624 @@
+//! # society — agents whose words are other agents' input
+//!
+//! The population is a society of `groups` communities of consecutive agents (agent i belongs
+//! to group ⌊i·k/P⌋); the first agent of each group is its **speaker**, the others are
+//! **listeners**. Every agent reads its own stream from the grammar `rules` (as in `corpus`).
+//! Time runs in windows of `window` ticks; at each window's start every listener draws whom it
+//! hears until the next: its group's speaker with probability `contact`, the speaker of another
+//! group (uniformly) with probability `between`, else its own stream. A listener that hears a
+//! speaker receives the speaker's token of each tick.
+//!
+//! **Evaluative speech** (`[world.speech]`): when a speaker's own stream gives it the `topic`,
+//! the word after it is replaced by an evaluation, `positive` or `negative`, drawn from the
+//! speaker's *own* learnt valence of the topic:
+//!
+//! ```text
+//! v       = the speaker's `valence` input on the tick it read the topic
+//!           (wire `vta.value`: V(z_t), its reward model's value of the latent of the topic)
+//! P(pos)  = σ(2 v / τ)        (a softmax over {positive: v/τ, negative: −v/τ}; τ = `temperature`)
+//! ```
+//!
+//! so what a speaker has learnt is what its listeners hear. With `speak = false` (a phase of
+//! upbringing, say) speakers read their streams like everyone else. Rewards: `rewards` (word → reward)
+//! for every agent on the word it receives, `speaker_rewards` for speakers only (their own
+//! stakes: a pain–comfort axis that differs between agents); a reward written into the grammar
+//! (`word{r}`) comes only with an agent's own stream.
+//!
+//! Ports: input `valence` `[P, 1]` (Value; required with `speech`, else unused); outputs `token` `[P, 1]`
+//! (Token), `reward` `[P, 1]` (Reward), `source` `[P, 1]` (Value: the agent whose words this
+//! agent receives this tick, itself when alone), `speaker` `[P, 1]` (Value: 1 for speakers),
+//! `group` `[P, 1]` (Value).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::corpus::{CorpusConfig, CorpusWorld};
+use super::{Vocabulary, World, WorldError, WorldParams};
+use crate::checkpoint::Snapshot;
+use crate::error::{Error, ErrorKind, Result, nearest};
+use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
+use crate::rng::SimRng;
+use crate::signal::{Signal, SignalKind};
+
+/// A society of speakers and listeners reading one grammar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocietyConfig {
+    /// The grammar's start symbol.
+    pub start: String,
+    /// The grammar: non-terminal → alternatives (as in `corpus`).
+    pub rules: BTreeMap<String, Vec<String>>,
+    /// Word → reward for every agent, on the word it receives.
+    pub rewards: BTreeMap<String, f64>,
+    /// Word → reward for the speakers only.
+    pub speaker_rewards: BTreeMap<String, f64>,
+    /// k, the number of groups (each with one speaker, its first agent).
+    pub groups: usize,
+    /// Per window, the probability that a listener hears its own group's speaker.
+    pub contact: f64,
+    /// Per window, the probability that it hears another group's speaker instead.
+    pub between: f64,
+    /// Ticks a listener keeps to what it drew.
+    pub window: usize,
+    /// Evaluative speech, if any.
+    pub speech: Option<Speech>,
+    /// Whether speakers evaluate the topic now (`speech` set); false: they only read.
+    pub speak: bool,
+}
+
+/// What a speaker says after the topic: an evaluation drawn from its own valence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Speech {
+    /// The word spoken about.
+    pub topic: String,
+    /// The word said of a topic valued positively.
+    pub positive: String,
+    /// The word said of a topic valued negatively.
+    pub negative: String,
+    /// τ > 0: how sharply the evaluation follows the valence.
+    #[serde(default = "default_temperature")]
+    pub temperature: f64,
+}
+
+fn default_temperature() -> f64 {
+    0.1
+}
+
+impl Default for SocietyConfig {
+    fn default() -> Self {
+        SocietyConfig {
+            start: "S".into(),
+            rules: BTreeMap::new(),
+            rewards: BTreeMap::new(),
+            speaker_rewards: BTreeMap::new(),
+            groups: 1,
+            contact: 0.0,
+            between: 0.0,
+            window: 8,
+            speech: None,
+            speak: true,
+        }
+    }
+}
+
+impl SocietyConfig {
+    /// The grammar alone, as a corpus (rewards are the society's to give).
+    fn corpus(&self) -> CorpusConfig {
+        CorpusConfig {
+            start: self.start.clone(),
+            rules: self.rules.clone(),
+            rewards: BTreeMap::new(),
+        }
+    }
+
+    /// Every word: the grammar's, then the evaluations.
+    fn words(&self) -> Vec<String> {
+        let mut words = self.corpus().terminals();
+        if let Some(s) = &self.speech {
+            for w in [&s.positive, &s.negative] {
+                if !words.contains(w) {
+                    words.push(w.clone());
+                }
+            }
+        }
+        words
+    }
+}
+
+impl WorldParams for SocietyConfig {
+    const KIND: &'static str = "society";
+    const SUMMARY: &'static str =
+        "groups of agents, each with a speaker whose words (and evaluations) its listeners hear";
+
+    fn ports(&self) -> Ports {
+        // Needed only by speakers that evaluate; without `speech` it is read by no one.
+        let valence = "the value of the latent just read (vta.value): a speaker's own valence";
+        let inputs = vec![match self.speech {
+            Some(_) => PortSpec::input("valence", SignalKind::Value, Width::Fixed(1), valence),
+            None => PortSpec::optional("valence", SignalKind::Value, Width::Fixed(1), valence),
+        }];
+        Ports {
+            inputs,
+            outputs: vec![
+                PortSpec::output("token", SignalKind::Token, 1, "the word this agent receives"),
+                PortSpec::output("reward", SignalKind::Reward, 1, "its reward for this agent"),
+                PortSpec::output("source", SignalKind::Value, 1, "whose words it receives"),
+                PortSpec::output("speaker", SignalKind::Value, 1, "1 for a group's speaker"),
+                PortSpec::output("group", SignalKind::Value, 1, "the agent's group"),
+            ],
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), WorldError> {
+        self.corpus().check()?;
+        let bad = |key: &str, msg: &str| Err(WorldError::invalid(key, msg));
+        if self.groups == 0 || self.groups > 1 << 16 {
+            return bad("groups", "expected an integer in [1, 65536]");
+        }
+        for (key, p) in [("contact", self.contact), ("between", self.between)] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(key, "expected a probability in [0, 1]");
+            }
+        }
+        if self.contact + self.between > 1.0 {
+            return bad("between", "expected contact + between ≤ 1");
+        }
+        if self.window == 0 || self.window > 1_000_000 {
+            return bad("window", "expected an integer in [1, 1000000]");
+        }
+        let words = self.words();
+        let unknown = |key: Vec<String>, word: &str, what: &str| WorldError {
+            path: key,
+            kind: ErrorKind::UnknownConcept,
+            message: format!("{what} `{word}`, which this world never shows"),
+            help: nearest(word, words.iter().map(String::as_str)).map(|n| format!("did you mean `{n}`?")),
+        };
+        for (table, map) in [
+            ("rewards", &self.rewards),
+            ("speaker_rewards", &self.speaker_rewards),
+        ] {
+            for (word, reward) in map {
+                if !words.contains(word) {
+                    return Err(unknown(vec![table.into(), word.clone()], word, "reward on"));
+                }
+                if !super::holds_as_f32(*reward) {
+                    return Err(WorldError::new(
+                        vec![table.into(), word.clone()],
+                        ErrorKind::InvalidValue,
+                        "expected a finite reward".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(s) = &self.speech {
+            let terminals = self.corpus().terminals();
+            if !terminals.contains(&s.topic) {
+                let mut e = unknown(vec!["speech".into(), "topic".into()], &s.topic, "topic");
+                e.help = nearest(&s.topic, terminals.iter().map(String::as_str))
+                    .map(|n| format!("did you mean `{n}`?"));
+                return Err(e);
+            }
+            for (key, w) in [("positive", &s.positive), ("negative", &s.negative)] {
+                if w.is_empty() || w.contains(char::is_whitespace) || *w == s.topic {
+                    return Err(WorldError::new(
+                        vec!["speech".into(), key.into()],
+                        ErrorKind::InvalidValue,
+                        "expected one word (no spaces), other than the topic".into(),
+                    ));
+                }
+            }
+            if s.positive == s.negative {
+                return Err(WorldError::new(
+                    vec!["speech".into(), "negative".into()],
+                    ErrorKind::InvalidValue,
+                    "expected a word other than `positive`".into(),
+                ));
+            }
+            if !(s.temperature.is_finite() && s.temperature > 0.0) {
+                return Err(WorldError::new(
+                    vec!["speech".into(), "temperature".into()],
+                    ErrorKind::InvalidValue,
+                    "expected a number > 0".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn closed_words(&self) -> Option<Vec<String>> {
+        Some(self.words())
+    }
+
+    fn word_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut counts = super::corpus::corpus_counts(&self.corpus());
+        if let Some(s) = &self.speech {
+            // An evaluation takes the place of the word after each topic.
+            let topic = counts.iter().find(|(w, _)| *w == s.topic).map_or(1, |(_, c)| *c);
+            for w in [&s.positive, &s.negative] {
+                match counts.iter_mut().find(|(x, _)| x == w) {
+                    Some((_, c)) => *c += topic.div_ceil(2),
+                    None => counts.push((w.clone(), topic.div_ceil(2).max(1))),
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
+        Ok(Box::new(SocietyWorld::new(self, vocabulary, population)?))
+    }
+}
+
+/// One agent's place in the society.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Member {
+    rng: SimRng,
+    /// Whose words it receives in this window.
+    source: usize,
+    /// A speaker's valence input of the last tick.
+    valence: f32,
+    /// A speaker read the topic last tick: its next word is an evaluation.
+    evaluate: bool,
+}
+
+/// A society of P agents.
+pub struct SocietyWorld {
+    config: SocietyConfig,
+    streams: CorpusWorld,
+    vocabulary: Arc<Vocabulary>,
+    /// Per agent, its group.
+    group: Vec<usize>,
+    /// Per group, its speaker.
+    speakers: Vec<usize>,
+    /// Reward per token id: for everyone, and for speakers.
+    rewards: Vec<f32>,
+    speaker_rewards: Vec<f32>,
+    /// The speech's (topic, positive, negative) ids.
+    speech: Option<(u32, u32, u32)>,
+    members: Vec<Member>,
+    tick: u64,
+}
+
+impl SocietyWorld {
+    /// A society of `population` agents; every group needs at least one agent.
+    pub fn new(config: &SocietyConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
+        let k = config.groups;
+        if population < k {
+            return Err(Error::Run(format!(
+                "society: {k} groups need at least {k} agents, the population is {population}"
+            )));
+        }
+        let id = |w: &str| {
+            vocabulary
+                .id(w)
+                .ok_or_else(|| Error::Run(format!("society: `{w}` missing from the vocabulary")))
+        };
+        let table = |map: &BTreeMap<String, f64>| -> Result<Vec<f32>> {
+            let mut t = vec![0.0; vocabulary.len()];
+            for (w, r) in map {
+                t[id(w)? as usize] = *r as f32;
+            }
+            Ok(t)
+        };
+        let group: Vec<usize> = (0..population).map(|i| i * k / population).collect();
+        let speakers = (0..k)
+            .map(|g| {
+                group
+                    .iter()
+                    .position(|&x| x == g)
+                    .expect("every group has an agent")
+            })
+            .collect();
+        let speech = match &config.speech {
+            Some(s) => Some((id(&s.topic)?, id(&s.positive)?, id(&s.negative)?)),
+            None => None,
+        };
+        let mut world = SocietyWorld {
+            streams: CorpusWorld::new(&config.corpus(), vocabulary.clone(), population),
+            rewards: table(&config.rewards)?,
+            speaker_rewards: table(&config.speaker_rewards)?,
+            config: config.clone(),
+            vocabulary,
+            group,
+            speakers,
+            speech,
+            members: Vec::new(),
+            tick: 0,
+        };
+        world.reset(&(0..population as u64).collect::<Vec<_>>());
+        Ok(world)
+    }
+
+    fn is_speaker(&self, i: usize) -> bool {
+        self.speakers[self.group[i]] == i
+    }
+
+    /// Whom listener i hears in the window starting now.
+    fn draw_source(&mut self, i: usize) -> usize {
+        let (contact, between) = (self.config.contact, self.config.between);
+        let k = self.speakers.len();
+        let own = self.group[i];
+        let rng = &mut self.members[i].rng;
+        let u: f64 = rng.r#gen();
+        if u < contact {
+            self.speakers[own]
+        } else if u < contact + between && k > 1 {
+            // Another group, uniformly.
+            let g = rng.gen_range(0..k - 1);
+            self.speakers[if g >= own { g + 1 } else { g }]
+        } else {
+            i
+        }
+    }
+}
+
+impl World for SocietyWorld {
+    fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    fn reset(&mut self, seeds: &[u64]) {
+        self.streams.reset(seeds);
+        self.members = seeds
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| Member {
+                // Its own generator, apart from its stream's.
+                rng: SimRng::seed_from_u64(s ^ 0x5EED_50C1_E7E5_0C1E),
+                source: i,
+                valence: 0.0,
+                evaluate: false,
+            })
+            .collect();
+        self.tick = 0;
+    }
+
+    fn step(&mut self) -> Result<Outputs> {
+        let own = self.streams.step()?;
+        let (mut words, mut inline) = (own[0].1.to_host(), own[1].1.to_host());
+        let p = self.members.len();
+        // Speakers say their evaluations, and note a topic just read.
+        if let (Some((topic, positive, negative)), Some(speech), true) =
+            (self.speech, &self.config.speech, self.config.speak)
+        {
+            let tau = speech.temperature as f32;
+            for &s in &self.speakers {
+                let m = &mut self.members[s];
+                if std::mem::take(&mut m.evaluate) {
+                    let p_positive = 1.0 / (1.0 + (-2.0 * m.valence / tau).exp());
+                    let u: f32 = m.rng.r#gen();
+                    words[[s, 0]] = (if u < p_positive { positive } else { negative }) as f32;
+                    inline[[s, 0]] = 0.0;
+                }
+                m.evaluate = words[[s, 0]] as u32 == topic;
+            }
+        }
+        if self.tick.is_multiple_of(self.config.window as u64) {
+            for i in 0..p {
+                self.members[i].source = if self.is_speaker(i) {
+                    i
+                } else {
+                    self.draw_source(i)
+                };
+            }
+        }
+        self.tick += 1;
+        let mut out = [(); 5].map(|_| Array2::<f32>::zeros((p, 1)));
+        for i in 0..p {
+            let source = self.members[i].source;
+            let word = words[[source, 0]];
+            let speaker = self.is_speaker(i);
+            let w = word as usize;
+            let mut r = self.rewards[w];
+            if speaker {
+                r += self.speaker_rewards[w];
+            }
+            if source == i {
+                r += inline[[i, 0]];
+            }
+            let [token, reward, src, spk, grp] = &mut out;
+            token[[i, 0]] = word;
+            reward[[i, 0]] = r;
+            src[[i, 0]] = source as f32;
+            spk[[i, 0]] = f32::from(u8::from(speaker));
+            grp[[i, 0]] = self.group[i] as f32;
+        }
+        let [token, reward, src, spk, grp] = out;
+        Ok(vec![
+            ("token", Signal::Host(token)),
+            ("reward", Signal::Host(reward)),
+            ("source", Signal::Host(src)),
+            ("speaker", Signal::Host(spk)),
+            ("group", Signal::Host(grp)),
+        ])
+    }
+
+    fn act(&mut self, inputs: &Inputs) -> Result<()> {
+        let Some(v) = inputs.get("valence") else {
+            return Ok(());
+        };
+        let v = v.to_host();
+        for (m, &x) in self.members.iter_mut().zip(v.column(0)) {
+            // A non-finite value is the reward model's divergence, caught there.
+            m.valence = if x.is_finite() { x } else { 0.0 };
+        }
+        Ok(())
+    }
+
+    fn save(&self, out: &mut Snapshot) -> Result<()> {
+        self.streams.save(out)?;
+        super::save_agents_and_step(out, &self.members, &self.tick);
+        Ok(())
+    }
+
+    fn restore(&mut self, from: &Snapshot) -> Result<()> {
+        self.streams.restore(from)?;
+        super::restore_agents_and_step(from, &mut self.members, &mut self.tick)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SocietyConfig {
+        SocietyConfig {
+            rules: [(
+                "S".to_string(),
+                vec!["one x two".to_string(), "one y two".to_string()],
+            )]
+            .into(),
+            groups: 2,
+            speech: Some(Speech {
+                topic: "x".into(),
+                positive: "good".into(),
+                negative: "bad".into(),
+                temperature: 0.1,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn world(config: &SocietyConfig, p: usize) -> (SocietyWorld, Arc<Vocabulary>) {
+        config.check().unwrap();
+        let vocab = Arc::new(Vocabulary::from_counts(config.word_counts().unwrap()));
+        (SocietyWorld::new(config, vocab.clone(), p).unwrap(), vocab)
+    }
+
+    fn valence(p: usize, of: impl Fn(usize) -> f32) -> Inputs {
+        let mut inputs = Inputs::default();
+        inputs.insert(
+            "valence",
+            Signal::Host(Array2::from_shape_fn((p, 1), |(i, _)| of(i))),
+        );
+        inputs
+    }
+
+    #[test]
+    fn speakers_evaluate_the_topic_by_their_own_valence() {
+        // Group 0's speaker (agent 0) values x at +1, group 1's (agent 2) at −1.
+        let (mut w, vocab) = world(&config(), 4);
+        assert_eq!(w.speakers, [0, 2]);
+        let mut said = [Vec::new(), Vec::new()];
+        for _ in 0..600 {
+            let out = w.step().unwrap();
+            let t = out[0].1.to_host();
+            for (k, s) in [0, 2].into_iter().enumerate() {
+                said[k].push(vocab.word(t[[s, 0]] as u32).unwrap().to_string());
+            }
+            w.act(&valence(4, |i| if i < 2 { 1.0 } else { -1.0 })).unwrap();
+        }
+        for (k, want, not) in [(0, "good", "bad"), (1, "bad", "good")] {
+            let after_x: Vec<&String> = said[k]
+                .windows(2)
+                .filter(|p| p[0] == "x")
+                .map(|p| &p[1])
+                .collect();
+            assert!(after_x.len() > 50, "{}", after_x.len());
+            assert!(after_x.iter().all(|w| *w == want), "speaker {k}: {after_x:?}");
+            assert!(!said[k].iter().any(|w| w == not));
+            // Only the word after the topic is replaced: y is followed by `two`.
+            assert!(said[k].windows(2).filter(|p| p[0] == "y").all(|p| p[1] == "two"));
+        }
+    }
+
+    #[test]
+    fn listeners_hear_their_speaker_at_the_contact_rate() {
+        let config = SocietyConfig {
+            contact: 0.5,
+            between: 0.25,
+            window: 4,
+            ..config()
+        };
+        let (mut w, _) = world(&config, 8);
+        let (mut own, mut others, mut alone, mut windows) = (0, 0, 0, 0);
+        for t in 0..8000 {
+            let out = w.step().unwrap();
+            let (tokens, source) = (out[0].1.to_host(), out[2].1.to_host());
+            for i in 0..8 {
+                let s = source[[i, 0]] as usize;
+                assert_eq!(tokens[[i, 0]], tokens[[s, 0]], "hears its source's word");
+                if w.is_speaker(i) {
+                    assert_eq!(s, i, "speakers hear themselves");
+                } else if t % 4 == 0 {
+                    windows += 1;
+                    match s {
+                        s if s == i => alone += 1,
+                        s if s == w.speakers[w.group[i]] => own += 1,
+                        _ => others += 1,
+                    }
+                }
+            }
+            w.act(&valence(8, |_| 0.0)).unwrap();
+        }
+        let share = |n: i32| f64::from(n) / f64::from(windows);
+        assert!((share(own) - 0.5).abs() < 0.03, "own {}", share(own));
+        assert!((share(others) - 0.25).abs() < 0.03, "others {}", share(others));
+        assert!((share(alone) - 0.25).abs() < 0.03, "alone {}", share(alone));
+    }
+
+    #[test]
+    fn rewards_follow_the_word_received_and_the_role() {
+        let config = SocietyConfig {
+            rewards: [("good".to_string(), 1.0)].into(),
+            speaker_rewards: [("x".to_string(), 2.0)].into(),
+            contact: 1.0,
+            ..config()
+        };
+        let (mut w, vocab) = world(&config, 4);
+        for _ in 0..300 {
+            let out = w.step().unwrap();
+            let (t, r) = (out[0].1.to_host(), out[1].1.to_host());
+            for i in 0..4 {
+                let word = vocab.word(t[[i, 0]] as u32).unwrap();
+                let want = match (word, w.is_speaker(i)) {
+                    ("good", _) => 1.0,
+                    ("x", true) => 2.0,
+                    _ => 0.0,
+                };
+                assert_eq!(r[[i, 0]], want, "agent {i} hears `{word}`");
+            }
+            w.act(&valence(4, |_| 1.0)).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_located_with_suggestions() {
+        let mut c = config();
+        c.speech.as_mut().unwrap().topic = "xx".into();
+        let e = c.check().unwrap_err();
+        assert_eq!(
+            (e.path.clone(), e.help.as_deref()),
+            (vec!["speech".into(), "topic".into()], Some("did you mean `x`?"))
+        );
+        let c = SocietyConfig {
+            contact: 0.8,
+            between: 0.4,
+            ..config()
+        };
+        assert_eq!(c.check().unwrap_err().path, ["between"]);
+        let c = SocietyConfig {
+            speaker_rewards: [("god".to_string(), 1.0)].into(),
+            ..config()
+        };
+        let e = c.check().unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("did you mean `good`?"));
+        let vocab = Arc::new(Vocabulary::from_counts(config().word_counts().unwrap()));
+        let e = SocietyWorld::new(
+            &SocietyConfig {
+                groups: 5,
+                ..config()
+            },
+            vocab,
+            4,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("5 groups need at least 5 agents"), "{e}");
+    }
+}

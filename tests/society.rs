@@ -1,0 +1,63 @@
+//! A society where valence travels through language (#19, first part: the `society` world and
+//! `scenarios/transmission.toml`). In each of two groups one speaker is taught that `x` leads to
+//! food (a reward for speakers alone); then it says `good` or `bad` after `x` as its own
+//! valence of `x` goes, and its listeners hear it at a contact rate. `sweeps/transmission.toml`
+//! runs contact 0 (listening ablated), 0.25, 0.5 and 1. Criteria: listeners' valence of `x`
+//! rises above its pre-contact value in ≥ 90% of listeners at the shipped rate (0.5), rises more
+//! with more contact (monotone in the medians), and does not move with listening ablated.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use valence::experiment::{Row, RunOptions, read_csv};
+use valence::sweep::run_sweep;
+
+/// Per listener (agents whose `world.speaker` reading is 0): valence(x) at the end of contact
+/// less at the end of upbringing.
+fn listener_gains(rows: &[Row]) -> BTreeMap<usize, f32> {
+    let at = |phase| valence::effects::at_phase_end(rows, "valence", "x", phase);
+    let speakers = valence::effects::at_phase_end(rows, "speaker", "world.speaker", "contact");
+    let (before, after) = (at("upbringing"), at("contact"));
+    after
+        .iter()
+        .filter(|(a, _)| speakers[a] == 0.0)
+        .map(|(&a, &v)| (a, v - before[&a]))
+        .collect()
+}
+
+#[test]
+fn listeners_take_up_their_speakers_valence_more_with_more_contact() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let report = run_sweep(
+        &root.join("sweeps/transmission.toml"),
+        out.path(),
+        0,
+        1,
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((report.runs.len(), report.failed.len()), (4, 0));
+    let mut medians = Vec::new();
+    for (i, contact) in [0.0, 0.25, 0.5, 1.0].into_iter().enumerate() {
+        let rows = read_csv(&out.path().join(format!("run{i:04}-seed1/metrics.csv"))).unwrap();
+        let gains = listener_gains(&rows);
+        assert_eq!(gains.len(), 14, "two speakers, fourteen listeners");
+        let rose = gains.values().filter(|&&g| g > 0.0).count();
+        let median = common::median(gains.values().copied().collect());
+        eprintln!("contact {contact}: listeners' Δvalence(x) median {median:.3}, rose in {rose}/14");
+        if contact == 0.0 {
+            assert!(median.abs() < 0.05, "listening ablated, x moved: {median}");
+        }
+        if contact == 0.5 {
+            assert!(rose * 10 >= 9 * 14, "rose in {rose}/14 at the shipped rate");
+        }
+        medians.push(median);
+    }
+    assert!(
+        medians.windows(2).all(|m| m[1] > m[0]),
+        "more contact, more valence: {medians:?}"
+    );
+}
