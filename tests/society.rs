@@ -61,3 +61,44 @@ fn listeners_take_up_their_speakers_valence_more_with_more_contact() {
         "more contact, more valence: {medians:?}"
     );
 }
+
+/// `sweeps/polarisation.toml`: two communities whose speakers value `x` oppositely, listeners
+/// hearing the other community's speaker at 0, 0.1, 0.25 and 0.5. The world's derived
+/// `polarisation/x` (between-group over within-group spread, at the end of contact) falls as
+/// contact between the communities rises, strictly at every step of the sweep, and the
+/// communities' mean valences of `x` stand on opposite sides of 0 without it.
+#[test]
+fn polarisation_falls_as_contact_between_communities_rises() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let report = run_sweep(
+        &root.join("sweeps/polarisation.toml"),
+        out.path(),
+        0,
+        1,
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((report.runs.len(), report.failed.len()), (4, 0));
+    let mut levels = Vec::new();
+    for (i, between) in [0.0, 0.1, 0.25, 0.5].into_iter().enumerate() {
+        let dir = out.path().join(format!("run{i:04}-seed1"));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        let entry = &summary["probes"]["derived"]["polarisation/x"];
+        assert_eq!(entry["phase"], "contact", "{entry}");
+        let p = entry["median"].as_f64().unwrap();
+        eprintln!("between {between}: polarisation of x {p:.3}");
+        if between == 0.0 {
+            let rows = read_csv(&dir.join("metrics.csv")).unwrap();
+            let x = valence::effects::at_phase_end(&rows, "valence", "x", "contact");
+            let mean = |r: std::ops::Range<usize>| r.clone().map(|a| x[&a]).sum::<f32>() / r.len() as f32;
+            let (g0, g1) = (mean(0..8), mean(8..16));
+            assert!(g0 > 0.1 && g1 < -0.1, "communities at {g0} and {g1}");
+            assert!(p > 2.0, "polarisation {p} without contact");
+        }
+        levels.push(p);
+    }
+    assert!(levels.windows(2).all(|l| l[1] < l[0]), "{levels:?}");
+    assert!(levels[3] < 0.5 * levels[0], "{levels:?}");
+}

@@ -19,10 +19,20 @@
 //! ```
 //!
 //! so what a speaker has learnt is what its listeners hear. With `speak = false` (a phase of
-//! upbringing, say) speakers read their streams like everyone else. Rewards: `rewards` (word → reward)
-//! for every agent on the word it receives, `speaker_rewards` for speakers only (their own
-//! stakes: a pain–comfort axis that differs between agents); a reward written into the grammar
-//! (`word{r}`) comes only with an agent's own stream.
+//! upbringing, say) speakers read their streams like everyone else. Rewards: `rewards` (word →
+//! reward) for every agent on the word it receives, and `[[world.stakes]]` for some agents only
+//! — a group's (`group = g`, else every group's) `speaker`, `listeners` or `all` (`role`) —
+//! so that agents have stakes of their own (a pain–comfort axis that differs between them); a
+//! reward written into the grammar (`word{r}`) comes only with an agent's own stream.
+//!
+//! **Polarisation** (in `summary.json` and the figure `polarisation`, from any `valence`
+//! probe): for a concept, the spread of the groups' mean valences over the spread within them,
+//!
+//! ```text
+//! polarisation = sd_g(mean valence in g) / √(mean_g var(valence in g))
+//! ```
+//!
+//! (population spreads; for two groups, |m₀ − m₁| / 2 over the pooled within-group sd).
 //!
 //! Ports: input `valence` `[P, 1]` (Value; required with `speech`, else unused); outputs `token` `[P, 1]`
 //! (Token), `reward` `[P, 1]` (Reward), `source` `[P, 1]` (Value: the agent whose words this
@@ -40,6 +50,7 @@ use super::corpus::{CorpusConfig, CorpusWorld};
 use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result, nearest};
+use crate::metrics::{Chart, Curve, Row, SummaryEntry};
 use crate::ports::{Inputs, Outputs, PortSpec, Ports, Width};
 use crate::rng::SimRng;
 use crate::signal::{Signal, SignalKind};
@@ -54,8 +65,8 @@ pub struct SocietyConfig {
     pub rules: BTreeMap<String, Vec<String>>,
     /// Word → reward for every agent, on the word it receives.
     pub rewards: BTreeMap<String, f64>,
-    /// Word → reward for the speakers only.
-    pub speaker_rewards: BTreeMap<String, f64>,
+    /// Rewards that only some agents receive.
+    pub stakes: Vec<Stake>,
     /// k, the number of groups (each with one speaker, its first agent).
     pub groups: usize,
     /// Per window, the probability that a listener hears its own group's speaker.
@@ -68,6 +79,33 @@ pub struct SocietyConfig {
     pub speech: Option<Speech>,
     /// Whether speakers evaluate the topic now (`speech` set); false: they only read.
     pub speak: bool,
+}
+
+/// Rewards for some agents only: a group's (or every group's) speakers, listeners or all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stake {
+    /// The group (every group when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<usize>,
+    /// Which of its agents.
+    #[serde(default)]
+    pub role: Role,
+    /// Word → reward.
+    pub rewards: BTreeMap<String, f64>,
+}
+
+/// Which agents of a group a stake is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Every agent.
+    #[default]
+    All,
+    /// The group's speaker.
+    Speaker,
+    /// Every agent but the speaker.
+    Listeners,
 }
 
 /// What a speaker says after the topic: an evaluation drawn from its own valence.
@@ -95,7 +133,7 @@ impl Default for SocietyConfig {
             start: "S".into(),
             rules: BTreeMap::new(),
             rewards: BTreeMap::new(),
-            speaker_rewards: BTreeMap::new(),
+            stakes: Vec::new(),
             groups: 1,
             contact: 0.0,
             between: 0.0,
@@ -178,17 +216,28 @@ impl WorldParams for SocietyConfig {
             message: format!("{what} `{word}`, which this world never shows"),
             help: nearest(word, words.iter().map(String::as_str)).map(|n| format!("did you mean `{n}`?")),
         };
-        for (table, map) in [
-            ("rewards", &self.rewards),
-            ("speaker_rewards", &self.speaker_rewards),
-        ] {
+        let mut tables: Vec<(Vec<String>, &BTreeMap<String, f64>)> =
+            vec![(vec!["rewards".into()], &self.rewards)];
+        for (i, stake) in self.stakes.iter().enumerate() {
+            let at = vec!["stakes".into(), i.to_string()];
+            if let Some(g) = stake.group.filter(|&g| g >= self.groups) {
+                return Err(WorldError::new(
+                    [at, vec!["group".into()]].concat(),
+                    ErrorKind::InvalidValue,
+                    format!("group {g} of {} (groups are numbered from 0)", self.groups),
+                ));
+            }
+            tables.push(([at, vec!["rewards".into()]].concat(), &stake.rewards));
+        }
+        for (at, map) in tables {
             for (word, reward) in map {
+                let key = [at.clone(), vec![word.clone()]].concat();
                 if !words.contains(word) {
-                    return Err(unknown(vec![table.into(), word.clone()], word, "reward on"));
+                    return Err(unknown(key, word, "reward on"));
                 }
                 if !super::holds_as_f32(*reward) {
                     return Err(WorldError::new(
-                        vec![table.into(), word.clone()],
+                        key,
                         ErrorKind::InvalidValue,
                         "expected a finite reward".into(),
                     ));
@@ -252,6 +301,90 @@ impl WorldParams for SocietyConfig {
     fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
         Ok(Box::new(SocietyWorld::new(self, vocabulary, population)?))
     }
+
+    /// `polarisation/<concept>`: the polarisation of each concept of the `valence` probe at its
+    /// last reading (one number: median = p10 = p90).
+    fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
+        let mut out = BTreeMap::new();
+        for (key, curve) in polarisation_curves(rows, self.groups) {
+            if let Some((&step, &(value, phase))) = curve.iter().next_back() {
+                let mut entry = SummaryEntry::of(phase, step, vec![value]);
+                entry.agents = agents(rows);
+                out.insert(format!("polarisation/{key}"), entry);
+            }
+        }
+        out
+    }
+
+    /// `polarisation`: each concept's polarisation over the run.
+    fn figures(&self, rows: &[Row]) -> Vec<Chart> {
+        let curves: BTreeMap<String, Curve> = polarisation_curves(rows, self.groups)
+            .into_iter()
+            .map(|(key, c)| (key, c.into_iter().map(|(t, (v, _))| (t, (v, v, v))).collect()))
+            .collect();
+        if curves.is_empty() || self.groups < 2 {
+            return Vec::new();
+        }
+        vec![Chart::Curves {
+            stem: "polarisation".into(),
+            title: "do the groups' valences part? (between-group over within-group spread)".into(),
+            x_label: crate::plot::STEP_AXIS.into(),
+            y_label: "polarisation".into(),
+            curves,
+        }]
+    }
+}
+
+/// The number of agents that have rows.
+fn agents(rows: &[Row]) -> usize {
+    rows.iter().map(|r| r.agent + 1).max().unwrap_or(0)
+}
+
+/// The polarisation of a set of per-agent readings, agent i in group ⌊i·k/P⌋: the spread of the
+/// groups' means over the root-mean-square spread within them (population spreads); `None`
+/// with fewer than two groups or no spread within them.
+pub fn polarisation(values: &BTreeMap<usize, f32>, groups: usize, population: usize) -> Option<f32> {
+    if groups < 2 || population < groups {
+        return None;
+    }
+    let mut members: Vec<Vec<f64>> = vec![Vec::new(); groups];
+    for (&agent, &v) in values {
+        members[agent * groups / population].push(f64::from(v));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let var = |v: &[f64]| {
+        let m = mean(v);
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+    };
+    if members.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let means: Vec<f64> = members.iter().map(|g| mean(g)).collect();
+    let within = members.iter().map(|g| var(g)).sum::<f64>() / groups as f64;
+    (within > 0.0).then(|| (var(&means).sqrt() / within.sqrt()) as f32)
+}
+
+/// A concept's readings at one step: the phase, and each agent's value.
+type Reading<'a> = (&'a str, BTreeMap<usize, f32>);
+
+/// Per concept of the `valence` probe, its polarisation at each step it was read (and the phase).
+fn polarisation_curves(rows: &[Row], groups: usize) -> BTreeMap<String, BTreeMap<u64, (f32, &str)>> {
+    let population = agents(rows);
+    let mut readings: BTreeMap<(&str, u64), Reading<'_>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.probe == "valence") {
+        readings
+            .entry((&r.key, r.step))
+            .or_insert_with(|| (&r.phase, BTreeMap::new()))
+            .1
+            .insert(r.agent, r.value);
+    }
+    let mut out: BTreeMap<String, BTreeMap<u64, (f32, &str)>> = BTreeMap::new();
+    for ((key, step), (phase, values)) in readings {
+        if let Some(p) = polarisation(&values, groups, population) {
+            out.entry(key.to_string()).or_default().insert(step, (p, phase));
+        }
+    }
+    out
 }
 
 /// One agent's place in the society.
@@ -275,9 +408,11 @@ pub struct SocietyWorld {
     group: Vec<usize>,
     /// Per group, its speaker.
     speakers: Vec<usize>,
-    /// Reward per token id: for everyone, and for speakers.
+    /// Reward per token id: for everyone, and per stake.
     rewards: Vec<f32>,
-    speaker_rewards: Vec<f32>,
+    stakes: Vec<Vec<f32>>,
+    /// Per agent, the stakes it holds.
+    holds: Vec<Vec<usize>>,
     /// The speech's (topic, positive, negative) ids.
     speech: Option<(u32, u32, u32)>,
     members: Vec<Member>,
@@ -314,6 +449,23 @@ impl SocietyWorld {
                     .expect("every group has an agent")
             })
             .collect();
+        let holds = (0..population)
+            .map(|i| {
+                let speaker = group.iter().position(|&x| x == group[i]) == Some(i);
+                config
+                    .stakes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.group.is_none_or(|g| g == group[i]))
+                    .filter(|(_, s)| match s.role {
+                        Role::All => true,
+                        Role::Speaker => speaker,
+                        Role::Listeners => !speaker,
+                    })
+                    .map(|(k, _)| k)
+                    .collect()
+            })
+            .collect();
         let speech = match &config.speech {
             Some(s) => Some((id(&s.topic)?, id(&s.positive)?, id(&s.negative)?)),
             None => None,
@@ -321,7 +473,12 @@ impl SocietyWorld {
         let mut world = SocietyWorld {
             streams: CorpusWorld::new(&config.corpus(), vocabulary.clone(), population),
             rewards: table(&config.rewards)?,
-            speaker_rewards: table(&config.speaker_rewards)?,
+            stakes: config
+                .stakes
+                .iter()
+                .map(|s| table(&s.rewards))
+                .collect::<Result<_>>()?,
+            holds,
             config: config.clone(),
             vocabulary,
             group,
@@ -415,8 +572,8 @@ impl World for SocietyWorld {
             let speaker = self.is_speaker(i);
             let w = word as usize;
             let mut r = self.rewards[w];
-            if speaker {
-                r += self.speaker_rewards[w];
+            for &k in &self.holds[i] {
+                r += self.stakes[k][w];
             }
             if source == i {
                 r += inline[[i, 0]];
@@ -566,7 +723,11 @@ mod tests {
     fn rewards_follow_the_word_received_and_the_role() {
         let config = SocietyConfig {
             rewards: [("good".to_string(), 1.0)].into(),
-            speaker_rewards: [("x".to_string(), 2.0)].into(),
+            stakes: vec![Stake {
+                group: None,
+                role: Role::Speaker,
+                rewards: [("x".to_string(), 2.0)].into(),
+            }],
             contact: 1.0,
             ..config()
         };
@@ -588,6 +749,18 @@ mod tests {
     }
 
     #[test]
+    fn polarisation_is_the_spread_between_groups_over_the_spread_within() {
+        // Python: groups [1, 3] and [-1, -3] → means 2, −2 (sd 2); variances 1, 1 → 2 / 1 = 2.
+        let values: BTreeMap<usize, f32> = [(0, 1.0), (1, 3.0), (2, -1.0), (3, -3.0)].into();
+        assert_eq!(polarisation(&values, 2, 4), Some(2.0));
+        let mixed: BTreeMap<usize, f32> = [(0, 1.0), (1, -1.0), (2, 1.0), (3, -1.0)].into();
+        assert_eq!(polarisation(&mixed, 2, 4), Some(0.0));
+        assert_eq!(polarisation(&values, 1, 4), None, "one group");
+        let flat: BTreeMap<usize, f32> = [(0, 1.0), (1, 1.0), (2, 2.0), (3, 2.0)].into();
+        assert_eq!(polarisation(&flat, 2, 4), None, "no spread within");
+    }
+
+    #[test]
     fn bad_settings_are_located_with_suggestions() {
         let mut c = config();
         c.speech.as_mut().unwrap().topic = "xx".into();
@@ -602,12 +775,23 @@ mod tests {
             ..config()
         };
         assert_eq!(c.check().unwrap_err().path, ["between"]);
+        let stake = |group, word: &str| Stake {
+            group,
+            role: Role::All,
+            rewards: [(word.to_string(), 1.0)].into(),
+        };
         let c = SocietyConfig {
-            speaker_rewards: [("god".to_string(), 1.0)].into(),
+            stakes: vec![stake(None, "x"), stake(Some(1), "god")],
             ..config()
         };
         let e = c.check().unwrap_err();
+        assert_eq!(e.path, ["stakes", "1", "rewards", "god"]);
         assert_eq!(e.help.as_deref(), Some("did you mean `good`?"));
+        let c = SocietyConfig {
+            stakes: vec![stake(Some(2), "x")],
+            ..config()
+        };
+        assert_eq!(c.check().unwrap_err().path, ["stakes", "0", "group"]);
         let vocab = Arc::new(Vocabulary::from_counts(config().word_counts().unwrap()));
         let e = SocietyWorld::new(
             &SocietyConfig {
