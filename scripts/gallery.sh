@@ -43,6 +43,9 @@ echo "gallery: sparse_reward (cortex learning vs frozen)"
 compare sparse sparse_reward_ablation t1,t3 "cortex learning" "cortex frozen"
 echo "gallery: values_outlast (the should loop, with and without)"
 compare values values_outlast v,n "with the loop" "loop ablated"
+echo "gallery: transmission (listening ablated vs always listening) and polarisation"
+compare transmission transmission x "listening ablated" "always listening"
+run polarisation
 echo "gallery: the conditioning battery"
 "$bin" battery --out "$runs/battery" --quiet >/dev/null
 
@@ -57,4 +60,7 @@ cp "$runs/override-compare/snake_value.png" "$gallery/cortical_override_snake.pn
 cp "$runs/sparse-compare/valence.png" "$gallery/sparse_reward_valence.png"
 cp "$runs/values-compare/valence.png" "$gallery/values_outlast.png"
 cp "$runs/battery/battery.png" "$gallery/battery.png"
+cp "$runs/transmission-compare/valence.png" "$gallery/transmission.png"
+cp "$runs/polarisation/plots/polarisation.png" "$gallery/polarisation.png"
+cp "$runs/polarisation/plots/valence_correlation.png" "$gallery/polarisation_correlation.png"
 echo "gallery: $(ls "$gallery" | wc -l) figures in $gallery (runs in $runs)"
