@@ -33,6 +33,9 @@
 //! ```
 //!
 //! (population spreads; for two groups, |m₀ − m₁| / 2 over the pooled within-group sd).
+//! **Agreement** (`agreement` in `summary.json`): the mean, over pairs of agents, of the
+//! Pearson correlation of their valences across the probe's concepts (pairs with no spread
+//! left out) — 1 when every agent orders the concepts alike.
 //!
 //! Ports: input `valence` `[P, 1]` (Value; required with `speech`, else unused); outputs `token` `[P, 1]`
 //! (Token), `reward` `[P, 1]` (Reward), `source` `[P, 1]` (Value: the agent whose words this
@@ -303,9 +306,15 @@ impl WorldParams for SocietyConfig {
     }
 
     /// `polarisation/<concept>`: the polarisation of each concept of the `valence` probe at its
-    /// last reading (one number: median = p10 = p90).
+    /// last reading, and `agreement` at the last reading of all of them (one number each:
+    /// median = p10 = p90).
     fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
         let mut out = BTreeMap::new();
+        if let Some((step, phase, a)) = last_agreement(rows) {
+            let mut entry = SummaryEntry::of(phase, step, vec![a]);
+            entry.agents = agents(rows);
+            out.insert("agreement".into(), entry);
+        }
         for (key, curve) in polarisation_curves(rows, self.groups) {
             if let Some((&step, &(value, phase))) = curve.iter().next_back() {
                 let mut entry = SummaryEntry::of(phase, step, vec![value]);
@@ -362,6 +371,57 @@ pub fn polarisation(values: &BTreeMap<usize, f32>, groups: usize, population: us
     let means: Vec<f64> = members.iter().map(|g| mean(g)).collect();
     let within = members.iter().map(|g| var(g)).sum::<f64>() / groups as f64;
     (within > 0.0).then(|| (var(&means).sqrt() / within.sqrt()) as f32)
+}
+
+/// The mean over pairs of agents of the correlation of their valences across concepts
+/// (`values[c][agent]`); pairs where either agent's valences are all equal are left out.
+pub fn agreement(values: &[Vec<f32>]) -> Option<f32> {
+    let p = values.first()?.len();
+    if values.len() < 2 || values.iter().any(|c| c.len() != p) {
+        return None;
+    }
+    // Each agent's valences across concepts, centred and scaled to unit length.
+    let unit: Vec<Option<Vec<f64>>> = (0..p)
+        .map(|a| {
+            let v: Vec<f64> = values.iter().map(|c| f64::from(c[a])).collect();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            let d: Vec<f64> = v.iter().map(|x| x - m).collect();
+            let n = d.iter().map(|x| x * x).sum::<f64>().sqrt();
+            (n > 0.0).then(|| d.iter().map(|x| x / n).collect())
+        })
+        .collect();
+    let (mut sum, mut pairs) = (0.0, 0usize);
+    for a in 0..p {
+        for b in a + 1..p {
+            if let (Some(x), Some(y)) = (&unit[a], &unit[b]) {
+                sum += x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>();
+                pairs += 1;
+            }
+        }
+    }
+    (pairs > 0).then(|| (sum / pairs as f64) as f32)
+}
+
+/// Agreement at the last step at which the `valence` probe read every agent, with that step
+/// and its phase.
+fn last_agreement(rows: &[Row]) -> Option<(u64, &str, f32)> {
+    let step = rows
+        .iter()
+        .filter(|r| r.probe == "valence")
+        .map(|r| r.step)
+        .max()?;
+    let population = agents(rows);
+    let mut by_key: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
+    let mut phase = "";
+    for r in rows.iter().filter(|r| r.probe == "valence" && r.step == step) {
+        by_key.entry(&r.key).or_insert_with(|| vec![f32::NAN; population])[r.agent] = r.value;
+        phase = &r.phase;
+    }
+    let values: Vec<Vec<f32>> = by_key
+        .into_values()
+        .filter(|v| v.iter().all(|x| x.is_finite()))
+        .collect();
+    agreement(&values).map(|a| (step, phase, a))
 }
 
 /// A concept's readings at one step: the phase, and each agent's value.
@@ -758,6 +818,19 @@ mod tests {
         assert_eq!(polarisation(&values, 1, 4), None, "one group");
         let flat: BTreeMap<usize, f32> = [(0, 1.0), (1, 1.0), (2, 2.0), (3, 2.0)].into();
         assert_eq!(polarisation(&flat, 2, 4), None, "no spread within");
+    }
+
+    #[test]
+    fn agreement_is_the_mean_correlation_over_pairs_of_agents() {
+        // Concepts × agents. Agents 0 and 1 order three concepts alike (r = 1), agent 2 the
+        // other way (r = −1 with each): (1 − 1 − 1) / 3 = −1/3.
+        let values = vec![vec![1.0, 2.0, 3.0], vec![2.0, 4.0, 2.0], vec![3.0, 6.0, 1.0]];
+        let a = agreement(&values).unwrap();
+        assert!((a + 1.0 / 3.0).abs() < 1e-6, "{a}");
+        let alike = vec![vec![0.0, 1.0], vec![1.0, 3.0]];
+        assert_eq!(agreement(&alike), Some(1.0));
+        let flat = vec![vec![1.0, 0.0], vec![1.0, 1.0]];
+        assert_eq!(agreement(&flat), None, "agent 0 has no spread: no pair left");
     }
 
     #[test]
