@@ -16,7 +16,8 @@
 //!
 //! The delta rule regresses the next latent on the current one for the action taken, so ẑ is
 //! the expected outcome: under stochastic outcomes, and with the reward model's value linear in
-//! z, the worth of ẑ is the expected worth.
+//! z, the worth of ẑ is the expected worth. It is stable for η‖z‖² < 2 — always, with unit
+//! latents (the cortex's `normalize`) and η ≤ 1.
 //!
 //! Ports: inputs `latent` `[P, D]` (Latent, required), `action` `[P, 1]` (Action, required: the
 //! action taken last tick, an edge with `delay = 1`); output `imagined` `[P, A·D]` (Latent:
@@ -85,8 +86,13 @@ impl RegionParams for GoalDirectedConfig {
     }
 
     fn check(&self) -> Result<(), ParamError> {
-        // M is A·D² floats an agent.
-        super::check_sizes(&[("actions", self.actions, 256), ("dim", self.dim, 4096)])?;
+        // The output is A·D wide; M is A·D² floats an agent.
+        super::check_sizes(&[
+            ("actions", self.actions, 256),
+            ("dim", self.dim, 4096),
+            ("dim", self.actions * self.dim, super::MAX_WIDTH),
+            ("dim", self.actions * self.dim * self.dim, 1 << 24),
+        ])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));
         }
@@ -142,7 +148,14 @@ impl Region for GoalDirected {
             let action = get("action")?.to_host();
             let lr = self.config.lr as f32;
             for (i, m) in self.model.iter_mut().enumerate() {
-                let a = (action[[i, 0]] as usize).min(self.config.actions - 1);
+                let x = action[[i, 0]];
+                let a = x as usize;
+                if !(x >= 0.0) || a >= self.config.actions {
+                    return Err(Error::Run(format!(
+                        "goal_directed: action {x} of {} (its `actions` must be the model's)",
+                        self.config.actions
+                    )));
+                }
                 let mut m_a = m.index_axis_mut(Axis(0), a);
                 let x = z_prev.row(i);
                 let error = &z.row(i) - &m_a.dot(&x);
@@ -252,5 +265,10 @@ mod tests {
         g.step(&inputs(&o0, 1.0)).unwrap();
         g.step(&inputs(&s, 1.0)).unwrap();
         assert_eq!(g.model[0], before, "frozen, the model does not move");
+        // An action the model does not have is an error, not a clamp.
+        g.set_learning(true);
+        g.step(&inputs(&s, 0.0)).unwrap();
+        let e = g.step(&inputs(&o0, 5.0)).err().unwrap().to_string();
+        assert!(e.contains("action 5 of 2"), "{e}");
     }
 }

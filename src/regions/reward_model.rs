@@ -387,6 +387,9 @@ impl Region for RewardModel {
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
         match spec.get::<RewardModelConfig>() {
+            Some(c) if c.imagined != self.config.imagined => Err(Error::Run(
+                "reward_model: `imagined` cannot change during a run (it sets the ports' widths)".into(),
+            )),
             Some(c) => {
                 self.config = c.clone();
                 Ok(())
@@ -581,6 +584,11 @@ mod tests {
             plain.ports().output("imagined_value").is_none(),
             "no ports unless asked"
         );
+        // A phase may not change how many latents are imagined: it sets the ports' widths.
+        let mut m = model(plain.clone(), 1, 2, &device);
+        let wider = RegionSpec::new(RewardModelConfig { imagined: 3, ..plain });
+        let e = m.configure(&wider).unwrap_err().to_string();
+        assert!(e.contains("`imagined` cannot change"), "{e}");
     }
 
     #[test]

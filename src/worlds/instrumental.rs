@@ -8,8 +8,8 @@
 //! cue  →(a)→  outcomes[a]  →  rest × iti  →  cue …
 //! ```
 //!
-//! With `extinction = true` the outcome is withheld: `rest` comes in its place, unrewarded
-//! (the test of outcome devaluation is run in extinction, so that it measures what the agent
+//! With `extinction = true` the outcome is withheld: `rest` comes in its place (with rest's
+//! reward, if `rewards` gives it one; none by default) (the test of outcome devaluation is run in extinction, so that it measures what the agent
 //! *expects*, not what it is given). With `pairings` set the agent does not choose: each trial
 //! is one of those word sequences (drawn uniformly, each agent from its own seed), then the
 //! rest — e.g. `[["food", "sick"]]`, the Pavlovian devaluation of an outcome outside the
@@ -21,7 +21,7 @@
 //! phase's choice trials so far on which the agent took action 0, i.e. chose `outcomes[0]`;
 //! 0 before the first), `trial` `[P, 1]` (Time: the trials begun in this phase).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::rng::SimRng;
@@ -207,8 +207,10 @@ impl WorldParams for InstrumentalConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Agent {
     rng: SimRng,
-    /// Token ids still to show in this trial (front first), after the current one.
-    queue: Vec<u32>,
+    /// A pairing's words still to show (front first), after the current one.
+    queue: VecDeque<u32>,
+    /// Ticks of `rest` still to show after the trial's words.
+    rests: usize,
     /// Whether the token shown last was the cue (its action decides the outcome).
     chose: bool,
     /// The outcome earned, shown on the next tick.
@@ -264,15 +266,22 @@ impl InstrumentalWorld {
     /// The next token of one agent.
     fn next(&self, a: &mut Agent) -> u32 {
         if let Some(o) = a.pending.take() {
-            a.queue.extend(std::iter::repeat_n(self.rest, self.config.iti));
+            a.rests = self.config.iti;
             return if self.config.extinction {
                 self.rest
             } else {
                 self.outcomes[o]
             };
         }
-        if !a.queue.is_empty() {
-            return a.queue.remove(0);
+        if let Some(w) = a.queue.pop_front() {
+            if a.queue.is_empty() {
+                a.rests = self.config.iti;
+            }
+            return w;
+        }
+        if a.rests > 0 {
+            a.rests -= 1;
+            return self.rest;
         }
         a.trials += 1;
         if self.pairings.is_empty() {
@@ -281,7 +290,9 @@ impl InstrumentalWorld {
         }
         let seq = &self.pairings[a.rng.gen_range(0..self.pairings.len())];
         a.queue.extend(seq[1..].iter().copied());
-        a.queue.extend(std::iter::repeat_n(self.rest, self.config.iti));
+        if a.queue.is_empty() {
+            a.rests = self.config.iti;
+        }
         seq[0]
     }
 }
@@ -296,7 +307,8 @@ impl World for InstrumentalWorld {
             .iter()
             .map(|&s| Agent {
                 rng: SimRng::seed_from_u64(s),
-                queue: Vec::new(),
+                queue: VecDeque::new(),
+                rests: 0,
                 chose: false,
                 pending: None,
                 trials: 0,
@@ -343,7 +355,7 @@ impl World for InstrumentalWorld {
                 continue;
             }
             let choice = x as usize;
-            if x < 0.0 || choice >= n {
+            if !(x >= 0.0) || choice >= n {
                 return Err(Error::Run(format!(
                     "instrumental: action {x} of {n} outcomes (the model's `actions` must be {n})"
                 )));

@@ -5,7 +5,8 @@
 //! **listeners**. Every agent reads its own stream from the grammar `rules` (as in `corpus`).
 //! Time runs in windows of `window` ticks; at each window's start every listener draws whom it
 //! hears until the next: its group's speaker with probability `contact`, the speaker of another
-//! group (uniformly) with probability `between`, else its own stream. A listener that hears a
+//! group (uniformly) with probability `between` (which needs two groups or more), else its own
+//! stream. A listener that hears a
 //! speaker receives the speaker's token of each tick.
 //!
 //! **Evaluative speech** (`[world.speech]`): when a speaker's own stream gives it the `topic`,
@@ -25,14 +26,17 @@
 //! so that agents have stakes of their own (a pain–comfort axis that differs between them); a
 //! reward written into the grammar (`word{r}`) comes only with an agent's own stream.
 //!
-//! **Polarisation** (in `summary.json` and the figure `polarisation`, from any `valence`
-//! probe): for a concept, the spread of the groups' mean valences over the spread within them,
+//! **Polarisation** (in `summary.json` and the figure `polarisation`, from the probe named
+//! `valence`): for a concept, the spread of the groups' mean valences over the spread within
+//! them,
 //!
 //! ```text
 //! polarisation = sd_g(mean valence in g) / √(mean_g var(valence in g))
 //! ```
 //!
-//! (population spreads; for two groups, |m₀ − m₁| / 2 over the pooled within-group sd).
+//! (population spreads, every group counted alike: for two groups, |m₀ − m₁| / 2 over the
+//! root-mean-square of the two within-group sds), at the probe's last reading (none if that
+//! reading has no spread within the groups).
 //! **Agreement** (`agreement` in `summary.json`): the mean, over pairs of agents, of the
 //! Pearson correlation of their valences across the probe's concepts (pairs with no spread
 //! left out) — 1 when every agent orders the concepts alike.
@@ -209,6 +213,12 @@ impl WorldParams for SocietyConfig {
         if self.contact + self.between > 1.0 {
             return bad("between", "expected contact + between ≤ 1");
         }
+        if self.between > 0.0 && self.groups < 2 {
+            return bad(
+                "between",
+                "expected 0 with one group (there is no other group to hear)",
+            );
+        }
         if self.window == 0 || self.window > 1_000_000 {
             return bad("window", "expected an integer in [1, 1000000]");
         }
@@ -315,8 +325,11 @@ impl WorldParams for SocietyConfig {
             entry.agents = agents(rows);
             out.insert("agreement".into(), entry);
         }
+        let last = rows.iter().filter(|r| r.probe == "valence").map(|r| r.step).max();
         for (key, curve) in polarisation_curves(rows, self.groups) {
-            if let Some((&step, &(value, phase))) = curve.iter().next_back() {
+            if let Some((&step, &(value, phase))) =
+                curve.iter().next_back().filter(|(s, _)| Some(**s) == last)
+            {
                 let mut entry = SummaryEntry::of(phase, step, vec![value]);
                 entry.agents = agents(rows);
                 out.insert(format!("polarisation/{key}"), entry);
