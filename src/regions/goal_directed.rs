@@ -150,7 +150,7 @@ impl Region for GoalDirected {
             for (i, m) in self.model.iter_mut().enumerate() {
                 let x = action[[i, 0]];
                 let a = x as usize;
-                if !(x >= 0.0) || a >= self.config.actions {
+                if x.is_nan() || x < 0.0 || a >= self.config.actions {
                     return Err(Error::Run(format!(
                         "goal_directed: action {x} of {} (its `actions` must be the model's)",
                         self.config.actions

@@ -355,7 +355,7 @@ impl World for InstrumentalWorld {
                 continue;
             }
             let choice = x as usize;
-            if !(x >= 0.0) || choice >= n {
+            if x.is_nan() || x < 0.0 || choice >= n {
                 return Err(Error::Run(format!(
                     "instrumental: action {x} of {n} outcomes (the model's `actions` must be {n})"
                 )));
