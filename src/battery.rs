@@ -125,9 +125,8 @@ pub struct Skipped {
 
 /// The world's required inputs (an instrumental world's `action`) that `model` sends nothing to:
 /// a model that does not act cannot be scored on a paradigm whose world waits for actions.
-fn unfed_world_inputs(file: &Path, model: &Path) -> Result<Vec<String>> {
+fn unfed_world_inputs(file: &Path, given: &crate::scenario::ModelSource) -> Result<Vec<String>> {
     let own = load_paradigm(file, None)?;
-    let given = crate::scenario::load_model(model)?;
     Ok(own
         .world
         .ports()
@@ -149,9 +148,14 @@ fn unfed_world_inputs(file: &Path, model: &Path) -> Result<Vec<String>> {
 /// paradigm whose world needs an input the model does not send (a choice) is skipped, with why.
 pub fn run_battery(files: &[PathBuf], options: &BatteryOptions) -> Result<Battery> {
     let mut battery = Battery::default();
+    // Said of the model given, once, before any paradigm is read with it.
+    let given = match &options.model {
+        Some(model) => Some(crate::scenario::load_model(model)?),
+        None => None,
+    };
     for file in files {
-        if let Some(model) = &options.model {
-            let unfed = unfed_world_inputs(file, model)?;
+        if let Some(given) = &given {
+            let unfed = unfed_world_inputs(file, given)?;
             if !unfed.is_empty() {
                 let paradigm = file
                     .file_stem()

@@ -101,6 +101,10 @@ fn resumed_runs_match_uninterrupted_runs_on_every_world_and_region() {
         ("millidge_bandit.toml", 1_500, 1_150),
         // The world model mid-window (bptt 8) and the perplexity probe's counts.
         ("polysemy.toml", 1_500, 1_103),
+        // A society mid-window (8 ticks) in contact, speakers between a topic and its word.
+        ("transmission.toml", 1_500, 1_150),
+        // Choices: the instrumental world, the goal-directed model, the imagined worths.
+        ("battery/instrumental_devaluation.toml", 1_000, 1_150),
     ] {
         resumes_exactly(&shrunk(name, cap, every));
     }

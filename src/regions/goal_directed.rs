@@ -29,7 +29,7 @@
 //! | `dim` | 32 | D, the latent's width |
 //! | `lr` | 0.1 | η, the model's learning rate (per tick) |
 
-use ndarray::{Array2, Array3, Axis};
+use ndarray::{Array2, Array4, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, Width};
@@ -110,8 +110,8 @@ impl RegionParams for GoalDirectedConfig {
 /// The action–outcome model of P agents (host memory: a rank-one update per agent a tick).
 pub struct GoalDirected {
     config: GoalDirectedConfig,
-    /// Per agent, M as `[A, D, D]`.
-    model: Vec<Array3<f32>>,
+    /// M of every agent and action, `[P, A, D, D]`.
+    model: Array4<f32>,
     previous: Option<Array2<f32>>,
     learning: bool,
 }
@@ -122,7 +122,7 @@ impl GoalDirected {
         let d = config.dim;
         GoalDirected {
             config: config.clone(),
-            model: vec![Array3::zeros((config.actions, d, d)); ctx.population],
+            model: Array4::zeros((ctx.population, config.actions, d, d)),
             previous: None,
             learning: true,
         }
@@ -147,7 +147,7 @@ impl Region for GoalDirected {
         if let (true, Some(z_prev)) = (self.learning, self.previous.take()) {
             let action = get("action")?.to_host();
             let lr = self.config.lr as f32;
-            for (i, m) in self.model.iter_mut().enumerate() {
+            for (i, mut m) in self.model.outer_iter_mut().enumerate() {
                 let x = action[[i, 0]];
                 let a = x as usize;
                 if x.is_nan() || x < 0.0 || a >= self.config.actions {
@@ -167,7 +167,7 @@ impl Region for GoalDirected {
         }
         let a = self.config.actions;
         let mut imagined = Array2::zeros((p, a * d));
-        for (i, m) in self.model.iter().enumerate() {
+        for (i, m) in self.model.outer_iter().enumerate() {
             for k in 0..a {
                 let z_hat = m.index_axis(Axis(0), k).dot(&z.row(i));
                 imagined
@@ -188,25 +188,24 @@ impl Region for GoalDirected {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        let (a, d, _) = self.model[0].dim();
-        let all = self.model.iter().flat_map(|m| m.iter().copied()).collect();
-        out.put_array("model", &[self.model.len(), a, d, d], all);
+        out.put_array("model", self.model.shape(), self.model.iter().copied().collect());
         out.put_optional_host("previous", self.previous.as_ref());
         Ok(())
     }
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
-        let (p, (a, d, _)) = (self.model.len(), self.model[0].dim());
-        let all = from.array("model", &[p, a, d, d])?;
-        for (m, chunk) in self.model.iter_mut().zip(all.chunks_exact(a * d * d)) {
-            m.iter_mut().zip(chunk).for_each(|(x, &v)| *x = v);
-        }
+        let all = from.array("model", self.model.shape())?;
+        // `array` checked the shape, so the data fills it exactly.
+        self.model.iter_mut().zip(all).for_each(|(x, v)| *x = v);
+        let (p, d) = (self.model.dim().0, self.config.dim);
         self.previous = from.optional_host("previous", [p, d])?;
         Ok(())
     }
 
     fn divergent_agent(&self) -> Option<usize> {
-        self.model.iter().position(|m| !m.iter().all(|x| x.is_finite()))
+        self.model
+            .outer_iter()
+            .position(|m| !m.iter().all(|x| x.is_finite()))
     }
 }
 
@@ -261,10 +260,10 @@ mod tests {
             assert!((got - want).abs() < 1e-3, "{last:?}");
         }
         g.set_learning(false);
-        let before = g.model[0].clone();
+        let before = g.model.clone();
         g.step(&inputs(&o0, 1.0)).unwrap();
         g.step(&inputs(&s, 1.0)).unwrap();
-        assert_eq!(g.model[0], before, "frozen, the model does not move");
+        assert_eq!(g.model, before, "frozen, the model does not move");
         // An action the model does not have is an error, not a clamp.
         g.set_learning(true);
         g.step(&inputs(&s, 0.0)).unwrap();

@@ -288,26 +288,24 @@ impl RewardModel {
     /// # Shapes
     /// `imagined`: `[P, k·D]` → `[P, k]`.
     fn imagined_worth(&self, imagined: Tensor<2>) -> Tensor<2> {
-        let (k, d) = (self.config.imagined, self.latent_width);
+        let d = self.latent_width;
         let [p, _] = imagined.dims();
-        let width = self.weights.dims()[1];
-        let z = imagined.reshape([p * k, d]);
-        let z = if width > d {
-            Tensor::cat(vec![z, Tensor::zeros([p * k, width - d], &self.device)], 1)
-        } else {
-            z
-        };
-        // Each agent's weights, repeated for its k latents.
-        let rows = |t: &Tensor<2>| t.clone().repeat_dim(1, k).reshape([p * k, t.dims()[1]]);
-        let value = (rows(&self.weights) * z.clone()).sum_dim(1) + rows(&self.bias);
-        let worth = match self.config.timing {
-            RewardTiming::State => value,
-            RewardTiming::Transition => {
-                let r_hat = (rows(&self.reward_weights) * z).sum_dim(1) + rows(&self.reward_bias);
-                r_hat + value * self.config.gamma as f32
-            }
-        };
-        worth.reshape([p, k])
+        let memory = self.weights.dims()[1] - d;
+        let worths = (0..self.config.imagined)
+            .map(|i| {
+                let mut z = imagined.clone().slice([0..p, i * d..(i + 1) * d]);
+                if memory > 0 {
+                    z = Tensor::cat(vec![z, Tensor::zeros([p, memory], &self.device)], 1);
+                }
+                match self.config.timing {
+                    RewardTiming::State => self.value(z),
+                    RewardTiming::Transition => {
+                        self.reward_prediction(z.clone()) + self.value(z) * self.config.gamma as f32
+                    }
+                }
+            })
+            .collect();
+        Tensor::cat(worths, 1)
     }
 }
 

@@ -236,18 +236,10 @@ pub struct InstrumentalWorld {
 impl InstrumentalWorld {
     /// A world over a vocabulary that holds its words.
     pub fn new(config: &InstrumentalConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
-        let id = |w: &str| {
-            vocabulary
-                .id(w)
-                .ok_or_else(|| Error::Run(format!("instrumental: `{w}` missing from the vocabulary")))
-        };
-        let mut rewards = vec![0.0; vocabulary.len()];
-        for (w, r) in &config.rewards {
-            rewards[id(w)? as usize] = *r as f32;
-        }
+        let id = |w: &str| super::word_id(&vocabulary, "instrumental", w);
         let mut world = InstrumentalWorld {
             config: config.clone(),
-            rewards,
+            rewards: super::reward_table(&vocabulary, "instrumental", &config.rewards)?,
             cue: id(&config.cue)?,
             rest: id(&config.rest)?,
             outcomes: config.outcomes.iter().map(|w| id(w)).collect::<Result<_>>()?,

@@ -126,6 +126,27 @@ pub fn holds_as_f32(x: f64) -> bool {
     x.is_finite() && x.abs() <= f32::MAX as f64
 }
 
+/// A word's id in a world's vocabulary; `world` (the kind) names who asked in the error. The
+/// vocabulary is built from the worlds' own words, so a miss is a bug, not a user's mistake.
+pub(crate) fn word_id(vocabulary: &Vocabulary, world: &str, word: &str) -> Result<u32> {
+    vocabulary
+        .id(word)
+        .ok_or_else(|| Error::Run(format!("{world}: `{word}` missing from the vocabulary")))
+}
+
+/// Reward per token id, from a world's word → reward map.
+pub(crate) fn reward_table(
+    vocabulary: &Vocabulary,
+    world: &str,
+    rewards: &BTreeMap<String, f64>,
+) -> Result<Vec<f32>> {
+    let mut table = vec![0.0; vocabulary.len()];
+    for (word, r) in rewards {
+        table[word_id(vocabulary, world, word)? as usize] = *r as f32;
+    }
+    Ok(table)
+}
+
 /// Makes a configured path relative to `base` (the scenario's folder) unless it is empty or
 /// absolute: what every world that reads files does in [`WorldParams::resolve_paths`].
 pub(crate) fn resolve_path(path: &mut PathBuf, base: &Path) {

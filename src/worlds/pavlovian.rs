@@ -253,11 +253,7 @@ impl PavlovianWorld {
         let ids = config
             .word_counts()
             .iter()
-            .map(|(w, _)| {
-                vocabulary
-                    .id(w)
-                    .ok_or_else(|| crate::Error::Run(format!("`{w}` missing from the vocabulary")))
-            })
+            .map(|(w, _)| super::word_id(&vocabulary, "pavlovian", w))
             .collect::<Result<_>>()?;
         let mut world = PavlovianWorld {
             config: config.clone(),

@@ -320,19 +320,20 @@ impl WorldParams for SocietyConfig {
     /// median = p10 = p90).
     fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
         let mut out = BTreeMap::new();
+        let population = agents(rows);
+        let entry = |phase: &str, step, value| SummaryEntry {
+            agents: population,
+            ..SummaryEntry::of(phase, step, vec![value])
+        };
         if let Some((step, phase, a)) = last_agreement(rows) {
-            let mut entry = SummaryEntry::of(phase, step, vec![a]);
-            entry.agents = agents(rows);
-            out.insert("agreement".into(), entry);
+            out.insert("agreement".into(), entry(phase, step, a));
         }
         let last = rows.iter().filter(|r| r.probe == "valence").map(|r| r.step).max();
         for (key, curve) in polarisation_curves(rows, self.groups) {
             if let Some((&step, &(value, phase))) =
                 curve.iter().next_back().filter(|(s, _)| Some(**s) == last)
             {
-                let mut entry = SummaryEntry::of(phase, step, vec![value]);
-                entry.agents = agents(rows);
-                out.insert(format!("polarisation/{key}"), entry);
+                out.insert(format!("polarisation/{key}"), entry(phase, step, value));
             }
         }
         out
@@ -357,6 +358,11 @@ impl WorldParams for SocietyConfig {
     }
 }
 
+/// Agent i's group: groups of consecutive agents, ⌊i·k/P⌋ (every group non-empty for P ≥ k).
+fn group_of(agent: usize, groups: usize, population: usize) -> usize {
+    agent * groups / population
+}
+
 /// The number of agents that have rows.
 fn agents(rows: &[Row]) -> usize {
     rows.iter().map(|r| r.agent + 1).max().unwrap_or(0)
@@ -371,7 +377,7 @@ pub fn polarisation(values: &BTreeMap<usize, f32>, groups: usize, population: us
     }
     let mut members: Vec<Vec<f64>> = vec![Vec::new(); groups];
     for (&agent, &v) in values {
-        members[agent * groups / population].push(f64::from(v));
+        members[group_of(agent, groups, population)].push(f64::from(v));
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let var = |v: &[f64]| {
@@ -393,23 +399,16 @@ pub fn agreement(values: &[Vec<f32>]) -> Option<f32> {
     if values.len() < 2 || values.iter().any(|c| c.len() != p) {
         return None;
     }
-    // Each agent's valences across concepts, centred and scaled to unit length.
-    let unit: Vec<Option<Vec<f64>>> = (0..p)
-        .map(|a| {
-            let v: Vec<f64> = values.iter().map(|c| f64::from(c[a])).collect();
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let d: Vec<f64> = v.iter().map(|x| x - m).collect();
-            let n = d.iter().map(|x| x * x).sum::<f64>().sqrt();
-            (n > 0.0).then(|| d.iter().map(|x| x / n).collect())
-        })
+    // Each agent's valences across concepts; one whose valences are all equal orders nothing.
+    let agents: Vec<Vec<f64>> = (0..p)
+        .map(|a| values.iter().map(|c| f64::from(c[a])).collect::<Vec<f64>>())
+        .filter(|v| v.iter().any(|&x| x != v[0]))
         .collect();
     let (mut sum, mut pairs) = (0.0, 0usize);
-    for a in 0..p {
-        for b in a + 1..p {
-            if let (Some(x), Some(y)) = (&unit[a], &unit[b]) {
-                sum += x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>();
-                pairs += 1;
-            }
+    for (i, x) in agents.iter().enumerate() {
+        for y in &agents[i + 1..] {
+            sum += crate::analysis::pearson(x, y);
+            pairs += 1;
         }
     }
     (pairs > 0).then(|| (sum / pairs as f64) as f32)
@@ -501,20 +500,10 @@ impl SocietyWorld {
                 "society: {k} groups need at least {k} agents, the population is {population}"
             )));
         }
-        let id = |w: &str| {
-            vocabulary
-                .id(w)
-                .ok_or_else(|| Error::Run(format!("society: `{w}` missing from the vocabulary")))
-        };
-        let table = |map: &BTreeMap<String, f64>| -> Result<Vec<f32>> {
-            let mut t = vec![0.0; vocabulary.len()];
-            for (w, r) in map {
-                t[id(w)? as usize] = *r as f32;
-            }
-            Ok(t)
-        };
-        let group: Vec<usize> = (0..population).map(|i| i * k / population).collect();
-        let speakers = (0..k)
+        let id = |w: &str| super::word_id(&vocabulary, "society", w);
+        let table = |map| super::reward_table(&vocabulary, "society", map);
+        let group: Vec<usize> = (0..population).map(|i| group_of(i, k, population)).collect();
+        let speakers: Vec<usize> = (0..k)
             .map(|g| {
                 group
                     .iter()
@@ -524,7 +513,7 @@ impl SocietyWorld {
             .collect();
         let holds = (0..population)
             .map(|i| {
-                let speaker = group.iter().position(|&x| x == group[i]) == Some(i);
+                let speaker = speakers[group[i]] == i;
                 config
                     .stakes
                     .iter()
