@@ -250,6 +250,24 @@ pub fn parse_scenario(source: SourceFile) -> Result<Scenario> {
             ));
         }
     }
+    // And the worlds' (pairs need an even population, groups enough agents).
+    let phase_worlds = phases
+        .iter()
+        .map(|ph| (format!("phase `{}`'s world", ph.name), &ph.world));
+    for (whose, w) in std::iter::once(("the world".to_string(), &world)).chain(phase_worlds) {
+        if let Err(e) = w.check_population(population) {
+            let key = match e.path.is_empty() {
+                true => String::new(),
+                false => format!(" (`{}`)", e.path.join(".")),
+            };
+            return Err(source.error_with_help(
+                e.kind,
+                de.population.span(),
+                format!("{whose}{key}: {}", e.message),
+                e.help,
+            ));
+        }
+    }
     let words = probes::closed_words(&world, &phases);
     if let Some(p) = root_value.get_ref().get("probes")
         && !matches!(p.get_ref(), DeValue::Array(_))

@@ -10,6 +10,7 @@
 
 pub mod bandit;
 pub mod corpus;
+pub mod harmony;
 pub mod instrumental;
 pub mod lexicon;
 pub mod one_shot;
@@ -35,6 +36,7 @@ pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
+pub use harmony::{HarmonyConfig, HarmonyWorld};
 pub use instrumental::{InstrumentalConfig, InstrumentalWorld};
 pub use lexicon::{LexiconConfig, LexiconWorld};
 pub use one_shot::{OneShotConfig, OneShotWorld, Signs};
@@ -247,6 +249,12 @@ pub trait WorldParams:
         Ok(())
     }
 
+    /// Checks what depends on the population (pairs need an even one, groups enough agents);
+    /// the scenario loader locates an error at `population`.
+    fn check_population(&self, _population: usize) -> std::result::Result<(), WorldError> {
+        Ok(())
+    }
+
     /// Makes relative paths in the configuration relative to `base` (the scenario's folder).
     fn resolve_paths(&mut self, _base: &Path) {}
 
@@ -278,6 +286,7 @@ trait DynWorld: erased_serde::Serialize + std::fmt::Debug + Send + Sync {
     fn kind(&self) -> &'static str;
     fn ports(&self) -> Ports;
     fn check(&self) -> std::result::Result<(), WorldError>;
+    fn check_population(&self, population: usize) -> std::result::Result<(), WorldError>;
     fn resolve_paths(&mut self, base: &Path);
     fn closed_words(&self) -> Option<Vec<String>>;
     fn word_counts(&self) -> Result<Vec<(String, u64)>>;
@@ -301,6 +310,9 @@ impl<C: WorldParams> DynWorld for C {
     }
     fn check(&self) -> std::result::Result<(), WorldError> {
         WorldParams::check(self)
+    }
+    fn check_population(&self, population: usize) -> std::result::Result<(), WorldError> {
+        WorldParams::check_population(self, population)
     }
     fn resolve_paths(&mut self, base: &Path) {
         WorldParams::resolve_paths(self, base)
@@ -388,6 +400,11 @@ impl WorldSpec {
     /// Checks the configuration, including that the files it reads exist.
     pub fn check(&self) -> std::result::Result<(), WorldError> {
         self.0.check()
+    }
+
+    /// Checks what depends on the population.
+    pub fn check_population(&self, population: usize) -> std::result::Result<(), WorldError> {
+        self.0.check_population(population)
     }
 
     /// The words of a closed vocabulary (a grammar's), `None` for open corpora whose words are
@@ -524,6 +541,7 @@ static KINDS: Registry<WorldKind> = Registry::new(
         WorldKind::of::<PavlovianConfig>(),
         WorldKind::of::<InstrumentalConfig>(),
         WorldKind::of::<SocietyConfig>(),
+        WorldKind::of::<HarmonyConfig>(),
         WorldKind::of::<BanditConfig>(),
         WorldKind::of::<TwoStepConfig>(),
         WorldKind::of::<OneShotConfig>(),

@@ -86,6 +86,43 @@ pub struct SocietyConfig {
     pub speech: Option<Speech>,
     /// Whether speakers evaluate the topic now (`speech` set); false: they only read.
     pub speak: bool,
+    /// Who hears whom: `communities` (each group's listeners hear its speaker), or `all`,
+    /// `pairs`, `ring`, `random` (every agent hears one of its neighbours).
+    pub network: Network,
+    /// The number of agents each agent hears from in a `random` network.
+    pub degree: usize,
+    /// The seed of a `random` network's graph (the same graph in every phase).
+    pub graph_seed: u64,
+    /// Who evaluates the topic: each group's `first` agent (its speaker), or `all` agents.
+    pub speakers: Speakers,
+}
+
+/// Who hears whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// A group's listeners hear its speaker (`contact`) or another group's (`between`).
+    #[default]
+    Communities,
+    /// Every agent may hear any other.
+    All,
+    /// Agents 2j and 2j + 1 hear each other.
+    Pairs,
+    /// Agent i hears i − 1 or i + 1 (around the ring).
+    Ring,
+    /// Agent i hears one of `degree` agents drawn once, from `graph_seed`.
+    Random,
+}
+
+/// Who evaluates the topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speakers {
+    /// Each group's first agent.
+    #[default]
+    First,
+    /// Every agent.
+    All,
 }
 
 /// Rewards for some agents only: a group's (or every group's) speakers, listeners or all.
@@ -147,6 +184,10 @@ impl Default for SocietyConfig {
             window: 8,
             speech: None,
             speak: true,
+            network: Network::Communities,
+            degree: 4,
+            graph_seed: 0,
+            speakers: Speakers::First,
         }
     }
 }
@@ -212,6 +253,15 @@ impl WorldParams for SocietyConfig {
         }
         if self.contact + self.between > 1.0 {
             return bad("between", "expected contact + between ≤ 1");
+        }
+        if self.between > 0.0 && self.network != Network::Communities {
+            return bad(
+                "between",
+                "expected 0 outside `communities` (every other network is heard at `contact`)",
+            );
+        }
+        if self.degree == 0 || self.degree > 1 << 16 {
+            return bad("degree", "expected an integer in [1, 65536]");
         }
         if self.between > 0.0 && self.groups < 2 {
             return bad(
@@ -290,6 +340,39 @@ impl WorldParams for SocietyConfig {
             }
         }
         Ok(())
+    }
+
+    fn check_population(&self, population: usize) -> std::result::Result<(), WorldError> {
+        let bad =
+            |key: &str, msg: String| Err(WorldError::new(vec![key.into()], ErrorKind::InvalidValue, msg));
+        let p = population;
+        if self.groups > p {
+            return bad(
+                "groups",
+                format!(
+                    "{} groups need at least {} agents, the population is {p}",
+                    self.groups, self.groups
+                ),
+            );
+        }
+        match self.network {
+            Network::Pairs if p % 2 != 0 => {
+                bad("network", format!("`pairs` needs an even population (it is {p})"))
+            }
+            Network::Ring if p < 3 => bad(
+                "network",
+                format!("a `ring` needs at least 3 agents (the population is {p})"),
+            ),
+            Network::All if p < 2 => bad("network", "`all` needs at least 2 agents".into()),
+            Network::Random if self.degree >= p => bad(
+                "degree",
+                format!(
+                    "a `random` network of degree {} needs more than {} agents (the population is {p})",
+                    self.degree, self.degree
+                ),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn closed_words(&self) -> Option<Vec<String>> {
@@ -459,6 +542,22 @@ fn polarisation_curves(rows: &[Row], groups: usize) -> BTreeMap<String, BTreeMap
     out
 }
 
+/// A random directed graph: each agent hears from `degree` others, drawn without replacement
+/// from a generator seeded by `seed` (so every phase, and every run, has the same graph).
+fn random_graph(population: usize, degree: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = SimRng::seed_from_u64(seed ^ 0x6A2F_4E7B_D11C_0B5E);
+    (0..population)
+        .map(|i| {
+            let mut others: Vec<usize> = rand::seq::index::sample(&mut rng, population - 1, degree)
+                .into_iter()
+                .map(|j| if j >= i { j + 1 } else { j })
+                .collect();
+            others.sort_unstable();
+            others
+        })
+        .collect()
+}
+
 /// One agent's place in the society.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Member {
@@ -480,6 +579,10 @@ pub struct SocietyWorld {
     group: Vec<usize>,
     /// Per group, its speaker.
     speakers: Vec<usize>,
+    /// The agents that evaluate the topic (`speakers`, or everyone).
+    evaluators: Vec<usize>,
+    /// A `random` network's graph: whom each agent may hear.
+    neighbours: Vec<Vec<usize>>,
     /// Reward per token id: for everyone, and per stake.
     rewards: Vec<f32>,
     stakes: Vec<Vec<f32>>,
@@ -495,10 +598,8 @@ impl SocietyWorld {
     /// A society of `population` agents; every group needs at least one agent.
     pub fn new(config: &SocietyConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
         let k = config.groups;
-        if population < k {
-            return Err(Error::Run(format!(
-                "society: {k} groups need at least {k} agents, the population is {population}"
-            )));
+        if let Err(e) = config.check_population(population) {
+            return Err(Error::Run(format!("society: {}", e.message)));
         }
         let id = |w: &str| super::word_id(&vocabulary, "society", w);
         let table = |map| super::reward_table(&vocabulary, "society", map);
@@ -532,7 +633,17 @@ impl SocietyWorld {
             Some(s) => Some((id(&s.topic)?, id(&s.positive)?, id(&s.negative)?)),
             None => None,
         };
+        let evaluators = match config.speakers {
+            Speakers::First => speakers.clone(),
+            Speakers::All => (0..population).collect(),
+        };
+        let neighbours = match config.network {
+            Network::Random => random_graph(population, config.degree, config.graph_seed),
+            _ => Vec::new(),
+        };
         let mut world = SocietyWorld {
+            evaluators,
+            neighbours,
             streams: CorpusWorld::new(&config.corpus(), vocabulary.clone(), population),
             rewards: table(&config.rewards)?,
             stakes: config
@@ -561,9 +672,25 @@ impl SocietyWorld {
     fn draw_source(&mut self, i: usize) -> usize {
         let (contact, between) = (self.config.contact, self.config.between);
         let k = self.speakers.len();
+        let p = self.members.len();
         let own = self.group[i];
         let rng = &mut self.members[i].rng;
         let u: f64 = rng.r#gen();
+        if self.config.network != Network::Communities {
+            if u >= contact {
+                return i;
+            }
+            return match self.config.network {
+                Network::All => {
+                    let j = rng.gen_range(0..p - 1);
+                    if j >= i { j + 1 } else { j }
+                }
+                Network::Pairs => i ^ 1,
+                Network::Ring if rng.r#gen::<bool>() => (i + 1) % p,
+                Network::Ring => (i + p - 1) % p,
+                _ => self.neighbours[i][rng.gen_range(0..self.neighbours[i].len())],
+            };
+        }
         if u < contact {
             self.speakers[own]
         } else if u < contact + between && k > 1 {
@@ -606,7 +733,7 @@ impl World for SocietyWorld {
             (self.speech, &self.config.speech, self.config.speak)
         {
             let tau = speech.temperature as f32;
-            for &s in &self.speakers {
+            for &s in &self.evaluators {
                 let m = &mut self.members[s];
                 if std::mem::take(&mut m.evaluate) {
                     let p_positive = 1.0 / (1.0 + (-2.0 * m.valence / tau).exp());
@@ -619,7 +746,8 @@ impl World for SocietyWorld {
         }
         if self.tick.is_multiple_of(self.config.window as u64) {
             for i in 0..p {
-                self.members[i].source = if self.is_speaker(i) {
+                let communities = self.config.network == Network::Communities;
+                self.members[i].source = if communities && self.is_speaker(i) {
                     i
                 } else {
                     self.draw_source(i)
