@@ -767,3 +767,45 @@ fn society_settings_are_located_with_suggestions() {
     assert_eq!(loc.line, line_of(&bad, "contact = "), "{e}");
     assert!(e.to_string().contains("probability in [0, 1]"), "{e}");
 }
+
+/// The harmony world's and the society networks' mistakes, located: a taste for a song that
+/// is not one of the `songs` gets the nearest song; an odd population (agents come in pairs),
+/// a group that does not exist and a network larger than the population are located at the
+/// line that causes them.
+#[test]
+fn harmony_and_network_settings_are_located_with_suggestions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let path = root.join("scenarios/harmony.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = text.replace("{ mine = -1.0, ours = 0.5", "{ mine = -1.0, our = 0.5");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "    { mine = -1.0"), "{e}");
+    assert_eq!(e.help(), Some("did you mean `ours`?"), "{e}");
+    let bad = text.replace("population = 16", "population = 15");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "population = "), "{e}");
+    assert!(e.to_string().contains("population must be even"), "{e}");
+
+    let path = root.join("scenarios/transmission.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = text.replace("role = \"speaker\"", "role = \"speaker\"\ngroup = 2");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "group = 2"), "{e}");
+    assert!(e.to_string().contains("group 2 of 2"), "{e}");
+    let bad = text.replace("groups = 2", "groups = 2\nnetwork = \"random\"\ndegree = 16");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "population = "), "{e}");
+    assert!(
+        e.to_string().contains("degree 16 needs more than 16 agents"),
+        "{e}"
+    );
+    let bad = text.replace("groups = 2", "groups = 2\nnetwork = \"rnig\"");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    assert!(e.location().is_some(), "not located: {e}");
+    assert!(e.to_string().contains("ring"), "{e}");
+}

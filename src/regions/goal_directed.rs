@@ -79,7 +79,7 @@ impl RegionParams for GoalDirectedConfig {
             outputs: vec![PortSpec::output(
                 "imagined",
                 SignalKind::Latent,
-                self.actions * self.dim,
+                self.actions.saturating_mul(self.dim),
                 "[ẑ_1; …; ẑ_A], ẑ_a = M_a z_t",
             )],
         }
@@ -90,8 +90,13 @@ impl RegionParams for GoalDirectedConfig {
         super::check_sizes(&[
             ("actions", self.actions, 256),
             ("dim", self.dim, 4096),
-            ("dim", self.actions * self.dim, super::MAX_WIDTH),
-            ("dim", self.actions * self.dim * self.dim, 1 << 24),
+            // Saturating: a huge `dim` is refused, not an overflow.
+            ("dim", self.actions.saturating_mul(self.dim), super::MAX_WIDTH),
+            (
+                "dim",
+                self.actions.saturating_mul(self.dim).saturating_mul(self.dim),
+                1 << 24,
+            ),
         ])?;
         if self.actions < 2 {
             return Err(ParamError::new("actions", "an integer ≥ 2"));

@@ -90,7 +90,11 @@ pub(crate) fn table_entries<'a, 'i>(
 pub(super) fn span_at(value: &Spanned<DeValue<'_>>, path: &[String]) -> Option<Range<usize>> {
     let mut v = value;
     for key in path {
-        v = v.get_ref().get(key.as_str())?;
+        v = match v.get_ref() {
+            // An element of an array (`tastes.1.ours`) by its index.
+            DeValue::Array(a) => a.get(key.parse::<usize>().ok()?)?,
+            other => other.get(key.as_str())?,
+        };
     }
     Some(v.span())
 }

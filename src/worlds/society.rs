@@ -909,6 +909,126 @@ mod tests {
         assert!((share(alone) - 0.25).abs() < 0.03, "alone {}", share(alone));
     }
 
+    /// Over many windows, whom each agent hears in a network other than communities.
+    fn sources(config: &SocietyConfig, p: usize) -> Vec<BTreeMap<usize, usize>> {
+        let (mut w, _) = world(config, p);
+        let mut heard = vec![BTreeMap::new(); p];
+        for t in 0..4000 {
+            let out = w.step().unwrap();
+            let (tokens, source) = (out[0].1.to_host(), out[2].1.to_host());
+            for i in 0..p {
+                let s = source[[i, 0]] as usize;
+                if source[[s, 0]] as usize == s {
+                    assert_eq!(tokens[[i, 0]], tokens[[s, 0]], "hears its source's word");
+                }
+                if t % config.window == 0 {
+                    *heard[i].entry(s).or_insert(0) += 1;
+                }
+            }
+            w.act(&valence(p, |_| 0.0)).unwrap();
+        }
+        heard
+    }
+
+    #[test]
+    fn networks_decide_whom_each_agent_hears() {
+        let base = SocietyConfig {
+            groups: 1,
+            contact: 0.8,
+            window: 2,
+            ..config()
+        };
+        let with = |network, degree| SocietyConfig {
+            network,
+            degree,
+            ..base.clone()
+        };
+        // Pairs: 2j and 2j + 1 hear each other (or themselves), no one else.
+        for (i, h) in sources(&with(Network::Pairs, 4), 6).iter().enumerate() {
+            assert!(h.keys().all(|&s| s == i || s == (i ^ 1)), "agent {i}: {h:?}");
+            let share = h[&(i ^ 1)] as f64 / h.values().sum::<usize>() as f64;
+            assert!((share - 0.8).abs() < 0.05, "agent {i} hears its partner {share}");
+        }
+        // Ring: the two neighbours, about equally.
+        for (i, h) in sources(&with(Network::Ring, 4), 5).iter().enumerate() {
+            let (l, r) = ((i + 4) % 5, (i + 1) % 5);
+            assert!(h.keys().all(|&s| s == i || s == l || s == r), "agent {i}: {h:?}");
+            assert!(
+                (h[&l] as f64 / h[&r] as f64 - 1.0).abs() < 0.2,
+                "agent {i}: {h:?}"
+            );
+        }
+        // All: everyone else, and no one twice as often as another.
+        for (i, h) in sources(&with(Network::All, 4), 5).iter().enumerate() {
+            assert_eq!(h.len(), 5, "agent {i} hears all 4 others and itself: {h:?}");
+        }
+        // Random: `degree` others, the same graph in every build from the same seed.
+        let random = with(Network::Random, 2);
+        let heard = sources(&random, 8);
+        for (i, h) in heard.iter().enumerate() {
+            let others: Vec<usize> = h.keys().copied().filter(|&s| s != i).collect();
+            assert_eq!(others.len(), 2, "agent {i}: {h:?}");
+        }
+        assert_eq!(heard, sources(&random, 8), "deterministic");
+        let other_graph = SocietyConfig {
+            graph_seed: 1,
+            ..random
+        };
+        assert_ne!(
+            world(&other_graph, 8).0.neighbours,
+            world(&with(Network::Random, 2), 8).0.neighbours
+        );
+    }
+
+    #[test]
+    fn with_speakers_all_every_agent_evaluates() {
+        let config = SocietyConfig {
+            groups: 1,
+            speakers: Speakers::All,
+            ..config()
+        };
+        let (mut w, vocab) = world(&config, 3);
+        let mut evaluated = [false; 3];
+        for _ in 0..300 {
+            let out = w.step().unwrap();
+            let t = out[0].1.to_host();
+            for (i, e) in evaluated.iter_mut().enumerate() {
+                *e |= vocab.word(t[[i, 0]] as u32) == Some("good");
+            }
+            w.act(&valence(3, |_| 1.0)).unwrap();
+        }
+        assert_eq!(evaluated, [true; 3]);
+    }
+
+    #[test]
+    fn networks_check_the_population() {
+        let with = |network, degree| SocietyConfig {
+            groups: 1,
+            network,
+            degree,
+            ..config()
+        };
+        assert_eq!(
+            with(Network::Pairs, 4).check_population(5).unwrap_err().path,
+            ["network"]
+        );
+        assert!(with(Network::Pairs, 4).check_population(6).is_ok());
+        assert_eq!(
+            with(Network::Ring, 4).check_population(2).unwrap_err().path,
+            ["network"]
+        );
+        assert_eq!(
+            with(Network::Random, 4).check_population(4).unwrap_err().path,
+            ["degree"]
+        );
+        assert_eq!(config().check_population(1).unwrap_err().path, ["groups"]);
+        let c = SocietyConfig {
+            between: 0.2,
+            ..with(Network::Ring, 4)
+        };
+        assert_eq!(c.check().unwrap_err().path, ["between"]);
+    }
+
     #[test]
     fn rewards_follow_the_word_received_and_the_role() {
         let config = SocietyConfig {

@@ -184,6 +184,9 @@ fn mutated_shipped_files_never_panic_and_every_error_is_located() {
         }
     }
     std::panic::set_hook(hook);
+    for p in &panics {
+        eprintln!("panic: {p}");
+    }
     eprintln!(
         "fuzz: {total} mutants of {} files: {accepted} accepted, {} panics, {} unlocated errors",
         files.len(),
