@@ -105,6 +105,8 @@ fn resumed_runs_match_uninterrupted_runs_on_every_world_and_region() {
         ("transmission.toml", 1_500, 1_150),
         // Choices: the instrumental world, the goal-directed model, the imagined worths.
         ("battery/instrumental_devaluation.toml", 1_000, 1_150),
+        // The DJ party mid-turn (a song chosen, an evaluation pending).
+        ("harmony.toml", 1_000, 1_150),
     ] {
         resumes_exactly(&shrunk(name, cap, every));
     }
