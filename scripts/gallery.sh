@@ -46,6 +46,16 @@ compare values values_outlast v,n "with the loop" "loop ablated"
 echo "gallery: transmission (listening ablated vs always listening) and polarisation"
 compare transmission transmission x "listening ablated" "always listening"
 run polarisation
+[ -f "$runs/polarisation-sweep/run0003-seed1/summary.json" ] \
+    || "$bin" sweep sweeps/polarisation.toml --out "$runs/polarisation-sweep" >/dev/null
+"$bin" merge sweeps/polarisation.toml --out "$runs/polarisation-sweep" >/dev/null
+echo "gallery: harmony (with and without the partner's speech)"
+[ -f "$runs/harmony/run0001-seed1/summary.json" ] \
+    || "$bin" sweep sweeps/harmony.toml --out "$runs/harmony" >/dev/null
+ln -sfn run0000-seed1 "$runs/harmony/with speech"
+ln -sfn run0001-seed1 "$runs/harmony/speech ablated"
+"$bin" compare "$runs/harmony/with speech" "$runs/harmony/speech ablated" --keys world.harmony \
+    --out "$runs/harmony-compare" >/dev/null
 echo "gallery: the conditioning battery"
 "$bin" battery --out "$runs/battery" --quiet >/dev/null
 
@@ -63,4 +73,7 @@ cp "$runs/battery/battery.png" "$gallery/battery.png"
 cp "$runs/transmission-compare/valence.png" "$gallery/transmission.png"
 cp "$runs/polarisation/plots/polarisation.png" "$gallery/polarisation.png"
 cp "$runs/polarisation/plots/valence_correlation.png" "$gallery/polarisation_correlation.png"
+cp "$runs/polarisation-sweep/plots/sweep_polarisation_x.png" "$gallery/polarisation_contact.png"
+cp "$runs/harmony/run0000-seed1/plots/harmony.png" "$gallery/harmony.png"
+cp "$runs/harmony-compare/harmony.png" "$gallery/harmony_speech.png"
 echo "gallery: $(ls "$gallery" | wc -l) figures in $gallery (runs in $runs)"

@@ -345,6 +345,20 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let path = out.join("merged.csv");
             let csv = valence::sweep::merged_csv(&columns, &runs, allow_incomplete);
             valence::experiment::write_atomic(&path, csv.as_bytes())?;
+            // Each derived summary entry (polarisation, agreement, …) across the runs.
+            let charts = valence::sweep::derived_charts(&columns, &runs, &out);
+            if !charts.is_empty() {
+                let plots = out.join("plots");
+                std::fs::create_dir_all(&plots).map_err(|e| valence::Error::io(&plots, e))?;
+                for chart in &charts {
+                    valence::plot::draw_chart(chart, &[])?.write(&plots.join(chart.stem()))?;
+                }
+                println!(
+                    "{} figures of derived results across the runs → {}",
+                    charts.len(),
+                    plots.display()
+                );
+            }
             let unfinished: Vec<_> = runs.iter().filter(|r| !r.complete).collect();
             let with_rows = unfinished.iter().filter(|r| !r.rows.is_empty()).count();
             println!(

@@ -362,6 +362,66 @@ pub struct MergedRun {
     pub complete: bool,
 }
 
+/// Per derived summary entry (`summary.json`'s `probes.derived`: polarisation, agreement, …)
+/// that every finished run has, a bar chart of it across the sweep's runs — one bar per run,
+/// labelled by its grid values (and seed, with several): e.g. polarisation against contact.
+/// `valence merge` draws them under the sweep's `plots/`.
+pub fn derived_charts(columns: &[String], runs: &[MergedRun], out: &Path) -> Vec<crate::metrics::Chart> {
+    let several_seeds = runs
+        .iter()
+        .filter_map(|r| r.run.seed)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let mut per_key: BTreeMap<String, Vec<(String, (f32, f32, f32))>> = BTreeMap::new();
+    let mut finished = 0;
+    for r in runs.iter().filter(|r| r.complete) {
+        let Ok(text) = std::fs::read_to_string(out.join(&r.run.id).join("summary.json")) else {
+            continue;
+        };
+        let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        finished += 1;
+        let mut label: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let short = c.rsplit('.').next().unwrap_or(c);
+                format!(
+                    "{short} {}",
+                    r.run.params.get(c).map(|v| v.to_string()).unwrap_or_default()
+                )
+            })
+            .collect();
+        if several_seeds && let Some(seed) = r.run.seed {
+            label.push(format!("seed {seed}"));
+        }
+        let label = label.join(", ");
+        let Some(derived) = summary["probes"]["derived"].as_object() else {
+            continue;
+        };
+        for (key, entry) in derived {
+            let get = |f: &str| entry[f].as_f64().map(|x| x as f32);
+            if let (Some(lo), Some(mid), Some(hi)) = (get("p10"), get("median"), get("p90")) {
+                per_key
+                    .entry(key.clone())
+                    .or_default()
+                    .push((label.clone(), (lo, mid, hi)));
+            }
+        }
+    }
+    per_key
+        .into_iter()
+        .filter(|(_, bars)| bars.len() == finished && finished > 1)
+        .map(|(key, bars)| crate::metrics::Chart::Bars {
+            stem: format!("sweep_{}", crate::plot::file_stem(&key)),
+            title: format!("{key} across the sweep"),
+            y_label: key,
+            bars,
+        })
+        .collect()
+}
+
 /// One table of every run's metrics: `run` and each grid parameter as leading columns. A run
 /// that did not finish (no `summary.json`: interrupted, failed, still running) is refused,
 /// naming every such run, unless `allow_incomplete`; then it is included and marked.

@@ -4,10 +4,20 @@
 //! to group ⌊i·k/P⌋); the first agent of each group is its **speaker**, the others are
 //! **listeners**. Every agent reads its own stream from the grammar `rules` (as in `corpus`).
 //! Time runs in windows of `window` ticks; at each window's start every listener draws whom it
-//! hears until the next: its group's speaker with probability `contact`, the speaker of another
-//! group (uniformly) with probability `between` (which needs two groups or more), else its own
-//! stream. A listener that hears a
-//! speaker receives the speaker's token of each tick.
+//! hears until the next, by the `network`:
+//!
+//! | `network` | whom agent i hears, per window |
+//! |---|---|
+//! | `communities` (default) | (listeners only) its group's speaker with probability `contact`, the speaker of another group (uniformly) with probability `between` |
+//! | `all` | any other agent, uniformly, with probability `contact` |
+//! | `pairs` | its partner (agents 2j and 2j + 1) with probability `contact` |
+//! | `ring` | i − 1 or i + 1 (around the ring), with probability `contact` |
+//! | `random` | one of `degree` agents drawn once from `graph_seed` (the same graph in every phase), with probability `contact` |
+//!
+//! else its own stream. An agent that hears another receives the other's token of each tick:
+//! what that agent *says* (its own stream, with its evaluations), not what it hears. Each phase
+//! builds its world anew, so a phase's `[phases.world]` can change the network and its rates
+//! (contact between communities that opens in a later phase).
 //!
 //! **Evaluative speech** (`[world.speech]`): when a speaker's own stream gives it the `topic`,
 //! the word after it is replaced by an evaluation, `positive` or `negative`, drawn from the
@@ -19,7 +29,9 @@
 //! P(pos)  = σ(2 v / τ)        (a softmax over {positive: v/τ, negative: −v/τ}; τ = `temperature`)
 //! ```
 //!
-//! so what a speaker has learnt is what its listeners hear. With `speak = false` (a phase of
+//! so what a speaker has learnt is what its listeners hear. `speakers = "all"` makes every
+//! agent evaluate (in a network of peers); the default, `"first"`, only each group's speaker
+//! (the `speaker` role of stakes is always the group's first agent). With `speak = false` (a phase of
 //! upbringing, say) speakers read their streams like everyone else. Rewards: `rewards` (word →
 //! reward) for every agent on the word it receives, and `[[world.stakes]]` for some agents only
 //! — a group's (`group = g`, else every group's) `speaker`, `listeners` or `all` (`role`) —
