@@ -373,7 +373,8 @@ pub fn derived_charts(columns: &[String], runs: &[MergedRun], out: &Path) -> Vec
         .collect::<std::collections::BTreeSet<_>>()
         .len()
         > 1;
-    let mut per_key: BTreeMap<String, Vec<(String, (f32, f32, f32))>> = BTreeMap::new();
+    type Bars = Vec<(String, (f32, f32, f32))>;
+    let mut per_key: BTreeMap<String, Bars> = BTreeMap::new();
     let mut finished = 0;
     for r in runs.iter().filter(|r| r.complete) {
         let Ok(text) = std::fs::read_to_string(out.join(&r.run.id).join("summary.json")) else {
@@ -610,5 +611,53 @@ mod tests {
         assert_eq!(v["p"][1]["steps"].as_integer(), Some(9));
         assert_eq!(v["new"]["key"].as_bool(), Some(true));
         assert!(set_path(&mut v, "p.7.steps", toml::Value::Integer(1)).is_err());
+    }
+
+    #[test]
+    fn derived_results_are_charted_across_the_finished_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |index: usize, between: f64, polarisation: Option<f64>, complete| {
+            let id = format!("run{index:04}-seed1");
+            if let Some(p) = polarisation {
+                std::fs::create_dir_all(dir.path().join(&id)).unwrap();
+                let summary = serde_json::json!({"probes": {"derived": {
+                    "polarisation/x": {"median": p, "p10": p, "p90": p, "phase": "c", "step": 9},
+                    // Only in one run: not charted.
+                    "only_here": if index == 0 { serde_json::json!({"median": 1.0, "p10": 1.0, "p90": 1.0}) } else { serde_json::Value::Null },
+                }}});
+                std::fs::write(dir.path().join(&id).join("summary.json"), summary.to_string()).unwrap();
+            }
+            MergedRun {
+                run: SweepRun {
+                    index,
+                    id,
+                    params: [("phases.2.world.between".to_string(), toml::Value::Float(between))].into(),
+                    seed: Some(1),
+                },
+                rows: Vec::new(),
+                complete,
+            }
+        };
+        let columns = ["phases.2.world.between".to_string()];
+        let runs = [
+            run(0, 0.0, Some(2.5), true),
+            run(1, 0.5, Some(0.5), true),
+            run(2, 1.0, None, false),
+        ];
+        let charts = derived_charts(&columns, &runs, dir.path());
+        assert_eq!(charts.len(), 1, "{charts:?}");
+        let crate::metrics::Chart::Bars { stem, bars, .. } = &charts[0] else {
+            panic!("{charts:?}")
+        };
+        assert_eq!(stem, "sweep_polarisation_x");
+        assert_eq!(
+            bars,
+            &[
+                ("between 0.0".to_string(), (2.5, 2.5, 2.5)),
+                ("between 0.5".to_string(), (0.5, 0.5, 0.5))
+            ]
+        );
+        // One finished run: nothing to compare.
+        assert!(derived_charts(&columns, &runs[..1], dir.path()).is_empty());
     }
 }

@@ -275,7 +275,7 @@ impl WorldParams for HarmonyConfig {
     }
 
     fn check_population(&self, population: usize) -> std::result::Result<(), WorldError> {
-        if population % 2 != 0 {
+        if !population.is_multiple_of(2) {
             return Err(WorldError::new(
                 vec![],
                 ErrorKind::InvalidValue,
@@ -380,8 +380,9 @@ impl WorldParams for HarmonyConfig {
 /// valences of the songs (pairs where a partner's valences are all equal left out), with the
 /// reading's phase.
 fn partner_correlations<'a>(rows: &'a [Row], songs: &[String]) -> BTreeMap<u64, (f32, &'a str)> {
-    // step → agent → song → value
-    let mut readings: BTreeMap<u64, (&str, BTreeMap<usize, BTreeMap<&str, f64>>)> = BTreeMap::new();
+    // step → (phase, agent → song → value)
+    type Agents<'r> = BTreeMap<usize, BTreeMap<&'r str, f64>>;
+    let mut readings: BTreeMap<u64, (&str, Agents<'_>)> = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| r.probe == "valence" && songs.contains(&r.key))
@@ -467,7 +468,7 @@ pub struct HarmonyWorld {
 impl HarmonyWorld {
     /// A world of `population / 2` pairs (the population must be even).
     pub fn new(config: &HarmonyConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
-        if population % 2 != 0 {
+        if !population.is_multiple_of(2) {
             return Err(Error::Run(format!(
                 "harmony: agents come in pairs; the population ({population}) must be even"
             )));
@@ -597,11 +598,11 @@ impl World for HarmonyWorld {
                 if pair.songs == 0 { 0.0 } else { self.random },
                 share(pair.selfish as f64),
             ];
-            for k in 0..2 {
+            for (k, &word) in words.iter().enumerate() {
                 let i = 2 * j + k;
                 let [t, r, h, hr, hs] = &mut out;
-                t[[i, 0]] = words[k] as f32;
-                r[[i, 0]] = self.rewards[k][words[k] as usize];
+                t[[i, 0]] = word as f32;
+                r[[i, 0]] = self.rewards[k][word as usize];
                 h[[i, 0]] = shares[0];
                 hr[[i, 0]] = shares[1];
                 hs[[i, 0]] = shares[2];

@@ -368,7 +368,7 @@ impl WorldParams for SocietyConfig {
             );
         }
         match self.network {
-            Network::Pairs if p % 2 != 0 => {
+            Network::Pairs if !p.is_multiple_of(2) => {
                 bad("network", format!("`pairs` needs an even population (it is {p})"))
             }
             Network::Ring if p < 3 => bad(
