@@ -180,6 +180,43 @@ pub struct BrainFigure {
     /// Share of the timed seconds spent in each region's step (and `world` for the world's
     /// step and reply), in schedule order.
     pub shares: Vec<(String, f64)>,
+    /// Bytes of memory a tick must move (reads plus writes), per region in schedule order
+    /// ([`crate::brain::Brain::traffic`]; a region that can neither say nor be saved counts 0).
+    pub traffic: Vec<(String, u64)>,
+    /// Their sum.
+    pub bytes_per_tick: u64,
+    /// The machine's streaming bandwidth, measured in the same run ([`stream_bandwidth`]).
+    pub bandwidth_bytes_per_s: f64,
+    /// The memory roofline: the seconds the timed ticks would take if moving their bytes at
+    /// that bandwidth were all they did (ticks × bytes per tick / bandwidth).
+    pub roofline_seconds: f64,
+    /// Measured seconds over the roofline's (1: at the memory limit).
+    pub over_roofline: f64,
+}
+
+/// The machine's streaming memory bandwidth in bytes per second (reads plus writes): the best
+/// of three in-place passes `x ← a·x + b` over a 256 MiB buffer, far larger than any cache, on
+/// all threads (rayon, one contiguous block each) — the limit a tick that streams its state
+/// through memory cannot beat.
+pub fn stream_bandwidth() -> f64 {
+    use rayon::prelude::*;
+    const FLOATS: usize = 64 << 20;
+    let mut x = vec![1.0f32; FLOATS];
+    let threads = rayon::current_num_threads().max(1);
+    let block = FLOATS.div_ceil(threads);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        x.par_chunks_mut(block).for_each(|c| {
+            for v in c.iter_mut() {
+                *v = 0.999 * *v + 0.001;
+            }
+        });
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&x);
+    // Each pass reads and writes every value once.
+    (2 * 4 * FLOATS) as f64 / best
 }
 
 /// The model with every PFC's `workers` set to the largest divisor of `population` that is at
@@ -214,6 +251,7 @@ pub fn bench_brain(
 ) -> Result<Vec<BrainFigure>> {
     let world_spec = &scenario.phases[0].world;
     let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
+    let bandwidth = stream_bandwidth();
     let mut figures: Vec<BrainFigure> = Vec::new();
     for &p in populations {
         let burn_device = device.make(scenario.seed)?;
@@ -260,6 +298,13 @@ pub fn bench_brain(
         let seconds = start.elapsed().as_secs_f64();
         let rate = (ticks * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_ticks_per_s);
+        let traffic: Vec<(String, u64)> = brain
+            .traffic()
+            .into_iter()
+            .map(|(name, bytes)| (name, bytes.unwrap_or(0)))
+            .collect();
+        let bytes_per_tick: u64 = traffic.iter().map(|(_, b)| b).sum();
+        let roofline_seconds = ticks as f64 * bytes_per_tick as f64 / bandwidth;
         figures.push(BrainFigure {
             model: scenario.model.name.clone(),
             device: device.to_string(),
@@ -273,6 +318,11 @@ pub fn bench_brain(
                 .chain(brain.profile())
                 .map(|(name, s)| (name, s / seconds))
                 .collect(),
+            traffic,
+            bytes_per_tick,
+            bandwidth_bytes_per_s: bandwidth,
+            roofline_seconds,
+            over_roofline: seconds / roofline_seconds,
         });
     }
     Ok(figures)

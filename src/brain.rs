@@ -397,6 +397,8 @@ pub struct Brain {
     population: usize,
     /// Wall time spent in each region's `step`, by node (a profile for `valence bench`).
     busy: HashMap<NodeIndex, std::time::Duration>,
+    /// Regions whose learning is off.
+    frozen: std::collections::HashSet<NodeIndex>,
 }
 
 impl Brain {
@@ -439,6 +441,7 @@ impl Brain {
             regions,
             outputs: HashMap::new(),
             busy: HashMap::new(),
+            frozen: Default::default(),
             delayed,
             clamped: Vec::new(),
             population,
@@ -487,6 +490,10 @@ impl Brain {
             .get_mut(&n)
             .ok_or_else(|| Error::Run(format!("`{name}` is not a region")))?
             .set_learning(learning);
+        match learning {
+            true => self.frozen.remove(&n),
+            false => self.frozen.insert(n),
+        };
         Ok(())
     }
 
@@ -676,6 +683,27 @@ impl Brain {
             out.put_signal(&format!("delayed/{index}"), signal);
         }
         Ok(())
+    }
+
+    /// Per region (schedule order), the bytes of memory one tick moves: the region's own
+    /// figure ([`Region::bytes_per_tick`]) or, by default, every array it saves read once and,
+    /// while learning, written once. `None` for a region that can neither say nor be saved.
+    pub fn traffic(&self) -> Vec<(String, Option<u64>)> {
+        self.plan
+            .order
+            .iter()
+            .map(|n| {
+                let name = self.plan.graph[*n].name.clone();
+                let region = &self.regions[n];
+                let bytes = region.bytes_per_tick().or_else(|| {
+                    let mut state = Snapshot::default();
+                    region.save(&mut state).ok()?;
+                    let learning = !self.frozen.contains(n);
+                    Some(state.array_bytes() * if learning { 2 } else { 1 })
+                });
+                (name, bytes)
+            })
+            .collect()
     }
 
     /// Restores what [`Brain::save`] wrote into a brain built from the same model.

@@ -166,6 +166,11 @@ impl Snapshot {
         self.put_host(key, &s.to_host());
     }
 
+    /// The bytes of its arrays (4 per value): a region's dense state.
+    pub fn array_bytes(&self) -> u64 {
+        self.arrays.values().map(|(_, data)| 4 * data.len() as u64).sum()
+    }
+
     /// Merges `other`'s entries under `prefix/`.
     pub fn nest(&mut self, prefix: &str, other: Snapshot) {
         for (k, v) in other.values {

@@ -485,6 +485,34 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     .collect();
                 println!("{:>6}  {}", f.population, shares.join(", "));
             }
+            if let Some(f) = figures.first() {
+                println!(
+                    "memory roofline (streaming bandwidth measured now: {:.1} GB/s, reads + writes):",
+                    f.bandwidth_bytes_per_s / 1e9
+                );
+            }
+            println!(
+                "{:>6} {:>14} {:>14} {:>12} {:>12}",
+                "P", "MB per tick", "roofline s", "measured s", "over"
+            );
+            for f in &figures {
+                println!(
+                    "{:>6} {:>14.3} {:>14.4} {:>12.2} {:>11.1}x",
+                    f.population,
+                    f.bytes_per_tick as f64 / 1e6,
+                    f.roofline_seconds,
+                    f.seconds,
+                    f.over_roofline
+                );
+            }
+            if let Some(f) = figures.last() {
+                let regions: Vec<String> = f
+                    .traffic
+                    .iter()
+                    .map(|(name, b)| format!("{name} {:.2} MB", *b as f64 / 1e6))
+                    .collect();
+                println!("bytes per tick at P = {}: {}", f.population, regions.join(", "));
+            }
             if let Some(path) = json {
                 valence::experiment::write_atomic(&path, serde_json::to_string_pretty(&figures)?.as_bytes())?;
             }

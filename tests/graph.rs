@@ -142,3 +142,39 @@ fn dot_lists_every_region_and_edge() {
         assert!(dot.contains(&format!("\"{n}\" [label=")), "{dot}");
     }
 }
+
+/// `Brain::traffic` (the memory roofline of `valence bench --brain`): the skip-gram cortex
+/// counts only the rows a tick touches; a region without its own figure (the reward model)
+/// counts every array it saves, read and written while learning, read only when frozen.
+#[test]
+fn traffic_counts_touched_rows_and_dense_state() {
+    let m = chain();
+    let vocab = Vocabulary::from_counts(vec![("x".into(), 1), ("y".into(), 1)]);
+    let device = valence::DeviceChoice::from_env().unwrap().make(0).unwrap();
+    let p = plan(&m, ("world", any_world_ports())).unwrap();
+    let brain_of = || Brain::new(&m, p.clone(), 3, 5, &device, &vocab).unwrap();
+    let mut brain = brain_of();
+    let traffic: std::collections::BTreeMap<String, u64> = brain
+        .traffic()
+        .into_iter()
+        .map(|(n, b)| (n, b.expect("every built-in region counts")))
+        .collect();
+    // Cortex (dim 4, window 2, 5 negatives), 3 agents: 4 B · 3 · 4 · (5 + 2·2·(2 + 2·6)).
+    assert_eq!(traffic["first"], 4 * 3 * 4 * (5 + 4 * 14));
+    // The reward model's saved arrays, twice (read and written).
+    let mut state = valence::checkpoint::Snapshot::default();
+    brain.region("vta").unwrap().save(&mut state).unwrap();
+    assert!(state.array_bytes() >= 4 * 3 * 4, "at least its weights [P, D]");
+    assert_eq!(traffic["vta"], 2 * state.array_bytes());
+    for r in ["first", "vta"] {
+        brain.set_learning(r, false).unwrap();
+    }
+    let frozen: std::collections::BTreeMap<String, u64> = brain
+        .traffic()
+        .into_iter()
+        .map(|(n, b)| (n, b.unwrap()))
+        .collect();
+    assert_eq!(frozen["first"], 4 * 3 * 4 * 5, "only the readout");
+    assert_eq!(frozen["vta"], state.array_bytes(), "read, not written");
+    assert_eq!(frozen["second"], traffic["second"], "still learning");
+}

@@ -156,6 +156,15 @@ pub trait Region: Send {
         None
     }
 
+    /// The bytes of memory one tick moves for all agents (reads plus writes), where the region
+    /// knows better than the brain's estimate — a region that touches only some rows of its
+    /// tables (the skip-gram cortex). `None`: the brain counts every array [`Region::save`]
+    /// writes, read once a tick and, while learning, written once (`valence bench --brain`'s
+    /// memory roofline).
+    fn bytes_per_tick(&self) -> Option<u64> {
+        None
+    }
+
     /// Saves all the region's mutable state — weights, optimiser moments, traces, random
     /// generators, the previous tick's inputs — so that [`Region::restore`] on a freshly built
     /// region of the same spec continues exactly (checkpoints, `valence run --resume`). Regions

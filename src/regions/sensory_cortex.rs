@@ -529,6 +529,21 @@ impl Region for SensoryCortex {
         Ok(vec![("latent", Signal::Host(latent))])
     }
 
+    /// Only the touched rows move: per agent, the readout (u_w, v_w, the mean; the context
+    /// read and written: 5·D floats) and, while learning, for each of the 2·`window` pairs a
+    /// token makes with its window (a full window; subsampling ignored), the centre's input row
+    /// read and written and 1 + k output rows read and written: (2 + 2(1 + k))·D floats.
+    fn bytes_per_tick(&self) -> Option<u64> {
+        let (p, d) = (self.agents.len() as u64, self.config.dim as u64);
+        let (w, k) = (self.config.window as u64, self.config.negatives as u64);
+        let training = if self.learning {
+            2 * w * (2 + 2 * (1 + k))
+        } else {
+            0
+        };
+        Some(4 * p * d * (5 + training))
+    }
+
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
         let gather =
