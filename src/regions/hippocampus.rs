@@ -432,6 +432,18 @@ impl Region for Hippocampus {
         self.learning = learning;
     }
 
+    /// Per tick each agent's recall reads every stored key (C·D), then the k episodes it
+    /// recalls (k·D), and storing writes one key and one latent (2·D).
+    fn bytes_per_tick(&self) -> Option<u64> {
+        let (p, c, d) = (
+            self.stores.len() as u64,
+            self.config.capacity as u64,
+            self.dim as u64,
+        );
+        let store = if self.learning { 2 * d } else { 0 };
+        Some(4 * p * (c * d + self.config.k as u64 * d + store))
+    }
+
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         let (p, c, d) = (self.stores.len(), self.config.capacity, self.dim);
         let keys = self.stores.iter().flat_map(|s| s.keys.iter().copied()).collect();
@@ -582,6 +594,20 @@ mod tests {
             input_widths: [("latent", dim)].into_iter().collect(),
         };
         Hippocampus::new(&HippocampusConfig { dim, ..config }, &ctx)
+    }
+
+    #[test]
+    fn a_tick_reads_every_key_and_writes_one_episode() {
+        let config = HippocampusConfig {
+            capacity: 16,
+            k: 2,
+            ..Default::default()
+        };
+        let mut h = hippocampus(config, 4);
+        // 4 B · (16 keys · 4 + 2 recalled · 4 + a key and a latent stored, 2 · 4).
+        assert_eq!(h.bytes_per_tick(), Some(4 * (64 + 8 + 8)));
+        h.set_learning(false);
+        assert_eq!(h.bytes_per_tick(), Some(4 * (64 + 8)), "frozen: recall only");
     }
 
     fn tick(h: &mut Hippocampus, z: &[f32], r: f32) -> (f32, f32) {

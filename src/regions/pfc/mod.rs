@@ -477,6 +477,29 @@ impl Region for Pfc {
         }
     }
 
+    /// Per tick the forward pass reads every weight (W bytes), reads and writes h and keeps its
+    /// input for the rollout; while learning, each update (every `rollout` transitions at most:
+    /// a lower bound where episodes end sooner) reads the weights and the rollout's inputs and
+    /// writes gradients (2W), then Adam reads gradients, weights and both moments and writes
+    /// weights and moments (7W): 9W / `rollout` more a tick.
+    fn bytes_per_tick(&self) -> Option<u64> {
+        let numel = |dims: &[usize]| dims.iter().product::<usize>() as u64;
+        let weights: u64 = 4 * self
+            .params
+            .as_array()
+            .iter()
+            .map(|t| numel(&t.dims()))
+            .sum::<u64>();
+        let hidden = 4 * numel(&self.hidden.dims());
+        let input = 4 * (self.population * self.input_width) as u64;
+        let update = if self.learning {
+            (9 * weights + self.config.rollout as u64 * input) / self.config.rollout.max(1) as u64
+        } else {
+            0
+        };
+        Some(weights + 2 * hidden + 2 * input + update)
+    }
+
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         let (params, first, second) = (self.params.as_array(), &self.adam.first, &self.adam.second);
         for (i, name) in Weights::NAMES.iter().enumerate() {
@@ -572,6 +595,41 @@ mod tests {
             input_widths: widths.iter().copied().collect(),
         };
         Pfc::new(config, &ctx).unwrap()
+    }
+
+    #[test]
+    fn a_tick_reads_the_weights_and_an_update_is_amortised_over_the_rollout() {
+        let widths = [("latent", 6)];
+        let config = |workers| PfcConfig {
+            workers,
+            rollout: 10,
+            ..Default::default()
+        };
+        // Four agents with a controller each hold 4× the weights of four sharing one.
+        let (mut own, mut shared) = (build(&config(1), 4, &widths), build(&config(4), 4, &widths));
+        let numel = |p: &Pfc| -> u64 {
+            p.params
+                .as_array()
+                .iter()
+                .map(|t| t.dims().iter().product::<usize>() as u64)
+                .sum()
+        };
+        assert_eq!(numel(&own), 4 * numel(&shared));
+        own.set_learning(false);
+        shared.set_learning(false);
+        let (frozen_own, frozen_shared) = (own.bytes_per_tick().unwrap(), shared.bytes_per_tick().unwrap());
+        assert_eq!(
+            frozen_own - frozen_shared,
+            4 * 3 * numel(&shared),
+            "only the weights differ"
+        );
+        own.set_learning(true);
+        let input = 4 * 4 * own.input_width as u64;
+        let weights = 4 * numel(&own);
+        assert_eq!(
+            own.bytes_per_tick().unwrap() - frozen_own,
+            (9 * weights + 10 * input) / 10
+        );
     }
 
     /// The written-out BPTT of [`Pfc::gradients`] against burn's autodiff of the same loss,
