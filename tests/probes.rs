@@ -93,3 +93,98 @@ fn every_probe_kind_records_per_agent_values() {
     let rewarded = reward.iter().filter(|r| r.value == 1.0).count() as f64 / (3.0 * 3000.0);
     assert!((rewarded - 1.0 / 15.0).abs() < 0.01, "{rewarded}");
 }
+
+/// The norms probe on a grammar whose good words follow `joy` and bad words `pain`, rated ±2 in
+/// a small VADER-format lexicon (30 each): the reward model and the ridge readout rank held-out
+/// words with the ratings; the shuffled control is the mean over `permutations` permutations,
+/// reported with its spread, and so lies within a few standard errors of 0; with one
+/// permutation there is no spread.
+#[test]
+fn the_norms_control_averages_permutations_and_reports_their_spread() {
+    let dir = tempfile::tempdir().unwrap();
+    let good: Vec<String> = (0..30).map(|i| format!("good{i}")).collect();
+    let bad: Vec<String> = (0..30).map(|i| format!("bad{i}")).collect();
+    let lexicon = dir.path().join("lexicon.txt");
+    let lines: Vec<String> = good
+        .iter()
+        .map(|w| format!("{w}\t2.0\t0.5\t[2, 2]"))
+        .chain(bad.iter().map(|w| format!("{w}\t-2.0\t0.5\t[-2, -2]")))
+        .collect();
+    std::fs::write(&lexicon, lines.join("\n")).unwrap();
+    let quote = |v: &[String]| {
+        v.iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let scenario = |permutations: usize| {
+        let text = format!(
+            r#"schema = 1
+model = "../models/conditioning.toml"
+population = 3
+seed = 2
+
+# Each word's own rating, as `real_language_valence` learns it.
+[overrides.vta]
+timing = "state"
+gamma = 0.0
+
+[world]
+kind = "corpus"
+[world.rules]
+S = ["GOOD joy", "BAD pain"]
+GOOD = [{good}]
+BAD = [{bad}]
+
+[[phases]]
+name = "reading"
+steps = 20000
+freeze = ["vta"]
+
+[[phases]]
+name = "ratings"
+steps = 3000
+freeze = ["cortex"]
+[phases.world]
+kind = "lexicon"
+path = "{path}"
+scale = 2.0
+
+[[probes]]
+kind = "norms"
+permutations = {permutations}
+"#,
+            good = quote(&good),
+            bad = quote(&bad),
+            path = lexicon.display(),
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/norms_test.toml");
+        parse_scenario(SourceFile::new(&path, text)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let last = |rows: &[valence::experiment::Row], key: &str| -> Vec<f32> {
+        let step = rows.iter().map(|r| r.step).max().unwrap();
+        rows.iter()
+            .filter(|r| r.probe == "norms" && r.key == key && r.step == step)
+            .map(|r| r.value)
+            .collect()
+    };
+    let rows = common::run_rows(&scenario(20));
+    let (model, ridge) = (last(&rows, "model"), last(&rows, "ridge"));
+    let (shuffled, sd) = (last(&rows, "shuffled"), last(&rows, "shuffled_sd"));
+    eprintln!("model {model:?}, ridge {ridge:?}, shuffled {shuffled:?} ± {sd:?}");
+    assert_eq!((model.len(), shuffled.len(), sd.len()), (3, 3, 3));
+    assert!(
+        model.iter().chain(&ridge).all(|&r| r > 0.5),
+        "{model:?} {ridge:?}"
+    );
+    for (m, s) in shuffled.iter().zip(&sd) {
+        assert!(*s > 0.05, "permutations differ: sd {s}");
+        assert!(
+            m.abs() < 4.0 * s / 20f32.sqrt(),
+            "mean {m} within 4 standard errors of 0 (sd {s})"
+        );
+    }
+    let one = common::run_rows(&scenario(1));
+    assert!(last(&one, "shuffled_sd").iter().all(|&s| s == 0.0));
+    assert_eq!(last(&one, "model"), model, "the control changes nothing else");
+}
