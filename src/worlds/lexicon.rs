@@ -1,8 +1,16 @@
 //! # lexicon — primary rewards from human valence norms
 //!
 //! Presents, one per step, words of a valence lexicon that the cortex knows, each with its human
-//! rating as primary reward (VADER: Hutto & Gilbert 2014, mean of 10 ratings in −4..+4, scaled
-//! by `scale` to −1..+1). Only a random `train_fraction` of the known words is ever presented;
+//! rating as primary reward, rescaled to −1..+1 by its documented scale:
+//!
+//! | `norms` | source (installed by package name) | rating | reward |
+//! |---|---|---|---|
+//! | `vader` (default) | `vader_lexicon.txt` of PyPI `vaderSentiment` (Hutto & Gilbert 2014) | mean of 10, −4..+4 | r / `scale` |
+//! | `warriner` | `data/WK/BRM-emot-submit.csv` of PyPI `labMTsimple` (Warriner, Kuperman & Brysbaert 2013; 13 915 lemmas) | `column`'s mean, 1..9 | (r − 5) / `scale` |
+//! | `labmt` | `data/LabMT/labMT1.txt` of PyPI `labMTsimple` (labMT 1.0, Dodds et al. 2011; 10 222 words) | happiness mean, 1..9 | (r − 5) / `scale` |
+//!
+//! (`scale` 4 by default, which maps each to −1..+1; Warriner's `column` is `valence`,
+//! `arousal` or `dominance`.) Only a random `train_fraction` of the known words is ever presented;
 //! the rest is held out, so their valence can come only from the latent geometry. The split is
 //! fixed by `split_seed`, the order of presentation by each agent's seed. With `shuffle`, the
 //! ratings are permuted among the training words: the control that must value nothing.
@@ -29,12 +37,42 @@ use crate::ports::Outputs;
 use crate::ports::Ports;
 use crate::signal::Signal;
 
+/// Which set of human norms a lexicon holds (and so its file format and scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormSet {
+    /// VADER: `word<TAB>mean<TAB>sd<TAB>[ratings]`, −4..+4.
+    #[default]
+    Vader,
+    /// Warriner, Kuperman & Brysbaert (2013): a CSV with `Word` and `V.Mean.Sum`,
+    /// `A.Mean.Sum`, `D.Mean.Sum` columns, 1..9.
+    Warriner,
+    /// labMT 1.0: a tab-separated table `word rank happs …` after a header, 1..9.
+    Labmt,
+}
+
+impl NormSet {
+    /// The rating that means neutral: subtracted before dividing by `scale`.
+    pub fn midpoint(self) -> f64 {
+        match self {
+            NormSet::Vader => 0.0,
+            NormSet::Warriner | NormSet::Labmt => 5.0,
+        }
+    }
+}
+
 /// Which lexicon, and how it is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LexiconConfig {
-    /// A VADER-format file (`word<TAB>mean<TAB>sd<TAB>[ratings]`); empty: the installed
-    /// `vaderSentiment` package's `vader_lexicon.txt`.
+    /// The set of norms (and so the file's format); `vader` unless given.
+    #[serde(skip_serializing_if = "is_vader")]
+    pub norms: NormSet,
+    /// Warriner's column: `valence` (default), `arousal` or `dominance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// A file in the norms' format; empty: the installed package's (`vaderSentiment` for VADER,
+    /// `labMTsimple` for Warriner and labMT).
     pub path: PathBuf,
     /// Share of the known rated words used for training (the rest is held out).
     pub train_fraction: f64,
@@ -51,9 +89,15 @@ pub struct LexiconConfig {
     pub sentences: bool,
 }
 
+fn is_vader(n: &NormSet) -> bool {
+    *n == NormSet::Vader
+}
+
 impl Default for LexiconConfig {
     fn default() -> Self {
         LexiconConfig {
+            norms: NormSet::Vader,
+            column: None,
             path: PathBuf::new(),
             train_fraction: 0.7,
             split_seed: 0,
@@ -81,6 +125,96 @@ pub fn locate_vader() -> Result<PathBuf> {
         )));
     }
     Ok(path)
+}
+
+/// Finds a data file of the installed `labMTsimple` package (Warriner's and labMT's norms).
+pub fn locate_labmt(file: &str) -> Result<PathBuf> {
+    let hint = "install it with `pip install labMTsimple==2.8.8`, or set `path`";
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import labMTsimple, os; print(os.path.join(os.path.dirname(labMTsimple.__file__), 'data', {file:?}))"
+            ),
+        ])
+        .output()
+        .map_err(|e| Error::Run(format!("cannot run python3 to locate labMTsimple's data ({e}); {hint}")))?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !path.is_file() {
+        return Err(Error::Run(format!(
+            "the PyPI package `labMTsimple` (for `{file}`) is not installed; {hint}"
+        )));
+    }
+    Ok(path)
+}
+
+/// (word, mean rating) from Warriner et al.'s CSV, the mean of `column` (`valence`, `arousal`
+/// or `dominance`); a malformed line is a located error.
+pub fn read_warriner(path: &Path, column: &str) -> Result<Vec<(String, f64)>> {
+    let text = crate::error::SourceFile::read_at_most(path, 1 << 30)?.text;
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().map(|(_, h)| h.split(',').collect()).unwrap_or_default();
+    let want = match column {
+        "valence" => "V.Mean.Sum",
+        "arousal" => "A.Mean.Sum",
+        "dominance" => "D.Mean.Sum",
+        other => return Err(Error::Run(format!("Warriner has no column `{other}`: valence, arousal or dominance"))),
+    };
+    let find = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            Error::Run(format!("{}:1:1: expected a header with `Word` and `{want}` columns", path.display()))
+        })
+    };
+    let (word_at, mean_at) = (find("Word")?, find(want)?);
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let mean = fields
+            .get(mean_at)
+            .and_then(|m| m.trim().parse::<f64>().ok())
+            .filter(|&m| super::holds_as_f32(m));
+        match (fields.get(word_at), mean) {
+            (Some(word), Some(mean)) if !word.trim().is_empty() => out.push((word.trim().to_string(), mean)),
+            _ => {
+                return Err(Error::Run(format!(
+                    "{}:{}:1: expected a word in column {} and a finite `{want}` in column {}",
+                    path.display(),
+                    i + 1,
+                    word_at + 1,
+                    mean_at + 1
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// (word, happiness mean) from labMT 1.0's table (`word<TAB>rank<TAB>happs<TAB>…` after a
+/// header line); a malformed line is a located error.
+pub fn read_labmt(path: &Path) -> Result<Vec<(String, f64)>> {
+    let text = crate::error::SourceFile::read_at_most(path, 1 << 30)?.text;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let happs = fields
+            .get(2)
+            .and_then(|m| m.trim().parse::<f64>().ok())
+            .filter(|&m| super::holds_as_f32(m));
+        match (fields.first(), happs) {
+            (Some(word), Some(h)) if !word.is_empty() => out.push((word.to_string(), h)),
+            _ => {
+                return Err(Error::Run(format!(
+                    "{}:{}:1: expected `word<TAB>rank<TAB>happiness mean<TAB>…` (a finite number)",
+                    path.display(),
+                    i + 1
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// (word, mean rating) from a VADER-format file; a malformed line is a located error.
@@ -119,7 +253,8 @@ pub struct NormSplit {
 }
 impl WorldParams for LexiconConfig {
     const KIND: &'static str = "lexicon";
-    const SUMMARY: &'static str = "rated words of a valence lexicon (VADER), the rating as primary reward";
+    const SUMMARY: &'static str =
+        "rated words of human norms (VADER, Warriner, labMT), the rescaled rating as primary reward";
 
     fn ports(&self) -> Ports {
         Ports::outputs_only(super::corpus::ports())
@@ -134,6 +269,20 @@ impl WorldParams for LexiconConfig {
         }
         if !(self.scale.is_finite() && self.scale > 0.0) {
             return Err(WorldError::invalid("scale", "expected a number > 0"));
+        }
+        if let Some(c) = &self.column {
+            let columns = ["valence", "arousal", "dominance"];
+            if self.norms != NormSet::Warriner {
+                return Err(WorldError::invalid("column", "only Warriner's norms (`norms = \"warriner\"`) have columns"));
+            }
+            if !columns.contains(&c.as_str()) {
+                return Err(WorldError {
+                    path: vec!["column".into()],
+                    kind: ErrorKind::InvalidValue,
+                    message: format!("Warriner has no column `{c}`: valence, arousal or dominance"),
+                    help: crate::error::nearest(c, columns).map(|n| format!("did you mean `{n}`?")),
+                });
+            }
         }
         if !self.path.as_os_str().is_empty() && !self.path.is_file() {
             return Err(WorldError::new(
@@ -166,20 +315,38 @@ impl WorldParams for LexiconConfig {
 impl LexiconConfig {
     /// The lexicon file: `path`, or the installed package's.
     pub fn file(&self) -> Result<PathBuf> {
-        if self.path.as_os_str().is_empty() {
-            locate_vader()
-        } else {
-            Ok(self.path.clone())
+        if !self.path.as_os_str().is_empty() {
+            return Ok(self.path.clone());
+        }
+        match self.norms {
+            NormSet::Vader => locate_vader(),
+            NormSet::Warriner => locate_labmt("WK/BRM-emot-submit.csv"),
+            NormSet::Labmt => locate_labmt("LabMT/labMT1.txt"),
+        }
+    }
+
+    /// (word, rating on the norms' own scale), as the file holds them.
+    pub fn ratings(&self) -> Result<Vec<(String, f64)>> {
+        let file = self.file()?;
+        match self.norms {
+            NormSet::Vader => read_vader(&file),
+            NormSet::Warriner => read_warriner(&file, self.column.as_deref().unwrap_or("valence")),
+            NormSet::Labmt => read_labmt(&file),
         }
     }
 
     /// Reads the lexicon and splits the words the vocabulary knows.
     pub fn split(&self, vocabulary: &Vocabulary) -> Result<NormSplit> {
-        let ratings = read_vader(&self.file()?)?;
+        let ratings = self.ratings()?;
+        let midpoint = self.norms.midpoint();
         let mut known: Vec<(u32, f32)> = ratings
             .iter()
             .filter(|(w, _)| w.as_str() != UNK && w.as_str() != EOS)
-            .filter_map(|(w, r)| vocabulary.id(w).map(|id| (id, (*r / self.scale) as f32)))
+            .filter_map(|(w, r)| {
+                vocabulary
+                    .id(w)
+                    .map(|id| (id, ((*r - midpoint) / self.scale) as f32))
+            })
             .collect();
         known.sort_by_key(|(id, _)| *id);
         known.dedup_by_key(|(id, _)| *id);
@@ -328,6 +495,72 @@ mod tests {
         let all: Vec<_> = s.train.iter().chain(&s.held_out).collect();
         assert!(all.iter().any(|(id, r)| *id == good && *r == 0.5));
         assert!(s.train.iter().all(|t| !s.held_out.iter().any(|h| h.0 == t.0)));
+    }
+
+    #[test]
+    fn warriner_and_labmt_are_read_in_their_formats_and_centred_on_5() {
+        let dir = tempfile::tempdir().unwrap();
+        // Warriner's CSV (its first columns): row number, Word, then V/A/D means, SDs, counts.
+        let warriner = dir.path().join("BRM-emot-submit.csv");
+        std::fs::write(
+            &warriner,
+            ",Word,V.Mean.Sum,V.SD.Sum,V.Rat.Sum,A.Mean.Sum,A.SD.Sum,A.Rat.Sum,D.Mean.Sum\n\
+             1,good,9.0,1,20,3.0,1,20,7.0\n2,bad,1.0,1,20,7.0,1,20,2.0\n3,meh,5.0,1,20,5.0,1,20,5.0\n",
+        )
+        .unwrap();
+        let labmt = dir.path().join("labMT1.txt");
+        std::fs::write(
+            &labmt,
+            "word\trank\thapps\tstddev\trank\ngood\t1\t7.00\t1.0\t3\nbad\t2\t3.00\t1.0\t--\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_warriner(&warriner, "arousal").unwrap(),
+            [("good".to_string(), 3.0), ("bad".to_string(), 7.0), ("meh".to_string(), 5.0)]
+        );
+        assert_eq!(read_labmt(&labmt).unwrap(), [("good".to_string(), 7.0), ("bad".to_string(), 3.0)]);
+        let rated = |norms, path: &Path, column: Option<&str>| {
+            let config = LexiconConfig {
+                norms,
+                column: column.map(String::from),
+                path: path.to_path_buf(),
+                train_fraction: 0.5,
+                ..Default::default()
+            };
+            config.check().unwrap();
+            let s = config.split(&vocab()).unwrap();
+            let mut all: Vec<(String, f32)> = s
+                .train
+                .iter()
+                .chain(&s.held_out)
+                .map(|(id, r)| (vocab().word(*id).unwrap().to_string(), *r))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        };
+        // (r − 5) / 4: valence 9 → 1, 1 → −1, 5 → 0; happiness 7 → 0.5, 3 → −0.5.
+        let w = rated(NormSet::Warriner, &warriner, None);
+        assert_eq!(w, [("bad".into(), -1.0), ("good".into(), 1.0), ("meh".into(), 0.0)]);
+        let d = rated(NormSet::Warriner, &warriner, Some("dominance"));
+        assert_eq!(d, [("bad".into(), -0.75), ("good".into(), 0.5), ("meh".into(), 0.0)]);
+        let l = rated(NormSet::Labmt, &labmt, None);
+        assert_eq!(l, [("bad".into(), -0.5), ("good".into(), 0.5)]);
+        // A malformed line is located; a column only Warriner has, or one it has not, refused.
+        std::fs::write(&labmt, "word\trank\thapps\ngood\t1\tx\n").unwrap();
+        let e = read_labmt(&labmt).unwrap_err().to_string();
+        assert!(e.contains("labMT1.txt:2:1"), "{e}");
+        let bad_column = LexiconConfig {
+            norms: NormSet::Warriner,
+            column: Some("valance".into()),
+            ..Default::default()
+        };
+        let e = bad_column.check().unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("did you mean `valence`?"));
+        let not_warriner = LexiconConfig {
+            column: Some("valence".into()),
+            ..Default::default()
+        };
+        assert_eq!(not_warriner.check().unwrap_err().path, ["column"]);
     }
 
     #[test]
