@@ -153,16 +153,26 @@ pub fn locate_labmt(file: &str) -> Result<PathBuf> {
 pub fn read_warriner(path: &Path, column: &str) -> Result<Vec<(String, f64)>> {
     let text = crate::error::SourceFile::read_at_most(path, 1 << 30)?.text;
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().map(|(_, h)| h.split(',').collect()).unwrap_or_default();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, h)| h.split(',').collect())
+        .unwrap_or_default();
     let want = match column {
         "valence" => "V.Mean.Sum",
         "arousal" => "A.Mean.Sum",
         "dominance" => "D.Mean.Sum",
-        other => return Err(Error::Run(format!("Warriner has no column `{other}`: valence, arousal or dominance"))),
+        other => {
+            return Err(Error::Run(format!(
+                "Warriner has no column `{other}`: valence, arousal or dominance"
+            )));
+        }
     };
     let find = |name: &str| {
         header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            Error::Run(format!("{}:1:1: expected a header with `Word` and `{want}` columns", path.display()))
+            Error::Run(format!(
+                "{}:1:1: expected a header with `Word` and `{want}` columns",
+                path.display()
+            ))
         })
     };
     let (word_at, mean_at) = (find("Word")?, find(want)?);
@@ -273,7 +283,10 @@ impl WorldParams for LexiconConfig {
         if let Some(c) = &self.column {
             let columns = ["valence", "arousal", "dominance"];
             if self.norms != NormSet::Warriner {
-                return Err(WorldError::invalid("column", "only Warriner's norms (`norms = \"warriner\"`) have columns"));
+                return Err(WorldError::invalid(
+                    "column",
+                    "only Warriner's norms (`norms = \"warriner\"`) have columns",
+                ));
             }
             if !columns.contains(&c.as_str()) {
                 return Err(WorldError {
@@ -516,9 +529,16 @@ mod tests {
         .unwrap();
         assert_eq!(
             read_warriner(&warriner, "arousal").unwrap(),
-            [("good".to_string(), 3.0), ("bad".to_string(), 7.0), ("meh".to_string(), 5.0)]
+            [
+                ("good".to_string(), 3.0),
+                ("bad".to_string(), 7.0),
+                ("meh".to_string(), 5.0)
+            ]
         );
-        assert_eq!(read_labmt(&labmt).unwrap(), [("good".to_string(), 7.0), ("bad".to_string(), 3.0)]);
+        assert_eq!(
+            read_labmt(&labmt).unwrap(),
+            [("good".to_string(), 7.0), ("bad".to_string(), 3.0)]
+        );
         let rated = |norms, path: &Path, column: Option<&str>| {
             let config = LexiconConfig {
                 norms,
@@ -540,9 +560,15 @@ mod tests {
         };
         // (r − 5) / 4: valence 9 → 1, 1 → −1, 5 → 0; happiness 7 → 0.5, 3 → −0.5.
         let w = rated(NormSet::Warriner, &warriner, None);
-        assert_eq!(w, [("bad".into(), -1.0), ("good".into(), 1.0), ("meh".into(), 0.0)]);
+        assert_eq!(
+            w,
+            [("bad".into(), -1.0), ("good".into(), 1.0), ("meh".into(), 0.0)]
+        );
         let d = rated(NormSet::Warriner, &warriner, Some("dominance"));
-        assert_eq!(d, [("bad".into(), -0.75), ("good".into(), 0.5), ("meh".into(), 0.0)]);
+        assert_eq!(
+            d,
+            [("bad".into(), -0.75), ("good".into(), 0.5), ("meh".into(), 0.0)]
+        );
         let l = rated(NormSet::Labmt, &labmt, None);
         assert_eq!(l, [("bad".into(), -0.5), ("good".into(), 0.5)]);
         // A malformed line is located; a column only Warriner has, or one it has not, refused.
