@@ -61,17 +61,27 @@ pub struct Ridge {
 impl Ridge {
     /// Fits `x` `[n, d]` to `y` `[n]`.
     pub fn fit(x: ArrayView2<f64>, y: ArrayView1<f64>, lambda: f64) -> Ridge {
+        Ridge::fit_each(x, &[y], lambda).pop().expect("one target")
+    }
+
+    /// Fits `x` `[n, d]` to each of `ys` (`[n]` each), forming XᵀX + λI once for all of them
+    /// (a permutation control refits the same embeddings to many orders of the ratings).
+    pub fn fit_each(x: ArrayView2<f64>, ys: &[ArrayView1<f64>], lambda: f64) -> Vec<Ridge> {
         let mean_x = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
-        let mean_y = y.mean().unwrap_or(0.0);
         let xc = &x - &mean_x;
-        let yc = &y - mean_y;
         let mut a = xc.t().dot(&xc);
         for i in 0..a.nrows() {
             a[[i, i]] += lambda;
         }
-        let weights = solve(a, xc.t().dot(&yc));
-        let intercept = mean_y - mean_x.dot(&weights);
-        Ridge { weights, intercept }
+        ys.iter()
+            .map(|y| {
+                let mean_y = y.mean().unwrap_or(0.0);
+                let yc = y - mean_y;
+                let weights = solve(a.clone(), xc.t().dot(&yc));
+                let intercept = mean_y - mean_x.dot(&weights);
+                Ridge { weights, intercept }
+            })
+            .collect()
     }
 
     /// Predictions for `x` `[n, d]`.

@@ -161,19 +161,22 @@ impl Probe for Norms {
             let xte = per_agent(&test, agent).mapv(f64::from);
             let values: Vec<f64> = test_values.iter().map(|v| f64::from(v[agent])).collect();
             model.push(spearman(&values, &test_y) as f32);
-            let fit = Ridge::fit(xtr.view(), Array1::from(train_y.clone()).view(), *ridge);
-            baseline.push(spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y) as f32);
-            // The control: the same ridge fitted to the training ratings in orders of the
-            // agent's own (the first is the single permutation this probe used to draw).
+            // The baseline, and the control: the same ridge fitted to the training ratings in
+            // orders of the agent's own (the first is the single permutation this probe used to
+            // draw) — one XᵀX for all of them.
             let mut rng = SimRng::seed_from_u64(0x5eed ^ agent as u64);
-            let rhos: Vec<f64> = (0..*permutations)
-                .map(|_| {
-                    let mut shuffled_y = train_y.clone();
-                    shuffled_y.shuffle(&mut rng);
-                    let fit = Ridge::fit(xtr.view(), Array1::from(shuffled_y).view(), *ridge);
-                    spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y)
-                })
-                .collect();
+            let mut targets = vec![Array1::from(train_y.clone())];
+            for _ in 0..*permutations {
+                let mut shuffled_y = train_y.clone();
+                shuffled_y.shuffle(&mut rng);
+                targets.push(Array1::from(shuffled_y));
+            }
+            let views: Vec<_> = targets.iter().map(Array1::view).collect();
+            let rho =
+                |fit: &Ridge| spearman(fit.predict(xte.view()).as_slice().expect("contiguous"), &test_y);
+            let fits = Ridge::fit_each(xtr.view(), &views, *ridge);
+            baseline.push(rho(&fits[0]) as f32);
+            let rhos: Vec<f64> = fits[1..].iter().map(rho).collect();
             let mean = rhos.iter().sum::<f64>() / rhos.len() as f64;
             let var = rhos.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rhos.len() as f64;
             shuffled.push(mean as f32);

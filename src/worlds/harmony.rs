@@ -317,7 +317,7 @@ impl WorldParams for HarmonyConfig {
     /// `partner_correlation/<phase>`: the partners' correlation of song valences at each
     /// phase's last reading of the `valence` probe (one number: median = p10 = p90).
     fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
-        let agents = rows.iter().map(|r| r.agent + 1).max().unwrap_or(0);
+        let agents = super::agents_in(rows);
         let mut last: BTreeMap<&str, (u64, f32)> = BTreeMap::new();
         for (step, (value, phase)) in partner_correlations(rows, &self.songs) {
             last.insert(phase, (step, value));
@@ -468,10 +468,8 @@ pub struct HarmonyWorld {
 impl HarmonyWorld {
     /// A world of `population / 2` pairs (the population must be even).
     pub fn new(config: &HarmonyConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
-        if !population.is_multiple_of(2) {
-            return Err(Error::Run(format!(
-                "harmony: agents come in pairs; the population ({population}) must be even"
-            )));
+        if let Err(e) = config.check_population(population) {
+            return Err(Error::Run(format!("harmony: {}", e.message)));
         }
         let id = |w: &str| super::word_id(&vocabulary, "harmony", w);
         let table = |k: usize| -> Result<Vec<f32>> {

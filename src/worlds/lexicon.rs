@@ -110,39 +110,40 @@ impl Default for LexiconConfig {
 
 /// Finds `vader_lexicon.txt` in the installed `vaderSentiment` package.
 pub fn locate_vader() -> Result<PathBuf> {
-    let hint = "install it with `pip install vaderSentiment`, or set `path` to a vader_lexicon.txt";
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import vaderSentiment, os; print(os.path.join(os.path.dirname(vaderSentiment.__file__), 'vader_lexicon.txt'))",
-        ])
-        .output()
-        .map_err(|e| Error::Run(format!("cannot run python3 to locate the VADER lexicon ({e}); {hint}")))?;
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !out.status.success() || !path.is_file() {
-        return Err(Error::Run(format!(
-            "the PyPI package `vaderSentiment` is not installed; {hint}"
-        )));
-    }
-    Ok(path)
+    locate_in_package(
+        "vaderSentiment",
+        "vader_lexicon.txt",
+        "the VADER lexicon",
+        "install it with `pip install vaderSentiment`, or set `path` to a vader_lexicon.txt",
+    )
 }
 
 /// Finds a data file of the installed `labMTsimple` package (Warriner's and labMT's norms).
 pub fn locate_labmt(file: &str) -> Result<PathBuf> {
-    let hint = "install it with `pip install labMTsimple==2.8.8`, or set `path`";
+    locate_in_package(
+        "labMTsimple",
+        &format!("data/{file}"),
+        &format!("labMTsimple's `{file}`"),
+        "install it with `pip install labMTsimple==2.8.8`, or set `path`",
+    )
+}
+
+/// A file at `relative` (`/`-separated) inside an installed Python package, asking `python3`
+/// where the package is; `what` names the file and `hint` how to install it, in the errors.
+fn locate_in_package(package: &str, relative: &str, what: &str, hint: &str) -> Result<PathBuf> {
+    let parts: Vec<String> = relative.split('/').map(|p| format!("{p:?}")).collect();
+    let script = format!(
+        "import {package}, os; print(os.path.join(os.path.dirname({package}.__file__), {}))",
+        parts.join(", ")
+    );
     let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import labMTsimple, os; print(os.path.join(os.path.dirname(labMTsimple.__file__), 'data', {file:?}))"
-            ),
-        ])
+        .args(["-c", &script])
         .output()
-        .map_err(|e| Error::Run(format!("cannot run python3 to locate labMTsimple's data ({e}); {hint}")))?;
+        .map_err(|e| Error::Run(format!("cannot run python3 to locate {what} ({e}); {hint}")))?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if !out.status.success() || !path.is_file() {
         return Err(Error::Run(format!(
-            "the PyPI package `labMTsimple` (for `{file}`) is not installed; {hint}"
+            "the PyPI package `{package}` (for {what}) is not installed; {hint}"
         )));
     }
     Ok(path)

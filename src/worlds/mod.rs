@@ -149,6 +149,12 @@ pub(crate) fn reward_table(
     Ok(table)
 }
 
+/// The number of agents that have rows (the highest agent index + 1): what a world's
+/// `derived` entries were read from.
+pub(crate) fn agents_in(rows: &[Row]) -> usize {
+    rows.iter().map(|r| r.agent + 1).max().unwrap_or(0)
+}
+
 /// Makes a configured path relative to `base` (the scenario's folder) unless it is empty or
 /// absolute: what every world that reads files does in [`WorldParams::resolve_paths`].
 pub(crate) fn resolve_path(path: &mut PathBuf, base: &Path) {

@@ -415,7 +415,7 @@ impl WorldParams for SocietyConfig {
     /// median = p10 = p90).
     fn derived(&self, rows: &[Row]) -> BTreeMap<String, SummaryEntry> {
         let mut out = BTreeMap::new();
-        let population = agents(rows);
+        let population = super::agents_in(rows);
         let entry = |phase: &str, step, value| SummaryEntry {
             agents: population,
             ..SummaryEntry::of(phase, step, vec![value])
@@ -456,11 +456,6 @@ impl WorldParams for SocietyConfig {
 /// Agent i's group: groups of consecutive agents, ⌊i·k/P⌋ (every group non-empty for P ≥ k).
 fn group_of(agent: usize, groups: usize, population: usize) -> usize {
     agent * groups / population
-}
-
-/// The number of agents that have rows.
-fn agents(rows: &[Row]) -> usize {
-    rows.iter().map(|r| r.agent + 1).max().unwrap_or(0)
 }
 
 /// The polarisation of a set of per-agent readings, agent i in group ⌊i·k/P⌋: the spread of the
@@ -517,7 +512,7 @@ fn last_agreement(rows: &[Row]) -> Option<(u64, &str, f32)> {
         .filter(|r| r.probe == "valence")
         .map(|r| r.step)
         .max()?;
-    let population = agents(rows);
+    let population = super::agents_in(rows);
     let mut by_key: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
     let mut phase = "";
     for r in rows.iter().filter(|r| r.probe == "valence" && r.step == step) {
@@ -536,7 +531,7 @@ type Reading<'a> = (&'a str, BTreeMap<usize, f32>);
 
 /// Per concept of the `valence` probe, its polarisation at each step it was read (and the phase).
 fn polarisation_curves(rows: &[Row], groups: usize) -> BTreeMap<String, BTreeMap<u64, (f32, &str)>> {
-    let population = agents(rows);
+    let population = super::agents_in(rows);
     let mut readings: BTreeMap<(&str, u64), Reading<'_>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.probe == "valence") {
         readings
