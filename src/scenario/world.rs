@@ -74,8 +74,14 @@ pub(super) fn read_world(
         })?;
     spec.resolve_paths(base_dir);
     spec.check().map_err(|e| {
-        let span = span_at(value, &e.path)
-            .or_else(|| base.filter(|_| !fresh).and_then(|(_, _, b)| span_at(b, &e.path)))
+        // The key itself, in this table or the base it changes; else the deepest key above it
+        // (a missing `name` locates at its source's line).
+        let base = base.filter(|_| !fresh).map(|(_, _, b)| b);
+        let span = (0..=e.path.len())
+            .rev()
+            .find_map(|n| {
+                span_at(value, &e.path[..n]).or_else(|| base.and_then(|b| span_at(b, &e.path[..n])))
+            })
             .unwrap_or(value.span());
         source.error_with_help(e.kind, span, e.message, e.help)
     })?;

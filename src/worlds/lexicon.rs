@@ -52,6 +52,15 @@ pub enum NormSet {
 }
 
 impl NormSet {
+    /// Its name in scenario files (`vader`, `warriner`, `labmt`).
+    pub fn name(self) -> &'static str {
+        match self {
+            NormSet::Vader => "vader",
+            NormSet::Warriner => "warriner",
+            NormSet::Labmt => "labmt",
+        }
+    }
+
     /// The rating that means neutral: subtracted before dividing by `scale`.
     pub fn midpoint(self) -> f64 {
         match self {
@@ -82,6 +91,10 @@ pub struct LexiconConfig {
     pub scale: f64,
     /// Permute the ratings among the training words (a control).
     pub shuffle: bool,
+    /// Each agent its own split: agent a's from `split_seed + a` (P agents, P splits, in one
+    /// run: what the `norms` probe then averages over).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub split_per_agent: bool,
     /// Present each word as a sentence of its own: `</s>` (no reward) before it, so that a
     /// contextual cortex (`world_model`) reads it from a sentence start, as the probes read
     /// concepts. Needs `</s>` in the vocabulary (the text worlds have it).
@@ -103,6 +116,7 @@ impl Default for LexiconConfig {
             split_seed: 0,
             scale: 4.0,
             shuffle: false,
+            split_per_agent: false,
             sentences: false,
         }
     }
@@ -354,20 +368,19 @@ impl LexiconConfig {
 
     /// Reads the lexicon and splits the words the vocabulary knows.
     pub fn split(&self, vocabulary: &Vocabulary) -> Result<NormSplit> {
-        let ratings = self.ratings()?;
-        let midpoint = self.norms.midpoint();
-        let mut known: Vec<(u32, f32)> = ratings
-            .iter()
-            .filter(|(w, _)| w.as_str() != UNK && w.as_str() != EOS)
-            .filter_map(|(w, r)| {
-                vocabulary
-                    .id(w)
-                    .map(|id| (id, ((*r - midpoint) / self.scale) as f32))
-            })
-            .collect();
-        known.sort_by_key(|(id, _)| *id);
-        known.dedup_by_key(|(id, _)| *id);
-        let mut rng = SimRng::seed_from_u64(self.split_seed);
+        self.split_for(vocabulary, 0)
+    }
+
+    /// The split of agent `agent`'s words: [`LexiconConfig::split`] with `split_seed + agent`
+    /// when `split_per_agent`, else the one split.
+    pub fn split_for(&self, vocabulary: &Vocabulary, agent: u64) -> Result<NormSplit> {
+        let mut known = self.known(vocabulary)?;
+        let seed = if self.split_per_agent {
+            self.split_seed.wrapping_add(agent)
+        } else {
+            self.split_seed
+        };
+        let mut rng = SimRng::seed_from_u64(seed);
         known.shuffle(&mut rng);
         let n_train = ((known.len() as f64) * self.train_fraction).round() as usize;
         let held_out = known.split_off(n_train.min(known.len()));
@@ -389,10 +402,31 @@ impl LexiconConfig {
     }
 }
 
+impl LexiconConfig {
+    /// The rated words the vocabulary knows, as (token id, rescaled rating), by id.
+    pub fn known(&self, vocabulary: &Vocabulary) -> Result<Vec<(u32, f32)>> {
+        let midpoint = self.norms.midpoint();
+        let mut known: Vec<(u32, f32)> = self
+            .ratings()?
+            .iter()
+            .filter(|(w, _)| w.as_str() != UNK && w.as_str() != EOS)
+            .filter_map(|(w, r)| {
+                vocabulary
+                    .id(w)
+                    .map(|id| (id, ((*r - midpoint) / self.scale) as f32))
+            })
+            .collect();
+        known.sort_by_key(|(id, _)| *id);
+        known.dedup_by_key(|(id, _)| *id);
+        Ok(known)
+    }
+}
+
 /// Rated words presented one per step, each agent in its own order.
 pub struct LexiconWorld {
     vocabulary: Arc<Vocabulary>,
-    train: Vec<(u32, f32)>,
+    /// The training words: one list for all agents, or one per agent (`split_per_agent`).
+    train: Vec<Vec<(u32, f32)>>,
     rngs: Vec<SimRng>,
     /// `</s>`, when each word is a sentence of its own.
     boundary: Option<u32>,
@@ -403,7 +437,13 @@ pub struct LexiconWorld {
 impl LexiconWorld {
     /// Reads and splits the lexicon against the vocabulary.
     pub fn new(config: &LexiconConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
-        let split = config.split(&vocabulary)?;
+        let train = if config.split_per_agent {
+            (0..population as u64)
+                .map(|a| config.split_for(&vocabulary, a).map(|s| s.train))
+                .collect::<Result<_>>()?
+        } else {
+            vec![config.split(&vocabulary)?.train]
+        };
         let rngs = (0..population).map(|i| SimRng::seed_from_u64(i as u64)).collect();
         let boundary = match config.sentences {
             false => None,
@@ -415,7 +455,7 @@ impl LexiconWorld {
         };
         Ok(LexiconWorld {
             vocabulary,
-            train: split.train,
+            train,
             rngs,
             boundary,
             steps: 0,
@@ -448,7 +488,8 @@ impl World for LexiconWorld {
             ]);
         }
         for (i, rng) in self.rngs.iter_mut().enumerate() {
-            let (id, r) = self.train[rng.gen_range(0..self.train.len())];
+            let train = &self.train[i.min(self.train.len() - 1)];
+            let (id, r) = train[rng.gen_range(0..train.len())];
             tokens[[i, 0]] = id as f32;
             rewards[[i, 0]] = r;
         }
@@ -512,6 +553,44 @@ mod tests {
         let all: Vec<_> = s.train.iter().chain(&s.held_out).collect();
         assert!(all.iter().any(|(id, r)| *id == good && *r == 0.5));
         assert!(s.train.iter().all(|t| !s.held_out.iter().any(|h| h.0 == t.0)));
+    }
+
+    #[test]
+    fn per_agent_splits_differ_and_agent_0_keeps_the_shared_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = lexicon(dir.path());
+        let config = LexiconConfig {
+            split_per_agent: true,
+            ..shared.clone()
+        };
+        assert_eq!(
+            config.split_for(&vocab(), 0).unwrap(),
+            shared.split(&vocab()).unwrap()
+        );
+        let trains: Vec<Vec<u32>> = (0..8)
+            .map(|a| {
+                let mut ids: Vec<u32> = config
+                    .split_for(&vocab(), a)
+                    .unwrap()
+                    .train
+                    .iter()
+                    .map(|t| t.0)
+                    .collect();
+                ids.sort();
+                ids
+            })
+            .collect();
+        assert!(
+            trains.iter().any(|t| *t != trains[0]),
+            "eight seeds, one split: {trains:?}"
+        );
+        // The world presents each agent only its own training words.
+        let world = LexiconWorld::new(&config, Arc::new(vocab()), 8).unwrap();
+        for (a, train) in trains.iter().enumerate() {
+            let mut ids: Vec<u32> = world.train[a].iter().map(|t| t.0).collect();
+            ids.sort();
+            assert_eq!(&ids, train);
+        }
     }
 
     #[test]
