@@ -55,6 +55,10 @@ enum Command {
         /// Also print this many sentences of each source, as the cortex reads them.
         #[arg(long, default_value_t = 0)]
         sample: usize,
+        /// Write one pass of the mix, in stream order, one sentence a line, to this file (the
+        /// same tokens for a reference trainer: `scripts/gensim_reference.py --sentences`).
+        #[arg(long, value_name = "FILE")]
+        dump: Option<PathBuf>,
     },
     /// Check model and scenario files; errors name file:line:column.
     Validate {
@@ -283,7 +287,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Corpus { scenario, sample } => {
+        Command::Corpus {
+            scenario,
+            sample,
+            dump,
+        } => {
             let scenario = valence::scenario::load_scenario(&scenario)?;
             let mut seen = Vec::new();
             let worlds = std::iter::once(&scenario.world).chain(scenario.phases.iter().map(|p| &p.world));
@@ -334,6 +342,22 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     "all",
                     stream,
                     started.elapsed().as_secs_f64()
+                );
+            }
+            if let (Some(path), Some(config)) = (&dump, seen.first()) {
+                // Written whole, then renamed: a reader never sees half a stream.
+                let tmp = path.with_extension("partial");
+                let file = std::fs::File::create(&tmp)
+                    .map_err(|e| valence::Error::Run(format!("{}: {e}", tmp.display())))?;
+                let mut out = std::io::BufWriter::new(file);
+                let (sentences, tokens) = config.write_stream(&mut out)?;
+                std::io::Write::flush(&mut out)
+                    .map_err(|e| valence::Error::Run(format!("{}: {e}", tmp.display())))?;
+                std::fs::rename(&tmp, path)
+                    .map_err(|e| valence::Error::Run(format!("{}: {e}", path.display())))?;
+                println!(
+                    "wrote {sentences} sentences, {tokens} tokens (with </s>) to {}",
+                    path.display()
                 );
             }
             if seen.is_empty() {

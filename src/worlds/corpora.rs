@@ -181,9 +181,8 @@ impl WorldParams for CorporaConfig {
     }
 }
 
-/// The mixed stream for P agents.
-pub struct CorporaWorld {
-    vocabulary: Arc<Vocabulary>,
+/// The sources interleaved: the next sentence from the source furthest behind its share.
+pub struct Mixer {
     sources: Vec<Box<dyn SentenceSource>>,
     /// weight × tokens per pass, per source.
     shares: Vec<f64>,
@@ -191,24 +190,14 @@ pub struct CorporaWorld {
     read: Vec<u64>,
     /// Sentences read in each source's current pass (where a restored source skips to).
     in_pass: Vec<u64>,
-    queue: VecDeque<u32>,
-    rewards: Vec<f32>,
-    population: usize,
-    sentence: Vec<String>,
 }
 
-impl CorporaWorld {
-    /// Opens every source (after one pass over each to size it).
-    pub fn new(config: &CorporaConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
+impl Mixer {
+    /// Opens every source, sized by one pass over each.
+    pub fn new(config: &CorporaConfig) -> Result<Self> {
         let (_, sizes) = config.count()?;
-        let mut rewards = vec![0.0; vocabulary.len()];
-        for (w, v) in &config.rewards {
-            if let Some(id) = vocabulary.id(w) {
-                rewards[id as usize] = *v as f32;
-            }
-        }
         let n = config.sources.len();
-        Ok(CorporaWorld {
+        Ok(Mixer {
             sources: config
                 .sources
                 .iter()
@@ -223,12 +212,12 @@ impl CorporaWorld {
                 .collect(),
             read: vec![0; n],
             in_pass: vec![0; n],
-            queue: VecDeque::new(),
-            rewards,
-            population,
-            sentence: Vec::new(),
-            vocabulary,
         })
+    }
+
+    /// Tokens (with `</s>`) in one pass over the mix: Σ weight × size.
+    pub fn pass_tokens(&self) -> f64 {
+        self.shares.iter().sum()
     }
 
     /// The source that is furthest behind its share.
@@ -242,6 +231,82 @@ impl CorporaWorld {
         best
     }
 
+    /// The next sentence of the mix into `out`.
+    pub fn next_sentence(&mut self, out: &mut Vec<String>) -> Result<()> {
+        let i = self.next_source();
+        if !self.sources[i].next_sentence(out)? {
+            self.sources[i].rewind()?;
+            self.in_pass[i] = 0;
+            if !self.sources[i].next_sentence(out)? {
+                return Err(Error::Run(format!("sources[{i}] has no sentences")));
+            }
+        }
+        self.in_pass[i] += 1;
+        self.read[i] += out.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Back to the start of every source.
+    pub fn rewind(&mut self) -> Result<()> {
+        for s in &mut self.sources {
+            s.rewind()?;
+        }
+        self.read.iter_mut().for_each(|r| *r = 0);
+        self.in_pass.iter_mut().for_each(|r| *r = 0);
+        Ok(())
+    }
+}
+
+impl CorporaConfig {
+    /// Writes one pass of the mix as the cortex reads it, one sentence a line, tokens joined by
+    /// spaces (before `min_count` turns rare words into `<unk>`): the same token stream for a
+    /// reference trainer such as gensim (`scripts/gensim_reference.py --sentences`). Returns
+    /// the sentences and tokens written.
+    pub fn write_stream(&self, out: &mut impl std::io::Write) -> Result<(u64, u64)> {
+        let mut mixer = Mixer::new(self)?;
+        let total = mixer.pass_tokens();
+        let (mut sentences, mut tokens) = (0u64, 0u64);
+        let mut sentence = Vec::new();
+        while (tokens as f64) < total {
+            mixer.next_sentence(&mut sentence)?;
+            writeln!(out, "{}", sentence.join(" "))
+                .map_err(|e| Error::Run(format!("writing the stream: {e}")))?;
+            sentences += 1;
+            tokens += sentence.len() as u64 + 1;
+        }
+        Ok((sentences, tokens))
+    }
+}
+
+/// The mixed stream for P agents.
+pub struct CorporaWorld {
+    vocabulary: Arc<Vocabulary>,
+    mixer: Mixer,
+    queue: VecDeque<u32>,
+    rewards: Vec<f32>,
+    population: usize,
+    sentence: Vec<String>,
+}
+
+impl CorporaWorld {
+    /// Opens every source (after one pass over each to size it).
+    pub fn new(config: &CorporaConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
+        let mut rewards = vec![0.0; vocabulary.len()];
+        for (w, v) in &config.rewards {
+            if let Some(id) = vocabulary.id(w) {
+                rewards[id as usize] = *v as f32;
+            }
+        }
+        Ok(CorporaWorld {
+            mixer: Mixer::new(config)?,
+            queue: VecDeque::new(),
+            rewards,
+            population,
+            sentence: Vec::new(),
+            vocabulary,
+        })
+    }
+
     fn refill(&mut self) -> Result<()> {
         let id = |w: &str| {
             self.vocabulary
@@ -249,16 +314,7 @@ impl CorporaWorld {
                 .ok_or_else(|| Error::Run(format!("vocabulary has no {w}")))
         };
         let (unk, eos) = (id(UNK)?, id(EOS)?);
-        let i = self.next_source();
-        if !self.sources[i].next_sentence(&mut self.sentence)? {
-            self.sources[i].rewind()?;
-            self.in_pass[i] = 0;
-            if !self.sources[i].next_sentence(&mut self.sentence)? {
-                return Err(Error::Run(format!("sources[{i}] has no sentences")));
-            }
-        }
-        self.in_pass[i] += 1;
-        self.read[i] += self.sentence.len() as u64 + 1;
+        self.mixer.next_sentence(&mut self.sentence)?;
         for w in &self.sentence {
             self.queue.push_back(self.vocabulary.id(w).unwrap_or(unk));
         }
@@ -273,12 +329,8 @@ impl World for CorporaWorld {
     }
 
     fn reset(&mut self, _seeds: &[u64]) {
-        for s in &mut self.sources {
-            // Rewinding closes the readers; it cannot fail for the shipped sources.
-            let _ = s.rewind();
-        }
-        self.read.iter_mut().for_each(|r| *r = 0);
-        self.in_pass.iter_mut().for_each(|r| *r = 0);
+        // Rewinding closes the readers; it cannot fail for the shipped sources.
+        let _ = self.mixer.rewind();
         self.queue.clear();
     }
 
@@ -298,8 +350,8 @@ impl World for CorporaWorld {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        out.put("read", &self.read);
-        out.put("in_pass", &self.in_pass);
+        out.put("read", &self.mixer.read);
+        out.put("in_pass", &self.mixer.in_pass);
         out.put("queue", &self.queue);
         Ok(())
     }
@@ -307,15 +359,16 @@ impl World for CorporaWorld {
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
         let read: Vec<u64> = from.get("read")?;
         let in_pass: Vec<u64> = from.get("in_pass")?;
-        if read.len() != self.sources.len() || in_pass.len() != self.sources.len() {
+        let m = &mut self.mixer;
+        if read.len() != m.sources.len() || in_pass.len() != m.sources.len() {
             return Err(Error::Run(format!(
                 "checkpoint: saved for {} sources, the world has {}",
                 read.len(),
-                self.sources.len()
+                m.sources.len()
             )));
         }
         // Compressed sources cannot seek: each is read again up to where it stood.
-        for (i, (source, &n)) in self.sources.iter_mut().zip(&in_pass).enumerate() {
+        for (i, (source, &n)) in m.sources.iter_mut().zip(&in_pass).enumerate() {
             source.rewind()?;
             for _ in 0..n {
                 if !source.next_sentence(&mut self.sentence)? {
@@ -325,7 +378,7 @@ impl World for CorporaWorld {
                 }
             }
         }
-        (self.read, self.in_pass) = (read, in_pass);
+        (m.read, m.in_pass) = (read, in_pass);
         self.queue = from.get("queue")?;
         Ok(())
     }
@@ -386,6 +439,22 @@ mod tests {
         fresh.reset(&[1, 2]);
         fresh.restore(&snap).unwrap();
         assert_eq!(words(&mut fresh, 20), rest);
+    }
+
+    #[test]
+    fn the_written_stream_is_one_pass_of_the_mix_in_stream_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CorporaConfig {
+            sources: vec![
+                text(dir.path(), "a.txt", "a a a\na a a\n", 1.0),
+                text(dir.path(), "b.txt", "b\n", 2.0),
+            ],
+            min_count: 1,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        assert_eq!(config.write_stream(&mut out).unwrap(), (4, 12));
+        assert_eq!(String::from_utf8(out).unwrap(), "a a a\nb\na a a\nb\n");
     }
 
     #[test]
