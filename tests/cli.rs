@@ -296,3 +296,54 @@ fn errors_say_what_is_wrong_once_and_where() {
     let e = stderr(&["run", "--resume", run.to_str().unwrap()]);
     assert!(e.contains("stopped before its first (every 500 steps)"), "{e}");
 }
+
+#[test]
+fn corpus_lists_sources_samples_them_and_dumps_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "the cat sat\nthe dog ran\n").unwrap();
+    std::fs::write(dir.path().join("b.txt"), "a bird sang\n").unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/real_language.toml");
+    let scenario = dir.path().join("mix.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "schema = 1\nmodel = {:?}\npopulation = 1\n[world]\nkind = \"corpora\"\nmin_count = 1\n\
+             sources = [{{ kind = \"text\", path = \"a.txt\" }}, {{ kind = \"text\", path = \"b.txt\", weight = 2 }}]\n\
+             [[phases]]\nname = \"read\"\nsteps = 10\n",
+            model.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let dump = dir.path().join("stream.txt");
+    let out = valence(&[
+        "corpus",
+        scenario.to_str().unwrap(),
+        "--sample",
+        "1",
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a.txt: 2 sentences, 8 tokens with </s>, weight 1; b.txt: 1 sentence, 4 tokens, weight 2.
+    let row = |label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("text ")[1..3], ["2", "8"], "{text}");
+    assert!(text.contains("  the cat sat"), "the sample: {text}");
+    assert!(text.contains("50.0%"), "8 of 16 tokens a pass: {text}");
+    let stream = std::fs::read_to_string(&dump).unwrap();
+    assert_eq!(stream, "the cat sat\na bird sang\nthe dog ran\na bird sang\n");
+    let plain = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mere_exposure.toml");
+    let out = valence(&["corpus", plain.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `corpora` world"));
+}
