@@ -67,6 +67,9 @@ impl Default for CorporaConfig {
     }
 }
 
+/// Each word's count in one source.
+pub type WordCounts = HashMap<String, u64>;
+
 /// What one pass over a source holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceSize {
@@ -78,7 +81,7 @@ pub struct SourceSize {
 
 impl CorporaConfig {
     /// One pass over every source: each word's counts (unweighted) and each source's size.
-    pub fn count(&self) -> Result<(Vec<HashMap<String, u64>>, Vec<SourceSize>)> {
+    pub fn count(&self) -> Result<(Vec<WordCounts>, Vec<SourceSize>)> {
         let mut counts = Vec::new();
         let mut sizes = Vec::new();
         for (i, source) in self.sources.iter().enumerate() {
