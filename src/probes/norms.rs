@@ -179,13 +179,14 @@ impl ProbeParams for NormsProbe {
             .iter()
             .map(|set| set.known(vocabulary))
             .collect::<Result<_>>()?;
-        let first = self.lexicon.split_for(vocabulary, 0)?;
+        let rated = self.lexicon.known(vocabulary)?;
+        let first = self.lexicon.split_known(rated.clone(), 0)?;
         let agent = self.lexicon.split_per_agent.then_some(0);
         Ok(Box::new(Norms {
             spec: self.clone(),
             groups: vec![Group::new(agent, first, &also)],
             also,
-            vocabulary: vocabulary.clone(),
+            rated,
         }))
     }
 }
@@ -196,7 +197,8 @@ struct Norms {
     groups: Vec<Group>,
     /// Each `also` set's rated words that the vocabulary knows.
     also: Vec<Vec<(u32, f32)>>,
-    vocabulary: Arc<Vocabulary>,
+    /// The conditioned set's (each agent's split is drawn from them).
+    rated: Vec<(u32, f32)>,
 }
 
 /// What is scored for the agents of one split.
@@ -329,7 +331,7 @@ impl Probe for Norms {
         let p = brain.population();
         if lexicon.split_per_agent {
             for agent in self.groups.len()..p {
-                let split = lexicon.split_for(&self.vocabulary, agent as u64)?;
+                let split = lexicon.split_known(self.rated.clone(), agent as u64)?;
                 self.groups.push(Group::new(Some(agent), split, &self.also));
             }
         }

@@ -31,16 +31,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::sources::{SentenceSource, SourceConfig};
-use super::text::{EOS, UNK};
+use super::text::{enqueue, keep_vocabulary, token_outputs};
 use super::{Vocabulary, World, WorldError, WorldParams};
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ports::{Outputs, Ports};
-use crate::signal::Signal;
 
 /// The sources and vocabulary settings of a `corpora` world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,28 +153,19 @@ impl WorldParams for CorporaConfig {
                 *total.entry(w).or_insert(0.0) += c as f64 * source.weight;
             }
         }
-        let mut words: Vec<(String, u64)> = total.into_iter().map(|(w, c)| (w, c.round() as u64)).collect();
-        words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let keep = words
-            .iter()
-            .take_while(|(_, c)| *c >= self.min_count.max(1))
-            .count();
-        let keep = if self.max_vocab > 0 {
-            keep.min(self.max_vocab)
-        } else {
-            keep
-        };
-        let unknown: u64 = words[keep..].iter().map(|(_, c)| c).sum();
-        words.truncate(keep);
+        let words = total.into_iter().map(|(w, c)| (w, c.round() as u64)).collect();
         let sentences: f64 = self
             .sources
             .iter()
             .zip(&sizes)
             .map(|(s, z)| z.sentences as f64 * s.weight)
             .sum();
-        words.push((EOS.to_string(), (sentences.round() as u64).max(1)));
-        words.push((UNK.to_string(), unknown.max(1)));
-        Ok(words)
+        Ok(keep_vocabulary(
+            words,
+            sentences.round() as u64,
+            self.min_count,
+            self.max_vocab,
+        ))
     }
 
     fn build(&self, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Box<dyn World>> {
@@ -311,18 +300,8 @@ impl CorporaWorld {
     }
 
     fn refill(&mut self) -> Result<()> {
-        let id = |w: &str| {
-            self.vocabulary
-                .id(w)
-                .ok_or_else(|| Error::Run(format!("vocabulary has no {w}")))
-        };
-        let (unk, eos) = (id(UNK)?, id(EOS)?);
         self.mixer.next_sentence(&mut self.sentence)?;
-        for w in &self.sentence {
-            self.queue.push_back(self.vocabulary.id(w).unwrap_or(unk));
-        }
-        self.queue.push_back(eos);
-        Ok(())
+        enqueue(&self.vocabulary, &self.sentence, &mut self.queue)
     }
 }
 
@@ -342,14 +321,7 @@ impl World for CorporaWorld {
             self.refill()?;
         }
         let w = self.queue.pop_front().expect("refilled");
-        let p = self.population;
-        Ok(vec![
-            ("token", Signal::Host(Array2::from_elem((p, 1), w as f32))),
-            (
-                "reward",
-                Signal::Host(Array2::from_elem((p, 1), self.rewards[w as usize])),
-            ),
-        ])
+        Ok(token_outputs(self.population, w, &self.rewards))
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {

@@ -374,7 +374,12 @@ impl LexiconConfig {
     /// The split of agent `agent`'s words: [`LexiconConfig::split`] with `split_seed + agent`
     /// when `split_per_agent`, else the one split.
     pub fn split_for(&self, vocabulary: &Vocabulary, agent: u64) -> Result<NormSplit> {
-        let mut known = self.known(vocabulary)?;
+        self.split_known(self.known(vocabulary)?, agent)
+    }
+
+    /// [`LexiconConfig::split_for`] of the rated words already read ([`LexiconConfig::known`]):
+    /// P agents' splits from one reading of the file.
+    pub fn split_known(&self, mut known: Vec<(u32, f32)>, agent: u64) -> Result<NormSplit> {
         let seed = if self.split_per_agent {
             self.split_seed.wrapping_add(agent)
         } else {
@@ -438,8 +443,9 @@ impl LexiconWorld {
     /// Reads and splits the lexicon against the vocabulary.
     pub fn new(config: &LexiconConfig, vocabulary: Arc<Vocabulary>, population: usize) -> Result<Self> {
         let train = if config.split_per_agent {
+            let known = config.known(&vocabulary)?;
             (0..population as u64)
-                .map(|a| config.split_for(&vocabulary, a).map(|s| s.train))
+                .map(|a| config.split_known(known.clone(), a).map(|s| s.train))
                 .collect::<Result<_>>()?
         } else {
             vec![config.split(&vocabulary)?.train]

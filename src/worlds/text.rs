@@ -592,7 +592,22 @@ pub fn count_vocabulary(source: &Source, min_count: u64, max_vocab: usize) -> Re
             *counts.entry(w.clone()).or_insert(0) += 1;
         }
     })?;
-    let mut words: Vec<(String, u64)> = counts.into_iter().collect();
+    Ok(keep_vocabulary(
+        counts.into_iter().collect(),
+        sentences,
+        min_count,
+        max_vocab,
+    ))
+}
+
+/// The words counted `min_count` times or more (at most `max_vocab`, most frequent first; ties
+/// by word), then `</s>` (counted once per sentence) and `<unk>` (what was dropped).
+pub fn keep_vocabulary(
+    mut words: Vec<(String, u64)>,
+    sentences: u64,
+    min_count: u64,
+    max_vocab: usize,
+) -> Vec<(String, u64)> {
     words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let keep = words.iter().take_while(|(_, c)| *c >= min_count.max(1)).count();
     let keep = if max_vocab > 0 { keep.min(max_vocab) } else { keep };
@@ -600,7 +615,32 @@ pub fn count_vocabulary(source: &Source, min_count: u64, max_vocab: usize) -> Re
     words.truncate(keep);
     words.push((EOS.to_string(), sentences.max(1)));
     words.push((UNK.to_string(), unknown.max(1)));
-    Ok(words)
+    words
+}
+
+/// Queues a sentence's token ids (words outside the vocabulary as `<unk>`), then `</s>`.
+pub fn enqueue(vocabulary: &Vocabulary, sentence: &[String], queue: &mut VecDeque<u32>) -> Result<()> {
+    let id = |w: &str| {
+        vocabulary
+            .id(w)
+            .ok_or_else(|| Error::Run(format!("vocabulary has no {w}")))
+    };
+    let (unk, eos) = (id(UNK)?, id(EOS)?);
+    queue.extend(sentence.iter().map(|w| vocabulary.id(w).unwrap_or(unk)));
+    queue.push_back(eos);
+    Ok(())
+}
+
+/// One step of a text stream read by all P agents alike: the next queued token and its reward.
+pub fn token_outputs(population: usize, token: u32, rewards: &[f32]) -> Outputs {
+    let p = population;
+    vec![
+        ("token", Signal::Host(Array2::from_elem((p, 1), token as f32))),
+        (
+            "reward",
+            Signal::Host(Array2::from_elem((p, 1), rewards[token as usize])),
+        ),
+    ]
 }
 
 /// A stream of real text for P agents.
@@ -638,14 +678,6 @@ impl TextWorld {
     }
 
     fn refill(&mut self) -> Result<()> {
-        let unk = self
-            .vocabulary
-            .id(UNK)
-            .ok_or_else(|| Error::Run("vocabulary has no <unk>".into()))?;
-        let eos = self
-            .vocabulary
-            .id(EOS)
-            .ok_or_else(|| Error::Run("vocabulary has no </s>".into()))?;
         let mut rewound = false;
         while !self.reader.next_sentence(&mut self.sentence)? {
             if rewound {
@@ -654,11 +686,7 @@ impl TextWorld {
             self.reader.rewind();
             rewound = true;
         }
-        for w in &self.sentence {
-            self.queue.push_back(self.vocabulary.id(w).unwrap_or(unk));
-        }
-        self.queue.push_back(eos);
-        Ok(())
+        enqueue(&self.vocabulary, &self.sentence, &mut self.queue)
     }
 }
 
@@ -677,14 +705,7 @@ impl World for TextWorld {
             self.refill()?;
         }
         let w = self.queue.pop_front().expect("refilled");
-        let p = self.population;
-        Ok(vec![
-            ("token", Signal::Host(Array2::from_elem((p, 1), w as f32))),
-            (
-                "reward",
-                Signal::Host(Array2::from_elem((p, 1), self.rewards[w as usize])),
-            ),
-        ])
+        Ok(token_outputs(self.population, w, &self.rewards))
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {

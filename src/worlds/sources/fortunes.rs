@@ -9,8 +9,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::SentenceSource;
-use crate::error::{Error, Result};
+use super::Files;
 use crate::worlds::text::tokenize;
 
 /// The fortune files in `dir`, in name order.
@@ -30,21 +29,8 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Fortunes from a list of files.
-pub struct Fortunes {
-    files: Vec<PathBuf>,
-    next_file: usize,
-    queue: VecDeque<Vec<String>>,
-}
-
-impl Fortunes {
-    /// A pass over `files`.
-    pub fn new(files: Vec<PathBuf>) -> Self {
-        Fortunes {
-            files,
-            next_file: 0,
-            queue: VecDeque::new(),
-        }
-    }
+pub fn source(files: Vec<PathBuf>) -> Files {
+    Files::new(files, "fortune file", split)
 }
 
 /// The fortunes of one file's text, tokenised.
@@ -64,31 +50,10 @@ pub fn split(text: &str, out: &mut VecDeque<Vec<String>>) {
     }
 }
 
-impl SentenceSource for Fortunes {
-    fn next_sentence(&mut self, out: &mut Vec<String>) -> Result<bool> {
-        while self.queue.is_empty() {
-            let Some(path) = self.files.get(self.next_file) else {
-                return Ok(false);
-            };
-            self.next_file += 1;
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::Run(format!("fortune file `{}`: {e}", path.display())))?;
-            split(&String::from_utf8_lossy(&bytes), &mut self.queue);
-        }
-        *out = self.queue.pop_front().expect("filled above");
-        Ok(true)
-    }
-
-    fn rewind(&mut self) -> Result<()> {
-        self.next_file = 0;
-        self.queue.clear();
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worlds::sources::SentenceSource;
 
     #[test]
     fn fortunes_split_on_percent_lines_and_indexes_are_skipped() {
@@ -102,7 +67,7 @@ mod tests {
         std::fs::write(dir.path().join("art"), "Art is long.").unwrap();
         let found = files(dir.path());
         assert_eq!(found.len(), 2, "{found:?}");
-        let mut f = Fortunes::new(found);
+        let mut f = source(found);
         let mut all = Vec::new();
         let mut s = Vec::new();
         while f.next_sentence(&mut s).unwrap() {

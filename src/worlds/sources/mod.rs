@@ -316,8 +316,8 @@ impl SourceConfig {
             })?)),
             SourceKind::Gcide => Box::new(dictd::Dictd::new(&files[0], &files[1], gcide::clean)?),
             SourceKind::Dictd => Box::new(dictd::Dictd::new(&files[0], &files[1], dictd::clean)?),
-            SourceKind::Fortunes => Box::new(fortunes::Fortunes::new(files)),
-            SourceKind::Sotu => Box::new(sotu::Sotu::new(files)),
+            SourceKind::Fortunes => Box::new(fortunes::source(files)),
+            SourceKind::Sotu => Box::new(sotu::source(files)),
             SourceKind::News => Box::new(news::News::new(files[0].clone())),
         };
         Ok(if self.fraction < 1.0 {
@@ -344,6 +344,52 @@ impl SentenceSource for Lines {
     }
     fn rewind(&mut self) -> Result<()> {
         self.0.rewind();
+        Ok(())
+    }
+}
+
+/// Sentences from a list of files, each read whole (lossily as UTF-8) and split by `split`:
+/// the shape of the fortunes and State of the Union sources.
+pub struct Files {
+    files: Vec<PathBuf>,
+    next_file: usize,
+    queue: VecDeque<Vec<String>>,
+    split: fn(&str, &mut VecDeque<Vec<String>>),
+    /// What a file is, in errors ("fortune file").
+    what: &'static str,
+}
+
+impl Files {
+    /// A pass over `files`.
+    pub fn new(files: Vec<PathBuf>, what: &'static str, split: fn(&str, &mut VecDeque<Vec<String>>)) -> Self {
+        Files {
+            files,
+            next_file: 0,
+            queue: VecDeque::new(),
+            split,
+            what,
+        }
+    }
+}
+
+impl SentenceSource for Files {
+    fn next_sentence(&mut self, out: &mut Vec<String>) -> Result<bool> {
+        while self.queue.is_empty() {
+            let Some(path) = self.files.get(self.next_file) else {
+                return Ok(false);
+            };
+            self.next_file += 1;
+            let bytes = std::fs::read(path)
+                .map_err(|e| crate::error::Error::Run(format!("{} `{}`: {e}", self.what, path.display())))?;
+            (self.split)(&String::from_utf8_lossy(&bytes), &mut self.queue);
+        }
+        *out = self.queue.pop_front().expect("filled above");
+        Ok(true)
+    }
+
+    fn rewind(&mut self) -> Result<()> {
+        self.next_file = 0;
+        self.queue.clear();
         Ok(())
     }
 }

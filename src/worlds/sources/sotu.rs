@@ -5,11 +5,9 @@
 //! a file, read in name order (so by year). Each file's prose is split into sentences by
 //! [`super::split_sentences`].
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::{SentenceSource, split_sentences};
-use crate::error::{Error, Result};
+use super::{Files, split_sentences};
 
 /// The `*.txt` files in `dir`, in name order.
 pub fn files(dir: &Path) -> Vec<PathBuf> {
@@ -24,51 +22,19 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Addresses from a list of files.
-pub struct Sotu {
-    files: Vec<PathBuf>,
-    next_file: usize,
-    queue: VecDeque<Vec<String>>,
-}
-
-impl Sotu {
-    /// A pass over `files`.
-    pub fn new(files: Vec<PathBuf>) -> Self {
-        Sotu {
-            files,
-            next_file: 0,
-            queue: VecDeque::new(),
+/// Addresses from a list of files, each paragraph (line) split into sentences.
+pub fn source(files: Vec<PathBuf>) -> Files {
+    Files::new(files, "address", |text, out| {
+        for paragraph in text.lines() {
+            split_sentences(paragraph, out);
         }
-    }
-}
-
-impl SentenceSource for Sotu {
-    fn next_sentence(&mut self, out: &mut Vec<String>) -> Result<bool> {
-        while self.queue.is_empty() {
-            let Some(path) = self.files.get(self.next_file) else {
-                return Ok(false);
-            };
-            self.next_file += 1;
-            let bytes =
-                std::fs::read(path).map_err(|e| Error::Run(format!("address `{}`: {e}", path.display())))?;
-            for paragraph in String::from_utf8_lossy(&bytes).lines() {
-                split_sentences(paragraph, &mut self.queue);
-            }
-        }
-        *out = self.queue.pop_front().expect("filled above");
-        Ok(true)
-    }
-
-    fn rewind(&mut self) -> Result<()> {
-        self.next_file = 0;
-        self.queue.clear();
-        Ok(())
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worlds::sources::SentenceSource;
 
     #[test]
     fn addresses_are_read_by_year_and_split_into_sentences() {
@@ -80,7 +46,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("1790_a.json"), "{}").unwrap();
-        let mut s = Sotu::new(files(dir.path()));
+        let mut s = source(files(dir.path()));
         let mut all = Vec::new();
         let mut out = Vec::new();
         while s.next_sentence(&mut out).unwrap() {
