@@ -37,6 +37,7 @@
 //! | `readout` | "sum" | "sum" (u + v) or "input" (u) |
 //! | `normalize` | true | unit-normalise z |
 //! | `center` | false | subtract the mean readout (Mu & Viswanath 2018) |
+//! | `center_every` | 1024 | trained ticks between recomputations of that mean |
 //! | `orthogonal` | false | orthogonal initial vectors: frozen, a tabular state code |
 //!
 //! `</s>` empties the window (no pair crosses a sentence); `<unk>` is never trained on.
@@ -59,6 +60,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::fork::Helper;
 use super::{
     BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
     RegionSpec, Width,
@@ -104,9 +106,13 @@ pub struct SensoryCortexConfig {
     pub lr_min: f64,
     /// Subtract the mean readout over the vocabulary before normalising ("all-but-the-top",
     /// Mu & Viswanath 2018): SGNS vectors share a large common direction, strongest in rare
-    /// words, that otherwise dominates every cosine. The mean is refreshed every 1024 trained
-    /// ticks and whenever learning is switched.
+    /// words, that otherwise dominates every cosine. The mean is refreshed every
+    /// `center_every` trained ticks and whenever learning is switched.
     pub center: bool,
+    /// Trained ticks between recomputations of the mean readout (with `center`). Each reads
+    /// both tables whole (8·V·D bytes an agent): on a large vocabulary a longer interval spares
+    /// most of that traffic, while the mean, an average over every word, barely moves.
+    pub center_every: u64,
     /// Initialise the input vectors orthogonal (Gram–Schmidt on the random rows; when the
     /// vocabulary outnumbers `dim`, only the first `dim` words): with learning frozen, every
     /// token is then a state of its own, the tabular "complete serial compound" of classic TD
@@ -128,10 +134,13 @@ impl Default for SensoryCortexConfig {
             decay_steps: 0,
             lr_min: 0.0001,
             center: false,
+            center_every: DEFAULT_CENTER_EVERY,
             orthogonal: false,
         }
     }
 }
+
+const DEFAULT_CENTER_EVERY: u64 = 1024;
 
 impl RegionParams for SensoryCortexConfig {
     const KIND: &'static str = "sensory_cortex";
@@ -191,6 +200,9 @@ impl RegionParams for SensoryCortexConfig {
         if !(0.0..1.0).contains(&self.context_decay) {
             return Err(ParamError::new("context_decay", "a number in [0, 1)"));
         }
+        if self.center_every == 0 {
+            return Err(ParamError::new("center_every", "an integer ≥ 1"));
+        }
         Ok(())
     }
 
@@ -237,7 +249,16 @@ pub struct SensoryCortex {
     unknown: Option<u32>,
     /// Ticks trained so far (for the learning-rate schedule).
     trained: u64,
+    /// A second thread for half the agents, where the tables outgrow the cache and the
+    /// population is too small for rayon (see [`HELPER_MIN_BYTES`]).
+    helper: Option<Helper>,
 }
+
+/// Tables per agent (8·V·D bytes) from which a population of 2 to `PARALLEL_MIN_AGENTS` − 1
+/// agents is split over two threads with a [`Helper`]: below it a tick's work is a few
+/// microseconds an agent, cache-resident, and one thread is as fast. Measured with
+/// `valence bench` on the 2-core machine: see README "Performance".
+pub(crate) const HELPER_MIN_BYTES: u64 = 4 << 20;
 
 impl SensoryCortex {
     /// Builds P agents' tables, u ~ U(−0.5/D, 0.5/D) and v = 0 as in word2vec.
@@ -305,7 +326,15 @@ impl SensoryCortex {
             boundary: ctx.vocabulary.id(crate::vocabulary::EOS),
             unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
             trained: 0,
+            helper: None,
         };
+        let p = cortex.agents.len();
+        if (2..PARALLEL_MIN_AGENTS).contains(&p)
+            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
+            && rayon::current_num_threads() >= 2
+        {
+            cortex.helper = Helper::spawn();
+        }
         cortex.refresh_means();
         cortex
     }
@@ -495,9 +524,20 @@ impl Region for SensoryCortex {
             SensoryCortex::normalize(config, z);
             None
         };
-        // Waking worker threads costs more than a few agents' updates (a tick is ~3 µs per
-        // agent): small populations run on the calling thread. Either way each agent's update
-        // is independent, so results agree.
+        let serial = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
+            agents
+                .iter_mut()
+                .zip(latent.chunks_mut(d))
+                .zip(tokens.iter())
+                .enumerate()
+                .map(|(i, x)| step_one((offset + i, x)))
+                .find(Option::is_some)
+                .flatten()
+        };
+        // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~3 µs
+        // per agent on a small vocabulary): small populations run on the calling thread, or,
+        // when the tables outgrow the cache, half of them on the cortex's own helper thread.
+        // Either way each agent's update is independent, so results agree.
         let bad = if p >= PARALLEL_MIN_AGENTS {
             self.agents
                 .par_iter_mut()
@@ -507,22 +547,26 @@ impl Region for SensoryCortex {
                 .map(step_one)
                 .find_any(Option::is_some)
                 .flatten()
+        } else if let Some(helper) = self.helper.as_mut() {
+            let mid = p.div_ceil(2);
+            let (here, there) = self.agents.split_at_mut(mid);
+            let (latent_here, latent_there) = latent.split_at_mut(mid * d);
+            let (tokens_here, tokens_there) = tokens.split_at(mid);
+            let (mut bad_here, mut bad_there) = (None, None);
+            helper.join(
+                || bad_here = serial(0, here, latent_here, tokens_here),
+                || bad_there = serial(mid, there, latent_there, tokens_there),
+            );
+            bad_here.or(bad_there)
         } else {
-            self.agents
-                .iter_mut()
-                .zip(latent.chunks_mut(d))
-                .zip(tokens.iter())
-                .enumerate()
-                .map(step_one)
-                .find(Option::is_some)
-                .flatten()
+            serial(0, &mut self.agents, &mut latent, &tokens)
         };
         if let Some(w) = bad {
             return Err(Error::Run(format!(
                 "sensory_cortex: token id {w} is outside the vocabulary of {vocab_size}"
             )));
         }
-        if learning && self.trained.is_multiple_of(1024) {
+        if learning && self.trained.is_multiple_of(self.config.center_every) {
             self.refresh_means();
         }
         let latent = Array2::from_shape_vec((p, d), latent).expect("P·D values");
