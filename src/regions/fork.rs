@@ -139,7 +139,7 @@ fn work(shared: &Shared) {
         let mut polls = 0u32;
         while shared.posted.load(Ordering::Acquire) == done && !shared.stop.load(Ordering::Acquire) {
             polls += 1;
-            if polls % 64 != 0 {
+            if !polls.is_multiple_of(64) {
                 std::hint::spin_loop();
             } else if started.elapsed() > SPIN {
                 shared.sleeping.store(true, Ordering::SeqCst);
@@ -156,7 +156,7 @@ fn work(shared: &Shared) {
         // SAFETY: posted > done, so the caller is inside `join`, waiting for this job, and the
         // pointer it stored is live until `finished` moves.
         let job = unsafe { &mut *pointer };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job())) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(job)) {
             *shared.panic.lock().unwrap_or_else(|e| e.into_inner()) = Some(payload);
         }
         done += 1;
