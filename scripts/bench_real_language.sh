@@ -4,7 +4,7 @@
 # on Warriner's norms, scored against Warriner, VADER and labMT), writes the same token stream
 # (`valence corpus --dump`) and trains gensim's Word2Vec on it with the same parameters for as
 # many epochs as the cortex makes passes, scored by the same protocol (scripts/gensim_reference.py
-# --condition warriner --also vader,labmt, mean over 5 split seeds), then prints both side by
+# --condition warriner --also vader,labmt, mean over as many split seeds as the scenario has agents), then prints both side by
 # side with their wall-clock times. SCENARIO=… runs another corpora scenario (e.g. a sweep's).
 # Installs the data (scripts/install_data.sh) and gensim when missing.
 set -euo pipefail
@@ -28,20 +28,22 @@ tokens = sum(len(l.split()) + 1 for l in open(sys.argv[2], encoding="utf-8"))
 print(max(1, round(steps / tokens)))
 PY
 )
+# One split seed per agent (the scenario's `split_per_agent`): gensim is scored on the same splits.
+agents=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("population", 1))' "$out/scenario.toml")
 start=$(date +%s)
 python3 scripts/gensim_reference.py --sentences runs/bench/large_stream.txt --epochs "$passes" --workers 1 \
-    --condition warriner --also vader,labmt --split-seeds 5 --json runs/bench/gensim_large.json >/dev/null
+    --condition warriner --also vader,labmt --split-seeds "$agents" --json runs/bench/gensim_large.json >/dev/null
 gensim_s=$(( $(date +%s) - start ))
-python3 - "$out/metrics.csv" runs/bench/gensim_large.json "$valence_s" "$gensim_s" "$passes" <<'PY'
+python3 - "$out/metrics.csv" runs/bench/gensim_large.json "$valence_s" "$gensim_s" "$passes" "$agents" <<'PY'
 import csv, json, statistics, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["probe"] == "norms" and r["phase"] == "conditioning"]
 last = max(int(r["step"]) for r in rows)
 def med(key):
     v = [float(r["value"]) for r in rows if r["key"] == key and int(r["step"]) == last]
-    return statistics.median(v), len(v)
+    return statistics.mean(v), len(v)
 g = json.load(open(sys.argv[2]))["rho"]["sum"]
-print(f"held-out Spearman rho, conditioned on Warriner (valence: median over agents, each its own split;"
-      f" gensim: mean over 5 split seeds, input + output vectors, {sys.argv[5]} epochs)")
+print(f"held-out Spearman rho, conditioned on Warriner (valence: mean over agents, each its own split;"
+      f" gensim: mean over split seeds 0-{int(sys.argv[6]) - 1}, input + output vectors, {sys.argv[5]} epochs)")
 print(f"{'norms':<10} {'reward model':>13} {'ridge':>8} {'shuffled':>9} {'gensim+ridge':>13}")
 for name, prefix in [("warriner", ""), ("vader", "vader/"), ("labmt", "labmt/")]:
     (m, n), (r, _), (s, _) = med(prefix + "model"), med(prefix + "ridge"), med(prefix + "shuffled")
