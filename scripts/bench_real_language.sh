@@ -36,7 +36,9 @@ python3 scripts/gensim_reference.py --sentences runs/bench/large_stream.txt --ep
 gensim_s=$(( $(date +%s) - start ))
 python3 - "$out/metrics.csv" runs/bench/gensim_large.json "$valence_s" "$gensim_s" "$passes" "$agents" <<'PY'
 import csv, json, statistics, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["probe"] == "norms" and r["phase"] == "conditioning"]
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["probe"] == "norms"]
+final = rows[-1]["phase"]  # the last conditioning phase (η at its lowest)
+rows = [r for r in rows if r["phase"] == final]
 last = max(int(r["step"]) for r in rows)
 def med(key):
     v = [float(r["value"]) for r in rows if r["key"] == key and int(r["step"]) == last]
