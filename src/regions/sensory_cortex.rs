@@ -332,10 +332,7 @@ impl SensoryCortex {
             helper: None,
         };
         let p = cortex.agents.len();
-        if (2..PARALLEL_MIN_AGENTS).contains(&p)
-            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
-            && rayon::current_num_threads() >= 2
-        {
+        if (2..PARALLEL_MIN_AGENTS).contains(&p) && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES {
             cortex.helper = Helper::spawn();
         }
         cortex.refresh_means();
