@@ -258,8 +258,8 @@ pub struct SensoryCortex {
 
 /// Tables per agent (8·V·D bytes) from which a population of 2 to `PARALLEL_MIN_AGENTS` − 1
 /// agents is split over two threads with a [`Helper`]: below it a tick's work is a few
-/// microseconds an agent, cache-resident, and one thread is as fast. Measured with
-/// `valence bench` on the 2-core machine: see README "Performance".
+/// microseconds an agent, cache-resident, and one thread is as fast (`PARALLEL_MIN_AGENTS`'s
+/// measurement). `scripts/bench_cortex.sh` times P = 4 on WordNet (13.8 MB an agent): 1.56× P = 1.
 pub(crate) const HELPER_MIN_BYTES: u64 = 4 << 20;
 
 impl SensoryCortex {
