@@ -4,8 +4,8 @@
 # on Warriner's norms, scored against Warriner, VADER and labMT), writes the same token stream
 # (`valence corpus --dump`) and trains gensim's Word2Vec on it with the same parameters for as
 # many epochs as the cortex makes passes, scored by the same protocol (scripts/gensim_reference.py
-# --condition warriner --also vader,labmt, mean over as many split seeds as the scenario has agents), then prints both side by
-# side with their wall-clock times. SCENARIO=… runs another corpora scenario (e.g. a sweep's).
+# --condition warriner --also vader,labmt, mean over as many split seeds as the scenario has
+# agents), then prints both side by side with their wall-clock times. SCENARIO=… runs another corpora scenario (e.g. a sweep's).
 # Installs the data (scripts/install_data.sh) and gensim when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["probe"] == "norms"]
 final = rows[-1]["phase"]  # the last conditioning phase (η at its lowest)
 rows = [r for r in rows if r["phase"] == final]
 last = max(int(r["step"]) for r in rows)
-def med(key):
+def mean_over_agents(key):
     v = [float(r["value"]) for r in rows if r["key"] == key and int(r["step"]) == last]
     return statistics.mean(v), len(v)
 g = json.load(open(sys.argv[2]))["rho"]["sum"]
@@ -48,7 +48,7 @@ print(f"held-out Spearman rho, conditioned on Warriner (valence: mean over agent
       f" gensim: mean over split seeds 0-{int(sys.argv[6]) - 1}, input + output vectors, {sys.argv[5]} epochs)")
 print(f"{'norms':<10} {'reward model':>13} {'ridge':>8} {'shuffled':>9} {'gensim+ridge':>13}")
 for name, prefix in [("warriner", ""), ("vader", "vader/"), ("labmt", "labmt/")]:
-    (m, n), (r, _), (s, _) = med(prefix + "model"), med(prefix + "ridge"), med(prefix + "shuffled")
+    (m, n), (r, _), (s, _) = mean_over_agents(prefix + "model"), mean_over_agents(prefix + "ridge"), mean_over_agents(prefix + "shuffled")
     print(f"{name:<10} {m:>13.3f} {r:>8.3f} {s:>9.3f} {g[name]['mean']:>13.3f}")
 print(f"wall clock: valence {sys.argv[3]} s ({n} agents), gensim {sys.argv[4]} s (1 model, 1 worker)")
 PY

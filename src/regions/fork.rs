@@ -24,7 +24,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// How long the helper keeps polling for the next job before it parks.
-pub(crate) const SPIN: Duration = Duration::from_micros(200);
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The job in flight: a pointer to the caller's `&mut dyn FnMut()` (a thin pointer to a fat
 /// one, so that it fits an atomic).

@@ -134,13 +134,11 @@ impl Default for SensoryCortexConfig {
             decay_steps: 0,
             lr_min: 0.0001,
             center: false,
-            center_every: DEFAULT_CENTER_EVERY,
+            center_every: 1024,
             orthogonal: false,
         }
     }
 }
-
-const DEFAULT_CENTER_EVERY: u64 = 1024;
 
 impl RegionParams for SensoryCortexConfig {
     const KIND: &'static str = "sensory_cortex";
@@ -416,7 +414,6 @@ fn orthogonalise(table: &mut [f32], rows: usize, d: usize, bound: f32) {
     }
 }
 
-/// One SGNS update of the pair (centre w, context c) with k noise tokens.
 /// One skip-gram update of `centre`'s input row against `context`'s output row (label 1) and
 /// each noise token's (label 0; a noise token equal to `context` is skipped), in that order.
 fn train_pair(
@@ -562,9 +559,8 @@ impl Region for SensoryCortex {
                         let mut draws = negatives.chunks(k.max(1));
                         for j in (0..agent.history.len()).rev() {
                             let c = agent.history[j] as usize;
-                            let mut next = || draws.next().unwrap_or(&[]);
-                            train_pair(d, lr, agent, w, c, next(), &mut grad);
-                            train_pair(d, lr, agent, c, w, next(), &mut grad);
+                            train_pair(d, lr, agent, w, c, draws.next().unwrap_or(&[]), &mut grad);
+                            train_pair(d, lr, agent, c, w, draws.next().unwrap_or(&[]), &mut grad);
                         }
                         agent.grad = grad;
                         agent.negatives = negatives;
