@@ -79,6 +79,15 @@ impl Signal {
         }
     }
 
+    /// The values in host memory, borrowed when they are already there (a device signal is
+    /// read back).
+    pub fn host(&self) -> std::borrow::Cow<'_, Array2<f32>> {
+        match self {
+            Signal::Host(a) => std::borrow::Cow::Borrowed(a),
+            Signal::Device(t) => std::borrow::Cow::Owned(tensor_to_array(t.clone())),
+        }
+    }
+
     /// The values in host memory (a device signal is read back).
     pub fn to_host(&self) -> Array2<f32> {
         match self {
