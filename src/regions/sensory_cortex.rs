@@ -232,6 +232,8 @@ struct Agent {
     readout: Vec<f32>,
     /// A tick's noise tokens, drawn before any pair is trained (scratch).
     negatives: Vec<u32>,
+    /// Whether this tick's token trains and enters the window (set by `prepare`).
+    kept: bool,
 }
 
 /// Skip-gram cortex for P agents. See the module documentation.
@@ -288,6 +290,7 @@ impl SensoryCortex {
                     grad: vec![0.0; d],
                     readout: vec![0.0; d],
                     negatives: Vec::with_capacity(2 * config.window * config.negatives),
+                    kept: false,
                 }
             })
             .collect();
@@ -596,47 +599,64 @@ impl Region for SensoryCortex {
             self.trained += 1;
         }
         let beta = config.context_decay as f32;
-        let step_one = |(i, ((agent, z), &token)): (usize, ((&mut Agent, &mut [f32]), &f32))| {
+        // A tick of one agent in two stages. `prepare` reads the token, makes the agent's
+        // random draws (subsampling, then every noise token of the tick, in the order the pairs
+        // use them) and asks the cache for every row the update will touch; `finish` trains
+        // the pairs and reads the latent out. Each agent's draws and arithmetic are the same
+        // whichever way the stages interleave: a run of agents prepares agent i + 1 before
+        // finishing agent i, so that i + 1's rows load while i computes.
+        let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
             let w = token as usize;
             if w >= vocab_size {
                 return Some(w);
             }
+            agent.kept = false;
             let token = w as u32;
             if Some(token) == boundary {
                 agent.history.clear();
             } else if Some(token) != unknown {
                 // Subsampling draws only while learning, so a frozen cortex keeps every word.
-                let kept = !learning || keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w];
-                if kept {
-                    if learning {
-                        // Every noise token of the tick first, in the order the pairs use
-                        // them (the generator's sequence is the same), so that their rows
-                        // can be fetched together.
-                        let (k, pairs) = (config.negatives, 2 * agent.history.len());
-                        let mut negatives = std::mem::take(&mut agent.negatives);
-                        negatives.clear();
-                        negatives.extend((0..pairs * k).map(|_| noise.sample(agent.rng.r#gen()) as u32));
-                        prefetch(&agent.input[w * d..(w + 1) * d]);
-                        prefetch(&agent.output[w * d..(w + 1) * d]);
-                        for &n in &negatives {
-                            let n = n as usize;
-                            prefetch(&agent.output[n * d..(n + 1) * d]);
-                        }
-                        let mut grad = std::mem::take(&mut agent.grad);
-                        let mut draws = negatives.chunks(k.max(1));
-                        for j in (0..agent.history.len()).rev() {
-                            let c = agent.history[j] as usize;
-                            train_pair(d, lr, agent, w, c, draws.next().unwrap_or(&[]), &mut grad);
-                            train_pair(d, lr, agent, c, w, draws.next().unwrap_or(&[]), &mut grad);
-                        }
-                        agent.grad = grad;
-                        agent.negatives = negatives;
+                agent.kept = !learning || keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w];
+                if agent.kept && learning {
+                    let (k, pairs) = (config.negatives, 2 * agent.history.len());
+                    let mut negatives = std::mem::take(&mut agent.negatives);
+                    negatives.clear();
+                    negatives.extend((0..pairs * k).map(|_| noise.sample(agent.rng.r#gen()) as u32));
+                    for &c in &agent.history {
+                        let c = c as usize;
+                        prefetch(&agent.input[c * d..(c + 1) * d]);
+                        prefetch(&agent.output[c * d..(c + 1) * d]);
                     }
-                    if agent.history.len() == config.window {
-                        agent.history.pop_front();
+                    for &n in &negatives {
+                        let n = n as usize;
+                        prefetch(&agent.output[n * d..(n + 1) * d]);
                     }
-                    agent.history.push_back(token);
+                    agent.negatives = negatives;
                 }
+            }
+            prefetch(&agent.input[w * d..(w + 1) * d]);
+            prefetch(&agent.output[w * d..(w + 1) * d]);
+            None
+        };
+        let finish = |i: usize, agent: &mut Agent, z: &mut [f32], token: f32| {
+            let w = token as usize;
+            if agent.kept {
+                if learning {
+                    let (k, negatives) = (config.negatives, std::mem::take(&mut agent.negatives));
+                    let mut grad = std::mem::take(&mut agent.grad);
+                    let mut draws = negatives.chunks(k.max(1));
+                    for j in (0..agent.history.len()).rev() {
+                        let c = agent.history[j] as usize;
+                        train_pair(d, lr, agent, w, c, draws.next().unwrap_or(&[]), &mut grad);
+                        train_pair(d, lr, agent, c, w, draws.next().unwrap_or(&[]), &mut grad);
+                    }
+                    agent.grad = grad;
+                    agent.negatives = negatives;
+                }
+                if agent.history.len() == config.window {
+                    agent.history.pop_front();
+                }
+                agent.history.push_back(w as u32);
             }
             let mut e = std::mem::take(&mut agent.readout);
             SensoryCortex::readout(config, agent, w, &mut e);
@@ -651,29 +671,39 @@ impl Region for SensoryCortex {
                     .for_each(|(zi, ci)| *zi += ci);
             }
             SensoryCortex::normalize(config, z);
+        };
+        // A run of agents (agent `offset` first), pipelined; the first out-of-vocabulary token.
+        let run = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
+            let n = agents.len();
+            if n == 0 {
+                return None;
+            }
+            if let Some(w) = prepare(&mut agents[0], tokens[0]) {
+                return Some(w);
+            }
+            for i in 0..n {
+                if i + 1 < n
+                    && let Some(w) = prepare(&mut agents[i + 1], tokens[i + 1])
+                {
+                    return Some(w);
+                }
+                finish(offset + i, &mut agents[i], &mut latent[i * d..(i + 1) * d], tokens[i]);
+            }
             None
         };
-        let serial = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
-            agents
-                .iter_mut()
-                .zip(latent.chunks_mut(d))
-                .zip(tokens.iter())
-                .enumerate()
-                .map(|(i, x)| step_one((offset + i, x)))
-                .find(Option::is_some)
-                .flatten()
-        };
-        // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~3 µs
+        // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~2 µs
         // per agent on a small vocabulary): small populations run on the calling thread, or,
-        // when the tables outgrow the cache, half of them on the cortex's own helper thread.
-        // Either way each agent's update is independent, so results agree.
+        // when the tables outgrow the cache, half of them on the cortex's own helper thread;
+        // large ones in runs of agents over rayon's threads. Either way each agent's update is
+        // independent, so results agree.
         let bad = if p >= PARALLEL_MIN_AGENTS {
+            let block = (p / (8 * rayon::current_num_threads())).max(1);
             self.agents
-                .par_iter_mut()
-                .zip(latent.par_chunks_mut(d))
-                .zip(tokens.par_iter())
+                .par_chunks_mut(block)
+                .zip(latent.par_chunks_mut(block * d))
+                .zip(tokens.par_chunks(block))
                 .enumerate()
-                .map(step_one)
+                .map(|(b, ((agents, latent), tokens))| run(b * block, agents, latent, tokens))
                 .find_any(Option::is_some)
                 .flatten()
         } else if let Some(helper) = self.helper.as_mut() {
@@ -683,12 +713,12 @@ impl Region for SensoryCortex {
             let (tokens_here, tokens_there) = tokens.split_at(mid);
             let (mut bad_here, mut bad_there) = (None, None);
             helper.join(
-                || bad_here = serial(0, here, latent_here, tokens_here),
-                || bad_there = serial(mid, there, latent_there, tokens_there),
+                || bad_here = run(0, here, latent_here, tokens_here),
+                || bad_there = run(mid, there, latent_there, tokens_there),
             );
             bad_here.or(bad_there)
         } else {
-            serial(0, &mut self.agents, &mut latent, &tokens)
+            run(0, &mut self.agents, &mut latent, &tokens)
         };
         if let Some(w) = bad {
             return Err(Error::Run(format!(
