@@ -253,15 +253,26 @@ pub struct SensoryCortex {
     /// Ticks trained so far (for the learning-rate schedule).
     trained: u64,
     /// A second thread for half the agents, where the tables outgrow the cache and the
-    /// population is too small for rayon (see [`HELPER_MIN_BYTES`]).
+    /// population is too small for rayon or the machine has two threads to give (see
+    /// [`HELPER_MIN_BYTES`]).
     helper: Option<Helper>,
 }
 
-/// Tables per agent (8·V·D bytes) from which a population of 2 to `PARALLEL_MIN_AGENTS` − 1
-/// agents is split over two threads with a [`Helper`]: below it a tick's work is a few
-/// microseconds an agent, cache-resident, and one thread is as fast (`PARALLEL_MIN_AGENTS`'s
-/// measurement). `scripts/bench_cortex.sh` times P = 4 on WordNet (13.8 MB an agent): 1.56× P = 1.
+/// Tables per agent (8·V·D bytes) from which a population of two or more agents is split over
+/// two threads with a [`Helper`], the first half of the agents always on the calling thread and
+/// the second always on the helper: below it a tick's work is a few microseconds an agent,
+/// cache-resident, and one thread is as fast (`PARALLEL_MIN_AGENTS`'s measurement). Above it
+/// each thread's cache keeps its own agents' hot rows from tick to tick, which rayon's
+/// work-stealing (any thread may take any run of agents) does not: on two threads,
+/// `valence bench` on WordNet (13.8 MB an agent) measured P = 32 at 1.09× P = 1 with rayon
+/// and 1.43–1.64× (median 1.53 over nine runs) with fixed halves. With more than two threads, populations of
+/// `PARALLEL_MIN_AGENTS` or more go to rayon (more cores, no affinity); a team of sticky
+/// threads, one per core, would generalise the helper.
 pub(crate) const HELPER_MIN_BYTES: u64 = 4 << 20;
+
+/// How many agents ahead a run of agents prepares (draws and prefetches) before it trains
+/// (P = 32 on two threads: 1, 2 and 4 measured within each other's noise).
+const AHEAD: usize = 1;
 
 impl SensoryCortex {
     /// Builds P agents' tables, u ~ U(−0.5/D, 0.5/D) and v = 0 as in word2vec.
@@ -334,7 +345,10 @@ impl SensoryCortex {
             helper: None,
         };
         let p = cortex.agents.len();
-        if (2..PARALLEL_MIN_AGENTS).contains(&p) && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES {
+        let two_threads = rayon::current_num_threads() == 2;
+        if (p >= 2 && (p < PARALLEL_MIN_AGENTS || two_threads))
+            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
+        {
             cortex.helper = Helper::spawn();
         }
         cortex.refresh_means();
@@ -675,15 +689,14 @@ impl Region for SensoryCortex {
         // A run of agents (agent `offset` first), pipelined; the first out-of-vocabulary token.
         let run = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
             let n = agents.len();
-            if n == 0 {
-                return None;
-            }
-            if let Some(w) = prepare(&mut agents[0], tokens[0]) {
-                return Some(w);
+            for i in 0..n.min(AHEAD) {
+                if let Some(w) = prepare(&mut agents[i], tokens[i]) {
+                    return Some(w);
+                }
             }
             for i in 0..n {
-                if i + 1 < n
-                    && let Some(w) = prepare(&mut agents[i + 1], tokens[i + 1])
+                if i + AHEAD < n
+                    && let Some(w) = prepare(&mut agents[i + AHEAD], tokens[i + AHEAD])
                 {
                     return Some(w);
                 }
@@ -693,10 +706,11 @@ impl Region for SensoryCortex {
         };
         // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~2 µs
         // per agent on a small vocabulary): small populations run on the calling thread, or,
-        // when the tables outgrow the cache, half of them on the cortex's own helper thread;
-        // large ones in runs of agents over rayon's threads. Either way each agent's update is
+        // when the tables outgrow the cache, half of them on the cortex's own helper thread
+        // (large ones too on a two-thread machine: see `HELPER_MIN_BYTES`); other large ones in
+        // runs of agents over rayon's threads. Either way each agent's update is
         // independent, so results agree.
-        let bad = if p >= PARALLEL_MIN_AGENTS {
+        let bad = if p >= PARALLEL_MIN_AGENTS && self.helper.is_none() {
             let block = (p / (8 * rayon::current_num_threads())).max(1);
             self.agents
                 .par_chunks_mut(block)
