@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the PFC meta-RL workload (models/meta_rl.toml on the meta_bandit world)
+# in valence (`valence bench --brain --scenario scenarios/meta_bandit.toml`) and in a JAX peer
+# written the way a JAX user would (scripts/jax_meta_rl.py: jit + vmap over controllers, per-
+# controller weights, lax.scan over an episode, jax.grad for BPTT), at P = 1, 32, 1024 with one
+# worker per controller and with 32, in one run; prints agent-ticks/s side by side and their
+# ratio (#22 target 4: valence ≥ 2× the peer at every P). The peer's compile time is excluded
+# and reported; first it must learn (`--check`: regret per episode below ε-greedy's after
+# 50 000 ticks at P = 32, W = 32), or its speed means nothing.
+# Installs jax (PyPI `jax[cpu]`) when missing. TICKS=… POPULATIONS=… to change the sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -c 'import jax' 2>/dev/null || python3 -m pip install -q "jax[cpu]"
+mkdir -p runs/bench
+cargo build --release --quiet
+pops=${POPULATIONS:-1,32,1024}
+ticks=${TICKS:-300}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+python3 scripts/jax_meta_rl.py --check --json runs/bench/jax_check.json
+for w in 1 32; do
+    ./target/release/valence bench --brain --scenario scenarios/meta_bandit.toml --populations "$pops" \
+        --pfc-workers "$w" --ticks "$ticks" --json "runs/bench/brain_meta_w$w.json" >/dev/null
+    # Whole episodes for the peer (one jitted call plays and learns one): at least 30.
+    python3 scripts/jax_meta_rl.py --populations "$pops" --workers "$w" --ticks $(( ticks > 3000 ? ticks : 3000 )) \
+        --json "runs/bench/jax_meta_w$w.json" >/dev/null
+done
+python3 - <<'PY'
+import json
+print(f"{'P':>5} {'W':>3} {'valence agent-ticks/s':>22} {'JAX agent-ticks/s':>18} {'valence ÷ JAX':>14} {'JAX compile s':>14}")
+for w in (1, 32):
+    ours = json.load(open(f"runs/bench/brain_meta_w{w}.json"))
+    peer = {f["population"]: f for f in json.load(open(f"runs/bench/jax_meta_w{w}.json"))["figures"]}
+    for f in ours:
+        j = peer[f["population"]]
+        print(f"{f['population']:>5} {j['workers']:>3} {f['agent_ticks_per_s']:>22,.0f} {j['agent_ticks_per_s']:>18,.0f}"
+              f" {f['agent_ticks_per_s'] / j['agent_ticks_per_s']:>13.2f}× {j['compile_s']:>14.2f}")
+check = json.load(open("runs/bench/jax_check.json"))["check"]
+print(f"the peer learns: regret per episode {check['regret']:.2f} after 50 000 ticks (first 20 episodes "
+      f"{check['first_episodes']:.2f}), ε-greedy {check['egreedy_regret']:.2f}")
+PY
