@@ -265,9 +265,9 @@ pub struct SensoryCortex {
 /// each thread's cache keeps its own agents' hot rows from tick to tick, which rayon's
 /// work-stealing (any thread may take any run of agents) does not: on two threads,
 /// `valence bench` on WordNet (13.8 MB an agent) measured P = 32 at 1.09× P = 1 with rayon
-/// and 1.43–1.64× (median 1.53 over nine runs) with fixed halves. With more than two threads, populations of
-/// `PARALLEL_MIN_AGENTS` or more go to rayon (more cores, no affinity); a team of sticky
-/// threads, one per core, would generalise the helper.
+/// and 1.43–1.64× (median 1.53 over nine runs) with fixed halves. With more than two threads,
+/// populations of `PARALLEL_MIN_AGENTS` or more go to rayon (more cores, no affinity); a team
+/// of sticky threads, one per core, would generalise the helper.
 pub(crate) const HELPER_MIN_BYTES: u64 = 4 << 20;
 
 /// How many agents ahead a run of agents prepares (draws and prefetches) before it trains
@@ -617,8 +617,8 @@ impl Region for SensoryCortex {
         // random draws (subsampling, then every noise token of the tick, in the order the pairs
         // use them) and asks the cache for every row the update will touch; `finish` trains
         // the pairs and reads the latent out. Each agent's draws and arithmetic are the same
-        // whichever way the stages interleave: a run of agents prepares agent i + 1 before
-        // finishing agent i, so that i + 1's rows load while i computes.
+        // whichever way the stages interleave: a run of agents prepares agent i + AHEAD
+        // before finishing agent i, so that its rows load while agent i computes.
         let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
             let w = token as usize;
             if w >= vocab_size {
