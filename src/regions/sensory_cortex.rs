@@ -700,7 +700,12 @@ impl Region for SensoryCortex {
                 {
                     return Some(w);
                 }
-                finish(offset + i, &mut agents[i], &mut latent[i * d..(i + 1) * d], tokens[i]);
+                finish(
+                    offset + i,
+                    &mut agents[i],
+                    &mut latent[i * d..(i + 1) * d],
+                    tokens[i],
+                );
             }
             None
         };
@@ -1121,6 +1126,10 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&wide.input), bits(&portable.input));
         assert_eq!(bits(&wide.output), bits(&portable.output));
-        assert_ne!(bits(&wide.output), bits(&c.agents[0].output), "the updates moved nothing");
+        assert_ne!(
+            bits(&wide.output),
+            bits(&c.agents[0].output),
+            "the updates moved nothing"
+        );
     }
 }
