@@ -137,6 +137,30 @@ def make_episode(w):
     return episode
 
 
+def start_population(population, workers, seed):
+    """W (the largest divisor of P up to `workers`), G = P / W, a key, and G controllers' weights
+    with Adam's moments at zero."""
+    w = max(d for d in range(1, min(workers, population) + 1) if population % d == 0)
+    g = population // w
+    key, k0 = jax.random.split(jax.random.PRNGKey(seed))
+    p = init_params(k0, g)
+    zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, p)
+    return w, g, key, p, zeros(), zeros()
+
+
+def figure(population, w, episodes, seconds, compile_s):
+    """Throughput over the timed episodes (all but the first, which compiled)."""
+    ticks = (episodes - 1) * EPISODE
+    return {
+        "population": population,
+        "workers": w,
+        "ticks": ticks,
+        "seconds": seconds,
+        "agent_ticks_per_s": population * ticks / seconds,
+        "compile_s": compile_s,
+    }
+
+
 def make_per_tick(w):
     """The same computation with the world outside the compiled program, one call a tick (as a
     simulator that steps regions and worlds in turn must run it): a jitted tick (GRU, heads,
@@ -158,13 +182,7 @@ def make_per_tick(w):
 
 def run_per_tick(population, workers, ticks, seed=0):
     """Like `run`, one tick per call; the world (numpy) draws arms and outcomes between calls."""
-    w = max(d for d in range(1, min(workers, population) + 1) if population % d == 0)
-    g = population // w
-    key = jax.random.PRNGKey(seed)
-    key, k0 = jax.random.split(key)
-    p = init_params(k0, g)
-    m = jax.tree_util.tree_map(jnp.zeros_like, p)
-    v = jax.tree_util.tree_map(jnp.zeros_like, p)
+    w, g, key, p, m, v = start_population(population, workers, seed)
     tick, update = make_per_tick(w)
     rng = np.random.default_rng(seed)
     episodes = max(2, ticks // EPISODE)
@@ -189,16 +207,7 @@ def run_per_tick(population, workers, ticks, seed=0):
             x = np.concatenate([np.eye(ACTIONS, dtype=np.float32)[a], r[..., None]], 2)
         p, m, v = update(p, m, v, e, np.stack(xs), np.stack(acts), np.stack(rewards))
     jax.block_until_ready(p)
-    seconds = time.perf_counter() - start
-    timed_ticks = (episodes - 1) * EPISODE
-    return {
-        "population": population,
-        "workers": w,
-        "ticks": timed_ticks,
-        "seconds": seconds,
-        "agent_ticks_per_s": population * timed_ticks / seconds,
-        "compile_s": compile_s,
-    }
+    return figure(population, w, episodes, time.perf_counter() - start, compile_s)
 
 
 def egreedy_regret(probs, rng):
@@ -223,13 +232,7 @@ def egreedy_regret(probs, rng):
 
 def run(population, workers, ticks, seed=0):
     """Trains P agents for `ticks` ticks; returns throughput, compile time and the regret curve."""
-    w = max(d for d in range(1, min(workers, population) + 1) if population % d == 0)
-    g = population // w
-    key = jax.random.PRNGKey(seed)
-    key, k0 = jax.random.split(key)
-    p = init_params(k0, g)
-    m = jax.tree_util.tree_map(jnp.zeros_like, p)
-    v = jax.tree_util.tree_map(jnp.zeros_like, p)
+    w, g, key, p, m, v = start_population(population, workers, seed)
     episode = make_episode(w)
     episodes = max(2, ticks // EPISODE)
     start = time.perf_counter()
@@ -245,15 +248,7 @@ def run(population, workers, ticks, seed=0):
         regrets.append(regret)
         all_probs.append(probs)
     jax.block_until_ready(p)
-    seconds = time.perf_counter() - start
-    timed_ticks = (episodes - 1) * EPISODE
-    return {
-        "population": population,
-        "workers": w,
-        "ticks": timed_ticks,
-        "seconds": seconds,
-        "agent_ticks_per_s": population * timed_ticks / seconds,
-        "compile_s": compile_s,
+    return figure(population, w, episodes, time.perf_counter() - start, compile_s) | {
         "regret": [float(np.mean(np.asarray(r))) for r in regrets],
         "probs": [np.asarray(x).reshape(-1, ACTIONS) for x in all_probs],
     }
