@@ -689,23 +689,20 @@ impl Region for SensoryCortex {
         // A run of agents (agent `offset` first), pipelined; the first out-of-vocabulary token.
         let run = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
             let n = agents.len();
-            for i in 0..n.min(AHEAD) {
-                if let Some(w) = prepare(&mut agents[i], tokens[i]) {
-                    return Some(w);
-                }
-            }
-            for i in 0..n {
-                if i + AHEAD < n
-                    && let Some(w) = prepare(&mut agents[i + AHEAD], tokens[i + AHEAD])
+            for i in 0..n + AHEAD {
+                if i < n
+                    && let Some(w) = prepare(&mut agents[i], tokens[i])
                 {
                     return Some(w);
                 }
-                finish(
-                    offset + i,
-                    &mut agents[i],
-                    &mut latent[i * d..(i + 1) * d],
-                    tokens[i],
-                );
+                if let Some(j) = i.checked_sub(AHEAD) {
+                    finish(
+                        offset + j,
+                        &mut agents[j],
+                        &mut latent[j * d..(j + 1) * d],
+                        tokens[j],
+                    );
+                }
             }
             None
         };
@@ -715,17 +712,7 @@ impl Region for SensoryCortex {
         // (large ones too on a two-thread machine: see `HELPER_MIN_BYTES`); other large ones in
         // runs of agents over rayon's threads. Either way each agent's update is
         // independent, so results agree.
-        let bad = if p >= PARALLEL_MIN_AGENTS && self.helper.is_none() {
-            let block = (p / (8 * rayon::current_num_threads())).max(1);
-            self.agents
-                .par_chunks_mut(block)
-                .zip(latent.par_chunks_mut(block * d))
-                .zip(tokens.par_chunks(block))
-                .enumerate()
-                .map(|(b, ((agents, latent), tokens))| run(b * block, agents, latent, tokens))
-                .find_any(Option::is_some)
-                .flatten()
-        } else if let Some(helper) = self.helper.as_mut() {
+        let bad = if let Some(helper) = self.helper.as_mut() {
             let mid = p.div_ceil(2);
             let (here, there) = self.agents.split_at_mut(mid);
             let (latent_here, latent_there) = latent.split_at_mut(mid * d);
@@ -736,6 +723,16 @@ impl Region for SensoryCortex {
                 || bad_there = run(mid, there, latent_there, tokens_there),
             );
             bad_here.or(bad_there)
+        } else if p >= PARALLEL_MIN_AGENTS {
+            let block = (p / (8 * rayon::current_num_threads())).max(1);
+            self.agents
+                .par_chunks_mut(block)
+                .zip(latent.par_chunks_mut(block * d))
+                .zip(tokens.par_chunks(block))
+                .enumerate()
+                .map(|(b, ((agents, latent), tokens))| run(b * block, agents, latent, tokens))
+                .find_any(Option::is_some)
+                .flatten()
         } else {
             run(0, &mut self.agents, &mut latent, &tokens)
         };
