@@ -1,4 +1,4 @@
-//! Turns every notebook's code cells (`notebooks/*.ipynb`, evcxr Rust kernel) into one Rust
+//! Turns every Rust notebook's code cells (`notebooks/*.ipynb`, evcxr kernel) into one Rust
 //! function per notebook, `notebook_<stem>`, that `tests/notebooks.rs` compiles and runs against
 //! the crate. Cells run in order in one scope, as in the kernel; evcxr commands (`:dep …`) are
 //! dropped; `cell(i)` is called before cell i so that a runner can split the output per cell.
@@ -20,6 +20,13 @@ fn main() {
         let text = std::fs::read_to_string(&path).expect("notebook readable");
         let nb: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not a JSON notebook: {e}", path.display()));
+        // Python notebooks (the `valence` package's) are executed by scripts/test.sh instead.
+        if nb["metadata"]["kernelspec"]["language"]
+            .as_str()
+            .is_some_and(|l| l != "rust")
+        {
+            continue;
+        }
         let stem = path
             .file_stem()
             .unwrap()

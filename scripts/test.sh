@@ -24,7 +24,7 @@ if [ "${avail_kb:-0}" -lt 6000000 ]; then
 fi
 
 cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features wgpu -- -D warnings  # tests/wgpu.rs and the GPU path
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # Every example runs (at reduced size) and checks its own claim, so none can rot.
@@ -35,3 +35,5 @@ cargo test --locked
 # (Vulkan's loader wants a runtime directory; CI's environment may have none.)
 XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" VALENCE_TEST_DEVICE=wgpu \
     cargo test --locked --features wgpu --test wgpu
+# The Python package: built from the crates `cargo test` compiled, pytest, the notebook executed.
+bash scripts/test_python.sh

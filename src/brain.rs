@@ -497,6 +497,13 @@ impl Brain {
         Ok(())
     }
 
+    /// Whether a region learns (`false` after `set_learning(name, false)`); `false` for a name
+    /// that is not a region.
+    pub fn is_learning(&self, name: &str) -> bool {
+        self.node(name)
+            .is_some_and(|n| self.regions.contains_key(&n) && !self.frozen.contains(&n))
+    }
+
     /// The world's outputs for one tick of a replay phase: the named region's replayed
     /// `token` and `reward`, every other world port (`ports`) silent (zeros).
     pub fn replay(&mut self, name: &str, ports: &[PortSpec]) -> Result<Outputs> {

@@ -189,6 +189,23 @@ pub enum Error {
         /// The run directory.
         dir: PathBuf,
     },
+    /// The run was stopped from outside (its [`crate::experiment::Observer`] said so: Ctrl-C in
+    /// Python); what it had read is in the run directory, and with a checkpoint it resumes.
+    #[error(
+        "phase `{phase}`, step {step}: interrupted; metrics so far are in {}{}",
+        dir.display(),
+        if *checkpoint { " (checkpointed at this step: resume continues from it)" } else { " (no `checkpoint_every`: not resumable)" }
+    )]
+    Interrupted {
+        /// The phase's name.
+        phase: String,
+        /// Ticks since the run began.
+        step: u64,
+        /// The run directory.
+        dir: PathBuf,
+        /// Whether a checkpoint was written at `step`.
+        checkpoint: bool,
+    },
     /// A checkpoint lacks a key, or a key does not read back as the running model expects.
     #[error("checkpoint: {message}")]
     Checkpoint {

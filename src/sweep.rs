@@ -177,6 +177,29 @@ fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<()
     Ok(())
 }
 
+/// A scenario with `overrides` set: dotted paths into its TOML, as a sweep's `[grid]` keys
+/// (`"phases.0.steps"`, `"overrides.vta.lr"`, `"population"`). `source` is the scenario's text
+/// and where it was read from (relative paths in it are taken from that file's folder). Without
+/// overrides the text is parsed as written, so its errors point at its own lines; with them,
+/// a scenario error is located in a copy of the file with the values set, and an override
+/// that names no place (an index past the end, a key inside a value) is an error naming it.
+pub fn scenario_with(
+    source: SourceFile,
+    overrides: &[(String, toml::Value)],
+) -> Result<crate::scenario::Scenario> {
+    if overrides.is_empty() {
+        return parse_scenario(source);
+    }
+    let value: toml::Value = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
+    let base = Base {
+        path: source.path.clone(),
+        source,
+        value,
+    };
+    let params: Vec<(&String, &toml::Value)> = overrides.iter().map(|(k, v)| (k, v)).collect();
+    base.with(&params)
+}
+
 /// The base scenario of a sweep, as read, beside its parsed value.
 struct Base {
     path: PathBuf,

@@ -57,6 +57,37 @@ pub struct RunOptions {
     /// The most memory the run may plan to allocate, in bytes (default: `VALENCE_MAX_MEMORY`,
     /// else the machine's memory; see [`crate::resources`]).
     pub max_memory: Option<u64>,
+    /// Told how the run goes (every 256 steps and at the end of each phase), and asked whether
+    /// to go on: a front end's progress display and its Ctrl-C (the Python package's).
+    pub observer: Option<Observer>,
+}
+
+/// Where a run stands, as an [`Observer`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// The phase's name.
+    pub phase: &'a str,
+    /// Its index, and how many phases the scenario has.
+    pub index: usize,
+    /// The scenario's phases.
+    pub phases: usize,
+    /// Steps done in the phase.
+    pub k: u64,
+    /// The phase's steps.
+    pub steps: u64,
+}
+
+/// A run's observer: called with the run's [`Progress`]; returning `false` stops the run
+/// cleanly — the readings so far are flushed to `metrics.csv`, a checkpoint is written at that
+/// step when the scenario sets `checkpoint_every` (so [`resume`] continues from exactly there),
+/// and the run returns [`Error::Interrupted`].
+#[derive(Clone)]
+pub struct Observer(pub Arc<dyn Fn(Progress<'_>) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer(..)")
+    }
 }
 
 /// What a finished run leaves.
@@ -520,7 +551,11 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     probes.take(i, &brain, &probe.name, &phase.name, step, &mut recorder)?;
                 }
             }
-            if every > 0 && step.is_multiple_of(every) {
+            let write_checkpoint = |recorder: &mut Recorder,
+                                    brain: &Brain,
+                                    world: &dyn crate::worlds::World,
+                                    probes: &Probes|
+             -> Result<()> {
                 recorder.flush()?;
                 let mut snapshot = Snapshot::default();
                 snapshot.put("run/source", &source);
@@ -545,10 +580,36 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                 let mut part = Snapshot::default();
                 probes.save(&mut part);
                 snapshot.nest("probes", part);
-                snapshot.write(&checkpoint_path(&dir))?;
+                snapshot.write(&checkpoint_path(&dir))
+            };
+            if every > 0 && step.is_multiple_of(every) {
+                write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes)?;
             }
             if k % 256 == 0 || last {
                 bar.set_position(k);
+                let progress = Progress {
+                    phase: &phase.name,
+                    index,
+                    phases: scenario.phases.len(),
+                    k,
+                    steps: phase.steps,
+                };
+                if let Some(observer) = &options.observer
+                    && !(observer.0)(progress)
+                {
+                    bar.abandon();
+                    let checkpoint = every > 0;
+                    match checkpoint {
+                        true => write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes)?,
+                        false => recorder.flush()?,
+                    }
+                    return Err(Error::Interrupted {
+                        phase: phase.name.clone(),
+                        step,
+                        dir: dir.clone(),
+                        checkpoint,
+                    });
+                }
             }
         }
         bar.finish_and_clear();
