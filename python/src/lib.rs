@@ -68,7 +68,7 @@ pyo3::create_exception!(
 /// A simulator error as the Python exception of its kind, with its fields as attributes.
 fn to_py(py: Python<'_>, e: &Error) -> PyErr {
     let message = e.to_string();
-    let err = match e.root() {
+    match e.root() {
         Error::Located(l) => {
             let err = ScenarioError::new_err(message);
             let v = err.value(py);
@@ -122,8 +122,7 @@ fn to_py(py: Python<'_>, e: &Error) -> PyErr {
             path.display().to_string(),
         )),
         _ => ValenceError::new_err(message),
-    };
-    err
+    }
 }
 
 fn device(name: &str) -> PyResult<DeviceChoice> {
@@ -519,7 +518,12 @@ struct NativeBrain {
 /// The scenario a brain is built from: the file `path` (a model, or a scenario whose model and
 /// world are used), with `world` (JSON table) as its world when given.
 /// Returns it with the text it was parsed from (which names the model by its path).
-fn brain_scenario(path: &str, world: Option<&str>, population: usize, seed: u64) -> Result<(Scenario, String), Error> {
+fn brain_scenario(
+    path: &str,
+    world: Option<&str>,
+    population: usize,
+    seed: u64,
+) -> Result<(Scenario, String), Error> {
     let source = SourceFile::read(path)?;
     let kind = valence::scenario::file_kind(&source)?;
     let world_value = match world {
@@ -578,11 +582,19 @@ fn brain_scenario(path: &str, world: Option<&str>, population: usize, seed: u64)
     table.remove("interventions");
     table.remove("checkpoint_every");
     let text = toml::to_string(&table).map_err(|e| Error::Run(e.to_string()))?;
-    Ok((valence::scenario::parse_scenario(SourceFile::new(path, text.clone()))?, text))
+    Ok((
+        valence::scenario::parse_scenario(SourceFile::new(path, text.clone()))?,
+        text,
+    ))
 }
 
 impl NativeBrain {
-    fn build(scenario: Scenario, text: String, seed: u64, device: DeviceChoice) -> Result<NativeBrain, Error> {
+    fn build(
+        scenario: Scenario,
+        text: String,
+        seed: u64,
+        device: DeviceChoice,
+    ) -> Result<NativeBrain, Error> {
         let vocabulary = Arc::new(build_vocabulary(&[&scenario.world])?);
         let plan = valence::brain::plan(&scenario.model, (scenario.world.kind(), scenario.world.ports()))
             .map_err(|e| Error::Run(format!("the model does not wire: {}", e.message)))?;
