@@ -177,3 +177,37 @@ def test_regions_lists_every_kind_with_ports_and_defaults():
     assert "latent" in [p["name"] for p in cortex["outputs"]]
     assert cortex["params"]["dim"] > 0
     assert cortex["detail"]
+
+
+def test_a_divergence_is_an_exception_naming_where(tmp_path: Path):
+    with pytest.raises(valence.DivergenceError) as caught:
+        valence.run(small_scenario(tmp_path), out=tmp_path / "d", progress=False,
+                    overrides={"overrides.cortex.lr": 1e30})
+    e = caught.value
+    assert (e.phase, e.region, e.agent) == ("childhood", "cortex", 0) and e.step > 0
+    assert Path(e.dir) == tmp_path / "d"
+
+
+def test_a_killed_python_run_resumes_to_the_uninterrupted_result(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = small_scenario(tmp_path, childhood=1_000_000, checkpoint_every=100_000)
+    cut = tmp_path / "killed"
+    code = f"import valence; valence.run({str(scenario)!r}, out={str(cut)!r}, progress=False)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.time() + 120
+        while not (cut / "checkpoint.bin").is_file() and child.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert child.poll() is None, "the run ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        child.kill()
+    assert not (cut / "summary.json").exists()
+    resumed = valence.resume(cut, progress=False)
+    whole = valence.run(scenario, out=tmp_path / "whole", progress=False)
+    assert (resumed.dir / "metrics.csv").read_bytes() == (whole.dir / "metrics.csv").read_bytes()
