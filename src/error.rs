@@ -189,7 +189,7 @@ pub enum Error {
         /// The run directory.
         dir: PathBuf,
     },
-    /// The run was stopped from outside (its [`crate::experiment::Observer`] said so: Ctrl-C in
+    /// The run was stopped from outside (its observer, `RunOptions::observer`, said so: Ctrl-C in
     /// Python); what it had read is in the run directory, and with a checkpoint it resumes.
     #[error(
         "phase `{phase}`, step {step}: interrupted; metrics so far are in {}{}",
