@@ -3,6 +3,7 @@ command line's own results."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import _thread
 from pathlib import Path
@@ -121,6 +122,9 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path: Path):
 def test_ctrl_c_while_the_core_runs_stops_it_cleanly(tmp_path: Path):
     # Long enough (tens of seconds) that the interruption after one second comes mid-run.
     scenario = small_scenario(tmp_path, childhood=20_000_000, checkpoint_every=1_000_000)
+    # Python's own Ctrl-C handler, as in a terminal or Jupyter (a shell's background job, as CI
+    # may run this in, starts with SIGINT ignored, and then `interrupt_main` does nothing).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
     try:
@@ -128,6 +132,7 @@ def test_ctrl_c_while_the_core_runs_stops_it_cleanly(tmp_path: Path):
             valence.run(scenario, out=tmp_path / "c", progress=False)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     e = caught.value
     assert e.resumable and 0 < e.step < 20_000_000
     # What is on disk is consistent: the readings up to the interruption, a checkpoint there.
@@ -189,7 +194,6 @@ def test_a_divergence_is_an_exception_naming_where(tmp_path: Path):
 
 
 def test_a_killed_python_run_resumes_to_the_uninterrupted_result(tmp_path: Path):
-    import signal
     import subprocess
     import sys
     import time
