@@ -312,6 +312,7 @@ pub const ERROR_FILE: &str = "error.txt";
 /// that fails (a grid point the scenario refuses, a divergence) is recorded — its error in
 /// `out/<run id>/error.txt` and in the report — and the other runs go on; a rerun tries it
 /// again. A run another process holds (two sweeps into one directory) is left to that process.
+/// A run stopped by its observer ([`Error::Interrupted`]) stops the shard there.
 pub fn run_sweep(
     path: &Path,
     out: &Path,
@@ -343,7 +344,12 @@ pub fn run_sweep(
             Err(e) => {
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 write_atomic(&dir.join(ERROR_FILE), format!("{e}\n").as_bytes())?;
+                // Stopped from outside (Ctrl-C in Python): the whole shard stops, not one run.
+                let stop = matches!(e.root(), Error::Interrupted { .. });
                 report.failed.push((r, e));
+                if stop {
+                    break;
+                }
             }
         }
     }

@@ -175,6 +175,9 @@ fn scenario(path: &str, text: Option<String>, json: bool, overrides: &str) -> Re
 fn observer(callback: Option<Py<PyAny>>, raised: Arc<Mutex<Option<PyErr>>>) -> Observer {
     Observer(Arc::new(move |p: Progress<'_>| {
         Python::attach(|py| {
+            if raised.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                return false;
+            }
             let outcome = py.check_signals().and_then(|()| match &callback {
                 Some(cb) => cb
                     .call1(py, (p.phase, p.index, p.phases, p.k, p.steps))

@@ -215,3 +215,21 @@ def test_a_killed_python_run_resumes_to_the_uninterrupted_result(tmp_path: Path)
     resumed = valence.resume(cut, progress=False)
     whole = valence.run(scenario, out=tmp_path / "whole", progress=False)
     assert (resumed.dir / "metrics.csv").read_bytes() == (whole.dir / "metrics.csv").read_bytes()
+
+
+def test_ctrl_c_stops_a_whole_sweep_and_the_sweep_continues_later(tmp_path: Path):
+    scenario = small_scenario(tmp_path, childhood=600, conditioning=100, population=2, checkpoint_every=300)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'schema = 1\nscenario = "{scenario}"\nseeds = [1, 2, 3]\n')
+    out = tmp_path / "runs"
+
+    def stop(phase, i, n, k, steps):
+        raise KeyboardInterrupt
+
+    with pytest.raises(valence.Interrupted):
+        valence.sweep(sweep, out=out, progress=stop)
+    assert sorted(p.name for p in out.iterdir()) == ["run0000-seed1"]  # the others never started
+    report = valence.sweep(sweep, out=out, progress=False)
+    assert report["failed"] == []
+    df = valence.merge(sweep, out=out)
+    assert sorted(df.run.unique()) == ["run0000-seed1", "run0001-seed2", "run0002-seed3"]
