@@ -434,9 +434,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             allow_incomplete,
         } => {
             let (columns, runs) = valence::sweep::merge(&sweep, &out, allow_incomplete)?;
-            let path = out.join("merged.csv");
-            let csv = valence::sweep::merged_csv(&columns, &runs, allow_incomplete);
-            valence::experiment::write_atomic(&path, csv.as_bytes())?;
+            let path = valence::sweep::write_merged(&out, &columns, &runs, allow_incomplete)?;
             // Each derived summary entry (polarisation, agreement, …) across the runs.
             let charts = valence::sweep::derived_charts(&columns, &runs, &out);
             if !charts.is_empty() {

@@ -190,12 +190,7 @@ pub fn scenario_with(
     if overrides.is_empty() {
         return parse_scenario(source);
     }
-    let value: toml::Value = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
-    let base = Base {
-        path: source.path.clone(),
-        source,
-        value,
-    };
+    let base = Base::new(source)?;
     let params: Vec<(&String, &toml::Value)> = overrides.iter().map(|(k, v)| (k, v)).collect();
     base.with(&params)
 }
@@ -210,9 +205,16 @@ struct Base {
 impl Base {
     fn read(sweep: &Path, spec: &SweepSpec) -> Result<Base> {
         let path = sweep.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
-        let source = SourceFile::read(&path)?;
+        Base::new(SourceFile::read(&path)?)
+    }
+
+    fn new(source: SourceFile) -> Result<Base> {
         let value: toml::Value = toml::from_str(&source.text).map_err(|e| source.toml_error(&e))?;
-        Ok(Base { path, source, value })
+        Ok(Base {
+            path: source.path.clone(),
+            source,
+            value,
+        })
     }
 
     /// The scenario with `params` set; an error is the scenario's own (located in a copy of
@@ -497,6 +499,18 @@ pub fn merge(path: &Path, out: &Path, allow_incomplete: bool) -> Result<(Vec<Str
         )));
     }
     Ok((columns, all))
+}
+
+/// Writes the merged table to `out/merged.csv` (atomically) and returns its path.
+pub fn write_merged(
+    out: &Path,
+    columns: &[String],
+    runs: &[MergedRun],
+    mark_complete: bool,
+) -> Result<PathBuf> {
+    let path = out.join("merged.csv");
+    write_atomic(&path, merged_csv(columns, runs, mark_complete).as_bytes())?;
+    Ok(path)
 }
 
 /// The merged table as CSV: `run,seed,<grid paths…>,phase,step,agent,probe,key,value`, with a

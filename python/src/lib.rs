@@ -435,8 +435,7 @@ fn merge(
 ) -> PyResult<(Vec<String>, Vec<(String, Option<u64>, String, bool, Columns<'_>)>)> {
     let (names, runs) = valence::sweep::merge(Path::new(&path), Path::new(&out), allow_incomplete)
         .map_err(|e| to_py(py, &e))?;
-    let csv = valence::sweep::merged_csv(&names, &runs, allow_incomplete);
-    valence::metrics::write_atomic(&Path::new(&out).join("merged.csv"), csv.as_bytes())
+    valence::sweep::write_merged(Path::new(&out), &names, &runs, allow_incomplete)
         .map_err(|e| to_py(py, &e))?;
     let runs = runs
         .iter()
@@ -631,6 +630,16 @@ impl NativeBrain {
             .unwrap_or_default()
     }
 
+    /// A region by name, or a KeyError naming the nearest one.
+    fn region(&self, name: &str) -> PyResult<&dyn valence::Region> {
+        self.brain.region(name).ok_or_else(|| {
+            let names = self.brain.schedule();
+            let hint = valence::error::did_you_mean(name, names.iter().copied())
+                .unwrap_or_else(|| format!("regions: {}", names.join(", ")));
+            pyo3::exceptions::PyKeyError::new_err(format!("no region `{name}`; {hint}"))
+        })
+    }
+
     fn split(name: &str) -> PyResult<(&str, &str)> {
         name.split_once('.').ok_or_else(|| {
             pyo3::exceptions::PyValueError::new_err(format!("`{name}`: expected `region.port`"))
@@ -790,14 +799,7 @@ impl NativeBrain {
     /// The latest value of `region.port`.
     fn signal<'py>(&self, py: Python<'py>, name: &str) -> PyResult<(Bound<'py, PyBytes>, usize, usize)> {
         let (region, port) = NativeBrain::split(name)?;
-        if self.brain.region(region).is_none() {
-            let names = self.brain.schedule();
-            let hint = valence::error::did_you_mean(region, names.iter().copied())
-                .unwrap_or_else(|| format!("regions: {}", names.join(", ")));
-            return Err(pyo3::exceptions::PyKeyError::new_err(format!(
-                "no region `{region}`; {hint}"
-            )));
-        }
+        self.region(region)?;
         match self.brain.signal(region, port) {
             Some(s) => Ok(signal_bytes(py, s)),
             None => {
@@ -827,7 +829,6 @@ impl NativeBrain {
                 },
                 other => other.to_string(),
             };
-            let _ = py;
             pyo3::exceptions::PyKeyError::new_err(message)
         })?;
         match value {
@@ -841,14 +842,7 @@ impl NativeBrain {
 
     /// Turns a region's learning off (`frozen=True`) or back on.
     fn freeze(&mut self, py: Python<'_>, region: &str, frozen: bool) -> PyResult<()> {
-        if self.brain.region(region).is_none() {
-            let names = self.brain.schedule();
-            let hint = valence::error::did_you_mean(region, names.iter().copied())
-                .unwrap_or_else(|| format!("regions: {}", names.join(", ")));
-            return Err(pyo3::exceptions::PyKeyError::new_err(format!(
-                "no region `{region}`; {hint}"
-            )));
-        }
+        self.region(region)?;
         self.brain
             .set_learning(region, !frozen)
             .map_err(|e| to_py(py, &e))
@@ -864,14 +858,6 @@ impl NativeBrain {
         cortex: Option<String>,
         reward_model: Option<String>,
     ) -> PyResult<(Bound<'py, PyBytes>, usize, usize)> {
-        let kind_of = |name: &str| {
-            self.scenario
-                .model
-                .regions
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, s)| s.kind())
-        };
         let first = |kinds: &[&str]| {
             self.scenario
                 .model
@@ -886,13 +872,7 @@ impl NativeBrain {
         let reward_model = reward_model
             .or_else(|| first(&["reward_model"]))
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("the model has no reward_model"))?;
-        for name in [&cortex, &reward_model] {
-            if kind_of(name).is_none() {
-                return Err(pyo3::exceptions::PyKeyError::new_err(format!(
-                    "no region `{name}`"
-                )));
-            }
-        }
+        let (c, vta) = (self.region(&cortex)?, self.region(&reward_model)?);
         let mut phrases: Vec<Vec<u32>> = Vec::new();
         for c in &concepts {
             let mut ids = Vec::new();
@@ -908,11 +888,9 @@ impl NativeBrain {
             phrases.push(ids);
         }
         let slices: Vec<&[u32]> = phrases.iter().map(Vec::as_slice).collect();
-        let c = self.brain.region(&cortex).expect("checked");
         let latents = c.concept_latents(&slices).ok_or_else(|| {
             pyo3::exceptions::PyValueError::new_err(format!("region `{cortex}` has no latent space"))
         })?;
-        let vta = self.brain.region(&reward_model).expect("checked");
         let p = self.brain.population();
         let mut out = Array2::<f32>::zeros((p, concepts.len()));
         for (j, z) in latents.iter().enumerate() {

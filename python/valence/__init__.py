@@ -360,11 +360,6 @@ def regions() -> list[dict]:
 ArrayLike = Union[float, int, np.ndarray, Iterable[float]]
 
 
-def _array(value: Any) -> np.ndarray:
-    a = np.asarray(value, dtype=np.float32)
-    return a
-
-
 def _view(triple: tuple) -> np.ndarray:
     data, rows, cols = triple
     return np.frombuffer(data, dtype="<f4").reshape(rows, cols)
@@ -459,7 +454,7 @@ class Brain:
                 given[name] = (b"", 0, 0)  # the native side names the error, with a suggestion
                 continue
             width = self._ports[name][1] or 1
-            a = _array(value)
+            a = np.asarray(value, dtype=np.float32)
             if a.ndim == 0 or (a.ndim == 1 and a.shape[0] == p and width == 1):
                 a = np.broadcast_to(a.reshape(-1, 1) if a.ndim == 1 else a, (p, width))
             elif a.ndim == 1 and a.shape[0] == width:
