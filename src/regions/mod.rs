@@ -17,6 +17,7 @@ pub mod pfc;
 pub mod reward_model;
 pub mod self_reward;
 pub mod sensory_cortex;
+pub(crate) mod sgns_tables;
 pub mod world_model;
 
 use burn::prelude::Device;

@@ -39,6 +39,13 @@
 //! | `center` | false | subtract the mean readout (Mu & Viswanath 2018) |
 //! | `center_every` | 1024 | trained ticks between recomputations of that mean |
 //! | `orthogonal` | false | orthogonal initial vectors: frozen, a tabular state code |
+//! | `update` | "sequential" | "sequential" (each pair sees the pairs before it) or "tick" |
+//!
+//! With `update = "tick"` every pair of a tick reads the tables as they stood at the tick's
+//! start and the updates of all pairs are summed into the rows they touch (a minibatch of one
+//! tick): on a GPU device (`wgpu`) the tables then live on the device as burn tensors, updated
+//! by gather and scatter-add (`sgns_tables.rs`); on the CPU the same arithmetic runs on the
+//! host. With `"sequential"` (word2vec's order) the tables are on the host on every device.
 //!
 //! `</s>` empties the window (no pair crosses a sentence); `<unk>` is never trained on.
 //!
@@ -61,6 +68,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fork::Helper;
+use super::sgns_tables::DeviceTables;
 use super::{
     BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
     RegionSpec, Width,
@@ -68,6 +76,7 @@ use super::{
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
 use crate::signal::{Signal, SignalKind};
+use burn::prelude::{Device, Tensor};
 
 /// How a token's latent point is read from the two tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +86,17 @@ pub enum Readout {
     Sum,
     /// u_w only: second-order similarity (shared contexts).
     Input,
+}
+
+/// How the pairs of a tick update the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Update {
+    /// word2vec's order: each pair's update sees the pairs before it (host tables).
+    Sequential,
+    /// Every pair reads the tables as they stood at the tick's start; their updates are summed
+    /// into the rows they touch. On a GPU device the tables live there (gather, scatter-add).
+    Tick,
 }
 
 /// Hyperparameters of [`SensoryCortex`].
@@ -118,6 +138,8 @@ pub struct SensoryCortexConfig {
     /// token is then a state of its own, the tabular "complete serial compound" of classic TD
     /// models (Sutton & Barto 1990).
     pub orthogonal: bool,
+    /// How a tick's pairs update the tables (and, on a GPU device, where the tables live).
+    pub update: Update,
 }
 
 impl Default for SensoryCortexConfig {
@@ -136,6 +158,7 @@ impl Default for SensoryCortexConfig {
             center: false,
             center_every: 1024,
             orthogonal: false,
+            update: Update::Sequential,
         }
     }
 }
@@ -232,6 +255,10 @@ struct Agent {
     readout: Vec<f32>,
     /// A tick's noise tokens, drawn before any pair is trained (scratch).
     negatives: Vec<u32>,
+    /// A tick's (centre, target, label) triples and their row updates (`update = "tick"`;
+    /// scratch).
+    triples: Vec<(u32, u32, f32)>,
+    deltas: Vec<f32>,
     /// Whether this tick's token trains and enters the window (set by `prepare`).
     kept: bool,
 }
@@ -256,6 +283,9 @@ pub struct SensoryCortex {
     /// population is too small for rayon or the machine has two threads to give (see
     /// [`HELPER_MIN_BYTES`]).
     helper: Option<Helper>,
+    /// The tables, context and means on a GPU device (`update = "tick"` there); the agents'
+    /// host tables are then empty.
+    device: Option<DeviceTables>,
 }
 
 /// Tables per agent (8·V·D bytes) from which a population of two or more agents is split over
@@ -301,6 +331,8 @@ impl SensoryCortex {
                     grad: vec![0.0; d],
                     readout: vec![0.0; d],
                     negatives: Vec::with_capacity(2 * config.window * config.negatives),
+                    triples: Vec::new(),
+                    deltas: Vec::new(),
                     kept: false,
                 }
             })
@@ -343,16 +375,33 @@ impl SensoryCortex {
             unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
             trained: 0,
             helper: None,
+            device: None,
         };
         let p = cortex.agents.len();
         let two_threads = rayon::current_num_threads() == 2;
-        if (p >= 2 && (p < PARALLEL_MIN_AGENTS || two_threads))
+        if config.update == Update::Tick && *ctx.device != Device::flex() {
+            // Initialised on the host from the same seeds, so both devices start alike.
+            cortex.move_tables_to(ctx.device);
+        } else if (p >= 2 && (p < PARALLEL_MIN_AGENTS || two_threads))
             && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
         {
             cortex.helper = Helper::spawn();
         }
         cortex.refresh_means();
         cortex
+    }
+
+    /// Moves the host tables, contexts and means to `device` (the host copies are emptied).
+    fn move_tables_to(&mut self, device: &Device) {
+        let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
+            let mut all = Vec::new();
+            self.agents.iter_mut().for_each(|a| all.append(f(a)));
+            all
+        };
+        let (input, output) = (take(|a| &mut a.input), take(|a| &mut a.output));
+        let (context, mean) = (take(|a| &mut a.context), take(|a| &mut a.mean));
+        let shape = [self.agents.len(), self.vocab_size, self.config.dim];
+        self.device = Some(DeviceTables::upload(shape, input, output, context, mean, device));
     }
 
     /// η at the current training tick: linear decay to `lr_min` over `decay_steps`.
@@ -372,6 +421,10 @@ impl SensoryCortex {
         }
         let (config, v) = (&self.config, self.vocab_size);
         let skip = [self.boundary, self.unknown];
+        if let Some(tables) = self.device.as_mut() {
+            let skip: Vec<usize> = skip.iter().flatten().map(|&w| w as usize).collect();
+            return tables.refresh_means(config.readout, &skip);
+        }
         self.agents.par_iter_mut().for_each(|agent| {
             let d = config.dim;
             let mut mean = vec![0.0f64; d];
@@ -385,6 +438,50 @@ impl SensoryCortex {
             }
             agent.mean = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
         });
+    }
+
+    /// A tick with the tables on the device: the host makes each agent's draws and lists the
+    /// tick's triples (rows a·V + token), the device trains them and blends the latent.
+    fn step_on_device(
+        tables: &mut DeviceTables,
+        agents: &mut [Agent],
+        tokens: &[f32],
+        (config, learning, lr): (&SensoryCortexConfig, bool, f32),
+        draw: impl Fn(&mut Agent, usize),
+        conditioning: Option<Tensor<2>>,
+    ) -> Result<Tensor<2>> {
+        let vocab_size = tables.vocab_size();
+        let mut words = Vec::with_capacity(agents.len());
+        let (mut centres, mut targets, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+        for (a, (agent, &token)) in agents.iter_mut().zip(tokens).enumerate() {
+            let w = token as usize;
+            if w >= vocab_size {
+                return Err(out_of_vocabulary(w, vocab_size));
+            }
+            draw(agent, w);
+            if agent.kept {
+                if learning {
+                    let mut triples = std::mem::take(&mut agent.triples);
+                    triples.clear();
+                    tick_triples(agent, w, config.negatives, &mut triples);
+                    let offset = (a * vocab_size) as i64;
+                    for &(c, t, label) in &triples {
+                        centres.push(offset + i64::from(c));
+                        targets.push(offset + i64::from(t));
+                        labels.push(label);
+                    }
+                    agent.triples = triples;
+                }
+                if agent.history.len() == config.window {
+                    agent.history.pop_front();
+                }
+                agent.history.push_back(w as u32);
+            }
+            words.push(w);
+        }
+        tables.train(centres, targets, labels, lr);
+        let beta = config.context_decay as f32;
+        Ok(tables.latent(&words, config.readout, beta, conditioning, config.normalize))
     }
 
     /// The readout e(w) of one agent's token into `out` (less the agent's mean when centring).
@@ -501,6 +598,59 @@ fn train_pair_portable(
     }
 }
 
+/// The tick-batched update (`update = "tick"`): every (centre, target, label) triple is scored
+/// against the tables as they stood at the tick's start, g = η(label − σ(u_centre · v_target)),
+/// and then, in the triples' order, u_centre += g·v_target and v_target += g·u_centre (both
+/// with the start-of-tick rows): a row that several triples touch sums their updates.
+fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
+    let (triples, mut deltas) = (&agent.triples, std::mem::take(&mut agent.deltas));
+    deltas.clear();
+    deltas.resize(2 * triples.len() * d, 0.0);
+    let (du, dv) = deltas.split_at_mut(triples.len() * d);
+    for (i, &(centre, target, label)) in triples.iter().enumerate() {
+        let (c, t) = (centre as usize, target as usize);
+        let u = &agent.input[c * d..(c + 1) * d];
+        let v = &agent.output[t * d..(t + 1) * d];
+        let g = lr * (label - sigmoid(dot(u, v)));
+        for (((du, dv), ui), vi) in du[i * d..(i + 1) * d]
+            .iter_mut()
+            .zip(&mut dv[i * d..(i + 1) * d])
+            .zip(u)
+            .zip(v)
+        {
+            *du = g * vi;
+            *dv = g * ui;
+        }
+    }
+    for (i, &(centre, target, _)) in agent.triples.iter().enumerate() {
+        let (c, t) = (centre as usize, target as usize);
+        let add = |row: &mut [f32], delta: &[f32]| row.iter_mut().zip(delta).for_each(|(r, x)| *r += x);
+        add(&mut agent.input[c * d..(c + 1) * d], &du[i * d..(i + 1) * d]);
+        add(&mut agent.output[t * d..(t + 1) * d], &dv[i * d..(i + 1) * d]);
+    }
+    agent.deltas = deltas;
+}
+
+/// The (centre, target, label) triples of a tick in the order the sequential update trains
+/// them: for each earlier token c of the window, latest first, the pair (w, c) then (c, w), each
+/// the context (label 1) and then its `k` noise tokens (label 0; one equal to the context is
+/// skipped).
+fn tick_triples(agent: &Agent, w: usize, k: usize, out: &mut Vec<(u32, u32, f32)>) {
+    let mut draws = agent.negatives.chunks(k.max(1));
+    for &c in agent.history.iter().rev() {
+        for (centre, context) in [(w as u32, c), (c, w as u32)] {
+            out.push((centre, context, 1.0));
+            let negatives = draws.next().unwrap_or(&[]);
+            out.extend(
+                negatives
+                    .iter()
+                    .filter(|&&n| n != context)
+                    .map(|&n| (centre, n, 0.0)),
+            );
+        }
+    }
+}
+
 /// u · v summed in a fixed order that SIMD units can follow: lane i of `LANES` partial sums takes
 /// elements i, i + LANES, …; the lanes are then added pairwise (0 + 8, 1 + 9, …, then 0 + 4, …)
 /// and the tail (D mod LANES) last. A chain of D dependent additions is latency-bound (≈ 4
@@ -585,6 +735,12 @@ impl NoiseTable {
     }
 }
 
+fn out_of_vocabulary(w: usize, vocab_size: usize) -> Error {
+    Error::Run(format!(
+        "sensory_cortex: token id {w} is outside the vocabulary of {vocab_size}"
+    ))
+}
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -619,11 +775,9 @@ impl Region for SensoryCortex {
         // the pairs and reads the latent out. Each agent's draws and arithmetic are the same
         // whichever way the stages interleave: a run of agents prepares agent i + AHEAD
         // before finishing agent i, so that its rows load while agent i computes.
-        let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
-            let w = token as usize;
-            if w >= vocab_size {
-                return Some(w);
-            }
+        // The agent's random draws for its (in-vocabulary) token w: whether w is kept
+        // (subsampling) and every noise token of the tick; a boundary empties the window.
+        let draw = |agent: &mut Agent, w: usize| {
             agent.kept = false;
             let token = w as u32;
             if Some(token) == boundary {
@@ -633,19 +787,44 @@ impl Region for SensoryCortex {
                 agent.kept = !learning || keep[w] >= 1.0 || agent.rng.r#gen::<f32>() < keep[w];
                 if agent.kept && learning {
                     let (k, pairs) = (config.negatives, 2 * agent.history.len());
-                    let mut negatives = std::mem::take(&mut agent.negatives);
-                    negatives.clear();
-                    negatives.extend((0..pairs * k).map(|_| noise.sample(agent.rng.r#gen()) as u32));
-                    for &c in &agent.history {
-                        let c = c as usize;
-                        prefetch(&agent.input[c * d..(c + 1) * d]);
-                        prefetch(&agent.output[c * d..(c + 1) * d]);
+                    agent.negatives.clear();
+                    for _ in 0..pairs * k {
+                        let n = noise.sample(agent.rng.r#gen()) as u32;
+                        agent.negatives.push(n);
                     }
-                    for &n in &negatives {
-                        let n = n as usize;
-                        prefetch(&agent.output[n * d..(n + 1) * d]);
-                    }
-                    agent.negatives = negatives;
+                }
+            }
+        };
+        if let Some(tables) = self.device.as_mut() {
+            let conditioning = inputs.get("conditioning").map(|c| c.to_tensor(tables.device()));
+            let z = Self::step_on_device(
+                tables,
+                &mut self.agents,
+                &tokens,
+                (config, learning, lr),
+                draw,
+                conditioning,
+            )?;
+            if learning && self.trained.is_multiple_of(self.config.center_every) {
+                self.refresh_means();
+            }
+            return Ok(vec![("latent", Signal::Device(z))]);
+        }
+        let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
+            let w = token as usize;
+            if w >= vocab_size {
+                return Some(w);
+            }
+            draw(agent, w);
+            if agent.kept && learning {
+                for &c in &agent.history {
+                    let c = c as usize;
+                    prefetch(&agent.input[c * d..(c + 1) * d]);
+                    prefetch(&agent.output[c * d..(c + 1) * d]);
+                }
+                for &n in &agent.negatives {
+                    let n = n as usize;
+                    prefetch(&agent.output[n * d..(n + 1) * d]);
                 }
             }
             prefetch(&agent.input[w * d..(w + 1) * d]);
@@ -655,7 +834,13 @@ impl Region for SensoryCortex {
         let finish = |i: usize, agent: &mut Agent, z: &mut [f32], token: f32| {
             let w = token as usize;
             if agent.kept {
-                if learning {
+                if learning && config.update == Update::Tick {
+                    let mut triples = std::mem::take(&mut agent.triples);
+                    triples.clear();
+                    tick_triples(agent, w, config.negatives, &mut triples);
+                    agent.triples = triples;
+                    train_tick(d, lr, agent);
+                } else if learning {
                     let (k, negatives) = (config.negatives, std::mem::take(&mut agent.negatives));
                     let mut grad = std::mem::take(&mut agent.grad);
                     let mut draws = negatives.chunks(k.max(1));
@@ -737,9 +922,7 @@ impl Region for SensoryCortex {
             run(0, &mut self.agents, &mut latent, &tokens)
         };
         if let Some(w) = bad {
-            return Err(Error::Run(format!(
-                "sensory_cortex: token id {w} is outside the vocabulary of {vocab_size}"
-            )));
+            return Err(out_of_vocabulary(w, vocab_size));
         }
         if learning && self.trained.is_multiple_of(self.config.center_every) {
             self.refresh_means();
@@ -763,14 +946,24 @@ impl Region for SensoryCortex {
         Some(4 * p * d * (5 + training))
     }
 
+    /// The same arrays on every device (a checkpoint moves between CPU and GPU).
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
         let gather =
             |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
-        out.put_array("input", &[p, v, d], gather(|a| &a.input));
-        out.put_array("output", &[p, v, d], gather(|a| &a.output));
-        out.put_array("context", &[p, d], gather(|a| &a.context));
-        out.put_array("mean", &[p, d], gather(|a| &a.mean));
+        let [input, output, context, mean] = match &self.device {
+            Some(tables) => tables.download(),
+            None => [
+                gather(|a| &a.input),
+                gather(|a| &a.output),
+                gather(|a| &a.context),
+                gather(|a| &a.mean),
+            ],
+        };
+        out.put_array("input", &[p, v, d], input);
+        out.put_array("output", &[p, v, d], output);
+        out.put_array("context", &[p, d], context);
+        out.put_array("mean", &[p, d], mean);
         out.put(
             "history",
             &self.agents.iter().map(|a| &a.history).collect::<Vec<_>>(),
@@ -793,20 +986,21 @@ impl Region for SensoryCortex {
                 "checkpoint: saved for another population than {p}"
             )));
         }
-        for (i, (agent, (history, rng))) in self
-            .agents
-            .iter_mut()
-            .zip(history.into_iter().zip(rngs))
-            .enumerate()
-        {
-            agent.input.copy_from_slice(&input[i * v * d..(i + 1) * v * d]);
-            agent.output.copy_from_slice(&output[i * v * d..(i + 1) * v * d]);
-            agent.context.copy_from_slice(&context[i * d..(i + 1) * d]);
-            agent.mean.copy_from_slice(&mean[i * d..(i + 1) * d]);
+        for (agent, (history, rng)) in self.agents.iter_mut().zip(history.into_iter().zip(rngs)) {
             agent.history = history;
             agent.rng = rng;
         }
         self.trained = from.get("trained")?;
+        if let Some(tables) = self.device.as_mut() {
+            *tables = DeviceTables::upload([p, v, d], input, output, context, mean, &tables.device().clone());
+            return Ok(());
+        }
+        for (i, agent) in self.agents.iter_mut().enumerate() {
+            agent.input.copy_from_slice(&input[i * v * d..(i + 1) * v * d]);
+            agent.output.copy_from_slice(&output[i * v * d..(i + 1) * v * d]);
+            agent.context.copy_from_slice(&context[i * d..(i + 1) * d]);
+            agent.mean.copy_from_slice(&mean[i * d..(i + 1) * d]);
+        }
         Ok(())
     }
 
@@ -819,6 +1013,11 @@ impl Region for SensoryCortex {
 
     fn configure(&mut self, spec: &RegionSpec) -> Result<()> {
         match spec.get::<SensoryCortexConfig>() {
+            Some(c) if self.device.is_some() && c.update != self.config.update => Err(Error::Run(
+                "sensory_cortex: `update` cannot change during a run on a GPU device (with \
+                 \"tick\" the tables live there)"
+                    .into(),
+            )),
             Some(c) if c.dim == self.config.dim => {
                 let recentre = c.center != self.config.center || c.readout != self.config.readout;
                 self.config = c.clone();
@@ -826,6 +1025,9 @@ impl Region for SensoryCortex {
                     self.agents
                         .iter_mut()
                         .for_each(|a| a.mean.iter_mut().for_each(|m| *m = 0.0));
+                    if let Some(tables) = self.device.as_mut() {
+                        tables.clear_means();
+                    }
                     self.refresh_means();
                 }
                 Ok(())
@@ -847,6 +1049,24 @@ impl Region for SensoryCortex {
         }
         let beta = self.config.context_decay as f32;
         let mut out = Array2::zeros((self.agents.len(), d));
+        if let Some(tables) = &self.device {
+            // Every agent's readouts of each word, then the same blend as below.
+            let readouts: Vec<Vec<f32>> = phrase
+                .iter()
+                .map(|&w| tables.readouts_of(w as usize, self.config.readout))
+                .collect();
+            for (a, mut row) in out.outer_iter_mut().enumerate() {
+                let row = row.as_slice_mut().expect("row is contiguous");
+                row.copy_from_slice(&readouts[0][a * d..(a + 1) * d]);
+                for e in &readouts[1..] {
+                    row.iter_mut()
+                        .zip(&e[a * d..(a + 1) * d])
+                        .for_each(|(c, x)| *c = beta * *c + (1.0 - beta) * x);
+                }
+                SensoryCortex::normalize(&self.config, row);
+            }
+            return Some(out);
+        }
         let mut e = vec![0.0f32; d];
         for (agent, mut row) in self.agents.iter().zip(out.outer_iter_mut()) {
             let row = row.as_slice_mut().expect("row is contiguous");
@@ -863,6 +1083,12 @@ impl Region for SensoryCortex {
     }
 
     fn divergent_agent(&self) -> Option<usize> {
+        if let Some(tables) = &self.device {
+            let [input, output, ..] = tables.download();
+            let size = self.vocab_size * self.config.dim;
+            let finite = |t: &[f32], a: usize| t[a * size..(a + 1) * size].iter().all(|x| x.is_finite());
+            return (0..self.agents.len()).find(|&a| !(finite(&input, a) && finite(&output, a)));
+        }
         self.agents
             .iter()
             .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite()))
@@ -1128,5 +1354,143 @@ mod tests {
             bits(&c.agents[0].output),
             "the updates moved nothing"
         );
+    }
+
+    #[test]
+    fn the_tick_update_scores_every_triple_against_the_start_of_the_tick() {
+        let vocab = Vocabulary::from_counts((0..6).map(|i| (format!("w{i}"), 1)).collect());
+        let d = 5;
+        let config = SensoryCortexConfig {
+            dim: d,
+            ..Default::default()
+        };
+        let mut agent = cortex(&vocab, config, 1).agents[0].clone();
+        // Output rows start at zero: give them values so that every score matters.
+        agent
+            .output
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = ((i * 7 % 11) as f32 - 5.0) / 20.0);
+        let (u0, v0) = (agent.input.clone(), agent.output.clone());
+        // Row 0 is a centre three times and row 1 a target twice: their updates must sum.
+        agent.triples = vec![(0, 1, 1.0), (0, 2, 0.0), (1, 0, 1.0), (0, 1, 0.0), (3, 4, 0.0)];
+        let lr = 0.3;
+        train_tick(d, lr, &mut agent);
+        let (mut u, mut v): (Vec<f64>, Vec<f64>) = (
+            u0.iter().map(|&x| f64::from(x)).collect(),
+            v0.iter().map(|&x| f64::from(x)).collect(),
+        );
+        for &(c, t, label) in &agent.triples {
+            let (c, t) = (c as usize * d, t as usize * d);
+            let score: f64 = (0..d).map(|j| f64::from(u0[c + j]) * f64::from(v0[t + j])).sum();
+            let g = f64::from(lr) * (f64::from(label) - 1.0 / (1.0 + (-score).exp()));
+            for j in 0..d {
+                u[c + j] += g * f64::from(v0[t + j]);
+                v[t + j] += g * f64::from(u0[c + j]);
+            }
+        }
+        let worst = |got: &[f32], want: &[f64]| {
+            got.iter()
+                .zip(want)
+                .map(|(&a, &b)| (f64::from(a) - b).abs())
+                .fold(0.0, f64::max)
+        };
+        assert!(
+            worst(&agent.input, &u) < 1e-6,
+            "input off by {}",
+            worst(&agent.input, &u)
+        );
+        assert!(
+            worst(&agent.output, &v) < 1e-6,
+            "output off by {}",
+            worst(&agent.output, &v)
+        );
+        assert_ne!(agent.input, u0, "the update moved nothing");
+        // Rows no triple touches stay as they were.
+        assert_eq!(agent.input[5 * d..], u0[5 * d..]);
+    }
+
+    /// The device path (`DeviceTables`: gathers and scatter-adds as burn ops) run on the CPU's
+    /// flex device against the host's tick update: the same draws, the same triples, so every
+    /// latent, table, concept reading and checkpoint must agree up to float rounding.
+    #[test]
+    fn device_tables_train_as_the_host_tick_update_does() {
+        use crate::worlds::text::{EOS, UNK};
+        let mut words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        words.extend([EOS.to_string(), UNK.to_string()]);
+        let vocab = Vocabulary::from_counts(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.clone(), 1 + i as u64 % 7))
+                .collect(),
+        );
+        let config = SensoryCortexConfig {
+            dim: 12,
+            window: 3,
+            negatives: 4,
+            lr: 0.2,
+            context_decay: 0.4,
+            subsample: 0.02,
+            center: true,
+            center_every: 7,
+            update: Update::Tick,
+            ..Default::default()
+        };
+        let p = 3;
+        let mut host = cortex(&vocab, config.clone(), p);
+        let mut device = cortex(&vocab, config, p);
+        device.move_tables_to(&Device::flex());
+        let mut rng = SimRng::seed_from_u64(5);
+        let mut worst = 0.0f32;
+        let mut compare = |a: &Signal, b: &Signal| {
+            let (a, b) = (a.to_host(), b.to_host());
+            a.iter()
+                .zip(&b)
+                .for_each(|(x, y)| worst = worst.max((x - y).abs()));
+        };
+        for _ in 0..300 {
+            let ids: Vec<u32> = (0..p).map(|_| rng.gen_range(0..vocab.len() as u32)).collect();
+            let (a, b) = (
+                host.step(&tokens(&ids)).unwrap(),
+                device.step(&tokens(&ids)).unwrap(),
+            );
+            assert!(
+                matches!(b[0].1, Signal::Device(_)),
+                "the device path returns a device latent"
+            );
+            compare(&a[0].1, &b[0].1);
+        }
+        assert!(worst < 1e-5, "latents differ by {worst}");
+        let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
+        host.save(&mut a).unwrap();
+        device.save(&mut b).unwrap();
+        for (key, shape) in [
+            ("input", vec![p, vocab.len(), 12]),
+            ("output", vec![p, vocab.len(), 12]),
+            ("mean", vec![p, 12]),
+        ] {
+            let (x, y) = (a.array(key, &shape).unwrap(), b.array(key, &shape).unwrap());
+            let off = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(off < 1e-5, "{key} differs by {off}");
+            assert!(x.iter().any(|&v| v != 0.0), "{key} is all zeros");
+        }
+        let phrase = [3, 9];
+        let (x, y) = (
+            host.concept_latent(&phrase).unwrap(),
+            device.concept_latent(&phrase).unwrap(),
+        );
+        assert!(x.iter().zip(&y).all(|(x, y)| (x - y).abs() < 1e-5), "{x} vs {y}");
+        // A checkpoint restores into device tables.
+        let mut again = cortex(&vocab, device.config.clone(), p);
+        again.move_tables_to(&Device::flex());
+        again.restore(&b).unwrap();
+        let mut c = Snapshot::default();
+        again.save(&mut c).unwrap();
+        assert_eq!(
+            c.array("input", &[p, vocab.len(), 12]).unwrap(),
+            b.array("input", &[p, vocab.len(), 12]).unwrap()
+        );
+        assert_eq!(again.divergent_agent(), None);
     }
 }
