@@ -5,6 +5,9 @@
 # sentences with the same parameters (dim 64, window 4, 5 negatives, sample 1e-3, one pass),
 # in one run; prints each as a ratio to gensim with one worker and to P = 1 (#22's targets:
 # P = 1 ≥ 1.2× gensim per core, P = 32 ≥ 1.6× P = 1). BIG=0 skips P = 1024 (14 GB of tables).
+# WGPU=1 also builds the `wgpu` feature and times the tick update (`update = "tick"`) with the
+# tables on the device at P = 1, 32 and 1024 (#22's fifth target: ≥ 10⁷ agent-tokens/s at
+# P = 1024 on a GPU), beside the same update on the CPU's host tables.
 # Installs wordnet-base (apt) and gensim + vaderSentiment (pip) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +24,14 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 # P = 1024 (14 GB of tables on WordNet) on fewer tokens: its ratio is to P = 1 above.
 big=${BIG:-1024}
 [ "$big" = 0 ] || ./target/release/valence bench --populations "$big" --steps ${BIG_STEPS:-20000} --json runs/bench/cortex_big.json
+if [ "${WGPU:-0}" = 1 ]; then
+    echo "the tick update: host tables (CPU), then device tables (wgpu):"
+    ./target/release/valence bench --update tick --populations 1,32 --steps "$steps"
+    cargo build --release --quiet --features wgpu
+    XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}" ./target/release/valence bench --device wgpu \
+        --update tick --populations 1,32,1024 --steps ${WGPU_STEPS:-20000} --json runs/bench/cortex_wgpu.json
+    cargo build --release --quiet  # back to the CPU build the rest of this script runs
+fi
 echo "gensim Word2Vec (skip-gram), one pass over all glosses:"
 python3 scripts/gensim_reference.py --workers 1 --json runs/bench/gensim_1.json
 python3 scripts/gensim_reference.py --workers 2 --json runs/bench/gensim_2.json

@@ -53,16 +53,18 @@ pub struct CortexFigure {
     pub ratio_to_baseline: f64,
 }
 
-/// Times the sensory cortex alone on `steps` tokens of `world` for each population: the tokens
-/// are read first, so only training is timed.
+/// Times the sensory cortex alone on `steps` tokens of `world` for each population, on `device`
+/// (its tables are on a GPU only with `update = "tick"`): the tokens are read first, so only
+/// training is timed, and the device's queue is drained before the clock stops.
 pub fn bench_cortex(
     world: &WorldSpec,
     config: &SensoryCortexConfig,
+    device: DeviceChoice,
     populations: &[usize],
     steps: usize,
 ) -> Result<Vec<CortexFigure>> {
     let (vocabulary, tokens) = read_tokens(world, steps)?;
-    let device = DeviceChoice::Cpu.make(0)?;
+    let device = device.make(0)?;
     let mut figures: Vec<CortexFigure> = Vec::new();
     for &p in populations {
         let mut cortex = SensoryCortex::new(config, &build_context(p, &device, &vocabulary));
@@ -78,6 +80,9 @@ pub fn bench_cortex(
         for i in &inputs {
             cortex.step(i)?;
         }
+        device
+            .sync()
+            .map_err(|e| crate::error::Error::Device(format!("the device failed: {e:?}")))?;
         let seconds = start.elapsed().as_secs_f64();
         let rate = (steps * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use valence::bench::bench_cortex;
 use valence::device::DeviceChoice;
 use valence::experiment::{RunOptions, run};
+use valence::regions::sensory_cortex::Update;
 use valence::regions::{RegionSpec, SensoryCortexConfig, registry};
 use valence::scenario::{FileKind, file_kind, load_scenario, model::any_world_ports, parse_model, validate};
 use valence::worlds::{WordnetConfig, WorldSpec};
@@ -156,7 +157,8 @@ enum Command {
         /// Ticks timed per population with `--brain`.
         #[arg(long, default_value_t = 200, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
         ticks: usize,
-        /// Device for `--brain` and `--world-model`: cpu or wgpu.
+        /// Device: cpu or wgpu (the skip-gram cortex's tables are on the device only with
+        /// `--update tick`).
         #[arg(long, default_value = "cpu")]
         device: String,
         /// Populations to time; the first is the baseline of the ratios.
@@ -172,6 +174,10 @@ enum Command {
         /// Latent dimension.
         #[arg(long, default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
         dim: usize,
+        /// The skip-gram cortex's update: sequential (word2vec's order, host tables) or tick
+        /// (a tick's pairs batched; on wgpu the tables live on the device).
+        #[arg(long, default_value = "sequential", value_parser = ["sequential", "tick"])]
+        update: String,
         /// Context window.
         #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         window: usize,
@@ -656,19 +662,35 @@ fn real_main() -> anyhow::Result<ExitCode> {
             dim,
             window,
             json,
+            device,
+            update,
             ..
         } => {
             let world = WorldSpec::new(WordnetConfig::default());
+            let update = if update == "tick" {
+                Update::Tick
+            } else {
+                Update::Sequential
+            };
+            let device: DeviceChoice = device.parse()?;
+            if device != DeviceChoice::Cpu && update == Update::Sequential {
+                anyhow::bail!(
+                    "the skip-gram cortex keeps its tables on the host with the sequential update: \
+                     add `--update tick` to time them on {device}"
+                );
+            }
             let config = SensoryCortexConfig {
                 dim,
                 window,
                 subsample: 1e-3,
+                update,
                 ..Default::default()
             };
             eprintln!(
-                "timing the sensory cortex (dim {dim}, window {window}, 5 negatives) on {steps} WordNet tokens…"
+                "timing the sensory cortex (dim {dim}, window {window}, 5 negatives, {update:?} update, \
+                 {device}) on {steps} WordNet tokens…"
             );
-            let figures = bench_cortex(&world, &config, &populations, steps)?;
+            let figures = bench_cortex(&world, &config, device, &populations, steps)?;
             println!(
                 "{:>6} {:>10} {:>18} {:>10}",
                 "P", "seconds", "agent-tokens/s", "ratio"

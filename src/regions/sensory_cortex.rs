@@ -394,8 +394,11 @@ impl SensoryCortex {
     /// Moves the host tables, contexts and means to `device` (the host copies are emptied).
     fn move_tables_to(&mut self, device: &Device) {
         let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
+            // Each agent's copy is freed as it goes: the host never holds the tables twice.
             let mut all = Vec::new();
-            self.agents.iter_mut().for_each(|a| all.append(f(a)));
+            self.agents
+                .iter_mut()
+                .for_each(|a| all.extend_from_slice(&std::mem::take(f(a))));
             all
         };
         let (input, output) = (take(|a| &mut a.input), take(|a| &mut a.output));
