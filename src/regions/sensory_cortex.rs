@@ -464,21 +464,15 @@ impl SensoryCortex {
             draw(agent, w);
             if agent.kept {
                 if learning {
-                    let mut triples = std::mem::take(&mut agent.triples);
-                    triples.clear();
-                    tick_triples(agent, w, config.negatives, &mut triples);
+                    agent.list_triples(w, config.negatives);
                     let offset = (a * vocab_size) as i64;
-                    for &(c, t, label) in &triples {
+                    for &(c, t, label) in &agent.triples {
                         centres.push(offset + i64::from(c));
                         targets.push(offset + i64::from(t));
                         labels.push(label);
                     }
-                    agent.triples = triples;
                 }
-                if agent.history.len() == config.window {
-                    agent.history.pop_front();
-                }
-                agent.history.push_back(w as u32);
+                agent.remember(w, config.window);
             }
             words.push(w);
         }
@@ -634,23 +628,34 @@ fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
     agent.deltas = deltas;
 }
 
-/// The (centre, target, label) triples of a tick in the order the sequential update trains
-/// them: for each earlier token c of the window, latest first, the pair (w, c) then (c, w), each
-/// the context (label 1) and then its `k` noise tokens (label 0; one equal to the context is
-/// skipped).
-fn tick_triples(agent: &Agent, w: usize, k: usize, out: &mut Vec<(u32, u32, f32)>) {
-    let mut draws = agent.negatives.chunks(k.max(1));
-    for &c in agent.history.iter().rev() {
-        for (centre, context) in [(w as u32, c), (c, w as u32)] {
-            out.push((centre, context, 1.0));
-            let negatives = draws.next().unwrap_or(&[]);
-            out.extend(
-                negatives
-                    .iter()
-                    .filter(|&&n| n != context)
-                    .map(|&n| (centre, n, 0.0)),
-            );
+impl Agent {
+    /// Lists in `triples` the (centre, target, label) triples of a tick in the order the
+    /// sequential update trains them: for each earlier token c of the window, latest first, the
+    /// pair (w, c) then (c, w), each the context (label 1) and then its `k` noise tokens (label
+    /// 0; one equal to the context is skipped).
+    fn list_triples(&mut self, w: usize, k: usize) {
+        self.triples.clear();
+        let mut draws = self.negatives.chunks(k.max(1));
+        for &c in self.history.iter().rev() {
+            for (centre, context) in [(w as u32, c), (c, w as u32)] {
+                self.triples.push((centre, context, 1.0));
+                let negatives = draws.next().unwrap_or(&[]);
+                self.triples.extend(
+                    negatives
+                        .iter()
+                        .filter(|&&n| n != context)
+                        .map(|&n| (centre, n, 0.0)),
+                );
+            }
         }
+    }
+
+    /// Puts a kept token into the window (the oldest leaves a full one).
+    fn remember(&mut self, w: usize, window: usize) {
+        if self.history.len() == window {
+            self.history.pop_front();
+        }
+        self.history.push_back(w as u32);
     }
 }
 
@@ -838,10 +843,7 @@ impl Region for SensoryCortex {
             let w = token as usize;
             if agent.kept {
                 if learning && config.update == Update::Tick {
-                    let mut triples = std::mem::take(&mut agent.triples);
-                    triples.clear();
-                    tick_triples(agent, w, config.negatives, &mut triples);
-                    agent.triples = triples;
+                    agent.list_triples(w, config.negatives);
                     train_tick(d, lr, agent);
                 } else if learning {
                     let (k, negatives) = (config.negatives, std::mem::take(&mut agent.negatives));
@@ -855,10 +857,7 @@ impl Region for SensoryCortex {
                     agent.grad = grad;
                     agent.negatives = negatives;
                 }
-                if agent.history.len() == config.window {
-                    agent.history.pop_front();
-                }
-                agent.history.push_back(w as u32);
+                agent.remember(w, config.window);
             }
             let mut e = std::mem::take(&mut agent.readout);
             SensoryCortex::readout(config, agent, w, &mut e);
