@@ -23,6 +23,22 @@ fn rows_on(s: &Scenario, device: DeviceChoice) -> Vec<Row> {
     run(s, &options).unwrap().rows
 }
 
+/// The largest difference between two runs' readings (each divided by `scale` of the CPU's
+/// reading), after checking that both read the same things in the same order.
+fn largest_difference(cpu: &[Row], gpu: &[Row], scale: impl Fn(&Row) -> f32) -> f32 {
+    assert_eq!(cpu.len(), gpu.len());
+    assert!(cpu.len() >= 40, "{} readings: too few to compare", cpu.len());
+    let mut worst = 0.0f32;
+    for (c, g) in cpu.iter().zip(gpu) {
+        assert_eq!(
+            (&c.phase, c.step, c.agent, &c.probe, &c.key),
+            (&g.phase, g.step, g.agent, &g.probe, &g.key)
+        );
+        worst = worst.max((c.value - g.value).abs() / scale(c));
+    }
+    worst
+}
+
 /// Pavlovian conditioning has no actions, so both devices see the same trials: every reading
 /// of the reward model's δ and value must agree up to float rounding.
 #[test]
@@ -34,16 +50,7 @@ fn wgpu_computes_the_pavlovian_rpe_the_cpu_computes() {
     }
     let cpu = rows_on(&s, DeviceChoice::Cpu);
     let gpu = rows_on(&s, DeviceChoice::Wgpu);
-    assert_eq!(cpu.len(), gpu.len());
-    assert!(cpu.len() > 100, "{} readings: too few to compare", cpu.len());
-    let mut worst = 0.0f32;
-    for (c, g) in cpu.iter().zip(&gpu) {
-        assert_eq!(
-            (&c.phase, c.step, c.agent, &c.probe, &c.key),
-            (&g.phase, g.step, g.agent, &g.probe, &g.key)
-        );
-        worst = worst.max((c.value - g.value).abs());
-    }
+    let worst = largest_difference(&cpu, &gpu, |_| 1.0);
     eprintln!("largest |cpu − wgpu| over {} readings: {worst:e}", cpu.len());
     assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
 }
@@ -76,22 +83,14 @@ fn wgpu_trains_the_world_model_as_the_cpu_does() {
     s.phases[1].steps = 500;
     let cpu = rows_on(&s, DeviceChoice::Cpu);
     let gpu = rows_on(&s, DeviceChoice::Wgpu);
-    assert_eq!(cpu.len(), gpu.len());
-    assert!(cpu.len() >= 40, "{} readings: too few to compare", cpu.len());
-    let mut worst = 0.0f32;
-    for (c, g) in cpu.iter().zip(&gpu) {
-        assert_eq!(
-            (&c.phase, c.step, c.agent, &c.probe, &c.key),
-            (&g.phase, g.step, g.agent, &g.probe, &g.key)
-        );
-        // Perplexities are compared relative to their size.
-        let scale = if c.probe == "prediction" {
+    // Perplexities are compared relative to their size.
+    let worst = largest_difference(&cpu, &gpu, |c| {
+        if c.probe == "prediction" {
             c.value.abs().max(1.0)
         } else {
             1.0
-        };
-        worst = worst.max((c.value - g.value).abs() / scale);
-    }
+        }
+    });
     eprintln!(
         "world model: largest |cpu − wgpu| over {} readings: {worst:e}",
         cpu.len()
@@ -119,16 +118,7 @@ fn wgpu_trains_the_skip_gram_tables_on_the_device_as_the_cpu_does() {
     }
     let cpu = rows_on(&s, DeviceChoice::Cpu);
     let gpu = rows_on(&s, DeviceChoice::Wgpu);
-    assert_eq!(cpu.len(), gpu.len());
-    assert!(cpu.len() >= 40, "{} readings: too few to compare", cpu.len());
-    let mut worst = 0.0f32;
-    for (c, g) in cpu.iter().zip(&gpu) {
-        assert_eq!(
-            (&c.phase, c.step, c.agent, &c.probe, &c.key),
-            (&g.phase, g.step, g.agent, &g.probe, &g.key)
-        );
-        worst = worst.max((c.value - g.value).abs());
-    }
+    let worst = largest_difference(&cpu, &gpu, |_| 1.0);
     eprintln!(
         "skip-gram tables on the device: largest |cpu − wgpu| over {} readings: {worst:e}",
         cpu.len()
