@@ -255,12 +255,17 @@ struct Agent {
     readout: Vec<f32>,
     /// A tick's noise tokens, drawn before any pair is trained (scratch).
     negatives: Vec<u32>,
-    /// A tick's (centre, target, label) triples and their row updates (`update = "tick"`;
-    /// scratch).
-    triples: Vec<(u32, u32, f32)>,
-    deltas: Vec<f32>,
+    /// The tick update's scratch (boxed: the sequential update's agents stay as small).
+    tick: Box<TickScratch>,
     /// Whether this tick's token trains and enters the window (set by `prepare`).
     kept: bool,
+}
+
+/// A tick's (centre, target, label) triples and their row updates (`update = "tick"`).
+#[derive(Clone, Default)]
+struct TickScratch {
+    triples: Vec<(u32, u32, f32)>,
+    deltas: Vec<f32>,
 }
 
 /// Skip-gram cortex for P agents. See the module documentation.
@@ -331,8 +336,7 @@ impl SensoryCortex {
                     grad: vec![0.0; d],
                     readout: vec![0.0; d],
                     negatives: Vec::with_capacity(2 * config.window * config.negatives),
-                    triples: Vec::new(),
-                    deltas: Vec::new(),
+                    tick: Box::default(),
                     kept: false,
                 }
             })
@@ -466,7 +470,7 @@ impl SensoryCortex {
                 if learning {
                     agent.list_triples(w, config.negatives);
                     let offset = (a * vocab_size) as i64;
-                    for &(c, t, label) in &agent.triples {
+                    for &(c, t, label) in &agent.tick.triples {
                         centres.push(offset + i64::from(c));
                         targets.push(offset + i64::from(t));
                         labels.push(label);
@@ -600,7 +604,7 @@ fn train_pair_portable(
 /// and then, in the triples' order, u_centre += g·v_target and v_target += g·u_centre (both
 /// with the start-of-tick rows): a row that several triples touch sums their updates.
 fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
-    let (triples, mut deltas) = (&agent.triples, std::mem::take(&mut agent.deltas));
+    let TickScratch { triples, deltas } = &mut *agent.tick;
     deltas.clear();
     deltas.resize(2 * triples.len() * d, 0.0);
     let (du, dv) = deltas.split_at_mut(triples.len() * d);
@@ -619,13 +623,12 @@ fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
             *dv = g * ui;
         }
     }
-    for (i, &(centre, target, _)) in agent.triples.iter().enumerate() {
+    for (i, &(centre, target, _)) in triples.iter().enumerate() {
         let (c, t) = (centre as usize, target as usize);
         let add = |row: &mut [f32], delta: &[f32]| row.iter_mut().zip(delta).for_each(|(r, x)| *r += x);
         add(&mut agent.input[c * d..(c + 1) * d], &du[i * d..(i + 1) * d]);
         add(&mut agent.output[t * d..(t + 1) * d], &dv[i * d..(i + 1) * d]);
     }
-    agent.deltas = deltas;
 }
 
 impl Agent {
@@ -634,13 +637,14 @@ impl Agent {
     /// pair (w, c) then (c, w), each the context (label 1) and then its `k` noise tokens (label
     /// 0; one equal to the context is skipped).
     fn list_triples(&mut self, w: usize, k: usize) {
-        self.triples.clear();
+        let triples = &mut self.tick.triples;
+        triples.clear();
         let mut draws = self.negatives.chunks(k.max(1));
         for &c in self.history.iter().rev() {
             for (centre, context) in [(w as u32, c), (c, w as u32)] {
-                self.triples.push((centre, context, 1.0));
+                triples.push((centre, context, 1.0));
                 let negatives = draws.next().unwrap_or(&[]);
-                self.triples.extend(
+                triples.extend(
                     negatives
                         .iter()
                         .filter(|&&n| n != context)
@@ -1375,14 +1379,14 @@ mod tests {
             .for_each(|(i, x)| *x = ((i * 7 % 11) as f32 - 5.0) / 20.0);
         let (u0, v0) = (agent.input.clone(), agent.output.clone());
         // Row 0 is a centre three times and row 1 a target twice: their updates must sum.
-        agent.triples = vec![(0, 1, 1.0), (0, 2, 0.0), (1, 0, 1.0), (0, 1, 0.0), (3, 4, 0.0)];
+        agent.tick.triples = vec![(0, 1, 1.0), (0, 2, 0.0), (1, 0, 1.0), (0, 1, 0.0), (3, 4, 0.0)];
         let lr = 0.3;
         train_tick(d, lr, &mut agent);
         let (mut u, mut v): (Vec<f64>, Vec<f64>) = (
             u0.iter().map(|&x| f64::from(x)).collect(),
             v0.iter().map(|&x| f64::from(x)).collect(),
         );
-        for &(c, t, label) in &agent.triples {
+        for &(c, t, label) in &agent.tick.triples {
             let (c, t) = (c as usize * d, t as usize * d);
             let score: f64 = (0..d).map(|j| f64::from(u0[c + j]) * f64::from(v0[t + j])).sum();
             let g = f64::from(lr) * (f64::from(label) - 1.0 / (1.0 + (-score).exp()));
