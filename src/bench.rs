@@ -64,11 +64,10 @@ pub fn bench_cortex(
     steps: usize,
 ) -> Result<Vec<CortexFigure>> {
     let (vocabulary, tokens) = read_tokens(world, steps)?;
-    let choice = device;
-    let device = device.make(0)?;
+    let burn_device = device.make(0)?;
     let mut figures: Vec<CortexFigure> = Vec::new();
     for &p in populations {
-        let mut cortex = SensoryCortex::new(config, &build_context(p, &device, &vocabulary));
+        let mut cortex = SensoryCortex::new(config, &build_context(p, &burn_device, &vocabulary));
         let inputs: Vec<Inputs> = tokens
             .iter()
             .map(|&t| {
@@ -77,18 +76,18 @@ pub fn bench_cortex(
                 i
             })
             .collect();
-        if choice != DeviceChoice::Cpu {
+        if device != DeviceChoice::Cpu {
             // A GPU compiles each kernel at its first use: warm up before the clock starts.
             for i in inputs.iter().take((steps / 10).clamp(1, 200)) {
                 cortex.step(i)?;
             }
-            sync(&device)?;
+            sync(&burn_device)?;
         }
         let start = Instant::now();
         for i in &inputs {
             cortex.step(i)?;
         }
-        sync(&device)?;
+        sync(&burn_device)?;
         let seconds = start.elapsed().as_secs_f64();
         let rate = (steps * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);

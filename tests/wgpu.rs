@@ -23,20 +23,23 @@ fn rows_on(s: &Scenario, device: DeviceChoice) -> Vec<Row> {
     run(s, &options).unwrap().rows
 }
 
-/// The largest difference between two runs' readings (each divided by `scale` of the CPU's
-/// reading), after checking that both read the same things in the same order.
-fn largest_difference(cpu: &[Row], gpu: &[Row], scale: impl Fn(&Row) -> f32) -> f32 {
+/// Runs `s` on the CPU and on wgpu: the largest difference between their readings (each
+/// divided by `scale` of the CPU's reading), after checking that both read the same things in
+/// the same order, and wgpu's readings.
+fn largest_difference(s: &Scenario, scale: impl Fn(&Row) -> f32) -> (f32, Vec<Row>) {
+    let cpu = rows_on(s, DeviceChoice::Cpu);
+    let gpu = rows_on(s, DeviceChoice::Wgpu);
     assert_eq!(cpu.len(), gpu.len());
     assert!(cpu.len() >= 40, "{} readings: too few to compare", cpu.len());
     let mut worst = 0.0f32;
-    for (c, g) in cpu.iter().zip(gpu) {
+    for (c, g) in cpu.iter().zip(&gpu) {
         assert_eq!(
             (&c.phase, c.step, c.agent, &c.probe, &c.key),
             (&g.phase, g.step, g.agent, &g.probe, &g.key)
         );
         worst = worst.max((c.value - g.value).abs() / scale(c));
     }
-    worst
+    (worst, gpu)
 }
 
 /// Pavlovian conditioning has no actions, so both devices see the same trials: every reading
@@ -48,10 +51,8 @@ fn wgpu_computes_the_pavlovian_rpe_the_cpu_computes() {
     for phase in &mut s.phases {
         phase.steps = phase.steps.min(600);
     }
-    let cpu = rows_on(&s, DeviceChoice::Cpu);
-    let gpu = rows_on(&s, DeviceChoice::Wgpu);
-    let worst = largest_difference(&cpu, &gpu, |_| 1.0);
-    eprintln!("largest |cpu − wgpu| over {} readings: {worst:e}", cpu.len());
+    let (worst, gpu) = largest_difference(&s, |_| 1.0);
+    eprintln!("largest |cpu − wgpu| over {} readings: {worst:e}", gpu.len());
     assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
 }
 
@@ -81,10 +82,8 @@ fn wgpu_trains_the_world_model_as_the_cpu_does() {
     s.population = 4;
     s.phases[0].steps = 1500;
     s.phases[1].steps = 500;
-    let cpu = rows_on(&s, DeviceChoice::Cpu);
-    let gpu = rows_on(&s, DeviceChoice::Wgpu);
     // Perplexities are compared relative to their size.
-    let worst = largest_difference(&cpu, &gpu, |c| {
+    let (worst, gpu) = largest_difference(&s, |c| {
         if c.probe == "prediction" {
             c.value.abs().max(1.0)
         } else {
@@ -93,7 +92,7 @@ fn wgpu_trains_the_world_model_as_the_cpu_does() {
     });
     eprintln!(
         "world model: largest |cpu − wgpu| over {} readings: {worst:e}",
-        cpu.len()
+        gpu.len()
     );
     assert!(worst < 1e-4, "cpu and wgpu differ by {worst}");
 }
@@ -116,12 +115,10 @@ fn wgpu_trains_the_skip_gram_tables_on_the_device_as_the_cpu_does() {
             c.update = Update::Tick;
         }
     }
-    let cpu = rows_on(&s, DeviceChoice::Cpu);
-    let gpu = rows_on(&s, DeviceChoice::Wgpu);
-    let worst = largest_difference(&cpu, &gpu, |_| 1.0);
+    let (worst, gpu) = largest_difference(&s, |_| 1.0);
     eprintln!(
         "skip-gram tables on the device: largest |cpu − wgpu| over {} readings: {worst:e}",
-        cpu.len()
+        gpu.len()
     );
     assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
     // The cortex learned: a, rewarded, is valued above the control c.

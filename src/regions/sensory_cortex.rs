@@ -485,6 +485,26 @@ impl SensoryCortex {
         Ok(tables.latent(&words, config.readout, beta, conditioning, config.normalize))
     }
 
+    /// Every agent's readout e(w) of token `w`, `[P·D]`: from the device's tables or the host's.
+    fn readouts_of(&self, w: usize) -> Vec<f32> {
+        if let Some(tables) = &self.device {
+            return tables.readouts_of(w, self.config.readout);
+        }
+        let d = self.config.dim;
+        let mut out = vec![0.0f32; self.agents.len() * d];
+        for (agent, e) in self.agents.iter().zip(out.chunks_exact_mut(d)) {
+            SensoryCortex::readout(&self.config, agent, w, e);
+        }
+        out
+    }
+
+    /// Recomputes the means when this tick trained and `center_every` ticks have passed.
+    fn recentre_if_due(&mut self) {
+        if self.learning && self.trained.is_multiple_of(self.config.center_every) {
+            self.refresh_means();
+        }
+    }
+
     /// The readout e(w) of one agent's token into `out` (less the agent's mean when centring).
     fn readout(config: &SensoryCortexConfig, agent: &Agent, token: usize, out: &mut [f32]) {
         let d = config.dim;
@@ -817,9 +837,7 @@ impl Region for SensoryCortex {
                 draw,
                 conditioning,
             )?;
-            if learning && self.trained.is_multiple_of(self.config.center_every) {
-                self.refresh_means();
-            }
+            self.recentre_if_due();
             return Ok(vec![("latent", Signal::Device(z))]);
         }
         let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
@@ -930,9 +948,7 @@ impl Region for SensoryCortex {
         if let Some(w) = bad {
             return Err(out_of_vocabulary(w, vocab_size));
         }
-        if learning && self.trained.is_multiple_of(self.config.center_every) {
-            self.refresh_means();
-        }
+        self.recentre_if_due();
         let latent = Array2::from_shape_vec((p, d), latent).expect("P·D values");
         Ok(vec![("latent", Signal::Host(latent))])
     }
@@ -1054,33 +1070,14 @@ impl Region for SensoryCortex {
             return None;
         }
         let beta = self.config.context_decay as f32;
+        let readouts: Vec<Vec<f32>> = phrase.iter().map(|&w| self.readouts_of(w as usize)).collect();
         let mut out = Array2::zeros((self.agents.len(), d));
-        if let Some(tables) = &self.device {
-            // Every agent's readouts of each word, then the same blend as below.
-            let readouts: Vec<Vec<f32>> = phrase
-                .iter()
-                .map(|&w| tables.readouts_of(w as usize, self.config.readout))
-                .collect();
-            for (a, mut row) in out.outer_iter_mut().enumerate() {
-                let row = row.as_slice_mut().expect("row is contiguous");
-                row.copy_from_slice(&readouts[0][a * d..(a + 1) * d]);
-                for e in &readouts[1..] {
-                    row.iter_mut()
-                        .zip(&e[a * d..(a + 1) * d])
-                        .for_each(|(c, x)| *c = beta * *c + (1.0 - beta) * x);
-                }
-                SensoryCortex::normalize(&self.config, row);
-            }
-            return Some(out);
-        }
-        let mut e = vec![0.0f32; d];
-        for (agent, mut row) in self.agents.iter().zip(out.outer_iter_mut()) {
+        for (a, mut row) in out.outer_iter_mut().enumerate() {
             let row = row.as_slice_mut().expect("row is contiguous");
-            SensoryCortex::readout(&self.config, agent, phrase[0] as usize, row);
-            for &w in &phrase[1..] {
-                SensoryCortex::readout(&self.config, agent, w as usize, &mut e);
+            row.copy_from_slice(&readouts[0][a * d..(a + 1) * d]);
+            for e in &readouts[1..] {
                 row.iter_mut()
-                    .zip(&e)
+                    .zip(&e[a * d..(a + 1) * d])
                     .for_each(|(c, x)| *c = beta * *c + (1.0 - beta) * x);
             }
             SensoryCortex::normalize(&self.config, row);
