@@ -38,6 +38,11 @@ enum Command {
         /// `checkpoint_every`); the scenario is read again from where the run started.
         #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["scenario", "out", "seed"])]
         resume: Option<PathBuf>,
+        /// Start from the last checkpoint of the run in this directory instead of from step 0:
+        /// the scenario may change what comes after that checkpoint (later phases, worlds,
+        /// learning rates, probes), nothing before it. Writes a new run directory.
+        #[arg(long, value_name = "RUN_DIR", requires = "scenario")]
+        fork: Option<PathBuf>,
         /// cpu (embedded, default) or wgpu (needs the `wgpu` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -224,6 +229,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             scenario,
             out,
             resume,
+            fork,
             device,
             seed,
             quiet,
@@ -255,7 +261,19 @@ fn real_main() -> anyhow::Result<ExitCode> {
                         scenario.phases.len(),
                         options.seed.unwrap_or(scenario.seed)
                     );
-                    run(&scenario, &options).context("run failed")?
+                    match &fork {
+                        Some(parent) => {
+                            let at = valence::experiment::RunPoint::of(parent).ok();
+                            eprintln!(
+                                "valence: forking from {}{}",
+                                parent.display(),
+                                at.map_or(String::new(), |at| format!(" at step {}", at.step))
+                            );
+                            valence::experiment::fork(parent, &scenario, &options)
+                                .context("forked run failed")?
+                        }
+                        None => run(&scenario, &options).context("run failed")?,
+                    }
                 }
                 (None, None) => unreachable!("clap requires a scenario or --resume"),
             };

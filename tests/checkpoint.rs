@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use valence::experiment::{RunPoint, checkpoint_path, resume, run};
+use valence::experiment::{RunPoint, checkpoint_path, fork, resume, run};
 use valence::scenario::{Scenario, load_scenario};
 
 /// Asserts that a `valence` command succeeded, showing its stderr if not.
@@ -156,6 +156,141 @@ fn a_changed_scenario_or_a_missing_checkpoint_is_refused() {
         err.to_string().contains("changed since this run started"),
         "{err}"
     );
+}
+
+/// `real_language_valence.toml` edited by `edit`, written to `dir` (its model path made
+/// absolute) and read back, every phase cut to at most 3 000 steps, 2 agents, a checkpoint at
+/// the end of its WordNet childhood.
+fn edited_real_language(dir: &Path, file: &str, edit: impl Fn(String) -> String) -> Scenario {
+    let text = std::fs::read_to_string(root().join("scenarios/real_language_valence.toml"))
+        .unwrap()
+        .replace("\"../models/", &format!("\"{}/models/", root().display()));
+    let path = dir.join(file);
+    std::fs::write(&path, edit(text)).unwrap();
+    let mut s = load_scenario(&path).unwrap();
+    for phase in &mut s.phases {
+        phase.steps = phase.steps.min(3_000);
+    }
+    s.phases[1].steps = 500;
+    s.population = 2;
+    s.checkpoint_every = 3_000;
+    s
+}
+
+/// A fork — a scenario changed after some checkpoint, started from that checkpoint of another
+/// run (`valence run SCENARIO --fork RUN_DIR`) — writes what the changed scenario's own run
+/// from step 0 writes, byte for byte, and leaves its parent as it was; a change to what came
+/// before the checkpoint is refused, naming the key.
+#[test]
+fn a_fork_writes_what_the_changed_scenario_writes_from_step_zero() {
+    if valence::DeviceChoice::from_env().unwrap() != valence::DeviceChoice::Cpu {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = edited_real_language(tmp.path(), "parent.toml", |t| t);
+    let parent_dir = tmp.path().join("parent");
+    run(&parent, &common::options(&parent_dir)).unwrap();
+    let point = RunPoint::of(&parent_dir).unwrap();
+    assert_eq!(
+        (point.phase, point.k),
+        (0, 3_000),
+        "the checkpoint ends the childhood"
+    );
+    let before = files(&parent_dir);
+    let text = |dir: &Path| std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    // The readings of steps up to `step` (`upto`) or after it.
+    let readings = |dir: &Path, upto: bool| -> Vec<String> {
+        text(dir)
+            .lines()
+            .skip(1)
+            .filter(|l| (l.split(',').nth(1).unwrap().parse::<u64>().unwrap() <= 3_000) == upto)
+            .map(String::from)
+            .collect()
+    };
+    // The same childhood; conditioned by a slower reward model, longer.
+    let slower = |t: String| {
+        t.replace(
+            "freeze = [\"cortex\"]\n",
+            "freeze = [\"cortex\"]\n\n[phases.overrides.vta]\nlr = 0.01\n",
+        )
+    };
+    let mut child = edited_real_language(tmp.path(), "child.toml", slower);
+    child.phases[1].steps = 700;
+    let whole = tmp.path().join("whole");
+    run(&child, &common::options(&whole)).unwrap();
+    let forked = tmp.path().join("fork");
+    fork(&parent_dir, &child, &common::options(&forked)).unwrap();
+    let (a, b) = (text(&whole), text(&forked));
+    let first = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+    assert!(
+        a == b,
+        "the fork's metrics.csv differs from the changed scenario's own run: line {first:?} \
+         ({} and {} lines)",
+        a.lines().count(),
+        b.lines().count()
+    );
+    assert!(files(&whole) == files(&forked), "summary.json differs");
+    assert!(files(&parent_dir) == before, "forking changed the parent's files");
+    let provenance = std::fs::read_to_string(forked.join("fork.toml")).unwrap();
+    assert!(provenance.contains("step = 3000") && provenance.contains("phase = \"childhood\""));
+    assert!(provenance.contains("changed_probes = []"), "{provenance}");
+    // The fork's own first checkpoint: it resumes, and forks, like any run.
+    assert_eq!(RunPoint::of(&forked).unwrap().step, 3_000);
+    let again = tmp.path().join("again");
+    fork(&forked, &child, &common::options(&again)).unwrap();
+    assert!(files(&again) == files(&whole));
+
+    // Another split of the lexicon: the norms probe, which scores that split, changes with it.
+    // Its readings up to the checkpoint are the parent's; after it, the changed run's own.
+    let other = |t: String| slower(t).replace("split_seed = 0", "split_seed = 3");
+    let mut split = edited_real_language(tmp.path(), "split.toml", other);
+    split.phases[1].steps = 700;
+    let whole = tmp.path().join("whole-split");
+    run(&split, &common::options(&whole)).unwrap();
+    let forked = tmp.path().join("fork-split");
+    fork(&parent_dir, &split, &common::options(&forked)).unwrap();
+    assert_eq!(readings(&forked, true), readings(&parent_dir, true));
+    assert!(
+        readings(&forked, true) != readings(&whole, true),
+        "the split changes the norms readings"
+    );
+    assert_eq!(readings(&forked, false), readings(&whole, false));
+    let provenance = std::fs::read_to_string(forked.join("fork.toml")).unwrap();
+    assert!(
+        provenance.contains("changed_probes = [\"norms\"]"),
+        "{provenance}"
+    );
+
+    // Changes before the checkpoint: refused, by name, nothing written.
+    let mut wrong = child.clone();
+    wrong.phases[0].steps = 2_999;
+    let refused = |s: &Scenario, what: &str| {
+        let out = tmp.path().join(format!("refused-{what}"));
+        let err = fork(&parent_dir, s, &common::options(&out)).unwrap_err();
+        assert!(matches!(err, valence::Error::Resume { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("`{what}` differs")), "{err}");
+        assert!(!out.join("metrics.csv").exists());
+    };
+    refused(&wrong, "phases[0].steps");
+    let lr = edited_real_language(tmp.path(), "lr.toml", |t| {
+        t.replace("center = true", "center = true\nlr = 0.02")
+    });
+    refused(&lr, "model.regions.cortex.lr");
+    let mut seed = child.clone();
+    seed.seed = 2;
+    refused(&seed, "seed");
+    // A later world that brings words the parent's tables never had.
+    let more = |t: String| {
+        t + "\n[[phases]]\nname = \"more\"\nsteps = 10\n\n[phases.world]\nkind = \"wordnet\"\nmin_count = 2\n"
+    };
+    let more = edited_real_language(tmp.path(), "more.toml", more);
+    let err = fork(&parent_dir, &more, &common::options(&tmp.path().join("more"))).unwrap_err();
+    assert!(err.to_string().contains("another vocabulary"), "{err}");
+    // Into the parent's own directory, or from a directory without a checkpoint.
+    let err = fork(&parent_dir, &child, &common::options(&parent_dir)).unwrap_err();
+    assert!(err.to_string().contains("another `--out`"), "{err}");
+    let err = fork(&whole.join("plots"), &child, &common::options(&forked)).unwrap_err();
+    assert!(err.to_string().contains("no checkpoint"), "{err}");
 }
 
 /// The CLI end to end: a run killed mid-phase and resumed with `valence run --resume` writes

@@ -19,7 +19,9 @@
 //! then (a kill may cut the last line off; `--resume` cuts back to the checkpoint's length). With `checkpoint_every = N` in the scenario, `checkpoint.bin` holds the whole
 //! state after every N-th step (see [`crate::checkpoint`]), and [`resume`] (`valence run
 //! --resume RUN_DIR`) continues from it: on the CPU device the resumed run's `metrics.csv` is
-//! byte-identical to an uninterrupted run's.
+//! byte-identical to an uninterrupted run's. [`fork`] (`valence run SCENARIO --fork RUN_DIR`)
+//! starts a *changed* scenario from another run's checkpoint, when the change comes after it
+//! (`fork.toml` in its directory says where it came from).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,9 @@ use std::sync::Arc;
 use crate::effects::{EffectSpec, Measured};
 use crate::plot::RunLayout;
 use crate::worlds::{WorldSpec, build_vocabulary};
+
+mod fork;
+pub use fork::fork;
 
 /// The readings of a run and their summary (moved to [`crate::metrics`]; this path stays).
 pub use crate::metrics as recorder;
@@ -142,7 +147,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     if let Some(seed) = options.seed {
         scenario.seed = seed;
     }
-    run_from(scenario, options, None)
+    run_from(scenario, options, Start::Fresh)
 }
 
 /// Continues a run from its directory's last checkpoint (`checkpoint.bin`) to the end.
@@ -199,7 +204,7 @@ pub fn resume(dir: &Path, scenario: Option<&Scenario>, options: &RunOptions) -> 
         out: Some(dir.to_path_buf()),
         ..options.clone()
     };
-    run_from(scenario, &options, Some(snapshot))
+    run_from(scenario, &options, Start::Resume(snapshot))
 }
 
 /// A new directory at `base`, or at `base-2`, `base-3`, … when that exists: created, not
@@ -338,7 +343,23 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) -> Result<RunOutput> {
+/// How a run starts: afresh, from its own directory's checkpoint, or from another run's.
+enum Start {
+    Fresh,
+    Resume(Snapshot),
+    Fork(Box<fork::Fork>),
+}
+
+fn run_from(scenario: Scenario, options: &RunOptions, start: Start) -> Result<RunOutput> {
+    let resume: Option<&Snapshot> = match &start {
+        Start::Fresh => None,
+        Start::Resume(s) => Some(s),
+        Start::Fork(f) => Some(&f.snapshot),
+    };
+    let forked = match &start {
+        Start::Fork(f) => Some(f.as_ref()),
+        _ => None,
+    };
     let seed = scenario.seed;
     let p = scenario.population;
     let dir = match &options.out {
@@ -360,7 +381,8 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     // What an earlier run into the directory left must not pass for this run's: its summary
     // (which marks a finished run) until this one writes its own, and — for a fresh start — its
     // checkpoint.
-    for (file, stale) in [("summary.json", true), ("checkpoint.bin", resume.is_none())] {
+    let fresh_dir = !matches!(start, Start::Resume(_));
+    for (file, stale) in [("summary.json", true), ("checkpoint.bin", fresh_dir)] {
         let path = dir.join(file);
         if stale && path.is_file() {
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -372,6 +394,25 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let device = options.device.make(seed)?;
     let worlds: Vec<&WorldSpec> = scenario.phases.iter().map(|ph| &ph.world).collect();
     let vocabulary = Arc::new(build_vocabulary(&worlds)?);
+    if let Some(fork) = forked
+        && let Some(parent_worlds) = &fork.parent_worlds
+    {
+        // Other worlds may still build the same vocabulary (a lexicon adds no words): the
+        // tables' rows must mean the same words.
+        let theirs = build_vocabulary(&parent_worlds.iter().collect::<Vec<_>>())?;
+        if theirs.words() != vocabulary.words() || theirs.counts() != vocabulary.counts() {
+            return Err(Error::Resume {
+                path: scenario.path.clone(),
+                reason: format!(
+                    "cannot fork: the fork's worlds build another vocabulary than its parent's \
+                     ({} words, the parent's {}): the parent's tables would not mean the same \
+                     words",
+                    vocabulary.len(),
+                    theirs.len()
+                ),
+            });
+        }
+    }
     // What the brain will allocate, now that the vocabulary is known (an open corpus's too).
     let limit = crate::resources::memory_limit(options.max_memory).map_err(Error::Run)?;
     let model = (&scenario.model, &scenario.phases[..], &scenario.probes[..]);
@@ -391,10 +432,40 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
     let mut brain = Brain::new(&scenario.model, plan, p, seed, &device, &vocabulary)?;
 
     let observes = probes.observes();
-    let at: Option<RunPoint> = resume.as_ref().map(|s| s.get("run/point")).transpose()?;
+    let at: Option<RunPoint> = resume.map(|s| s.get("run/point")).transpose()?;
+    if let (Some(fork), Some(at)) = (forked, at) {
+        // Where the fork came from (its readings before `step` are the parent's).
+        let phase = scenario.phases.get(at.phase).map_or("", |p| p.name.as_str());
+        let mut table = toml::Table::new();
+        table.insert("parent".into(), fork.parent.display().to_string().into());
+        table.insert("step".into(), toml::Value::Integer(at.step as i64));
+        table.insert("phase".into(), phase.into());
+        table.insert("steps_into_phase".into(), toml::Value::Integer(at.k as i64));
+        // Probes the parent had otherwise (or not at all): their readings up to `step` are
+        // the parent's probes', not theirs.
+        let changed: Vec<toml::Value> = scenario
+            .probes
+            .iter()
+            .zip(&fork.kept_probes)
+            .filter(|(_, kept)| !**kept)
+            .map(|(p, _)| p.name.clone().into())
+            .collect();
+        table.insert("changed_probes".into(), toml::Value::Array(changed));
+        let text = format!(
+            "# This run is a fork: it started from the checkpoint of `parent` (valence run --fork)\n{}",
+            toml::to_string(&table).expect("a table serialises")
+        );
+        write_atomic(&dir.join("fork.toml"), text.as_bytes())?;
+    }
     let mut recorder = match at {
         Some(at) => {
-            let path = dir.join("metrics.csv");
+            // The readings the checkpoint saw: this directory's, or the parent's for a fork
+            // (copied into this one).
+            let path = match forked {
+                Some(f) => f.parent.join("metrics.csv"),
+                None => dir.join("metrics.csv"),
+            };
+            let ours = dir.join("metrics.csv");
             let wrong = |found: String| {
                 Error::Run(format!(
                     "{}: {found}, not the {} readings the checkpoint saw; the run directory \
@@ -419,7 +490,9 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     if rows.len() != at.rows {
                         return Err(wrong(format!("{} readings", rows.len())));
                     }
-                    if len > bytes {
+                    if forked.is_some() {
+                        write_atomic(&ours, prefix.as_bytes())?;
+                    } else if len > bytes {
                         let f = std::fs::OpenOptions::new()
                             .write(true)
                             .open(&path)
@@ -437,7 +510,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     }
                     rows.truncate(at.rows);
                     let text = crate::metrics::to_csv(&rows);
-                    write_atomic(&path, text.as_bytes())?;
+                    write_atomic(&ours, text.as_bytes())?;
                     Recorder::resume(&dir, rows, text.len() as u64)
                 }
             }
@@ -488,16 +561,55 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
         if let Some(r) = &phase.replay {
             brain.set_learning(r, false)?;
         }
+        let write_checkpoint = |recorder: &mut Recorder,
+                                brain: &Brain,
+                                world: &dyn crate::worlds::World,
+                                probes: &Probes,
+                                (k, step): (u64, u64)|
+         -> Result<()> {
+            recorder.flush()?;
+            let mut snapshot = Snapshot::default();
+            snapshot.put("run/source", &source);
+            snapshot.put("run/seed", &seed);
+            snapshot.put("run/scenario", &resolved);
+            let point = RunPoint {
+                phase: index,
+                k,
+                step,
+                rows: recorder.rows().len(),
+                bytes: Some(recorder.bytes()),
+            };
+            snapshot.put("run/point", &point);
+            let mut part = Snapshot::default();
+            brain.save(&mut part)?;
+            snapshot.nest("brain", part);
+            let mut part = Snapshot::default();
+            world
+                .save(&mut part)
+                .map_err(|e| e.in_world(phase.world.kind()))?;
+            snapshot.nest("world", part);
+            let mut part = Snapshot::default();
+            probes.save(&mut part);
+            snapshot.nest("probes", part);
+            snapshot.write(&checkpoint_path(&dir))
+        };
         let mut first = 1;
-        if let (Some(at), Some(snapshot)) = (at, &resume)
+        if let (Some(at), Some(snapshot)) = (at, resume)
             && at.phase == index
         {
             brain.restore(&snapshot.scope("brain"))?;
             world
                 .restore(&snapshot.scope("world"))
                 .map_err(|e| e.in_world(phase.world.kind()))?;
-            probes.restore(&snapshot.scope("probes"))?;
+            match forked {
+                Some(f) => probes.restore_kept(&snapshot.scope("probes"), &f.kept_probes)?,
+                None => probes.restore(&snapshot.scope("probes"))?,
+            }
             first = at.k + 1;
+            if forked.is_some() && every > 0 {
+                // The fork's own first checkpoint: it resumes (and forks) from here on.
+                write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes, (at.k, step))?;
+            }
         }
         let world_ports = phase.world.ports().outputs;
         let bar = progress_bar(options.progress, &phase.name, phase.steps);
@@ -551,39 +663,8 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     probes.take(i, &brain, &probe.name, &phase.name, step, &mut recorder)?;
                 }
             }
-            let write_checkpoint = |recorder: &mut Recorder,
-                                    brain: &Brain,
-                                    world: &dyn crate::worlds::World,
-                                    probes: &Probes|
-             -> Result<()> {
-                recorder.flush()?;
-                let mut snapshot = Snapshot::default();
-                snapshot.put("run/source", &source);
-                snapshot.put("run/seed", &seed);
-                snapshot.put("run/scenario", &resolved);
-                let point = RunPoint {
-                    phase: index,
-                    k,
-                    step,
-                    rows: recorder.rows().len(),
-                    bytes: Some(recorder.bytes()),
-                };
-                snapshot.put("run/point", &point);
-                let mut part = Snapshot::default();
-                brain.save(&mut part)?;
-                snapshot.nest("brain", part);
-                let mut part = Snapshot::default();
-                world
-                    .save(&mut part)
-                    .map_err(|e| e.in_world(phase.world.kind()))?;
-                snapshot.nest("world", part);
-                let mut part = Snapshot::default();
-                probes.save(&mut part);
-                snapshot.nest("probes", part);
-                snapshot.write(&checkpoint_path(&dir))
-            };
             if every > 0 && step.is_multiple_of(every) {
-                write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes)?;
+                write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes, (k, step))?;
             }
             if k % 256 == 0 || last {
                 bar.set_position(k);
@@ -600,7 +681,7 @@ fn run_from(scenario: Scenario, options: &RunOptions, resume: Option<Snapshot>) 
                     bar.abandon();
                     let checkpoint = every > 0;
                     match checkpoint {
-                        true => write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes)?,
+                        true => write_checkpoint(&mut recorder, &brain, world.as_ref(), &probes, (k, step))?,
                         false => recorder.flush()?,
                     }
                     return Err(Error::Interrupted {

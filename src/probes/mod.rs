@@ -836,6 +836,15 @@ impl Probes {
         }
     }
 
+    /// Restores what [`Probes::save`] wrote for the probes marked in `kept` (one flag per
+    /// probe, in order); the others keep their fresh state (a fork's new probes).
+    pub fn restore_kept(&mut self, from: &Snapshot, kept: &[bool]) -> Result<()> {
+        for (p, _) in self.probes.iter_mut().zip(kept).filter(|(_, k)| **k) {
+            p.restore(from)?;
+        }
+        Ok(())
+    }
+
     /// Restores what [`Probes::save`] wrote.
     pub fn restore(&mut self, from: &Snapshot) -> Result<()> {
         for p in &mut self.probes {
