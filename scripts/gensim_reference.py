@@ -11,7 +11,9 @@ the exact token stream of a `corpora` world) and, with --condition SET --also SE
 rated words, scored on the other 30%; each `also` set scored on the words it rates outside that
 70%, with a ridge fitted to its own ratings of the 70%; and all sets on the held-out words every
 set rates. Reported per set: mean and sd over split seeds, for the input vectors and for input +
-output vectors (valence's `readout = "sum"`).
+output vectors (valence's `readout = "sum"`). --condition A,B,C follows the protocol once per
+conditioned set (`by_condition` in the JSON; `rho` is the first's), on one trained model;
+--save FILE keeps the model, --load FILE scores a saved one without training.
 """
 import argparse, json, os, re, time
 
@@ -133,7 +135,10 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json")
     ap.add_argument("--sentences", help="one sentence a line (valence corpus --dump); default WordNet")
-    ap.add_argument("--condition", default="", help="vader|warriner|labmt: the norms probe's protocol")
+    ap.add_argument("--condition", default="",
+                    help="vader|warriner|labmt (or several, comma-separated): the norms probe's protocol")
+    ap.add_argument("--save", help="write the trained model here")
+    ap.add_argument("--load", help="score this saved model instead of training one")
     ap.add_argument("--also", default="", help="comma-separated other norm sets")
     ap.add_argument("--split-seeds", type=int, default=5)
     a = ap.parse_args()
@@ -143,15 +148,23 @@ def main():
         sentences = wordnet_sentences(max_sentences=a.max_sentences)
     n_tokens = sum(map(len, sentences))
     t0 = time.perf_counter()
-    model = Word2Vec(sentences, vector_size=a.dim, window=a.window, negative=a.negatives, sg=1,
-                     min_count=a.min_count, sample=1e-3, epochs=a.epochs, workers=a.workers, seed=1)
+    if a.load:
+        model = Word2Vec.load(a.load)
+    else:
+        model = Word2Vec(sentences, vector_size=a.dim, window=a.window, negative=a.negatives, sg=1,
+                         min_count=a.min_count, sample=1e-3, epochs=a.epochs, workers=a.workers, seed=1)
     secs = time.perf_counter() - t0
+    if a.save:
+        model.save(a.save)
     if a.condition:
         also = [x for x in a.also.split(",") if x]
+        conditions = [c for c in a.condition.split(",") if c]
+        # Conditioned on each set in turn, the others (`also`, or every other listed) scored beside it.
+        by = {c: protocol(model, c, [x for x in (also or conditions) if x != c], a.split_seeds) for c in conditions}
         res = {"tool": "gensim", "version": __import__("gensim").__version__, "tokens": n_tokens,
                "epochs": a.epochs, "seconds": secs, "tokens_per_s": n_tokens * a.epochs / secs,
-               "workers": a.workers, "condition": a.condition, "split_seeds": a.split_seeds,
-               "rho": protocol(model, a.condition, also, a.split_seeds)}
+               "trained": not a.load, "workers": a.workers, "condition": conditions[0], "split_seeds": a.split_seeds,
+               "rho": by[conditions[0]], "by_condition": by}
         print(json.dumps(res, indent=1))
         if a.json:
             json.dump(res, open(a.json, "w"), indent=1)

@@ -221,12 +221,13 @@ fn observed<T: Send>(
     }
 }
 
-/// run(path, text, json, overrides_json, seed, out, device, progress) -> str
+/// run(path, text, json, overrides_json, seed, out, device, progress, fork) -> str
 ///
 /// Runs a scenario (the file at `path`, or `text` as if read from there; a JSON table when
-/// `json`) with dotted-path overrides; returns the run directory.
+/// `json`) with dotted-path overrides, from step 0 or (`fork`) from another run's checkpoint;
+/// returns the run directory.
 #[pyfunction]
-#[pyo3(signature = (path, text, json, overrides, seed, out, device_name, progress))]
+#[pyo3(signature = (path, text, json, overrides, seed, out, device_name, progress, fork=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -238,6 +239,7 @@ fn run(
     out: Option<String>,
     device_name: String,
     progress: Option<Py<PyAny>>,
+    fork: Option<String>,
 ) -> PyResult<String> {
     let device = device(&device_name)?;
     let s = scenario(&path, text, json, &overrides).map_err(|e| to_py(py, &e))?;
@@ -250,7 +252,10 @@ fn run(
             observer: Some(obs),
             ..Default::default()
         };
-        valence::experiment::run(&s, &options)
+        match &fork {
+            Some(parent) => valence::experiment::fork(Path::new(parent), &s, &options),
+            None => valence::experiment::run(&s, &options),
+        }
     })?;
     Ok(out.dir.display().to_string())
 }

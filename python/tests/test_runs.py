@@ -119,6 +119,21 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path: Path):
     assert (r.dir / "metrics.csv").read_bytes() == (whole.dir / "metrics.csv").read_bytes()
 
 
+def test_a_fork_continues_another_runs_checkpoint_as_the_changed_scenario_would(tmp_path: Path):
+    # The checkpoint ends the childhood (1200 steps); the fork conditions for longer.
+    scenario = small_scenario(tmp_path, checkpoint_every=1200)
+    parent = valence.run(scenario, out=tmp_path / "parent", progress=False)
+    longer = {"phases.1.steps": 600}
+    whole = valence.run(scenario, out=tmp_path / "whole", overrides=longer, progress=False)
+    forked = valence.run(scenario, out=tmp_path / "fork", overrides=longer, fork=parent.dir, progress=False)
+    assert (forked.dir / "metrics.csv").read_bytes() == (whole.dir / "metrics.csv").read_bytes()
+    assert "step = 1200" in (forked.dir / "fork.toml").read_text()
+    # A change before the checkpoint is refused, naming the key.
+    with pytest.raises(valence.ResumeError, match=r"`phases\[0\]\.steps` differs"):
+        valence.run(scenario, out=tmp_path / "no", overrides={"phases.0.steps": 1000}, fork=parent.dir,
+                    progress=False)
+
+
 def test_ctrl_c_while_the_core_runs_stops_it_cleanly(tmp_path: Path):
     # Long enough (tens of seconds) that the interruption after one second comes mid-run.
     scenario = small_scenario(tmp_path, childhood=20_000_000, checkpoint_every=1_000_000)

@@ -234,6 +234,7 @@ def run(
     device: str = "cpu",
     overrides: Optional[Mapping[str, Any]] = None,
     progress: ProgressArg = True,
+    fork: Optional[PathLike] = None,
 ) -> Run:
     """Runs a scenario to the end and returns its :class:`Run`.
 
@@ -253,11 +254,19 @@ def run(
         ``{"phases.0.steps": 1000, "overrides.vta.lr": 0.05, "population": 4}``.
     progress
         A tqdm bar per phase (``True``), none, or a callable ``f(phase, index, phases, k, steps)``.
+    fork
+        A run directory: start from its last checkpoint instead of from step 0 (``valence run
+        --fork``). The scenario may change what comes after that checkpoint — later phases,
+        worlds, learning rates, probes — and nothing before it; on the CPU the result is
+        bit-identical to running the changed scenario from step 0 (with the same probes).
 
     Raises
     ------
     ScenarioError
         The scenario does not check (file, line, column, "did you mean").
+    ResumeError
+        ``fork``: the run has no checkpoint, or the scenario changes what came before it (the
+        first differing key is named).
     DivergenceError
         A region's weights stopped being finite (the readings so far are kept).
     Interrupted
@@ -276,6 +285,7 @@ def run(
             None if out is None else os.fspath(out),
             device,
             callback,
+            None if fork is None else os.fspath(fork),
         )
     finally:
         close()
