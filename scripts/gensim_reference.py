@@ -93,8 +93,10 @@ def ridge_rho(x, words_tr, y_tr, words_te, y_te, lam=1.0):
     return spearmanr(xte @ w + my - mx @ w, y_te).statistic
 
 
-def protocol(model, condition, also, seeds):
-    """The norms probe's protocol with `also`, for each split seed and both readouts."""
+def protocol(model, condition, also, seeds, splits=None):
+    """The norms probe's protocol with `also`, for each split seed and both readouts. `splits`:
+    valence's own splits of the conditioned set (`valence corpus --splits`), used instead of
+    seeded shuffles, so that both score the very same words."""
     vocab = model.wv.key_to_index
     sets = {name: {w: r for w, r in norms(name).items() if w in vocab} for name in [condition] + also}
     vectors = {"input": model.wv.vectors, "sum": model.wv.vectors + model.syn1neg}
@@ -105,11 +107,15 @@ def protocol(model, condition, also, seeds):
             v = np.array([table[vocab[w]] for w in ws], dtype=np.float64) - mean
             return v / np.linalg.norm(v, axis=1, keepdims=True)
         per_seed = []
-        for seed in range(seeds):
-            words = sorted(sets[condition])
-            np.random.default_rng(seed).shuffle(words)
-            cut = round(0.7 * len(words))
-            train, held = words[:cut], words[cut:]
+        for seed in range(len(splits) if splits else seeds):
+            if splits:
+                train = [w for w in splits[seed]["train"] if w in sets[condition]]
+                held = [w for w in splits[seed]["held_out"] if w in sets[condition]]
+            else:
+                words = sorted(sets[condition])
+                np.random.default_rng(seed).shuffle(words)
+                cut = round(0.7 * len(words))
+                train, held = words[:cut], words[cut:]
             trained = set(train)
             r = {}
             for name, rated in sets.items():
@@ -137,6 +143,9 @@ def main():
     ap.add_argument("--sentences", help="one sentence a line (valence corpus --dump); default WordNet")
     ap.add_argument("--condition", default="",
                     help="vader|warriner|labmt (or several, comma-separated): the norms probe's protocol")
+    ap.add_argument("--splits", default="",
+                    help="comma-separated JSON files of valence's splits (valence corpus SCENARIO --splits FILE):"
+                         " a conditioned set's splits are taken from the files of that set, not drawn here")
     ap.add_argument("--save", help="write the trained model here")
     ap.add_argument("--load", help="score this saved model instead of training one")
     ap.add_argument("--also", default="", help="comma-separated other norm sets")
@@ -160,10 +169,16 @@ def main():
         also = [x for x in a.also.split(",") if x]
         conditions = [c for c in a.condition.split(",") if c]
         # Conditioned on each set in turn, the others (`also`, or every other listed) scored beside it.
-        by = {c: protocol(model, c, [x for x in (also or conditions) if x != c], a.split_seeds) for c in conditions}
+        given = {}
+        for f in [f for f in a.splits.split(",") if f]:
+            d = json.load(open(f))
+            given.setdefault(d["norms"], []).extend(d["splits"])
+        by = {c: protocol(model, c, [x for x in (also or conditions) if x != c], a.split_seeds, given.get(c))
+              for c in conditions}
         res = {"tool": "gensim", "version": __import__("gensim").__version__, "tokens": n_tokens,
                "epochs": a.epochs, "seconds": secs, "tokens_per_s": n_tokens * a.epochs / secs,
                "trained": not a.load, "workers": a.workers, "condition": conditions[0], "split_seeds": a.split_seeds,
+               "splits": {c: [sp["split_seed"] for sp in v] for c, v in given.items()},
                "rho": by[conditions[0]], "by_condition": by}
         print(json.dumps(res, indent=1))
         if a.json:

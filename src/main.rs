@@ -65,6 +65,11 @@ enum Command {
         /// same tokens for a reference trainer: `scripts/gensim_reference.py --sentences`).
         #[arg(long, value_name = "FILE")]
         dump: Option<PathBuf>,
+        /// Write the scenario's lexicon splits to this JSON file: per split (per agent with
+        /// `split_per_agent`), the training and held-out words, so that a reference scores
+        /// the very same words (`scripts/gensim_reference.py --splits`).
+        #[arg(long, value_name = "FILE")]
+        splits: Option<PathBuf>,
     },
     /// Check model and scenario files; errors name file:line:column.
     Validate {
@@ -315,8 +320,12 @@ fn real_main() -> anyhow::Result<ExitCode> {
             scenario,
             sample,
             dump,
+            splits,
         } => {
             let scenario = valence::scenario::load_scenario(&scenario)?;
+            if let Some(path) = &splits {
+                write_splits(&scenario, path)?;
+            }
             let mut seen = Vec::new();
             let worlds = std::iter::once(&scenario.world).chain(scenario.phases.iter().map(|p| &p.world));
             for config in worlds.filter_map(|w| w.get::<valence::worlds::CorporaConfig>()) {
@@ -384,7 +393,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
-            if seen.is_empty() {
+            if seen.is_empty() && splits.is_none() {
                 eprintln!("{}: no `corpora` world in this scenario", scenario.path.display());
                 return Ok(ExitCode::FAILURE);
             }
@@ -768,4 +777,44 @@ fn real_main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `valence corpus --splits`: the lexicon world's splits of the scenario's vocabulary, as the
+/// run draws them (one per agent with `split_per_agent`), written as JSON.
+fn write_splits(scenario: &valence::scenario::Scenario, path: &std::path::Path) -> anyhow::Result<()> {
+    use valence::worlds::LexiconConfig;
+    let worlds: Vec<_> = scenario.phases.iter().map(|p| &p.world).collect();
+    let Some(lexicon) = worlds.iter().find_map(|w| w.get::<LexiconConfig>()) else {
+        return Err(anyhow::anyhow!(
+            "{}: no `lexicon` world in this scenario, so no splits",
+            scenario.path.display()
+        ));
+    };
+    let vocabulary = valence::worlds::build_vocabulary(&worlds)?;
+    let known = lexicon.known(&vocabulary)?;
+    let agents = if lexicon.split_per_agent {
+        scenario.population as u64
+    } else {
+        1
+    };
+    let word = |(id, _): &(u32, f32)| vocabulary.word(*id).unwrap_or_default().to_string();
+    let splits = (0..agents)
+        .map(|a| {
+            let split = lexicon.split_known(known.clone(), a)?;
+            Ok(serde_json::json!({
+                "split_seed": lexicon.split_seed.wrapping_add(if lexicon.split_per_agent { a } else { 0 }),
+                "train": split.train.iter().map(word).collect::<Vec<_>>(),
+                "held_out": split.held_out.iter().map(word).collect::<Vec<_>>(),
+            }))
+        })
+        .collect::<valence::Result<Vec<_>>>()?;
+    let json = serde_json::json!({ "norms": lexicon.norms.name(), "splits": splits });
+    valence::experiment::write_atomic(path, json.to_string().as_bytes())?;
+    println!(
+        "wrote {} split(s) of {} rated words to {}",
+        splits.len(),
+        known.len(),
+        path.display()
+    );
+    Ok(())
 }
