@@ -25,7 +25,9 @@ fi
 
 cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --all-targets --locked --features wgpu -- -D warnings  # tests/wgpu.rs and the GPU path
+# The GPU path: the code the `wgpu` feature compiles (src/device.rs, tests/wgpu.rs). The other
+# targets are the same code with or without it, linted above.
+cargo clippy --lib --bins --test wgpu --locked --features wgpu -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # Every example runs (at reduced size) and checks its own claim, so none can rot.
 cargo run --locked --quiet --example custom_region -- --quick "$(mktemp -d)"

@@ -217,8 +217,27 @@ fn keep_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
 
+/// A closed pipe ends the program quietly, as it does any Unix tool (`valence regions | head`):
+/// Rust starts with SIGPIPE ignored, and the next `println!` would then panic.
+#[cfg(unix)]
+fn die_quietly_on_closed_pipes() {
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: restores the default disposition of one signal, before any thread starts.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn die_quietly_on_closed_pipes() {}
+
 fn main() -> ExitCode {
     keep_freed_memory();
+    die_quietly_on_closed_pipes();
     match real_main() {
         Ok(code) => code,
         Err(e) => {

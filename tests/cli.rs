@@ -180,6 +180,26 @@ fn regions_lists_kinds_ports_and_defaults() {
     }
 }
 
+/// `valence regions | head -1`: the reader goes away before the listing is written; the
+/// program ends as Unix tools do (SIGPIPE), not with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_valence"))
+        .arg("regions")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {stderr}", out.status);
+}
+
 #[cfg(not(feature = "wgpu"))]
 #[test]
 fn wgpu_is_refused_with_a_hint_in_a_cpu_build() {
