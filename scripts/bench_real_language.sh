@@ -1,54 +1,98 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): real language at full size, valence beside gensim on the same tokens.
-# Runs scenarios/real_language_large.toml (every installable corpus, the reward model conditioned
-# on Warriner's norms, scored against Warriner, VADER and labMT), writes the same token stream
-# (`valence corpus --dump`) and trains gensim's Word2Vec on it with the same parameters for as
-# many epochs as the cortex makes passes, scored by the same protocol (scripts/gensim_reference.py
-# --condition warriner --also vader,labmt, mean over as many split seeds as the scenario has
-# agents), then prints both side by side with their wall-clock times. SCENARIO=… runs another corpora scenario (e.g. a sweep's).
+# Benchmark (not a test): real language at full size, valence beside gensim on the same tokens
+# and the very same splits.
+#
+# 1. Runs scenarios/real_language_large.toml (every installable corpus; the reward model
+#    conditioned on Warriner's norms, split seeds 0–3, one per agent; scored against Warriner,
+#    VADER and labMT). Its checkpoint at the end of the childhood is the parent of:
+# 2. forks (`valence run --fork`, ~30 s each): the same cortex conditioned on each set of norms in
+#    turn — Warriner, labMT, VADER — with split seeds 0–3 and 4–7 (eight splits per set);
+# 3. gensim's Word2Vec trained once on the same token stream (`valence corpus --dump`), same
+#    parameters, as many epochs as the cortex made passes, and scored by the norms probe's
+#    protocol on valence's own splits (`valence corpus --splits`; scripts/gensim_reference.py);
+# 4. prints held-out Spearman ρ, mean over the eight splits, side by side, and the wall-clock
+#    times.
+#
+# SCENARIO=… runs another corpora scenario (e.g. one with WordNet alone); OUT=… another folder.
 # Installs the data (scripts/install_data.sh) and gensim when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_data.sh
 python3 -c 'import gensim, scipy' 2>/dev/null || python3 -m pip install -q gensim
 scenario=${SCENARIO:-scenarios/real_language_large.toml}
-out=runs/bench/real_language_large
-mkdir -p runs/bench
+out=${OUT:-runs/bench/real_language_large}
+mkdir -p "$out/variants"
 cargo build --release --quiet
+valence=./target/release/valence
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-./target/release/valence corpus "$scenario" --dump runs/bench/large_stream.txt
+$valence corpus "$scenario" --dump "$out/stream.txt" | tail -1
+
+# Each conditioning: the scenario with another lexicon and split seed (its model path made
+# absolute; the `norms` probe scores the other two sets beside it).
+variant() { # NORMS SPLIT_SEED -> path of the variant scenario
+    python3 - "$scenario" "$1" "$2" "$out/variants/$1-$2.toml" <<'PY'
+import os, re, sys
+src, norms, seed, dst = sys.argv[1:]
+text = open(src, encoding="utf-8").read()
+base = os.path.dirname(os.path.abspath(src))
+text = re.sub(r'(?m)^model = "(?!/)([^"]+)"', lambda m: f'model = "{os.path.normpath(os.path.join(base, m.group(1)))}"', text)
+text = re.sub(r'(?m)^norms = "\w+"', f'norms = "{norms}"', text, count=1)
+text = re.sub(r'(?m)^split_seed = \d+', f'split_seed = {seed}', text, count=1)
+others = [s for s in ["warriner", "vader", "labmt"] if s != norms]
+text = re.sub(r'(?m)^also = \[.*\]', "also = [" + ", ".join(f'"{s}"' for s in others) + "]", text, count=1)
+open(dst, "w", encoding="utf-8").write(text)
+print(dst)
+PY
+}
+
 start=$(date +%s)
-./target/release/valence run "$scenario" --out "$out" --quiet
+$valence run "$scenario" --out "$out/parent" --quiet >/dev/null
 valence_s=$(( $(date +%s) - start ))
+forks_s=0
+splits=()
+for norms in warriner labmt vader; do
+    for seed in 0 4; do
+        v=$(variant $norms $seed)
+        $valence corpus "$v" --splits "$out/variants/$norms-$seed.json" >/dev/null
+        splits+=("$out/variants/$norms-$seed.json")
+        start=$(date +%s)
+        $valence run "$v" --fork "$out/parent" --out "$out/$norms-$seed" --quiet >/dev/null
+        forks_s=$(( forks_s + $(date +%s) - start ))
+    done
+done
 # Passes the cortex made over the mix: its childhood ticks over the tokens of one pass.
-passes=$(python3 - "$out/scenario.toml" runs/bench/large_stream.txt <<'PY'
+passes=$(python3 - "$out/parent/scenario.toml" "$out/stream.txt" <<'PY'
 import sys, tomllib
 steps = tomllib.load(open(sys.argv[1], "rb"))["phases"][0]["steps"]
 tokens = sum(len(l.split()) + 1 for l in open(sys.argv[2], encoding="utf-8"))
 print(max(1, round(steps / tokens)))
 PY
 )
-# One split seed per agent (the scenario's `split_per_agent`): gensim is scored on the same splits.
-agents=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("population", 1))' "$out/scenario.toml")
 start=$(date +%s)
-python3 scripts/gensim_reference.py --sentences runs/bench/large_stream.txt --epochs "$passes" --workers 1 \
-    --condition warriner --also vader,labmt --split-seeds "$agents" --json runs/bench/gensim_large.json >/dev/null
+python3 scripts/gensim_reference.py --sentences "$out/stream.txt" --epochs "$passes" --workers 1 \
+    --condition warriner,labmt,vader --splits "$(IFS=,; echo "${splits[*]}")" --json "$out/gensim.json" >/dev/null
 gensim_s=$(( $(date +%s) - start ))
-python3 - "$out/metrics.csv" runs/bench/gensim_large.json "$valence_s" "$gensim_s" "$passes" "$agents" <<'PY'
+python3 - "$out" "$valence_s" "$forks_s" "$gensim_s" "$passes" <<'PY'
 import csv, json, statistics, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["probe"] == "norms"]
-final = rows[-1]["phase"]  # the last conditioning phase (η at its lowest)
-rows = [r for r in rows if r["phase"] == final]
-last = max(int(r["step"]) for r in rows)
-def mean_over_agents(key):
-    v = [float(r["value"]) for r in rows if r["key"] == key and int(r["step"]) == last]
-    return statistics.mean(v), len(v)
-g = json.load(open(sys.argv[2]))["rho"]["sum"]
-print(f"held-out Spearman rho, conditioned on Warriner (valence: mean over agents, each its own split;"
-      f" gensim: mean over split seeds 0-{int(sys.argv[6]) - 1}, input + output vectors, {sys.argv[5]} epochs)")
-print(f"{'norms':<10} {'reward model':>13} {'ridge':>8} {'shuffled':>9} {'gensim+ridge':>13}")
-for name, prefix in [("warriner", ""), ("vader", "vader/"), ("labmt", "labmt/")]:
-    (m, n), (r, _), (s, _) = mean_over_agents(prefix + "model"), mean_over_agents(prefix + "ridge"), mean_over_agents(prefix + "shuffled")
-    print(f"{name:<10} {m:>13.3f} {r:>8.3f} {s:>9.3f} {g[name]['mean']:>13.3f}")
-print(f"wall clock: valence {sys.argv[3]} s ({n} agents), gensim {sys.argv[4]} s (1 model, 1 worker)")
+out, valence_s, forks_s, gensim_s, passes = sys.argv[1:]
+g = json.load(open(f"{out}/gensim.json"))["by_condition"]
+def readings(run):
+    rows = [r for r in csv.DictReader(open(f"{out}/{run}/metrics.csv")) if r["probe"] == "norms"]
+    final = rows[-1]["phase"]  # the last conditioning phase (η at its lowest)
+    last = max(int(r["step"]) for r in rows if r["phase"] == final)
+    return [r for r in rows if r["phase"] == final and int(r["step"]) == last]
+print(f"held-out Spearman rho, mean over 8 splits (split seeds 0-7; gensim on the same words;"
+      f" input + output vectors, {passes} epochs)")
+print(f"{'conditioned on':<15} {'scored on':<10} {'reward model':>13} {'(min, max)':>16} {'ridge':>7} {'shuffled':>9} {'gensim+ridge':>13}")
+for cond in ["warriner", "labmt", "vader"]:
+    rows = readings(f"{cond}-0") + readings(f"{cond}-4")
+    for name in [cond] + [s for s in ["warriner", "labmt", "vader"] if s != cond]:
+        prefix = "" if name == cond else name + "/"
+        v = {k: [float(r["value"]) for r in rows if r["key"] == prefix + k] for k in ["model", "ridge", "shuffled"]}
+        m = v["model"]
+        print(f"{cond:<15} {name:<10} {statistics.mean(m):>13.3f} ({min(m):.3f}, {max(m):.3f}) "
+              f"{statistics.mean(v['ridge']):>7.3f} {statistics.mean(v['shuffled']):>+9.3f} {g[cond]['sum'][name]['mean']:>13.3f}")
+print("(scored on another set: the reward model conditioned on one set, read on the words of the other it was"
+      " never given; ridge and gensim fitted to that other set's own ratings of the conditioning words)")
+print(f"wall clock: valence {valence_s} s (the parent, 4 agents), forks {forks_s} s (6), gensim {gensim_s} s (1 model, 1 worker)")
 PY
