@@ -5,7 +5,7 @@
 # 1. Runs scenarios/real_language_large.toml (every installable corpus; the reward model
 #    conditioned on Warriner's norms, split seeds 0–3, one per agent; scored against Warriner,
 #    VADER and labMT). Its checkpoint at the end of the childhood is the parent of:
-# 2. forks (`valence run --fork`, ~30 s each): the same cortex conditioned on each set of norms in
+# 2. forks (`valence run --fork`, ~25 s each): the same cortex conditioned on each set of norms in
 #    turn — Warriner, labMT, VADER — with split seeds 0–3 and 4–7 (eight splits per set);
 # 3. gensim's Word2Vec trained once on the same token stream (`valence corpus --dump`), same
 #    parameters, as many epochs as the cortex made passes, and scored by the norms probe's
@@ -13,26 +13,29 @@
 # 4. prints held-out Spearman ρ, mean over the eight splits, side by side, and the wall-clock
 #    times.
 #
-# SCENARIO=… runs another corpora scenario (e.g. one with WordNet alone); OUT=… another folder.
+# WORDNET_ONLY=1: the same with the cortex reading WordNet's glosses alone (≈ 31 passes).
+# SCENARIO=… runs another corpora scenario; OUT=… another folder.
 # Installs the data (scripts/install_data.sh) and gensim when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_data.sh
 python3 -c 'import gensim, scipy' 2>/dev/null || python3 -m pip install -q gensim
 scenario=${SCENARIO:-scenarios/real_language_large.toml}
-out=${OUT:-runs/bench/real_language_large}
+wordnet_only=${WORDNET_ONLY:-0}
+default_out=runs/bench/real_language_large
+[ "$wordnet_only" = 1 ] && default_out=runs/bench/real_language_wordnet
+out=${OUT:-$default_out}
 mkdir -p "$out/variants"
 cargo build --release --quiet
 valence=./target/release/valence
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-$valence corpus "$scenario" --dump "$out/stream.txt" | tail -1
 
 # Each conditioning: the scenario with another lexicon and split seed (its model path made
-# absolute; the `norms` probe scores the other two sets beside it).
+# absolute; the `norms` probe scores the other two sets beside it; WORDNET_ONLY: one source).
 variant() { # NORMS SPLIT_SEED -> path of the variant scenario
-    python3 - "$scenario" "$1" "$2" "$out/variants/$1-$2.toml" <<'PY'
+    python3 - "$scenario" "$1" "$2" "$out/variants/$1-$2.toml" "$wordnet_only" <<'PY'
 import os, re, sys
-src, norms, seed, dst = sys.argv[1:]
+src, norms, seed, dst, wordnet_only = sys.argv[1:]
 text = open(src, encoding="utf-8").read()
 base = os.path.dirname(os.path.abspath(src))
 text = re.sub(r'(?m)^model = "(?!/)([^"]+)"', lambda m: f'model = "{os.path.normpath(os.path.join(base, m.group(1)))}"', text)
@@ -40,13 +43,20 @@ text = re.sub(r'(?m)^norms = "\w+"', f'norms = "{norms}"', text, count=1)
 text = re.sub(r'(?m)^split_seed = \d+', f'split_seed = {seed}', text, count=1)
 others = [s for s in ["warriner", "vader", "labmt"] if s != norms]
 text = re.sub(r'(?m)^also = \[.*\]', "also = [" + ", ".join(f'"{s}"' for s in others) + "]", text, count=1)
+if wordnet_only == "1":
+    text, n = re.subn(r'(?ms)^sources = \[.*?^\]', 'sources = [{ kind = "wordnet" }]', text, count=1)
+    if n != 1:
+        sys.exit(f"{src}: no `sources = [ … ]` block to reduce to WordNet")
 open(dst, "w", encoding="utf-8").write(text)
 print(dst)
 PY
 }
 
+# The parent: conditioned on Warriner, split seeds 0–3; its checkpoint ends the childhood.
+parent=$(variant warriner 0)
+$valence corpus "$parent" --dump "$out/stream.txt" | tail -1
 start=$(date +%s)
-$valence run "$scenario" --out "$out/parent" --quiet >/dev/null
+$valence run "$parent" --out "$out/warriner-0" --quiet >/dev/null
 valence_s=$(( $(date +%s) - start ))
 forks_s=0
 splits=()
@@ -55,13 +65,14 @@ for norms in warriner labmt vader; do
         v=$(variant $norms $seed)
         $valence corpus "$v" --splits "$out/variants/$norms-$seed.json" >/dev/null
         splits+=("$out/variants/$norms-$seed.json")
+        [ "$norms-$seed" = warriner-0 ] && continue
         start=$(date +%s)
-        $valence run "$v" --fork "$out/parent" --out "$out/$norms-$seed" --quiet >/dev/null
+        $valence run "$v" --fork "$out/warriner-0" --out "$out/$norms-$seed" --quiet >/dev/null
         forks_s=$(( forks_s + $(date +%s) - start ))
     done
 done
 # Passes the cortex made over the mix: its childhood ticks over the tokens of one pass.
-passes=$(python3 - "$out/parent/scenario.toml" "$out/stream.txt" <<'PY'
+passes=$(python3 - "$out/warriner-0/scenario.toml" "$out/stream.txt" <<'PY'
 import sys, tomllib
 steps = tomllib.load(open(sys.argv[1], "rb"))["phases"][0]["steps"]
 tokens = sum(len(l.split()) + 1 for l in open(sys.argv[2], encoding="utf-8"))
@@ -94,5 +105,5 @@ for cond in ["warriner", "labmt", "vader"]:
               f"{statistics.mean(v['ridge']):>7.3f} {statistics.mean(v['shuffled']):>+9.3f} {g[cond]['sum'][name]['mean']:>13.3f}")
 print("(scored on another set: the reward model conditioned on one set, read on the words of the other it was"
       " never given; ridge and gensim fitted to that other set's own ratings of the conditioning words)")
-print(f"wall clock: valence {valence_s} s (the parent, 4 agents), forks {forks_s} s (6), gensim {gensim_s} s (1 model, 1 worker)")
+print(f"wall clock: valence {valence_s} s (the parent, 4 agents), forks {forks_s} s (5), gensim {gensim_s} s (1 model, 1 worker)")
 PY

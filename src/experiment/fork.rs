@@ -37,8 +37,9 @@ pub(super) struct Fork {
 /// Starts a new run of `scenario` from the last checkpoint of the run in `parent`, which must
 /// agree with it on everything before that checkpoint (see the module's documentation). The
 /// fork writes its own run directory (`options.out`, default `runs/<name>-seed<S>-<time>`):
-/// the parent's readings up to the checkpoint, then its own, and `fork.toml` (where it came
-/// from). The parent is only read.
+/// the parent's readings up to the checkpoint, then its own, `fork.toml` (where it came from,
+/// and which probes changed), and — with `checkpoint_every` — its own first checkpoint at the
+/// fork's step, so that it resumes and forks like any run. The parent is only read.
 pub fn fork(parent: &Path, scenario: &Scenario, options: &RunOptions) -> Result<RunOutput> {
     let mut scenario = scenario.clone();
     if let Some(seed) = options.seed {
