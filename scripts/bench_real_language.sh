@@ -39,7 +39,7 @@ src, norms, seed, dst, wordnet_only = sys.argv[1:]
 text = open(src, encoding="utf-8").read()
 base = os.path.dirname(os.path.abspath(src))
 text = re.sub(r'(?m)^model = "(?!/)([^"]+)"', lambda m: f'model = "{os.path.normpath(os.path.join(base, m.group(1)))}"', text)
-text = re.sub(r'(?m)^norms = "\w+"', f'norms = "{norms}"', text, count=1)
+text = re.sub(r'(?m)^norms = "\w+".*$', f'norms = "{norms}"', text, count=1)
 text = re.sub(r'(?m)^split_seed = \d+', f'split_seed = {seed}', text, count=1)
 others = [s for s in ["warriner", "vader", "labmt"] if s != norms]
 text = re.sub(r'(?m)^also = \[.*\]', "also = [" + ", ".join(f'"{s}"' for s in others) + "]", text, count=1)
