@@ -287,12 +287,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     );
                     match &fork {
                         Some(parent) => {
-                            let at = valence::experiment::RunPoint::of(parent).ok();
-                            eprintln!(
-                                "valence: forking from {}{}",
-                                parent.display(),
-                                at.map_or(String::new(), |at| format!(" at step {}", at.step))
-                            );
+                            // (fork.toml in the new run directory names the step.)
+                            eprintln!("valence: forking from {}'s last checkpoint", parent.display());
                             valence::experiment::fork(parent, &scenario, &options)
                                 .context("forked run failed")?
                         }
@@ -821,7 +817,7 @@ fn write_splits(scenario: &valence::scenario::Scenario, path: &std::path::Path) 
         .map(|a| {
             let split = lexicon.split_known(known.clone(), a)?;
             Ok(serde_json::json!({
-                "split_seed": lexicon.split_seed.wrapping_add(if lexicon.split_per_agent { a } else { 0 }),
+                "split_seed": lexicon.split_seed_of(a),
                 "train": split.train.iter().map(word).collect::<Vec<_>>(),
                 "held_out": split.held_out.iter().map(word).collect::<Vec<_>>(),
             }))

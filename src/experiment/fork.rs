@@ -91,26 +91,24 @@ pub fn fork(parent: &Path, scenario: &Scenario, options: &RunOptions) -> Result<
             ),
         ));
     }
-    let list = |t: &toml::Table, key: &str| -> Vec<toml::Value> {
-        t.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default()
-    };
     let worlds = |t: &toml::Table| -> Vec<toml::Value> {
-        list(t, "phases")
+        array(t, "phases")
             .iter()
             .map(|p| p.get("world").cloned().unwrap_or(toml::Value::Boolean(false)))
             .collect()
     };
-    let parent_worlds = match worlds(&theirs) == worlds(&ours) {
+    let their_worlds = worlds(&theirs);
+    let parent_worlds = match their_worlds == worlds(&ours) {
         true => None,
         false => Some(
-            worlds(&theirs)
+            their_worlds
                 .into_iter()
                 .map(|w| world_spec(w).map_err(|e| refuse(path.clone(), e)))
                 .collect::<Result<Vec<_>>>()?,
         ),
     };
-    let parent_probes = list(&theirs, "probes");
-    let kept_probes = list(&ours, "probes")
+    let parent_probes = array(&theirs, "probes");
+    let kept_probes = array(&ours, "probes")
         .iter()
         .map(|p| parent_probes.contains(p))
         .collect();
@@ -138,6 +136,11 @@ fn resolved_table(text: &str) -> std::result::Result<toml::Table, toml::de::Erro
         })
         .collect();
     toml::from_str(&lines.join("\n"))
+}
+
+/// A resolved scenario's array of tables (`phases`, `probes`); empty when it has none.
+fn array(t: &toml::Table, key: &str) -> Vec<toml::Value> {
+    t.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default()
 }
 
 /// Whether two paths name the same directory.
@@ -171,13 +174,7 @@ fn mismatch(theirs: &toml::Table, ours: &toml::Table, at: RunPoint) -> Option<St
             return Some(format!("`{path}` differs"));
         }
     }
-    let phases = |t: &toml::Table| {
-        t.get("phases")
-            .and_then(|v| v.as_array())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let (tp, op) = (phases(theirs), phases(ours));
+    let (tp, op) = (array(theirs, "phases"), array(ours, "phases"));
     if op.len() <= at.phase {
         return Some(format!(
             "the parent's checkpoint is in its phase {} and the fork has {} phases",

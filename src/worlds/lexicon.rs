@@ -377,15 +377,19 @@ impl LexiconConfig {
         self.split_known(self.known(vocabulary)?, agent)
     }
 
+    /// The split seed agent `agent` draws its split with: `split_seed + agent` with
+    /// `split_per_agent`, else `split_seed`.
+    pub fn split_seed_of(&self, agent: u64) -> u64 {
+        match self.split_per_agent {
+            true => self.split_seed.wrapping_add(agent),
+            false => self.split_seed,
+        }
+    }
+
     /// [`LexiconConfig::split_for`] of the rated words already read ([`LexiconConfig::known`]):
     /// P agents' splits from one reading of the file.
     pub fn split_known(&self, mut known: Vec<(u32, f32)>, agent: u64) -> Result<NormSplit> {
-        let seed = if self.split_per_agent {
-            self.split_seed.wrapping_add(agent)
-        } else {
-            self.split_seed
-        };
-        let mut rng = SimRng::seed_from_u64(seed);
+        let mut rng = SimRng::seed_from_u64(self.split_seed_of(agent));
         known.shuffle(&mut rng);
         let n_train = ((known.len() as f64) * self.train_fraction).round() as usize;
         let held_out = known.split_off(n_train.min(known.len()));
