@@ -10,7 +10,7 @@
 use burn::prelude::{Device, Tensor, TensorData};
 use burn::tensor::activation::log_softmax;
 
-use super::Step;
+use super::device::Step;
 
 /// A rollout's values `[G, T·W, 1]`: its steps' `value`s concatenated along the worker axis.
 pub(super) fn values(steps: &[Step]) -> Tensor<3> {
@@ -53,10 +53,10 @@ pub(super) fn targets(
         let (gi, wi) = (agent / w, agent % w);
         let mut ret = bootstrap[agent];
         for (t, s) in steps.iter().enumerate().rev() {
-            ret = s.reward[agent] + if s.done[agent] { 0.0 } else { gamma * ret };
+            ret = s.outcome.reward[agent] + if s.outcome.done[agent] { 0.0 } else { gamma * ret };
             let idx = gi * t_len * w + t * w + wi;
             returns[idx] = ret;
-            onehot[idx * a + s.action[agent]] = 1.0;
+            onehot[idx * a + s.outcome.action[agent]] = 1.0;
         }
     }
     let advantages: Vec<f32> = returns.iter().zip(&values).map(|(r, v)| r - v).collect();
@@ -72,14 +72,14 @@ pub(super) fn head_gradients(
     values: Tensor<3>,
     (returns, advantages, onehot): (Tensor<3>, Tensor<3>, Tensor<3>),
     workers: usize,
-    (entropy, value_loss): (f64, f64),
+    (entropy, value_loss): (f32, f32),
 ) -> (Tensor<3>, Tensor<3>) {
     let n = (steps.len() * workers) as f32;
     let logits = Tensor::cat(steps.iter().map(|s| s.logits.clone()).collect(), 1);
     let logp = log_softmax(logits, 2);
     let pi = logp.clone().exp();
     let h = -(pi.clone() * logp.clone()).sum_dim(2);
-    let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n) + pi * (logp + h) * (entropy as f32 / n);
-    let d_value = (values - returns) * (value_loss as f32 / n);
+    let d_logits = (pi.clone() - onehot) * advantages * (1.0 / n) + pi * (logp + h) * (entropy / n);
+    let d_value = (values - returns) * (value_loss / n);
     (d_logits, d_value)
 }

@@ -9,7 +9,8 @@
 use burn::prelude::{Device, Tensor, TensorData};
 use rand_distr::{Distribution, Uniform};
 
-use super::Step;
+use super::device::Step;
+use super::{Dims, Params};
 pub(super) use crate::regions::gru::Gates;
 use crate::regions::gru::{self, Cell, Trace};
 use crate::rng::SimRng;
@@ -110,43 +111,36 @@ impl Weights {
         Weights::from_array(self.as_array().map(&mut f))
     }
 
-    /// Small random weights, uniform ±1/√H (the policy head ×0.01: a uniform first policy;
-    /// biases of the heads 0), drawn per controller from its generator in parameter order.
-    pub fn random(
-        groups: usize,
-        input_width: usize,
-        hidden: usize,
-        actions: usize,
-        rngs: &mut [SimRng],
-        device: &Device,
-    ) -> Self {
-        let (h, a) = (hidden, actions);
-        let bound = 1.0 / (h as f32).sqrt();
-        let shapes: [([usize; 3], f32); 8] = [
-            ([groups, input_width, 3 * h], bound),
-            ([groups, h, 3 * h], bound),
-            ([groups, 1, 3 * h], bound),
-            ([groups, 1, 3 * h], bound),
-            ([groups, h, a], 0.01 * bound),
-            ([groups, 1, a], 0.0),
-            ([groups, h, 1], bound),
-            ([groups, 1, 1], 0.0),
-        ];
-        Weights::from_array(std::array::from_fn(|i| {
-            let (shape, scale) = shapes[i];
-            let per_group = shape[1] * shape[2];
-            let mut values = Vec::with_capacity(shape[0] * per_group);
-            for rng in rngs.iter_mut() {
-                if scale > 0.0 {
-                    let u = Uniform::new_inclusive(-scale, scale);
-                    values.extend((0..per_group).map(|_| u.sample(rng)));
-                } else {
-                    values.extend(std::iter::repeat_n(0.0, per_group));
-                }
-            }
-            Tensor::from_data(TensorData::new(values, shape), device)
+    /// Parameters in the order of [`Weights::NAMES`] from host arrays of `dims`' shapes.
+    pub fn from_host(dims: &Dims, params: Params, device: &Device) -> Self {
+        let shapes = dims.shapes();
+        let mut k = 0;
+        Weights::from_array(params.map(|values| {
+            let t = Tensor::from_data(TensorData::new(values, shapes[k]), device);
+            k += 1;
+            t
         }))
     }
+}
+
+/// Small random weights, uniform ±1/√H (the policy head ×0.01: a uniform first policy; biases
+/// of the heads 0), drawn per controller from its generator in parameter order.
+pub(super) fn random(dims: &Dims, rngs: &mut [SimRng]) -> Params {
+    let bound = 1.0 / (dims.hidden as f32).sqrt();
+    let scales = [bound, bound, bound, bound, 0.01 * bound, 0.0, bound, 0.0];
+    let sizes = dims.sizes();
+    std::array::from_fn(|i| {
+        let mut values = Vec::with_capacity(dims.groups * sizes[i]);
+        for rng in rngs.iter_mut() {
+            if scales[i] > 0.0 {
+                let u = Uniform::new_inclusive(-scales[i], scales[i]);
+                values.extend((0..sizes[i]).map(|_| u.sample(rng)));
+            } else {
+                values.extend(std::iter::repeat_n(0.0, sizes[i]));
+            }
+        }
+        values
+    })
 }
 
 /// The GRU cell's part of the weights.

@@ -30,7 +30,11 @@
 //!
 //! The population is G controllers × `workers` agents each: a controller's workers play their
 //! own episodes and pool their gradients (A2C's parallel workers), G = P / workers controllers
-//! learn independently. Weights are burn tensors `[G, …]`; one batched matmul steps every agent.
+//! learn independently. Weights are `[G, …]` arrays. On the CPU device they are host arrays and a
+//! tick is loops over each controller's contiguous rows (`host.rs`; burn's fixed cost per tensor
+//! operation made the ~40 operations of a tick cost more than their arithmetic); on other devices
+//! they are burn tensors and one batched matmul steps every agent (`device.rs`). The two agree to
+//! rounding (unit test), not bit for bit.
 //!
 //! Ports: inputs `action` `[P, 1]` (Action, required: a_{t−1}, an edge with `delay = 1`),
 //! `reward` `[P, 1]` (Reward, required), `latent` `[P, D]` (Latent), `rpe` `[P, 1]` (Rpe),
@@ -53,21 +57,25 @@
 //! The conditioning vector of DESIGN §1 (PFC → cortex) is not built: no gradient crosses
 //! between regions, so nothing would train it.
 //!
-//! Files: this one (parameters, ports, the region's tick, checkpoints); `gru.rs` (the network,
-//! its named weights, forward and written-out backward); `a2c.rs` (returns, advantages, the
-//! loss's gradient at the heads); `adam.rs` (clipping and Adam).
+//! Files: this one (parameters, ports, the region's tick, checkpoints); `host.rs` (the CPU's
+//! network, gradient and Adam as loops); `device.rs` (the same as burn tensors); `gru.rs` (the
+//! burn network, its named weights, forward and written-out backward); `a2c.rs` (returns,
+//! advantages, the loss's gradient at the heads in burn); `../adam.rs` (clipping and Adam in burn).
 
 mod a2c;
+mod device;
 mod gru;
+mod host;
 
 use crate::rng::SimRng;
-use burn::prelude::{Device, Tensor, TensorData};
+use burn::prelude::Device;
 use ndarray::Array2;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::regions::adam::{self, Adam};
-use gru::{Gates, Weights};
+use device::DeviceNet;
+use gru::Weights;
+use host::HostNet;
 
 use super::{
     BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
@@ -208,42 +216,121 @@ impl RegionParams for PfcConfig {
     }
 }
 
-/// One forward step of a rollout (constants, no graph), awaiting its outcome.
-pub(super) struct Step {
-    /// x_t `[G, W, I]` and h_{t−1} `[G, W, H]`.
-    x: Tensor<3>,
-    h_prev: Tensor<3>,
-    gates: Gates,
-    /// h_t `[G, W, H]`, the logits `[G, W, A]` and v_t `[G, W, 1]`.
-    h: Tensor<3>,
-    logits: Tensor<3>,
-    value: Tensor<3>,
-    /// a_t, r_t and whether the episode ended after them, per agent (filled in next tick).
-    action: Vec<usize>,
-    reward: Vec<f32>,
-    done: Vec<bool>,
+/// The sizes of a population of controllers: G controllers × W workers, I inputs, H units,
+/// A actions.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dims {
+    pub groups: usize,
+    pub workers: usize,
+    pub input: usize,
+    pub hidden: usize,
+    pub actions: usize,
+}
+
+impl Dims {
+    pub fn population(&self) -> usize {
+        self.groups * self.workers
+    }
+
+    /// Each parameter's shape `[G, rows, cols]`, in the order of `Weights::NAMES`.
+    pub fn shapes(&self) -> [[usize; 3]; 8] {
+        let (g, i, h, a) = (self.groups, self.input, self.hidden, self.actions);
+        [
+            [g, i, 3 * h],
+            [g, h, 3 * h],
+            [g, 1, 3 * h],
+            [g, 1, 3 * h],
+            [g, h, a],
+            [g, 1, a],
+            [g, h, 1],
+            [g, 1, 1],
+        ]
+    }
+
+    /// Each parameter's size per controller.
+    pub fn sizes(&self) -> [usize; 8] {
+        self.shapes().map(|[_, r, c]| r * c)
+    }
+}
+
+/// The eight parameters (or moments, or gradients) as host arrays `[G, rows, cols]`, in the
+/// order of `Weights::NAMES`.
+pub(super) type Params = [Vec<f32>; 8];
+
+/// A step's outcome, per agent: a_t, r_t and whether the episode ended after them.
+#[derive(Debug, Clone)]
+pub(super) struct Outcome {
+    pub action: Vec<usize>,
+    pub reward: Vec<f32>,
+    pub done: Vec<bool>,
+}
+
+impl Outcome {
+    /// The placeholder of a step whose outcome comes next tick.
+    pub fn none(population: usize) -> Self {
+        Outcome {
+            action: vec![0; population],
+            reward: vec![0.0; population],
+            done: vec![false; population],
+        }
+    }
+}
+
+/// What a checkpoint keeps of the rollout under way: h₋₁ of its first step `[P·H]`, and each
+/// step's input `[P·I]` and outcome (the rest is rebuilt by replaying the forward passes).
+pub(super) struct Recorded {
+    pub start: Option<Vec<f32>>,
+    pub steps: Vec<(Vec<f32>, Outcome)>,
+}
+
+/// The training constants of one update.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hyper {
+    pub gamma: f32,
+    pub entropy: f32,
+    pub value_loss: f32,
+    pub max_grad_norm: f32,
+    pub lr: f32,
+}
+
+/// What the controller's tick asks of its network: loops over host arrays on the CPU
+/// ([`host::HostNet`]) or burn tensors on another device ([`device::DeviceNet`]). Inputs and
+/// states cross as host arrays, agent-major (`[P, …]`, agent a = controller a / W).
+trait Network: Send {
+    /// The parameters, Adam's first and second moments and its step count.
+    fn state(&self) -> (Params, Params, Params, i32);
+    fn set_state(&mut self, params: Params, first: Params, second: Params, step: i32);
+    /// h `[P·H]`.
+    fn hidden(&self) -> Vec<f32>;
+    fn set_hidden(&mut self, h: Vec<f32>);
+    fn rollout_len(&self) -> usize;
+    fn clear_rollout(&mut self);
+    fn recorded(&self) -> Recorded;
+    /// Fills in the outcome of the last step kept.
+    fn complete(&mut self, outcome: Outcome);
+    /// Zeroes h where `reset`.
+    fn reset(&mut self, reset: &[bool]);
+    /// v of x `[P·I]` from the current h (nothing kept, h unchanged).
+    fn values(&mut self, x: &[f32]) -> Vec<f32>;
+    /// One step from h with x `[P·I]`, kept in the rollout when `track`; h ← h′. Returns the
+    /// logits `[P, A]` and v `[P, 1]`.
+    fn step(&mut self, x: &[f32], track: bool) -> (Signal, Signal);
+    /// The A2C update over the rollout (`bootstrap`: v of the state after it, per agent), which
+    /// then starts empty.
+    fn update(&mut self, bootstrap: &[f32], hyper: Hyper);
 }
 
 /// The controller for P agents. See the module documentation.
 pub struct Pfc {
     config: PfcConfig,
-    device: Device,
-    population: usize,
-    groups: usize,
-    input_width: usize,
-    params: Weights,
-    /// Adam's moments and step count.
-    adam: Adam,
-    /// h, `[G, W, H]`.
-    hidden: Tensor<3>,
-    /// The rollout under way. A checkpoint stores its inputs and first h; a restore replays
-    /// its forward passes.
-    rollout: Vec<Step>,
+    dims: Dims,
+    net: Box<dyn Network>,
     learning: bool,
 }
 
 impl Pfc {
-    /// Small random weights (uniform ±1/√H, the policy head ×0.01: a uniform first policy).
+    /// Small random weights (uniform ±1/√H, the policy head ×0.01: a uniform first policy), on
+    /// the host for the CPU device and as burn tensors for the others.
     pub fn new(config: &PfcConfig, ctx: &BuildContext<'_>) -> Result<Self> {
         let p = ctx.population;
         if !p.is_multiple_of(config.workers) {
@@ -252,46 +339,36 @@ impl Pfc {
                 config.workers
             )));
         }
-        let groups = p / config.workers;
         let width = |port: &str| ctx.input_widths.get(port).copied().unwrap_or(0);
-        let input_width = width("latent") + config.actions + 1 + width("rpe") + width("memory");
+        let dims = Dims {
+            groups: p / config.workers,
+            workers: config.workers,
+            input: width("latent") + config.actions + 1 + width("rpe") + width("memory"),
+            hidden: config.hidden,
+            actions: config.actions,
+        };
         // Each controller draws from the seed of its first worker.
-        let mut rngs: Vec<SimRng> = (0..groups)
+        let mut rngs: Vec<SimRng> = (0..dims.groups)
             .map(|g| SimRng::seed_from_u64(ctx.seeds[g * config.workers]))
             .collect();
-        let params = Weights::random(
-            groups,
-            input_width,
-            config.hidden,
-            config.actions,
-            &mut rngs,
-            ctx.device,
-        );
-        let h = config.hidden;
+        let params = gru::random(&dims, &mut rngs);
+        let net: Box<dyn Network> = if *ctx.device == Device::flex() {
+            Box::new(HostNet::new(dims, params))
+        } else {
+            Box::new(DeviceNet::new(dims, params, ctx.device))
+        };
         Ok(Pfc {
             config: config.clone(),
-            device: ctx.device.clone(),
-            population: p,
-            groups,
-            input_width,
-            adam: Adam::new(&params.as_array()),
-            params,
-            hidden: Tensor::zeros([groups, config.workers, h], ctx.device),
-            rollout: Vec::new(),
+            dims,
+            net,
             learning: true,
         })
     }
 
-    /// The input x_t `[G, W, I]`, previous action and reward zeroed where an episode starts.
-    fn input(
-        &self,
-        inputs: &Inputs,
-        action: &Array2<f32>,
-        reward: &Array2<f32>,
-        reset: &[bool],
-    ) -> Tensor<3> {
-        let (p, a) = (self.population, self.config.actions);
-        let mut x = Array2::<f32>::zeros((p, self.input_width));
+    /// The input x_t `[P·I]`, previous action and reward zeroed where an episode starts.
+    fn input(&self, inputs: &Inputs, action: &Array2<f32>, reward: &Array2<f32>, reset: &[bool]) -> Vec<f32> {
+        let (p, a) = (self.dims.population(), self.config.actions);
+        let mut x = Array2::<f32>::zeros((p, self.dims.input));
         let mut col = 0;
         let mut put = |x: &mut Array2<f32>, block: &Array2<f32>| {
             x.slice_mut(ndarray::s![.., col..col + block.ncols()])
@@ -299,7 +376,7 @@ impl Pfc {
             col += block.ncols();
         };
         if let Some(z) = inputs.get("latent") {
-            put(&mut x, &z.to_host());
+            put(&mut x, &z.host());
         }
         let mut prev = Array2::<f32>::zeros((p, a + 1));
         for i in 0..p {
@@ -311,89 +388,27 @@ impl Pfc {
         put(&mut x, &prev);
         for port in ["rpe", "memory"] {
             if let Some(s) = inputs.get(port) {
-                put(&mut x, &s.to_host());
+                put(&mut x, &s.host());
             }
         }
-        debug_assert_eq!(col, self.input_width);
-        let values: Vec<f32> = x.iter().copied().collect();
-        Tensor::from_data(
-            TensorData::new(values, [self.groups, self.config.workers, self.input_width]),
-            &self.device,
-        )
+        debug_assert_eq!(col, self.dims.input);
+        x.into_raw_vec_and_offset().0
     }
 
-    /// One forward step from h, kept in the rollout with its outcome where already known
-    /// (`action`, `reward`, `done`); returns h′, the logits and v.
-    fn track(
-        &mut self,
-        x: Tensor<3>,
-        action: Vec<usize>,
-        reward: Vec<f32>,
-        done: Vec<bool>,
-    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
-        let h_prev = self.hidden.clone();
-        let (h, logits, value, gates) = gru::forward(&self.params, x.clone(), h_prev.clone());
-        self.rollout.push(Step {
-            x,
-            h_prev,
-            gates,
-            h: h.clone(),
-            logits: logits.clone(),
-            value: value.clone(),
-            action,
-            reward,
-            done,
-        });
-        (h, logits, value)
-    }
-
-    /// The A2C loss's gradient with respect to each parameter over a rollout: at the heads
-    /// ([`a2c::head_gradients`]), then through the network ([`gru::backward`]).
-    fn gradients(&self, steps: &[Step], bootstrap: &[f32]) -> Weights {
-        let values = a2c::values(steps);
-        let targets = a2c::targets(
-            self.shape(),
-            self.config.gamma as f32,
-            steps,
-            &values,
-            bootstrap,
-            &self.device,
-        );
-        let (d_logits, d_value) = a2c::head_gradients(
-            steps,
-            values,
-            targets,
-            self.config.workers,
-            (self.config.entropy, self.config.value_loss),
-        );
-        gru::backward(&self.params, steps, d_logits, d_value, self.config.workers)
-    }
-
-    fn shape(&self) -> a2c::Shape {
-        a2c::Shape {
-            groups: self.groups,
-            workers: self.config.workers,
-            actions: self.config.actions,
+    fn hyper(&self) -> Hyper {
+        let c = &self.config;
+        Hyper {
+            gamma: c.gamma as f32,
+            entropy: c.entropy as f32,
+            value_loss: c.value_loss as f32,
+            max_grad_norm: c.max_grad_norm as f32,
+            lr: c.lr as f32,
         }
     }
 
-    /// The A2C update over the rollout; `bootstrap` is v of the state after it, per agent.
-    fn update(&mut self, bootstrap: &[f32]) {
-        let steps = std::mem::take(&mut self.rollout);
-        let mut grads = self.gradients(&steps, bootstrap);
-        drop(steps);
-        if self.config.max_grad_norm > 0.0 {
-            grads = Weights::from_vec(adam::clip(
-                grads.into_vec(),
-                self.config.max_grad_norm,
-                self.groups,
-            ));
-        }
-        self.adam.apply(
-            self.params.as_array_mut(),
-            grads.into_vec(),
-            self.config.lr as f32,
-        );
+    /// Each parameter's per-controller size and name.
+    fn weights_numel(&self) -> u64 {
+        self.dims.sizes().iter().sum::<usize>() as u64 * self.dims.groups as u64
     }
 }
 
@@ -405,58 +420,44 @@ impl Region for Pfc {
                 .map(Signal::to_host)
                 .ok_or_else(|| Error::Run(format!("pfc: no `{port}` input")))
         };
-        let (p, a) = (self.population, self.config.actions);
+        let (p, a) = (self.dims.population(), self.config.actions);
         let action = get("action")?;
         let reward = get("reward")?;
         let reset: Vec<bool> = match inputs.get("reset") {
-            Some(s) => s.to_host().column(0).iter().map(|&v| v > 0.5).collect(),
+            Some(s) => s.host().column(0).iter().map(|&v| v > 0.5).collect(),
             None => vec![false; p],
         };
         let any_reset = reset.iter().any(|&r| r);
         // Complete the last transition with its outcome.
-        if let Some(last) = self.rollout.last_mut() {
-            last.action = (0..p).map(|i| (action[[i, 0]] as usize).min(a - 1)).collect();
-            last.reward = reward.column(0).to_vec();
-            last.done = reset.clone();
+        if self.net.rollout_len() > 0 {
+            self.net.complete(Outcome {
+                action: (0..p).map(|i| (action[[i, 0]] as usize).min(a - 1)).collect(),
+                reward: reward.column(0).to_vec(),
+                done: reset.clone(),
+            });
         }
         let x = self.input(inputs, &action, &reward, &reset);
-        if self.learning
-            && !self.rollout.is_empty()
-            && (self.rollout.len() >= self.config.rollout || any_reset)
-        {
+        let rollout = self.net.rollout_len();
+        if self.learning && rollout > 0 && (rollout >= self.config.rollout || any_reset) {
             let bootstrap = if reset.iter().all(|&r| r) {
                 vec![0.0; p]
             } else {
-                let (_, _, v, _) = gru::forward(&self.params, x.clone(), self.hidden.clone());
-                v.into_data().try_to_vec::<f32>().expect("f32 values")
+                self.net.values(&x)
             };
-            self.update(&bootstrap);
+            let hyper = self.hyper();
+            self.net.update(&bootstrap, hyper);
         }
         if any_reset {
-            let keep: Vec<f32> = reset.iter().map(|&r| if r { 0.0 } else { 1.0 }).collect();
-            let keep = Tensor::<3>::from_data(
-                TensorData::new(keep, [self.groups, self.config.workers, 1]),
-                &self.device,
-            );
-            self.hidden = self.hidden.clone() * keep;
+            self.net.reset(&reset);
         }
-        let (h, logits, value) = if self.learning {
-            self.track(x, vec![0; p], vec![0.0; p], vec![false; p])
-        } else {
-            let (h, logits, value, _) = gru::forward(&self.params, x, self.hidden.clone());
-            (h, logits, value)
-        };
-        self.hidden = h;
-        Ok(vec![
-            ("logits", Signal::Device(logits.reshape([p, a]))),
-            ("value", Signal::Device(value.reshape([p, 1]))),
-        ])
+        let (logits, value) = self.net.step(&x, self.learning);
+        Ok(vec![("logits", logits), ("value", value)])
     }
 
     fn set_learning(&mut self, learning: bool) {
         if !learning {
             // An unfinished rollout is dropped: its outcomes will never arrive as training data.
-            self.rollout.clear();
+            self.net.clear_rollout();
         }
         self.learning = learning;
     }
@@ -483,15 +484,9 @@ impl Region for Pfc {
     /// writes gradients (2W), then Adam reads gradients, weights and both moments and writes
     /// weights and moments (7W): 9W / `rollout` more a tick.
     fn bytes_per_tick(&self) -> Option<u64> {
-        let numel = |dims: &[usize]| dims.iter().product::<usize>() as u64;
-        let weights: u64 = 4 * self
-            .params
-            .as_array()
-            .iter()
-            .map(|t| numel(&t.dims()))
-            .sum::<u64>();
-        let hidden = 4 * numel(&self.hidden.dims());
-        let input = 4 * (self.population * self.input_width) as u64;
+        let weights = 4 * self.weights_numel();
+        let hidden = 4 * (self.dims.population() * self.dims.hidden) as u64;
+        let input = 4 * (self.dims.population() * self.dims.input) as u64;
         let update = if self.learning {
             (9 * weights + self.config.rollout as u64 * input) / self.config.rollout.max(1) as u64
         } else {
@@ -501,22 +496,30 @@ impl Region for Pfc {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        let (params, first, second) = (self.params.as_array(), &self.adam.first, &self.adam.second);
-        for (i, name) in Weights::NAMES.iter().enumerate() {
-            out.put_tensor(&format!("params/{name}"), params[i]);
-            out.put_tensor(&format!("first_moment/{name}"), &first[i]);
-            out.put_tensor(&format!("second_moment/{name}"), &second[i]);
+        let d = self.dims;
+        let (params, first, second, step) = self.net.state();
+        let shapes = d.shapes();
+        for (i, ((p, m), v)) in params.into_iter().zip(first).zip(second).enumerate() {
+            let name = Weights::NAMES[i];
+            out.put_array(&format!("params/{name}"), &shapes[i], p);
+            out.put_array(&format!("first_moment/{name}"), &shapes[i], m);
+            out.put_array(&format!("second_moment/{name}"), &shapes[i], v);
         }
-        out.put("adam_step", &self.adam.step);
-        out.put_tensor("hidden", &self.hidden);
-        // The rollout under way: its inputs and outcomes (its graph is rebuilt on restore).
-        out.put_optional_tensor("rollout_start", self.rollout.first().map(|s| &s.h_prev));
-        out.put("rollout_length", &self.rollout.len());
-        for (t, e) in self.rollout.iter().enumerate() {
-            out.put_tensor(&format!("rollout/{t}/input"), &e.x);
-            out.put(&format!("rollout/{t}/action"), &e.action);
-            out.put(&format!("rollout/{t}/reward"), &e.reward);
-            out.put(&format!("rollout/{t}/done"), &e.done);
+        out.put("adam_step", &step);
+        let [g, w, h, i] = [d.groups, d.workers, d.hidden, d.input];
+        out.put_array("hidden", &[g, w, h], self.net.hidden());
+        // The rollout under way: its inputs and outcomes (the rest is rebuilt on restore).
+        let recorded = self.net.recorded();
+        out.put("rollout_start.present", &recorded.start.is_some());
+        if let Some(start) = recorded.start {
+            out.put_array("rollout_start", &[g, w, h], start);
+        }
+        out.put("rollout_length", &recorded.steps.len());
+        for (t, (x, o)) in recorded.steps.into_iter().enumerate() {
+            out.put_array(&format!("rollout/{t}/input"), &[g, w, i], x);
+            out.put(&format!("rollout/{t}/action"), &o.action);
+            out.put(&format!("rollout/{t}/reward"), &o.reward);
+            out.put(&format!("rollout/{t}/done"), &o.done);
         }
         Ok(())
     }
@@ -531,49 +534,45 @@ impl Region for Pfc {
                 format!("{what}/{}", Weights::NAMES[i])
             }
         };
-        let device = self.device.clone();
-        let params = self.params.as_array_mut();
-        let first = self.adam.first.iter_mut();
-        let second = self.adam.second.iter_mut();
-        for (i, ((p, m), v)) in params.into_iter().zip(first).zip(second).enumerate() {
-            let dims = p.dims();
-            *p = from.tensor(&key("params", i), dims, &device)?;
-            *m = from.tensor(&key("first_moment", i), dims, &device)?;
-            *v = from.tensor(&key("second_moment", i), dims, &device)?;
-        }
-        self.adam.step = from.get("adam_step")?;
-        let h_dims = self.hidden.dims();
-        self.rollout.clear();
-        self.hidden = from
-            .optional_tensor("rollout_start", h_dims, &self.device)?
-            .unwrap_or_else(|| self.hidden.zeros_like());
-        let x_dims = [self.groups, self.config.workers, self.input_width];
+        let shapes = self.dims.shapes();
+        let read = |what: &str| -> Result<Params> {
+            let arrays = (0..8)
+                .map(|i| from.array(&key(what, i), &shapes[i]))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(arrays.try_into().unwrap_or_else(|_| unreachable!("eight parameters")))
+        };
+        let (params, first, second) = (read("params")?, read("first_moment")?, read("second_moment")?);
+        self.net.set_state(params, first, second, from.get("adam_step")?);
+        let d = self.dims;
+        let [g, w, h, i] = [d.groups, d.workers, d.hidden, d.input];
+        self.net.clear_rollout();
+        let start = if from.get::<bool>("rollout_start.present")? {
+            from.array("rollout_start", &[g, w, h])?
+        } else {
+            vec![0.0; g * w * h]
+        };
+        self.net.set_hidden(start);
         for t in 0..from.get::<usize>("rollout_length")? {
-            let x = from.tensor(&format!("rollout/{t}/input"), x_dims, &self.device)?;
-            let (h, _, _) = self.track(
-                x,
-                from.get(&format!("rollout/{t}/action"))?,
-                from.get(&format!("rollout/{t}/reward"))?,
-                from.get(&format!("rollout/{t}/done"))?,
-            );
-            self.hidden = h;
+            let x = from.array(&format!("rollout/{t}/input"), &[g, w, i])?;
+            self.net.step(&x, true);
+            self.net.complete(Outcome {
+                action: from.get(&format!("rollout/{t}/action"))?,
+                reward: from.get(&format!("rollout/{t}/reward"))?,
+                done: from.get(&format!("rollout/{t}/done"))?,
+            });
         }
-        self.hidden = from.tensor("hidden", h_dims, &self.device)?;
+        self.net.set_hidden(from.array("hidden", &[g, w, h])?);
         Ok(())
     }
 
     fn divergent_agent(&self) -> Option<usize> {
-        // Each parameter read back once; the first controller with a non-finite weight.
-        self.params
-            .as_array()
-            .into_iter()
-            .filter_map(|t| {
-                let per_group = t.dims()[1] * t.dims()[2];
-                let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
-                values
-                    .chunks(per_group)
-                    .position(|c| !c.iter().all(|v| v.is_finite()))
-            })
+        // The first controller with a non-finite weight.
+        let sizes = self.dims.sizes();
+        let (params, ..) = self.net.state();
+        params
+            .iter()
+            .zip(sizes)
+            .filter_map(|(p, n)| p.chunks(n).position(|c| !c.iter().all(|v| v.is_finite())))
             .min()
             .map(|g| g * self.config.workers)
     }
@@ -583,7 +582,6 @@ impl Region for Pfc {
 mod tests {
     use super::*;
     use crate::vocabulary::Vocabulary;
-    use burn::tensor::activation::log_softmax;
 
     /// A controller for `population` agents on the CPU, agent i seeded with i.
     fn build(config: &PfcConfig, population: usize, widths: &[(&'static str, usize)]) -> Pfc {
@@ -607,110 +605,103 @@ mod tests {
         };
         // Four agents with a controller each hold 4× the weights of four sharing one.
         let (mut own, mut shared) = (build(&config(1), 4, &widths), build(&config(4), 4, &widths));
-        let numel = |p: &Pfc| -> u64 {
-            p.params
-                .as_array()
-                .iter()
-                .map(|t| t.dims().iter().product::<usize>() as u64)
-                .sum()
-        };
-        assert_eq!(numel(&own), 4 * numel(&shared));
+        let stored: u64 = own.net.state().0.iter().map(|p| p.len() as u64).sum();
+        assert_eq!(own.weights_numel(), stored);
+        assert_eq!(own.weights_numel(), 4 * shared.weights_numel());
         own.set_learning(false);
         shared.set_learning(false);
         let (frozen_own, frozen_shared) = (own.bytes_per_tick().unwrap(), shared.bytes_per_tick().unwrap());
         assert_eq!(
             frozen_own - frozen_shared,
-            4 * 3 * numel(&shared),
+            4 * 3 * shared.weights_numel(),
             "only the weights differ"
         );
         own.set_learning(true);
-        let input = 4 * 4 * own.input_width as u64;
-        let weights = 4 * numel(&own);
+        let input = 4 * 4 * own.dims.input as u64;
+        let weights = 4 * own.weights_numel();
         assert_eq!(
             own.bytes_per_tick().unwrap() - frozen_own,
             (9 * weights + 10 * input) / 10
         );
     }
 
-    /// The written-out BPTT of [`Pfc::gradients`] against burn's autodiff of the same loss,
-    /// on a small rollout (2 controllers × 2 workers, 3 actions, 5 steps, one episode end).
+    /// |a − b| ≤ tol · |a| over the whole vector (and |a| not 0: a weak check otherwise).
+    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let norm = a.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>().sqrt();
+        assert!(norm > 1e-6, "{what} is zero: a weak check");
+        assert!(diff <= tol * norm, "{what}: |Δ| {diff} vs |a| {norm}");
+    }
+
+    /// The host's loops against the burn path (on the CPU's flex backend) from the same
+    /// weights, inputs and outcomes: 2 controllers × 3 workers, 3 actions, 12 ticks with two
+    /// updates (the first after an episode end and a reset of half the agents), Adam's moments
+    /// and all. They add in different orders, so they agree to rounding.
     #[test]
-    fn written_out_gradients_match_autodiff() {
-        let device = Device::flex();
-        let config = PfcConfig {
-            workers: 2,
-            hidden: 4,
+    fn the_host_network_computes_what_the_burn_network_does() {
+        let dims = Dims {
+            groups: 2,
+            workers: 3,
+            input: 5,
+            hidden: 6,
             actions: 3,
+        };
+        let p = dims.population();
+        let mut rngs: Vec<SimRng> = (0..2).map(SimRng::seed_from_u64).collect();
+        let mut params = gru::random(&dims, &mut rngs);
+        // A policy head large enough for the policy and entropy terms to matter.
+        params[4].iter_mut().for_each(|v| *v *= 100.0);
+        let mut host = HostNet::new(dims, params.clone());
+        let mut burn = DeviceNet::new(dims, params, &Device::flex());
+        let hyper = Hyper {
+            gamma: 0.9,
             entropy: 0.3,
             value_loss: 0.7,
-            ..Default::default()
+            max_grad_norm: 1.0,
+            lr: 0.01,
         };
-        let mut pfc = build(&config, 4, &[("latent", 3)]);
-        // A policy head large enough for the policy and entropy terms to matter.
-        pfc.params.w_policy = pfc.params.w_policy.clone() * 100.0;
-        let width = pfc.input_width;
-        for t in 0..5 {
-            let x: Vec<f32> = (0..4 * width)
+        for t in 0..12 {
+            let x: Vec<f32> = (0..p * dims.input)
                 .map(|k| ((k * 7 + t * 13) % 11) as f32 / 5.0 - 1.0)
                 .collect();
-            let x = Tensor::from_data(TensorData::new(x, [2, 2, width]), &device);
-            let actions = (0..4).map(|i| (i + t) % 3).collect();
-            let rewards = (0..4).map(|i| ((i * t) % 3) as f32 - 0.5).collect();
-            let done = (0..4).map(|i| t == 2 && i % 2 == 0).collect();
-            let (h, _, _) = pfc.track(x, actions, rewards, done);
-            pfc.hidden = h;
+            if t == 5 || t == 11 {
+                let (ours, theirs) = (host.values(&x), burn.values(&x));
+                close(&theirs, &ours, 1e-5, "bootstrap values");
+                host.update(&theirs, hyper);
+                burn.update(&theirs, hyper);
+                assert_eq!((host.rollout_len(), burn.rollout_len()), (0, 0));
+            }
+            if t == 5 {
+                let reset: Vec<bool> = (0..p).map(|i| i % 2 == 0).collect();
+                host.reset(&reset);
+                burn.reset(&reset);
+            }
+            let (l_host, v_host) = host.step(&x, true);
+            let (l_burn, v_burn) = burn.step(&x, true);
+            let flat = |s: Signal| s.to_host().into_raw_vec_and_offset().0;
+            close(&flat(l_burn), &flat(l_host), 1e-5, &format!("logits at tick {t}"));
+            close(&flat(v_burn), &flat(v_host), 1e-5, &format!("values at tick {t}"));
+            let outcome = Outcome {
+                action: (0..p).map(|i| (i + t) % 3).collect(),
+                reward: (0..p).map(|i| ((i * t) % 3) as f32 - 0.5).collect(),
+                done: (0..p).map(|i| t == 4 && i % 2 == 0).collect(),
+            };
+            host.complete(outcome.clone());
+            burn.complete(outcome);
         }
-        let steps = std::mem::take(&mut pfc.rollout);
-        let bootstrap = [0.3, -0.2, 0.1, 0.5];
-        let written = pfc.gradients(&steps, &bootstrap);
-        let values = a2c::values(&steps);
-        let gamma = pfc.config.gamma as f32;
-        let (returns, advantages, onehot) =
-            a2c::targets(pfc.shape(), gamma, &steps, &values, &bootstrap, &device);
-
-        let leaves = pfc.params.map(|t| t.clone().autodiff().require_grad());
-        let mut h = steps[0].h_prev.clone().autodiff();
-        let (mut logits, mut values) = (Vec::new(), Vec::new());
-        for s in &steps {
-            let (next, l, v, _) = gru::forward(&leaves, s.x.clone().autodiff(), h);
-            h = next;
-            logits.push(l);
-            values.push(v);
+        let (ours, theirs) = (host.state(), burn.state());
+        assert_eq!((ours.3, theirs.3), (2, 2), "two Adam steps");
+        for (k, name) in Weights::NAMES.iter().enumerate() {
+            close(&theirs.0[k], &ours.0[k], 1e-5, &format!("{name} after two updates"));
+            close(&theirs.1[k], &ours.1[k], 1e-4, &format!("{name}'s first moment"));
+            close(&theirs.2[k], &ours.2[k], 1e-4, &format!("{name}'s second moment"));
         }
-        let (logits, value) = (Tensor::cat(logits, 1), Tensor::cat(values, 1));
-        let n = (steps.len() * 2) as f32;
-        let logp = log_softmax(logits.clone(), 2);
-        let chosen = (logp.clone() * onehot.autodiff()).sum_dim(2);
-        let entropy = -(burn::tensor::activation::softmax(logits, 2) * logp).sum_dim(2);
-        let loss = -(chosen * advantages.autodiff()).sum() / n
-            + (returns.autodiff() - value).square().sum() * (0.5 * 0.7 / n)
-            - entropy.sum() * (0.3 / n);
-        let grads = loss.backward();
-        for (k, leaf) in leaves.as_array().into_iter().enumerate() {
-            let i = Weights::NAMES[k];
-            let auto = leaf.grad(&grads).expect("every parameter is used");
-            let auto = auto.into_data().try_to_vec::<f32>().unwrap();
-            let ours = written.as_array()[k]
-                .clone()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap();
-            assert_eq!(auto.len(), ours.len(), "parameter {i}");
-            let norm = auto.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let diff = auto
-                .iter()
-                .zip(&ours)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f32>()
-                .sqrt();
-            assert!(norm > 1e-6, "parameter {i} has a zero gradient: a weak check");
-            assert!(diff <= 1e-4 * norm, "parameter {i}: |Δ| {diff} vs |∇| {norm}");
-        }
+        close(&burn.hidden(), &host.hidden(), 1e-5, "h");
     }
 
     #[test]
     fn a_non_finite_weight_names_its_controllers_first_agent() {
-        let device = Device::flex();
         let config = PfcConfig {
             workers: 2,
             hidden: 4,
@@ -719,10 +710,9 @@ mod tests {
         let mut pfc = build(&config, 6, &[]);
         assert_eq!(pfc.divergent_agent(), None);
         // Controller 1 (agents 2 and 3) gets a NaN in its value head.
-        let [g, h, _] = pfc.params.w_value.dims();
-        let mut v = vec![0.0f32; g * h];
-        v[h + 1] = f32::NAN;
-        pfc.params.w_value = Tensor::from_data(TensorData::new(v, [g, h, 1]), &device);
+        let (mut params, first, second, step) = pfc.net.state();
+        params[6][config.hidden + 1] = f32::NAN;
+        pfc.net.set_state(params, first, second, step);
         assert_eq!(pfc.divergent_agent(), Some(2));
     }
 
@@ -736,31 +726,69 @@ mod tests {
         let trained = build(&config, 4, &[("latent", 3)]);
         // The old layout: parameters and moments under their index.
         let mut old = Snapshot::default();
-        let (p, m, v) = (
-            trained.params.as_array(),
-            &trained.adam.first,
-            &trained.adam.second,
-        );
+        let (p, m, v, _) = trained.net.state();
+        let shapes = trained.dims.shapes();
         for i in 0..Weights::NAMES.len() {
-            old.put_tensor(&format!("params/{i}"), &(p[i].clone() * 2.0));
-            old.put_tensor(&format!("first_moment/{i}"), &m[i]);
-            old.put_tensor(&format!("second_moment/{i}"), &v[i]);
+            let doubled = p[i].iter().map(|x| x * 2.0).collect();
+            old.put_array(&format!("params/{i}"), &shapes[i], doubled);
+            old.put_array(&format!("first_moment/{i}"), &shapes[i], m[i].clone());
+            old.put_array(&format!("second_moment/{i}"), &shapes[i], v[i].clone());
         }
         old.put("adam_step", &3);
-        old.put_tensor("hidden", &trained.hidden);
-        old.put_optional_tensor::<3>("rollout_start", None);
+        old.put_array("hidden", &[2, 2, 4], trained.net.hidden());
+        old.put("rollout_start.present", &false);
         old.put("rollout_length", &0usize);
         let mut fresh = build(&config, 4, &[("latent", 3)]);
         fresh.restore(&old).unwrap();
-        assert_eq!(fresh.adam.step, 3);
-        let doubled = trained.params.w_policy.clone() * 2.0;
-        assert_eq!(
-            fresh.params.w_policy.into_data().try_to_vec::<f32>().unwrap(),
-            doubled.into_data().try_to_vec::<f32>().unwrap()
-        );
+        let (restored, _, _, step) = fresh.net.state();
+        assert_eq!(step, 3);
+        let doubled: Vec<f32> = p[4].iter().map(|x| x * 2.0).collect();
+        assert_eq!(restored[4], doubled);
         // And the new layout names them.
         let mut new = Snapshot::default();
         trained.save(&mut new).unwrap();
         assert!(new.contains("params/w_policy") && !new.contains("params/4"));
+    }
+
+    /// A checkpoint taken in the middle of a rollout, restored into a fresh controller, goes on
+    /// exactly as the original does (the rollout's forward passes are replayed).
+    #[test]
+    fn a_restored_controller_continues_bit_for_bit() {
+        let config = PfcConfig {
+            workers: 2,
+            hidden: 5,
+            rollout: 4,
+            ..Default::default()
+        };
+        let (p, widths) = (4, [("latent", 3)]);
+        let tick = |pfc: &mut Pfc, t: usize| {
+            let mut inputs = Inputs::default();
+            let col = |f: &dyn Fn(usize) -> f32| {
+                Signal::Host(Array2::from_shape_fn((p, 1), |(i, _)| f(i)))
+            };
+            inputs.insert("action", col(&|i| ((i + t) % 2) as f32));
+            inputs.insert("reward", col(&|i| ((i * t) % 3) as f32 * 0.5));
+            inputs.insert("reset", col(&|_| if t % 7 == 0 { 1.0 } else { 0.0 }));
+            inputs.insert(
+                "latent",
+                Signal::Host(Array2::from_shape_fn((p, 3), |(i, j)| ((i + j * t) % 5) as f32 * 0.2)),
+            );
+            let out = pfc.step(&inputs).unwrap();
+            out[0].1.to_host().into_raw_vec_and_offset().0
+        };
+        let mut original = build(&config, p, &widths);
+        for t in 1..11 {
+            tick(&mut original, t);
+        }
+        assert!(original.net.rollout_len() > 0, "mid-rollout");
+        let mut snapshot = Snapshot::default();
+        original.save(&mut snapshot).unwrap();
+        let mut restored = build(&config, p, &widths);
+        restored.restore(&snapshot).unwrap();
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        for t in 11..20 {
+            assert_eq!(bits(tick(&mut original, t)), bits(tick(&mut restored, t)), "tick {t}");
+        }
+        assert_eq!(original.net.state().0, restored.net.state().0);
     }
 }
