@@ -140,7 +140,11 @@ impl Network for DeviceNet {
     fn recorded(&self) -> Recorded {
         Recorded {
             start: self.rollout.first().map(|s| read(&s.h_prev)),
-            steps: self.rollout.iter().map(|s| (read(&s.x), s.outcome.clone())).collect(),
+            steps: self
+                .rollout
+                .iter()
+                .map(|s| (read(&s.x), s.outcome.clone()))
+                .collect(),
         }
     }
 

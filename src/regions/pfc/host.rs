@@ -14,8 +14,7 @@
 //! Why a second path: a tick of the burn path is ~40 tensor operations on `[G, W, 3H]`-sized
 //! tensors, and on the CPU each costs about a microsecond whatever its size, so at P = 1 the
 //! PFC took ~30 µs a tick for ~7 000 multiply-adds (`valence bench --brain`). Here a tick is the
-//! arithmetic itself. The rows are added in a fixed order (dot products in eight lanes, added
-//! pairwise; no fused multiply-add), compiled for baseline x86-64 and for AVX2 with the same
+//! arithmetic itself. The rows are added in a fixed order (no fused multiply-add), compiled for baseline x86-64 and for AVX2 with the same
 //! bits, and controllers are split over two threads in fixed halves: one seed, the same bits.
 //! The results agree with the burn path to rounding (unit test: forward, gradients and a
 //! training run), not bit for bit: the two add in different orders.
@@ -28,8 +27,8 @@ use std::ops::Range;
 use ndarray::Array2;
 
 use super::{Dims, Hyper, Network, Outcome, Params, Recorded};
-use crate::signal::Signal;
 use crate::regions::fork::Helper;
+use crate::signal::Signal;
 
 /// Indices into [`Params`].
 const W_X: usize = 0;
@@ -226,7 +225,8 @@ impl Network for HostNet {
     fn step(&mut self, x: &[f32], track: bool) -> (Signal, Signal) {
         let (p, a) = (self.dims.population(), self.dims.actions);
         let (logits, value) = self.forward_step(x, track);
-        let host = |v: Vec<f32>, width| Signal::Host(Array2::from_shape_vec((p, width), v).expect("[P, width]"));
+        let host =
+            |v: Vec<f32>, width| Signal::Host(Array2::from_shape_vec((p, width), v).expect("[P, width]"));
         (host(logits, a), host(value, 1))
     }
 
@@ -271,7 +271,11 @@ fn whole(arrays: &mut Params) -> Vec<&mut [f32]> {
 }
 
 /// Each of `arrays` (per-controller blocks of `sizes`) split after controller `mid`.
-fn split<'a>(arrays: &'a mut Params, sizes: &[usize; 8], mid: usize) -> (Vec<&'a mut [f32]>, Vec<&'a mut [f32]>) {
+fn split<'a>(
+    arrays: &'a mut Params,
+    sizes: &[usize; 8],
+    mid: usize,
+) -> (Vec<&'a mut [f32]>, Vec<&'a mut [f32]>) {
     arrays
         .iter_mut()
         .zip(sizes)
@@ -329,12 +333,26 @@ fn forward_groups(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32], h_
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_groups_avx2(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32], h_prev: &[f32], out: Out<'_>) {
+fn forward_groups_avx2(
+    d: &Dims,
+    groups: Range<usize>,
+    params: &Params,
+    x: &[f32],
+    h_prev: &[f32],
+    out: Out<'_>,
+) {
     forward_groups_body(d, groups, params, x, h_prev, out)
 }
 
 #[inline(always)]
-fn forward_groups_body(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32], h_prev: &[f32], out: Out<'_>) {
+fn forward_groups_body(
+    d: &Dims,
+    groups: Range<usize>,
+    params: &Params,
+    x: &[f32],
+    h_prev: &[f32],
+    out: Out<'_>,
+) {
     let (i_w, h, a, wk) = (d.input, d.hidden, d.actions, d.workers);
     let sizes = d.sizes();
     let mut gx = vec![0.0f32; 3 * h];
@@ -347,14 +365,8 @@ fn forward_groups_body(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32
         for agent in g * wk..(g + 1) * wk {
             let xr = &x[agent * i_w..(agent + 1) * i_w];
             let hp = &h_prev[agent * h..(agent + 1) * h];
-            gx.copy_from_slice(b_x);
-            for (i, &xi) in xr.iter().enumerate() {
-                axpy(&mut gx, xi, &w_x[i * 3 * h..(i + 1) * 3 * h]);
-            }
-            gh.copy_from_slice(b_h);
-            for (k, &hk) in hp.iter().enumerate() {
-                axpy(&mut gh, hk, &w_h[k * 3 * h..(k + 1) * 3 * h]);
-            }
+            matvec(&mut gx, b_x, xr, w_x);
+            matvec(&mut gh, b_h, hp, w_h);
             let local = agent - first;
             let gates = &mut out.gates[local * 4 * h..(local + 1) * 4 * h];
             let next = &mut out.h[local * h..(local + 1) * h];
@@ -362,7 +374,7 @@ fn forward_groups_body(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32
                 let r = sigmoid(gx[k] + gh[k]);
                 let u = sigmoid(gx[h + k] + gh[h + k]);
                 let hn = gh[2 * h + k];
-                let n = (gx[2 * h + k] + r * hn).tanh();
+                let n = tanh(gx[2 * h + k] + r * hn);
                 next[k] = n + u * (hp[k] - n);
                 gates[k] = r;
                 gates[h + k] = u;
@@ -370,11 +382,12 @@ fn forward_groups_body(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32
                 gates[3 * h + k] = hn;
             }
             let logits = &mut out.logits[local * a..(local + 1) * a];
-            logits.copy_from_slice(b_p);
-            for (k, &hk) in next.iter().enumerate() {
-                axpy(logits, hk, &w_p[k * a..(k + 1) * a]);
+            matvec(logits, b_p, next, w_p);
+            let mut v = b_v;
+            for (&hk, &wv) in next.iter().zip(w_v) {
+                v += hk * wv;
             }
-            out.value[local] = dot(next, w_v) + b_v;
+            out.value[local] = v;
         }
     }
 }
@@ -429,8 +442,14 @@ fn learn_groups_body(
     let mut grads: Params = sizes.map(|s| vec![0.0; s]);
     let (mut carry, mut ret) = (vec![0.0f32; wk * h], vec![0.0f32; wk]);
     let (mut dh, mut direct) = (vec![0.0f32; h], vec![0.0f32; h]);
-    let (mut gx, mut gh) = (vec![0.0f32; 3 * h], vec![0.0f32; 3 * h]);
     let (mut logp, mut dl) = (vec![0.0f32; a], vec![0.0f32; a]);
+    // W_hᵀ of the controller, and each step's rows in the order the pass meets them (t
+    // descending, then worker): x, h₋₁, ∂g_x, ∂g_h; the weights' gradients are summed from
+    // these after the pass, in that order.
+    let mut w_h_t = vec![0.0f32; 3 * h * h];
+    let rows = t_len * wk;
+    let (mut xs, mut hps) = (vec![0.0f32; rows * i_w], vec![0.0f32; rows * h]);
+    let (mut gxs, mut ghs) = (vec![0.0f32; rows * 3 * h], vec![0.0f32; rows * 3 * h]);
     let first_group = groups.start;
     for g in groups {
         let local = g - first_group;
@@ -442,16 +461,27 @@ fn learn_groups_body(
         ret.copy_from_slice(&bootstrap[g * wk..(g + 1) * wk]);
         {
             let w_h = &params[W_H][range(W_H)];
+            for k in 0..h {
+                for j in 0..3 * h {
+                    w_h_t[j * h + k] = w_h[k * 3 * h + j];
+                }
+            }
             let w_p = &params[W_P][range(W_P)];
             let w_v = &params[W_V][range(W_V)];
             let [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv] = grads.each_mut();
+            let mut r_i = 0;
             for t in (0..t_len).rev() {
                 let outcome = &rollout.outcomes[t];
                 for w in 0..wk {
                     let agent = g * wk + w;
                     let row = t * pop + agent;
                     // The n-step return and advantage, then the loss's gradient at the heads.
-                    ret[w] = outcome.reward[agent] + if outcome.done[agent] { 0.0 } else { hyper.gamma * ret[w] };
+                    ret[w] = outcome.reward[agent]
+                        + if outcome.done[agent] {
+                            0.0
+                        } else {
+                            hyper.gamma * ret[w]
+                        };
                     let value = rollout.value[row];
                     let advantage = ret[w] - value;
                     let logits = &rollout.logits[row * a..(row + 1) * a];
@@ -466,12 +496,15 @@ fn learn_groups_body(
                     for (k, (out, lp)) in dl.iter_mut().zip(&logp).enumerate() {
                         let pi = lp.exp();
                         let chosen = if k == outcome.action[agent] { 1.0 } else { 0.0 };
-                        *out = (pi - chosen) * advantage * (1.0 / n) + pi * (lp + entropy) * (hyper.entropy / n);
+                        *out =
+                            (pi - chosen) * advantage * (1.0 / n) + pi * (lp + entropy) * (hyper.entropy / n);
                     }
                     let dv = (value - ret[w]) * (hyper.value_loss / n);
                     let h_row = &rollout.h[row * h..(row + 1) * h];
                     for (k, &hk) in h_row.iter().enumerate() {
-                        axpy(&mut g_wp[k * a..(k + 1) * a], hk, &dl);
+                        for (gw, &dlk) in g_wp[k * a..(k + 1) * a].iter_mut().zip(&dl) {
+                            *gw += hk * dlk;
+                        }
                         g_wv[k] += hk * dv;
                     }
                     add(g_bp, &dl);
@@ -479,10 +512,16 @@ fn learn_groups_body(
                     // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
                     let carried = &mut carry[w * h..(w + 1) * h];
                     for k in 0..h {
-                        dh[k] = dot(&w_p[k * a..(k + 1) * a], &dl) + dv * w_v[k] + carried[k];
+                        let mut heads = 0.0;
+                        for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(&dl) {
+                            heads += wp * dlk;
+                        }
+                        dh[k] = heads + dv * w_v[k] + carried[k];
                     }
                     let gates = &rollout.gates[row * 4 * h..(row + 1) * 4 * h];
                     let hp = &rollout.h_prev[row * h..(row + 1) * h];
+                    let gx = &mut gxs[r_i * 3 * h..(r_i + 1) * 3 * h];
+                    let gh = &mut ghs[r_i * 3 * h..(r_i + 1) * 3 * h];
                     for k in 0..h {
                         let (r, u, c, hn) = (gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]);
                         let dc = dh[k] - dh[k] * u;
@@ -498,17 +537,19 @@ fn learn_groups_body(
                         gx[h + k] = du_pre;
                         gx[2 * h + k] = dc_pre;
                     }
-                    for k in 0..h {
-                        carried[k] = direct[k] + dot(&w_h[k * 3 * h..(k + 1) * 3 * h], &gh);
-                        axpy(&mut g_wh[k * 3 * h..(k + 1) * 3 * h], hp[k], &gh);
-                    }
-                    let xr = &rollout.x[row * i_w..(row + 1) * i_w];
-                    for (i, &xi) in xr.iter().enumerate() {
-                        axpy(&mut g_wx[i * 3 * h..(i + 1) * 3 * h], xi, &gx);
-                    }
-                    add(g_bx, &gx);
-                    add(g_bh, &gh);
+                    // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·].
+                    matvec(carried, &direct, gh, &w_h_t);
+                    hps[r_i * h..(r_i + 1) * h].copy_from_slice(hp);
+                    xs[r_i * i_w..(r_i + 1) * i_w].copy_from_slice(&rollout.x[row * i_w..(row + 1) * i_w]);
+                    r_i += 1;
                 }
+            }
+            // ∂W_h = Σ_rows h₋₁ ⊗ ∂g_h, ∂W_x = Σ_rows x ⊗ ∂g_x, the biases Σ_rows ∂g.
+            outer_sum(g_wh, &hps, &ghs, h);
+            outer_sum(g_wx, &xs, &gxs, i_w);
+            for (gx, gh) in gxs.chunks_exact(3 * h).zip(ghs.chunks_exact(3 * h)) {
+                add(g_bx, gx);
+                add(g_bh, gh);
             }
         }
         // Clip this controller's gradient, then Adam.
@@ -524,7 +565,11 @@ fn learn_groups_body(
         let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
         for (k, gr) in grads.iter().enumerate() {
             let r = range(k);
-            let (p, m, v) = (&mut params[k][r.clone()], &mut first[k][r.clone()], &mut second[k][r]);
+            let (p, m, v) = (
+                &mut params[k][r.clone()],
+                &mut first[k][r.clone()],
+                &mut second[k][r],
+            );
             for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr) {
                 *m = *m * b1 + gr * (1.0 - b1);
                 *v = *v * b2 + gr * gr * (1.0 - b2);
@@ -535,11 +580,87 @@ fn learn_groups_body(
     }
 }
 
-/// y ← y + a x, element by element.
+/// Columns [`outer_sum`] keeps in registers per row (two AVX2 registers, four SSE ones).
+const BLOCK: usize = 16;
+
+/// Columns [`matvec`] keeps in registers (six AVX2 registers): each weight row is then read in
+/// runs of three cache lines, which the prefetchers follow better than one line at a stride
+/// (at P = 1024 the forward pass streams every controller's weights).
+const ROW_BLOCK: usize = 48;
+
+/// y = b + Σ_k v_k m[k,·] (m row-major `[len v, len y]`), each element summed in k order:
+/// the sum of the axpy rows, with a block of y kept in registers across them.
 #[inline(always)]
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += a * x;
+fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
+    let n = y.len();
+    let mut j = 0;
+    while j + ROW_BLOCK <= n {
+        let mut acc: [f32; ROW_BLOCK] = b[j..j + ROW_BLOCK].try_into().expect("a block");
+        for (k, &vk) in v.iter().enumerate() {
+            let row: &[f32; ROW_BLOCK] = m[k * n + j..k * n + j + ROW_BLOCK].try_into().expect("a block");
+            for l in 0..ROW_BLOCK {
+                acc[l] += vk * row[l];
+            }
+        }
+        y[j..j + ROW_BLOCK].copy_from_slice(&acc);
+        j += ROW_BLOCK;
+    }
+    for jj in j..n {
+        let mut acc = b[jj];
+        for (k, &vk) in v.iter().enumerate() {
+            acc += vk * m[k * n + jj];
+        }
+        y[jj] = acc;
+    }
+}
+
+/// out[k,·] += Σ_r v[r,k] g[r,·] (v `[R, K]`, g `[R, n]`, out `[K, n]`), each element summed in
+/// r order; four rows of out and a block of its columns in registers.
+#[inline(always)]
+fn outer_sum(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize) {
+    let n = out.len() / k_len.max(1);
+    let rows = v.len() / k_len.max(1);
+    let mut k = 0;
+    while k + 4 <= k_len {
+        let mut j = 0;
+        while j + BLOCK <= n {
+            let mut acc = [[0.0f32; BLOCK]; 4];
+            for (q, a) in acc.iter_mut().enumerate() {
+                a.copy_from_slice(&out[(k + q) * n + j..(k + q) * n + j + BLOCK]);
+            }
+            for r in 0..rows {
+                let gr: &[f32; BLOCK] = g[r * n + j..r * n + j + BLOCK].try_into().expect("a block");
+                let vr = &v[r * k_len + k..r * k_len + k + 4];
+                for (a, &s) in acc.iter_mut().zip(vr) {
+                    for l in 0..BLOCK {
+                        a[l] += s * gr[l];
+                    }
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                out[(k + q) * n + j..(k + q) * n + j + BLOCK].copy_from_slice(a);
+            }
+            j += BLOCK;
+        }
+        for jj in j..n {
+            for q in 0..4 {
+                let mut acc = out[(k + q) * n + jj];
+                for r in 0..rows {
+                    acc += v[r * k_len + k + q] * g[r * n + jj];
+                }
+                out[(k + q) * n + jj] = acc;
+            }
+        }
+        k += 4;
+    }
+    for kk in k..k_len {
+        for jj in 0..n {
+            let mut acc = out[kk * n + jj];
+            for r in 0..rows {
+                acc += v[r * k_len + kk] * g[r * n + jj];
+            }
+            out[kk * n + jj] = acc;
+        }
     }
 }
 
@@ -551,22 +672,12 @@ fn add(y: &mut [f32], x: &[f32]) {
     }
 }
 
-/// Σ aᵢ bᵢ in eight lanes (lane l takes the i ≡ l mod 8), added pairwise: the same bits
-/// whatever the vector width.
+/// tanh x = (e^{2x} − 1) / (e^{2x} + 1), |x| clamped at 9 (where tanh is 1 in f32): one `exp`,
+/// a third of libm's `tanhf` here; within 2·10⁻⁷ of it (unit test).
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        acc[l] += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+fn tanh(x: f32) -> f32 {
+    let e = (2.0 * x.clamp(-9.0, 9.0)).exp();
+    (e - 1.0) / (e + 1.0)
 }
 
 #[inline(always)]
@@ -610,6 +721,17 @@ mod tests {
             });
         }
         net
+    }
+
+    #[test]
+    fn the_one_exp_tanh_is_libms_to_rounding() {
+        let worst = (-4000..=4000)
+            .map(|i| i as f32 / 400.0)
+            .chain([-1e-6, 1e-6, 30.0, -30.0, f32::MAX, f32::MIN])
+            .map(|x| (tanh(x) - x.tanh()).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 2e-7, "largest difference {worst}");
+        assert_eq!((tanh(100.0), tanh(-100.0), tanh(0.0)), (1.0, -1.0, 0.0));
     }
 
     fn bits(v: &[f32]) -> Vec<u32> {
@@ -680,10 +802,26 @@ mod tests {
             if avx2 {
                 // SAFETY: AVX2 checked above.
                 unsafe {
-                    learn_groups_avx2(&d, 0..d.groups, &net.rollout, &bootstrap, hyper, (0.1, 0.001), slices)
+                    learn_groups_avx2(
+                        &d,
+                        0..d.groups,
+                        &net.rollout,
+                        &bootstrap,
+                        hyper,
+                        (0.1, 0.001),
+                        slices,
+                    )
                 };
             } else {
-                learn_groups_body(&d, 0..d.groups, &net.rollout, &bootstrap, hyper, (0.1, 0.001), slices);
+                learn_groups_body(
+                    &d,
+                    0..d.groups,
+                    &net.rollout,
+                    &bootstrap,
+                    hyper,
+                    (0.1, 0.001),
+                    slices,
+                );
             }
             (gates, h, logits, value, state)
         };
@@ -694,9 +832,17 @@ mod tests {
         assert_eq!(bits(&wide.3), bits(&portable.3), "values");
         for k in 0..8 {
             for (s, what) in ["weights", "first moments", "second moments"].iter().enumerate() {
-                assert_eq!(bits(&wide.4[s][k]), bits(&portable.4[s][k]), "{what} of parameter {k}");
+                assert_eq!(
+                    bits(&wide.4[s][k]),
+                    bits(&portable.4[s][k]),
+                    "{what} of parameter {k}"
+                );
             }
         }
-        assert_ne!(bits(&wide.4[0][0]), bits(&net.params[0]), "the update changed W_x");
+        assert_ne!(
+            bits(&wide.4[0][0]),
+            bits(&net.params[0]),
+            "the update changed W_x"
+        );
     }
 }

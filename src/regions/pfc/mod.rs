@@ -539,7 +539,9 @@ impl Region for Pfc {
             let arrays = (0..8)
                 .map(|i| from.array(&key(what, i), &shapes[i]))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(arrays.try_into().unwrap_or_else(|_| unreachable!("eight parameters")))
+            Ok(arrays
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("eight parameters")))
         };
         let (params, first, second) = (read("params")?, read("first_moment")?, read("second_moment")?);
         self.net.set_state(params, first, second, from.get("adam_step")?);
@@ -693,7 +695,12 @@ mod tests {
         let (ours, theirs) = (host.state(), burn.state());
         assert_eq!((ours.3, theirs.3), (2, 2), "two Adam steps");
         for (k, name) in Weights::NAMES.iter().enumerate() {
-            close(&theirs.0[k], &ours.0[k], 1e-5, &format!("{name} after two updates"));
+            close(
+                &theirs.0[k],
+                &ours.0[k],
+                1e-5,
+                &format!("{name} after two updates"),
+            );
             close(&theirs.1[k], &ours.1[k], 1e-4, &format!("{name}'s first moment"));
             close(&theirs.2[k], &ours.2[k], 1e-4, &format!("{name}'s second moment"));
         }
@@ -763,15 +770,15 @@ mod tests {
         let (p, widths) = (4, [("latent", 3)]);
         let tick = |pfc: &mut Pfc, t: usize| {
             let mut inputs = Inputs::default();
-            let col = |f: &dyn Fn(usize) -> f32| {
-                Signal::Host(Array2::from_shape_fn((p, 1), |(i, _)| f(i)))
-            };
+            let col = |f: &dyn Fn(usize) -> f32| Signal::Host(Array2::from_shape_fn((p, 1), |(i, _)| f(i)));
             inputs.insert("action", col(&|i| ((i + t) % 2) as f32));
             inputs.insert("reward", col(&|i| ((i * t) % 3) as f32 * 0.5));
             inputs.insert("reset", col(&|_| if t % 7 == 0 { 1.0 } else { 0.0 }));
             inputs.insert(
                 "latent",
-                Signal::Host(Array2::from_shape_fn((p, 3), |(i, j)| ((i + j * t) % 5) as f32 * 0.2)),
+                Signal::Host(Array2::from_shape_fn((p, 3), |(i, j)| {
+                    ((i + j * t) % 5) as f32 * 0.2
+                })),
             );
             let out = pfc.step(&inputs).unwrap();
             out[0].1.to_host().into_raw_vec_and_offset().0
@@ -787,7 +794,11 @@ mod tests {
         restored.restore(&snapshot).unwrap();
         let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
         for t in 11..20 {
-            assert_eq!(bits(tick(&mut original, t)), bits(tick(&mut restored, t)), "tick {t}");
+            assert_eq!(
+                bits(tick(&mut original, t)),
+                bits(tick(&mut restored, t)),
+                "tick {t}"
+            );
         }
         assert_eq!(original.net.state().0, restored.net.state().0);
     }
