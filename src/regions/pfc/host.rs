@@ -355,18 +355,20 @@ fn forward_groups_body(
 ) {
     let (i_w, h, a, wk) = (d.input, d.hidden, d.actions, d.workers);
     let sizes = d.sizes();
-    let mut gx = vec![0.0f32; 3 * h];
-    let mut gh = vec![0.0f32; 3 * h];
+    let mut gxs = vec![0.0f32; wk * 3 * h];
+    let mut ghs = vec![0.0f32; wk * 3 * h];
     let first = groups.start * wk;
     for g in groups {
         let p = |k: usize| &params[k][g * sizes[k]..(g + 1) * sizes[k]];
         let (w_x, w_h, b_x, b_h) = (p(W_X), p(W_H), p(B_X), p(B_H));
         let (w_p, b_p, w_v, b_v) = (p(W_P), p(B_P), p(W_V), p(B_V)[0]);
-        for agent in g * wk..(g + 1) * wk {
-            let xr = &x[agent * i_w..(agent + 1) * i_w];
+        let agents = g * wk..(g + 1) * wk;
+        matmul_rows(&mut gxs, b_x, &x[agents.start * i_w..agents.end * i_w], w_x, 3 * h);
+        matmul_rows(&mut ghs, b_h, &h_prev[agents.start * h..agents.end * h], w_h, 3 * h);
+        for agent in agents {
             let hp = &h_prev[agent * h..(agent + 1) * h];
-            matvec(&mut gx, b_x, xr, w_x);
-            matvec(&mut gh, b_h, hp, w_h);
+            let w = agent - g * wk;
+            let (gx, gh) = (&gxs[w * 3 * h..(w + 1) * 3 * h], &ghs[w * 3 * h..(w + 1) * 3 * h]);
             let local = agent - first;
             let gates = &mut out.gates[local * 4 * h..(local + 1) * 4 * h];
             let next = &mut out.h[local * h..(local + 1) * h];
@@ -441,7 +443,7 @@ fn learn_groups_body(
     let n = (t_len * wk) as f32;
     let mut grads: Params = sizes.map(|s| vec![0.0; s]);
     let (mut carry, mut ret) = (vec![0.0f32; wk * h], vec![0.0f32; wk]);
-    let (mut dh, mut direct) = (vec![0.0f32; h], vec![0.0f32; h]);
+    let (mut dh, mut direct) = (vec![0.0f32; h], vec![0.0f32; wk * h]);
     let (mut logp, mut dl) = (vec![0.0f32; a], vec![0.0f32; a]);
     // W_hᵀ of the controller, and each step's rows in the order the pass meets them (t
     // descending, then worker): x, h₋₁, ∂g_x, ∂g_h; the weights' gradients are summed from
@@ -510,7 +512,7 @@ fn learn_groups_body(
                     add(g_bp, &dl);
                     g_bv[0] += dv;
                     // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-                    let carried = &mut carry[w * h..(w + 1) * h];
+                    let carried = &carry[w * h..(w + 1) * h];
                     for k in 0..h {
                         let mut heads = 0.0;
                         for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(&dl) {
@@ -526,7 +528,7 @@ fn learn_groups_body(
                         let (r, u, c, hn) = (gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]);
                         let dc = dh[k] - dh[k] * u;
                         let du = dh[k] * (hp[k] - c);
-                        direct[k] = dh[k] * u;
+                        direct[w * h + k] = dh[k] * u;
                         let dc_pre = dc - dc * (c * c);
                         let dr_pre = dc_pre * hn * (r - r * r);
                         let du_pre = du * (u - u * u);
@@ -537,12 +539,13 @@ fn learn_groups_body(
                         gx[h + k] = du_pre;
                         gx[2 * h + k] = dc_pre;
                     }
-                    // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·].
-                    matvec(carried, &direct, gh, &w_h_t);
                     hps[r_i * h..(r_i + 1) * h].copy_from_slice(hp);
                     xs[r_i * i_w..(r_i + 1) * i_w].copy_from_slice(&rollout.x[row * i_w..(row + 1) * i_w]);
                     r_i += 1;
                 }
+                // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
+                let step_rows = (r_i - wk) * 3 * h..r_i * 3 * h;
+                matmul_rows(&mut carry, &direct, &ghs[step_rows], &w_h_t, h);
             }
             // ∂W_h = Σ_rows h₋₁ ⊗ ∂g_h, ∂W_x = Σ_rows x ⊗ ∂g_x, the biases Σ_rows ∂g.
             outer_sum(g_wh, &hps, &ghs, h);
@@ -611,6 +614,52 @@ fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
             acc += vk * m[k * n + jj];
         }
         y[jj] = acc;
+    }
+}
+
+/// Each row of y `[R, n]` = b_r + Σ_k v[r,k] m[k,·] (v `[R, K]`; b one row for all, or `[R, n]`): [`matvec`] row by row, the
+/// same sums in the same order, four rows at a time sharing each load of m (workers that share
+/// a controller's weights).
+#[inline(always)]
+fn matmul_rows(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], n: usize) {
+    let k_len = m.len() / n.max(1);
+    let rows = y.len() / n.max(1);
+    let bias = |r: usize| if b.len() == n { b } else { &b[r * n..(r + 1) * n] };
+    let mut r = 0;
+    while r + 4 <= rows {
+        let mut j = 0;
+        while j + BLOCK <= n {
+            let mut acc = [[0.0f32; BLOCK]; 4];
+            for (q, a) in acc.iter_mut().enumerate() {
+                a.copy_from_slice(&bias(r + q)[j..j + BLOCK]);
+            }
+            for k in 0..k_len {
+                let row: &[f32; BLOCK] = m[k * n + j..k * n + j + BLOCK].try_into().expect("a block");
+                for (q, a) in acc.iter_mut().enumerate() {
+                    let s = v[(r + q) * k_len + k];
+                    for l in 0..BLOCK {
+                        a[l] += s * row[l];
+                    }
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                y[(r + q) * n + j..(r + q) * n + j + BLOCK].copy_from_slice(a);
+            }
+            j += BLOCK;
+        }
+        for q in 0..4 {
+            for jj in j..n {
+                let mut acc = bias(r + q)[jj];
+                for k in 0..k_len {
+                    acc += v[(r + q) * k_len + k] * m[k * n + jj];
+                }
+                y[(r + q) * n + jj] = acc;
+            }
+        }
+        r += 4;
+    }
+    for r in r..rows {
+        matvec(&mut y[r * n..(r + 1) * n], bias(r), &v[r * k_len..(r + 1) * k_len], m);
     }
 }
 
@@ -695,7 +744,7 @@ mod tests {
     fn dims() -> Dims {
         Dims {
             groups: 4,
-            workers: 2,
+            workers: 5, // a block of four rows and one more
             input: 5,
             hidden: 11, // 3H = 33: four lanes of eight and a tail
             actions: 3,
@@ -734,6 +783,27 @@ mod tests {
         assert_eq!((tanh(100.0), tanh(-100.0), tanh(0.0)), (1.0, -1.0, 0.0));
     }
 
+    /// The four-row kernel against the one-row kernel, row by row, with a shared bias row and
+    /// with one bias row each: the same bits.
+    #[test]
+    fn four_rows_at_a_time_sum_as_one_row_does() {
+        let (rows, k, n) = (7, 9, 37);
+        let v: Vec<f32> = (0..rows * k).map(|i| ((i * 7) % 13) as f32 / 6.0 - 1.0).collect();
+        let m: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 17) as f32 / 9.0 - 0.9).collect();
+        let shared: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+        let each: Vec<f32> = (0..rows * n).map(|i| (i % 11) as f32 * 0.1).collect();
+        for b in [&shared, &each] {
+            let mut y = vec![0.0; rows * n];
+            matmul_rows(&mut y, b, &v, &m, n);
+            for r in 0..rows {
+                let mut one = vec![0.0; n];
+                let bias = if b.len() == n { &b[..] } else { &b[r * n..(r + 1) * n] };
+                matvec(&mut one, bias, &v[r * k..(r + 1) * k], &m);
+                assert_eq!(bits(&y[r * n..(r + 1) * n]), bits(&one), "row {r}");
+            }
+        }
+    }
+
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
     }
@@ -752,7 +822,7 @@ mod tests {
             eprintln!("one thread in rayon's pool: nothing to compare");
             return;
         }
-        let bootstrap: Vec<f32> = (0..8).map(|i| i as f32 * 0.1).collect();
+        let bootstrap: Vec<f32> = (0..dims().population()).map(|i| i as f32 * 0.1).collect();
         one.update(&bootstrap, hyper);
         two.update(&bootstrap, hyper);
         for k in 0..8 {
