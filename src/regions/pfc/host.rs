@@ -664,51 +664,51 @@ fn matmul_rows(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], n: usize) {
 }
 
 /// out[k,·] += Σ_r v[r,k] g[r,·] (v `[R, K]`, g `[R, n]`, out `[K, n]`), each element summed in
-/// r order; four rows of out and a block of its columns in registers.
+/// r order; four rows of out (then one at a time) and a block of its columns in registers.
 #[inline(always)]
 fn outer_sum(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize) {
-    let n = out.len() / k_len.max(1);
-    let rows = v.len() / k_len.max(1);
     let mut k = 0;
     while k + 4 <= k_len {
-        let mut j = 0;
-        while j + BLOCK <= n {
-            let mut acc = [[0.0f32; BLOCK]; 4];
-            for (q, a) in acc.iter_mut().enumerate() {
-                a.copy_from_slice(&out[(k + q) * n + j..(k + q) * n + j + BLOCK]);
-            }
-            for r in 0..rows {
-                let gr: &[f32; BLOCK] = g[r * n + j..r * n + j + BLOCK].try_into().expect("a block");
-                let vr = &v[r * k_len + k..r * k_len + k + 4];
-                for (a, &s) in acc.iter_mut().zip(vr) {
-                    for l in 0..BLOCK {
-                        a[l] += s * gr[l];
-                    }
-                }
-            }
-            for (q, a) in acc.iter().enumerate() {
-                out[(k + q) * n + j..(k + q) * n + j + BLOCK].copy_from_slice(a);
-            }
-            j += BLOCK;
-        }
-        for jj in j..n {
-            for q in 0..4 {
-                let mut acc = out[(k + q) * n + jj];
-                for r in 0..rows {
-                    acc += v[r * k_len + k + q] * g[r * n + jj];
-                }
-                out[(k + q) * n + jj] = acc;
-            }
-        }
+        outer_sum_rows::<4>(out, v, g, k_len, k);
         k += 4;
     }
-    for kk in k..k_len {
-        for jj in 0..n {
-            let mut acc = out[kk * n + jj];
-            for r in 0..rows {
-                acc += v[r * k_len + kk] * g[r * n + jj];
+    for k in k..k_len {
+        outer_sum_rows::<1>(out, v, g, k_len, k);
+    }
+}
+
+/// [`outer_sum`] for rows k..k + Q of out.
+#[inline(always)]
+fn outer_sum_rows<const Q: usize>(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize, k: usize) {
+    let n = out.len() / k_len;
+    let rows = v.len() / k_len;
+    let mut j = 0;
+    while j + BLOCK <= n {
+        let mut acc = [[0.0f32; BLOCK]; Q];
+        for (q, a) in acc.iter_mut().enumerate() {
+            a.copy_from_slice(&out[(k + q) * n + j..(k + q) * n + j + BLOCK]);
+        }
+        for r in 0..rows {
+            let gr: &[f32; BLOCK] = g[r * n + j..r * n + j + BLOCK].try_into().expect("a block");
+            let vr = &v[r * k_len + k..r * k_len + k + Q];
+            for (a, &s) in acc.iter_mut().zip(vr) {
+                for l in 0..BLOCK {
+                    a[l] += s * gr[l];
+                }
             }
-            out[kk * n + jj] = acc;
+        }
+        for (q, a) in acc.iter().enumerate() {
+            out[(k + q) * n + j..(k + q) * n + j + BLOCK].copy_from_slice(a);
+        }
+        j += BLOCK;
+    }
+    for jj in j..n {
+        for q in 0..Q {
+            let mut acc = out[(k + q) * n + jj];
+            for r in 0..rows {
+                acc += v[r * k_len + k + q] * g[r * n + jj];
+            }
+            out[(k + q) * n + jj] = acc;
         }
     }
 }
