@@ -76,6 +76,28 @@ impl Rollout {
     }
 }
 
+/// Working arrays of one thread, kept between ticks (allocating them each tick cost a fifth of
+/// a tick at P = 1). [`Scratch::take`] hands out a slice of the length asked for, not cleared.
+#[derive(Default)]
+struct Scratch {
+    arrays: Vec<Vec<f32>>,
+}
+
+impl Scratch {
+    /// Slices of these lengths, in order.
+    fn take<const N: usize>(&mut self, lengths: [usize; N]) -> [&mut [f32]; N] {
+        if self.arrays.len() < N {
+            self.arrays.resize_with(N, Vec::new);
+        }
+        let mut arrays = self.arrays.iter_mut();
+        lengths.map(|n| {
+            let v = arrays.next().expect("N arrays");
+            v.resize(n, 0.0);
+            &mut v[..]
+        })
+    }
+}
+
 /// P agents' controllers on the host. See the module documentation.
 pub(super) struct HostNet {
     dims: Dims,
@@ -87,6 +109,10 @@ pub(super) struct HostNet {
     hidden: Vec<f32>,
     rollout: Rollout,
     helper: Option<Helper>,
+    /// One per thread: the caller's and the helper's.
+    scratch: [Scratch; 2],
+    /// The outputs of a step that is not kept: gates, h′, logits, v.
+    spare: Scratch,
 }
 
 impl HostNet {
@@ -106,6 +132,8 @@ impl HostNet {
             } else {
                 None
             },
+            scratch: Default::default(),
+            spare: Scratch::default(),
             dims,
         }
     }
@@ -117,17 +145,17 @@ impl HostNet {
         let p = d.population();
         let (h, a) = (d.hidden, d.actions);
         if !track {
-            let (mut gates, mut next) = (vec![0.0; p * 4 * h], vec![0.0; p * h]);
-            let (mut logits, mut value) = (vec![0.0; p * a], vec![0.0; p]);
+            let [gates, next, logits, value] = self.spare.take([p * 4 * h, p * h, p * a, p]);
             let out = Out {
-                gates: &mut gates,
-                h: &mut next,
-                logits: &mut logits,
-                value: &mut value,
+                gates,
+                h: next,
+                logits,
+                value,
             };
-            forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut());
-            self.hidden = next;
-            return (logits, value);
+            forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
+            let [_, next, logits, value] = self.spare.take([p * 4 * h, p * h, p * a, p]);
+            self.hidden.copy_from_slice(next);
+            return (logits.to_vec(), value.to_vec());
         }
         let r = &mut self.rollout;
         let t = r.len;
@@ -145,7 +173,7 @@ impl HostNet {
             logits: &mut r.logits[t * p * a..],
             value: &mut r.value[t * p..],
         };
-        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut());
+        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
         self.hidden.copy_from_slice(&r.h[t * p * h..]);
         (r.logits[t * p * a..].to_vec(), r.value[t * p..].to_vec())
     }
@@ -210,16 +238,15 @@ impl Network for HostNet {
     fn values(&mut self, x: &[f32]) -> Vec<f32> {
         let d = self.dims;
         let p = d.population();
-        let (mut gates, mut h) = (vec![0.0; p * 4 * d.hidden], vec![0.0; p * d.hidden]);
-        let (mut logits, mut value) = (vec![0.0; p * d.actions], vec![0.0; p]);
+        let [gates, h, logits, value] = self.spare.take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
         let out = Out {
-            gates: &mut gates,
-            h: &mut h,
-            logits: &mut logits,
-            value: &mut value,
+            gates,
+            h,
+            logits,
+            value,
         };
-        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut());
-        value
+        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
+        self.spare.take([0, 0, 0, p])[3].to_vec()
     }
 
     fn step(&mut self, x: &[f32], track: bool) -> (Signal, Signal) {
@@ -240,9 +267,10 @@ impl Network for HostNet {
         let corrections = (1.0 - b1.powi(self.adam_step), 1.0 - b2.powi(self.adam_step));
         let sizes = d.sizes();
         let rollout = &self.rollout;
-        let learn = |groups: Range<usize>, p: Vec<&mut [f32]>, m: Vec<&mut [f32]>, v: Vec<&mut [f32]>| {
-            learn_groups(&d, groups, rollout, bootstrap, hyper, corrections, [p, m, v]);
+        let learn = |groups: Range<usize>, p: Vec<&mut [f32]>, m: Vec<&mut [f32]>, v: Vec<&mut [f32]>, scratch: &mut Scratch| {
+            learn_groups(&d, groups, rollout, bootstrap, hyper, corrections, [p, m, v], scratch);
         };
+        let [here, there] = &mut self.scratch;
         match self.helper.as_mut() {
             Some(helper) => {
                 let mid = d.groups / 2;
@@ -250,8 +278,8 @@ impl Network for HostNet {
                 let (m_lo, m_hi) = split(&mut self.first, &sizes, mid);
                 let (v_lo, v_hi) = split(&mut self.second, &sizes, mid);
                 helper.join(
-                    || learn(0..mid, p_lo, m_lo, v_lo),
-                    || learn(mid..d.groups, p_hi, m_hi, v_hi),
+                    || learn(0..mid, p_lo, m_lo, v_lo, here),
+                    || learn(mid..d.groups, p_hi, m_hi, v_hi, there),
                 );
             }
             None => learn(
@@ -259,6 +287,7 @@ impl Network for HostNet {
                 whole(&mut self.params),
                 whole(&mut self.first),
                 whole(&mut self.second),
+                here,
             ),
         }
         self.rollout.clear();
@@ -292,9 +321,17 @@ struct Out<'a> {
 }
 
 /// One forward step of every agent, the controllers in two halves when there is a helper.
-fn forward(d: &Dims, params: &Params, x: &[f32], h_prev: &[f32], out: Out<'_>, helper: Option<&mut Helper>) {
+fn forward(
+    d: &Dims,
+    params: &Params,
+    x: &[f32],
+    h_prev: &[f32],
+    out: Out<'_>,
+    helper: Option<&mut Helper>,
+    [here, there]: &mut [Scratch; 2],
+) {
     let Some(helper) = helper else {
-        return forward_groups(d, 0..d.groups, params, x, h_prev, out);
+        return forward_groups(d, 0..d.groups, params, x, h_prev, out, here);
     };
     let mid = d.groups / 2;
     let rows = mid * d.workers;
@@ -316,19 +353,27 @@ fn forward(d: &Dims, params: &Params, x: &[f32], h_prev: &[f32], out: Out<'_>, h
         value: v_hi,
     };
     helper.join(
-        || forward_groups(d, 0..mid, params, x, h_prev, lo),
-        || forward_groups(d, mid..d.groups, params, x, h_prev, hi),
+        || forward_groups(d, 0..mid, params, x, h_prev, lo, here),
+        || forward_groups(d, mid..d.groups, params, x, h_prev, hi, there),
     );
 }
 
 /// The forward step of `groups`' agents (`out` starts at the first of them).
-fn forward_groups(d: &Dims, groups: Range<usize>, params: &Params, x: &[f32], h_prev: &[f32], out: Out<'_>) {
+fn forward_groups(
+    d: &Dims,
+    groups: Range<usize>,
+    params: &Params,
+    x: &[f32],
+    h_prev: &[f32],
+    out: Out<'_>,
+    scratch: &mut Scratch,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked on the line above.
-        return unsafe { forward_groups_avx2(d, groups, params, x, h_prev, out) };
+        return unsafe { forward_groups_avx2(d, groups, params, x, h_prev, out, scratch) };
     }
-    forward_groups_body(d, groups, params, x, h_prev, out)
+    forward_groups_body(d, groups, params, x, h_prev, out, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -340,8 +385,9 @@ fn forward_groups_avx2(
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
+    scratch: &mut Scratch,
 ) {
-    forward_groups_body(d, groups, params, x, h_prev, out)
+    forward_groups_body(d, groups, params, x, h_prev, out, scratch)
 }
 
 #[inline(always)]
@@ -352,19 +398,19 @@ fn forward_groups_body(
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
+    scratch: &mut Scratch,
 ) {
     let (i_w, h, a, wk) = (d.input, d.hidden, d.actions, d.workers);
     let sizes = d.sizes();
-    let mut gxs = vec![0.0f32; wk * 3 * h];
-    let mut ghs = vec![0.0f32; wk * 3 * h];
+    let [gxs, ghs] = scratch.take([wk * 3 * h; 2]);
     let first = groups.start * wk;
     for g in groups {
         let p = |k: usize| &params[k][g * sizes[k]..(g + 1) * sizes[k]];
         let (w_x, w_h, b_x, b_h) = (p(W_X), p(W_H), p(B_X), p(B_H));
         let (w_p, b_p, w_v, b_v) = (p(W_P), p(B_P), p(W_V), p(B_V)[0]);
         let agents = g * wk..(g + 1) * wk;
-        matmul_rows(&mut gxs, b_x, &x[agents.start * i_w..agents.end * i_w], w_x, 3 * h);
-        matmul_rows(&mut ghs, b_h, &h_prev[agents.start * h..agents.end * h], w_h, 3 * h);
+        matmul_rows(gxs, b_x, &x[agents.start * i_w..agents.end * i_w], w_x, 3 * h);
+        matmul_rows(ghs, b_h, &h_prev[agents.start * h..agents.end * h], w_h, 3 * h);
         for agent in agents {
             let hp = &h_prev[agent * h..(agent + 1) * h];
             let w = agent - g * wk;
@@ -404,13 +450,14 @@ fn learn_groups(
     hyper: Hyper,
     corrections: (f32, f32),
     state: [Vec<&mut [f32]>; 3],
+    scratch: &mut Scratch,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked on the line above.
-        return unsafe { learn_groups_avx2(d, groups, rollout, bootstrap, hyper, corrections, state) };
+        return unsafe { learn_groups_avx2(d, groups, rollout, bootstrap, hyper, corrections, state, scratch) };
     }
-    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state)
+    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -423,8 +470,9 @@ fn learn_groups_avx2(
     hyper: Hyper,
     corrections: (f32, f32),
     state: [Vec<&mut [f32]>; 3],
+    scratch: &mut Scratch,
 ) {
-    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state)
+    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state, scratch)
 }
 
 #[inline(always)]
@@ -436,22 +484,38 @@ fn learn_groups_body(
     hyper: Hyper,
     (c1, c2): (f32, f32),
     [mut params, mut first, mut second]: [Vec<&mut [f32]>; 3],
+    scratch: &mut Scratch,
 ) {
     let (i_w, h, a, wk, pop) = (d.input, d.hidden, d.actions, d.workers, d.population());
     let sizes = d.sizes();
     let t_len = rollout.len;
     let n = (t_len * wk) as f32;
-    let mut grads: Params = sizes.map(|s| vec![0.0; s]);
-    let (mut carry, mut ret) = (vec![0.0f32; wk * h], vec![0.0f32; wk]);
-    let (mut dh, mut direct) = (vec![0.0f32; h], vec![0.0f32; wk * h]);
-    let (mut logp, mut dl) = (vec![0.0f32; a], vec![0.0f32; a]);
-    // W_hᵀ of the controller, and each step's rows in the order the pass meets them (t
-    // descending, then worker): x, h₋₁, ∂g_x, ∂g_h; the weights' gradients are summed from
-    // these after the pass, in that order.
-    let mut w_h_t = vec![0.0f32; 3 * h * h];
     let rows = t_len * wk;
-    let (mut xs, mut hps) = (vec![0.0f32; rows * i_w], vec![0.0f32; rows * h]);
-    let (mut gxs, mut ghs) = (vec![0.0f32; rows * 3 * h], vec![0.0f32; rows * 3 * h]);
+    let [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv, carry, ret, dh, direct, logp, dl, w_h_t, xs, hps, gxs, ghs] =
+        scratch.take([
+            sizes[W_X],
+            sizes[W_H],
+            sizes[B_X],
+            sizes[B_H],
+            sizes[W_P],
+            sizes[B_P],
+            sizes[W_V],
+            sizes[B_V],
+            wk * h,
+            wk,
+            h,
+            wk * h,
+            a,
+            a,
+            3 * h * h,
+            // Each step's rows in the order the pass meets them (t descending, then worker): x,
+            // h₋₁, ∂g_x, ∂g_h; the weights' gradients are summed from these after the pass.
+            rows * i_w,
+            rows * h,
+            rows * 3 * h,
+            rows * 3 * h,
+        ]);
+    let mut grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
     let first_group = groups.start;
     for g in groups {
         let local = g - first_group;
@@ -495,7 +559,7 @@ fn learn_groups_body(
                         *lp = l - lse;
                         entropy -= lp.exp() * *lp;
                     }
-                    for (k, (out, lp)) in dl.iter_mut().zip(&logp).enumerate() {
+                    for (k, (out, lp)) in dl.iter_mut().zip(logp.iter()).enumerate() {
                         let pi = lp.exp();
                         let chosen = if k == outcome.action[agent] { 1.0 } else { 0.0 };
                         *out =
@@ -504,7 +568,7 @@ fn learn_groups_body(
                     let dv = (value - ret[w]) * (hyper.value_loss / n);
                     let h_row = &rollout.h[row * h..(row + 1) * h];
                     for (k, &hk) in h_row.iter().enumerate() {
-                        for (gw, &dlk) in g_wp[k * a..(k + 1) * a].iter_mut().zip(&dl) {
+                        for (gw, &dlk) in g_wp[k * a..(k + 1) * a].iter_mut().zip(dl.iter()) {
                             *gw += hk * dlk;
                         }
                         g_wv[k] += hk * dv;
@@ -515,7 +579,7 @@ fn learn_groups_body(
                     let carried = &carry[w * h..(w + 1) * h];
                     for k in 0..h {
                         let mut heads = 0.0;
-                        for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(&dl) {
+                        for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(dl.iter()) {
                             heads += wp * dlk;
                         }
                         dh[k] = heads + dv * w_v[k] + carried[k];
@@ -545,7 +609,7 @@ fn learn_groups_body(
                 }
                 // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
                 let step_rows = (r_i - wk) * 3 * h..r_i * 3 * h;
-                matmul_rows(&mut carry, &direct, &ghs[step_rows], &w_h_t, h);
+                matmul_rows(carry, direct, &ghs[step_rows], &w_h_t, h);
             }
             // ∂W_h = Σ_rows h₋₁ ⊗ ∂g_h, ∂W_x = Σ_rows x ⊗ ∂g_x, the biases Σ_rows ∂g.
             outer_sum(g_wh, &hps, &ghs, h);
@@ -573,7 +637,7 @@ fn learn_groups_body(
                 &mut first[k][r.clone()],
                 &mut second[k][r],
             );
-            for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr) {
+            for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
                 *m = *m * b1 + gr * (1.0 - b1);
                 *v = *v * b2 + gr * gr * (1.0 - b2);
                 let step = (*m / c1) / ((*v / c2).sqrt() + eps);
@@ -843,6 +907,11 @@ mod tests {
         let net = played(false, 5);
         let x: Vec<f32> = (0..p * d.input).map(|k| (k % 9) as f32 * 0.3 - 1.2).collect();
         let run = |avx2: bool| {
+            // Scratch left dirty by a larger run first: it is not cleared for the next.
+            let mut scratch = Scratch::default();
+            for v in scratch.take([1 << 16; 20]) {
+                v.fill(f32::NAN);
+            }
             let mut gates = vec![0.0; p * 4 * d.hidden];
             let mut h = vec![0.0; p * d.hidden];
             let (mut logits, mut value) = (vec![0.0; p * d.actions], vec![0.0; p]);
@@ -854,9 +923,9 @@ mod tests {
             };
             if avx2 {
                 // SAFETY: AVX2 checked above.
-                unsafe { forward_groups_avx2(&d, 0..d.groups, &net.params, &x, &net.hidden, out) };
+                unsafe { forward_groups_avx2(&d, 0..d.groups, &net.params, &x, &net.hidden, out, &mut scratch) };
             } else {
-                forward_groups_body(&d, 0..d.groups, &net.params, &x, &net.hidden, out);
+                forward_groups_body(&d, 0..d.groups, &net.params, &x, &net.hidden, out, &mut scratch);
             }
             let mut state = [net.params.clone(), net.first.clone(), net.second.clone()];
             let hyper = Hyper {
@@ -880,6 +949,7 @@ mod tests {
                         hyper,
                         (0.1, 0.001),
                         slices,
+                        &mut scratch,
                     )
                 };
             } else {
@@ -891,6 +961,7 @@ mod tests {
                     hyper,
                     (0.1, 0.001),
                     slices,
+                    &mut scratch,
                 );
             }
             (gates, h, logits, value, state)
