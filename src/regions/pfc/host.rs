@@ -77,13 +77,20 @@ impl Rollout {
 }
 
 /// Working arrays of one thread, kept between ticks (allocating them each tick cost a fifth of
-/// a tick at P = 1). [`Scratch::take`] hands out a slice of the length asked for, not cleared.
+/// a tick at P = 1): a controller's rows and gradients, and the working arrays of a pass.
 #[derive(Default)]
 struct Scratch {
+    rows: Pool,
+    work: Pool,
+}
+
+/// Arrays whose [`Pool::take`] hands out slices of the lengths asked for, not cleared.
+#[derive(Default)]
+struct Pool {
     arrays: Vec<Vec<f32>>,
 }
 
-impl Scratch {
+impl Pool {
     /// Slices of these lengths, in order.
     fn take<const N: usize>(&mut self, lengths: [usize; N]) -> [&mut [f32]; N] {
         if self.arrays.len() < N {
@@ -127,7 +134,8 @@ impl HostNet {
             adam_step: 0,
             hidden: vec![0.0; dims.population() * dims.hidden],
             rollout: Rollout::default(),
-            helper: if dims.groups >= 2 && work >= HELPER_MIN_WORK {
+            // Controllers split between the threads, or one controller's workers (8 or more).
+            helper: if (dims.groups >= 2 || dims.workers >= 8) && work >= HELPER_MIN_WORK {
                 Helper::spawn()
             } else {
                 None
@@ -145,15 +153,23 @@ impl HostNet {
         let p = d.population();
         let (h, a) = (d.hidden, d.actions);
         if !track {
-            let [gates, next, logits, value] = self.spare.take([p * 4 * h, p * h, p * a, p]);
+            let [gates, next, logits, value] = self.spare.work.take([p * 4 * h, p * h, p * a, p]);
             let out = Out {
                 gates,
                 h: next,
                 logits,
                 value,
             };
-            forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
-            let [_, next, logits, value] = self.spare.take([p * 4 * h, p * h, p * a, p]);
+            forward(
+                &d,
+                &self.params,
+                x,
+                &self.hidden,
+                out,
+                self.helper.as_mut(),
+                &mut self.scratch,
+            );
+            let [_, next, logits, value] = self.spare.work.take([p * 4 * h, p * h, p * a, p]);
             self.hidden.copy_from_slice(next);
             return (logits.to_vec(), value.to_vec());
         }
@@ -173,7 +189,15 @@ impl HostNet {
             logits: &mut r.logits[t * p * a..],
             value: &mut r.value[t * p..],
         };
-        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
+        forward(
+            &d,
+            &self.params,
+            x,
+            &self.hidden,
+            out,
+            self.helper.as_mut(),
+            &mut self.scratch,
+        );
         self.hidden.copy_from_slice(&r.h[t * p * h..]);
         (r.logits[t * p * a..].to_vec(), r.value[t * p..].to_vec())
     }
@@ -238,15 +262,26 @@ impl Network for HostNet {
     fn values(&mut self, x: &[f32]) -> Vec<f32> {
         let d = self.dims;
         let p = d.population();
-        let [gates, h, logits, value] = self.spare.take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
+        let [gates, h, logits, value] =
+            self.spare
+                .work
+                .take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
         let out = Out {
             gates,
             h,
             logits,
             value,
         };
-        forward(&d, &self.params, x, &self.hidden, out, self.helper.as_mut(), &mut self.scratch);
-        self.spare.take([0, 0, 0, p])[3].to_vec()
+        forward(
+            &d,
+            &self.params,
+            x,
+            &self.hidden,
+            out,
+            self.helper.as_mut(),
+            &mut self.scratch,
+        );
+        self.spare.work.take([0, 0, 0, p])[3].to_vec()
     }
 
     fn step(&mut self, x: &[f32], track: bool) -> (Signal, Signal) {
@@ -267,27 +302,43 @@ impl Network for HostNet {
         let corrections = (1.0 - b1.powi(self.adam_step), 1.0 - b2.powi(self.adam_step));
         let sizes = d.sizes();
         let rollout = &self.rollout;
-        let learn = |groups: Range<usize>, p: Vec<&mut [f32]>, m: Vec<&mut [f32]>, v: Vec<&mut [f32]>, scratch: &mut Scratch| {
-            learn_groups(&d, groups, rollout, bootstrap, hyper, corrections, [p, m, v], scratch);
+        let learn = |groups: Range<usize>,
+                     p: Vec<&mut [f32]>,
+                     m: Vec<&mut [f32]>,
+                     v: Vec<&mut [f32]>,
+                     scratch: &mut Scratch,
+                     split: Option<(&mut Helper, &mut Scratch)>| {
+            learn_groups(
+                &d,
+                groups,
+                rollout,
+                bootstrap,
+                hyper,
+                corrections,
+                [p, m, v],
+                scratch,
+                split,
+            );
         };
         let [here, there] = &mut self.scratch;
         match self.helper.as_mut() {
-            Some(helper) => {
+            Some(helper) if d.groups >= 2 => {
                 let mid = d.groups / 2;
                 let (p_lo, p_hi) = split(&mut self.params, &sizes, mid);
                 let (m_lo, m_hi) = split(&mut self.first, &sizes, mid);
                 let (v_lo, v_hi) = split(&mut self.second, &sizes, mid);
                 helper.join(
-                    || learn(0..mid, p_lo, m_lo, v_lo, here),
-                    || learn(mid..d.groups, p_hi, m_hi, v_hi, there),
+                    || learn(0..mid, p_lo, m_lo, v_lo, here, None),
+                    || learn(mid..d.groups, p_hi, m_hi, v_hi, there, None),
                 );
             }
-            None => learn(
+            helper => learn(
                 0..d.groups,
                 whole(&mut self.params),
                 whole(&mut self.first),
                 whole(&mut self.second),
                 here,
+                helper.map(|helper| (helper, there)),
             ),
         }
         self.rollout.clear();
@@ -331,10 +382,14 @@ fn forward(
     [here, there]: &mut [Scratch; 2],
 ) {
     let Some(helper) = helper else {
-        return forward_groups(d, 0..d.groups, params, x, h_prev, out, here);
+        return forward_groups(d, 0..d.population(), params, x, h_prev, out, here);
     };
-    let mid = d.groups / 2;
-    let rows = mid * d.workers;
+    // Whole controllers on each thread, or one controller's workers in two halves.
+    let rows = if d.groups >= 2 {
+        d.groups / 2 * d.workers
+    } else {
+        d.workers / 2
+    };
     let (h, a) = (d.hidden, d.actions);
     let (g_lo, g_hi) = out.gates.split_at_mut(rows * 4 * h);
     let (h_lo, h_hi) = out.h.split_at_mut(rows * h);
@@ -353,15 +408,15 @@ fn forward(
         value: v_hi,
     };
     helper.join(
-        || forward_groups(d, 0..mid, params, x, h_prev, lo, here),
-        || forward_groups(d, mid..d.groups, params, x, h_prev, hi, there),
+        || forward_groups(d, 0..rows, params, x, h_prev, lo, here),
+        || forward_groups(d, rows..d.population(), params, x, h_prev, hi, there),
     );
 }
 
-/// The forward step of `groups`' agents (`out` starts at the first of them).
+/// The forward step of `agents` (`out` starts at the first of them).
 fn forward_groups(
     d: &Dims,
-    groups: Range<usize>,
+    agents: Range<usize>,
     params: &Params,
     x: &[f32],
     h_prev: &[f32],
@@ -369,31 +424,31 @@ fn forward_groups(
     scratch: &mut Scratch,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked on the line above.
-        return unsafe { forward_groups_avx2(d, groups, params, x, h_prev, out, scratch) };
+    if avx2() {
+        // SAFETY: the CPU has AVX2 (`avx2`).
+        return unsafe { forward_groups_avx2(d, agents, params, x, h_prev, out, scratch) };
     }
-    forward_groups_body(d, groups, params, x, h_prev, out, scratch)
+    forward_groups_body(d, agents, params, x, h_prev, out, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn forward_groups_avx2(
     d: &Dims,
-    groups: Range<usize>,
+    agents: Range<usize>,
     params: &Params,
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
     scratch: &mut Scratch,
 ) {
-    forward_groups_body(d, groups, params, x, h_prev, out, scratch)
+    forward_groups_body(d, agents, params, x, h_prev, out, scratch)
 }
 
 #[inline(always)]
 fn forward_groups_body(
     d: &Dims,
-    groups: Range<usize>,
+    agents: Range<usize>,
     params: &Params,
     x: &[f32],
     h_prev: &[f32],
@@ -402,18 +457,35 @@ fn forward_groups_body(
 ) {
     let (i_w, h, a, wk) = (d.input, d.hidden, d.actions, d.workers);
     let sizes = d.sizes();
-    let [gxs, ghs] = scratch.take([wk * 3 * h; 2]);
-    let first = groups.start * wk;
-    for g in groups {
+    let [gxs, ghs] = scratch.work.take([wk * 3 * h; 2]);
+    let first = agents.start;
+    if agents.is_empty() {
+        return;
+    }
+    for g in agents.start / wk..=(agents.end - 1) / wk {
         let p = |k: usize| &params[k][g * sizes[k]..(g + 1) * sizes[k]];
         let (w_x, w_h, b_x, b_h) = (p(W_X), p(W_H), p(B_X), p(B_H));
         let (w_p, b_p, w_v, b_v) = (p(W_P), p(B_P), p(W_V), p(B_V)[0]);
-        let agents = g * wk..(g + 1) * wk;
-        matmul_rows(gxs, b_x, &x[agents.start * i_w..agents.end * i_w], w_x, 3 * h);
-        matmul_rows(ghs, b_h, &h_prev[agents.start * h..agents.end * h], w_h, 3 * h);
-        for agent in agents {
+        // This controller's agents among `agents`.
+        let rows = (g * wk).max(agents.start)..((g + 1) * wk).min(agents.end);
+        let n = rows.len() * 3 * h;
+        matmul_rows(
+            &mut gxs[..n],
+            b_x,
+            &x[rows.start * i_w..rows.end * i_w],
+            w_x,
+            3 * h,
+        );
+        matmul_rows(
+            &mut ghs[..n],
+            b_h,
+            &h_prev[rows.start * h..rows.end * h],
+            w_h,
+            3 * h,
+        );
+        for agent in rows.clone() {
             let hp = &h_prev[agent * h..(agent + 1) * h];
-            let w = agent - g * wk;
+            let w = agent - rows.start;
             let (gx, gh) = (&gxs[w * 3 * h..(w + 1) * 3 * h], &ghs[w * 3 * h..(w + 1) * 3 * h]);
             let local = agent - first;
             let gates = &mut out.gates[local * 4 * h..(local + 1) * 4 * h];
@@ -441,42 +513,11 @@ fn forward_groups_body(
 }
 
 /// The update of `groups`: `[params, first moments, second moments]`, each eight slices that
-/// start at the first of these controllers.
+/// start at the first of these controllers. With `split` (one controller, a helper and its
+/// scratch) the controller's workers are swept in two halves and its weight gradients summed
+/// in two parts on the two threads: the same sums in the same order, so the same bits.
+#[allow(clippy::too_many_arguments)]
 fn learn_groups(
-    d: &Dims,
-    groups: Range<usize>,
-    rollout: &Rollout,
-    bootstrap: &[f32],
-    hyper: Hyper,
-    corrections: (f32, f32),
-    state: [Vec<&mut [f32]>; 3],
-    scratch: &mut Scratch,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked on the line above.
-        return unsafe { learn_groups_avx2(d, groups, rollout, bootstrap, hyper, corrections, state, scratch) };
-    }
-    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn learn_groups_avx2(
-    d: &Dims,
-    groups: Range<usize>,
-    rollout: &Rollout,
-    bootstrap: &[f32],
-    hyper: Hyper,
-    corrections: (f32, f32),
-    state: [Vec<&mut [f32]>; 3],
-    scratch: &mut Scratch,
-) {
-    learn_groups_body(d, groups, rollout, bootstrap, hyper, corrections, state, scratch)
-}
-
-#[inline(always)]
-fn learn_groups_body(
     d: &Dims,
     groups: Range<usize>,
     rollout: &Rollout,
@@ -485,14 +526,35 @@ fn learn_groups_body(
     (c1, c2): (f32, f32),
     [mut params, mut first, mut second]: [Vec<&mut [f32]>; 3],
     scratch: &mut Scratch,
+    mut split: Option<(&mut Helper, &mut Scratch)>,
 ) {
-    let (i_w, h, a, wk, pop) = (d.input, d.hidden, d.actions, d.workers, d.population());
+    let (i_w, h, a, wk) = (d.input, d.hidden, d.actions, d.workers);
     let sizes = d.sizes();
     let t_len = rollout.len;
-    let n = (t_len * wk) as f32;
     let rows = t_len * wk;
-    let [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv, carry, ret, dh, direct, logp, dl, w_h_t, xs, hps, gxs, ghs] =
-        scratch.take([
+    let first_group = groups.start;
+    for g in groups {
+        let local = g - first_group;
+        let range = |k: usize| local * sizes[k]..(local + 1) * sizes[k];
+        let [
+            g_wx,
+            g_wh,
+            g_bx,
+            g_bh,
+            g_wp,
+            g_bp,
+            g_wv,
+            g_bv,
+            w_h_t,
+            g_wp_t,
+            xs,
+            hps,
+            hs,
+            gxs,
+            ghs,
+            dls,
+            dvs,
+        ] = scratch.rows.take([
             sizes[W_X],
             sizes[W_H],
             sizes[B_X],
@@ -501,150 +563,337 @@ fn learn_groups_body(
             sizes[B_P],
             sizes[W_V],
             sizes[B_V],
-            wk * h,
-            wk,
-            h,
-            wk * h,
-            a,
-            a,
             3 * h * h,
-            // Each step's rows in the order the pass meets them (t descending, then worker): x,
-            // h₋₁, ∂g_x, ∂g_h; the weights' gradients are summed from these after the pass.
+            a * h,
             rows * i_w,
+            rows * h,
             rows * h,
             rows * 3 * h,
             rows * 3 * h,
+            rows * a,
+            rows,
         ]);
-    let mut grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
-    let first_group = groups.start;
-    for g in groups {
-        let local = g - first_group;
-        let range = |k: usize| local * sizes[k]..(local + 1) * sizes[k];
-        for gr in grads.iter_mut() {
-            gr.fill(0.0);
+        let w_h = &params[W_H][range(W_H)];
+        for k in 0..h {
+            for j in 0..3 * h {
+                w_h_t[j * h + k] = w_h[k * 3 * h + j];
+            }
         }
-        carry.fill(0.0);
-        ret.copy_from_slice(&bootstrap[g * wk..(g + 1) * wk]);
-        {
-            let w_h = &params[W_H][range(W_H)];
-            for k in 0..h {
-                for j in 0..3 * h {
-                    w_h_t[j * h + k] = w_h[k * 3 * h + j];
+        let weights = SweepWeights {
+            w_h_t,
+            w_p: &params[W_P][range(W_P)],
+            w_v: &params[W_V][range(W_V)],
+        };
+        let all = RowsMut {
+            x: xs,
+            h_prev: hps,
+            h: hs,
+            gx: gxs,
+            gh: ghs,
+            dl: dls,
+            dv: dvs,
+        };
+        let sweep_workers = |workers: Range<usize>, rows: RowsMut<'_>, work: &mut Pool| {
+            simd(|| sweep(d, g, workers, rollout, bootstrap, hyper, &weights, rows, work));
+        };
+        let (wx_sums, heads) = (
+            |g_wx: &mut [f32], rows: &Rows<'_>| outer_sum(g_wx, rows.x, rows.gx, i_w, 0..i_w),
+            |[g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh]: [&mut [f32]; 6], rows: &Rows<'_>| {
+                // ∂W_π (as its transpose, summed along h rows), ∂w_v and the biases.
+                g_wp_t.fill(0.0);
+                outer_sum(g_wp_t, rows.dl, rows.h, a, 0..a);
+                g_wv.fill(0.0);
+                outer_sum(g_wv, rows.dv, rows.h, 1, 0..1);
+                for (b, out) in [(g_bp, rows.dl), (g_bv, rows.dv), (g_bx, rows.gx), (g_bh, rows.gh)] {
+                    b.fill(0.0);
+                    for row in out.chunks_exact(b.len()) {
+                        add(b, row);
+                    }
+                }
+            },
+        );
+        g_wh.fill(0.0);
+        g_wx.fill(0.0);
+        match split.as_mut() {
+            Some((helper, other)) if wk >= 8 => {
+                let mid = wk / 2;
+                let (lo, hi) = all.split_at(mid * t_len, d);
+                let (here, there) = (&mut scratch.work, &mut other.work);
+                helper.join(
+                    || sweep_workers(0..mid, lo, here),
+                    || sweep_workers(mid..wk, hi, there),
+                );
+                let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
+                let (wh_lo, wh_hi) = g_wh.split_at_mut(h / 2 * 3 * h);
+                helper.join(
+                    || {
+                        simd(|| {
+                            outer_sum(wh_lo, rows.h_prev, rows.gh, h, 0..h / 2);
+                            wx_sums(g_wx, &rows);
+                        })
+                    },
+                    || {
+                        simd(|| {
+                            outer_sum(wh_hi, rows.h_prev, rows.gh, h, h / 2..h);
+                            heads([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh], &rows);
+                        })
+                    },
+                );
+            }
+            _ => {
+                sweep_workers(0..wk, all, &mut scratch.work);
+                let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
+                simd(|| {
+                    outer_sum(g_wh, rows.h_prev, rows.gh, h, 0..h);
+                    wx_sums(g_wx, &rows);
+                    heads([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh], &rows);
+                });
+            }
+        }
+        for k in 0..h {
+            for j in 0..a {
+                g_wp[k * a + j] = g_wp_t[j * h + k];
+            }
+        }
+        let mut grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
+        simd(|| {
+            // Clip this controller's gradient, then Adam.
+            if hyper.max_grad_norm > 0.0 {
+                let sq: f32 = grads.iter().map(|gr| gr.iter().map(|v| v * v).sum::<f32>()).sum();
+                let scale = ((1.0 / (sq.sqrt() + 1e-6)) * hyper.max_grad_norm).min(1.0);
+                for gr in grads.iter_mut() {
+                    for v in gr.iter_mut() {
+                        *v *= scale;
+                    }
                 }
             }
-            let w_p = &params[W_P][range(W_P)];
-            let w_v = &params[W_V][range(W_V)];
-            let [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv] = grads.each_mut();
-            let mut r_i = 0;
-            for t in (0..t_len).rev() {
-                let outcome = &rollout.outcomes[t];
-                for w in 0..wk {
-                    let agent = g * wk + w;
-                    let row = t * pop + agent;
-                    // The n-step return and advantage, then the loss's gradient at the heads.
-                    ret[w] = outcome.reward[agent]
-                        + if outcome.done[agent] {
-                            0.0
-                        } else {
-                            hyper.gamma * ret[w]
-                        };
-                    let value = rollout.value[row];
-                    let advantage = ret[w] - value;
-                    let logits = &rollout.logits[row * a..(row + 1) * a];
-                    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
-                    let lse = max + sum.ln();
-                    let mut entropy = 0.0;
-                    for (lp, l) in logp.iter_mut().zip(logits) {
-                        *lp = l - lse;
-                        entropy -= lp.exp() * *lp;
-                    }
-                    for (k, (out, lp)) in dl.iter_mut().zip(logp.iter()).enumerate() {
-                        let pi = lp.exp();
-                        let chosen = if k == outcome.action[agent] { 1.0 } else { 0.0 };
-                        *out =
-                            (pi - chosen) * advantage * (1.0 / n) + pi * (lp + entropy) * (hyper.entropy / n);
-                    }
-                    let dv = (value - ret[w]) * (hyper.value_loss / n);
-                    let h_row = &rollout.h[row * h..(row + 1) * h];
-                    for (k, &hk) in h_row.iter().enumerate() {
-                        for (gw, &dlk) in g_wp[k * a..(k + 1) * a].iter_mut().zip(dl.iter()) {
-                            *gw += hk * dlk;
-                        }
-                        g_wv[k] += hk * dv;
-                    }
-                    add(g_bp, &dl);
-                    g_bv[0] += dv;
-                    // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-                    let carried = &carry[w * h..(w + 1) * h];
-                    for k in 0..h {
-                        let mut heads = 0.0;
-                        for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(dl.iter()) {
-                            heads += wp * dlk;
-                        }
-                        dh[k] = heads + dv * w_v[k] + carried[k];
-                    }
-                    let gates = &rollout.gates[row * 4 * h..(row + 1) * 4 * h];
-                    let hp = &rollout.h_prev[row * h..(row + 1) * h];
-                    let gx = &mut gxs[r_i * 3 * h..(r_i + 1) * 3 * h];
-                    let gh = &mut ghs[r_i * 3 * h..(r_i + 1) * 3 * h];
-                    for k in 0..h {
-                        let (r, u, c, hn) = (gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]);
-                        let dc = dh[k] - dh[k] * u;
-                        let du = dh[k] * (hp[k] - c);
-                        direct[w * h + k] = dh[k] * u;
-                        let dc_pre = dc - dc * (c * c);
-                        let dr_pre = dc_pre * hn * (r - r * r);
-                        let du_pre = du * (u - u * u);
-                        gh[k] = dr_pre;
-                        gh[h + k] = du_pre;
-                        gh[2 * h + k] = dc_pre * r;
-                        gx[k] = dr_pre;
-                        gx[h + k] = du_pre;
-                        gx[2 * h + k] = dc_pre;
-                    }
-                    hps[r_i * h..(r_i + 1) * h].copy_from_slice(hp);
-                    xs[r_i * i_w..(r_i + 1) * i_w].copy_from_slice(&rollout.x[row * i_w..(row + 1) * i_w]);
-                    r_i += 1;
-                }
-                // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
-                let step_rows = (r_i - wk) * 3 * h..r_i * 3 * h;
-                matmul_rows(carry, direct, &ghs[step_rows], &w_h_t, h);
-            }
-            // ∂W_h = Σ_rows h₋₁ ⊗ ∂g_h, ∂W_x = Σ_rows x ⊗ ∂g_x, the biases Σ_rows ∂g.
-            outer_sum(g_wh, &hps, &ghs, h);
-            outer_sum(g_wx, &xs, &gxs, i_w);
-            for (gx, gh) in gxs.chunks_exact(3 * h).zip(ghs.chunks_exact(3 * h)) {
-                add(g_bx, gx);
-                add(g_bh, gh);
-            }
-        }
-        // Clip this controller's gradient, then Adam.
-        if hyper.max_grad_norm > 0.0 {
-            let sq: f32 = grads.iter().map(|gr| gr.iter().map(|v| v * v).sum::<f32>()).sum();
-            let scale = ((1.0 / (sq.sqrt() + 1e-6)) * hyper.max_grad_norm).min(1.0);
-            for gr in grads.iter_mut() {
-                for v in gr.iter_mut() {
-                    *v *= scale;
+            let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+            for (k, gr) in grads.iter().enumerate() {
+                let r = range(k);
+                let (p, m, v) = (
+                    &mut params[k][r.clone()],
+                    &mut first[k][r.clone()],
+                    &mut second[k][r],
+                );
+                for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
+                    *m = *m * b1 + gr * (1.0 - b1);
+                    *v = *v * b2 + gr * gr * (1.0 - b2);
+                    let step = (*m / c1) / ((*v / c2).sqrt() + eps);
+                    *p -= step * hyper.lr;
                 }
             }
-        }
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        for (k, gr) in grads.iter().enumerate() {
-            let r = range(k);
-            let (p, m, v) = (
-                &mut params[k][r.clone()],
-                &mut first[k][r.clone()],
-                &mut second[k][r],
-            );
-            for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
-                *m = *m * b1 + gr * (1.0 - b1);
-                *v = *v * b2 + gr * gr * (1.0 - b2);
-                let step = (*m / c1) / ((*v / c2).sqrt() + eps);
-                *p -= step * hyper.lr;
-            }
-        }
+        });
     }
+}
+
+/// A controller's weights as the backward sweep reads them.
+struct SweepWeights<'a> {
+    /// W_hᵀ `[3H, H]`.
+    w_h_t: &'a [f32],
+    w_p: &'a [f32],
+    w_v: &'a [f32],
+}
+
+/// A controller's rollout as rows, worker-major (row w·T + s holds step t = T − 1 − s of worker
+/// w: the order the sweep meets them): x, h₋₁, h, ∂g_x, ∂g_h, ∂logits, ∂v. The weights'
+/// gradients are summed from these after the sweep, in row order.
+struct RowsMut<'a> {
+    x: &'a mut [f32],
+    h_prev: &'a mut [f32],
+    h: &'a mut [f32],
+    gx: &'a mut [f32],
+    gh: &'a mut [f32],
+    dl: &'a mut [f32],
+    dv: &'a mut [f32],
+}
+
+impl<'a> RowsMut<'a> {
+    /// Rows before `at` and from it.
+    fn split_at(self, at: usize, d: &Dims) -> (RowsMut<'a>, RowsMut<'a>) {
+        let (i, h, a) = (d.input, d.hidden, d.actions);
+        let (x0, x1) = self.x.split_at_mut(at * i);
+        let (p0, p1) = self.h_prev.split_at_mut(at * h);
+        let (h0, h1) = self.h.split_at_mut(at * h);
+        let (gx0, gx1) = self.gx.split_at_mut(at * 3 * h);
+        let (gh0, gh1) = self.gh.split_at_mut(at * 3 * h);
+        let (l0, l1) = self.dl.split_at_mut(at * a);
+        let (v0, v1) = self.dv.split_at_mut(at);
+        (
+            RowsMut {
+                x: x0,
+                h_prev: p0,
+                h: h0,
+                gx: gx0,
+                gh: gh0,
+                dl: l0,
+                dv: v0,
+            },
+            RowsMut {
+                x: x1,
+                h_prev: p1,
+                h: h1,
+                gx: gx1,
+                gh: gh1,
+                dl: l1,
+                dv: v1,
+            },
+        )
+    }
+}
+
+/// [`RowsMut`], read.
+struct Rows<'a> {
+    x: &'a [f32],
+    h_prev: &'a [f32],
+    h: &'a [f32],
+    gx: &'a [f32],
+    gh: &'a [f32],
+    dl: &'a [f32],
+    dv: &'a [f32],
+}
+
+fn all_rows<'a>(
+    x: &'a [f32],
+    h_prev: &'a [f32],
+    h: &'a [f32],
+    gx: &'a [f32],
+    gh: &'a [f32],
+    dl: &'a [f32],
+    dv: &'a [f32],
+) -> Rows<'a> {
+    Rows {
+        x,
+        h_prev,
+        h,
+        gx,
+        gh,
+        dl,
+        dv,
+    }
+}
+
+/// The backward sweep of controller `g`'s `workers` over the rollout (t = T − 1 … 0): returns,
+/// advantages, the loss's gradient at the heads, back through the recurrence; writes their rows
+/// (`rows` starts at the first of these workers).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sweep(
+    d: &Dims,
+    g: usize,
+    workers: Range<usize>,
+    rollout: &Rollout,
+    bootstrap: &[f32],
+    hyper: Hyper,
+    weights: &SweepWeights<'_>,
+    rows: RowsMut<'_>,
+    work: &mut Pool,
+) {
+    let (i_w, h, a, wk, pop) = (d.input, d.hidden, d.actions, d.workers, d.population());
+    let t_len = rollout.len;
+    let n = (t_len * wk) as f32;
+    let count = workers.len();
+    let [carry, ret, dh, direct, logp, step_gh] =
+        work.take([count * h, count, h, count * h, a, count * 3 * h]);
+    carry.fill(0.0);
+    ret.copy_from_slice(&bootstrap[g * wk + workers.start..g * wk + workers.end]);
+    let SweepWeights { w_h_t, w_p, w_v } = *weights;
+    for (s, t) in (0..t_len).rev().enumerate() {
+        let outcome = &rollout.outcomes[t];
+        for (w, worker) in workers.clone().enumerate() {
+            let agent = g * wk + worker;
+            let step = t * pop + agent;
+            let r = w * t_len + s;
+            // The n-step return and advantage, then the loss's gradient at the heads.
+            ret[w] = outcome.reward[agent]
+                + if outcome.done[agent] {
+                    0.0
+                } else {
+                    hyper.gamma * ret[w]
+                };
+            let value = rollout.value[step];
+            let advantage = ret[w] - value;
+            let logits = &rollout.logits[step * a..(step + 1) * a];
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+            let lse = max + sum.ln();
+            let mut entropy = 0.0;
+            for (lp, l) in logp.iter_mut().zip(logits) {
+                *lp = l - lse;
+                entropy -= lp.exp() * *lp;
+            }
+            let dl = &mut rows.dl[r * a..(r + 1) * a];
+            for (k, (out, lp)) in dl.iter_mut().zip(logp.iter()).enumerate() {
+                let pi = lp.exp();
+                let chosen = if k == outcome.action[agent] { 1.0 } else { 0.0 };
+                *out = (pi - chosen) * advantage * (1.0 / n) + pi * (lp + entropy) * (hyper.entropy / n);
+            }
+            let dv = (value - ret[w]) * (hyper.value_loss / n);
+            rows.dv[r] = dv;
+            // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
+            let carried = &carry[w * h..(w + 1) * h];
+            for k in 0..h {
+                let mut heads = 0.0;
+                for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(dl.iter()) {
+                    heads += wp * dlk;
+                }
+                dh[k] = heads + dv * w_v[k] + carried[k];
+            }
+            let gates = &rollout.gates[step * 4 * h..(step + 1) * 4 * h];
+            let hp = &rollout.h_prev[step * h..(step + 1) * h];
+            let gx = &mut rows.gx[r * 3 * h..(r + 1) * 3 * h];
+            let gh = &mut step_gh[w * 3 * h..(w + 1) * 3 * h];
+            for k in 0..h {
+                let (rg, u, c, hn) = (gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]);
+                let dc = dh[k] - dh[k] * u;
+                let du = dh[k] * (hp[k] - c);
+                direct[w * h + k] = dh[k] * u;
+                let dc_pre = dc - dc * (c * c);
+                let dr_pre = dc_pre * hn * (rg - rg * rg);
+                let du_pre = du * (u - u * u);
+                gh[k] = dr_pre;
+                gh[h + k] = du_pre;
+                gh[2 * h + k] = dc_pre * rg;
+                gx[k] = dr_pre;
+                gx[h + k] = du_pre;
+                gx[2 * h + k] = dc_pre;
+            }
+            rows.gh[r * 3 * h..(r + 1) * 3 * h].copy_from_slice(gh);
+            rows.h_prev[r * h..(r + 1) * h].copy_from_slice(hp);
+            rows.h[r * h..(r + 1) * h].copy_from_slice(&rollout.h[step * h..(step + 1) * h]);
+            rows.x[r * i_w..(r + 1) * i_w].copy_from_slice(&rollout.x[step * i_w..(step + 1) * i_w]);
+        }
+        // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
+        matmul_rows(carry, direct, step_gh, w_h_t, h);
+    }
+}
+
+/// Runs `f` compiled for AVX2 where the CPU has it (the same operations in the same order: the
+/// same bits; unit test), else for baseline x86-64.
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2 (`avx2`).
+        return unsafe { with_avx2(f) };
+    }
+    f()
+}
+
+/// Whether to run the AVX2 build: the CPU has AVX2 (and, in unit tests, this thread has not
+/// asked for the portable build).
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    #[cfg(test)]
+    if tests::PORTABLE.with(|p| p.get()) {
+        return false;
+    }
+    std::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// Columns [`outer_sum`] keeps in registers per row (two AVX2 registers, four SSE ones).
@@ -723,34 +972,43 @@ fn matmul_rows(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], n: usize) {
         r += 4;
     }
     for r in r..rows {
-        matvec(&mut y[r * n..(r + 1) * n], bias(r), &v[r * k_len..(r + 1) * k_len], m);
+        matvec(
+            &mut y[r * n..(r + 1) * n],
+            bias(r),
+            &v[r * k_len..(r + 1) * k_len],
+            m,
+        );
     }
 }
 
-/// out[k,·] += Σ_r v[r,k] g[r,·] (v `[R, K]`, g `[R, n]`, out `[K, n]`), each element summed in
-/// r order; four rows of out (then one at a time) and a block of its columns in registers.
+/// out[k,·] += Σ_r v[r,k] g[r,·] for k in `ks` (v `[R, K]`, g `[R, n]`; out holds rows `ks` of
+/// the `[K, n]` result), each element summed in r order; four rows of out (then one at a time)
+/// and a block of its columns in registers.
 #[inline(always)]
-fn outer_sum(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize) {
-    let mut k = 0;
-    while k + 4 <= k_len {
-        outer_sum_rows::<4>(out, v, g, k_len, k);
+fn outer_sum(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize, ks: Range<usize>) {
+    if ks.is_empty() {
+        return;
+    }
+    let n = out.len() / ks.len();
+    let mut k = ks.start;
+    while k + 4 <= ks.end {
+        outer_sum_rows::<4>(&mut out[(k - ks.start) * n..], v, g, k_len, k, n);
         k += 4;
     }
-    for k in k..k_len {
-        outer_sum_rows::<1>(out, v, g, k_len, k);
+    for k in k..ks.end {
+        outer_sum_rows::<1>(&mut out[(k - ks.start) * n..], v, g, k_len, k, n);
     }
 }
 
-/// [`outer_sum`] for rows k..k + Q of out.
+/// [`outer_sum`] for rows k..k + Q of the result (out starts at row k).
 #[inline(always)]
-fn outer_sum_rows<const Q: usize>(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize, k: usize) {
-    let n = out.len() / k_len;
+fn outer_sum_rows<const Q: usize>(out: &mut [f32], v: &[f32], g: &[f32], k_len: usize, k: usize, n: usize) {
     let rows = v.len() / k_len;
     let mut j = 0;
     while j + BLOCK <= n {
         let mut acc = [[0.0f32; BLOCK]; Q];
         for (q, a) in acc.iter_mut().enumerate() {
-            a.copy_from_slice(&out[(k + q) * n + j..(k + q) * n + j + BLOCK]);
+            a.copy_from_slice(&out[q * n + j..q * n + j + BLOCK]);
         }
         for r in 0..rows {
             let gr: &[f32; BLOCK] = g[r * n + j..r * n + j + BLOCK].try_into().expect("a block");
@@ -762,17 +1020,17 @@ fn outer_sum_rows<const Q: usize>(out: &mut [f32], v: &[f32], g: &[f32], k_len: 
             }
         }
         for (q, a) in acc.iter().enumerate() {
-            out[(k + q) * n + j..(k + q) * n + j + BLOCK].copy_from_slice(a);
+            out[q * n + j..q * n + j + BLOCK].copy_from_slice(a);
         }
         j += BLOCK;
     }
     for jj in j..n {
         for q in 0..Q {
-            let mut acc = out[(k + q) * n + jj];
+            let mut acc = out[q * n + jj];
             for r in 0..rows {
                 acc += v[r * k_len + k + q] * g[r * n + jj];
             }
-            out[(k + q) * n + jj] = acc;
+            out[q * n + jj] = acc;
         }
     }
 }
@@ -817,7 +1075,10 @@ mod tests {
 
     /// A network after `ticks` tracked steps with made-up inputs and outcomes.
     fn played(helper: bool, ticks: usize) -> HostNet {
-        let d = dims();
+        played_with(dims(), helper, ticks)
+    }
+
+    fn played_with(d: Dims, helper: bool, ticks: usize) -> HostNet {
         let p = d.population();
         let mut rngs: Vec<SimRng> = (0..d.groups as u64).map(SimRng::seed_from_u64).collect();
         let mut net = HostNet::new(d, gru::random(&d, &mut rngs));
@@ -861,7 +1122,11 @@ mod tests {
             matmul_rows(&mut y, b, &v, &m, n);
             for r in 0..rows {
                 let mut one = vec![0.0; n];
-                let bias = if b.len() == n { &b[..] } else { &b[r * n..(r + 1) * n] };
+                let bias = if b.len() == n {
+                    &b[..]
+                } else {
+                    &b[r * n..(r + 1) * n]
+                };
                 matvec(&mut one, bias, &v[r * k..(r + 1) * k], &m);
                 assert_eq!(bits(&y[r * n..(r + 1) * n]), bits(&one), "row {r}");
             }
@@ -872,6 +1137,8 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
+    /// Controllers split between the threads (4 × 5 workers), and one controller's nine workers
+    /// split between them: the bits of one thread, forward and update.
     #[test]
     fn two_threads_give_the_bits_of_one() {
         let hyper = Hyper {
@@ -881,20 +1148,42 @@ mod tests {
             max_grad_norm: 1.0,
             lr: 0.01,
         };
-        let (mut one, mut two) = (played(false, 6), played(true, 6));
-        if two.helper.is_none() {
-            eprintln!("one thread in rayon's pool: nothing to compare");
-            return;
+        let one_controller = Dims {
+            groups: 1,
+            workers: 9,
+            ..dims()
+        };
+        for d in [dims(), one_controller] {
+            let (mut one, mut two) = (played_with(d, false, 6), played_with(d, true, 6));
+            if two.helper.is_none() {
+                eprintln!("one thread in rayon's pool: nothing to compare");
+                return;
+            }
+            let bootstrap: Vec<f32> = (0..d.population()).map(|i| i as f32 * 0.1).collect();
+            one.update(&bootstrap, hyper);
+            two.update(&bootstrap, hyper);
+            let x: Vec<f32> = (0..d.population() * d.input)
+                .map(|k| (k % 5) as f32 * 0.2)
+                .collect();
+            assert_eq!(
+                bits(&one.forward_step(&x, true).0),
+                bits(&two.forward_step(&x, true).0)
+            );
+            for k in 0..8 {
+                assert_eq!(bits(&one.params[k]), bits(&two.params[k]), "{d:?}: parameter {k}");
+                assert_eq!(bits(&one.second[k]), bits(&two.second[k]), "{d:?}: moment {k}");
+            }
+            assert_eq!(bits(&one.hidden), bits(&two.hidden));
         }
-        let bootstrap: Vec<f32> = (0..dims().population()).map(|i| i as f32 * 0.1).collect();
-        one.update(&bootstrap, hyper);
-        two.update(&bootstrap, hyper);
-        for k in 0..8 {
-            assert_eq!(bits(&one.params[k]), bits(&two.params[k]), "parameter {k}");
-        }
-        assert_eq!(bits(&one.hidden), bits(&two.hidden));
     }
 
+    thread_local! {
+        /// Set: this thread runs the portable build even where the CPU has AVX2.
+        pub(super) static PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// A forward step and an update (with clipping), from dirty scratch, in the AVX2 build
+    /// and in the portable one: the same bits.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_avx2_loops_give_the_portable_bits() {
@@ -902,32 +1191,24 @@ mod tests {
             eprintln!("no AVX2 on this CPU: only the portable path runs here");
             return;
         }
-        let d = dims();
-        let p = d.population();
-        let net = played(false, 5);
-        let x: Vec<f32> = (0..p * d.input).map(|k| (k % 9) as f32 * 0.3 - 1.2).collect();
-        let run = |avx2: bool| {
-            // Scratch left dirty by a larger run first: it is not cleared for the next.
-            let mut scratch = Scratch::default();
-            for v in scratch.take([1 << 16; 20]) {
-                v.fill(f32::NAN);
+        let run = |portable: bool| {
+            PORTABLE.with(|p| p.set(portable));
+            let mut net = played(false, 5);
+            // Scratch left dirty by a larger run: it is not cleared for the next.
+            for pool in [
+                &mut net.scratch[0].rows,
+                &mut net.scratch[0].work,
+                &mut net.spare.work,
+            ] {
+                for v in pool.take([1 << 16; 20]) {
+                    v.fill(f32::NAN);
+                }
             }
-            let mut gates = vec![0.0; p * 4 * d.hidden];
-            let mut h = vec![0.0; p * d.hidden];
-            let (mut logits, mut value) = (vec![0.0; p * d.actions], vec![0.0; p]);
-            let out = Out {
-                gates: &mut gates,
-                h: &mut h,
-                logits: &mut logits,
-                value: &mut value,
-            };
-            if avx2 {
-                // SAFETY: AVX2 checked above.
-                unsafe { forward_groups_avx2(&d, 0..d.groups, &net.params, &x, &net.hidden, out, &mut scratch) };
-            } else {
-                forward_groups_body(&d, 0..d.groups, &net.params, &x, &net.hidden, out, &mut scratch);
-            }
-            let mut state = [net.params.clone(), net.first.clone(), net.second.clone()];
+            let p = dims().population();
+            let x: Vec<f32> = (0..p * dims().input)
+                .map(|k| (k % 9) as f32 * 0.3 - 1.2)
+                .collect();
+            let values = net.values(&x);
             let hyper = Hyper {
                 gamma: 0.9,
                 entropy: 0.05,
@@ -935,55 +1216,20 @@ mod tests {
                 max_grad_norm: 0.5,
                 lr: 0.01,
             };
-            let bootstrap = vec![0.25; p];
-            let [a, b, c] = &mut state;
-            let slices = [whole(a), whole(b), whole(c)];
-            if avx2 {
-                // SAFETY: AVX2 checked above.
-                unsafe {
-                    learn_groups_avx2(
-                        &d,
-                        0..d.groups,
-                        &net.rollout,
-                        &bootstrap,
-                        hyper,
-                        (0.1, 0.001),
-                        slices,
-                        &mut scratch,
-                    )
-                };
-            } else {
-                learn_groups_body(
-                    &d,
-                    0..d.groups,
-                    &net.rollout,
-                    &bootstrap,
-                    hyper,
-                    (0.1, 0.001),
-                    slices,
-                    &mut scratch,
-                );
-            }
-            (gates, h, logits, value, state)
+            let before = net.params.clone();
+            net.update(&values, hyper);
+            let (logits, _) = net.forward_step(&x, true);
+            PORTABLE.with(|p| p.set(false));
+            (values, logits, net.state(), before)
         };
-        let (wide, portable) = (run(true), run(false));
-        assert_eq!(bits(&wide.0), bits(&portable.0), "gates");
-        assert_eq!(bits(&wide.1), bits(&portable.1), "h");
-        assert_eq!(bits(&wide.2), bits(&portable.2), "logits");
-        assert_eq!(bits(&wide.3), bits(&portable.3), "values");
+        let (wide, portable) = (run(false), run(true));
+        assert_eq!(bits(&wide.0), bits(&portable.0), "values");
+        assert_eq!(bits(&wide.1), bits(&portable.1), "logits");
         for k in 0..8 {
-            for (s, what) in ["weights", "first moments", "second moments"].iter().enumerate() {
-                assert_eq!(
-                    bits(&wide.4[s][k]),
-                    bits(&portable.4[s][k]),
-                    "{what} of parameter {k}"
-                );
-            }
+            assert_eq!(bits(&wide.2.0[k]), bits(&portable.2.0[k]), "weights {k}");
+            assert_eq!(bits(&wide.2.1[k]), bits(&portable.2.1[k]), "first moments {k}");
+            assert_eq!(bits(&wide.2.2[k]), bits(&portable.2.2[k]), "second moments {k}");
         }
-        assert_ne!(
-            bits(&wide.4[0][0]),
-            bits(&net.params[0]),
-            "the update changed W_x"
-        );
+        assert_ne!(bits(&wide.2.0[0]), bits(&wide.3[0]), "the update changed W_x");
     }
 }
