@@ -594,26 +594,8 @@ fn learn_groups(
             dv: dvs,
         };
         let sweep_workers = |workers: Range<usize>, rows: RowsMut<'_>, work: &mut Pool| {
-            simd(|| sweep(d, g, workers, rollout, bootstrap, hyper, &weights, rows, work));
+            sweep(d, g, workers, rollout, bootstrap, hyper, &weights, rows, work);
         };
-        let (wx_sums, heads) = (
-            |g_wx: &mut [f32], rows: &Rows<'_>| outer_sum(g_wx, rows.x, rows.gx, i_w, 0..i_w),
-            |[g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh]: [&mut [f32]; 6], rows: &Rows<'_>| {
-                // ∂W_π (as its transpose, summed along h rows), ∂w_v and the biases.
-                g_wp_t.fill(0.0);
-                outer_sum(g_wp_t, rows.dl, rows.h, a, 0..a);
-                g_wv.fill(0.0);
-                outer_sum(g_wv, rows.dv, rows.h, 1, 0..1);
-                for (b, out) in [(g_bp, rows.dl), (g_bv, rows.dv), (g_bx, rows.gx), (g_bh, rows.gh)] {
-                    b.fill(0.0);
-                    for row in out.chunks_exact(b.len()) {
-                        add(b, row);
-                    }
-                }
-            },
-        );
-        g_wh.fill(0.0);
-        g_wx.fill(0.0);
         match split.as_mut() {
             Some((helper, other)) if wk >= 8 => {
                 let mid = wk / 2;
@@ -626,28 +608,30 @@ fn learn_groups(
                 let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
                 let (wh_lo, wh_hi) = g_wh.split_at_mut(h / 2 * 3 * h);
                 helper.join(
+                    || sums(d, &rows, wh_lo, 0..h / 2, Some(g_wx), None),
                     || {
-                        simd(|| {
-                            outer_sum(wh_lo, rows.h_prev, rows.gh, h, 0..h / 2);
-                            wx_sums(g_wx, &rows);
-                        })
-                    },
-                    || {
-                        simd(|| {
-                            outer_sum(wh_hi, rows.h_prev, rows.gh, h, h / 2..h);
-                            heads([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh], &rows);
-                        })
+                        sums(
+                            d,
+                            &rows,
+                            wh_hi,
+                            h / 2..h,
+                            None,
+                            Some([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh]),
+                        )
                     },
                 );
             }
             _ => {
                 sweep_workers(0..wk, all, &mut scratch.work);
                 let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
-                simd(|| {
-                    outer_sum(g_wh, rows.h_prev, rows.gh, h, 0..h);
-                    wx_sums(g_wx, &rows);
-                    heads([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh], &rows);
-                });
+                sums(
+                    d,
+                    &rows,
+                    g_wh,
+                    0..h,
+                    Some(g_wx),
+                    Some([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh]),
+                );
             }
         }
         for k in 0..h {
@@ -655,35 +639,23 @@ fn learn_groups(
                 g_wp[k * a + j] = g_wp_t[j * h + k];
             }
         }
-        let mut grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
-        simd(|| {
-            // Clip this controller's gradient, then Adam.
-            if hyper.max_grad_norm > 0.0 {
-                let sq: f32 = grads.iter().map(|gr| gr.iter().map(|v| v * v).sum::<f32>()).sum();
-                let scale = ((1.0 / (sq.sqrt() + 1e-6)) * hyper.max_grad_norm).min(1.0);
-                for gr in grads.iter_mut() {
-                    for v in gr.iter_mut() {
-                        *v *= scale;
-                    }
-                }
-            }
-            let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-            for (k, gr) in grads.iter().enumerate() {
-                let r = range(k);
-                let (p, m, v) = (
-                    &mut params[k][r.clone()],
-                    &mut first[k][r.clone()],
-                    &mut second[k][r],
-                );
-                for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
-                    *m = *m * b1 + gr * (1.0 - b1);
-                    *v = *v * b2 + gr * gr * (1.0 - b2);
-                    let step = (*m / c1) / ((*v / c2).sqrt() + eps);
-                    *p -= step * hyper.lr;
-                }
-            }
-        });
+        let grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
+        let state = [
+            own(&mut params, &sizes, local),
+            own(&mut first, &sizes, local),
+            own(&mut second, &sizes, local),
+        ];
+        adam_step(grads, state, hyper, (c1, c2));
     }
+}
+
+/// Controller `local`'s block of each of `arrays` (blocks of `sizes`).
+fn own<'a>(arrays: &'a mut [&mut [f32]], sizes: &[usize; 8], local: usize) -> Vec<&'a mut [f32]> {
+    arrays
+        .iter_mut()
+        .zip(sizes)
+        .map(|(v, &n)| &mut v[local * n..(local + 1) * n])
+        .collect()
 }
 
 /// A controller's weights as the backward sweep reads them.
@@ -777,7 +749,7 @@ fn all_rows<'a>(
 /// (`rows` starts at the first of these workers).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn sweep(
+fn sweep_body(
     d: &Dims,
     g: usize,
     workers: Range<usize>,
@@ -867,16 +839,117 @@ fn sweep(
     }
 }
 
-/// Runs `f` compiled for AVX2 where the CPU has it (the same operations in the same order: the
-/// same bits; unit test), else for baseline x86-64.
+/// `$name` runs `$body` compiled for AVX2 where the CPU has it (`$wide`), else for baseline
+/// x86-64: the same operations in the same order, so the same bits (unit test).
+macro_rules! with_avx2 {
+    (fn $name:ident / $wide:ident = $body:ident ($($arg:ident: $ty:ty),* $(,)?)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: the CPU has AVX2 (`avx2`).
+                return unsafe { $wide($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        fn $wide($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+
+with_avx2!(fn sweep / sweep_avx2 = sweep_body(
+    d: &Dims,
+    g: usize,
+    workers: Range<usize>,
+    rollout: &Rollout,
+    bootstrap: &[f32],
+    hyper: Hyper,
+    weights: &SweepWeights<'_>,
+    rows: RowsMut<'_>,
+    work: &mut Pool,
+));
+
+with_avx2!(fn sums / sums_avx2 = sums_body(
+    d: &Dims,
+    rows: &Rows<'_>,
+    g_wh: &mut [f32],
+    wh_rows: Range<usize>,
+    g_wx: Option<&mut [f32]>,
+    heads: Option<[&mut [f32]; 6]>,
+));
+
+with_avx2!(fn adam_step / adam_step_avx2 = adam_step_body(
+    grads: [&mut [f32]; 8],
+    state: [Vec<&mut [f32]>; 3],
+    hyper: Hyper,
+    corrections: (f32, f32),
+));
+
+/// A controller's weight gradients from its rows: rows `wh_rows` of ∂W_h, and where asked ∂W_x
+/// and the heads' and biases' (∂W_πᵀ `[A, H]`, ∂b_π, ∂w_v, ∂b_v, ∂b_x, ∂b_h).
 #[inline(always)]
-fn simd<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (`avx2`).
-        return unsafe { with_avx2(f) };
+fn sums_body(
+    d: &Dims,
+    rows: &Rows<'_>,
+    g_wh: &mut [f32],
+    wh_rows: Range<usize>,
+    g_wx: Option<&mut [f32]>,
+    heads: Option<[&mut [f32]; 6]>,
+) {
+    let (i_w, h, a) = (d.input, d.hidden, d.actions);
+    g_wh.fill(0.0);
+    outer_sum(g_wh, rows.h_prev, rows.gh, h, wh_rows);
+    if let Some(g_wx) = g_wx {
+        g_wx.fill(0.0);
+        outer_sum(g_wx, rows.x, rows.gx, i_w, 0..i_w);
     }
-    f()
+    if let Some([g_wp_t, g_bp, g_wv, g_bv, g_bx, g_bh]) = heads {
+        g_wp_t.fill(0.0);
+        outer_sum(g_wp_t, rows.dl, rows.h, a, 0..a);
+        g_wv.fill(0.0);
+        outer_sum(g_wv, rows.dv, rows.h, 1, 0..1);
+        for (b, out) in [(g_bp, rows.dl), (g_bv, rows.dv), (g_bx, rows.gx), (g_bh, rows.gh)] {
+            b.fill(0.0);
+            for row in out.chunks_exact(b.len()) {
+                add(b, row);
+            }
+        }
+    }
+}
+
+/// One controller's gradient clipped to `max_grad_norm` (over all its parameters), then Adam
+/// on its `[params, first moments, second moments]`.
+#[inline(always)]
+fn adam_step_body(
+    mut grads: [&mut [f32]; 8],
+    [mut params, mut first, mut second]: [Vec<&mut [f32]>; 3],
+    hyper: Hyper,
+    (c1, c2): (f32, f32),
+) {
+    if hyper.max_grad_norm > 0.0 {
+        let sq: f32 = grads.iter().map(|gr| gr.iter().map(|v| v * v).sum::<f32>()).sum();
+        let scale = ((1.0 / (sq.sqrt() + 1e-6)) * hyper.max_grad_norm).min(1.0);
+        for gr in grads.iter_mut() {
+            for v in gr.iter_mut() {
+                *v *= scale;
+            }
+        }
+    }
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    for (k, gr) in grads.iter().enumerate() {
+        let (p, m, v) = (&mut *params[k], &mut *first[k], &mut *second[k]);
+        for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
+            *m = *m * b1 + gr * (1.0 - b1);
+            *v = *v * b2 + gr * gr * (1.0 - b2);
+            let step = (*m / c1) / ((*v / c2).sqrt() + eps);
+            *p -= step * hyper.lr;
+        }
+    }
 }
 
 /// Whether to run the AVX2 build: the CPU has AVX2 (and, in unit tests, this thread has not
@@ -888,12 +961,6 @@ fn avx2() -> bool {
         return false;
     }
     std::is_x86_feature_detected!("avx2")
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
 }
 
 /// Columns [`outer_sum`] keeps in registers per row (two AVX2 registers, four SSE ones).
