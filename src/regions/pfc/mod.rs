@@ -840,7 +840,7 @@ mod tests {
             let col = |f: &dyn Fn(usize) -> f32| Signal::Host(Array2::from_shape_fn((p, 1), |(i, _)| f(i)));
             inputs.insert("action", col(&|i| ((i + t) % 2) as f32));
             inputs.insert("reward", col(&|i| ((i * t) % 3) as f32 * 0.5));
-            inputs.insert("reset", col(&|_| if t % 7 == 0 { 1.0 } else { 0.0 }));
+            inputs.insert("reset", col(&|_| if t.is_multiple_of(7) { 1.0 } else { 0.0 }));
             inputs.insert(
                 "latent",
                 Signal::Host(Array2::from_shape_fn((p, 3), |(i, j)| {
