@@ -15,7 +15,7 @@ python3 -c 'import jax' 2>/dev/null || python3 -m pip install -q "jax[cpu]"
 mkdir -p runs/bench
 cargo build --release --quiet
 pops=${POPULATIONS:-1,32,1024}
-ticks=${TICKS:-300}
+ticks=${TICKS:-1000}
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 python3 scripts/jax_meta_rl.py --check --json runs/bench/jax_check.json
 for w in 1 32; do
