@@ -146,6 +146,25 @@ impl HostNet {
         }
     }
 
+    /// A forward step from h with x `[P, I]` into the spare arrays (gates, h′, logits, v), h
+    /// unchanged.
+    fn forward_untracked(&mut self, x: &[f32]) {
+        let d = self.dims;
+        let p = d.population();
+        let [gates, h, logits, value] =
+            self.spare
+                .work
+                .take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
+        let out = Out {
+            gates,
+            h,
+            logits,
+            value,
+        };
+        let helper = self.helper.as_mut();
+        forward(&d, &self.params, x, &self.hidden, out, helper, &mut self.scratch);
+    }
+
     /// One step from h with x `[P, I]`, kept in the rollout (with an outcome to be filled in)
     /// when `track`; h ← h′. Returns the logits `[P, A]` and v `[P]`.
     fn forward_step(&mut self, x: &[f32], track: bool) -> (Vec<f32>, Vec<f32>) {
@@ -153,22 +172,7 @@ impl HostNet {
         let p = d.population();
         let (h, a) = (d.hidden, d.actions);
         if !track {
-            let [gates, next, logits, value] = self.spare.work.take([p * 4 * h, p * h, p * a, p]);
-            let out = Out {
-                gates,
-                h: next,
-                logits,
-                value,
-            };
-            forward(
-                &d,
-                &self.params,
-                x,
-                &self.hidden,
-                out,
-                self.helper.as_mut(),
-                &mut self.scratch,
-            );
+            self.forward_untracked(x);
             let [_, next, logits, value] = self.spare.work.take([p * 4 * h, p * h, p * a, p]);
             self.hidden.copy_from_slice(next);
             return (logits.to_vec(), value.to_vec());
@@ -260,27 +264,8 @@ impl Network for HostNet {
     }
 
     fn values(&mut self, x: &[f32]) -> Vec<f32> {
-        let d = self.dims;
-        let p = d.population();
-        let [gates, h, logits, value] =
-            self.spare
-                .work
-                .take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
-        let out = Out {
-            gates,
-            h,
-            logits,
-            value,
-        };
-        forward(
-            &d,
-            &self.params,
-            x,
-            &self.hidden,
-            out,
-            self.helper.as_mut(),
-            &mut self.scratch,
-        );
+        self.forward_untracked(x);
+        let p = self.dims.population();
         self.spare.work.take([0, 0, 0, p])[3].to_vec()
     }
 
