@@ -9,6 +9,17 @@
 
 use burn::prelude::Tensor;
 
+/// β₁, β₂ and ε, for every Adam in the crate (burn tensors here, host loops in the PFC's and the
+/// world model's tables).
+pub(crate) const BETA1: f32 = 0.9;
+pub(crate) const BETA2: f32 = 0.999;
+pub(crate) const EPSILON: f32 = 1e-8;
+
+/// The bias corrections (1 − β₁ᵗ, 1 − β₂ᵗ) of step `step`.
+pub(crate) fn corrections(step: i32) -> (f32, f32) {
+    (1.0 - BETA1.powi(step), 1.0 - BETA2.powi(step))
+}
+
 /// Adam's state: first and second moments of every parameter (in the caller's order), and the
 /// step count.
 #[derive(Clone)]
@@ -35,10 +46,9 @@ impl Adam {
         grads: Vec<Tensor<3>>,
         lr: f32,
     ) {
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        let (b1, b2, eps) = (BETA1, BETA2, EPSILON);
         self.step += 1;
-        let c1 = 1.0 - b1.powi(self.step);
-        let c2 = 1.0 - b2.powi(self.step);
+        let (c1, c2) = corrections(self.step);
         for (((param, gr), m_old), v_old) in params
             .into_iter()
             .zip(grads)

@@ -715,22 +715,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc[0] + tail
 }
 
-/// Asks the cache for a row that a tick will touch, so that the rows of one tick (a noise
-/// token's is almost always a miss on a large vocabulary) load in parallel rather than one
+/// Asks the first-level cache for a row that a tick will touch: the rows of one tick (a noise
+/// token's is almost always a miss on a large vocabulary) then load in parallel rather than one
 /// after another. Only a hint: it changes no value.
 #[inline]
 fn prefetch(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for i in (0..row.len()).step_by(16).chain(row.len().checked_sub(1)) {
-            // SAFETY: `_mm_prefetch` only hints the cache (SSE, which every x86-64 has); the
-            // address is inside `row`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(row[i..].as_ptr().cast::<i8>()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
+    super::prefetch(row, super::Cache::L1);
 }
 
 /// Draws noise tokens from a cumulative distribution: the token n is the first whose

@@ -625,9 +625,8 @@ impl WorldModel {
         // Adam step on it (only touched rows' moments move; bias correction by the GRU's step).
         let unknown = self.unknown;
         let lr = (self.config.embed_lr * decay) as f32;
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        let step = self.adam.step;
-        let (c1, c2) = (1.0 - b1.powi(step), 1.0 - b2.powi(step));
+        let (b1, b2, eps) = (adam::BETA1, adam::BETA2, adam::EPSILON);
+        let (c1, c2) = adam::corrections(self.adam.step);
         for (a, agent) in self.agents.iter_mut().enumerate() {
             let mut rows: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
             for (t, s) in steps.iter().enumerate() {

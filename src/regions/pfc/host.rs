@@ -3,19 +3,21 @@
 //! rows. This is the CPU device's path; the burn path (`device.rs`) serves the others.
 //!
 //! ```text
-//! forward, per agent:   g_x = b_x + Σ_i x_i W_x[i,·]      g_h = b_h + Σ_k h₋₁,k W_h[k,·]   (axpy rows)
+//! forward, per agent:   g_x = b_x + Σ_i x_i W_x[i,·]      g_h = b_h + Σ_k h₋₁,k W_h[k,·]
 //!                       r, u, n, h′ as in gru.rs;  logits = b_π + Σ_k h′_k W_π[k,·];  v = b_v + h′·w_v
-//! backward, per controller, t = T−1 … 0, per worker (one pass: returns, heads, recurrence):
+//! backward, per controller: a sweep t = T−1 … 0 over its workers (returns, heads, recurrence)
 //!   R_t, A_t = R_t − v_t;  ∂logits, ∂v as in a2c.rs;  ∂h = ∂logits W_πᵀ + ∂v w_vᵀ + carry
-//!   carry ← ∂h ⊙ u + W_h ∂g_h;   ∂W_h[k,·] += h₋₁,k ∂g_h;   ∂W_x[i,·] += x_i ∂g_x
-//! then the controller's gradient is clipped to `max_grad_norm` and Adam steps its weights.
+//!   carry ← ∂h ⊙ u + W_h ∂g_h                 (each step's x, h₋₁, h, ∂g_x, ∂g_h, ∂logits, ∂v kept)
+//! then the gradients from the kept rows:  ∂W_h = Σ h₋₁ ⊗ ∂g_h,  ∂W_x = Σ x ⊗ ∂g_x,  ∂W_π = Σ h ⊗ ∂logits, …
+//! and the controller's gradient is clipped to `max_grad_norm` and Adam steps its weights.
 //! ```
 //!
 //! Why a second path: a tick of the burn path is ~40 tensor operations on `[G, W, 3H]`-sized
 //! tensors, and on the CPU each costs about a microsecond whatever its size, so at P = 1 the
 //! PFC took ~30 µs a tick for ~7 000 multiply-adds (`valence bench --brain`). Here a tick is the
-//! arithmetic itself. The rows are added in a fixed order (no fused multiply-add), compiled for baseline x86-64 and for AVX2 with the same
-//! bits, and controllers are split over two threads in fixed halves: one seed, the same bits.
+//! arithmetic itself. Every sum has one fixed order (no fused multiply-add), compiled for
+//! baseline x86-64 and for AVX2 with the same bits, and controllers (or one controller's
+//! workers) are split over two threads in fixed halves: one seed, the same bits.
 //! The results agree with the burn path to rounding (unit test: forward, gradients and a
 //! training run), not bit for bit: the two add in different orders.
 //!
@@ -27,7 +29,9 @@ use std::ops::Range;
 use ndarray::Array2;
 
 use super::{Dims, Hyper, Network, Outcome, Params, Recorded};
+use crate::regions::adam;
 use crate::regions::fork::Helper;
+use crate::regions::{Cache, prefetch};
 use crate::signal::Signal;
 
 /// Indices into [`Params`].
@@ -146,15 +150,17 @@ impl HostNet {
         }
     }
 
+    /// The lengths of the spare arrays: gates, h′, logits, v.
+    fn spare_lengths(&self) -> [usize; 4] {
+        let (p, h) = (self.dims.population(), self.dims.hidden);
+        [p * 4 * h, p * h, p * self.dims.actions, p]
+    }
+
     /// A forward step from h with x `[P, I]` into the spare arrays (gates, h′, logits, v), h
     /// unchanged.
     fn forward_untracked(&mut self, x: &[f32]) {
         let d = self.dims;
-        let p = d.population();
-        let [gates, h, logits, value] =
-            self.spare
-                .work
-                .take([p * 4 * d.hidden, p * d.hidden, p * d.actions, p]);
+        let [gates, h, logits, value] = self.spare.work.take(self.spare_lengths());
         let out = Out {
             gates,
             h,
@@ -173,7 +179,7 @@ impl HostNet {
         let (h, a) = (d.hidden, d.actions);
         if !track {
             self.forward_untracked(x);
-            let [_, next, logits, value] = self.spare.work.take([p * 4 * h, p * h, p * a, p]);
+            let [_, next, logits, value] = self.spare.work.take(self.spare_lengths());
             self.hidden.copy_from_slice(next);
             return (logits.to_vec(), value.to_vec());
         }
@@ -265,8 +271,8 @@ impl Network for HostNet {
 
     fn values(&mut self, x: &[f32]) -> Vec<f32> {
         self.forward_untracked(x);
-        let p = self.dims.population();
-        self.spare.work.take([0, 0, 0, p])[3].to_vec()
+        let [.., value] = self.spare.work.take(self.spare_lengths());
+        value.to_vec()
     }
 
     fn step(&mut self, x: &[f32], track: bool) -> (Signal, Signal) {
@@ -282,9 +288,8 @@ impl Network for HostNet {
         if self.rollout.len == 0 {
             return;
         }
-        let (b1, b2) = (0.9f32, 0.999f32);
         self.adam_step += 1;
-        let corrections = (1.0 - b1.powi(self.adam_step), 1.0 - b2.powi(self.adam_step));
+        let corrections = adam::corrections(self.adam_step);
         let sizes = d.sizes();
         let rollout = &self.rollout;
         let learn = |groups: Range<usize>,
@@ -398,38 +403,40 @@ fn forward(
     );
 }
 
+/// `$name` runs `$body` compiled for AVX2 where the CPU has it (`$wide`), else for baseline
+/// x86-64: the same operations in the same order, so the same bits (unit test).
+macro_rules! with_avx2 {
+    (fn $name:ident / $wide:ident = $body:ident ($($arg:ident: $ty:ty),* $(,)?)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: the CPU has AVX2 (`avx2`).
+                return unsafe { $wide($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        fn $wide($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+
+with_avx2!(fn forward_groups / forward_groups_avx2 = forward_groups_body(
+    d: &Dims,
+    agents: Range<usize>,
+    params: &Params,
+    x: &[f32],
+    h_prev: &[f32],
+    out: Out<'_>,
+    scratch: &mut Scratch,
+));
+
 /// The forward step of `agents` (`out` starts at the first of them).
-fn forward_groups(
-    d: &Dims,
-    agents: Range<usize>,
-    params: &Params,
-    x: &[f32],
-    h_prev: &[f32],
-    out: Out<'_>,
-    scratch: &mut Scratch,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (`avx2`).
-        return unsafe { forward_groups_avx2(d, agents, params, x, h_prev, out, scratch) };
-    }
-    forward_groups_body(d, agents, params, x, h_prev, out, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn forward_groups_avx2(
-    d: &Dims,
-    agents: Range<usize>,
-    params: &Params,
-    x: &[f32],
-    h_prev: &[f32],
-    out: Out<'_>,
-    scratch: &mut Scratch,
-) {
-    forward_groups_body(d, agents, params, x, h_prev, out, scratch)
-}
-
 #[inline(always)]
 fn forward_groups_body(
     d: &Dims,
@@ -455,8 +462,10 @@ fn forward_groups_body(
         // at P = 1024 (the controllers' weights do not fit any cache), in column blocks at a
         // stride that the hardware prefetchers follow poorly. Only a hint: no value changes.
         if (g + 1) * wk < agents.end {
+            // (L2: a controller's W_x and W_h are 30–70 KB, more than the first level holds
+            // beside the one being read.)
             for k in [W_X, W_H] {
-                prefetch(&params[k][(g + 1) * sizes[k]..(g + 2) * sizes[k]]);
+                prefetch(&params[k][(g + 1) * sizes[k]..(g + 2) * sizes[k]], Cache::L2);
             }
         }
         // This controller's agents among `agents`.
@@ -577,7 +586,7 @@ fn learn_groups(
             w_p: &params[W_P][range(W_P)],
             w_v: &params[W_V][range(W_V)],
         };
-        let all = RowsMut {
+        let mut all = RowsMut {
             x: xs,
             h_prev: hps,
             h: hs,
@@ -592,13 +601,13 @@ fn learn_groups(
         match split.as_mut() {
             Some((helper, other)) if wk >= 8 => {
                 let mid = wk / 2;
-                let (lo, hi) = all.split_at(mid * t_len, d);
+                let (lo, hi) = all.reborrow().split_at(mid * t_len, d);
                 let (here, there) = (&mut scratch.work, &mut other.work);
                 helper.join(
                     || sweep_workers(0..mid, lo, here),
                     || sweep_workers(mid..wk, hi, there),
                 );
-                let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
+                let rows = all.read();
                 let (wh_lo, wh_hi) = g_wh.split_at_mut(h / 2 * 3 * h);
                 helper.join(
                     || sums(d, &rows, wh_lo, 0..h / 2, Some(g_wx), None),
@@ -615,8 +624,8 @@ fn learn_groups(
                 );
             }
             _ => {
-                sweep_workers(0..wk, all, &mut scratch.work);
-                let rows = all_rows(xs, hps, hs, gxs, ghs, dls, dvs);
+                sweep_workers(0..wk, all.reborrow(), &mut scratch.work);
+                let rows = all.read();
                 sums(
                     d,
                     &rows,
@@ -673,6 +682,32 @@ struct RowsMut<'a> {
 }
 
 impl<'a> RowsMut<'a> {
+    /// The same rows, borrowed for a while.
+    fn reborrow(&mut self) -> RowsMut<'_> {
+        RowsMut {
+            x: self.x,
+            h_prev: self.h_prev,
+            h: self.h,
+            gx: self.gx,
+            gh: self.gh,
+            dl: self.dl,
+            dv: self.dv,
+        }
+    }
+
+    /// The rows, to read.
+    fn read(&self) -> Rows<'_> {
+        Rows {
+            x: self.x,
+            h_prev: self.h_prev,
+            h: self.h,
+            gx: self.gx,
+            gh: self.gh,
+            dl: self.dl,
+            dv: self.dv,
+        }
+    }
+
     /// Rows before `at` and from it.
     fn split_at(self, at: usize, d: &Dims) -> (RowsMut<'a>, RowsMut<'a>) {
         let (i, h, a) = (d.input, d.hidden, d.actions);
@@ -715,26 +750,6 @@ struct Rows<'a> {
     gh: &'a [f32],
     dl: &'a [f32],
     dv: &'a [f32],
-}
-
-fn all_rows<'a>(
-    x: &'a [f32],
-    h_prev: &'a [f32],
-    h: &'a [f32],
-    gx: &'a [f32],
-    gh: &'a [f32],
-    dl: &'a [f32],
-    dv: &'a [f32],
-) -> Rows<'a> {
-    Rows {
-        x,
-        h_prev,
-        h,
-        gx,
-        gh,
-        dl,
-        dv,
-    }
 }
 
 /// The backward sweep of controller `g`'s `workers` over the rollout (t = T − 1 … 0): returns,
@@ -832,29 +847,6 @@ fn sweep_body(
     }
 }
 
-/// `$name` runs `$body` compiled for AVX2 where the CPU has it (`$wide`), else for baseline
-/// x86-64: the same operations in the same order, so the same bits (unit test).
-macro_rules! with_avx2 {
-    (fn $name:ident / $wide:ident = $body:ident ($($arg:ident: $ty:ty),* $(,)?)) => {
-        #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if avx2() {
-                // SAFETY: the CPU has AVX2 (`avx2`).
-                return unsafe { $wide($($arg),*) };
-            }
-            $body($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        #[allow(clippy::too_many_arguments)]
-        fn $wide($($arg: $ty),*) {
-            $body($($arg),*)
-        }
-    };
-}
-
 with_avx2!(fn sweep / sweep_avx2 = sweep_body(
     d: &Dims,
     g: usize,
@@ -933,7 +925,7 @@ fn adam_step_body(
             }
         }
     }
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let (b1, b2, eps) = (adam::BETA1, adam::BETA2, adam::EPSILON);
     for (k, gr) in grads.iter().enumerate() {
         let (p, m, v) = (&mut *params[k], &mut *first[k], &mut *second[k]);
         for (((p, m), v), &gr) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(gr.iter()) {
@@ -943,23 +935,6 @@ fn adam_step_body(
             *p -= step * hyper.lr;
         }
     }
-}
-
-/// Asks for a controller's weights in the second-level cache (a controller's W_x and W_h are
-/// 30–70 KB: more than the first level holds beside the one being read). Only a hint.
-#[inline]
-fn prefetch(weights: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-        for i in (0..weights.len()).step_by(16) {
-            // SAFETY: `_mm_prefetch` only hints the cache (SSE, which every x86-64 has); the
-            // address is inside `weights`.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(weights[i..].as_ptr().cast::<i8>()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = weights;
 }
 
 /// Whether to run the AVX2 build: the CPU has AVX2 (and, in unit tests, this thread has not
@@ -1007,9 +982,9 @@ fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
     }
 }
 
-/// Each row of y `[R, n]` = b_r + Σ_k v[r,k] m[k,·] (v `[R, K]`; b one row for all, or `[R, n]`): [`matvec`] row by row, the
-/// same sums in the same order, four rows at a time sharing each load of m (workers that share
-/// a controller's weights).
+/// Each row of y `[R, n]` = b_r + Σ_k v[r,k] m[k,·] (v `[R, K]`; b one row for all, or `[R, n]`):
+/// [`matvec`] row by row, the same sums in the same order, four rows at a time sharing each load
+/// of m (workers that share a controller's weights).
 #[inline(always)]
 fn matmul_rows(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], n: usize) {
     let k_len = m.len() / n.max(1);

@@ -406,7 +406,7 @@ impl Pfc {
         }
     }
 
-    /// Each parameter's per-controller size and name.
+    /// How many weights all controllers hold together.
     fn weights_numel(&self) -> u64 {
         self.dims.sizes().iter().sum::<usize>() as u64 * self.dims.groups as u64
     }
