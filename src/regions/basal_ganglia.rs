@@ -28,9 +28,11 @@
 //! | `lr_go` | 0.1 | η for δ > 0 (direct pathway) |
 //! | `lr_nogo` | 0.1 | η for δ < 0 (indirect pathway) |
 //!
-//! Weights are burn tensors `[P, A, D]`: one batched matmul steps all agents.
+//! Weights are `[P, A, D]`, one batched product for all agents: host arrays on the CPU device
+//! (through burn's own CPU kernel, so the bits are burn's), burn tensors on another.
 
 use burn::prelude::{Device, Tensor};
+use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -114,39 +116,123 @@ pub struct BasalGanglia {
     config: BasalGangliaConfig,
     device: Device,
     /// W, `[P, A, D]`.
-    weights: Tensor<3>,
+    weights: Weights,
     /// z_{t−1}.
-    previous: Option<Tensor<2>>,
+    previous: Option<Signal>,
     learning: bool,
+}
+
+/// W, in host memory on the CPU device (a burn operation's overhead is most of a small
+/// population's tick) and as a burn tensor on another.
+enum Weights {
+    Host(Array3<f32>),
+    Device(Tensor<3>),
 }
 
 impl BasalGanglia {
     /// Zero weights: every action equally likely at first.
     pub fn new(config: &BasalGangliaConfig, ctx: &BuildContext<'_>) -> Self {
         let d = ctx.input_widths.get("latent").copied().unwrap_or(1);
+        let shape = [ctx.population, config.actions, d];
+        let weights = if *ctx.device == Device::flex() {
+            Weights::Host(Array3::zeros(shape))
+        } else {
+            Weights::Device(Tensor::zeros(shape, ctx.device))
+        };
         BasalGanglia {
             config: config.clone(),
             device: ctx.device.clone(),
-            weights: Tensor::zeros([ctx.population, config.actions, d], ctx.device),
+            weights,
             previous: None,
             learning: true,
         }
     }
+}
+
+impl Weights {
+    fn dims(&self) -> [usize; 3] {
+        match self {
+            Weights::Host(w) => w.dim().into(),
+            Weights::Device(w) => w.dims(),
+        }
+    }
 
     /// Logits `[P, A]` of latents `[P, D]`.
-    fn logits(&self, z: Tensor<2>) -> Tensor<2> {
-        let [p, d] = z.dims();
-        self.weights
-            .clone()
-            .matmul(z.reshape([p, d, 1]))
-            .reshape([p, self.config.actions])
+    fn logits(&self, z: &Signal, device: &Device) -> Signal {
+        match self {
+            Weights::Host(w) => Signal::Host(host_logits(w, &z.host())),
+            Weights::Device(w) => {
+                let [p, a, d] = w.dims();
+                let z = z.to_tensor(device).reshape([p, d, 1]);
+                Signal::Device(w.clone().matmul(z).reshape([p, a]))
+            }
+        }
     }
+
+    /// W ← W + (η±·δ ⊙ onehot(a)) ⊗ z, with `step` = η±·δ ⊙ onehot(a), `[P, A]`.
+    fn learn(&mut self, step: &Array2<f32>, z: &Signal, device: &Device) {
+        match self {
+            Weights::Host(w) => {
+                let z = z.host();
+                for ((mut w, step), z) in w.outer_iter_mut().zip(step.outer_iter()).zip(z.outer_iter()) {
+                    for (mut row, &s) in w.outer_iter_mut().zip(step) {
+                        row.zip_mut_with(&z, |w, &z| *w += s * z);
+                    }
+                }
+            }
+            Weights::Device(w) => {
+                let [p, a, d] = w.dims();
+                let step = array_to_tensor(step, device).reshape([p, a, 1]);
+                *w = w.clone() + step.matmul(z.to_tensor(device).reshape([p, 1, d]));
+            }
+        }
+    }
+}
+
+/// W·z for each agent on the host: burn's own CPU kernel (`gemm`, called per agent with the
+/// shapes and strides burn's batched matmul gives it), so the logits have burn's bits.
+fn host_logits(w: &Array3<f32>, z: &Array2<f32>) -> Array2<f32> {
+    let (p, a, d) = w.dim();
+    assert_eq!(z.dim(), (p, d), "basal_ganglia: latents [P, D]");
+    let (w, z) = (w.as_standard_layout(), z.as_standard_layout());
+    let mut logits = Array2::<f32>::zeros((p, a));
+    for ((out, w), z) in logits.outer_iter_mut().zip(w.outer_iter()).zip(z.outer_iter()) {
+        // SAFETY: `out` holds a values, `w` a × d in rows of d, `z` d (each contiguous: standard
+        // layouts); gemm writes dst[i] = Σ_k lhs[i, k] · rhs[k] within those bounds.
+        unsafe {
+            gemm::gemm(
+                a,
+                1,
+                d,
+                out.as_ptr().cast_mut(),
+                1,
+                1,
+                false,
+                w.as_ptr(),
+                1,
+                d as isize,
+                z.as_ptr(),
+                1,
+                1,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+    logits
 }
 
 impl Region for BasalGanglia {
     fn divergent_agent(&self) -> Option<usize> {
         let [p, a, d] = self.weights.dims();
-        let w = tensor_to_array(self.weights.clone().reshape([p, a * d]));
+        let w = match &self.weights {
+            Weights::Host(w) => w.to_shape((p, a * d)).expect("standard layout").to_owned(),
+            Weights::Device(w) => tensor_to_array(w.clone().reshape([p, a * d])),
+        };
         (0..p).find(|&i| !w.row(i).iter().all(|x| x.is_finite()))
     }
 
@@ -156,32 +242,31 @@ impl Region for BasalGanglia {
                 .get(port)
                 .ok_or_else(|| Error::Run(format!("basal_ganglia: no `{port}` input")))
         };
-        let z = get("latent")?.to_tensor(&self.device);
+        let z = get("latent")?;
         if let (true, Some(z_prev)) = (self.learning, self.previous.take()) {
-            let delta = get("rpe")?.to_host();
-            let action = get("action")?.to_host();
+            let delta = get("rpe")?.host();
+            let action = get("action")?.host();
             let (p, a) = (delta.nrows(), self.config.actions);
-            let mut onehot = ndarray::Array2::<f32>::zeros((p, a));
-            let mut rate = ndarray::Array2::<f32>::zeros((p, 1));
+            let mut step = Array2::<f32>::zeros((p, a));
             for i in 0..p {
                 let chosen = (action[[i, 0]] as usize).min(a - 1);
-                onehot[[i, chosen]] = 1.0;
                 let d = delta[[i, 0]];
                 let lr = if d > 0.0 {
                     self.config.lr_go
                 } else {
                     self.config.lr_nogo
                 } as f32;
-                rate[[i, 0]] = lr * d;
+                // onehot(a) · (η± δ), as the tensor path multiplies them.
+                step[[i, chosen]] = 1.0 * (lr * d);
             }
-            let [_, dim] = z_prev.dims();
-            let step = (array_to_tensor(&onehot, &self.device) * array_to_tensor(&rate, &self.device))
-                .reshape([p, a, 1]);
-            self.weights = self.weights.clone() + step.matmul(z_prev.reshape([p, 1, dim]));
+            self.weights.learn(&step, &z_prev, &self.device);
         }
-        let logits = self.logits(z.clone());
-        self.previous = Some(z);
-        Ok(vec![("logits", Signal::Device(logits))])
+        let logits = self.weights.logits(z, &self.device);
+        self.previous = Some(match &self.weights {
+            Weights::Host(_) => Signal::Host(z.to_host()),
+            Weights::Device(_) => Signal::Device(z.to_tensor(&self.device)),
+        });
+        Ok(vec![("logits", logits)])
     }
 
     fn set_learning(&mut self, learning: bool) {
@@ -202,15 +287,118 @@ impl Region for BasalGanglia {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        out.put_tensor("weights", &self.weights);
-        out.put_optional_tensor("previous", self.previous.as_ref());
+        match &self.weights {
+            Weights::Host(w) => out.put_array("weights", w.shape(), w.iter().copied().collect()),
+            Weights::Device(w) => out.put_tensor("weights", w),
+        }
+        out.put_optional_host("previous", self.previous.as_ref().map(|z| z.host()).as_deref());
         Ok(())
     }
 
+    /// Reads both back before replacing either: a checkpoint that does not fit changes nothing.
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
         let [p, a, d] = self.weights.dims();
-        self.weights = from.tensor("weights", [p, a, d], &self.device)?;
-        self.previous = from.optional_tensor("previous", [p, d], &self.device)?;
+        let weights = match &self.weights {
+            Weights::Host(_) => Weights::Host(
+                Array3::from_shape_vec((p, a, d), from.array("weights", &[p, a, d])?)
+                    .expect("shape checked"),
+            ),
+            Weights::Device(_) => Weights::Device(from.tensor("weights", [p, a, d], &self.device)?),
+        };
+        let previous = from.optional_host("previous", [p, d])?;
+        self.previous = previous.map(|z| match &weights {
+            Weights::Host(_) => Signal::Host(z),
+            Weights::Device(_) => Signal::Device(array_to_tensor(&z, &self.device)),
+        });
+        self.weights = weights;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::Vocabulary;
+    use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+    fn actor(config: &BasalGangliaConfig, p: usize, d: usize, device: &Device) -> BasalGanglia {
+        let vocab = Vocabulary::from_counts(vec![]);
+        let ctx = BuildContext {
+            population: p,
+            device,
+            seeds: vec![0; p],
+            vocabulary: &vocab,
+            input_widths: [("latent", d)].into_iter().collect(),
+        };
+        BasalGanglia::new(config, &ctx)
+    }
+
+    fn inputs(z: Array2<f32>, rpe: Array2<f32>, action: Array2<f32>) -> Inputs {
+        let mut inputs = Inputs::default();
+        inputs.insert("latent", Signal::Host(z));
+        inputs.insert("rpe", Signal::Host(rpe));
+        inputs.insert("action", Signal::Host(action));
+        inputs
+    }
+
+    /// By hand: A = 2, D = 2, η_go = 0.5, η_nogo = 0.25. Tick 1 sees z = [1, 0]; tick 2 is told
+    /// δ = 2 for action 1: W₁ += 0.5·2·[1, 0] = [1, 0], so the logits of z = [1, 1] are [0, 1].
+    /// Tick 3, δ = −4 for action 0 (NoGo) after z = [1, 1]: W₀ += 0.25·(−4)·[1, 1] = [−1, −1].
+    #[test]
+    fn go_and_nogo_move_the_chosen_action_by_their_rates() {
+        let config = BasalGangliaConfig {
+            actions: 2,
+            lr_go: 0.5,
+            lr_nogo: 0.25,
+        };
+        let mut bg = actor(&config, 1, 2, &Device::flex());
+        let row = |v: &[f32]| Array2::from_shape_vec((1, v.len()), v.to_vec()).unwrap();
+        let logits = |out: Outputs| out[0].1.to_host().row(0).to_vec();
+        bg.step(&inputs(row(&[1., 0.]), row(&[0.]), row(&[0.]))).unwrap();
+        let l = logits(bg.step(&inputs(row(&[1., 1.]), row(&[2.]), row(&[1.]))).unwrap());
+        assert_eq!(l, [0.0, 1.0]);
+        let l = logits(bg.step(&inputs(row(&[1., 0.]), row(&[-4.]), row(&[0.]))).unwrap());
+        assert_eq!(l, [-1.0, 1.0]);
+    }
+
+    /// The host arrays (burn's gemm called directly) and burn's CPU tensors give the same bits
+    /// over 30 random ticks of 3 agents, widths on both sides of gemm's kernels, with a frozen
+    /// stretch and a checkpoint moved from one to the other.
+    #[test]
+    fn host_weights_and_tensors_give_the_same_bits() {
+        let device = Device::flex();
+        for (a, d) in [(2, 32), (3, 37), (5, 2), (4, 129)] {
+            let config = BasalGangliaConfig {
+                actions: a,
+                lr_go: 0.3,
+                lr_nogo: 0.07,
+            };
+            let p = 3;
+            let mut host = actor(&config, p, d, &device);
+            assert!(matches!(host.weights, Weights::Host(_)));
+            let mut burn = actor(&config, p, d, &device);
+            burn.weights = Weights::Device(Tensor::zeros([p, a, d], &device));
+            let mut rng = SmallRng::seed_from_u64(5);
+            for tick in 0..30 {
+                let z = Array2::from_shape_fn((p, d), |_| rng.gen_range(-1.0f32..1.0));
+                let rpe = Array2::from_shape_fn((p, 1), |_| rng.gen_range(-1.0f32..1.0));
+                let action = Array2::from_shape_fn((p, 1), |_| rng.gen_range(0..a) as f32);
+                let learning = !(10..14).contains(&tick);
+                host.set_learning(learning);
+                burn.set_learning(learning);
+                if tick == 20 {
+                    let mut snap = Snapshot::default();
+                    host.save(&mut snap).unwrap();
+                    burn.restore(&snap).unwrap();
+                }
+                let i = inputs(z, rpe, action);
+                let bits = |out: Outputs| out[0].1.to_host().map(|v| v.to_bits());
+                let (h, b) = (bits(host.step(&i).unwrap()), bits(burn.step(&i).unwrap()));
+                assert_eq!(h, b, "A = {a}, D = {d}, tick {tick}");
+                if tick == 29 {
+                    assert!(h.iter().any(|&v| v != 0), "it learned something");
+                }
+            }
+        }
     }
 }

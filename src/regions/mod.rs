@@ -15,6 +15,7 @@ pub mod habit;
 pub mod hippocampus;
 pub mod pfc;
 pub mod reward_model;
+pub(crate) mod rows;
 pub mod self_reward;
 pub mod sensory_cortex;
 pub(crate) mod sgns_tables;

@@ -54,19 +54,21 @@
 //! | `timing` | "state" | "state" or "transition" (see above) |
 //! | `imagined` | 0 | k, latents valued on `imagined` per tick (0: no such ports) |
 //!
-//! Weights are burn tensors `[P, D]` on the brain's device: every agent has its own, and one
-//! batched expression steps them all.
+//! Weights are rows `[P, D]`, every agent its own, and one batched expression steps them all: on
+//! the CPU device host arrays, elsewhere burn tensors on the brain's device — the equations are
+//! written once over [`Rows`](super::rows) and give the same bits either way on the CPU.
 
 use burn::prelude::{Device, Tensor};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::rows::Rows;
 use super::{
     BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
-use crate::signal::{Signal, SignalKind, array_to_tensor, tensor_to_array};
+use crate::signal::SignalKind;
 
 /// Hyperparameters of [`RewardModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,19 +221,41 @@ impl RegionParams for RewardModelConfig {
 pub struct RewardModel {
     config: RewardModelConfig,
     device: Device,
-    /// w, `[P, D]`.
-    weights: Tensor<2>,
-    /// b, `[P, 1]`.
-    bias: Tensor<2>,
-    /// Eligibility traces of w and b.
-    trace: Tensor<2>,
-    trace_bias: Tensor<2>,
-    /// The immediate-reward head r̂(z) = u·z + c.
-    reward_weights: Tensor<2>,
-    reward_bias: Tensor<2>,
-    /// (z_{t−1}, r_{t−1}) awaiting V(z_t).
-    previous: Option<(Tensor<2>, Tensor<2>)>,
     learning: bool,
+    /// The rows: in host arrays on the CPU device, burn tensors on another.
+    rows: Store,
+}
+
+/// Where a [`RewardModel`]'s rows live; one set of equations ([`Learner`]) serves both.
+enum Store {
+    Host(Learner<Array2<f32>>),
+    Device(Learner<Tensor<2>>),
+}
+
+/// `$body` with `$l` the learner, wherever it lives.
+macro_rules! each {
+    ($store:expr, $l:ident => $body:expr) => {
+        match $store {
+            Store::Host($l) => $body,
+            Store::Device($l) => $body,
+        }
+    };
+}
+
+/// The learned rows of P agents and the equations over them.
+struct Learner<T> {
+    /// w, `[P, D]`.
+    weights: T,
+    /// b, `[P, 1]`.
+    bias: T,
+    /// Eligibility traces of w and b.
+    trace: T,
+    trace_bias: T,
+    /// The immediate-reward head r̂(z) = u·z + c.
+    reward_weights: T,
+    reward_bias: T,
+    /// (z_{t−1}, r_{t−1}) awaiting V(z_t).
+    previous: Option<(T, T)>,
     /// D, the latent's width (the weights cover [z; m], D + M).
     latent_width: usize,
 }
@@ -241,11 +265,24 @@ impl RewardModel {
     pub fn new(config: &RewardModelConfig, ctx: &BuildContext<'_>) -> Self {
         let latent_width = ctx.input_widths.get("latent").copied().unwrap_or(1);
         let d = latent_width + ctx.input_widths.get("memory").copied().unwrap_or(0);
-        let p = ctx.population;
-        let zeros = |w| Tensor::zeros([p, w], ctx.device);
+        let rows = if *ctx.device == Device::flex() {
+            Store::Host(Learner::new(ctx.population, d, latent_width, ctx.device))
+        } else {
+            Store::Device(Learner::new(ctx.population, d, latent_width, ctx.device))
+        };
         RewardModel {
             config: config.clone(),
             device: ctx.device.clone(),
+            learning: true,
+            rows,
+        }
+    }
+}
+
+impl<T: Rows> Learner<T> {
+    fn new(p: usize, d: usize, latent_width: usize, device: &Device) -> Self {
+        let zeros = |w| T::zeros([p, w], device);
+        Learner {
             weights: zeros(d),
             bias: zeros(1),
             trace: zeros(d),
@@ -253,7 +290,6 @@ impl RewardModel {
             reward_weights: zeros(d),
             reward_bias: zeros(1),
             previous: None,
-            learning: true,
             latent_width,
         }
     }
@@ -262,12 +298,17 @@ impl RewardModel {
     ///
     /// # Shapes
     /// `z`: `[P, D]` → `[P, 1]`.
-    fn value(&self, z: Tensor<2>) -> Tensor<2> {
-        (self.weights.clone() * z).sum_dim(1) + self.bias.clone()
+    fn value(&self, z: T) -> T {
+        (self.weights.clone() * z).row_sum() + self.bias.clone()
     }
 
-    /// The learned tensors by checkpoint key.
-    fn tensors(&self) -> [(&'static str, &Tensor<2>); 6] {
+    /// r̂(z) for each agent, `[P, D]` → `[P, 1]`.
+    fn reward_prediction(&self, z: T) -> T {
+        (self.reward_weights.clone() * z).row_sum() + self.reward_bias.clone()
+    }
+
+    /// The learned rows by checkpoint key.
+    fn rows(&self) -> [(&'static str, &T); 6] {
         [
             ("weights", &self.weights),
             ("bias", &self.bias),
@@ -278,105 +319,160 @@ impl RewardModel {
         ]
     }
 
-    /// r̂(z) for each agent, `[P, D]` → `[P, 1]`.
-    fn reward_prediction(&self, z: Tensor<2>) -> Tensor<2> {
-        (self.reward_weights.clone() * z).sum_dim(1) + self.reward_bias.clone()
-    }
-
     /// worth(ẑ_i) of k imagined latents per agent, with nothing recalled.
     ///
     /// # Shapes
     /// `imagined`: `[P, k·D]` → `[P, k]`.
-    fn imagined_worth(&self, imagined: Tensor<2>) -> Tensor<2> {
+    fn imagined_worth(&self, config: &RewardModelConfig, imagined: T, device: &Device) -> T {
         let d = self.latent_width;
         let [p, _] = imagined.dims();
         let memory = self.weights.dims()[1] - d;
-        let worths = (0..self.config.imagined)
+        (0..config.imagined)
             .map(|i| {
-                let mut z = imagined.clone().slice([0..p, i * d..(i + 1) * d]);
+                let mut z = imagined.column_range(i * d..(i + 1) * d);
                 if memory > 0 {
-                    z = Tensor::cat(vec![z, Tensor::zeros([p, memory], &self.device)], 1);
+                    z = z.beside(T::zeros([p, memory], device));
                 }
-                match self.config.timing {
+                match config.timing {
                     RewardTiming::State => self.value(z),
                     RewardTiming::Transition => {
-                        self.reward_prediction(z.clone()) + self.value(z) * self.config.gamma as f32
+                        self.reward_prediction(z.clone()) + self.value(z) * config.gamma as f32
                     }
                 }
             })
-            .collect();
-        Tensor::cat(worths, 1)
+            .reduce(T::beside)
+            .expect("imagined > 0")
     }
-}
 
-impl Region for RewardModel {
-    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+    /// One tick: δ, the TD(λ) and r̂ updates when `learning`, the outputs.
+    fn step(
+        &mut self,
+        config: &RewardModelConfig,
+        learning: bool,
+        inputs: &Inputs,
+        device: &Device,
+    ) -> Result<Outputs> {
         let latent = inputs
             .get("latent")
             .ok_or_else(|| Error::Run("reward_model: no `latent` input".into()))?;
         let reward = inputs
             .get("reward")
             .ok_or_else(|| Error::Run("reward_model: no `reward` input".into()))?;
-        let mut z = latent.to_tensor(&self.device);
+        let mut z = T::from_signal(latent, device);
         if let Some(m) = inputs.get("memory") {
-            z = Tensor::cat(vec![z, m.to_tensor(&self.device)], 1);
+            z = z.beside(T::from_signal(m, device));
         }
-        let mut r = reward.to_tensor(&self.device);
+        let mut r = T::from_signal(reward, device);
         if let Some(c) = inputs.get("cortical") {
-            r = r + c.to_tensor(&self.device);
+            r = r + T::from_signal(c, device);
         }
         let value = self.value(z.clone());
-        let lr = self.config.lr as f32;
+        let lr = config.lr as f32;
         let rpe = match self.previous.take() {
             Some((z_prev, r_prev)) => {
-                let gamma = self.config.gamma as f32;
-                let received = match self.config.timing {
+                let gamma = config.gamma as f32;
+                let received = match config.timing {
                     RewardTiming::State => r_prev,
                     RewardTiming::Transition => r.clone(),
                 };
                 let delta = received + value.clone() * gamma - self.value(z_prev.clone());
-                if self.learning {
+                if learning {
                     // TD(λ), accumulating traces (Sutton & Barto 2018, §12.2).
-                    let decay = gamma * self.config.lambda as f32;
+                    let decay = gamma * config.lambda as f32;
                     self.trace = self.trace.clone() * decay + z_prev;
                     self.trace_bias = self.trace_bias.clone() * decay + 1.0;
-                    let keep = 1.0 - (self.config.lr * self.config.weight_decay) as f32;
+                    let keep = 1.0 - (config.lr * config.weight_decay) as f32;
                     self.weights = self.weights.clone() * keep + self.trace.clone() * delta.clone() * lr;
-                    if self.config.bias {
+                    if config.bias {
                         self.bias = self.bias.clone() + self.trace_bias.clone() * delta.clone() * lr;
                     }
                 }
                 delta
             }
-            None => Tensor::zeros(value.dims(), &self.device),
+            None => T::zeros(value.dims(), device),
         };
         let r_hat = self.reward_prediction(z.clone());
-        if self.learning {
+        if learning {
             let error = r.clone() - r_hat.clone();
             self.reward_weights = self.reward_weights.clone() + z.clone() * error.clone() * lr;
             self.reward_bias = self.reward_bias.clone() + error * lr;
         }
         // After learning, V(z_t) reflects the update just made; emit the value the agent holds now.
-        let value = if self.learning {
-            self.value(z.clone())
-        } else {
-            value
-        };
+        let value = if learning { self.value(z.clone()) } else { value };
         let p = z.dims()[0];
         self.previous = Some((z, r));
         let mut out = vec![
-            ("value", Signal::Device(value)),
-            ("rpe", Signal::Device(rpe)),
-            ("reward_prediction", Signal::Device(r_hat)),
+            ("value", value.into_signal()),
+            ("rpe", rpe.into_signal()),
+            ("reward_prediction", r_hat.into_signal()),
         ];
-        if self.config.imagined > 0 {
+        if config.imagined > 0 {
             let worth = match inputs.get("imagined") {
-                Some(i) => self.imagined_worth(i.to_tensor(&self.device)),
-                None => Tensor::zeros([p, self.config.imagined], &self.device),
+                Some(i) => self.imagined_worth(config, T::from_signal(i, device), device),
+                None => T::zeros([p, config.imagined], device),
             };
-            out.push(("imagined_value", Signal::Device(worth)));
+            out.push(("imagined_value", worth.into_signal()));
         }
         Ok(out)
+    }
+
+    fn save(&self, out: &mut Snapshot) {
+        for (key, rows) in self.rows() {
+            rows.save(out, key);
+        }
+        for (key, rows) in [
+            ("previous_latent", self.previous.as_ref().map(|(z, _)| z)),
+            ("previous_reward", self.previous.as_ref().map(|(_, r)| r)),
+        ] {
+            out.put(&format!("{key}.present"), &rows.is_some());
+            if let Some(rows) = rows {
+                rows.save(out, key);
+            }
+        }
+    }
+
+    /// Reads every row back before replacing any: a checkpoint that does not fit changes nothing.
+    fn restore(&mut self, from: &Snapshot, device: &Device) -> Result<()> {
+        let [p, d] = self.weights.dims();
+        let restored: Vec<T> = self
+            .rows()
+            .iter()
+            .map(|(key, rows)| T::load(from, key, rows.dims(), device))
+            .collect::<Result<_>>()?;
+        let load = |key: &str, w| -> Result<Option<T>> {
+            match from.get::<bool>(&format!("{key}.present"))? {
+                true => T::load(from, key, [p, w], device).map(Some),
+                false => Ok(None),
+            }
+        };
+        let previous = load("previous_latent", d)?.zip(load("previous_reward", 1)?);
+        let Ok([w, b, tr, trb, rw, rb]) = <[T; 6]>::try_from(restored) else {
+            unreachable!("six rows")
+        };
+        (self.weights, self.bias, self.trace, self.trace_bias) = (w, b, tr, trb);
+        (self.reward_weights, self.reward_bias) = (rw, rb);
+        self.previous = previous;
+        Ok(())
+    }
+
+    /// The value of each concept itself: nothing recalled (m = 0).
+    fn value_at(&self, latent: &Array2<f32>, device: &Device) -> Array1<f32> {
+        let mut z = Array2::zeros((latent.nrows(), self.weights.dims()[1]));
+        z.slice_mut(ndarray::s![.., ..self.latent_width]).assign(latent);
+        let v = self.value(T::from_host(z, device)).to_host();
+        v.column(0).to_owned()
+    }
+
+    fn divergent_agent(&self) -> Option<usize> {
+        let (w, u) = (self.weights.to_host(), self.reward_weights.to_host());
+        (0..w.nrows()).find(|&a| !w.row(a).iter().chain(u.row(a).iter()).all(|x| x.is_finite()))
+    }
+}
+
+impl Region for RewardModel {
+    fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
+        let (config, learning, device) = (&self.config, self.learning, &self.device);
+        each!(&mut self.rows, l => l.step(config, learning, inputs, device))
     }
 
     fn set_learning(&mut self, learning: bool) {
@@ -400,54 +496,29 @@ impl Region for RewardModel {
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
-        for (key, t) in self.tensors() {
-            out.put_tensor(key, t);
-        }
-        out.put_optional_tensor("previous_latent", self.previous.as_ref().map(|(z, _)| z));
-        out.put_optional_tensor("previous_reward", self.previous.as_ref().map(|(_, r)| r));
+        each!(&self.rows, l => l.save(out));
         Ok(())
     }
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
-        let [p, d] = self.weights.dims();
-        let device = self.device.clone();
-        let restored: Vec<Tensor<2>> = self
-            .tensors()
-            .iter()
-            .map(|(key, t)| from.tensor(key, t.dims(), &device))
-            .collect::<Result<_>>()?;
-        let [w, b, tr, trb, rw, rb]: [Tensor<2>; 6] = restored.try_into().expect("six tensors");
-        (self.weights, self.bias, self.trace, self.trace_bias) = (w, b, tr, trb);
-        (self.reward_weights, self.reward_bias) = (rw, rb);
-        let z = from.optional_tensor("previous_latent", [p, d], &device)?;
-        let r = from.optional_tensor("previous_reward", [p, 1], &device)?;
-        self.previous = z.zip(r);
-        Ok(())
+        let device = &self.device;
+        each!(&mut self.rows, l => l.restore(from, device))
     }
 
     fn value_at(&self, latent: &Array2<f32>) -> Option<Array1<f32>> {
-        if latent.ncols() != self.latent_width {
-            return None;
-        }
-        // The value of the concept itself: nothing recalled (m = 0).
-        let mut z = Array2::zeros((latent.nrows(), self.weights.dims()[1]));
-        z.slice_mut(ndarray::s![.., ..self.latent_width]).assign(latent);
-        let v = tensor_to_array(self.value(array_to_tensor(&z, &self.device)));
-        Some(v.column(0).to_owned())
+        let device = &self.device;
+        each!(&self.rows, l => (latent.ncols() == l.latent_width).then(|| l.value_at(latent, device)))
     }
 
     fn divergent_agent(&self) -> Option<usize> {
-        let (w, u) = (
-            tensor_to_array(self.weights.clone()),
-            tensor_to_array(self.reward_weights.clone()),
-        );
-        (0..w.nrows()).find(|&a| !w.row(a).iter().chain(u.row(a).iter()).all(|x| x.is_finite()))
+        each!(&self.rows, l => l.divergent_agent())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signal::Signal;
     use crate::vocabulary::Vocabulary;
 
     #[test]
@@ -455,10 +526,81 @@ mod tests {
         let device = crate::device::DeviceChoice::Cpu.make(0).unwrap();
         let mut vta = model(RewardModelConfig::default(), 3, 2, &device);
         assert_eq!(vta.divergent_agent(), None);
-        let mut w = tensor_to_array(vta.weights.clone());
-        w[[2, 1]] = f32::NAN;
-        vta.weights = array_to_tensor(&w, &device);
+        host_rows(&mut vta).weights[[2, 1]] = f32::NAN;
         assert_eq!(vta.divergent_agent(), Some(2));
+    }
+
+    /// The rows of a model on the CPU device.
+    fn host_rows(m: &mut RewardModel) -> &mut Learner<Array2<f32>> {
+        match &mut m.rows {
+            Store::Host(l) => l,
+            Store::Device(_) => panic!("the CPU device keeps the rows on the host"),
+        }
+    }
+
+    /// The host rows and burn's CPU tensors step through the same equations to the same bits:
+    /// every option on (memory, cortical input, bias, λ, weight decay, imagined latents), both
+    /// timings, 40 random ticks with a frozen stretch and a checkpoint moved between the two.
+    #[test]
+    fn host_rows_and_tensors_give_the_same_bits() {
+        use rand::{Rng, SeedableRng, rngs::SmallRng};
+        let device = Device::flex();
+        let (p, d, m_width) = (3, 37, 5);
+        let vocab = Vocabulary::from_counts(vec![]);
+        for timing in [RewardTiming::State, RewardTiming::Transition] {
+            let config = RewardModelConfig {
+                lr: 0.07,
+                gamma: 0.9,
+                weight_decay: 0.01,
+                bias: true,
+                lambda: 0.6,
+                timing,
+                imagined: 2,
+            };
+            let ctx = BuildContext {
+                population: p,
+                device: &device,
+                seeds: vec![0; p],
+                vocabulary: &vocab,
+                input_widths: [("latent", d), ("memory", m_width), ("imagined", 2 * d)]
+                    .into_iter()
+                    .collect(),
+            };
+            let mut host = RewardModel::new(&config, &ctx);
+            assert!(matches!(host.rows, Store::Host(_)));
+            let mut burn = RewardModel::new(&config, &ctx);
+            burn.rows = Store::Device(Learner::new(p, d + m_width, d, &device));
+            let mut rng = SmallRng::seed_from_u64(3);
+            let mut random = |w: usize| {
+                Signal::Host(Array2::from_shape_fn((p, w), |_| rng.gen_range(-1.0f32..1.0)))
+            };
+            let bits = |out: &Outputs| -> Vec<Vec<u32>> {
+                out.iter()
+                    .map(|(_, s)| s.to_host().iter().map(|v| v.to_bits()).collect())
+                    .collect()
+            };
+            for tick in 0..40 {
+                let mut inputs = Inputs::default();
+                for (port, w) in [("latent", d), ("reward", 1), ("cortical", 1), ("memory", m_width), ("imagined", 2 * d)] {
+                    inputs.insert(port, random(w));
+                }
+                let learning = !(20..25).contains(&tick);
+                host.set_learning(learning);
+                burn.set_learning(learning);
+                if tick == 30 {
+                    // A checkpoint of the host rows restored into the tensors, and back.
+                    let mut snap = Snapshot::default();
+                    host.save(&mut snap).unwrap();
+                    burn.restore(&snap).unwrap();
+                    host.restore(&snap).unwrap();
+                }
+                assert_eq!(bits(&host.step(&inputs).unwrap()), bits(&burn.step(&inputs).unwrap()), "{timing:?}, tick {tick}");
+            }
+            let probe = Array2::from_shape_fn((p, d), |(i, j)| ((i * d + j) as f32).sin());
+            let v = |m: &RewardModel| m.value_at(&probe).unwrap().map(|v| v.to_bits());
+            assert_eq!(v(&host), v(&burn));
+            assert_ne!(v(&host), Array1::<u32>::zeros(p), "it learned something");
+        }
     }
 
     fn model(config: RewardModelConfig, p: usize, d: usize, device: &Device) -> RewardModel {
@@ -564,8 +706,8 @@ mod tests {
             };
             assert!(config.ports().output("imagined_value").is_some());
             let mut m = model(config, 1, 2, &device);
-            m.weights = Tensor::from_floats([[1.0, 0.0]], &device);
-            m.reward_weights = Tensor::from_floats([[0.0, 2.0]], &device);
+            host_rows(&mut m).weights = ndarray::array![[1.0, 0.0]];
+            host_rows(&mut m).reward_weights = ndarray::array![[0.0, 2.0]];
             m.set_learning(false);
             let mut i = inputs(&[0., 0.], 0.);
             i.insert(
