@@ -300,8 +300,7 @@ impl Region for BasalGanglia {
         let [p, a, d] = self.weights.dims();
         let weights = match &self.weights {
             Weights::Host(_) => Weights::Host(
-                Array3::from_shape_vec((p, a, d), from.array("weights", &[p, a, d])?)
-                    .expect("shape checked"),
+                Array3::from_shape_vec((p, a, d), from.array("weights", &[p, a, d])?).expect("shape checked"),
             ),
             Weights::Device(_) => Weights::Device(from.tensor("weights", [p, a, d], &self.device)?),
         };
