@@ -6,6 +6,7 @@
 //! into one input port are summed. The world is the node named `world`, whose outputs are the
 //! observation of this tick.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -383,6 +384,30 @@ fn quote(s: &str) -> String {
     )
 }
 
+/// What a wire carries to its target: `clamp` if it has one this phase; else, if `delayed` and
+/// the wire is, the previous tick's value; else its source's latest output — borrowed where it is.
+fn carried<'a>(
+    outputs: &'a HashMap<NodeIndex, Outputs>,
+    delayed_values: &'a HashMap<usize, Signal>,
+    clamp: Option<f32>,
+    population: usize,
+    source: NodeIndex,
+    wire: &Wire,
+    delayed: bool,
+) -> Option<Cow<'a, Signal>> {
+    if let Some(v) = clamp {
+        return Some(Cow::Owned(Signal::filled(population, wire.width, v)));
+    }
+    if delayed && wire.delayed {
+        return delayed_values.get(&wire.index).map(Cow::Borrowed);
+    }
+    outputs
+        .get(&source)?
+        .iter()
+        .find(|(p, _)| *p == wire.from_port)
+        .map(|(_, s)| Cow::Borrowed(s))
+}
+
 /// A built brain for P agents.
 pub struct Brain {
     plan: Plan,
@@ -578,17 +603,16 @@ impl Brain {
     /// What a wire carries to its target: its clamp if it has one this phase; else, if
     /// `delayed` and the wire is, the previous tick's value; else its source's latest output.
     fn carried(&self, source: NodeIndex, wire: &Wire, delayed: bool) -> Option<Signal> {
-        if let Some(v) = self.clamp(wire.index) {
-            return Some(Signal::filled(self.population, wire.width, v));
-        }
-        if delayed && wire.delayed {
-            return self.delayed.get(&wire.index).cloned();
-        }
-        self.outputs
-            .get(&source)?
-            .iter()
-            .find(|(p, _)| *p == wire.from_port)
-            .map(|(_, s)| s.clone())
+        carried(
+            &self.outputs,
+            &self.delayed,
+            self.clamp(wire.index),
+            self.population,
+            source,
+            wire,
+            delayed,
+        )
+        .map(Cow::into_owned)
     }
 
     /// The latest value of `region.port` (after a tick).
@@ -606,17 +630,28 @@ impl Brain {
         let world_node = NodeIndex::new(0);
         self.outputs.insert(world_node, world);
         for &n in &self.plan.order {
+            // The inputs borrow this tick's outputs (no copy unless two edges meet in a port).
             let mut inputs = Inputs::default();
             for e in self.plan.graph.edges_directed(n, petgraph::Direction::Incoming) {
                 let wire = e.weight();
-                let signal = self.carried(e.source(), wire, true).ok_or_else(|| {
+                let clamp = self.clamped.get(wire.index).copied().flatten();
+                let signal = carried(
+                    &self.outputs,
+                    &self.delayed,
+                    clamp,
+                    self.population,
+                    e.source(),
+                    wire,
+                    true,
+                )
+                .ok_or_else(|| {
                     Error::Run(format!(
                         "`{}` produced no `{}` this tick",
                         self.plan.graph[e.source()].name,
                         wire.from_port
                     ))
                 })?;
-                inputs.add(wire.to_port, signal);
+                inputs.add_signal(wire.to_port, signal);
             }
             let region = self
                 .regions
@@ -627,6 +662,7 @@ impl Brain {
                 .step(&inputs)
                 .map_err(|e| e.in_region(&self.plan.graph[n].name))?;
             *self.busy.entry(n).or_default() += start.elapsed();
+            drop(inputs);
             self.outputs.insert(n, out);
         }
         for e in self.plan.graph.edge_references().filter(|e| e.weight().delayed) {
@@ -662,7 +698,7 @@ impl Brain {
     }
 
     /// What the regions send the world this tick (e.g. `world.action`), summed per port.
-    pub fn world_inputs(&self) -> Inputs {
+    pub fn world_inputs(&self) -> Inputs<'_> {
         let mut inputs = Inputs::default();
         for e in self
             .plan
@@ -670,8 +706,17 @@ impl Brain {
             .edges_directed(NodeIndex::new(0), petgraph::Direction::Incoming)
         {
             let wire = e.weight();
-            if let Some(s) = self.carried(e.source(), wire, false) {
-                inputs.add(wire.to_port, s);
+            let clamp = self.clamp(wire.index);
+            if let Some(s) = carried(
+                &self.outputs,
+                &self.delayed,
+                clamp,
+                self.population,
+                e.source(),
+                wire,
+                false,
+            ) {
+                inputs.add_signal(wire.to_port, s);
             }
         }
         inputs

@@ -2,7 +2,7 @@
 //! carries through them. A port has a [`SignalKind`] and a width; edges join an output port to
 //! an input port of the same kind (checked when a model is planned).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use crate::signal::{Signal, SignalKind};
 
@@ -104,35 +104,58 @@ impl Ports {
 }
 
 /// The inputs of one tick: each connected port's signal (several edges into a port are summed).
+/// A signal is owned or borrowed: the brain lends regions the outputs they read instead of
+/// copying them.
 #[derive(Debug, Default)]
-pub struct Inputs {
-    signals: BTreeMap<&'static str, Signal>,
+pub struct Inputs<'a> {
+    /// By port name, in name order (a region has a handful of ports: a sorted list is cheaper
+    /// to build each tick than a map).
+    signals: Vec<(&'static str, Cow<'a, Signal>)>,
 }
 
-impl Inputs {
+impl<'a> Inputs<'a> {
     /// Sets a port's signal.
     pub fn insert(&mut self, port: &'static str, signal: Signal) {
-        self.signals.insert(port, signal);
+        match self.position(port) {
+            Ok(i) => self.signals[i].1 = Cow::Owned(signal),
+            Err(i) => self.signals.insert(i, (port, Cow::Owned(signal))),
+        }
     }
 
     /// Adds a signal into a port: set if the port has none yet, else summed with what it has
     /// (several edges into one port are summed, in edge order).
     pub fn add(&mut self, port: &'static str, signal: Signal) {
-        let summed = match self.signals.get(port) {
-            Some(existing) => existing.add(&signal),
-            None => signal,
-        };
-        self.signals.insert(port, summed);
+        self.add_signal(port, Cow::Owned(signal));
+    }
+
+    /// [`Inputs::add`] of a signal that stays where it is (copied only if it must be summed).
+    pub fn add_borrowed(&mut self, port: &'static str, signal: &'a Signal) {
+        self.add_signal(port, Cow::Borrowed(signal));
+    }
+
+    /// [`Inputs::add`] of a signal owned or borrowed.
+    pub fn add_signal(&mut self, port: &'static str, signal: Cow<'a, Signal>) {
+        match self.position(port) {
+            Ok(i) => {
+                let summed = self.signals[i].1.add(&signal);
+                self.signals[i].1 = Cow::Owned(summed);
+            }
+            Err(i) => self.signals.insert(i, (port, signal)),
+        }
+    }
+
+    fn position(&self, port: &str) -> std::result::Result<usize, usize> {
+        self.signals.binary_search_by(|(p, _)| (*p).cmp(port))
     }
 
     /// A port's signal, if connected.
     pub fn get(&self, port: &str) -> Option<&Signal> {
-        self.signals.get(port)
+        self.position(port).ok().map(|i| &*self.signals[i].1)
     }
 
     /// The ports that carry a signal, in name order.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.signals.keys().copied()
+        self.signals.iter().map(|(p, _)| *p)
     }
 }
 

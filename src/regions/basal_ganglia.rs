@@ -332,7 +332,7 @@ mod tests {
         BasalGanglia::new(config, &ctx)
     }
 
-    fn inputs(z: Array2<f32>, rpe: Array2<f32>, action: Array2<f32>) -> Inputs {
+    fn inputs(z: Array2<f32>, rpe: Array2<f32>, action: Array2<f32>) -> Inputs<'static> {
         let mut inputs = Inputs::default();
         inputs.insert("latent", Signal::Host(z));
         inputs.insert("rpe", Signal::Host(rpe));

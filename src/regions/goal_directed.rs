@@ -219,7 +219,7 @@ mod tests {
     use super::*;
     use crate::vocabulary::Vocabulary;
 
-    fn inputs(z: &[f32], a: f32) -> Inputs {
+    fn inputs(z: &[f32], a: f32) -> Inputs<'static> {
         let mut inputs = Inputs::default();
         inputs.insert(
             "latent",

@@ -228,8 +228,8 @@ pub struct RewardModel {
 
 /// Where a [`RewardModel`]'s rows live; one set of equations ([`Learner`]) serves both.
 enum Store {
-    Host(Learner<Array2<f32>>),
-    Device(Learner<Tensor<2>>),
+    Host(Box<Learner<Array2<f32>>>),
+    Device(Box<Learner<Tensor<2>>>),
 }
 
 /// `$body` with `$l` the learner, wherever it lives.
@@ -266,9 +266,19 @@ impl RewardModel {
         let latent_width = ctx.input_widths.get("latent").copied().unwrap_or(1);
         let d = latent_width + ctx.input_widths.get("memory").copied().unwrap_or(0);
         let rows = if *ctx.device == Device::flex() {
-            Store::Host(Learner::new(ctx.population, d, latent_width, ctx.device))
+            Store::Host(Box::new(Learner::new(
+                ctx.population,
+                d,
+                latent_width,
+                ctx.device,
+            )))
         } else {
-            Store::Device(Learner::new(ctx.population, d, latent_width, ctx.device))
+            Store::Device(Box::new(Learner::new(
+                ctx.population,
+                d,
+                latent_width,
+                ctx.device,
+            )))
         };
         RewardModel {
             config: config.clone(),
@@ -544,7 +554,7 @@ impl Learner<Array2<f32>> {
                     let e_b = &mut self.trace_bias[[i, 0]];
                     *e_b = *e_b * decay + 1.0;
                     if config.bias {
-                        *b = *b + *e_b * delta * lr;
+                        *b += *e_b * delta * lr;
                     }
                 }
                 rpe[[i, 0]] = delta;
@@ -560,9 +570,9 @@ impl Learner<Array2<f32>> {
             if learning {
                 let error = r[[i, 0]] - predicted;
                 for (u, &z) in u.iter_mut().zip(zi) {
-                    *u = *u + z * error * lr;
+                    *u += z * error * lr;
                 }
-                *c = *c + error * lr;
+                *c += error * lr;
                 value[[i, 0]] = dot(
                     self.weights.row(i).as_slice().expect("standard layout"),
                     zi,
@@ -708,7 +718,7 @@ mod tests {
             let mut host = RewardModel::new(&config, &ctx);
             assert!(matches!(host.rows, Store::Host(_)));
             let mut burn = RewardModel::new(&config, &ctx);
-            burn.rows = Store::Device(Learner::new(p, d + m_width, d, &device));
+            burn.rows = Store::Device(Box::new(Learner::new(p, d + m_width, d, &device)));
             let mut rng = SmallRng::seed_from_u64(3);
             let mut random =
                 |w: usize| Signal::Host(Array2::from_shape_fn((p, w), |_| rng.gen_range(-1.0f32..1.0)));
@@ -763,7 +773,7 @@ mod tests {
         RewardModel::new(&config, &ctx)
     }
 
-    fn inputs(z: &[f32], r: f32) -> Inputs {
+    fn inputs(z: &[f32], r: f32) -> Inputs<'static> {
         let mut inputs = Inputs::default();
         inputs.insert(
             "latent",

@@ -1105,7 +1105,7 @@ mod tests {
         SensoryCortex::new(&config, &ctx)
     }
 
-    fn tokens(ids: &[u32]) -> Inputs {
+    fn tokens(ids: &[u32]) -> Inputs<'static> {
         let mut inputs = Inputs::default();
         let a = Array2::from_shape_vec((ids.len(), 1), ids.iter().map(|&t| t as f32).collect()).unwrap();
         inputs.insert("token", Signal::Host(a));

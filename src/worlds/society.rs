@@ -844,7 +844,7 @@ mod tests {
         (SocietyWorld::new(config, vocab.clone(), p).unwrap(), vocab)
     }
 
-    fn valence(p: usize, of: impl Fn(usize) -> f32) -> Inputs {
+    fn valence(p: usize, of: impl Fn(usize) -> f32) -> Inputs<'static> {
         let mut inputs = Inputs::default();
         inputs.insert(
             "valence",
