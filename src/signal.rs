@@ -49,18 +49,23 @@ impl SignalKind {
 }
 
 /// A `[P, width]` signal, on the host or on the device.
-// With the `wgpu` feature a burn tensor handle is ~640 bytes; a signal is moved a few times per
-// edge per tick, which costs less than the allocation boxing it would add.
-#[allow(clippy::large_enum_variant)]
+// A burn tensor handle is 256 bytes (~640 with `wgpu`): unboxed, a region's outputs and inputs
+// (lists of a few signals) were over glibc's 1 KiB small-allocation limit, and every tick paid for
+// a heap consolidation (~5% of a P = 1 tick on the CPU device, where signals are host arrays).
 #[derive(Debug, Clone)]
 pub enum Signal {
     /// Host memory.
     Host(Array2<f32>),
-    /// A burn tensor on the brain's device.
-    Device(Tensor<2>),
+    /// A burn tensor on the brain's device (boxed: see above; [`Signal::device`] boxes it).
+    Device(Box<Tensor<2>>),
 }
 
 impl Signal {
+    /// A device signal.
+    pub fn device(t: Tensor<2>) -> Self {
+        Signal::Device(Box::new(t))
+    }
+
     /// A host signal of zeros.
     pub fn zeros(population: usize, width: usize) -> Self {
         Signal::Host(Array2::zeros((population, width)))
@@ -84,7 +89,7 @@ impl Signal {
     pub fn host(&self) -> std::borrow::Cow<'_, Array2<f32>> {
         match self {
             Signal::Host(a) => std::borrow::Cow::Borrowed(a),
-            Signal::Device(t) => std::borrow::Cow::Owned(tensor_to_array(t.clone())),
+            Signal::Device(t) => std::borrow::Cow::Owned(tensor_to_array((**t).clone())),
         }
     }
 
@@ -92,7 +97,7 @@ impl Signal {
     pub fn to_host(&self) -> Array2<f32> {
         match self {
             Signal::Host(a) => a.clone(),
-            Signal::Device(t) => tensor_to_array(t.clone()),
+            Signal::Device(t) => tensor_to_array((**t).clone()),
         }
     }
 
@@ -106,7 +111,7 @@ impl Signal {
         };
         match self {
             Signal::Host(a) => first(a),
-            Signal::Device(t) => first(&tensor_to_array(t.clone())),
+            Signal::Device(t) => first(&tensor_to_array((**t).clone())),
         }
     }
 
@@ -114,7 +119,7 @@ impl Signal {
     pub fn to_tensor(&self, device: &Device) -> Tensor<2> {
         match self {
             Signal::Host(a) => array_to_tensor(a, device),
-            Signal::Device(t) => t.clone(),
+            Signal::Device(t) => (**t).clone(),
         }
     }
 
@@ -124,7 +129,7 @@ impl Signal {
             (Signal::Host(a), Signal::Host(b)) => Signal::Host(a + b),
             (Signal::Device(a), b) | (b, Signal::Device(a)) => {
                 let device = a.device();
-                Signal::Device(a.clone() + b.to_tensor(&device))
+                Signal::device((**a).clone() + b.to_tensor(&device))
             }
         }
     }
@@ -152,7 +157,7 @@ mod tests {
     fn host_and_device_round_trip_and_add() {
         let device = Device::flex();
         let a = Signal::Host(Array2::from_shape_vec((2, 3), vec![1., 2., 3., 4., 5., 6.]).unwrap());
-        let t = Signal::Device(a.to_tensor(&device));
+        let t = Signal::device(a.to_tensor(&device));
         assert_eq!(t.shape(), [2, 3]);
         assert_eq!(t.to_host(), a.to_host());
         let sum = a.add(&t).to_host();

@@ -164,7 +164,7 @@ impl Weights {
             Weights::Device(w) => {
                 let [p, a, d] = w.dims();
                 let z = z.to_tensor(device).reshape([p, d, 1]);
-                Signal::Device(w.clone().matmul(z).reshape([p, a]))
+                Signal::device(w.clone().matmul(z).reshape([p, a]))
             }
         }
     }
@@ -264,7 +264,7 @@ impl Region for BasalGanglia {
         let logits = self.weights.logits(z, &self.device);
         self.previous = Some(match &self.weights {
             Weights::Host(_) => Signal::Host(z.to_host()),
-            Weights::Device(_) => Signal::Device(z.to_tensor(&self.device)),
+            Weights::Device(_) => Signal::device(z.to_tensor(&self.device)),
         });
         Ok(vec![("logits", logits)])
     }
@@ -307,7 +307,7 @@ impl Region for BasalGanglia {
         let previous = from.optional_host("previous", [p, d])?;
         self.previous = previous.map(|z| match &weights {
             Weights::Host(_) => Signal::Host(z),
-            Weights::Device(_) => Signal::Device(array_to_tensor(&z, &self.device)),
+            Weights::Device(_) => Signal::device(array_to_tensor(&z, &self.device)),
         });
         self.weights = weights;
         Ok(())

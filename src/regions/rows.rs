@@ -130,7 +130,7 @@ impl Rows for Tensor<2> {
     }
 
     fn into_signal(self) -> Signal {
-        Signal::Device(self)
+        Signal::device(self)
     }
 
     fn to_host(&self) -> Array2<f32> {

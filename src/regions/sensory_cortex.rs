@@ -828,7 +828,7 @@ impl Region for SensoryCortex {
                 conditioning,
             )?;
             self.recentre_if_due();
-            return Ok(vec![("latent", Signal::Device(z))]);
+            return Ok(vec![("latent", Signal::device(z))]);
         }
         let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
             let w = token as usize;

@@ -176,8 +176,8 @@ impl Network for DeviceNet {
         };
         self.hidden = h;
         (
-            Signal::Device(logits.reshape([p, a])),
-            Signal::Device(value.reshape([p, 1])),
+            Signal::device(logits.reshape([p, a])),
+            Signal::device(value.reshape([p, 1])),
         )
     }
 
