@@ -219,6 +219,9 @@ struct Store {
     replay_cursor: usize,
     /// Slots in storage order (oldest first), computed when replay starts; emptied by storing.
     replay_order: Vec<usize>,
+    /// Recall's working arrays, kept between ticks: the unit query and the scores that pass.
+    query: Vec<f32>,
+    scored: Vec<(f32, usize)>,
 }
 
 impl Store {
@@ -234,6 +237,8 @@ impl Store {
             len: 0,
             replay_cursor: 0,
             replay_order: Vec::new(),
+            query: Vec::new(),
+            scored: Vec::new(),
         }
     }
 }
@@ -258,6 +263,28 @@ const DECAY_TABLE_LEN: usize = 1 << 16;
 fn unit(v: ndarray::ArrayView1<f32>) -> ndarray::Array1<f32> {
     let n = v.dot(&v).sqrt();
     if n > 0.0 { &v / n } else { v.to_owned() }
+}
+
+/// ndarray's `dot` of two contiguous rows — its eight running sums, combined in its order — inlined
+/// where recall scores every key, so the scores keep the bits `keys.dot(&q)` gave them.
+#[inline(always)]
+fn dot(xs: &[f32], ys: &[f32]) -> f32 {
+    let (mut x, mut y) = (xs, &ys[..xs.len()]);
+    let mut p = [0.0f32; 8];
+    while x.len() >= 8 {
+        for ((p, &x), &y) in p.iter_mut().zip(&x[..8]).zip(&y[..8]) {
+            *p += x * y;
+        }
+        (x, y) = (&x[8..], &y[8..]);
+    }
+    let mut sum = 0.0 + (p[0] + p[4]);
+    sum += p[1] + p[5];
+    sum += p[2] + p[6];
+    sum += p[3] + p[7];
+    for (&x, &y) in x.iter().zip(y) {
+        sum += x * y;
+    }
+    sum
 }
 
 impl Hippocampus {
@@ -292,25 +319,25 @@ impl Hippocampus {
         self.decay.extend((known as u64..ages as u64).map(factor));
         let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
-        let recall_one = |((store, mut row), z): (
-            (&mut Store, ndarray::ArrayViewMut1<f32>),
-            ndarray::ArrayView1<f32>,
-        )| {
+        let recall_one = |((store, row), z): ((&mut Store, &mut [f32]), &[f32])| {
             if store.len == 0 {
                 return;
             }
-            let q = unit(z);
-            let cos = store.keys.slice(ndarray::s![..store.len, ..]).dot(&q);
-            let mut scored: Vec<(f32, usize)> = cos
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c >= threshold)
-                .map(|(j, &c)| {
+            let n = dot(z, z).sqrt();
+            let q = &mut store.query;
+            q.clear();
+            q.extend(z.iter().map(|&x| if n > 0.0 { x / n } else { x }));
+            let keys = store.keys.as_slice().expect("standard layout");
+            let scored = &mut store.scored;
+            scored.clear();
+            for (j, key) in keys.chunks_exact(d).take(store.len).enumerate() {
+                let c = dot(key, q);
+                if c >= threshold {
                     let age = tick - store.stored_at[j];
                     let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
-                    (c * f as f32, j)
-                })
-                .collect();
+                    scored.push((c * f as f32, j));
+                }
+            }
             if scored.is_empty() {
                 return;
             }
@@ -324,26 +351,37 @@ impl Hippocampus {
             scored.sort_by(order);
             let total: f32 = scored.iter().map(|s| s.0).sum();
             row[1] = scored[0].0;
-            for &(s, j) in &scored {
+            for &(s, j) in scored.iter() {
                 let w = if total > 0.0 {
                     s / total
                 } else {
                     1.0 / scored.len() as f32
                 };
                 row[0] += w * store.rewards[j];
-                row.slice_mut(ndarray::s![2..2 + d])
-                    .scaled_add(w, &store.latents.row(j));
+                for (r, &x) in row[2..2 + d].iter_mut().zip(store.latents.row(j)) {
+                    *r += w * x;
+                }
                 row[2 + d + store.actions[j].min(a - 1)] += w;
                 store.used_at[j] = tick;
             }
         };
         // Each agent's recall touches only its own store and row, so the split across threads
         // changes nothing in the results.
-        let agents = self.stores.iter_mut().zip(rows.rows_mut()).zip(z.rows());
+        let z = z.as_standard_layout();
+        let z = z.as_slice().expect("standard layout");
+        let out = rows.as_slice_mut().expect("a fresh array");
         if p >= PARALLEL_MIN_AGENTS {
-            agents.par_bridge().for_each(recall_one);
+            self.stores
+                .par_iter_mut()
+                .zip(out.par_chunks_mut(width))
+                .zip(z.par_chunks(d))
+                .for_each(recall_one);
         } else {
-            agents.for_each(recall_one);
+            self.stores
+                .iter_mut()
+                .zip(out.chunks_mut(width))
+                .zip(z.chunks(d))
+                .for_each(recall_one);
         }
         let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
         (column(0, 1), column(2, 2 + d), column(2 + d, width), column(1, 2))
@@ -640,6 +678,22 @@ mod tests {
         scored.truncate(h.config.k);
         let total: f32 = scored.iter().map(|s| s.0).sum();
         scored.iter().map(|&(c, j)| c / total * s.rewards[j]).sum()
+    }
+
+    /// The inlined dot product recall scores with is ndarray's, bit for bit, at lengths on both
+    /// sides of its eight running sums (a different order would differ in the last place).
+    #[test]
+    fn the_inlined_dot_is_ndarrays() {
+        use rand::{Rng, SeedableRng, rngs::SmallRng};
+        let mut rng = SmallRng::seed_from_u64(11);
+        for n in [0, 1, 7, 8, 9, 15, 16, 31, 32, 33, 64, 100] {
+            for _ in 0..20 {
+                let x = ndarray::Array1::from_shape_fn(n, |_| rng.gen_range(-2.0f32..2.0));
+                let y = ndarray::Array1::from_shape_fn(n, |_| rng.gen_range(-2.0f32..2.0));
+                let ours = dot(x.as_slice().unwrap(), y.as_slice().unwrap());
+                assert_eq!(ours.to_bits(), x.dot(&y).to_bits(), "length {n}");
+            }
+        }
     }
 
     #[test]
