@@ -255,8 +255,16 @@ pub fn share_pfc(model: &ModelSpec, population: usize, workers: Option<usize>) -
     (model, first)
 }
 
+/// Ticks run before [`bench_brain`] starts the clock: a tenth of those timed, and at least 128 —
+/// past a PFC rollout of 100 ticks and its first update, which touches the rollout, gradient
+/// and moment arrays for the first time (at P = 1024 some 300 MB of first-touch page faults, a
+/// one-off that was a tenth of a 300-tick measurement, not the steady state a run lives in).
+pub fn warm_up_ticks(ticks: usize) -> usize {
+    (ticks / 10).max(128)
+}
+
 /// Times whole ticks — world step, every region learning, the world's reply — of a scenario's
-/// model on its first phase's world, for each population (each after `ticks / 10` warm-up ticks).
+/// model on its first phase's world, for each population (each after [`warm_up_ticks`]).
 /// `pfc_workers`, when given, shares PFC controllers among up to that many agents
 /// ([`share_pfc`]).
 pub fn bench_brain(
@@ -302,7 +310,7 @@ pub fn bench_brain(
             }
             Ok(in_world)
         };
-        tick(&mut brain, (ticks / 10).max(1))?;
+        tick(&mut brain, warm_up_ticks(ticks))?;
         brain.reset_profile();
         sync(&burn_device)?;
         let start = Instant::now();
