@@ -113,6 +113,10 @@ impl Pool {
 pub(super) struct HostNet {
     dims: Dims,
     params: Params,
+    /// W_x and W_h of every controller in column blocks ([`pack`]), refreshed whenever the
+    /// weights change: what the forward step streams when a controller has fewer than four
+    /// workers (at P = 1024 every controller's weights are read once a tick, from memory).
+    packed: [Vec<f32>; 2],
     first: Params,
     second: Params,
     adam_step: i32,
@@ -131,9 +135,10 @@ impl HostNet {
     pub fn new(dims: Dims, params: Params) -> Self {
         let zeros = || params.each_ref().map(|p| vec![0.0; p.len()]);
         let work = dims.population() * (dims.input + dims.hidden) * 3 * dims.hidden;
-        HostNet {
+        let mut net = HostNet {
             first: zeros(),
             second: zeros(),
+            packed: [vec![0.0; params[W_X].len()], vec![0.0; params[W_H].len()]],
             params,
             adam_step: 0,
             hidden: vec![0.0; dims.population() * dims.hidden],
@@ -147,6 +152,19 @@ impl HostNet {
             scratch: Default::default(),
             spare: Scratch::default(),
             dims,
+        };
+        net.repack();
+        net
+    }
+
+    /// [`HostNet::packed`] from the weights.
+    fn repack(&mut self) {
+        let sizes = self.dims.sizes();
+        let cols = 3 * self.dims.hidden;
+        for (packed, k) in self.packed.iter_mut().zip([W_X, W_H]) {
+            for (out, m) in packed.chunks_mut(sizes[k]).zip(self.params[k].chunks(sizes[k])) {
+                pack(m, cols, out);
+            }
         }
     }
 
@@ -168,7 +186,8 @@ impl HostNet {
             value,
         };
         let helper = self.helper.as_mut();
-        forward(&d, &self.params, x, &self.hidden, out, helper, &mut self.scratch);
+        let weights = (&self.params, &self.packed);
+        forward(&d, weights, x, &self.hidden, out, helper, &mut self.scratch);
     }
 
     /// One step from h with x `[P, I]`, kept in the rollout (with an outcome to be filled in)
@@ -201,7 +220,7 @@ impl HostNet {
         };
         forward(
             &d,
-            &self.params,
+            (&self.params, &self.packed),
             x,
             &self.hidden,
             out,
@@ -225,6 +244,7 @@ impl Network for HostNet {
 
     fn set_state(&mut self, params: Params, first: Params, second: Params, step: i32) {
         (self.params, self.first, self.second, self.adam_step) = (params, first, second, step);
+        self.repack();
     }
 
     fn hidden(&self) -> Vec<f32> {
@@ -332,6 +352,7 @@ impl Network for HostNet {
             ),
         }
         self.rollout.clear();
+        self.repack();
     }
 }
 
@@ -364,7 +385,7 @@ struct Out<'a> {
 /// One forward step of every agent, the controllers in two halves when there is a helper.
 fn forward(
     d: &Dims,
-    params: &Params,
+    params: (&Params, &[Vec<f32>; 2]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -429,7 +450,7 @@ macro_rules! with_avx2 {
 with_avx2!(fn forward_groups / forward_groups_avx2 = forward_groups_body(
     d: &Dims,
     agents: Range<usize>,
-    params: &Params,
+    params: (&Params, &[Vec<f32>; 2]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -441,7 +462,7 @@ with_avx2!(fn forward_groups / forward_groups_avx2 = forward_groups_body(
 fn forward_groups_body(
     d: &Dims,
     agents: Range<usize>,
-    params: &Params,
+    (params, packed): (&Params, &[Vec<f32>; 2]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -458,33 +479,48 @@ fn forward_groups_body(
         let p = |k: usize| &params[k][g * sizes[k]..(g + 1) * sizes[k]];
         let (w_x, w_h, b_x, b_h) = (p(W_X), p(W_H), p(B_X), p(B_H));
         let (w_p, b_p, w_v, b_v) = (p(W_P), p(B_P), p(W_V), p(B_V)[0]);
-        // The next controller's weights, while this one's are read: each is read once a tick
-        // at P = 1024 (the controllers' weights do not fit any cache), in column blocks at a
-        // stride that the hardware prefetchers follow poorly. Only a hint: no value changes.
-        if (g + 1) * wk < agents.end {
-            // (L2: a controller's W_x and W_h are 30–70 KB, more than the first level holds
-            // beside the one being read.)
-            for k in [W_X, W_H] {
-                prefetch(&params[k][(g + 1) * sizes[k]..(g + 2) * sizes[k]], Cache::L2);
-            }
-        }
         // This controller's agents among `agents`.
         let rows = (g * wk).max(agents.start)..((g + 1) * wk).min(agents.end);
+        // Fewer than four workers read W_x and W_h in column blocks, one stream each; more share
+        // each load of the row-major weights four rows at a time. The same sums either way.
+        let columns = rows.len() < 4;
+        // The next controller's weights, while this one's are read: each is read once a tick
+        // at P = 1024 (the controllers' weights do not fit any cache). Only a hint: no value
+        // changes. (L2: a controller's W_x and W_h are 30–70 KB, more than the first level
+        // holds beside the one being read.)
+        if (g + 1) * wk < agents.end {
+            for (k, packed) in [W_X, W_H].into_iter().zip(packed) {
+                let next = (g + 1) * sizes[k]..(g + 2) * sizes[k];
+                prefetch(if columns { &packed[next] } else { &params[k][next] }, Cache::L2);
+            }
+        }
         let n = rows.len() * 3 * h;
-        matmul_rows(
-            &mut gxs[..n],
-            b_x,
-            &x[rows.start * i_w..rows.end * i_w],
-            w_x,
-            3 * h,
-        );
-        matmul_rows(
-            &mut ghs[..n],
-            b_h,
-            &h_prev[rows.start * h..rows.end * h],
-            w_h,
-            3 * h,
-        );
+        if columns {
+            let block = |i: usize, k: usize| &packed[i][g * sizes[k]..(g + 1) * sizes[k]];
+            for (w, agent) in rows.clone().enumerate() {
+                let (gx, gh) = (
+                    &mut gxs[w * 3 * h..(w + 1) * 3 * h],
+                    &mut ghs[w * 3 * h..(w + 1) * 3 * h],
+                );
+                matvec_packed(gx, b_x, &x[agent * i_w..(agent + 1) * i_w], block(0, W_X));
+                matvec_packed(gh, b_h, &h_prev[agent * h..(agent + 1) * h], block(1, W_H));
+            }
+        } else {
+            matmul_rows(
+                &mut gxs[..n],
+                b_x,
+                &x[rows.start * i_w..rows.end * i_w],
+                w_x,
+                3 * h,
+            );
+            matmul_rows(
+                &mut ghs[..n],
+                b_h,
+                &h_prev[rows.start * h..rows.end * h],
+                w_h,
+                3 * h,
+            );
+        }
         for agent in rows.clone() {
             let hp = &h_prev[agent * h..(agent + 1) * h];
             let w = agent - rows.start;
@@ -982,6 +1018,51 @@ fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
     }
 }
 
+/// m `[K, n]` (row-major) in column blocks: for each block of [`ROW_BLOCK`] columns its K rows
+/// one after another, then the last n mod [`ROW_BLOCK`] columns the same way — the order in
+/// which [`matvec`] reads them, so [`matvec_packed`] reads one stream.
+fn pack(m: &[f32], n: usize, out: &mut [f32]) {
+    let k_len = m.len() / n.max(1);
+    let mut o = 0;
+    let mut j = 0;
+    while j < n {
+        let width = ROW_BLOCK.min(n - j);
+        for k in 0..k_len {
+            out[o..o + width].copy_from_slice(&m[k * n + j..k * n + j + width]);
+            o += width;
+        }
+        j += width;
+    }
+}
+
+/// [`matvec`] of weights in [`pack`]'s layout: the same sums in the same order.
+#[inline(always)]
+fn matvec_packed(y: &mut [f32], b: &[f32], v: &[f32], packed: &[f32]) {
+    let (n, k_len) = (y.len(), v.len());
+    let (mut j, mut o) = (0, 0);
+    while j + ROW_BLOCK <= n {
+        let mut acc: [f32; ROW_BLOCK] = b[j..j + ROW_BLOCK].try_into().expect("a block");
+        for (k, &vk) in v.iter().enumerate() {
+            let row: &[f32; ROW_BLOCK] = packed[o + k * ROW_BLOCK..o + (k + 1) * ROW_BLOCK]
+                .try_into()
+                .expect("a block");
+            for l in 0..ROW_BLOCK {
+                acc[l] += vk * row[l];
+            }
+        }
+        y[j..j + ROW_BLOCK].copy_from_slice(&acc);
+        (j, o) = (j + ROW_BLOCK, o + k_len * ROW_BLOCK);
+    }
+    let tail = n - j;
+    for t in 0..tail {
+        let mut acc = b[j + t];
+        for (k, &vk) in v.iter().enumerate() {
+            acc += vk * packed[o + k * tail + t];
+        }
+        y[j + t] = acc;
+    }
+}
+
 /// Each row of y `[R, n]` = b_r + Σ_k v[r,k] m[k,·] (v `[R, K]`; b one row for all, or `[R, n]`):
 /// [`matvec`] row by row, the same sums in the same order, four rows at a time sharing each load
 /// of m (workers that share a controller's weights).
@@ -1158,6 +1239,25 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!(worst < 2e-7, "largest difference {worst}");
         assert_eq!((tanh(100.0), tanh(-100.0), tanh(0.0)), (1.0, -1.0, 0.0));
+    }
+
+    /// The forward step's column-block copy of the weights gives [`matvec`]'s bits, for widths
+    /// with and without a partial last block.
+    #[test]
+    fn packed_weights_sum_as_row_major_ones_do() {
+        use rand::{Rng, SeedableRng, rngs::SmallRng};
+        let mut rng = SmallRng::seed_from_u64(9);
+        for (k_len, n) in [(51, 144), (73, 144), (7, 50), (12, 5), (3, 96 + 17)] {
+            let mut random = |len: usize| (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect::<Vec<_>>();
+            let (m, v, b) = (random(k_len * n), random(k_len), random(n));
+            let mut packed = vec![f32::NAN; m.len()];
+            pack(&m, n, &mut packed);
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            matvec(&mut want, &b, &v, &m);
+            matvec_packed(&mut got, &b, &v, &packed);
+            let bits = |y: &[f32]| y.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "K = {k_len}, n = {n}");
+        }
     }
 
     /// The four-row kernel against the one-row kernel, row by row, with a shared bias row and
