@@ -56,7 +56,7 @@
 //!
 //! Weights are rows `[P, D]`, every agent its own, and one batched expression steps them all: on
 //! the CPU device host arrays, elsewhere burn tensors on the brain's device — the equations are
-//! written once over [`Rows`](super::rows) and give the same bits either way on the CPU.
+//! written once over `Rows` (`src/regions/rows.rs`) and give the same bits either way on the CPU.
 
 use burn::prelude::{Device, Tensor};
 use ndarray::{Array1, Array2};
