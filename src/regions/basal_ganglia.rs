@@ -126,7 +126,7 @@ pub struct BasalGanglia {
 /// population's tick) and as a burn tensor on another.
 enum Weights {
     Host(Array3<f32>),
-    Device(Tensor<3>),
+    Device(Box<Tensor<3>>),
 }
 
 impl BasalGanglia {
@@ -137,7 +137,7 @@ impl BasalGanglia {
         let weights = if *ctx.device == Device::flex() {
             Weights::Host(Array3::zeros(shape))
         } else {
-            Weights::Device(Tensor::zeros(shape, ctx.device))
+            Weights::Device(Box::new(Tensor::zeros(shape, ctx.device)))
         };
         BasalGanglia {
             config: config.clone(),
@@ -164,7 +164,7 @@ impl Weights {
             Weights::Device(w) => {
                 let [p, a, d] = w.dims();
                 let z = z.to_tensor(device).reshape([p, d, 1]);
-                Signal::device(w.clone().matmul(z).reshape([p, a]))
+                Signal::device((**w).clone().matmul(z).reshape([p, a]))
             }
         }
     }
@@ -183,7 +183,7 @@ impl Weights {
             Weights::Device(w) => {
                 let [p, a, d] = w.dims();
                 let step = array_to_tensor(step, device).reshape([p, a, 1]);
-                *w = w.clone() + step.matmul(z.to_tensor(device).reshape([p, 1, d]));
+                **w = (**w).clone() + step.matmul(z.to_tensor(device).reshape([p, 1, d]));
             }
         }
     }
@@ -231,7 +231,7 @@ impl Region for BasalGanglia {
         let [p, a, d] = self.weights.dims();
         let w = match &self.weights {
             Weights::Host(w) => w.to_shape((p, a * d)).expect("standard layout").to_owned(),
-            Weights::Device(w) => tensor_to_array(w.clone().reshape([p, a * d])),
+            Weights::Device(w) => tensor_to_array((**w).clone().reshape([p, a * d])),
         };
         (0..p).find(|&i| !w.row(i).iter().all(|x| x.is_finite()))
     }
@@ -289,7 +289,7 @@ impl Region for BasalGanglia {
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         match &self.weights {
             Weights::Host(w) => out.put_array("weights", w.shape(), w.iter().copied().collect()),
-            Weights::Device(w) => out.put_tensor("weights", w),
+            Weights::Device(w) => out.put_tensor("weights", &**w),
         }
         out.put_optional_host("previous", self.previous.as_ref().map(|z| z.host()).as_deref());
         Ok(())
@@ -302,7 +302,9 @@ impl Region for BasalGanglia {
             Weights::Host(_) => Weights::Host(
                 Array3::from_shape_vec((p, a, d), from.array("weights", &[p, a, d])?).expect("shape checked"),
             ),
-            Weights::Device(_) => Weights::Device(from.tensor("weights", [p, a, d], &self.device)?),
+            Weights::Device(_) => {
+                Weights::Device(Box::new(from.tensor("weights", [p, a, d], &self.device)?))
+            }
         };
         let previous = from.optional_host("previous", [p, d])?;
         self.previous = previous.map(|z| match &weights {
@@ -376,7 +378,7 @@ mod tests {
             let mut host = actor(&config, p, d, &device);
             assert!(matches!(host.weights, Weights::Host(_)));
             let mut burn = actor(&config, p, d, &device);
-            burn.weights = Weights::Device(Tensor::zeros([p, a, d], &device));
+            burn.weights = Weights::Device(Box::new(Tensor::zeros([p, a, d], &device)));
             let mut rng = SmallRng::seed_from_u64(5);
             for tick in 0..30 {
                 let z = Array2::from_shape_fn((p, d), |_| rng.gen_range(-1.0f32..1.0));
