@@ -603,16 +603,21 @@ impl Brain {
     /// What a wire carries to its target: its clamp if it has one this phase; else, if
     /// `delayed` and the wire is, the previous tick's value; else its source's latest output.
     fn carried(&self, source: NodeIndex, wire: &Wire, delayed: bool) -> Option<Signal> {
+        self.lent(source, wire, delayed).map(Cow::into_owned)
+    }
+
+    /// [`Brain::carried`], borrowed where the signal is.
+    fn lent(&self, source: NodeIndex, wire: &Wire, delayed: bool) -> Option<Cow<'_, Signal>> {
+        let clamp = self.clamp(wire.index);
         carried(
             &self.outputs,
             &self.delayed,
-            self.clamp(wire.index),
+            clamp,
             self.population,
             source,
             wire,
             delayed,
         )
-        .map(Cow::into_owned)
     }
 
     /// The latest value of `region.port` (after a tick).
@@ -706,16 +711,7 @@ impl Brain {
             .edges_directed(NodeIndex::new(0), petgraph::Direction::Incoming)
         {
             let wire = e.weight();
-            let clamp = self.clamp(wire.index);
-            if let Some(s) = carried(
-                &self.outputs,
-                &self.delayed,
-                clamp,
-                self.population,
-                e.source(),
-                wire,
-                false,
-            ) {
+            if let Some(s) = self.lent(e.source(), wire, false) {
                 inputs.add_signal(wire.to_port, s);
             }
         }

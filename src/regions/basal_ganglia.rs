@@ -319,19 +319,10 @@ impl Region for BasalGanglia {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocabulary::Vocabulary;
     use rand::{Rng, SeedableRng, rngs::SmallRng};
 
     fn actor(config: &BasalGangliaConfig, p: usize, d: usize, device: &Device) -> BasalGanglia {
-        let vocab = Vocabulary::from_counts(vec![]);
-        let ctx = BuildContext {
-            population: p,
-            device,
-            seeds: vec![0; p],
-            vocabulary: &vocab,
-            input_widths: [("latent", d)].into_iter().collect(),
-        };
-        BasalGanglia::new(config, &ctx)
+        crate::regions::with_context(p, &[("latent", d)], device, |ctx| BasalGanglia::new(config, ctx))
     }
 
     fn inputs(z: Array2<f32>, rpe: Array2<f32>, action: Array2<f32>) -> Inputs<'static> {

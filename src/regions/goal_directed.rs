@@ -217,7 +217,6 @@ impl Region for GoalDirected {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocabulary::Vocabulary;
 
     fn inputs(z: &[f32], a: f32) -> Inputs<'static> {
         let mut inputs = Inputs::default();
@@ -232,21 +231,15 @@ mod tests {
     #[test]
     fn each_action_learns_where_it_leads() {
         // From state s = e₁, action 0 leads to e₂ and action 1 to e₃; then back to s.
-        let vocab = Vocabulary::from_counts(vec![]);
         let device = burn::prelude::Device::flex();
-        let ctx = BuildContext {
-            population: 1,
-            device: &device,
-            seeds: vec![0],
-            vocabulary: &vocab,
-            input_widths: [("latent", 3)].into_iter().collect(),
-        };
         let config = GoalDirectedConfig {
             actions: 2,
             dim: 3,
             lr: 0.5,
         };
-        let mut g = GoalDirected::new(&config, &ctx);
+        let mut g = crate::regions::with_context(1, &[("latent", 3)], &device, |ctx| {
+            GoalDirected::new(&config, ctx)
+        });
         let (s, o0, o1) = ([1., 0., 0.], [0., 1., 0.], [0., 0., 1.]);
         let mut last = Array2::zeros((1, 6));
         for trial in 0..40 {

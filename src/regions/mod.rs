@@ -85,6 +85,25 @@ pub use self_reward::{SelfReward, SelfRewardConfig};
 pub use sensory_cortex::{SensoryCortex, SensoryCortexConfig};
 pub use world_model::{WorldModel, WorldModelConfig};
 
+/// `build` with a context for unit tests: P agents, zero seeds, an empty vocabulary and these
+/// input widths.
+#[cfg(test)]
+pub(crate) fn with_context<R>(
+    population: usize,
+    input_widths: &[(&'static str, usize)],
+    device: &Device,
+    build: impl FnOnce(&BuildContext<'_>) -> R,
+) -> R {
+    let vocabulary = Vocabulary::from_counts(vec![]);
+    build(&BuildContext {
+        population,
+        device,
+        seeds: vec![0; population],
+        vocabulary: &vocabulary,
+        input_widths: input_widths.iter().copied().collect(),
+    })
+}
+
 /// What a region is built with.
 pub struct BuildContext<'a> {
     /// P, the number of agents stepped together.

@@ -668,7 +668,6 @@ impl Region for RewardModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocabulary::Vocabulary;
 
     #[test]
     fn a_non_finite_weight_names_its_agent() {
@@ -695,7 +694,6 @@ mod tests {
         use rand::{Rng, SeedableRng, rngs::SmallRng};
         let device = Device::flex();
         let (p, d, m_width) = (3, 37, 5);
-        let vocab = Vocabulary::from_counts(vec![]);
         for timing in [RewardTiming::State, RewardTiming::Transition] {
             let config = RewardModelConfig {
                 lr: 0.07,
@@ -706,18 +704,12 @@ mod tests {
                 timing,
                 imagined: 2,
             };
-            let ctx = BuildContext {
-                population: p,
-                device: &device,
-                seeds: vec![0; p],
-                vocabulary: &vocab,
-                input_widths: [("latent", d), ("memory", m_width), ("imagined", 2 * d)]
-                    .into_iter()
-                    .collect(),
-            };
-            let mut host = RewardModel::new(&config, &ctx);
+            let widths = [("latent", d), ("memory", m_width), ("imagined", 2 * d)];
+            let new =
+                || crate::regions::with_context(p, &widths, &device, |ctx| RewardModel::new(&config, ctx));
+            let mut host = new();
             assert!(matches!(host.rows, Store::Host(_)));
-            let mut burn = RewardModel::new(&config, &ctx);
+            let mut burn = new();
             burn.rows = Store::Device(Box::new(Learner::new(p, d + m_width, d, &device)));
             let mut rng = SmallRng::seed_from_u64(3);
             let mut random =
@@ -762,15 +754,7 @@ mod tests {
     }
 
     fn model(config: RewardModelConfig, p: usize, d: usize, device: &Device) -> RewardModel {
-        let vocab = Vocabulary::from_counts(vec![]);
-        let ctx = BuildContext {
-            population: p,
-            device,
-            seeds: vec![0; p],
-            vocabulary: &vocab,
-            input_widths: [("latent", d)].into_iter().collect(),
-        };
-        RewardModel::new(&config, &ctx)
+        crate::regions::with_context(p, &[("latent", d)], device, |ctx| RewardModel::new(&config, ctx))
     }
 
     fn inputs(z: &[f32], r: f32) -> Inputs<'static> {
