@@ -243,9 +243,19 @@ impl Region for BasalGanglia {
                 .ok_or_else(|| Error::Run(format!("basal_ganglia: no `{port}` input")))
         };
         let z = get("latent")?;
-        if let (true, Some(z_prev)) = (self.learning, self.previous.take()) {
+        let [p, _, d] = self.weights.dims();
+        if z.shape() != [p, d] {
+            return Err(Error::Run(format!("basal_ganglia: expected `latent` [{p}, {d}]")));
+        }
+        if self.learning && self.previous.is_some() {
             let delta = get("rpe")?.host();
             let action = get("action")?.host();
+            if delta.dim() != (p, 1) || action.dim() != (p, 1) {
+                return Err(Error::Run(format!(
+                    "basal_ganglia: expected `rpe` and `action` [{p}, 1]"
+                )));
+            }
+            let z_prev = self.previous.take().expect("checked above");
             let (p, a) = (delta.nrows(), self.config.actions);
             let mut step = Array2::<f32>::zeros((p, a));
             for i in 0..p {
@@ -351,6 +361,31 @@ mod tests {
         assert_eq!(l, [0.0, 1.0]);
         let l = logits(bg.step(&inputs(row(&[1., 0.]), row(&[-4.]), row(&[0.]))).unwrap());
         assert_eq!(l, [-1.0, 1.0]);
+    }
+
+    /// Inputs of the wrong shape are an error, and the latent awaiting its δ is kept.
+    #[test]
+    fn misshapen_inputs_are_an_error_not_a_panic() {
+        let mut bg = actor(&BasalGangliaConfig::default(), 2, 3, &Device::flex());
+        let e = bg.step(&inputs(
+            Array2::zeros((2, 4)),
+            Array2::zeros((2, 1)),
+            Array2::zeros((2, 1)),
+        ));
+        assert!(e.unwrap_err().to_string().contains("`latent` [2, 3]"));
+        bg.step(&inputs(
+            Array2::ones((2, 3)),
+            Array2::zeros((2, 1)),
+            Array2::zeros((2, 1)),
+        ))
+        .unwrap();
+        let e = bg.step(&inputs(
+            Array2::ones((2, 3)),
+            Array2::zeros((1, 1)),
+            Array2::zeros((2, 1)),
+        ));
+        assert!(e.unwrap_err().to_string().contains("`rpe` and `action`"));
+        assert!(bg.previous.is_some(), "z_{{t-1}} still waits for its δ");
     }
 
     /// The host arrays (burn's gemm called directly) and burn's CPU tensors give the same bits

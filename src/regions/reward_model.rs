@@ -504,12 +504,28 @@ impl Learner<Array2<f32>> {
         };
         let (latent, reward) = (get("latent")?, get("reward")?);
         let cortical = inputs.get("cortical").map(Signal::host);
-        let (p, d, dz) = (latent.nrows(), self.weights.ncols(), self.latent_width);
+        let (p, d, dz) = (self.weights.nrows(), self.weights.ncols(), self.latent_width);
+        let fits = |s: &Array2<f32>, w: usize| s.dim() == (p, w);
+        if !fits(&latent, dz) || !fits(&reward, 1) || cortical.as_ref().is_some_and(|c| !fits(c, 1)) {
+            return Err(Error::Run(format!(
+                "reward_model: expected `latent` [{p}, {dz}] and `reward` (and `cortical`) [{p}, 1]"
+            )));
+        }
+        let imagined = inputs
+            .get("imagined")
+            .filter(|_| config.imagined > 0)
+            .map(Signal::host);
+        if imagined.as_ref().is_some_and(|i| !fits(i, config.imagined * dz)) {
+            return Err(Error::Run(format!(
+                "reward_model: expected `imagined` [{p}, {}]",
+                config.imagined * dz
+            )));
+        }
         // z = [latent; memory], as wide as the weights.
         let mut z = Array2::zeros((p, d));
         z.slice_mut(ndarray::s![.., ..dz]).assign(&latent);
         match inputs.get("memory").map(Signal::host) {
-            Some(m) if m.ncols() == d - dz => z.slice_mut(ndarray::s![.., dz..]).assign(&m),
+            Some(m) if m.dim() == (p, d - dz) => z.slice_mut(ndarray::s![.., dz..]).assign(&m),
             None if d == dz => {}
             _ => {
                 return Err(Error::Run(format!(
@@ -587,7 +603,7 @@ impl Learner<Array2<f32>> {
         ];
         if config.imagined > 0 {
             let mut worth = Array2::zeros((p, config.imagined));
-            if let Some(imagined) = inputs.get("imagined").map(Signal::host) {
+            if let Some(imagined) = imagined {
                 let mut zhat = vec![0.0; d];
                 for ((mut worth, imagined), i) in worth.outer_iter_mut().zip(imagined.outer_iter()).zip(0..) {
                     let (w, u) = (self.weights.row(i), self.reward_weights.row(i));
@@ -908,6 +924,19 @@ mod tests {
             .value_at(&Array2::from_shape_vec((1, 2), vec![1., 0.]).unwrap())
             .unwrap();
         assert_eq!(v[0], 0.0);
+    }
+
+    /// Inputs of the wrong shape are an error that names the ports, before anything is learned.
+    #[test]
+    fn misshapen_inputs_are_an_error_not_a_panic() {
+        let device = Device::flex();
+        let mut m = model(RewardModelConfig::default(), 1, 2, &device);
+        let e = m.step(&inputs(&[1., 0., 0.], 1.)).unwrap_err().to_string();
+        assert!(e.contains("`latent` [1, 2]"), "{e}");
+        let mut wide = inputs(&[1., 0.], 1.);
+        wide.insert("reward", Signal::Host(Array2::zeros((1, 2))));
+        assert!(m.step(&wide).is_err());
+        assert_eq!(host_rows(&mut m).previous, None, "nothing was taken in");
     }
 
     #[test]
