@@ -53,8 +53,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
-    RegionSpec, RewardTiming, Width,
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec,
+    RewardTiming, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -257,6 +257,13 @@ pub struct Hippocampus {
     decay: Vec<f64>,
 }
 
+/// Below this many agents recall and storage run on one thread. An agent's recall is 1–2 µs, less
+/// than waking rayon's workers costs: `valence bench --brain` (the full brain, 2026-12-05) gave
+/// P = 32 156 k agent-ticks/s in parallel against 200 k on one thread, P = 128 184 k against
+/// 200 k, P = 256 205 k against 177 k, P = 1024 151 k against 125 k (the regions' shared
+/// `PARALLEL_MIN_AGENTS`, 16, is the cortex's, whose agents each do far more a tick).
+const PARALLEL_MIN_STORES: usize = 256;
+
 /// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
 const DECAY_TABLE_LEN: usize = 1 << 16;
 
@@ -370,7 +377,7 @@ impl Hippocampus {
         let z = z.as_standard_layout();
         let z = z.as_slice().expect("standard layout");
         let out = rows.as_slice_mut().expect("a fresh array");
-        if p >= PARALLEL_MIN_AGENTS {
+        if p >= PARALLEL_MIN_STORES {
             self.stores
                 .par_iter_mut()
                 .zip(out.par_chunks_mut(width))
@@ -420,7 +427,7 @@ impl Hippocampus {
             store.used_at[slot] = tick;
             store.replay_order.clear();
         };
-        if self.stores.len() >= PARALLEL_MIN_AGENTS {
+        if self.stores.len() >= PARALLEL_MIN_STORES {
             self.stores.par_iter_mut().enumerate().for_each(store_one);
         } else {
             self.stores.iter_mut().enumerate().for_each(store_one);
