@@ -639,7 +639,7 @@ impl Brain {
             let mut inputs = Inputs::default();
             for e in self.plan.graph.edges_directed(n, petgraph::Direction::Incoming) {
                 let wire = e.weight();
-                let clamp = self.clamped.get(wire.index).copied().flatten();
+                let clamp = self.clamp(wire.index);
                 let signal = carried(
                     &self.outputs,
                     &self.delayed,

@@ -128,12 +128,8 @@ impl<'a> Inputs<'a> {
         self.add_signal(port, Cow::Owned(signal));
     }
 
-    /// [`Inputs::add`] of a signal that stays where it is (copied only if it must be summed).
-    pub fn add_borrowed(&mut self, port: &'static str, signal: &'a Signal) {
-        self.add_signal(port, Cow::Borrowed(signal));
-    }
-
-    /// [`Inputs::add`] of a signal owned or borrowed.
+    /// [`Inputs::add`] of a signal owned or borrowed (a borrowed one is copied only if it must
+    /// be summed).
     pub fn add_signal(&mut self, port: &'static str, signal: Cow<'a, Signal>) {
         match self.position(port) {
             Ok(i) => {

@@ -117,7 +117,7 @@ pub struct BasalGanglia {
     device: Device,
     /// W, `[P, A, D]`.
     weights: Weights,
-    /// z_{t−1}.
+    /// z_{t−1}, as it came (host or device: [`Weights::learn`] reads either).
     previous: Option<Signal>,
     learning: bool,
 }
@@ -266,16 +266,12 @@ impl Region for BasalGanglia {
                 } else {
                     self.config.lr_nogo
                 } as f32;
-                // onehot(a) · (η± δ), as the tensor path multiplies them.
-                step[[i, chosen]] = 1.0 * (lr * d);
+                step[[i, chosen]] = lr * d;
             }
             self.weights.learn(&step, &z_prev, &self.device);
         }
         let logits = self.weights.logits(z, &self.device);
-        self.previous = Some(match &self.weights {
-            Weights::Host(_) => Signal::Host(z.to_host()),
-            Weights::Device(_) => Signal::device(z.to_tensor(&self.device)),
-        });
+        self.previous = Some(z.clone());
         Ok(vec![("logits", logits)])
     }
 
@@ -316,11 +312,7 @@ impl Region for BasalGanglia {
                 Weights::Device(Box::new(from.tensor("weights", [p, a, d], &self.device)?))
             }
         };
-        let previous = from.optional_host("previous", [p, d])?;
-        self.previous = previous.map(|z| match &weights {
-            Weights::Host(_) => Signal::Host(z),
-            Weights::Device(_) => Signal::device(array_to_tensor(&z, &self.device)),
-        });
+        self.previous = from.optional_host("previous", [p, d])?.map(Signal::Host);
         self.weights = weights;
         Ok(())
     }

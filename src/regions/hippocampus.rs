@@ -267,9 +267,10 @@ const PARALLEL_MIN_STORES: usize = 256;
 /// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
 const DECAY_TABLE_LEN: usize = 1 << 16;
 
-fn unit(v: ndarray::ArrayView1<f32>) -> ndarray::Array1<f32> {
-    let n = v.dot(&v).sqrt();
-    if n > 0.0 { &v / n } else { v.to_owned() }
+/// v / ‖v‖, or v itself when ‖v‖ = 0 (‖v‖² by [`dot`]).
+fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
+    let n = dot(v, v).sqrt();
+    v.iter().map(move |&x| if n > 0.0 { x / n } else { x })
 }
 
 /// ndarray's `dot` of two contiguous rows — its eight running sums, combined in its order — inlined
@@ -330,10 +331,9 @@ impl Hippocampus {
             if store.len == 0 {
                 return;
             }
-            let n = dot(z, z).sqrt();
             let q = &mut store.query;
             q.clear();
-            q.extend(z.iter().map(|&x| if n > 0.0 { x / n } else { x }));
+            q.extend(unit(z));
             let keys = store.keys.as_slice().expect("standard layout");
             let scored = &mut store.scored;
             scored.clear();
@@ -403,6 +403,7 @@ impl Hippocampus {
         r: &Array2<f32>,
     ) {
         let (config, tick) = (&self.config, self.tick);
+        let z = z.as_standard_layout();
         let store_one = |(i, store): (usize, &mut Store)| {
             let reward = r[[i, 0]];
             if config.store == StorePolicy::Rewarded && reward == 0.0 {
@@ -418,7 +419,15 @@ impl Hippocampus {
                 };
                 (0..store.len).min_by_key(|&j| (age[j], j)).expect("a full store")
             };
-            store.keys.row_mut(slot).assign(&unit(z.row(i)));
+            let zi = z.row(i);
+            for (key, x) in store
+                .keys
+                .row_mut(slot)
+                .iter_mut()
+                .zip(unit(zi.as_slice().expect("standard layout")))
+            {
+                *key = x;
+            }
             store.latents.row_mut(slot).assign(&z.row(i));
             store.tokens[slot] = token.map_or(0.0, |t| t[[i, 0]]);
             store.actions[slot] = action.map_or(0, |a| a[[i, 0]].max(0.0) as usize);
@@ -670,7 +679,9 @@ mod tests {
     /// episode scored with `powf`, the whole list sorted, the k best averaged by score.
     fn reference_reward(h: &Hippocampus, z: &[f32], tick: u64) -> f32 {
         let s = &h.stores[0];
-        let q = unit(ndarray::ArrayView1::from(z));
+        let z = ndarray::ArrayView1::from(z);
+        let n = z.dot(&z).sqrt();
+        let q = if n > 0.0 { &z / n } else { z.to_owned() };
         let mut scored: Vec<(f32, usize)> = (0..s.len)
             .map(|j| (s.keys.row(j).dot(&q), j))
             .filter(|(c, _)| *c >= h.config.threshold as f32)

@@ -430,15 +430,8 @@ impl<T: Rows> Learner<T> {
         for (key, rows) in self.rows() {
             rows.save(out, key);
         }
-        for (key, rows) in [
-            ("previous_latent", self.previous.as_ref().map(|(z, _)| z)),
-            ("previous_reward", self.previous.as_ref().map(|(_, r)| r)),
-        ] {
-            out.put(&format!("{key}.present"), &rows.is_some());
-            if let Some(rows) = rows {
-                rows.save(out, key);
-            }
-        }
+        T::save_optional(self.previous.as_ref().map(|(z, _)| z), out, "previous_latent");
+        T::save_optional(self.previous.as_ref().map(|(_, r)| r), out, "previous_reward");
     }
 
     /// Reads every row back before replacing any: a checkpoint that does not fit changes nothing.
@@ -449,13 +442,8 @@ impl<T: Rows> Learner<T> {
             .iter()
             .map(|(key, rows)| T::load(from, key, rows.dims(), device))
             .collect::<Result<_>>()?;
-        let load = |key: &str, w| -> Result<Option<T>> {
-            match from.get::<bool>(&format!("{key}.present"))? {
-                true => T::load(from, key, [p, w], device).map(Some),
-                false => Ok(None),
-            }
-        };
-        let previous = load("previous_latent", d)?.zip(load("previous_reward", 1)?);
+        let z = T::load_optional(from, "previous_latent", [p, d], device)?;
+        let previous = z.zip(T::load_optional(from, "previous_reward", [p, 1], device)?);
         let Ok([w, b, tr, trb, rw, rb]) = <[T; 6]>::try_from(restored) else {
             unreachable!("six rows")
         };

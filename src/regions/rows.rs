@@ -5,8 +5,9 @@
 //! more for a burn operation's dispatch and allocation than for its arithmetic when P is small:
 //! at P = 1 a 32-wide row update is ~10 ns of work behind ~0.5 µs of overhead. On the CPU device
 //! such a region keeps its rows in host arrays ([`Array2`]); on another device, in burn tensors
-//! ([`Tensor<2>`]). Its equations are written once, generic over [`Rows`], so both run the same
-//! expression in the same order.
+//! ([`Tensor<2>`]). Its equations are written once, generic over [`Rows`], and serve burn's
+//! tensors; a host schedule of them (the reward model's `step_host`, one agent at a time in one
+//! pass) is held to their bits by a test, and the rest (values, checkpoints) is the generic code.
 //!
 //! **Bits.** Every operation is element-wise except [`Rows::row_sum`], so the host and the CPU
 //! device agree bit for bit as long as the row sum does: the host's is burn's own CPU kernel
@@ -57,6 +58,10 @@ pub(crate) trait Rows:
     fn save(&self, out: &mut Snapshot, key: &str);
     /// Reads back rows of `shape` saved under `key`.
     fn load(from: &Snapshot, key: &str, shape: [usize; 2], device: &Device) -> Result<Self>;
+    /// Stores rows that may be absent, as the snapshot stores an optional array.
+    fn save_optional(rows: Option<&Self>, out: &mut Snapshot, key: &str);
+    /// Reads back rows saved with [`Rows::save_optional`].
+    fn load_optional(from: &Snapshot, key: &str, shape: [usize; 2], device: &Device) -> Result<Option<Self>>;
 }
 
 impl Rows for Array2<f32> {
@@ -114,6 +119,14 @@ impl Rows for Array2<f32> {
     fn load(from: &Snapshot, key: &str, shape: [usize; 2], _: &Device) -> Result<Self> {
         from.host(key, shape)
     }
+
+    fn save_optional(rows: Option<&Self>, out: &mut Snapshot, key: &str) {
+        out.put_optional_host(key, rows);
+    }
+
+    fn load_optional(from: &Snapshot, key: &str, shape: [usize; 2], _: &Device) -> Result<Option<Self>> {
+        from.optional_host(key, shape)
+    }
 }
 
 impl Rows for Tensor<2> {
@@ -160,6 +173,14 @@ impl Rows for Tensor<2> {
 
     fn load(from: &Snapshot, key: &str, shape: [usize; 2], device: &Device) -> Result<Self> {
         from.tensor(key, shape, device)
+    }
+
+    fn save_optional(rows: Option<&Self>, out: &mut Snapshot, key: &str) {
+        out.put_optional_tensor(key, rows);
+    }
+
+    fn load_optional(from: &Snapshot, key: &str, shape: [usize; 2], device: &Device) -> Result<Option<Self>> {
+        from.optional_tensor(key, shape, device)
     }
 }
 

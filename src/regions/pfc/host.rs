@@ -138,7 +138,11 @@ impl HostNet {
         let mut net = HostNet {
             first: zeros(),
             second: zeros(),
-            packed: [vec![0.0; params[W_X].len()], vec![0.0; params[W_H].len()]],
+            packed: if reads_blocks(&dims) {
+                [vec![0.0; params[W_X].len()], vec![0.0; params[W_H].len()]]
+            } else {
+                Default::default()
+            },
             params,
             adam_step: 0,
             hidden: vec![0.0; dims.population() * dims.hidden],
@@ -157,8 +161,11 @@ impl HostNet {
         net
     }
 
-    /// [`HostNet::packed`] from the weights.
+    /// [`HostNet::packed`] from the weights (nothing when no controller reads it).
     fn repack(&mut self) {
+        if !reads_blocks(&self.dims) {
+            return;
+        }
         let sizes = self.dims.sizes();
         let cols = 3 * self.dims.hidden;
         for (packed, k) in self.packed.iter_mut().zip([W_X, W_H]) {
@@ -483,7 +490,7 @@ fn forward_groups_body(
         let rows = (g * wk).max(agents.start)..((g + 1) * wk).min(agents.end);
         // Fewer than four workers read W_x and W_h in column blocks, one stream each; more share
         // each load of the row-major weights four rows at a time. The same sums either way.
-        let columns = rows.len() < 4;
+        let columns = reads_blocks(d);
         // The next controller's weights, while this one's are read: each is read once a tick
         // at P = 1024 (the controllers' weights do not fit any cache). Only a hint: no value
         // changes. (L2: a controller's W_x and W_h are 30–70 KB, more than the first level
@@ -502,8 +509,20 @@ fn forward_groups_body(
                     &mut gxs[w * 3 * h..(w + 1) * 3 * h],
                     &mut ghs[w * 3 * h..(w + 1) * 3 * h],
                 );
-                matvec_packed(gx, b_x, &x[agent * i_w..(agent + 1) * i_w], block(0, W_X));
-                matvec_packed(gh, b_h, &h_prev[agent * h..(agent + 1) * h], block(1, W_H));
+                matvec_in(
+                    gx,
+                    b_x,
+                    &x[agent * i_w..(agent + 1) * i_w],
+                    block(0, W_X),
+                    Layout::Blocks,
+                );
+                matvec_in(
+                    gh,
+                    b_h,
+                    &h_prev[agent * h..(agent + 1) * h],
+                    block(1, W_H),
+                    Layout::Blocks,
+                );
             }
         } else {
             matmul_rows(
@@ -996,12 +1015,34 @@ const ROW_BLOCK: usize = 48;
 /// the sum of the axpy rows, with a block of y kept in registers across them.
 #[inline(always)]
 fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
-    let n = y.len();
+    matvec_in(y, b, v, m, Layout::Rows);
+}
+
+/// How a weight matrix `[K, n]` lies in memory.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Row-major.
+    Rows,
+    /// In column blocks ([`pack`]).
+    Blocks,
+}
+
+/// [`matvec`] of m in either layout: the same sums in the same order.
+#[inline(always)]
+fn matvec_in(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], layout: Layout) {
+    let (n, k_len) = (y.len(), v.len());
+    // Where the columns j.. of row 0 start, and the step from one row to the next.
+    let place = |j: usize, width: usize| match layout {
+        Layout::Rows => (j, n),
+        Layout::Blocks => (j * k_len, width),
+    };
     let mut j = 0;
     while j + ROW_BLOCK <= n {
+        let (start, stride) = place(j, ROW_BLOCK);
         let mut acc: [f32; ROW_BLOCK] = b[j..j + ROW_BLOCK].try_into().expect("a block");
         for (k, &vk) in v.iter().enumerate() {
-            let row: &[f32; ROW_BLOCK] = m[k * n + j..k * n + j + ROW_BLOCK].try_into().expect("a block");
+            let at = start + k * stride;
+            let row: &[f32; ROW_BLOCK] = m[at..at + ROW_BLOCK].try_into().expect("a block");
             for l in 0..ROW_BLOCK {
                 acc[l] += vk * row[l];
             }
@@ -1009,18 +1050,26 @@ fn matvec(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32]) {
         y[j..j + ROW_BLOCK].copy_from_slice(&acc);
         j += ROW_BLOCK;
     }
-    for jj in j..n {
-        let mut acc = b[jj];
+    let (start, stride) = place(j, n - j);
+    for (t, y) in y[j..].iter_mut().enumerate() {
+        let mut acc = b[j + t];
         for (k, &vk) in v.iter().enumerate() {
-            acc += vk * m[k * n + jj];
+            acc += vk * m[start + k * stride + t];
         }
-        y[jj] = acc;
+        *y = acc;
     }
+}
+
+/// Whether the forward step reads W_x and W_h in column blocks ([`HostNet::packed`]): with
+/// fewer than four workers a controller has no four rows to share each load of the row-major
+/// weights (a controller's workers are split over the threads only from eight, in halves).
+fn reads_blocks(d: &Dims) -> bool {
+    d.workers < 4
 }
 
 /// m `[K, n]` (row-major) in column blocks: for each block of [`ROW_BLOCK`] columns its K rows
 /// one after another, then the last n mod [`ROW_BLOCK`] columns the same way — the order in
-/// which [`matvec`] reads them, so [`matvec_packed`] reads one stream.
+/// which [`matvec`] reads them, so a [`Layout::Blocks`] product reads one stream.
 fn pack(m: &[f32], n: usize, out: &mut [f32]) {
     let k_len = m.len() / n.max(1);
     let mut o = 0;
@@ -1032,34 +1081,6 @@ fn pack(m: &[f32], n: usize, out: &mut [f32]) {
             o += width;
         }
         j += width;
-    }
-}
-
-/// [`matvec`] of weights in [`pack`]'s layout: the same sums in the same order.
-#[inline(always)]
-fn matvec_packed(y: &mut [f32], b: &[f32], v: &[f32], packed: &[f32]) {
-    let (n, k_len) = (y.len(), v.len());
-    let (mut j, mut o) = (0, 0);
-    while j + ROW_BLOCK <= n {
-        let mut acc: [f32; ROW_BLOCK] = b[j..j + ROW_BLOCK].try_into().expect("a block");
-        for (k, &vk) in v.iter().enumerate() {
-            let row: &[f32; ROW_BLOCK] = packed[o + k * ROW_BLOCK..o + (k + 1) * ROW_BLOCK]
-                .try_into()
-                .expect("a block");
-            for l in 0..ROW_BLOCK {
-                acc[l] += vk * row[l];
-            }
-        }
-        y[j..j + ROW_BLOCK].copy_from_slice(&acc);
-        (j, o) = (j + ROW_BLOCK, o + k_len * ROW_BLOCK);
-    }
-    let tail = n - j;
-    for t in 0..tail {
-        let mut acc = b[j + t];
-        for (k, &vk) in v.iter().enumerate() {
-            acc += vk * packed[o + k * tail + t];
-        }
-        y[j + t] = acc;
     }
 }
 
@@ -1254,7 +1275,7 @@ mod tests {
             pack(&m, n, &mut packed);
             let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
             matvec(&mut want, &b, &v, &m);
-            matvec_packed(&mut got, &b, &v, &packed);
+            matvec_in(&mut got, &b, &v, &packed, Layout::Blocks);
             let bits = |y: &[f32]| y.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "K = {k_len}, n = {n}");
         }
