@@ -238,13 +238,9 @@ impl RegionParams for SensoryCortexConfig {
     }
 }
 
-/// One agent's tables and stream state.
+/// One agent's stream state (its tables are rows of a [`Tables`] block).
 #[derive(Clone)]
 struct Agent {
-    /// u, `[V·D]` row-major.
-    input: Vec<f32>,
-    /// v, `[V·D]` row-major.
-    output: Vec<f32>,
     history: VecDeque<u32>,
     context: Vec<f32>,
     rng: SimRng,
@@ -268,10 +264,76 @@ struct TickScratch {
     deltas: Vec<f32>,
 }
 
+/// The host tables u and v of a run of `width` agents, interleaved by word (`[V][width][D]`):
+/// agent `slot`'s row of word w starts at (w·width + slot)·D, so the rows that one word has in
+/// every agent of the run are adjacent. A run of agents reading one stream touches the same
+/// words: with the noise tokens shared too (`shared_negatives`), a tick's rows are a few
+/// contiguous stretches instead of P scattered ones. With private noise tokens the layout
+/// changes no value and, measured, no speed (#22).
+#[derive(Clone)]
+struct Tables {
+    input: Vec<f32>,
+    output: Vec<f32>,
+    width: usize,
+    dim: usize,
+}
+
+impl Tables {
+    fn zeros(width: usize, vocab_size: usize, dim: usize) -> Self {
+        let n = width * vocab_size * dim;
+        Tables {
+            input: vec![0.0; n],
+            output: vec![0.0; n],
+            width,
+            dim,
+        }
+    }
+
+    /// Where agent `slot`'s row of word `w` starts.
+    #[inline(always)]
+    fn at(&self, slot: usize, w: usize) -> usize {
+        (w * self.width + slot) * self.dim
+    }
+
+    fn u(&self, slot: usize, w: usize) -> &[f32] {
+        let i = self.at(slot, w);
+        &self.input[i..i + self.dim]
+    }
+
+    fn v(&self, slot: usize, w: usize) -> &[f32] {
+        let i = self.at(slot, w);
+        &self.output[i..i + self.dim]
+    }
+
+    /// Agent `slot`'s table (`input` or `output`), `[V·D]` row-major, appended to `out`.
+    fn gather(&self, table: &[f32], slot: usize, out: &mut Vec<f32>) {
+        let step = self.width * self.dim;
+        (0..table.len() / step).for_each(|w| out.extend_from_slice(&table[w * step + slot * self.dim..][..self.dim]));
+    }
+
+    /// Writes agent `slot`'s `[V·D]` row-major table into `table`.
+    fn scatter(table: &mut [f32], width: usize, dim: usize, slot: usize, rows: &[f32]) {
+        for (w, row) in rows.chunks_exact(dim).enumerate() {
+            let i = (w * width + slot) * dim;
+            table[i..i + dim].copy_from_slice(row);
+        }
+    }
+
+    fn finite(&self, slot: usize) -> bool {
+        let vocab_size = self.input.len() / (self.width * self.dim);
+        (0..vocab_size).all(|w| self.u(slot, w).iter().chain(self.v(slot, w)).all(|x| x.is_finite()))
+    }
+}
+
 /// Skip-gram cortex for P agents. See the module documentation.
 pub struct SensoryCortex {
     config: SensoryCortexConfig,
     agents: Vec<Agent>,
+    /// The agents' host tables, one block per run of `width` agents that one thread trains
+    /// (agent a is slot a mod `width` of block a / `width`); empty on a GPU device.
+    tables: Vec<Tables>,
+    /// Agents per block (the last may have fewer).
+    width: usize,
     /// The unigram^0.75 distribution for drawing noise tokens.
     noise: NoiseTable,
     vocab_size: usize,
@@ -314,10 +376,34 @@ impl SensoryCortex {
     pub fn new(config: &SensoryCortexConfig, ctx: &BuildContext<'_>) -> Self {
         let vocab_size = ctx.vocabulary.len();
         let d = config.dim;
+        let p = ctx.seeds.len();
+        // Who trains which agents decides the blocks of the tables (one per run of agents).
+        let on_device = config.update == Update::Tick && *ctx.device != Device::flex();
+        let two_threads = rayon::current_num_threads() == 2;
+        let helper = if !on_device
+            && p >= 2
+            && (p < PARALLEL_MIN_AGENTS || two_threads)
+            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
+        {
+            Helper::spawn()
+        } else {
+            None
+        };
+        let width = if helper.is_some() {
+            p.div_ceil(2)
+        } else if p >= PARALLEL_MIN_AGENTS {
+            (p / (8 * rayon::current_num_threads())).max(1)
+        } else {
+            p.max(1)
+        };
+        let mut tables: Vec<Tables> = (0..p.div_ceil(width))
+            .map(|b| Tables::zeros(width.min(p - b * width), vocab_size, d))
+            .collect();
         let agents = ctx
             .seeds
             .iter()
-            .map(|&seed| {
+            .enumerate()
+            .map(|(a, &seed)| {
                 let mut rng = SimRng::seed_from_u64(seed);
                 let bound = 0.5 / d as f32;
                 let mut input = Array2::random_using((vocab_size, d), Uniform::new(-bound, bound), &mut rng)
@@ -326,9 +412,9 @@ impl SensoryCortex {
                 if config.orthogonal {
                     orthogonalise(&mut input, vocab_size.min(d), d, bound);
                 }
+                let block = &mut tables[a / width];
+                Tables::scatter(&mut block.input, block.width, d, a % width, &input);
                 Agent {
-                    input,
-                    output: vec![0.0; vocab_size * d],
                     history: VecDeque::with_capacity(config.window + 1),
                     context: vec![0.0; d],
                     rng,
@@ -371,6 +457,8 @@ impl SensoryCortex {
         let mut cortex = SensoryCortex {
             config: config.clone(),
             agents,
+            tables,
+            width,
             noise: NoiseTable::new(noise_cdf),
             vocab_size,
             learning: true,
@@ -378,18 +466,12 @@ impl SensoryCortex {
             boundary: ctx.vocabulary.id(crate::vocabulary::EOS),
             unknown: ctx.vocabulary.id(crate::vocabulary::UNK),
             trained: 0,
-            helper: None,
+            helper,
             device: None,
         };
-        let p = cortex.agents.len();
-        let two_threads = rayon::current_num_threads() == 2;
-        if config.update == Update::Tick && *ctx.device != Device::flex() {
+        if on_device {
             // Initialised on the host from the same seeds, so both devices start alike.
             cortex.move_tables_to(ctx.device);
-        } else if (p >= 2 && (p < PARALLEL_MIN_AGENTS || two_threads))
-            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
-        {
-            cortex.helper = Helper::spawn();
         }
         cortex.refresh_means();
         cortex
@@ -397,15 +479,23 @@ impl SensoryCortex {
 
     /// Moves the host tables, contexts and means to `device` (the host copies are emptied).
     fn move_tables_to(&mut self, device: &Device) {
+        // Each block is freed once copied: the host holds at most one block twice.
+        let (mut input, mut output) = (Vec::new(), Vec::new());
+        for block in std::mem::take(&mut self.tables) {
+            for slot in 0..block.width {
+                block.gather(&block.input, slot, &mut input);
+            }
+            for slot in 0..block.width {
+                block.gather(&block.output, slot, &mut output);
+            }
+        }
         let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
-            // Each agent's copy is freed as it goes: the host never holds the tables twice.
             let mut all = Vec::new();
             self.agents
                 .iter_mut()
                 .for_each(|a| all.extend_from_slice(&std::mem::take(f(a))));
             all
         };
-        let (input, output) = (take(|a| &mut a.input), take(|a| &mut a.output));
         let (context, mean) = (take(|a| &mut a.context), take(|a| &mut a.mean));
         let shape = [self.agents.len(), self.vocab_size, self.config.dim];
         self.device = Some(DeviceTables::upload(shape, input, output, context, mean, device));
@@ -432,14 +522,15 @@ impl SensoryCortex {
             let skip: Vec<usize> = skip.iter().flatten().map(|&w| w as usize).collect();
             return tables.refresh_means(config.readout, &skip);
         }
-        self.agents.par_iter_mut().for_each(|agent| {
+        let (tables, width) = (&self.tables, self.width);
+        self.agents.par_iter_mut().enumerate().for_each(|(a, agent)| {
             let d = config.dim;
             let mut mean = vec![0.0f64; d];
             let mut e = vec![0.0f32; d];
             let mut n = 0usize;
             agent.mean.iter_mut().for_each(|m| *m = 0.0);
             for w in (0..v).filter(|w| !skip.contains(&Some(*w as u32))) {
-                SensoryCortex::readout(config, agent, w, &mut e);
+                SensoryCortex::readout(config, &tables[a / width], a % width, &agent.mean, w, &mut e);
                 mean.iter_mut().zip(&e).for_each(|(m, x)| *m += f64::from(*x));
                 n += 1;
             }
@@ -492,10 +583,43 @@ impl SensoryCortex {
         }
         let d = self.config.dim;
         let mut out = vec![0.0f32; self.agents.len() * d];
-        for (agent, e) in self.agents.iter().zip(out.chunks_exact_mut(d)) {
-            SensoryCortex::readout(&self.config, agent, w, e);
+        for (a, (agent, e)) in self.agents.iter().zip(out.chunks_exact_mut(d)).enumerate() {
+            let tables = &self.tables[a / self.width];
+            SensoryCortex::readout(&self.config, tables, a % self.width, &agent.mean, w, e);
         }
         out
+    }
+
+    /// Every agent's host table (`input` or `output`), `[P·V·D]` agent-major.
+    fn host_table(&self, table: fn(&Tables) -> &Vec<f32>) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.agents.len() * self.vocab_size * self.config.dim);
+        for tables in &self.tables {
+            (0..tables.width).for_each(|slot| tables.gather(table(tables), slot, &mut out));
+        }
+        out
+    }
+
+    /// Writes every agent's host tables from `[P·V·D]` agent-major arrays.
+    fn set_host_tables(&mut self, input: &[f32], output: &[f32]) {
+        let size = self.vocab_size * self.config.dim;
+        for a in 0..self.agents.len() {
+            let (tables, slot) = (&mut self.tables[a / self.width], a % self.width);
+            let (width, d, rows) = (tables.width, tables.dim, a * size..(a + 1) * size);
+            Tables::scatter(&mut tables.input, width, d, slot, &input[rows.clone()]);
+            Tables::scatter(&mut tables.output, width, d, slot, &output[rows]);
+        }
+    }
+
+    /// Regroups the host tables into blocks of `width` agents (the layout, not the values).
+    #[cfg(test)]
+    fn reblock(&mut self, width: usize) {
+        let (input, output) = (self.host_table(|t| &t.input), self.host_table(|t| &t.output));
+        let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
+        self.width = width;
+        self.tables = (0..p.div_ceil(width))
+            .map(|b| Tables::zeros(width.min(p - b * width), v, d))
+            .collect();
+        self.set_host_tables(&input, &output);
     }
 
     /// Recomputes the means when this tick trained and `center_every` ticks have passed.
@@ -505,20 +629,27 @@ impl SensoryCortex {
         }
     }
 
-    /// The readout e(w) of one agent's token into `out` (less the agent's mean when centring).
-    fn readout(config: &SensoryCortexConfig, agent: &Agent, token: usize, out: &mut [f32]) {
-        let d = config.dim;
-        let u = &agent.input[token * d..(token + 1) * d];
+    /// The readout e(w) of agent `slot` of a block's token into `out`, less `mean` (the
+    /// agent's mean readout: zeros unless centring).
+    fn readout(
+        config: &SensoryCortexConfig,
+        tables: &Tables,
+        slot: usize,
+        mean: &[f32],
+        token: usize,
+        out: &mut [f32],
+    ) {
+        let u = tables.u(slot, token);
         match config.readout {
             Readout::Input => out.copy_from_slice(u),
             Readout::Sum => {
-                let v = &agent.output[token * d..(token + 1) * d];
+                let v = tables.v(slot, token);
                 for ((o, a), b) in out.iter_mut().zip(u).zip(v) {
                     *o = a + b;
                 }
             }
         }
-        out.iter_mut().zip(&agent.mean).for_each(|(o, m)| *o -= m);
+        out.iter_mut().zip(mean).for_each(|(o, m)| *o -= m);
     }
 
     fn normalize(config: &SensoryCortexConfig, z: &mut [f32]) {
@@ -556,9 +687,8 @@ fn orthogonalise(table: &mut [f32], rows: usize, d: usize, bound: f32) {
 /// registers for the same operations in the same order: the same bits; no FMA, which would
 /// round differently).
 fn train_pair(
-    d: usize,
     lr: f32,
-    agent: &mut Agent,
+    (tables, slot): (&mut Tables, usize),
     centre: usize,
     context: usize,
     negatives: &[u32],
@@ -567,35 +697,35 @@ fn train_pair(
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked on the line above.
-        return unsafe { train_pair_avx2(d, lr, agent, centre, context, negatives, grad) };
+        return unsafe { train_pair_avx2(lr, (tables, slot), centre, context, negatives, grad) };
     }
-    train_pair_portable(d, lr, agent, centre, context, negatives, grad)
+    train_pair_portable(lr, (tables, slot), centre, context, negatives, grad)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn train_pair_avx2(
-    d: usize,
     lr: f32,
-    agent: &mut Agent,
+    (tables, slot): (&mut Tables, usize),
     centre: usize,
     context: usize,
     negatives: &[u32],
     grad: &mut [f32],
 ) {
-    train_pair_portable(d, lr, agent, centre, context, negatives, grad)
+    train_pair_portable(lr, (tables, slot), centre, context, negatives, grad)
 }
 
 #[inline(always)]
 fn train_pair_portable(
-    d: usize,
     lr: f32,
-    agent: &mut Agent,
+    (tables, slot): (&mut Tables, usize),
     centre: usize,
     context: usize,
     negatives: &[u32],
     grad: &mut [f32],
 ) {
+    let d = tables.dim;
+    let at_centre = tables.at(slot, centre);
     grad.iter_mut().for_each(|g| *g = 0.0);
     let targets = std::iter::once((context, 1.0)).chain(
         negatives
@@ -605,15 +735,16 @@ fn train_pair_portable(
             .map(|n| (n, 0.0)),
     );
     for (target, label) in targets {
-        let u = &agent.input[centre * d..(centre + 1) * d];
-        let v = &mut agent.output[target * d..(target + 1) * d];
+        let at_target = tables.at(slot, target);
+        let u = &tables.input[at_centre..at_centre + d];
+        let v = &mut tables.output[at_target..at_target + d];
         let g = lr * (label - sigmoid(dot(u, v)));
         for ((gr, vi), ui) in grad.iter_mut().zip(v.iter_mut()).zip(u) {
             *gr += g * *vi;
             *vi += g * ui;
         }
     }
-    let u = &mut agent.input[centre * d..(centre + 1) * d];
+    let u = &mut tables.input[at_centre..at_centre + d];
     for (ui, gr) in u.iter_mut().zip(grad.iter()) {
         *ui += gr;
     }
@@ -623,15 +754,15 @@ fn train_pair_portable(
 /// against the tables as they stood at the tick's start, g = η(label − σ(u_centre · v_target)),
 /// and then, in the triples' order, u_centre += g·v_target and v_target += g·u_centre (both
 /// with the start-of-tick rows): a row that several triples touch sums their updates.
-fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
-    let TickScratch { triples, deltas } = &mut *agent.tick;
+fn train_tick(lr: f32, (tables, slot): (&mut Tables, usize), scratch: &mut TickScratch) {
+    let d = tables.dim;
+    let TickScratch { triples, deltas } = scratch;
     deltas.clear();
     deltas.resize(2 * triples.len() * d, 0.0);
     let (du, dv) = deltas.split_at_mut(triples.len() * d);
     for (i, &(centre, target, label)) in triples.iter().enumerate() {
         let (c, t) = (centre as usize, target as usize);
-        let u = &agent.input[c * d..(c + 1) * d];
-        let v = &agent.output[t * d..(t + 1) * d];
+        let (u, v) = (tables.u(slot, c), tables.v(slot, t));
         let g = lr * (label - sigmoid(dot(u, v)));
         for (((du, dv), ui), vi) in du[i * d..(i + 1) * d]
             .iter_mut()
@@ -644,10 +775,10 @@ fn train_tick(d: usize, lr: f32, agent: &mut Agent) {
         }
     }
     for (i, &(centre, target, _)) in triples.iter().enumerate() {
-        let (c, t) = (centre as usize, target as usize);
+        let (c, t) = (tables.at(slot, centre as usize), tables.at(slot, target as usize));
         let add = |row: &mut [f32], delta: &[f32]| row.iter_mut().zip(delta).for_each(|(r, x)| *r += x);
-        add(&mut agent.input[c * d..(c + 1) * d], &du[i * d..(i + 1) * d]);
-        add(&mut agent.output[t * d..(t + 1) * d], &dv[i * d..(i + 1) * d]);
+        add(&mut tables.input[c..c + d], &du[i * d..(i + 1) * d]);
+        add(&mut tables.output[t..t + d], &dv[i * d..(i + 1) * d]);
     }
 }
 
@@ -830,7 +961,7 @@ impl Region for SensoryCortex {
             self.recentre_if_due();
             return Ok(vec![("latent", Signal::device(z))]);
         }
-        let prepare = |agent: &mut Agent, token: f32| -> Option<usize> {
+        let prepare = |tables: &Tables, slot: usize, agent: &mut Agent, token: f32| -> Option<usize> {
             let w = token as usize;
             if w >= vocab_size {
                 return Some(w);
@@ -839,40 +970,37 @@ impl Region for SensoryCortex {
             if agent.kept && learning {
                 for &c in &agent.history {
                     let c = c as usize;
-                    prefetch(&agent.input[c * d..(c + 1) * d]);
-                    prefetch(&agent.output[c * d..(c + 1) * d]);
+                    prefetch(tables.u(slot, c));
+                    prefetch(tables.v(slot, c));
                 }
                 for &n in &agent.negatives {
-                    let n = n as usize;
-                    prefetch(&agent.output[n * d..(n + 1) * d]);
+                    prefetch(tables.v(slot, n as usize));
                 }
             }
-            prefetch(&agent.input[w * d..(w + 1) * d]);
-            prefetch(&agent.output[w * d..(w + 1) * d]);
+            prefetch(tables.u(slot, w));
+            prefetch(tables.v(slot, w));
             None
         };
-        let finish = |i: usize, agent: &mut Agent, z: &mut [f32], token: f32| {
+        let finish = |i: usize, (tables, slot): (&mut Tables, usize), agent: &mut Agent, z: &mut [f32], token: f32| {
             let w = token as usize;
             if agent.kept {
                 if learning && config.update == Update::Tick {
                     agent.list_triples(w, config.negatives);
-                    train_tick(d, lr, agent);
+                    train_tick(lr, (tables, slot), &mut agent.tick);
                 } else if learning {
-                    let (k, negatives) = (config.negatives, std::mem::take(&mut agent.negatives));
-                    let mut grad = std::mem::take(&mut agent.grad);
-                    let mut draws = negatives.chunks(k.max(1));
-                    for j in (0..agent.history.len()).rev() {
-                        let c = agent.history[j] as usize;
-                        train_pair(d, lr, agent, w, c, draws.next().unwrap_or(&[]), &mut grad);
-                        train_pair(d, lr, agent, c, w, draws.next().unwrap_or(&[]), &mut grad);
+                    let k = config.negatives;
+                    let mut draws = agent.negatives.chunks(k.max(1));
+                    for &c in agent.history.iter().rev() {
+                        let c = c as usize;
+                        let grad = &mut agent.grad;
+                        train_pair(lr, (tables, slot), w, c, draws.next().unwrap_or(&[]), grad);
+                        train_pair(lr, (tables, slot), c, w, draws.next().unwrap_or(&[]), grad);
                     }
-                    agent.grad = grad;
-                    agent.negatives = negatives;
                 }
                 agent.remember(w, config.window);
             }
             let mut e = std::mem::take(&mut agent.readout);
-            SensoryCortex::readout(config, agent, w, &mut e);
+            SensoryCortex::readout(config, tables, slot, &agent.mean, w, &mut e);
             for (c, ei) in agent.context.iter_mut().zip(&e) {
                 *c = beta * *c + (1.0 - beta) * ei;
             }
@@ -886,17 +1014,18 @@ impl Region for SensoryCortex {
             SensoryCortex::normalize(config, z);
         };
         // A run of agents (agent `offset` first), pipelined; the first out-of-vocabulary token.
-        let run = |offset: usize, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
+        let run = |offset: usize, tables: &mut Tables, agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
             let n = agents.len();
             for i in 0..n + AHEAD {
                 if i < n
-                    && let Some(w) = prepare(&mut agents[i], tokens[i])
+                    && let Some(w) = prepare(tables, i, &mut agents[i], tokens[i])
                 {
                     return Some(w);
                 }
                 if let Some(j) = i.checked_sub(AHEAD) {
                     finish(
                         offset + j,
+                        (&mut *tables, j),
                         &mut agents[j],
                         &mut latent[j * d..(j + 1) * d],
                         tokens[j],
@@ -911,29 +1040,35 @@ impl Region for SensoryCortex {
         // (large ones too on a two-thread machine: see `HELPER_MIN_BYTES`); other large ones in
         // runs of agents over rayon's threads. Either way each agent's update is
         // independent, so results agree.
+        // Each block of the tables is one run of agents.
+        let width = self.width;
         let bad = if let Some(helper) = self.helper.as_mut() {
-            let mid = p.div_ceil(2);
-            let (here, there) = self.agents.split_at_mut(mid);
-            let (latent_here, latent_there) = latent.split_at_mut(mid * d);
-            let (tokens_here, tokens_there) = tokens.split_at(mid);
+            let (here, there) = self.agents.split_at_mut(width);
+            let (latent_here, latent_there) = latent.split_at_mut(width * d);
+            let (tokens_here, tokens_there) = tokens.split_at(width);
+            let [tables_here, tables_there] = &mut self.tables[..] else {
+                unreachable!("a helper's population is two blocks")
+            };
             let (mut bad_here, mut bad_there) = (None, None);
             helper.join(
-                || bad_here = run(0, here, latent_here, tokens_here),
-                || bad_there = run(mid, there, latent_there, tokens_there),
+                || bad_here = run(0, tables_here, here, latent_here, tokens_here),
+                || bad_there = run(width, tables_there, there, latent_there, tokens_there),
             );
             bad_here.or(bad_there)
-        } else if p >= PARALLEL_MIN_AGENTS {
-            let block = (p / (8 * rayon::current_num_threads())).max(1);
+        } else if self.tables.len() > 1 {
             self.agents
-                .par_chunks_mut(block)
-                .zip(latent.par_chunks_mut(block * d))
-                .zip(tokens.par_chunks(block))
+                .par_chunks_mut(width)
+                .zip(latent.par_chunks_mut(width * d))
+                .zip(tokens.par_chunks(width))
+                .zip(self.tables.par_iter_mut())
                 .enumerate()
-                .map(|(b, ((agents, latent), tokens))| run(b * block, agents, latent, tokens))
+                .map(|(b, (((agents, latent), tokens), tables))| run(b * width, tables, agents, latent, tokens))
                 .find_any(Option::is_some)
                 .flatten()
+        } else if let Some(tables) = self.tables.first_mut() {
+            run(0, tables, &mut self.agents, &mut latent, &tokens)
         } else {
-            run(0, &mut self.agents, &mut latent, &tokens)
+            None
         };
         if let Some(w) = bad {
             return Err(out_of_vocabulary(w, vocab_size));
@@ -966,8 +1101,8 @@ impl Region for SensoryCortex {
         let [input, output, context, mean] = match &self.device {
             Some(tables) => tables.download(),
             None => [
-                gather(|a| &a.input),
-                gather(|a| &a.output),
+                self.host_table(|t| &t.input),
+                self.host_table(|t| &t.output),
                 gather(|a| &a.context),
                 gather(|a| &a.mean),
             ],
@@ -1007,9 +1142,8 @@ impl Region for SensoryCortex {
             *tables = DeviceTables::upload([p, v, d], input, output, context, mean, &tables.device().clone());
             return Ok(());
         }
+        self.set_host_tables(&input, &output);
         for (i, agent) in self.agents.iter_mut().enumerate() {
-            agent.input.copy_from_slice(&input[i * v * d..(i + 1) * v * d]);
-            agent.output.copy_from_slice(&output[i * v * d..(i + 1) * v * d]);
             agent.context.copy_from_slice(&context[i * d..(i + 1) * d]);
             agent.mean.copy_from_slice(&mean[i * d..(i + 1) * d]);
         }
@@ -1082,9 +1216,7 @@ impl Region for SensoryCortex {
             let finite = |t: &[f32], a: usize| t[a * size..(a + 1) * size].iter().all(|x| x.is_finite());
             return (0..self.agents.len()).find(|&a| !(finite(&input, a) && finite(&output, a)));
         }
-        self.agents
-            .iter()
-            .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite()))
+        (0..self.agents.len()).find(|&a| !self.tables[a / self.width].finite(a % self.width))
     }
 }
 
@@ -1124,11 +1256,11 @@ mod tests {
             ..Default::default()
         };
         let mut c = cortex(&vocab, config, 1);
-        let u_a: Vec<f32> = c.agents[0].input[..32].to_vec();
+        let u_a: Vec<f32> = c.tables[0].u(0, 0).to_vec();
         c.step(&tokens(&[0])).unwrap();
         c.step(&tokens(&[1])).unwrap();
         // Pair (b, a): v_a += 0.05·u_b, then u_b += 0.05·v_a_old(=0). Pair (a, b): v_b += 0.05·u_a.
-        let v_b = &c.agents[0].output[32..64];
+        let v_b = c.tables[0].v(0, 1);
         for (v, u) in v_b.iter().zip(&u_a) {
             assert!((v - 0.05 * u).abs() < 1e-7);
         }
@@ -1181,10 +1313,10 @@ mod tests {
             c.step(&tokens(&[t])).unwrap();
         }
         // Output vectors move only through a positive pair: none may have formed.
-        assert!(c.agents[0].output.iter().all(|&x| x == 0.0));
+        assert!(c.tables[0].output.iter().all(|&x| x == 0.0));
         c.step(&tokens(&[0])).unwrap();
         // `b` then `a` in one sentence (the <unk>s between are skipped): now they pair.
-        assert!(c.agents[0].output[..32].iter().any(|&x| x != 0.0));
+        assert!(c.tables[0].v(0, 0).iter().any(|&x| x != 0.0));
     }
 
     #[test]
@@ -1331,20 +1463,20 @@ mod tests {
             ..Default::default()
         };
         let c = cortex(&vocab, config, 1);
-        let (mut wide, mut portable) = (c.agents[0].clone(), c.agents[0].clone());
+        let (mut wide, mut portable) = (c.tables[0].clone(), c.tables[0].clone());
         let (mut g1, mut g2) = (vec![0.0; 67], vec![0.0; 67]);
         for (centre, context) in [(0, 1), (1, 0), (7, 49), (49, 7), (3, 3)] {
             let negatives = [2, 5, context as u32, 11, 48];
             // SAFETY: AVX2 checked above.
-            unsafe { train_pair_avx2(67, 0.5, &mut wide, centre, context, &negatives, &mut g1) };
-            train_pair_portable(67, 0.5, &mut portable, centre, context, &negatives, &mut g2);
+            unsafe { train_pair_avx2(0.5, (&mut wide, 0), centre, context, &negatives, &mut g1) };
+            train_pair_portable(0.5, (&mut portable, 0), centre, context, &negatives, &mut g2);
         }
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&wide.input), bits(&portable.input));
         assert_eq!(bits(&wide.output), bits(&portable.output));
         assert_ne!(
             bits(&wide.output),
-            bits(&c.agents[0].output),
+            bits(&c.tables[0].output),
             "the updates moved nothing"
         );
     }
@@ -1357,23 +1489,24 @@ mod tests {
             dim: d,
             ..Default::default()
         };
-        let mut agent = cortex(&vocab, config, 1).agents[0].clone();
+        let mut tables = cortex(&vocab, config, 1).tables[0].clone();
+        let mut scratch = TickScratch::default();
         // Output rows start at zero: give them values so that every score matters.
-        agent
+        tables
             .output
             .iter_mut()
             .enumerate()
             .for_each(|(i, x)| *x = ((i * 7 % 11) as f32 - 5.0) / 20.0);
-        let (u0, v0) = (agent.input.clone(), agent.output.clone());
+        let (u0, v0) = (tables.input.clone(), tables.output.clone());
         // Row 0 is a centre three times and row 1 a target twice: their updates must sum.
-        agent.tick.triples = vec![(0, 1, 1.0), (0, 2, 0.0), (1, 0, 1.0), (0, 1, 0.0), (3, 4, 0.0)];
+        scratch.triples = vec![(0, 1, 1.0), (0, 2, 0.0), (1, 0, 1.0), (0, 1, 0.0), (3, 4, 0.0)];
         let lr = 0.3;
-        train_tick(d, lr, &mut agent);
+        train_tick(lr, (&mut tables, 0), &mut scratch);
         let (mut u, mut v): (Vec<f64>, Vec<f64>) = (
             u0.iter().map(|&x| f64::from(x)).collect(),
             v0.iter().map(|&x| f64::from(x)).collect(),
         );
-        for &(c, t, label) in &agent.tick.triples {
+        for &(c, t, label) in &scratch.triples {
             let (c, t) = (c as usize * d, t as usize * d);
             let score: f64 = (0..d).map(|j| f64::from(u0[c + j]) * f64::from(v0[t + j])).sum();
             let g = f64::from(lr) * (f64::from(label) - 1.0 / (1.0 + (-score).exp()));
@@ -1389,18 +1522,74 @@ mod tests {
                 .fold(0.0, f64::max)
         };
         assert!(
-            worst(&agent.input, &u) < 1e-6,
+            worst(&tables.input, &u) < 1e-6,
             "input off by {}",
-            worst(&agent.input, &u)
+            worst(&tables.input, &u)
         );
         assert!(
-            worst(&agent.output, &v) < 1e-6,
+            worst(&tables.output, &v) < 1e-6,
             "output off by {}",
-            worst(&agent.output, &v)
+            worst(&tables.output, &v)
         );
-        assert_ne!(agent.input, u0, "the update moved nothing");
+        assert_ne!(tables.input, u0, "the update moved nothing");
         // Rows no triple touches stay as they were.
-        assert_eq!(agent.input[5 * d..], u0[5 * d..]);
+        assert_eq!(tables.input[5 * d..], u0[5 * d..]);
+    }
+
+    /// The tables' blocks are a layout: one block of five agents, five of one (the layout of
+    /// one table per agent) and blocks of 2, 2 and 1 train to the same bits, with either update.
+    #[test]
+    fn interleaved_blocks_train_as_one_table_per_agent() {
+        use crate::worlds::text::EOS;
+        let mut words: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        words.push(EOS.to_string());
+        let counts = words.iter().enumerate().map(|(i, w)| (w.clone(), 1 + i as u64 % 5)).collect();
+        let vocab = Vocabulary::from_counts(counts);
+        for update in [Update::Sequential, Update::Tick] {
+            let config = SensoryCortexConfig {
+                dim: 9,
+                window: 3,
+                subsample: 0.05,
+                center: true,
+                center_every: 11,
+                update,
+                ..Default::default()
+            };
+            let p = 5;
+            let mut cortices: Vec<SensoryCortex> = [5, 1, 2]
+                .into_iter()
+                .map(|width| {
+                    let mut c = cortex(&vocab, config.clone(), p);
+                    c.reblock(width);
+                    c
+                })
+                .collect();
+            assert_eq!(cortices.iter().map(|c| c.tables.len()).collect::<Vec<_>>(), [1, 5, 3]);
+            let mut rng = SimRng::seed_from_u64(9);
+            let bits = |s: &Signal| s.to_host().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for _ in 0..200 {
+                let ids: Vec<u32> = (0..p).map(|_| rng.gen_range(0..vocab.len() as u32)).collect();
+                let latents: Vec<_> = cortices
+                    .iter_mut()
+                    .map(|c| bits(&c.step(&tokens(&ids)).unwrap()[0].1))
+                    .collect();
+                assert_eq!(latents[0], latents[1], "{update:?}: one block vs one per agent");
+                assert_eq!(latents[0], latents[2], "{update:?}: one block vs 2 + 2 + 1");
+            }
+            let saved: Vec<Vec<u32>> = cortices
+                .iter()
+                .map(|c| {
+                    let mut out = Snapshot::default();
+                    c.save(&mut out).unwrap();
+                    let input = out.array("input", &[p, vocab.len(), 9]).unwrap();
+                    let output = out.array("output", &[p, vocab.len(), 9]).unwrap();
+                    input.iter().chain(&output).map(|x| x.to_bits()).collect()
+                })
+                .collect();
+            assert_eq!(saved[0], saved[1]);
+            assert_eq!(saved[0], saved[2]);
+            assert!(saved[0].iter().any(|&x| f32::from_bits(x).abs() > 1e-3), "nothing trained");
+        }
     }
 
     /// The device path (`DeviceTables`: gathers and scatter-adds as burn ops) run on the CPU's
