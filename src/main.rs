@@ -188,6 +188,10 @@ enum Command {
         /// (a tick's pairs batched; on wgpu the tables live on the device).
         #[arg(long, default_value = "sequential", value_parser = ["sequential", "tick"])]
         update: String,
+        /// The skip-gram cortex's `shared_negatives`: every agent trains a tick against the same
+        /// noise tokens (one draw for the population).
+        #[arg(long)]
+        shared_negatives: bool,
         /// Context window.
         #[arg(long, default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
         window: usize,
@@ -706,6 +710,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             json,
             device,
             update,
+            shared_negatives,
             ..
         } => {
             let world = WorldSpec::new(WordnetConfig::default());
@@ -726,11 +731,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 window,
                 subsample: 1e-3,
                 update,
+                shared_negatives,
                 ..Default::default()
             };
+            let noise = if shared_negatives { "shared" } else { "private" };
             eprintln!(
-                "timing the sensory cortex (dim {dim}, window {window}, 5 negatives, {update:?} update, \
-                 {device}) on {steps} WordNet tokens…"
+                "timing the sensory cortex (dim {dim}, window {window}, 5 negatives, {noise} noise draws, \
+                 {update:?} update, {device}) on {steps} WordNet tokens…"
             );
             let figures = bench_cortex(&world, &config, device, &populations, steps)?;
             println!(

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use valence::experiment::{Row, RunOptions, run};
-use valence::scenario::load_scenario;
+use valence::error::SourceFile;
+use valence::scenario::{Scenario, load_scenario, parse_scenario};
 
 fn scenario_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mere_exposure.toml")
@@ -48,10 +49,49 @@ fn last(rows: &[Row], probe: &str, key: &str) -> HashMap<usize, f32> {
 #[test]
 fn mere_exposure_valence_rises_with_the_dose_of_co_occurrence() {
     let scenario = load_scenario(scenario_path()).unwrap();
-    assert!(scenario.population >= 16);
     let dir = tempfile::tempdir().unwrap();
-    let options = common::options(dir.path());
-    let out = run(&scenario, &options).unwrap();
+    let medians = dose_response(&scenario, dir.path());
+    assert!(dir.path().join("plots/dose_valence.png").is_file());
+    // The run directory holds the resolved scenario, the metrics and the summary.
+    for f in ["scenario.toml", "metrics.csv", "summary.json"] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    let median_b4 = summary["probes"]["valence"]["b4"]["median"].as_f64().unwrap();
+    assert!(
+        (median_b4 as f32 - medians[4]).abs() < 1e-6,
+        "summary median {median_b4} vs {}",
+        medians[4]
+    );
+    // The resolved scenario is itself a complete record: it names every region parameter.
+    let resolved = std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap();
+    assert!(
+        resolved.contains("weight_decay") && resolved.contains("negatives"),
+        "{resolved}"
+    );
+}
+
+/// The same curve with the population's noise tokens shared (the cortex's `shared_negatives`,
+/// a speed option for large populations): the draws change, the dose–response must not.
+#[test]
+fn mere_exposure_holds_with_shared_noise_draws() {
+    let path = scenario_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\n[world]\n"));
+    let text = text.replace("\n[world]\n", "\n[overrides.cortex]\nshared_negatives = true\n\n[world]\n");
+    let scenario = parse_scenario(SourceFile::new(path, text)).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    dose_response(&scenario, dir.path());
+    let resolved = std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap();
+    assert!(resolved.contains("shared_negatives = true"), "{resolved}");
+}
+
+/// Runs a mere-exposure scenario into `dir` and checks its dose–response (the assertions of
+/// DESIGN §5.4); the median valence of b0…b4.
+fn dose_response(scenario: &Scenario, dir: &Path) -> Vec<f32> {
+    assert!(scenario.population >= 16);
+    let out = run(scenario, &common::options(dir)).unwrap();
     let p = scenario.population;
     let doses = ["b0", "b1", "b2", "b3", "b4"];
     let valence: Vec<HashMap<usize, f32>> = doses.iter().map(|b| last_valence(&out.rows, b)).collect();
@@ -107,25 +147,7 @@ fn mere_exposure_valence_rises_with_the_dose_of_co_occurrence() {
         "the control does not gain: c {mc}, b0 {}",
         medians[0]
     );
-    assert!(dir.path().join("plots/dose_valence.png").is_file());
-    // The run directory holds the resolved scenario, the metrics and the summary.
-    for f in ["scenario.toml", "metrics.csv", "summary.json"] {
-        assert!(dir.path().join(f).is_file(), "{f} missing");
-    }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
-    let median_b4 = summary["probes"]["valence"]["b4"]["median"].as_f64().unwrap();
-    assert!(
-        (median_b4 as f32 - medians[4]).abs() < 1e-6,
-        "summary median {median_b4} vs {}",
-        medians[4]
-    );
-    // The resolved scenario is itself a complete record: it names every region parameter.
-    let resolved = std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap();
-    assert!(
-        resolved.contains("weight_decay") && resolved.contains("negatives"),
-        "{resolved}"
-    );
+    medians
 }
 
 #[test]
