@@ -7,8 +7,8 @@ use common::median;
 use std::collections::HashMap;
 use std::path::Path;
 
-use valence::experiment::{Row, RunOptions, run};
 use valence::error::SourceFile;
+use valence::experiment::{Row, RunOptions, run};
 use valence::scenario::{Scenario, load_scenario, parse_scenario};
 
 fn scenario_path() -> std::path::PathBuf {
@@ -79,7 +79,10 @@ fn mere_exposure_holds_with_shared_noise_draws() {
     let path = scenario_path();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\n[world]\n"));
-    let text = text.replace("\n[world]\n", "\n[overrides.cortex]\nshared_negatives = true\n\n[world]\n");
+    let text = text.replace(
+        "\n[world]\n",
+        "\n[overrides.cortex]\nshared_negatives = true\n\n[world]\n",
+    );
     let scenario = parse_scenario(SourceFile::new(path, text)).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     dose_response(&scenario, dir.path());

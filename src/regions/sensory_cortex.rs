@@ -318,7 +318,8 @@ impl Tables {
     /// Agent `slot`'s table (`input` or `output`), `[V·D]` row-major, appended to `out`.
     fn gather(&self, table: &[f32], slot: usize, out: &mut Vec<f32>) {
         let step = self.width * self.dim;
-        (0..table.len() / step).for_each(|w| out.extend_from_slice(&table[w * step + slot * self.dim..][..self.dim]));
+        (0..table.len() / step)
+            .for_each(|w| out.extend_from_slice(&table[w * step + slot * self.dim..][..self.dim]));
     }
 
     /// Writes agent `slot`'s `[V·D]` row-major table into `table`.
@@ -331,7 +332,12 @@ impl Tables {
 
     fn finite(&self, slot: usize) -> bool {
         let vocab_size = self.input.len() / (self.width * self.dim);
-        (0..vocab_size).all(|w| self.u(slot, w).iter().chain(self.v(slot, w)).all(|x| x.is_finite()))
+        (0..vocab_size).all(|w| {
+            self.u(slot, w)
+                .iter()
+                .chain(self.v(slot, w))
+                .all(|x| x.is_finite())
+        })
     }
 }
 
@@ -879,7 +885,7 @@ fn prefetch(row: &[f32]) {
 }
 
 /// Draws noise tokens from a cumulative distribution: the token n is the first whose
-/// cumulative probability exceeds u ~ U[0, 1). A guide of 2¹³ buckets (Chen & Asau 1974)
+/// cumulative probability exceeds u ~ U[0, 1). A guide of 2¹⁶ buckets (Chen & Asau 1974)
 /// narrows the binary search to the few tokens whose cumulative probability crosses u's
 /// bucket: the same token as a search over the whole table, with one or two cache misses
 /// instead of one per level.
@@ -1016,41 +1022,46 @@ impl Region for SensoryCortex {
             prefetch(tables.v(slot, w));
             None
         };
-        let finish = |i: usize, (tables, slot): (&mut Tables, usize), agent: &mut Agent, z: &mut [f32], token: f32| {
-            let w = token as usize;
-            if agent.kept {
-                if learning && config.update == Update::Tick {
-                    agent.list_triples(w, config.negatives);
-                    train_tick(lr, (tables, slot), &mut agent.tick);
-                } else if learning {
-                    let k = config.negatives;
-                    let mut draws = agent.negatives.chunks(k.max(1));
-                    for &c in agent.history.iter().rev() {
-                        let c = c as usize;
-                        let grad = &mut agent.grad;
-                        train_pair(lr, (tables, slot), w, c, draws.next().unwrap_or(&[]), grad);
-                        train_pair(lr, (tables, slot), c, w, draws.next().unwrap_or(&[]), grad);
+        let finish =
+            |i: usize, (tables, slot): (&mut Tables, usize), agent: &mut Agent, z: &mut [f32], token: f32| {
+                let w = token as usize;
+                if agent.kept {
+                    if learning && config.update == Update::Tick {
+                        agent.list_triples(w, config.negatives);
+                        train_tick(lr, (tables, slot), &mut agent.tick);
+                    } else if learning {
+                        let k = config.negatives;
+                        let mut draws = agent.negatives.chunks(k.max(1));
+                        for &c in agent.history.iter().rev() {
+                            let c = c as usize;
+                            let grad = &mut agent.grad;
+                            train_pair(lr, (tables, slot), w, c, draws.next().unwrap_or(&[]), grad);
+                            train_pair(lr, (tables, slot), c, w, draws.next().unwrap_or(&[]), grad);
+                        }
                     }
+                    agent.remember(w, config.window);
                 }
-                agent.remember(w, config.window);
-            }
-            let mut e = std::mem::take(&mut agent.readout);
-            SensoryCortex::readout(config, tables, slot, &agent.mean, w, &mut e);
-            for (c, ei) in agent.context.iter_mut().zip(&e) {
-                *c = beta * *c + (1.0 - beta) * ei;
-            }
-            agent.readout = e;
-            z.copy_from_slice(&agent.context);
-            if let Some(c) = conditioning {
-                z.iter_mut()
-                    .zip(&c[i * d..(i + 1) * d])
-                    .for_each(|(zi, ci)| *zi += ci);
-            }
-            SensoryCortex::normalize(config, z);
-        };
+                let mut e = std::mem::take(&mut agent.readout);
+                SensoryCortex::readout(config, tables, slot, &agent.mean, w, &mut e);
+                for (c, ei) in agent.context.iter_mut().zip(&e) {
+                    *c = beta * *c + (1.0 - beta) * ei;
+                }
+                agent.readout = e;
+                z.copy_from_slice(&agent.context);
+                if let Some(c) = conditioning {
+                    z.iter_mut()
+                        .zip(&c[i * d..(i + 1) * d])
+                        .for_each(|(zi, ci)| *zi += ci);
+                }
+                SensoryCortex::normalize(config, z);
+            };
         // A run of agents (agent `offset` first), pipelined; the first out-of-vocabulary token.
         let (width, run_len) = (self.width, self.run_len);
-        let run = |offset: usize, tables: &mut [Tables], agents: &mut [Agent], latent: &mut [f32], tokens: &[f32]| {
+        let run = |offset: usize,
+                   tables: &mut [Tables],
+                   agents: &mut [Agent],
+                   latent: &mut [f32],
+                   tokens: &[f32]| {
             let n = agents.len();
             for i in 0..n + AHEAD {
                 if i < n
@@ -1096,7 +1107,9 @@ impl Region for SensoryCortex {
                 .zip(tokens.par_chunks(run_len))
                 .zip(self.tables.par_chunks_mut(blocks))
                 .enumerate()
-                .map(|(b, (((agents, latent), tokens), tables))| run(b * run_len, tables, agents, latent, tokens))
+                .map(|(b, (((agents, latent), tokens), tables))| {
+                    run(b * run_len, tables, agents, latent, tokens)
+                })
                 .find_any(Option::is_some)
                 .flatten()
         } else {
@@ -1581,9 +1594,17 @@ mod tests {
         use crate::worlds::text::EOS;
         let mut words: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
         words.push(EOS.to_string());
-        let counts = words.iter().enumerate().map(|(i, w)| (w.clone(), 1 + i as u64 % 5)).collect();
+        let counts = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), 1 + i as u64 % 5))
+            .collect();
         let vocab = Vocabulary::from_counts(counts);
-        for (update, shared_negatives) in [(Update::Sequential, false), (Update::Tick, false), (Update::Sequential, true)] {
+        for (update, shared_negatives) in [
+            (Update::Sequential, false),
+            (Update::Tick, false),
+            (Update::Sequential, true),
+        ] {
             let config = SensoryCortexConfig {
                 dim: 9,
                 window: 3,
@@ -1603,7 +1624,10 @@ mod tests {
                     c
                 })
                 .collect();
-            assert_eq!(cortices.iter().map(|c| c.tables.len()).collect::<Vec<_>>(), [1, 5, 5, 3]);
+            assert_eq!(
+                cortices.iter().map(|c| c.tables.len()).collect::<Vec<_>>(),
+                [1, 5, 5, 3]
+            );
             let mut rng = SimRng::seed_from_u64(9);
             let bits = |s: &Signal| s.to_host().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             for _ in 0..200 {
@@ -1613,7 +1637,10 @@ mod tests {
                     .map(|c| bits(&c.step(&tokens(&ids)).unwrap()[0].1))
                     .collect();
                 for (i, other) in latents.iter().enumerate().skip(1) {
-                    assert_eq!(&latents[0], other, "{update:?}, shared {shared_negatives}: layout {i}");
+                    assert_eq!(
+                        &latents[0], other,
+                        "{update:?}, shared {shared_negatives}: layout {i}"
+                    );
                 }
             }
             let saved: Vec<Vec<u32>> = cortices
@@ -1627,7 +1654,10 @@ mod tests {
                 })
                 .collect();
             assert!(saved.iter().all(|s| *s == saved[0]));
-            assert!(saved[0].iter().any(|&x| f32::from_bits(x).abs() > 1e-3), "nothing trained");
+            assert!(
+                saved[0].iter().any(|&x| f32::from_bits(x).abs() > 1e-3),
+                "nothing trained"
+            );
         }
     }
 
@@ -1670,7 +1700,11 @@ mod tests {
         let mut resumed = cortex(&vocab, config(true), p);
         resumed.restore(&saved).unwrap();
         for (i, &t) in stream.iter().enumerate().skip(30) {
-            assert_eq!(resumed.step(&tokens(&[t; 4])).unwrap()[0].1.to_host(), latents[i], "tick {i}");
+            assert_eq!(
+                resumed.step(&tokens(&[t; 4])).unwrap()[0].1.to_host(),
+                latents[i],
+                "tick {i}"
+            );
         }
     }
 
