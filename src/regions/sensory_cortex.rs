@@ -146,8 +146,11 @@ pub struct SensoryCortexConfig {
     /// distributed as unigram^¾ and its tables, seed and subsampling stay its own; what changes is
     /// that the agents' noise is common, so their differences no longer include that part of
     /// SGNS's sampling variance (a spread across agents understates independent learners'). In
-    /// exchange the rows a tick touches are the same words in every agent, which the host tables
-    /// then store side by side: faster for populations whose tables outgrow the cache (#22).
+    /// exchange a tick's noise rows are the same words in every agent (and its window's too when
+    /// the agents read one stream), which the host tables then store side by side for the agents
+    /// one thread trains: faster for populations whose tables outgrow the cache (#22: ~2× P = 1
+    /// at P = 32 on two cores). The layout is chosen when the region is built: a phase that
+    /// switches the option changes the draws, not the layout (nor any result of the layout).
     pub shared_negatives: bool,
 }
 
@@ -274,12 +277,13 @@ struct TickScratch {
     deltas: Vec<f32>,
 }
 
-/// The host tables u and v of a run of `width` agents, interleaved by word (`[V][width][D]`):
+/// The host tables u and v of a block of `width` agents, interleaved by word (`[V][width][D]`):
 /// agent `slot`'s row of word w starts at (w·width + slot)·D, so the rows that one word has in
-/// every agent of the run are adjacent. A run of agents reading one stream touches the same
-/// words: with the noise tokens shared too (`shared_negatives`), a tick's rows are a few
-/// contiguous stretches instead of P scattered ones. With private noise tokens the layout
-/// changes no value and, measured, no speed (#22).
+/// every agent of the block are adjacent. With `shared_negatives` a block is a run of agents
+/// one thread trains in order, whose noise rows (and, when they read one stream, their window's
+/// rows) are then the same words: a tick's rows are a few contiguous stretches instead of P
+/// scattered ones. With private noise tokens the layout changes no value but measured 7% slower
+/// at P = 32 (#22), so then each block is one agent's: a table of its own.
 #[derive(Clone)]
 struct Tables {
     input: Vec<f32>,
@@ -288,15 +292,30 @@ struct Tables {
     dim: usize,
 }
 
+/// One of an agent's two tables.
+#[derive(Clone, Copy)]
+enum Table {
+    /// u, the input (centre) vectors.
+    Input,
+    /// v, the output (context) vectors.
+    Output,
+}
+
 impl Tables {
-    fn zeros(width: usize, vocab_size: usize, dim: usize) -> Self {
-        let n = width * vocab_size * dim;
-        Tables {
-            input: vec![0.0; n],
-            output: vec![0.0; n],
-            width,
-            dim,
-        }
+    /// P agents' zero tables in blocks of `width` (the last may hold fewer).
+    fn blocks(p: usize, width: usize, vocab_size: usize, dim: usize) -> Vec<Tables> {
+        (0..p.div_ceil(width))
+            .map(|b| {
+                let width = width.min(p - b * width);
+                let n = width * vocab_size * dim;
+                Tables {
+                    input: vec![0.0; n],
+                    output: vec![0.0; n],
+                    width,
+                    dim,
+                }
+            })
+            .collect()
     }
 
     /// Where agent `slot`'s row of word `w` starts.
@@ -315,18 +334,25 @@ impl Tables {
         &self.output[i..i + self.dim]
     }
 
-    /// Agent `slot`'s table (`input` or `output`), `[V·D]` row-major, appended to `out`.
-    fn gather(&self, table: &[f32], slot: usize, out: &mut Vec<f32>) {
-        let step = self.width * self.dim;
-        (0..table.len() / step)
-            .for_each(|w| out.extend_from_slice(&table[w * step + slot * self.dim..][..self.dim]));
+    /// Agent `slot`'s table `which`, `[V·D]` row-major, appended to `out`.
+    fn gather(&self, which: Table, slot: usize, out: &mut Vec<f32>) {
+        let table = match which {
+            Table::Input => &self.input,
+            Table::Output => &self.output,
+        };
+        let vocab_size = table.len() / (self.width * self.dim);
+        (0..vocab_size).for_each(|w| out.extend_from_slice(&table[self.at(slot, w)..][..self.dim]));
     }
 
-    /// Writes agent `slot`'s `[V·D]` row-major table into `table`.
-    fn scatter(table: &mut [f32], width: usize, dim: usize, slot: usize, rows: &[f32]) {
-        for (w, row) in rows.chunks_exact(dim).enumerate() {
-            let i = (w * width + slot) * dim;
-            table[i..i + dim].copy_from_slice(row);
+    /// Writes agent `slot`'s table `which` from `[V·D]` row-major rows.
+    fn scatter(&mut self, which: Table, slot: usize, rows: &[f32]) {
+        for (w, row) in rows.chunks_exact(self.dim).enumerate() {
+            let i = self.at(slot, w);
+            let table = match which {
+                Table::Input => &mut self.input,
+                Table::Output => &mut self.output,
+            };
+            table[i..i + row.len()].copy_from_slice(row);
         }
     }
 
@@ -372,8 +398,8 @@ pub struct SensoryCortex {
     /// population is too small for rayon or the machine has two threads to give (see
     /// [`HELPER_MIN_BYTES`]).
     helper: Option<Helper>,
-    /// The tables, context and means on a GPU device (`update = "tick"` there); the agents'
-    /// host tables are then empty.
+    /// The tables, context and means on a GPU device (`update = "tick"` there); `tables` and
+    /// the agents' contexts and means are then empty.
     device: Option<DeviceTables>,
 }
 
@@ -418,10 +444,14 @@ impl SensoryCortex {
         } else {
             p.max(1)
         };
-        let width = if config.shared_negatives { run_len } else { 1 };
-        let mut tables: Vec<Tables> = (0..p.div_ceil(width))
-            .map(|b| Tables::zeros(width.min(p - b * width), vocab_size, d))
-            .collect();
+        // Blocks of a run's agents with shared draws on the host (a device takes the tables
+        // agent by agent, and one table per agent is faster with private draws).
+        let width = if config.shared_negatives && !on_device {
+            run_len
+        } else {
+            1
+        };
+        let mut tables = Tables::blocks(p, width, vocab_size, d);
         let agents = ctx
             .seeds
             .iter()
@@ -435,8 +465,7 @@ impl SensoryCortex {
                 if config.orthogonal {
                     orthogonalise(&mut input, vocab_size.min(d), d, bound);
                 }
-                let block = &mut tables[a / width];
-                Tables::scatter(&mut block.input, block.width, d, a % width, &input);
+                tables[a / width].scatter(Table::Input, a % width, &input);
                 Agent {
                     history: VecDeque::with_capacity(config.window + 1),
                     context: vec![0.0; d],
@@ -507,14 +536,13 @@ impl SensoryCortex {
 
     /// Moves the host tables, contexts and means to `device` (the host copies are emptied).
     fn move_tables_to(&mut self, device: &Device) {
-        // Each block is freed once copied: the host holds at most one block twice.
-        let (mut input, mut output) = (Vec::new(), Vec::new());
+        // Each block (one agent's tables: see `new`) is freed once copied.
+        let size = self.agents.len() * self.vocab_size * self.config.dim;
+        let (mut input, mut output) = (Vec::with_capacity(size), Vec::with_capacity(size));
         for block in std::mem::take(&mut self.tables) {
             for slot in 0..block.width {
-                block.gather(&block.input, slot, &mut input);
-            }
-            for slot in 0..block.width {
-                block.gather(&block.output, slot, &mut output);
+                block.gather(Table::Input, slot, &mut input);
+                block.gather(Table::Output, slot, &mut output);
             }
         }
         let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
@@ -612,17 +640,22 @@ impl SensoryCortex {
         let d = self.config.dim;
         let mut out = vec![0.0f32; self.agents.len() * d];
         for (a, (agent, e)) in self.agents.iter().zip(out.chunks_exact_mut(d)).enumerate() {
-            let tables = &self.tables[a / self.width];
-            SensoryCortex::readout(&self.config, tables, a % self.width, &agent.mean, w, e);
+            let (tables, slot) = self.block_of(a);
+            SensoryCortex::readout(&self.config, tables, slot, &agent.mean, w, e);
         }
         out
     }
 
-    /// Every agent's host table (`input` or `output`), `[P·V·D]` agent-major.
-    fn host_table(&self, table: fn(&Tables) -> &Vec<f32>) -> Vec<f32> {
+    /// Agent a's block of the host tables and its slot there.
+    fn block_of(&self, a: usize) -> (&Tables, usize) {
+        (&self.tables[a / self.width], a % self.width)
+    }
+
+    /// Every agent's host table `which`, `[P·V·D]` agent-major.
+    fn host_table(&self, which: Table) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.agents.len() * self.vocab_size * self.config.dim);
         for tables in &self.tables {
-            (0..tables.width).for_each(|slot| tables.gather(table(tables), slot, &mut out));
+            (0..tables.width).for_each(|slot| tables.gather(which, slot, &mut out));
         }
         out
     }
@@ -632,23 +665,22 @@ impl SensoryCortex {
         let size = self.vocab_size * self.config.dim;
         for a in 0..self.agents.len() {
             let (tables, slot) = (&mut self.tables[a / self.width], a % self.width);
-            let (width, d, rows) = (tables.width, tables.dim, a * size..(a + 1) * size);
-            Tables::scatter(&mut tables.input, width, d, slot, &input[rows.clone()]);
-            Tables::scatter(&mut tables.output, width, d, slot, &output[rows]);
+            let rows = a * size..(a + 1) * size;
+            tables.scatter(Table::Input, slot, &input[rows.clone()]);
+            tables.scatter(Table::Output, slot, &output[rows]);
         }
     }
 
     /// Regroups the host tables into blocks of `width` agents and the agents into runs of
-    /// `run_len` (a multiple of `width`): the layout and schedule, not the values.
+    /// `run_len` (a multiple of `width`) on the calling thread or rayon's (no helper): the
+    /// layout and schedule, not the values.
     #[cfg(test)]
     fn reblock(&mut self, width: usize, run_len: usize) {
-        assert!(run_len.is_multiple_of(width) && self.helper.is_none());
-        let (input, output) = (self.host_table(|t| &t.input), self.host_table(|t| &t.output));
+        assert!(run_len.is_multiple_of(width));
+        let (input, output) = (self.host_table(Table::Input), self.host_table(Table::Output));
         let (p, v, d) = (self.agents.len(), self.vocab_size, self.config.dim);
-        (self.width, self.run_len) = (width, run_len);
-        self.tables = (0..p.div_ceil(width))
-            .map(|b| Tables::zeros(width.min(p - b * width), v, d))
-            .collect();
+        (self.width, self.run_len, self.helper) = (width, run_len, None);
+        self.tables = Tables::blocks(p, width, v, d);
         self.set_host_tables(&input, &output);
     }
 
@@ -835,12 +867,18 @@ impl Agent {
         }
     }
 
-    /// Puts a kept token into the window (the oldest leaves a full one).
+    /// Puts a kept token into the window (the oldest leave a full one).
     fn remember(&mut self, w: usize, window: usize) {
-        if self.history.len() == window {
+        self.forget_beyond(window.saturating_sub(1));
+        self.history.push_back(w as u32);
+    }
+
+    /// Keeps the latest `window` tokens of the history (a window made smaller mid-run, or a
+    /// checkpoint saved with a larger one).
+    fn forget_beyond(&mut self, window: usize) {
+        while self.history.len() > window {
             self.history.pop_front();
         }
-        self.history.push_back(w as u32);
     }
 }
 
@@ -979,7 +1017,9 @@ impl Region for SensoryCortex {
                     let (k, pairs) = (config.negatives, 2 * agent.history.len());
                     agent.negatives.clear();
                     if let Some(shared) = &shared {
-                        agent.negatives.extend_from_slice(&shared[..pairs * k]);
+                        agent
+                            .negatives
+                            .extend_from_slice(&shared[..(pairs * k).min(shared.len())]);
                     } else {
                         for _ in 0..pairs * k {
                             let n = noise.sample(agent.rng.r#gen()) as u32;
@@ -1101,6 +1141,7 @@ impl Region for SensoryCortex {
             );
             bad_here.or(bad_there)
         } else if run_len < p {
+            debug_assert_eq!(p.div_ceil(run_len), self.tables.len().div_ceil(blocks));
             self.agents
                 .par_chunks_mut(run_len)
                 .zip(latent.par_chunks_mut(run_len * d))
@@ -1146,8 +1187,8 @@ impl Region for SensoryCortex {
         let [input, output, context, mean] = match &self.device {
             Some(tables) => tables.download(),
             None => [
-                self.host_table(|t| &t.input),
-                self.host_table(|t| &t.output),
+                self.host_table(Table::Input),
+                self.host_table(Table::Output),
                 gather(|a| &a.context),
                 gather(|a| &a.mean),
             ],
@@ -1181,6 +1222,7 @@ impl Region for SensoryCortex {
         }
         for (agent, (history, rng)) in self.agents.iter_mut().zip(history.into_iter().zip(rngs)) {
             agent.history = history;
+            agent.forget_beyond(self.config.window);
             agent.rng = rng;
         }
         self.trained = from.get("trained")?;
@@ -1217,6 +1259,7 @@ impl Region for SensoryCortex {
             Some(c) if c.dim == self.config.dim => {
                 let recentre = c.center != self.config.center || c.readout != self.config.readout;
                 self.config = c.clone();
+                self.agents.iter_mut().for_each(|a| a.forget_beyond(c.window));
                 if recentre {
                     self.agents
                         .iter_mut()
@@ -1266,7 +1309,10 @@ impl Region for SensoryCortex {
             let finite = |t: &[f32], a: usize| t[a * size..(a + 1) * size].iter().all(|x| x.is_finite());
             return (0..self.agents.len()).find(|&a| !(finite(&input, a) && finite(&output, a)));
         }
-        (0..self.agents.len()).find(|&a| !self.tables[a / self.width].finite(a % self.width))
+        (0..self.agents.len()).find(|&a| {
+            let (tables, slot) = self.block_of(a);
+            !tables.finite(slot)
+        })
     }
 }
 
@@ -1604,6 +1650,7 @@ mod tests {
             (Update::Sequential, false),
             (Update::Tick, false),
             (Update::Sequential, true),
+            (Update::Tick, true),
         ] {
             let config = SensoryCortexConfig {
                 dim: 9,
@@ -1708,11 +1755,84 @@ mod tests {
         }
     }
 
+    /// A window made smaller mid-run (a phase's override) keeps the latest tokens of each
+    /// agent's history: it had kept them all, growing by one a tick, and with shared draws
+    /// (a tick's noise is drawn for one full window) a longer history sliced past them.
+    #[test]
+    fn a_smaller_window_mid_run_keeps_the_latest_tokens() {
+        let vocab = Vocabulary::from_counts((0..20).map(|i| (format!("w{i}"), 1)).collect());
+        let config = SensoryCortexConfig {
+            dim: 4,
+            window: 4,
+            shared_negatives: true,
+            ..Default::default()
+        };
+        let mut c = cortex(&vocab, config.clone(), 2);
+        for t in 0..6 {
+            c.step(&tokens(&[t, t])).unwrap();
+        }
+        assert!(c.agents.iter().all(|a| a.history.len() == 4));
+        c.configure(&RegionSpec::new(SensoryCortexConfig { window: 2, ..config }))
+            .unwrap();
+        assert!(c.agents.iter().all(|a| a.history == [4, 5]));
+        for t in 6..10 {
+            c.step(&tokens(&[t, t])).unwrap();
+        }
+        assert!(c.agents.iter().all(|a| a.history == [8, 9]));
+    }
+
+    /// With `shared_negatives` and tables of 4 MB an agent, two threads train P = 3 as two
+    /// blocks (2 + 1 agents, the second on the helper): the bits of one table per agent on one
+    /// thread.
+    #[test]
+    fn the_helper_s_blocks_train_as_one_table_per_agent() {
+        let words = (0..16_384).map(|i| (format!("w{i}"), 1 + i as u64 % 9)).collect();
+        let vocab = Vocabulary::from_counts(words);
+        let config = SensoryCortexConfig {
+            dim: 32,
+            window: 3,
+            subsample: 0.001,
+            shared_negatives: true,
+            ..Default::default()
+        };
+        assert!(config.bytes_per_agent(vocab.len()) >= HELPER_MIN_BYTES);
+        let p = 3;
+        let mut split = cortex(&vocab, config.clone(), p);
+        let two_threads = rayon::current_num_threads() >= 2;
+        assert_eq!(split.helper.is_some(), two_threads);
+        assert_eq!(split.tables.len(), if two_threads { 2 } else { 1 });
+        let mut plain = cortex(&vocab, config, p);
+        plain.reblock(1, 3);
+        let mut rng = SimRng::seed_from_u64(4);
+        let bits = |s: &Signal| s.to_host().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for tick in 0..200 {
+            let ids = [rng.gen_range(0..vocab.len() as u32); 3];
+            let (a, b) = (
+                split.step(&tokens(&ids)).unwrap(),
+                plain.step(&tokens(&ids)).unwrap(),
+            );
+            assert_eq!(bits(&a[0].1), bits(&b[0].1), "tick {tick}");
+        }
+        assert_eq!(split.host_table(Table::Output), plain.host_table(Table::Output));
+        assert!(
+            split.host_table(Table::Output).iter().any(|&x| x != 0.0),
+            "nothing trained"
+        );
+    }
+
     /// The device path (`DeviceTables`: gathers and scatter-adds as burn ops) run on the CPU's
     /// flex device against the host's tick update: the same draws, the same triples, so every
     /// latent, table, concept reading and checkpoint must agree up to float rounding.
     #[test]
     fn device_tables_train_as_the_host_tick_update_does() {
+        for shared_negatives in [false, true] {
+            device_tables_agree(shared_negatives);
+        }
+    }
+
+    /// [`device_tables_train_as_the_host_tick_update_does`] with noise draws of each agent's own or
+    /// shared (then the host's tables are one block of three agents, the device's per agent).
+    fn device_tables_agree(shared_negatives: bool) {
         use crate::worlds::text::{EOS, UNK};
         let mut words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
         words.extend([EOS.to_string(), UNK.to_string()]);
@@ -1733,6 +1853,7 @@ mod tests {
             center: true,
             center_every: 7,
             update: Update::Tick,
+            shared_negatives,
             ..Default::default()
         };
         let p = 3;
