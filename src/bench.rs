@@ -203,10 +203,16 @@ pub struct BrainFigure {
     pub traffic: Vec<(String, u64)>,
     /// Their sum.
     pub bytes_per_tick: u64,
-    /// The machine's streaming bandwidth, measured in the same run ([`stream_bandwidth`]).
+    /// Of those, the bytes read.
+    pub read_bytes_per_tick: u64,
+    /// The machine's streaming bandwidth for reads and writes together, measured in the same run
+    /// ([`stream_bandwidth`]).
     pub bandwidth_bytes_per_s: f64,
-    /// The memory roofline: the seconds the timed ticks would take if moving their bytes at
-    /// that bandwidth were all they did (ticks × bytes per tick / bandwidth).
+    /// Its streaming bandwidth for reads alone, measured in the same run ([`read_bandwidth`]).
+    pub read_bandwidth_bytes_per_s: f64,
+    /// The memory roofline: the seconds the timed ticks would take if moving their bytes were
+    /// all they did — ticks × the longer of bytes read / read bandwidth and all bytes / read
+    /// and write bandwidth (a tick that mostly reads is bound by the first).
     pub roofline_seconds: f64,
     /// Measured seconds over the roofline's (1: at the memory limit).
     pub over_roofline: f64,
@@ -235,6 +241,36 @@ pub fn stream_bandwidth() -> f64 {
     std::hint::black_box(&x);
     // Each pass reads and writes every value once.
     (2 * 4 * FLOATS) as f64 / best
+}
+
+/// The machine's streaming bandwidth for reads alone, in bytes per second: the best of three
+/// sums over a 256 MiB buffer (sixteen running sums, so the adds keep up with the loads), on
+/// all threads — the limit for a tick that reads its state and writes little.
+pub fn read_bandwidth() -> f64 {
+    use rayon::prelude::*;
+    const FLOATS: usize = 64 << 20;
+    let x = vec![1.0f32; FLOATS];
+    let block = FLOATS.div_ceil(rayon::current_num_threads().max(1));
+    let mut best = f64::INFINITY;
+    let mut total = 0.0f32;
+    for _ in 0..3 {
+        let start = Instant::now();
+        total += x
+            .par_chunks(block)
+            .map(|c| {
+                let mut acc = [0.0f32; 16];
+                for chunk in c.chunks_exact(16) {
+                    for (a, v) in acc.iter_mut().zip(chunk) {
+                        *a += v;
+                    }
+                }
+                acc.iter().sum::<f32>()
+            })
+            .sum::<f32>();
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(total);
+    (4 * FLOATS) as f64 / best
 }
 
 /// The model with every PFC's `workers` set to the largest divisor of `population` that is at
@@ -277,7 +313,7 @@ pub fn bench_brain(
 ) -> Result<Vec<BrainFigure>> {
     let world_spec = &scenario.phases[0].world;
     let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
-    let bandwidth = stream_bandwidth();
+    let (bandwidth, read_bandwidth) = (stream_bandwidth(), read_bandwidth());
     let mut figures: Vec<BrainFigure> = Vec::new();
     for &p in populations {
         let burn_device = device.make(scenario.seed)?;
@@ -320,13 +356,15 @@ pub fn bench_brain(
         let seconds = start.elapsed().as_secs_f64();
         let rate = (ticks * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_ticks_per_s);
-        let traffic: Vec<(String, u64)> = brain
+        let traffic: Vec<(String, crate::regions::Traffic)> = brain
             .traffic()
             .into_iter()
-            .map(|(name, bytes)| (name, bytes.unwrap_or(0)))
+            .map(|(name, bytes)| (name, bytes.unwrap_or_default()))
             .collect();
-        let bytes_per_tick: u64 = traffic.iter().map(|(_, b)| b).sum();
-        let roofline_seconds = ticks as f64 * bytes_per_tick as f64 / bandwidth;
+        let bytes_per_tick: u64 = traffic.iter().map(|(_, t)| t.total()).sum();
+        let read_bytes_per_tick: u64 = traffic.iter().map(|(_, t)| t.read).sum();
+        let roofline_seconds = ticks as f64
+            * (read_bytes_per_tick as f64 / read_bandwidth).max(bytes_per_tick as f64 / bandwidth);
         figures.push(BrainFigure {
             model: scenario.model.name.clone(),
             device: device.to_string(),
@@ -340,9 +378,11 @@ pub fn bench_brain(
                 .chain(brain.profile())
                 .map(|(name, s)| (name, s / seconds))
                 .collect(),
-            traffic,
+            traffic: traffic.into_iter().map(|(name, t)| (name, t.total())).collect(),
             bytes_per_tick,
+            read_bytes_per_tick,
             bandwidth_bytes_per_s: bandwidth,
+            read_bandwidth_bytes_per_s: read_bandwidth,
             roofline_seconds,
             over_roofline: seconds / roofline_seconds,
         });

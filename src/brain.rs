@@ -733,10 +733,10 @@ impl Brain {
         Ok(())
     }
 
-    /// Per region (schedule order), the bytes of memory one tick moves: the region's own
-    /// figure ([`Region::bytes_per_tick`]) or, by default, every array it saves read once and,
-    /// while learning, written once. `None` for a region that can neither say nor be saved.
-    pub fn traffic(&self) -> Vec<(String, Option<u64>)> {
+    /// Per region (schedule order), the bytes of memory one tick reads and writes: the region's
+    /// own figure ([`Region::bytes_per_tick`]) or, by default, every array it saves read once
+    /// and, while learning, written once. `None` for a region that can neither say nor be saved.
+    pub fn traffic(&self) -> Vec<(String, Option<crate::regions::Traffic>)> {
         self.plan
             .order
             .iter()
@@ -746,8 +746,11 @@ impl Brain {
                 let bytes = region.bytes_per_tick().or_else(|| {
                     let mut state = Snapshot::default();
                     region.save(&mut state).ok()?;
-                    let learning = !self.frozen.contains(n);
-                    Some(state.array_bytes() * if learning { 2 } else { 1 })
+                    let (bytes, learning) = (state.array_bytes(), !self.frozen.contains(n));
+                    Some(crate::regions::Traffic {
+                        read: bytes,
+                        written: if learning { bytes } else { 0 },
+                    })
                 });
                 (name, bytes)
             })

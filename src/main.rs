@@ -629,19 +629,23 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             if let Some(f) = figures.first() {
                 println!(
-                    "memory roofline (streaming bandwidth measured now: {:.1} GB/s, reads + writes):",
+                    "memory roofline (streaming bandwidth measured now: reads {:.1} GB/s, reads + writes \
+                     {:.1} GB/s; the roofline is the longer of bytes read / the first and all bytes / \
+                     the second):",
+                    f.read_bandwidth_bytes_per_s / 1e9,
                     f.bandwidth_bytes_per_s / 1e9
                 );
             }
             println!(
-                "{:>6} {:>14} {:>14} {:>12} {:>12}",
-                "P", "MB per tick", "roofline s", "measured s", "over"
+                "{:>6} {:>14} {:>14} {:>14} {:>12} {:>12}",
+                "P", "MB per tick", "of which read", "roofline s", "measured s", "over"
             );
             for f in &figures {
                 println!(
-                    "{:>6} {:>14.3} {:>14.4} {:>12.2} {:>11.1}x",
+                    "{:>6} {:>14.3} {:>14.3} {:>14.4} {:>12.2} {:>11.1}x",
                     f.population,
                     f.bytes_per_tick as f64 / 1e6,
+                    f.read_bytes_per_tick as f64 / 1e6,
                     f.roofline_seconds,
                     f.seconds,
                     f.over_roofline

@@ -4,7 +4,7 @@
 use ndarray::Array2;
 use valence::brain::{Brain, EdgeSpec, Endpoint, ModelSpec, plan};
 use valence::error::ErrorKind;
-use valence::regions::{RegionSpec, RewardModelConfig, SensoryCortexConfig};
+use valence::regions::{RegionSpec, RewardModelConfig, SensoryCortexConfig, Traffic};
 use valence::scenario::model::any_world_ports;
 use valence::signal::Signal;
 use valence::worlds::Vocabulary;
@@ -154,27 +154,31 @@ fn traffic_counts_touched_rows_and_dense_state() {
     let p = plan(&m, ("world", any_world_ports())).unwrap();
     let brain_of = || Brain::new(&m, p.clone(), 3, 5, &device, &vocab).unwrap();
     let mut brain = brain_of();
-    let traffic: std::collections::BTreeMap<String, u64> = brain
+    let traffic: std::collections::BTreeMap<String, Traffic> = brain
         .traffic()
         .into_iter()
         .map(|(n, b)| (n, b.expect("every built-in region counts")))
         .collect();
-    // Cortex (dim 4, window 2, 5 negatives), 3 agents: 4 B · 3 · 4 · (5 + 2·2·(2 + 2·6)).
-    assert_eq!(traffic["first"], 4 * 3 * 4 * (5 + 4 * 14));
-    // The reward model's saved arrays, twice (read and written).
+    // Cortex (dim 4, window 2, 5 negatives), 3 agents, 4 B · 3 · 4 ·: the readout reads 4 rows
+    // and writes 1, and each of 2·2 pairs reads and writes 2 + 5 rows.
+    let rows = |n: u64| 4 * 3 * 4 * n;
+    let traffic_of = |read, written| Traffic { read, written };
+    assert_eq!(traffic["first"], traffic_of(rows(4 + 4 * 7), rows(1 + 4 * 7)));
+    // The reward model's saved arrays, read and written.
     let mut state = valence::checkpoint::Snapshot::default();
     brain.region("vta").unwrap().save(&mut state).unwrap();
-    assert!(state.array_bytes() >= 4 * 3 * 4, "at least its weights [P, D]");
-    assert_eq!(traffic["vta"], 2 * state.array_bytes());
+    let bytes = state.array_bytes();
+    assert!(bytes >= 4 * 3 * 4, "at least its weights [P, D]");
+    assert_eq!(traffic["vta"], traffic_of(bytes, bytes));
     for r in ["first", "vta"] {
         brain.set_learning(r, false).unwrap();
     }
-    let frozen: std::collections::BTreeMap<String, u64> = brain
+    let frozen: std::collections::BTreeMap<String, Traffic> = brain
         .traffic()
         .into_iter()
         .map(|(n, b)| (n, b.unwrap()))
         .collect();
-    assert_eq!(frozen["first"], 4 * 3 * 4 * 5, "only the readout");
-    assert_eq!(frozen["vta"], state.array_bytes(), "read, not written");
+    assert_eq!(frozen["first"], traffic_of(rows(4), rows(1)), "only the readout");
+    assert_eq!(frozen["vta"], traffic_of(bytes, 0), "read, not written");
     assert_eq!(frozen["second"], traffic["second"], "still learning");
 }

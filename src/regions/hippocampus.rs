@@ -488,14 +488,17 @@ impl Region for Hippocampus {
 
     /// Per tick each agent's recall reads every stored key (C·D), then the k episodes it
     /// recalls (k·D), and storing writes one key and one latent (2·D).
-    fn bytes_per_tick(&self) -> Option<u64> {
+    fn bytes_per_tick(&self) -> Option<super::Traffic> {
         let (p, c, d) = (
             self.stores.len() as u64,
             self.config.capacity as u64,
             self.dim as u64,
         );
         let store = if self.learning { 2 * d } else { 0 };
-        Some(4 * p * (c * d + self.config.k as u64 * d + store))
+        Some(super::Traffic {
+            read: 4 * p * (c * d + self.config.k as u64 * d),
+            written: 4 * p * store,
+        })
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
@@ -659,9 +662,14 @@ mod tests {
         };
         let mut h = hippocampus(config, 4);
         // 4 B · (16 keys · 4 + 2 recalled · 4 + a key and a latent stored, 2 · 4).
-        assert_eq!(h.bytes_per_tick(), Some(4 * (64 + 8 + 8)));
+        let traffic = |read, written| Some(super::super::Traffic { read, written });
+        assert_eq!(h.bytes_per_tick(), traffic(4 * (64 + 8), 4 * 8));
         h.set_learning(false);
-        assert_eq!(h.bytes_per_tick(), Some(4 * (64 + 8)), "frozen: recall only");
+        assert_eq!(
+            h.bytes_per_tick(),
+            traffic(4 * (64 + 8), 0),
+            "frozen: recall only"
+        );
     }
 
     fn tick(h: &mut Hippocampus, z: &[f32], r: f32) -> (f32, f32) {

@@ -118,6 +118,24 @@ pub struct BuildContext<'a> {
     pub input_widths: BTreeMap<&'static str, usize>,
 }
 
+/// The bytes of memory one tick moves for all agents ([`Region::bytes_per_tick`]): what a
+/// tick reads and what it writes, which stream at different rates (`valence bench --brain`'s
+/// memory roofline measures both).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Bytes read.
+    pub read: u64,
+    /// Bytes written.
+    pub written: u64,
+}
+
+impl Traffic {
+    /// Read plus written.
+    pub fn total(&self) -> u64 {
+        self.read + self.written
+    }
+}
+
 /// A brain region stepping P agents at once.
 ///
 /// A minimal region — an "opponent" that turns the reward it receives into punishment:
@@ -211,12 +229,12 @@ pub trait Region: Send {
         None
     }
 
-    /// The bytes of memory one tick moves for all agents (reads plus writes), where the region
+    /// The bytes of memory one tick moves for all agents, read and written, where the region
     /// knows better than the brain's estimate — a region that touches only some rows of its
     /// tables (the skip-gram cortex). `None`: the brain counts every array [`Region::save`]
     /// writes, read once a tick and, while learning, written once (`valence bench --brain`'s
     /// memory roofline).
-    fn bytes_per_tick(&self) -> Option<u64> {
+    fn bytes_per_tick(&self) -> Option<Traffic> {
         None
     }
 

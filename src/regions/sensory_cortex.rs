@@ -72,7 +72,7 @@ use super::fork::Helper;
 use super::sgns_tables::DeviceTables;
 use super::{
     BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
-    RegionSpec, Width,
+    RegionSpec, Traffic, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -1164,19 +1164,19 @@ impl Region for SensoryCortex {
         Ok(vec![("latent", Signal::Host(latent))])
     }
 
-    /// Only the touched rows move: per agent, the readout (u_w, v_w, the mean; the context
-    /// read and written: 5·D floats) and, while learning, for each of the 2·`window` pairs a
-    /// token makes with its window (a full window; subsampling ignored), the centre's input row
-    /// read and written and 1 + k output rows read and written: (2 + 2(1 + k))·D floats.
-    fn bytes_per_tick(&self) -> Option<u64> {
+    /// Only the touched rows move: per agent, the readout (u_w, v_w and the mean read, the
+    /// context read and written: 4·D floats read, D written) and, while learning, for each of
+    /// the 2·`window` pairs a token makes with its window (a full window; subsampling ignored),
+    /// the centre's input row and 1 + k output rows, each read and written: (2 + k)·D floats
+    /// read and as many written.
+    fn bytes_per_tick(&self) -> Option<Traffic> {
         let (p, d) = (self.agents.len() as u64, self.config.dim as u64);
         let (w, k) = (self.config.window as u64, self.config.negatives as u64);
-        let training = if self.learning {
-            2 * w * (2 + 2 * (1 + k))
-        } else {
-            0
-        };
-        Some(4 * p * d * (5 + training))
+        let training = if self.learning { 2 * w * (2 + k) } else { 0 };
+        Some(Traffic {
+            read: 4 * p * d * (4 + training),
+            written: 4 * p * d * (1 + training),
+        })
     }
 
     /// The same arrays on every device (a checkpoint moves between CPU and GPU).

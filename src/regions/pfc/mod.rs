@@ -78,7 +78,8 @@ use gru::Weights;
 use host::HostNet;
 
 use super::{
-    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Width,
+    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec, Traffic,
+    Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -478,21 +479,26 @@ impl Region for Pfc {
         }
     }
 
-    /// Per tick the forward pass reads every weight (W bytes), reads and writes h and keeps its
-    /// input for the rollout; while learning, each update (every `rollout` transitions at most:
-    /// a lower bound where episodes end sooner) reads the weights and the rollout's inputs and
-    /// writes gradients (2W), then Adam reads gradients, weights and both moments and writes
-    /// weights and moments (7W): 9W / `rollout` more a tick.
-    fn bytes_per_tick(&self) -> Option<u64> {
+    /// Per tick the forward pass reads every weight (W bytes), reads and writes h and reads
+    /// its input and writes it into the rollout; while learning, each update (every `rollout`
+    /// transitions at most: a lower bound where episodes end sooner) reads the weights and the
+    /// rollout's inputs and writes gradients (W read, W written), then Adam reads gradients,
+    /// weights and both moments and writes weights and moments (4W read, 3W written): 5W and 4W
+    /// more a tick, over `rollout`.
+    fn bytes_per_tick(&self) -> Option<Traffic> {
         let weights = 4 * self.weights_numel();
         let hidden = 4 * (self.dims.population() * self.dims.hidden) as u64;
         let input = 4 * (self.dims.population() * self.dims.input) as u64;
-        let update = if self.learning {
-            (9 * weights + self.config.rollout as u64 * input) / self.config.rollout.max(1) as u64
+        let rollout = self.config.rollout.max(1) as u64;
+        let (read, written) = if self.learning {
+            ((5 * weights + rollout * input) / rollout, 4 * weights / rollout)
         } else {
-            0
+            (0, 0)
         };
-        Some(weights + 2 * hidden + 2 * input + update)
+        Some(Traffic {
+            read: weights + hidden + input + read,
+            written: hidden + input + written,
+        })
     }
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
@@ -614,17 +620,20 @@ mod tests {
         shared.set_learning(false);
         let (frozen_own, frozen_shared) = (own.bytes_per_tick().unwrap(), shared.bytes_per_tick().unwrap());
         assert_eq!(
-            frozen_own - frozen_shared,
+            frozen_own.read - frozen_shared.read,
             4 * 3 * shared.weights_numel(),
             "only the weights differ"
+        );
+        assert_eq!(
+            frozen_own.written, frozen_shared.written,
+            "h and the input, alike"
         );
         own.set_learning(true);
         let input = 4 * 4 * own.dims.input as u64;
         let weights = 4 * own.weights_numel();
-        assert_eq!(
-            own.bytes_per_tick().unwrap() - frozen_own,
-            (9 * weights + 10 * input) / 10
-        );
+        let learning = own.bytes_per_tick().unwrap();
+        assert_eq!(learning.read - frozen_own.read, (5 * weights + 10 * input) / 10);
+        assert_eq!(learning.written - frozen_own.written, 4 * weights / 10);
     }
 
     /// |a − b| ≤ tol · |a| over the whole vector (and |a| not 0: a weak check otherwise).
