@@ -227,8 +227,9 @@ fn keep_freed_memory() {}
 /// --brain` at P = 1024 (`millidge`, a controller an agent) measured 150–161 k → 172 k
 /// agent-ticks/s, as with the kernel's `always`. glibc reads its tunables only at start-up, so
 /// the program executes itself once more with the tunable added. A `GLIBC_TUNABLES` that
-/// already names it is left as it is (`glibc.malloc.hugetlb=0` opts out); if the re-execution
-/// fails, the program runs on as it is. Only memory's placement changes, never a result.
+/// already names it is left as it is (`glibc.malloc.hugetlb=0` opts out), and so is a program
+/// run under a loader or a tool (its executable is not itself); if the re-execution fails, the
+/// program runs on as it is. Only memory's placement changes, never a result.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn with_huge_pages() {
     use std::os::unix::process::CommandExt;
@@ -246,6 +247,13 @@ fn with_huge_pages() {
     let Some(name) = args.next() else {
         return;
     };
+    // Only when this program is what the kernel ran: under a loader or a tool that runs it
+    // (`ld.so ./valence`, valgrind) /proc/self/exe is that loader or tool.
+    let exe = std::env::current_exe().ok();
+    let ran = |n: &std::ffi::OsStr| std::path::Path::new(n).file_name().map(ToOwned::to_owned);
+    if exe.as_ref().and_then(|e| ran(e.as_os_str())) != ran(&name) {
+        return;
+    }
     // `exec` returns only when it failed.
     let _ = std::process::Command::new("/proc/self/exe")
         .arg0(name)
