@@ -198,9 +198,9 @@ pub struct BrainFigure {
     /// Share of the timed seconds spent in each region's step (and `world` for the world's
     /// step and reply), in schedule order.
     pub shares: Vec<(String, f64)>,
-    /// Bytes of memory a tick must move (reads plus writes), per region in schedule order
+    /// Bytes of memory a tick must read and write, per region in schedule order
     /// ([`crate::brain::Brain::traffic`]; a region that can neither say nor be saved counts 0).
-    pub traffic: Vec<(String, u64)>,
+    pub traffic: Vec<(String, crate::regions::Traffic)>,
     /// Their sum.
     pub bytes_per_tick: u64,
     /// Of those, the bytes read.
@@ -208,7 +208,7 @@ pub struct BrainFigure {
     /// The machine's streaming bandwidth for reads and writes together, measured in the same run
     /// ([`stream_bandwidth`]).
     pub bandwidth_bytes_per_s: f64,
-    /// Its streaming bandwidth for reads alone, measured in the same run ([`read_bandwidth`]).
+    /// Its streaming bandwidth for reads alone, measured in the same run ([`stream_bandwidth`]).
     pub read_bandwidth_bytes_per_s: f64,
     /// The memory roofline: the seconds the timed ticks would take if moving their bytes were
     /// all they did — ticks × the longer of bytes read / read bandwidth and all bytes / read
@@ -218,43 +218,35 @@ pub struct BrainFigure {
     pub over_roofline: f64,
 }
 
-/// The machine's streaming memory bandwidth in bytes per second (reads plus writes): the best
-/// of three in-place passes `x ← a·x + b` over a 256 MiB buffer, far larger than any cache, on
-/// all threads (rayon, one contiguous block each) — the limit a tick that streams its state
-/// through memory cannot beat.
-pub fn stream_bandwidth() -> f64 {
+/// The machine's streaming memory bandwidths in bytes per second, `(reads and writes, reads)`,
+/// over one 256 MiB buffer, far larger than any cache, on all threads (rayon, one contiguous
+/// block each), the best of three passes each: in-place `x ← a·x + b` (every value read and
+/// written once: the limit a tick that streams its state through memory cannot beat), then a sum
+/// (sixteen running sums, so the adds keep up with the loads: the limit for a tick that reads
+/// its state and writes little).
+pub fn stream_bandwidth() -> (f64, f64) {
     use rayon::prelude::*;
     const FLOATS: usize = 64 << 20;
+    fn best_of_three(mut pass: impl FnMut()) -> f64 {
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                pass();
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
     let mut x = vec![1.0f32; FLOATS];
-    let threads = rayon::current_num_threads().max(1);
-    let block = FLOATS.div_ceil(threads);
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let start = Instant::now();
+    let block = FLOATS.div_ceil(rayon::current_num_threads().max(1));
+    let update = best_of_three(|| {
         x.par_chunks_mut(block).for_each(|c| {
             for v in c.iter_mut() {
                 *v = 0.999 * *v + 0.001;
             }
-        });
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    std::hint::black_box(&x);
-    // Each pass reads and writes every value once.
-    (2 * 4 * FLOATS) as f64 / best
-}
-
-/// The machine's streaming bandwidth for reads alone, in bytes per second: the best of three
-/// sums over a 256 MiB buffer (sixteen running sums, so the adds keep up with the loads), on
-/// all threads — the limit for a tick that reads its state and writes little.
-pub fn read_bandwidth() -> f64 {
-    use rayon::prelude::*;
-    const FLOATS: usize = 64 << 20;
-    let x = vec![1.0f32; FLOATS];
-    let block = FLOATS.div_ceil(rayon::current_num_threads().max(1));
-    let mut best = f64::INFINITY;
+        })
+    });
     let mut total = 0.0f32;
-    for _ in 0..3 {
-        let start = Instant::now();
+    let sum = best_of_three(|| {
         total += x
             .par_chunks(block)
             .map(|c| {
@@ -266,11 +258,11 @@ pub fn read_bandwidth() -> f64 {
                 }
                 acc.iter().sum::<f32>()
             })
-            .sum::<f32>();
-        best = best.min(start.elapsed().as_secs_f64());
-    }
+            .sum::<f32>()
+    });
     std::hint::black_box(total);
-    (4 * FLOATS) as f64 / best
+    let bytes = (4 * FLOATS) as f64;
+    (2.0 * bytes / update, bytes / sum)
 }
 
 /// The model with every PFC's `workers` set to the largest divisor of `population` that is at
@@ -313,7 +305,7 @@ pub fn bench_brain(
 ) -> Result<Vec<BrainFigure>> {
     let world_spec = &scenario.phases[0].world;
     let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
-    let (bandwidth, read_bandwidth) = (stream_bandwidth(), read_bandwidth());
+    let (bandwidth, read_bandwidth) = stream_bandwidth();
     let mut figures: Vec<BrainFigure> = Vec::new();
     for &p in populations {
         let burn_device = device.make(scenario.seed)?;
@@ -378,7 +370,7 @@ pub fn bench_brain(
                 .chain(brain.profile())
                 .map(|(name, s)| (name, s / seconds))
                 .collect(),
-            traffic: traffic.into_iter().map(|(name, t)| (name, t.total())).collect(),
+            traffic,
             bytes_per_tick,
             read_bytes_per_tick,
             bandwidth_bytes_per_s: bandwidth,

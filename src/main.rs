@@ -700,7 +700,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 let regions: Vec<String> = f
                     .traffic
                     .iter()
-                    .map(|(name, b)| format!("{name} {:.2} MB", *b as f64 / 1e6))
+                    .map(|(name, t)| format!("{name} {:.2} MB", t.total() as f64 / 1e6))
                     .collect();
                 println!("bytes per tick at P = {}: {}", f.population, regions.join(", "));
             }
