@@ -1017,9 +1017,8 @@ impl Region for SensoryCortex {
                     let (k, pairs) = (config.negatives, 2 * agent.history.len());
                     agent.negatives.clear();
                     if let Some(shared) = &shared {
-                        agent
-                            .negatives
-                            .extend_from_slice(&shared[..(pairs * k).min(shared.len())]);
+                        // (A history never outgrows the window: `Agent::forget_beyond`.)
+                        agent.negatives.extend_from_slice(&shared[..pairs * k]);
                     } else {
                         for _ in 0..pairs * k {
                             let n = noise.sample(agent.rng.r#gen()) as u32;
