@@ -20,6 +20,7 @@ pub mod self_reward;
 pub mod sensory_cortex;
 pub(crate) mod sgns_tables;
 pub mod world_model;
+pub(crate) mod world_tables;
 
 use burn::prelude::Device;
 use ndarray::{Array1, Array2};

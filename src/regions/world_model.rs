@@ -71,7 +71,11 @@
 //!
 //! `<unk>` is never a target, and its input row never moves. Each agent has its own tables,
 //! weights (`[P, …]` burn tensors on the run's device: `flex` on the CPU, or `wgpu`) and noise
-//! generator, all from its own seed. Tables live in host memory and only touched rows move.
+//! generator, all from its own seed. On the CPU the tables live in host memory; on a GPU device
+//! (`wgpu`) they live there as burn tensors (`world_tables.rs`: the same arithmetic as gathers
+//! and scatters over the touched rows), and the noise tokens are still drawn on the host from
+//! each agent's generator, so both devices train on the same candidates. Either way only touched
+//! rows move.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -85,6 +89,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::{self, Adam};
 use super::gru::{self, Cell, Gates, Trace};
+use super::world_tables::{Candidates, MASKED, WorldTables};
 use super::{
     BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
     RegionSpec, Width,
@@ -269,7 +274,8 @@ fn state_bytes(v: usize, e: usize, i: usize, h: usize) -> u64 {
     4u64.saturating_mul(tables.saturating_add(3u64.saturating_mul(gru)))
 }
 
-/// One agent's tables and noise generator (host memory).
+/// One agent's tables and noise generator (host memory; the tables are empty while they are on a
+/// GPU device).
 struct Agent {
     /// E, `[V·E]` row-major.
     input: Vec<f32>,
@@ -291,8 +297,8 @@ struct Step {
     gates: Gates,
     /// w_t per agent.
     tokens: Vec<u32>,
-    /// ∂L_t/∂h_t per agent `[P·H]`, once w_{t+1} has arrived.
-    d_h: Option<Vec<f32>>,
+    /// ∂L_t/∂h_t `[P, H]`, once w_{t+1} has arrived.
+    d_h: Option<Tensor<2>>,
 }
 
 /// The GRU weights' names, in the order kept (checkpoint keys).
@@ -307,10 +313,12 @@ pub struct WorldModel {
     /// C, the conditioning input's width (0 when unconnected).
     conditioning: usize,
     agents: Vec<Agent>,
+    /// Every agent's tables on a GPU device (the agents' host tables are then empty).
+    tables: Option<WorldTables>,
     /// W_x `[P, E + C, 3H]`, W_h `[P, H, 3H]`, b_x, b_h `[P, 1, 3H]`.
     weights: Vec<Tensor<3>>,
     adam: Adam,
-    /// h `[P, 1, H]`, and the same on the host.
+    /// h `[P, 1, H]`, and the same on the host (kept while the tables are on the host).
     hidden: Tensor<3>,
     hidden_host: Vec<f32>,
     window: Vec<Step>,
@@ -332,6 +340,29 @@ type PredictArgs<'a> = ((&'a mut Agent, &'a mut [f32]), (&'a [f32], &'a u32));
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// Smallest norm a latent is divided by on a device: a zero latent stays zero (the host skips
+/// the division).
+const TINY: f32 = 1e-30;
+
+/// An agent's candidates for `target` into `out`: the target (label 1), then k noise tokens
+/// drawn from q with `rng` (label 0), accidental hits dropped; scores 0.
+fn draw_candidates(
+    rng: &mut SimRng,
+    (target, k): (usize, usize),
+    noise_cdf: &[f64],
+    out: &mut Vec<(usize, f32, f32)>,
+) {
+    out.clear();
+    out.push((target, 1.0, 0.0));
+    for _ in 0..k {
+        let u: f64 = rng.r#gen();
+        let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
+        if n != target {
+            out.push((n, 0.0, 0.0));
+        }
+    }
 }
 
 impl WorldModel {
@@ -423,13 +454,14 @@ impl WorldModel {
                 agent.output[w * (h + 1) + h] = *b;
             }
         }
-        WorldModel {
+        let mut model = WorldModel {
             config: config.clone(),
             device: ctx.device.clone(),
             population: p,
             vocab_size: v,
             conditioning,
             agents,
+            tables: None,
             adam: Adam::new(&weights.iter().collect::<Vec<_>>()),
             weights,
             hidden: Tensor::zeros([p, 1, h], ctx.device),
@@ -442,6 +474,60 @@ impl WorldModel {
             learning: true,
             trained: 0,
             seconds: [0.0; 3],
+        };
+        if *ctx.device != Device::flex() {
+            // Initialised on the host from the same seeds, so both devices start alike.
+            model.move_tables_to(ctx.device);
+        }
+        model
+    }
+
+    /// Moves every agent's tables to `device` (the host copies are emptied).
+    fn move_tables_to(&mut self, device: &Device) {
+        let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
+            let mut all = Vec::new();
+            for agent in &mut self.agents {
+                all.extend_from_slice(&std::mem::take(f(agent)));
+            }
+            all
+        };
+        let tables = [
+            take(|a| &mut a.input),
+            take(|a| &mut a.input_first),
+            take(|a| &mut a.input_second),
+            take(|a| &mut a.output),
+        ];
+        let shape = [
+            self.population,
+            self.vocab_size,
+            self.config.embed,
+            self.config.dim,
+        ];
+        self.tables = Some(WorldTables::upload(shape, tables, device));
+    }
+
+    /// Every agent's tables, agent-major (E, its two moments, O), read from wherever they live.
+    fn host_tables(&self) -> [Vec<f32>; 4] {
+        if let Some(tables) = &self.tables {
+            return tables.download();
+        }
+        let gather =
+            |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
+        [
+            gather(|a| &a.input),
+            gather(|a| &a.input_first),
+            gather(|a| &a.input_second),
+            gather(|a| &a.output),
+        ]
+    }
+
+    /// Agent a's output row o_w (without its bias) in host memory where the latent reads it
+    /// (`readout = "state_and_output"`), else empty.
+    fn host_output_row(&self, a: usize, w: u32) -> &[f32] {
+        let (h, w) = (self.config.dim, w as usize);
+        match self.config.readout {
+            Readout::State => &[],
+            Readout::StateAndOutput => &self.agents[a].output[w * (h + 1)..w * (h + 1) + h],
         }
     }
 
@@ -484,9 +570,26 @@ impl WorldModel {
     /// x `[P, N, I]`: row n of agent a is the input row of `tokens[n][a]` (or of `tokens[n][0]`
     /// when the row holds one id, the same for every agent), followed by `conditioning`
     /// (`[P, C]`, or zeros).
-    fn inputs_of(&self, tokens: &[Vec<u32>], conditioning: Option<&Array2<f32>>) -> Tensor<3> {
+    fn inputs_of(&self, tokens: &[Vec<u32>], conditioning: Option<&Signal>) -> Tensor<3> {
         let (e, i, p) = (self.config.embed, self.input_width(), self.population);
         let n = tokens.len();
+        if let Some(tables) = &self.tables {
+            let rows = (0..p)
+                .flat_map(|a| tokens.iter().map(move |ids| (a, ids[a.min(ids.len() - 1)])))
+                .map(|(a, w)| tables.row(a, w))
+                .collect();
+            let x = tables.inputs(rows);
+            if self.conditioning == 0 {
+                return x;
+            }
+            let c = match conditioning {
+                Some(c) => c.to_tensor(&self.device).reshape([p, 1, i - e]).repeat_dim(1, n),
+                None => Tensor::zeros([p, n, i - e], &self.device),
+            };
+            return Tensor::cat(vec![x, c], 2);
+        }
+        let conditioning = conditioning.map(Signal::host);
+        let conditioning = conditioning.as_deref();
         let mut x = vec![0.0f32; p * n * i];
         for (a, agent) in self.agents.iter().enumerate() {
             for (k, ids) in tokens.iter().enumerate() {
@@ -501,9 +604,12 @@ impl WorldModel {
         Tensor::from_data(TensorData::new(x, [p, n, i]), &self.device)
     }
 
-    /// ∂L/∂h of each agent's prediction of `targets` from its current state, the output rows
-    /// updated on the way (see the module documentation for the two objectives).
-    fn predict(&mut self, targets: &[u32]) -> Vec<f32> {
+    /// ∂L/∂h `[P, H]` of each agent's prediction of `targets` from its current state, the
+    /// output rows updated on the way (see the module documentation for the two objectives).
+    fn predict(&mut self, targets: &[u32]) -> Tensor<2> {
+        if self.tables.is_some() {
+            return self.predict_on_device(targets);
+        }
         let h = self.config.dim;
         let (k, eta) = (
             self.config.negatives,
@@ -521,15 +627,7 @@ impl WorldModel {
             // The candidates: the target, then k noise tokens (accidental hits dropped), each
             // with its label and score.
             let mut cands = std::mem::take(&mut agent.candidates);
-            cands.clear();
-            cands.push((target, 1.0, 0.0));
-            for _ in 0..k {
-                let u: f64 = agent.rng.r#gen();
-                let n = noise_cdf.partition_point(|&c| c <= u).min(noise_cdf.len() - 1);
-                if n != target {
-                    cands.push((n, 0.0, 0.0));
-                }
-            }
+            draw_candidates(&mut agent.rng, (target, k), noise_cdf, &mut cands);
             for c in cands.iter_mut() {
                 let o = &agent.output[c.0 * (h + 1)..(c.0 + 1) * (h + 1)];
                 c.2 = o[..h].iter().zip(state).map(|(a, b)| a * b).sum::<f32>() + o[h];
@@ -573,7 +671,57 @@ impl WorldModel {
                 .zip(states.zip(targets.iter()))
                 .for_each(one);
         }
-        d_h
+        Tensor::from_data(TensorData::new(d_h, [self.population, h]), &self.device)
+    }
+
+    /// [`WorldModel::predict`] with the tables on a device: the host draws each agent's
+    /// candidates (as the host path does, from the same generators) and lists them, padded to
+    /// k + 1 an agent; the device scores them and moves their rows.
+    fn predict_on_device(&mut self, targets: &[u32]) -> Tensor<2> {
+        let (p, h, k) = (self.population, self.config.dim, self.config.negatives);
+        let c = k + 1;
+        let eta = (self.config.table_lr * self.decay()) as f32;
+        let softmax = self.config.objective == Objective::SampledSoftmax;
+        let log_k = (k.max(1) as f32).ln();
+        let tables = self.tables.as_mut().expect("tables on the device");
+        let mut list = Candidates {
+            rows: Vec::with_capacity(p * c),
+            labels: Vec::with_capacity(p * c),
+            mask: Vec::with_capacity(p * c),
+            log_q: Vec::with_capacity(p * c),
+            earlier: None,
+        };
+        let mut earlier = vec![0.0f32; p * c * c];
+        let mut repeats = false;
+        for (a, (agent, &target)) in self.agents.iter_mut().zip(targets).enumerate() {
+            let mut drawn = std::mem::take(&mut agent.candidates);
+            drawn.clear();
+            if Some(target) != self.unknown {
+                draw_candidates(&mut agent.rng, (target as usize, k), &self.noise_cdf, &mut drawn);
+            }
+            for l in 0..c {
+                let (row, label, mask, log_q) = match drawn.get(l) {
+                    Some(&(w, label, _)) => {
+                        for j in (0..l).filter(|&j| drawn[j].0 == w) {
+                            earlier[(a * c + l) * c + j] = 1.0;
+                            repeats = true;
+                        }
+                        (tables.row(a, w as u32), label, 1.0, self.log_noise[w])
+                    }
+                    None => (tables.row(a, target), 0.0, 0.0, MASKED),
+                };
+                list.rows.push(row);
+                list.labels.push(label);
+                list.mask.push(mask);
+                list.log_q.push(log_q);
+            }
+            agent.candidates = drawn;
+        }
+        if repeats {
+            list.earlier = Some(earlier);
+        }
+        let state = self.hidden.clone().reshape([p, h]);
+        tables.predict(state, list, (softmax, log_k, eta))
     }
 
     /// Back-propagates the window's kept gradients: one Adam step on the GRU weights, SGD on the
@@ -591,14 +739,11 @@ impl WorldModel {
             self.input_width(),
         );
         let n = steps.len();
-        let mut d_h = vec![0.0f32; p * n * h];
-        for (t, s) in steps.iter().enumerate() {
-            let g = s.d_h.as_ref().expect("kept");
-            for a in 0..p {
-                d_h[(a * n + t) * h..(a * n + t + 1) * h].copy_from_slice(&g[a * h..(a + 1) * h]);
-            }
-        }
-        let d_h = Tensor::from_data(TensorData::new(d_h, [p, n, h]), &self.device);
+        let d_h = steps
+            .iter()
+            .map(|s| s.d_h.clone().expect("kept").reshape([p, 1, h]))
+            .collect();
+        let d_h = Tensor::cat(d_h, 1);
         let traces: Vec<Trace<'_>> = steps
             .iter()
             .map(|s| Trace {
@@ -608,12 +753,7 @@ impl WorldModel {
             })
             .collect();
         let g = gru::backward(&self.cell(), &traces, d_h, 1);
-        let d_x = g
-            .d_gates_x
-            .matmul(self.weights[0].clone().swap_dims(1, 2))
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 gradients");
+        let d_x = g.d_gates_x.matmul(self.weights[0].clone().swap_dims(1, 2));
         let mut grads = vec![g.w_x, g.w_h, g.b_x, g.b_h];
         if self.config.max_grad_norm > 0.0 {
             grads = adam::clip(grads, self.config.max_grad_norm, p);
@@ -627,6 +767,37 @@ impl WorldModel {
         let lr = (self.config.embed_lr * decay) as f32;
         let (b1, b2, eps) = (adam::BETA1, adam::BETA2, adam::EPSILON);
         let (c1, c2) = adam::corrections(self.adam.step);
+        if let Some(tables) = self.tables.as_mut() {
+            // One slot per distinct (agent, token); every step's gradient adds into its slot.
+            let (mut rows, mut entries, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+            for a in 0..p {
+                let mut seen: BTreeMap<u32, i64> = BTreeMap::new();
+                for (t, s) in steps.iter().enumerate() {
+                    let w = s.tokens[a];
+                    if Some(w) == unknown {
+                        continue;
+                    }
+                    let slot = *seen.entry(w).or_insert_with(|| {
+                        rows.push(tables.row(a, w));
+                        rows.len() as i64 - 1
+                    });
+                    entries.push((a * n + t) as i64);
+                    slots.push(slot);
+                }
+            }
+            let m = entries.len();
+            if m == 0 {
+                return;
+            }
+            let entries = Tensor::from_data(TensorData::new(entries, [m]), &self.device);
+            let d_x = d_x
+                .slice([0..p, 0..n, 0..e])
+                .reshape([p * n, e])
+                .select(0, entries);
+            tables.adam(rows, slots, d_x, lr, (c1, c2));
+            return;
+        }
+        let d_x = d_x.into_data().try_to_vec::<f32>().expect("f32 gradients");
         for (a, agent) in self.agents.iter_mut().enumerate() {
             let mut rows: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
             for (t, s) in steps.iter().enumerate() {
@@ -667,8 +838,9 @@ impl WorldModel {
         h.into_data().try_to_vec::<f32>().expect("f32 states")
     }
 
-    /// One agent's latent row for a state (`[H]`) after reading `token`.
-    fn latent_row(&self, agent: usize, state: &[f32], token: u32, out: &mut [f32]) {
+    /// One agent's latent row for a state (`[H]`) after reading a token whose output row o_w
+    /// (`[H]`, read with `readout = "state_and_output"` only) is `output_row`.
+    fn latent_row(&self, state: &[f32], output_row: &[f32], out: &mut [f32]) {
         let h = self.config.dim;
         let normalize = |z: &mut [f32], scale: f32| {
             if self.config.normalize {
@@ -682,10 +854,36 @@ impl WorldModel {
         match self.config.readout {
             Readout::State => normalize(&mut out[..h], 1.0),
             Readout::StateAndOutput => {
-                let w = token as usize;
-                out[h..].copy_from_slice(&self.agents[agent].output[w * (h + 1)..w * (h + 1) + h]);
+                out[h..].copy_from_slice(output_row);
                 normalize(&mut out[..h], std::f32::consts::FRAC_1_SQRT_2);
                 normalize(&mut out[h..], std::f32::consts::FRAC_1_SQRT_2);
+            }
+        }
+    }
+
+    /// Every agent's latent on the device from its state `[P, 1, H]` after reading `tokens`
+    /// (the arithmetic of [`WorldModel::latent_row`]).
+    fn device_latent(&self, tables: &WorldTables, state: Tensor<3>, tokens: &[u32]) -> Tensor<2> {
+        let (p, h) = (self.population, self.config.dim);
+        let unit = |z: Tensor<2>, scale: f32| {
+            if self.config.normalize {
+                let norm = (z.clone() * z.clone()).sum_dim(1).sqrt().clamp_min(TINY);
+                z * (Tensor::<2>::full([p, 1], scale, &self.device) / norm)
+            } else {
+                z
+            }
+        };
+        let state = state.reshape([p, h]);
+        match self.config.readout {
+            Readout::State => unit(state, 1.0),
+            Readout::StateAndOutput => {
+                let rows = tokens
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &w)| tables.row(a, w))
+                    .collect();
+                let half = std::f32::consts::FRAC_1_SQRT_2;
+                Tensor::cat(vec![unit(state, half), unit(tables.output_rows(rows), half)], 1)
             }
         }
     }
@@ -722,8 +920,7 @@ impl Region for WorldModel {
             }
         }
         let clock = Instant::now();
-        let conditioning = inputs.get("conditioning").map(Signal::to_host);
-        let x = self.inputs_of(std::slice::from_ref(&tokens), conditioning.as_ref());
+        let x = self.inputs_of(std::slice::from_ref(&tokens), inputs.get("conditioning"));
         let h_prev = if any_start {
             let keep: Vec<f32> = starts.iter().map(|&s| if s { 0.0 } else { 1.0 }).collect();
             self.hidden.clone() * Tensor::<3>::from_data(TensorData::new(keep, [p, 1, 1]), &self.device)
@@ -731,13 +928,19 @@ impl Region for WorldModel {
             self.hidden.clone()
         };
         let (next, gates) = gru::forward(&self.cell(), x.clone(), h_prev.clone());
-        self.hidden_host = next.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+        let z = if let Some(tables) = &self.tables {
+            Signal::device(self.device_latent(tables, next.clone(), &tokens))
+        } else {
+            self.hidden_host = next.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+            let mut z = Array2::zeros((p, self.config.latent_width()));
+            for (a, mut row) in z.outer_iter_mut().enumerate() {
+                let row = row.as_slice_mut().expect("contiguous rows");
+                let state = &self.hidden_host[a * h..(a + 1) * h];
+                self.latent_row(state, self.host_output_row(a, tokens[a]), row);
+            }
+            Signal::Host(z)
+        };
         self.hidden = next;
-        let mut z = Array2::zeros((p, self.config.latent_width()));
-        for (a, mut row) in z.outer_iter_mut().enumerate() {
-            let row = row.as_slice_mut().expect("contiguous rows");
-            self.latent_row(a, &self.hidden_host[a * h..(a + 1) * h], tokens[a], row);
-        }
         if self.learning {
             self.window.push(Step {
                 x,
@@ -748,7 +951,7 @@ impl Region for WorldModel {
             });
         }
         self.seconds[0] += clock.elapsed().as_secs_f64();
-        Ok(vec![("latent", Signal::Host(z))])
+        Ok(vec![("latent", z)])
     }
 
     fn set_learning(&mut self, learning: bool) {
@@ -802,12 +1005,30 @@ impl Region for WorldModel {
                 let batch: Vec<&[u32]> = chunk.iter().map(|&i| phrases[i]).collect();
                 let states = self.read(&batch);
                 let n = batch.len();
+                let last = |j: usize| *batch[j].last().or(self.boundary.as_ref()).unwrap_or(&0);
+                // With the tables on a device, the output rows the latents read, [P, n, H].
+                let rows = match (&self.tables, self.config.readout) {
+                    (Some(tables), Readout::StateAndOutput) => {
+                        let ids = (0..p).flat_map(|a| (0..n).map(move |j| (a, j)));
+                        let ids = ids.map(|(a, j)| tables.row(a, last(j))).collect();
+                        tables
+                            .output_rows(ids)
+                            .into_data()
+                            .try_to_vec::<f32>()
+                            .expect("f32 rows")
+                    }
+                    _ => Vec::new(),
+                };
                 for (j, &i) in chunk.iter().enumerate() {
                     let mut z = Array2::zeros((p, self.config.latent_width()));
-                    let last = *phrases[i].last().or(self.boundary.as_ref()).unwrap_or(&0);
                     for (a, mut row) in z.outer_iter_mut().enumerate() {
                         let row = row.as_slice_mut().expect("contiguous rows");
-                        self.latent_row(a, &states[(a * n + j) * h..(a * n + j + 1) * h], last, row);
+                        let output_row = if rows.is_empty() {
+                            self.host_output_row(a, last(j))
+                        } else {
+                            &rows[(a * n + j) * h..(a * n + j + 1) * h]
+                        };
+                        self.latent_row(&states[(a * n + j) * h..(a * n + j + 1) * h], output_row, row);
                     }
                     out[i] = Some(z);
                 }
@@ -845,12 +1066,17 @@ impl Region for WorldModel {
             Objective::SampledSoftmax => Array1::zeros(v),
         };
         let targets = &stream[1..];
-        let ce = self
-            .agents
+        // Every agent's output table (read back from a device, where the tables are there).
+        let downloaded = self.tables.as_ref().map(|t| t.download()[3].clone());
+        let outputs: Vec<&[f32]> = match &downloaded {
+            Some(all) => all.chunks(v * (h + 1)).collect(),
+            None => self.agents.iter().map(|a| &a.output[..]).collect(),
+        };
+        let ce = outputs
             .par_iter()
             .zip(states.par_iter())
-            .map(|(agent, s)| {
-                let o = ndarray::ArrayView2::from_shape((v, h + 1), &agent.output).expect("V·(H+1)");
+            .map(|(output, s)| {
+                let o = ndarray::ArrayView2::from_shape((v, h + 1), output).expect("V·(H+1)");
                 let (mut total, mut count) = (0.0f64, 0usize);
                 for start in (0..n).step_by(256) {
                     let end = (start + 256).min(n);
@@ -883,10 +1109,13 @@ impl Region for WorldModel {
             let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
             values.chunks(per).position(|c| !c.iter().all(|v| v.is_finite()))
         });
-        let tables = self
-            .agents
-            .iter()
-            .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite()));
+        let tables = match &self.tables {
+            Some(tables) => tables.first_non_finite(),
+            None => self
+                .agents
+                .iter()
+                .position(|a| !a.input.iter().chain(&a.output).all(|x| x.is_finite())),
+        };
         per_weight.chain(tables).min()
     }
 
@@ -901,12 +1130,11 @@ impl Region for WorldModel {
         out.put("adam_step", &self.adam.step);
         out.put("trained", &self.trained);
         out.put_tensor("hidden", &self.hidden);
-        let gather =
-            |f: fn(&Agent) -> &Vec<f32>| self.agents.iter().flat_map(|a| f(a).iter().copied()).collect();
-        out.put_array("input", &[p, v, e], gather(|a| &a.input));
-        out.put_array("input_first_moment", &[p, v, e], gather(|a| &a.input_first));
-        out.put_array("input_second_moment", &[p, v, e], gather(|a| &a.input_second));
-        out.put_array("output", &[p, v, h + 1], gather(|a| &a.output));
+        let [input, first, second, output] = self.host_tables();
+        out.put_array("input", &[p, v, e], input);
+        out.put_array("input_first_moment", &[p, v, e], first);
+        out.put_array("input_second_moment", &[p, v, e], second);
+        out.put_array("output", &[p, v, h + 1], output);
         out.put("rngs", &self.agents.iter().map(|a| &a.rng).collect::<Vec<_>>());
         // The window under way: its inputs and gradients (the gates are recomputed on restore:
         // the weights have not moved since).
@@ -915,7 +1143,11 @@ impl Region for WorldModel {
             out.put_tensor(&format!("window/{t}/x"), &s.x);
             out.put_tensor(&format!("window/{t}/h_prev"), &s.h_prev);
             out.put(&format!("window/{t}/tokens"), &s.tokens);
-            out.put(&format!("window/{t}/d_h"), &s.d_h);
+            let d_h = s
+                .d_h
+                .clone()
+                .map(|d| d.into_data().try_to_vec::<f32>().expect("f32"));
+            out.put(&format!("window/{t}/d_h"), &d_h);
         }
         Ok(())
     }
@@ -949,18 +1181,23 @@ impl Region for WorldModel {
                 "checkpoint: saved for another population than {p}"
             )));
         }
-        for (a, (agent, rng)) in self.agents.iter_mut().zip(rngs).enumerate() {
-            agent.input.copy_from_slice(&input[a * v * e..(a + 1) * v * e]);
-            agent
-                .input_first
-                .copy_from_slice(&first[a * v * e..(a + 1) * v * e]);
-            agent
-                .input_second
-                .copy_from_slice(&second[a * v * e..(a + 1) * v * e]);
-            agent
-                .output
-                .copy_from_slice(&output[a * v * (h + 1)..(a + 1) * v * (h + 1)]);
-            agent.rng = rng;
+        if let Some(tables) = self.tables.as_mut() {
+            *tables = WorldTables::upload([p, v, e, h], [input, first, second, output], &device);
+            self.agents.iter_mut().zip(rngs).for_each(|(a, rng)| a.rng = rng);
+        } else {
+            for (a, (agent, rng)) in self.agents.iter_mut().zip(rngs).enumerate() {
+                agent.rng = rng;
+                agent.input.copy_from_slice(&input[a * v * e..(a + 1) * v * e]);
+                agent
+                    .input_first
+                    .copy_from_slice(&first[a * v * e..(a + 1) * v * e]);
+                agent
+                    .input_second
+                    .copy_from_slice(&second[a * v * e..(a + 1) * v * e]);
+                agent
+                    .output
+                    .copy_from_slice(&output[a * v * (h + 1)..(a + 1) * v * (h + 1)]);
+            }
         }
         self.window.clear();
         let i = self.input_width();
@@ -973,7 +1210,9 @@ impl Region for WorldModel {
                 h_prev,
                 gates,
                 tokens: from.get(&format!("window/{t}/tokens"))?,
-                d_h: from.get(&format!("window/{t}/d_h"))?,
+                d_h: from
+                    .get::<Option<Vec<f32>>>(&format!("window/{t}/d_h"))?
+                    .map(|d| Tensor::from_data(TensorData::new(d, [p, h]), &device)),
             });
         }
         Ok(())
