@@ -1408,6 +1408,125 @@ mod tests {
         assert_eq!(m.decay(), 0.2);
     }
 
+    /// The device path (`world_tables.rs`: gathers and scatters as burn ops) run on the CPU's
+    /// flex device against the host path: the same draws, so every latent, table, concept
+    /// reading, cross-entropy and checkpoint must agree up to float rounding. Both objectives and
+    /// both readouts, a vocabulary with `</s>` and `<unk>` (never a target), a conditioning input
+    /// on one of them, and few words, so a prediction often draws one noise token twice.
+    #[test]
+    fn device_tables_train_as_the_host_tables_do() {
+        use crate::vocabulary::UNK;
+        let mut words: Vec<(String, u64)> = (0..12).map(|i| (format!("w{i}"), 1 + i % 5)).collect();
+        words.extend([(EOS.to_string(), 4), (UNK.to_string(), 2)]);
+        let vocab = Vocabulary::from_counts(words);
+        let cases = [
+            (Objective::SampledSoftmax, Readout::State, 0),
+            (Objective::NegativeSampling, Readout::StateAndOutput, 3),
+        ];
+        for (objective, readout, conditioning) in cases {
+            let config = WorldModelConfig {
+                objective,
+                readout,
+                table_lr: 0.2,
+                embed_lr: 0.02,
+                lr: 0.01,
+                ..small()
+            };
+            let build = || {
+                let device = Device::flex();
+                let ctx = BuildContext {
+                    population: 3,
+                    device: &device,
+                    seeds: vec![7, 8, 9],
+                    vocabulary: &vocab,
+                    input_widths: [("conditioning", conditioning)]
+                        .into_iter()
+                        .filter(|c| c.1 > 0)
+                        .collect(),
+                };
+                WorldModel::new(&config, &ctx)
+            };
+            let (mut host, mut device) = (build(), build());
+            device.move_tables_to(&Device::flex());
+            let mut rng = SimRng::seed_from_u64(3);
+            let mut feed = |m: &mut [&mut WorldModel], ticks: usize| {
+                let mut worst = 0.0f32;
+                for _ in 0..ticks {
+                    let ids: Vec<u32> = (0..3).map(|_| rng.gen_range(0..vocab.len() as u32)).collect();
+                    let mut inputs = tokens(&ids);
+                    if conditioning > 0 {
+                        let c = Array2::from_shape_fn((3, conditioning), |_| rng.gen_range(-1.0..1.0));
+                        inputs.insert("conditioning", Signal::Host(c));
+                    }
+                    let z: Vec<Signal> = m
+                        .iter_mut()
+                        .map(|m| m.step(&inputs).unwrap().remove(0).1)
+                        .collect();
+                    assert!(
+                        matches!(z[1], Signal::Device(_)),
+                        "the device path returns a device latent"
+                    );
+                    let (a, b) = (z[0].to_host(), z[1].to_host());
+                    worst = a.iter().zip(&b).fold(worst, |w, (x, y)| w.max((x - y).abs()));
+                }
+                worst
+            };
+            let worst = feed(&mut [&mut host, &mut device], 300);
+            eprintln!("{objective:?}: latents differ by {worst:e}");
+            assert!(worst < 1e-4, "{objective:?}: latents differ by {worst}");
+            let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
+            host.save(&mut a).unwrap();
+            device.save(&mut b).unwrap();
+            let v = vocab.len();
+            for (key, width) in [
+                ("input", 4),
+                ("input_first_moment", 4),
+                ("input_second_moment", 4),
+                ("output", 9),
+            ] {
+                let (x, y) = (
+                    a.array(key, &[3, v, width]).unwrap(),
+                    b.array(key, &[3, v, width]).unwrap(),
+                );
+                let scale = x.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let off = x.iter().zip(&y).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(
+                    off < 1e-4 * scale.max(1.0),
+                    "{objective:?}: {key} differs by {off}"
+                );
+                assert!(scale > 0.0, "{key} is all zeros");
+            }
+            // `<unk>`'s input row never moved on either.
+            let unk = vocab.id(UNK).unwrap() as usize;
+            let before = build().agents[1].input[unk * 4..unk * 4 + 4].to_vec();
+            assert_eq!(
+                b.array("input", &[3, v, 4]).unwrap()[(v + unk) * 4..(v + unk) * 4 + 4],
+                before[..]
+            );
+            let (x, y) = (
+                host.concept_latent(&[3, 7]).unwrap(),
+                device.concept_latent(&[3, 7]).unwrap(),
+            );
+            assert!(x.iter().zip(&y).all(|(x, y)| (x - y).abs() < 1e-4), "{x} vs {y}");
+            let stream: Vec<u32> = (0..30).map(|t| (t * 5 % v) as u32).collect();
+            let (x, y) = (
+                host.cross_entropy(&stream).unwrap(),
+                device.cross_entropy(&stream).unwrap(),
+            );
+            assert!(
+                x.iter().zip(&y).all(|(x, y)| (x - y).abs() < 1e-4 * x.abs()),
+                "{x} vs {y}"
+            );
+            assert_eq!(device.divergent_agent(), None);
+            // A checkpoint taken mid-window restores into device tables and continues exactly.
+            let mut again = build();
+            again.move_tables_to(&Device::flex());
+            again.restore(&b).unwrap();
+            let rest = feed(&mut [&mut device, &mut again], 40);
+            assert_eq!(rest, 0.0, "a restored device model continues as the original");
+        }
+    }
+
     #[test]
     fn out_of_vocabulary_token_is_an_error() {
         let vocab = Vocabulary::from_counts(vec![("a".into(), 1)]);
