@@ -71,30 +71,40 @@ fn the_full_architecture_runs_on_wgpu() {
     assert!(rows.iter().filter(|r| r.probe == "recall").all(|r| r.value > 0.9));
 }
 
-/// The world model (`scenarios/polysemy.toml`, cut to 4 agents and 2 000 ticks): its GRU and
-/// BPTT run as burn ops on wgpu, its tables on the host. Noise tokens are drawn on the host from
-/// each agent's seed, so both devices train on the same candidates, and only float rounding
-/// separates them: every valence and perplexity reading must agree within 1e-4 (measured on
-/// lavapipe: 3.3e-7).
+/// The world model (`scenarios/polysemy.toml`, cut to 4 agents and 2 000 ticks): its GRU, BPTT
+/// and tables run as burn ops on wgpu (the tables as `[P·V, ·]` tensors, predictions and row
+/// updates as gathers and scatters: `world_tables.rs`); the CPU keeps the tables on the host.
+/// Noise tokens are drawn on the host from each agent's seed, so both devices train on the same
+/// candidates, and only float rounding separates them: every valence and perplexity reading must
+/// agree within 1e-4. Run as shipped (sampled softmax, the state as the latent) and with negative
+/// sampling and the output row beside the state.
 #[test]
 fn wgpu_trains_the_world_model_as_the_cpu_does() {
-    let mut s = scenario("polysemy.toml");
-    s.population = 4;
-    s.phases[0].steps = 1500;
-    s.phases[1].steps = 500;
-    // Perplexities are compared relative to their size.
-    let (worst, gpu) = largest_difference(&s, |c| {
-        if c.probe == "prediction" {
-            c.value.abs().max(1.0)
-        } else {
-            1.0
+    use valence::regions::world_model::{Objective, Readout, WorldModelConfig};
+    for variant in [None, Some((Objective::NegativeSampling, Readout::StateAndOutput))] {
+        let mut s = scenario("polysemy.toml");
+        s.population = 4;
+        s.phases[0].steps = 1500;
+        s.phases[1].steps = 500;
+        for (_, spec) in &mut s.model.regions {
+            if let (Some(c), Some((objective, readout))) = (spec.get_mut::<WorldModelConfig>(), variant) {
+                (c.objective, c.readout) = (objective, readout);
+            }
         }
-    });
-    eprintln!(
-        "world model: largest |cpu − wgpu| over {} readings: {worst:e}",
-        gpu.len()
-    );
-    assert!(worst < 1e-4, "cpu and wgpu differ by {worst}");
+        // Perplexities are compared relative to their size.
+        let (worst, gpu) = largest_difference(&s, |c| {
+            if c.probe == "prediction" {
+                c.value.abs().max(1.0)
+            } else {
+                1.0
+            }
+        });
+        eprintln!(
+            "world model {variant:?}: largest |cpu − wgpu| over {} readings: {worst:e}",
+            gpu.len()
+        );
+        assert!(worst < 1e-4, "{variant:?}: cpu and wgpu differ by {worst}");
+    }
 }
 
 /// The skip-gram cortex with `update = "tick"` keeps its tables on the device as burn tensors
