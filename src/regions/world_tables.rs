@@ -22,11 +22,12 @@
 //! host, from each agent's own generator, so both paths train on the same candidates; they
 //! differ by float rounding (summation orders, and a GPU's atomic adds).
 
-use burn::prelude::{Device, Int, Tensor, TensorData};
+use burn::prelude::{Device, Tensor};
 use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::sigmoid;
 
 use super::adam;
+use super::sgns_tables::{floats, rows as ints, take, to_vec};
 
 /// What masks a candidate out of a sampled softmax (its log q): exp(s − this) is 0.
 pub(crate) const MASKED: f32 = 1e30;
@@ -60,19 +61,6 @@ pub(crate) struct WorldTables {
     vocab_size: usize,
     embed: usize,
     dim: usize,
-}
-
-fn ints(ids: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = ids.len();
-    Tensor::from_data(TensorData::new(ids, [n]), device)
-}
-
-fn floats<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(values, shape), device)
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
 }
 
 impl WorldTables {
@@ -161,10 +149,8 @@ impl WorldTables {
             d_h = d_h - state * (repeat * eta);
         }
         let delta = ((g * eta) * state1).reshape([p * c, h + 1]);
-        self.output = self
-            .output
-            .clone()
-            .select_assign(0, ids, delta, IndexingUpdateOp::Add);
+        let output = take(&mut self.output, dev);
+        self.output = output.select_assign(0, ids, delta, IndexingUpdateOp::Add);
         d_h
     }
 
@@ -187,11 +173,13 @@ impl WorldTables {
         let v = self.second.clone().select(0, rows.clone()) * b2 + (g.clone() * (1.0 - b2)) * g;
         let step = ((m.clone() / c1) * lr) / ((v.clone() / c2).sqrt() + eps);
         let x = self.input.clone().select(0, rows.clone()) - step;
-        let assign =
-            |table: Tensor<2>, values| table.select_assign(0, rows.clone(), values, IndexingUpdateOp::Assign);
-        self.first = assign(self.first.clone(), m);
-        self.second = assign(self.second.clone(), v);
-        self.input = assign(self.input.clone(), x);
+        let assign = |table: &mut Tensor<2>, values| {
+            let t = take(table, dev);
+            *table = t.select_assign(0, rows.clone(), values, IndexingUpdateOp::Assign);
+        };
+        assign(&mut self.first, m);
+        assign(&mut self.second, v);
+        assign(&mut self.input, x);
     }
 
     /// The first agent whose input or output table holds a value that is not finite.
