@@ -70,6 +70,18 @@ impl DeviceChoice {
     }
 }
 
+/// The most bytes one tensor may hold on `device`: a GPU binds a tensor as one storage buffer,
+/// and wgpu guarantees 128 MiB of one (a device may state more); unbounded on the CPU. The
+/// device tables (`regions/device_tables.rs`) split into blocks of agents below it.
+pub fn max_tensor_bytes(device: &Device) -> u64 {
+    #[cfg(feature = "wgpu")]
+    if let burn_dispatch::DispatchDevice::Cube(cube) = device.as_dispatch() {
+        return cube.client().properties().memory.max_page_size;
+    }
+    let _ = device;
+    u64::MAX
+}
+
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {
     Ok(Device::wgpu(burn::prelude::DeviceKind::DefaultDevice))

@@ -142,3 +142,67 @@ fn wgpu_trains_the_skip_gram_tables_on_the_device_as_the_cpu_does() {
     };
     assert!(last("a") > last("c") + 0.1, "a {} vs c {}", last("a"), last("c"));
 }
+
+/// Tables past the device's largest buffer (wgpu guarantees 128 MiB of one; a kernel over a
+/// larger one fails) live in blocks of agents: four skip-gram agents whose tables are half the
+/// largest buffer each (on lavapipe 262 144 words × 64 floats, 67 MB) train on wgpu as on the
+/// CPU, rows at both ends of every block included.
+#[test]
+fn wgpu_tables_past_the_largest_buffer_train_in_blocks() {
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use valence::regions::sensory_cortex::{SensoryCortexConfig, Update};
+    use valence::regions::{BuildContext, Inputs, Region, RegionParams};
+    use valence::signal::Signal;
+    use valence::vocabulary::Vocabulary;
+
+    let (p, dim) = (4usize, 64usize);
+    let gpu = DeviceChoice::Wgpu.make(0).unwrap();
+    let limit = valence::device::max_tensor_bytes(&gpu);
+    let v = (limit / (4 * dim as u64) / 2).clamp(1_000, 300_000) as usize;
+    eprintln!("largest buffer: {limit} bytes; {v} words an agent");
+    let vocab = Vocabulary::from_counts((0..v).map(|i| (format!("w{i}"), 1 + (i % 3) as u64)).collect());
+    let config = SensoryCortexConfig {
+        dim,
+        negatives: 2,
+        lr: 0.2,
+        subsample: 0.0,
+        update: Update::Tick,
+        ..Default::default()
+    };
+    let build = |device: &burn::prelude::Device| -> Box<dyn Region> {
+        let ctx = BuildContext {
+            population: p,
+            device,
+            seeds: (0..p as u64).collect(),
+            vocabulary: &vocab,
+            input_widths: Default::default(),
+        };
+        config.build(&ctx).unwrap()
+    };
+    let cpu_device = DeviceChoice::Cpu.make(0).unwrap();
+    let (mut cpu, mut wgpu) = (build(&cpu_device), build(&gpu));
+    // Each agent reads the first and last words of its table and a few in between.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let ends = [0, 1, v - 2, v - 1];
+    let mut worst = 0.0f32;
+    for t in 0..60 {
+        let ids: Vec<f32> = (0..p)
+            .map(|_| if t % 2 == 0 { ends[rng.gen_range(0..4)] } else { rng.gen_range(0..v) } as f32)
+            .collect();
+        let mut inputs = Inputs::default();
+        inputs.insert("token", Signal::Host(Array2::from_shape_vec((p, 1), ids).unwrap()));
+        let (a, b) = (cpu.step(&inputs).unwrap(), wgpu.step(&inputs).unwrap());
+        let (a, b) = (a[0].1.to_host(), b[0].1.to_host());
+        worst = a.iter().zip(&b).fold(worst, |w, (x, y)| w.max((x - y).abs()));
+    }
+    for w in ends {
+        let (a, b) = (
+            cpu.concept_latent(&[w as u32]).unwrap(),
+            wgpu.concept_latent(&[w as u32]).unwrap(),
+        );
+        worst = a.iter().zip(&b).fold(worst, |m, (x, y)| m.max((x - y).abs()));
+    }
+    eprintln!("tables in blocks: largest |cpu − wgpu| {worst:e}");
+    assert!(worst < 1e-4, "cpu and wgpu differ by {worst}");
+}

@@ -534,8 +534,16 @@ impl SensoryCortex {
         cortex
     }
 
-    /// Moves the host tables, contexts and means to `device` (the host copies are emptied).
+    /// Moves the host tables, contexts and means to `device` (the host copies are emptied), in
+    /// blocks of as many agents as fit the device's largest buffer.
     fn move_tables_to(&mut self, device: &Device) {
+        let limit = crate::device::max_tensor_bytes(device);
+        let agents = super::device_tables::agents_per_block(limit, self.vocab_size, self.config.dim);
+        self.move_tables_in_blocks(device, agents);
+    }
+
+    /// [`SensoryCortex::move_tables_to`] in blocks of `agents` agents.
+    fn move_tables_in_blocks(&mut self, device: &Device, agents: usize) {
         // Each block (one agent's tables: see `new`) is freed once copied.
         let size = self.agents.len() * self.vocab_size * self.config.dim;
         let (mut input, mut output) = (Vec::with_capacity(size), Vec::with_capacity(size));
@@ -554,7 +562,8 @@ impl SensoryCortex {
         };
         let (context, mean) = (take(|a| &mut a.context), take(|a| &mut a.mean));
         let shape = [self.agents.len(), self.vocab_size, self.config.dim];
-        self.device = Some(DeviceTables::upload(shape, input, output, context, mean, device));
+        let tables = [input, output, context, mean];
+        self.device = Some(DeviceTables::upload(shape, tables, agents, device));
     }
 
     /// η at the current training tick: linear decay to `lr_min` over `decay_steps`.
@@ -1230,7 +1239,8 @@ impl Region for SensoryCortex {
             self.noise_rng = from.get("noise_rng")?;
         }
         if let Some(tables) = self.device.as_mut() {
-            *tables = DeviceTables::upload([p, v, d], input, output, context, mean, &tables.device().clone());
+            let (agents, device) = (tables.agents_per_block(), tables.device().clone());
+            *tables = DeviceTables::upload([p, v, d], [input, output, context, mean], agents, &device);
             return Ok(());
         }
         self.set_host_tables(&input, &output);
@@ -1819,9 +1829,10 @@ mod tests {
         );
     }
 
-    /// The device path (`DeviceTables`: gathers and scatter-adds as burn ops) run on the CPU's
-    /// flex device against the host's tick update: the same draws, the same triples, so every
-    /// latent, table, concept reading and checkpoint must agree up to float rounding.
+    /// The device path (`DeviceTables`: gathers and scatter-adds as burn ops, the three agents'
+    /// tables in blocks of two as on a GPU whose largest buffer holds two) run on the CPU's flex
+    /// device against the host's tick update: the same draws, the same triples, so every latent,
+    /// table, concept reading and checkpoint must agree up to float rounding.
     #[test]
     fn device_tables_train_as_the_host_tick_update_does() {
         for shared_negatives in [false, true] {
@@ -1858,7 +1869,7 @@ mod tests {
         let p = 3;
         let mut host = cortex(&vocab, config.clone(), p);
         let mut device = cortex(&vocab, config, p);
-        device.move_tables_to(&Device::flex());
+        device.move_tables_in_blocks(&Device::flex(), 2);
         let mut rng = SimRng::seed_from_u64(5);
         let mut worst = 0.0f32;
         let mut compare = |a: &Signal, b: &Signal| {
@@ -1901,7 +1912,7 @@ mod tests {
         assert!(x.iter().zip(&y).all(|(x, y)| (x - y).abs() < 1e-5), "{x} vs {y}");
         // A checkpoint restores into device tables.
         let mut again = cortex(&vocab, device.config.clone(), p);
-        again.move_tables_to(&Device::flex());
+        again.move_tables_in_blocks(&Device::flex(), 2);
         again.restore(&b).unwrap();
         let mut c = Snapshot::default();
         again.save(&mut c).unwrap();

@@ -1,6 +1,7 @@
 //! The skip-gram cortex's tables on a burn device (`update = "tick"` on a GPU): both tables of
-//! every agent as two `[P·V, D]` tensors (agent a's token w is row a·V + w), the latent blend as
-//! `[P, D]`, and the tick-batched update as gathers and scatter-adds over the touched rows.
+//! every agent as `[P·V, D]` tables (agent a's token w is row a·V + w; in blocks of agents below
+//! the device's largest buffer: `device_tables.rs`), the latent blend as `[P, D]`, and the
+//! tick-batched update as gathers and scatter-adds over the touched rows.
 //!
 //! For the N (centre, target, label) triples of a tick over all agents, with rows gathered from
 //! the tables as they stood at the tick's start:
@@ -16,10 +17,11 @@
 //! Random draws (subsampling, noise tokens) stay on the host, from each agent's own generator,
 //! so both devices train on the same triples.
 
-use burn::prelude::{Device, Int, Tensor, TensorData};
+use burn::prelude::{Device, Tensor};
 use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::sigmoid;
 
+use super::device_tables::{Blocked, floats, to_vec};
 use super::sensory_cortex::Readout;
 
 /// Smallest norm a latent is divided by: a zero latent stays zero (the host skips the division).
@@ -27,10 +29,10 @@ const TINY: f32 = 1e-30;
 
 /// P agents' skip-gram tables on a burn device.
 pub(crate) struct DeviceTables {
-    /// u, `[P·V, D]`.
-    input: Tensor<2>,
-    /// v, `[P·V, D]`.
-    output: Tensor<2>,
+    /// u, `[P·V, D]` in blocks of agents.
+    input: Blocked,
+    /// v, `[P·V, D]` in blocks of the same agents.
+    output: Blocked,
     /// c_t, `[P, D]`.
     context: Tensor<2>,
     /// The mean readout, `[P, D]` (zeros unless centring).
@@ -39,29 +41,6 @@ pub(crate) struct DeviceTables {
     population: usize,
     vocab_size: usize,
     dim: usize,
-}
-
-/// Row indices as a tensor on `device`.
-pub(crate) fn rows(ids: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = ids.len();
-    Tensor::from_data(TensorData::new(ids, [n]), device)
-}
-
-pub(crate) fn floats<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(values, shape), device)
-}
-
-pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
-}
-
-/// Takes a table out of its field (an empty tensor stays behind) so that a scatter into it
-/// owns its only handle and updates it in place: a scatter into a table whose handle is shared
-/// (`self.table.clone().select_assign(..)`) copies the whole table first (measured on lavapipe:
-/// P = 1's tick update 6× slower).
-pub(crate) fn take(table: &mut Tensor<2>, device: &Device) -> Tensor<2> {
-    let width = table.dims()[1];
-    std::mem::replace(table, Tensor::empty([0, width], device))
 }
 
 impl DeviceTables {
@@ -75,19 +54,18 @@ impl DeviceTables {
         self.vocab_size
     }
 
-    /// Uploads host tables (`[P·V·D]` each, agent-major) and the `[P·D]` context and mean.
+    /// Uploads host tables (`[P·V·D]` each, agent-major; in blocks of `agents` agents) and the
+    /// `[P·D]` context and mean.
     pub fn upload(
         [population, vocab_size, dim]: [usize; 3],
-        input: Vec<f32>,
-        output: Vec<f32>,
-        context: Vec<f32>,
-        mean: Vec<f32>,
+        [input, output, context, mean]: [Vec<f32>; 4],
+        agents: usize,
         device: &Device,
     ) -> Self {
         let (p, v, d) = (population, vocab_size, dim);
         DeviceTables {
-            input: floats(input, [p * v, d], device),
-            output: floats(output, [p * v, d], device),
+            input: Blocked::upload(input, [p, v, d], agents, device),
+            output: Blocked::upload(output, [p, v, d], agents, device),
             context: floats(context, [p, d], device),
             mean: floats(mean, [p, d], device),
             device: device.clone(),
@@ -97,11 +75,16 @@ impl DeviceTables {
         }
     }
 
+    /// Agents a block holds.
+    pub fn agents_per_block(&self) -> usize {
+        self.input.blocks()[0].dims()[0] / self.vocab_size.max(1)
+    }
+
     /// The tables, context and mean read back to the host (the layout `upload` takes).
     pub fn download(&self) -> [Vec<f32>; 4] {
         [
-            to_vec(self.input.clone()),
-            to_vec(self.output.clone()),
+            self.input.download(),
+            self.output.download(),
             to_vec(self.context.clone()),
             to_vec(self.mean.clone()),
         ]
@@ -113,26 +96,22 @@ impl DeviceTables {
         if n == 0 {
             return;
         }
-        let (centres, targets) = (rows(centres, &self.device), rows(targets, &self.device));
         let labels = floats(labels, [n, 1], &self.device);
-        let u = self.input.clone().select(0, centres.clone());
-        let v = self.output.clone().select(0, targets.clone());
+        let u = self.input.select(&centres);
+        let v = self.output.select(&targets);
         let score = (u.clone() * v.clone()).sum_dim(1);
         let g = (labels - sigmoid(score)) * lr;
-        let input = take(&mut self.input, &self.device);
-        self.input = input.select_assign(0, centres, v * g.clone(), IndexingUpdateOp::Add);
-        let output = take(&mut self.output, &self.device);
-        self.output = output.select_assign(0, targets, u * g, IndexingUpdateOp::Add);
+        self.input.update(&centres, v * g.clone(), IndexingUpdateOp::Add);
+        self.output.update(&targets, u * g, IndexingUpdateOp::Add);
     }
 
     /// Every agent's readout of its token (`rows`: a·V + token, one per agent), less its mean:
     /// `[P, D]`.
-    fn readouts(&self, rows_: Vec<i64>, readout: Readout) -> Tensor<2> {
-        let rows_ = rows(rows_, &self.device);
-        let u = self.input.clone().select(0, rows_.clone());
+    fn readouts(&self, rows: Vec<i64>, readout: Readout) -> Tensor<2> {
+        let u = self.input.select(&rows);
         let e = match readout {
             Readout::Input => u,
-            Readout::Sum => u + self.output.clone().select(0, rows_),
+            Readout::Sum => u + self.output.select(&rows),
         };
         e - self.mean.clone()
     }
@@ -177,16 +156,25 @@ impl DeviceTables {
 
     /// Recomputes each agent's mean readout over the vocabulary, leaving out `skip` tokens.
     pub fn refresh_means(&mut self, readout: Readout, skip: &[usize]) {
-        let (p, v, d) = (self.population, self.vocab_size, self.dim);
-        let e = match readout {
-            Readout::Input => self.input.clone(),
-            Readout::Sum => self.input.clone() + self.output.clone(),
-        };
+        let (v, d) = (self.vocab_size, self.dim);
         let mut weights = vec![1.0f32; v];
         skip.iter().for_each(|&w| weights[w] = 0.0);
         let n = weights.iter().filter(|&&w| w > 0.0).count().max(1);
         let weights = floats(weights, [1, v, 1], &self.device);
-        self.mean = (e.reshape([p, v, d]) * weights).sum_dim(1).reshape([p, d]) / n as f32;
+        let blocks = self.input.blocks().iter().zip(self.output.blocks());
+        let means = blocks
+            .map(|(input, output)| {
+                let e = match readout {
+                    Readout::Input => input.clone(),
+                    Readout::Sum => input.clone() + output.clone(),
+                };
+                let agents = e.dims()[0] / v;
+                (e.reshape([agents, v, d]) * weights.clone())
+                    .sum_dim(1)
+                    .reshape([agents, d])
+            })
+            .collect();
+        self.mean = Tensor::cat(means, 0) / n as f32;
     }
 
     /// Sets every mean to zero (centring switched off).

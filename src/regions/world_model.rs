@@ -482,8 +482,17 @@ impl WorldModel {
         model
     }
 
-    /// Moves every agent's tables to `device` (the host copies are emptied).
+    /// Moves every agent's tables to `device` (the host copies are emptied), in blocks of as many
+    /// agents as fit the device's largest buffer.
     fn move_tables_to(&mut self, device: &Device) {
+        let width = self.config.embed.max(self.config.dim + 1);
+        let limit = crate::device::max_tensor_bytes(device);
+        let agents = super::device_tables::agents_per_block(limit, self.vocab_size, width);
+        self.move_tables_in_blocks(device, agents);
+    }
+
+    /// [`WorldModel::move_tables_to`] in blocks of `agents` agents.
+    fn move_tables_in_blocks(&mut self, device: &Device, agents: usize) {
         let mut take = |f: fn(&mut Agent) -> &mut Vec<f32>| {
             let mut all = Vec::new();
             for agent in &mut self.agents {
@@ -503,7 +512,7 @@ impl WorldModel {
             self.config.embed,
             self.config.dim,
         ];
-        self.tables = Some(WorldTables::upload(shape, tables, device));
+        self.tables = Some(WorldTables::upload(shape, tables, agents, device));
     }
 
     /// Every agent's tables, agent-major (E, its two moments, O), read from wherever they live.
@@ -1182,7 +1191,8 @@ impl Region for WorldModel {
             )));
         }
         if let Some(tables) = self.tables.as_mut() {
-            *tables = WorldTables::upload([p, v, e, h], [input, first, second, output], &device);
+            let (shape, agents) = ([p, v, e, h], tables.agents_per_block());
+            *tables = WorldTables::upload(shape, [input, first, second, output], agents, &device);
             self.agents.iter_mut().zip(rngs).for_each(|(a, rng)| a.rng = rng);
         } else {
             for (a, (agent, rng)) in self.agents.iter_mut().zip(rngs).enumerate() {
@@ -1408,7 +1418,8 @@ mod tests {
         assert_eq!(m.decay(), 0.2);
     }
 
-    /// The device path (`world_tables.rs`: gathers and scatters as burn ops) run on the CPU's
+    /// The device path (`world_tables.rs`: gathers and scatters as burn ops, the three agents'
+    /// tables in blocks of two as on a GPU whose largest buffer holds two) run on the CPU's
     /// flex device against the host path: the same draws, so every latent, table, concept
     /// reading, cross-entropy and checkpoint must agree up to float rounding. Both objectives and
     /// both readouts, a vocabulary with `</s>` and `<unk>` (never a target), a conditioning input
@@ -1447,7 +1458,7 @@ mod tests {
                 WorldModel::new(&config, &ctx)
             };
             let (mut host, mut device) = (build(), build());
-            device.move_tables_to(&Device::flex());
+            device.move_tables_in_blocks(&Device::flex(), 2);
             let mut rng = SimRng::seed_from_u64(3);
             let mut feed = |m: &mut [&mut WorldModel], ticks: usize| {
                 let mut worst = 0.0f32;
@@ -1520,7 +1531,7 @@ mod tests {
             assert_eq!(device.divergent_agent(), None);
             // A checkpoint taken mid-window restores into device tables and continues exactly.
             let mut again = build();
-            again.move_tables_to(&Device::flex());
+            again.move_tables_in_blocks(&Device::flex(), 2);
             again.restore(&b).unwrap();
             let rest = feed(&mut [&mut device, &mut again], 40);
             assert_eq!(rest, 0.0, "a restored device model continues as the original");

@@ -1,6 +1,7 @@
 //! The world model's tables on a burn device (a run on a GPU): every agent's input table E, its
-//! two lazy-Adam moments and its output table O as `[P·V, ·]` tensors (agent a's token w is row
-//! a·V + w), trained by gathers and scatters over the rows a tick touches.
+//! two lazy-Adam moments and its output table O as `[P·V, ·]` tables (agent a's token w is row
+//! a·V + w; in blocks of agents below the device's largest buffer: `device_tables.rs`), trained
+//! by gathers and scatters over the rows a tick touches.
 //!
 //! A prediction scores C = k + 1 candidates an agent (the target, then the noise tokens; a
 //! dropped accidental hit, and every candidate of an agent whose target is `<unk>`, has mask
@@ -27,7 +28,7 @@ use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::sigmoid;
 
 use super::adam;
-use super::sgns_tables::{floats, rows as ints, take, to_vec};
+use super::device_tables::{Blocked, floats, ints};
 
 /// What masks a candidate out of a sampled softmax (its log q): exp(s − this) is 0.
 pub(crate) const MASKED: f32 = 1e30;
@@ -50,12 +51,12 @@ pub(crate) struct Candidates {
 /// P agents' world-model tables on a burn device.
 pub(crate) struct WorldTables {
     /// E `[P·V, E]`.
-    input: Tensor<2>,
+    input: Blocked,
     /// Adam's moments of E, `[P·V, E]` each.
-    first: Tensor<2>,
-    second: Tensor<2>,
-    /// O `[P·V, H + 1]`: o_w, then the bias.
-    output: Tensor<2>,
+    first: Blocked,
+    second: Blocked,
+    /// O `[P·V, H + 1]`: o_w, then the bias. All four in blocks of the same agents.
+    output: Blocked,
     device: Device,
     population: usize,
     vocab_size: usize,
@@ -64,18 +65,21 @@ pub(crate) struct WorldTables {
 }
 
 impl WorldTables {
-    /// Uploads host tables (agent-major: E, its two moments `[P·V·E]`, O `[P·V·(H+1)]`).
+    /// Uploads host tables (agent-major: E, its two moments `[P·V·E]`, O `[P·V·(H+1)]`) in
+    /// blocks of `agents` agents.
     pub fn upload(
         [population, vocab_size, embed, dim]: [usize; 4],
         [input, first, second, output]: [Vec<f32>; 4],
+        agents: usize,
         device: &Device,
     ) -> Self {
-        let rows = population * vocab_size;
+        let (p, v) = (population, vocab_size);
+        let blocked = |values, width| Blocked::upload(values, [p, v, width], agents, device);
         WorldTables {
-            input: floats(input, [rows, embed], device),
-            first: floats(first, [rows, embed], device),
-            second: floats(second, [rows, embed], device),
-            output: floats(output, [rows, dim + 1], device),
+            input: blocked(input, embed),
+            first: blocked(first, embed),
+            second: blocked(second, embed),
+            output: blocked(output, dim + 1),
             device: device.clone(),
             population,
             vocab_size,
@@ -84,13 +88,18 @@ impl WorldTables {
         }
     }
 
+    /// Agents a block holds.
+    pub fn agents_per_block(&self) -> usize {
+        self.input.blocks()[0].dims()[0] / self.vocab_size.max(1)
+    }
+
     /// The tables read back to the host, in the layout `upload` takes.
     pub fn download(&self) -> [Vec<f32>; 4] {
         [
-            to_vec(self.input.clone()),
-            to_vec(self.first.clone()),
-            to_vec(self.second.clone()),
-            to_vec(self.output.clone()),
+            self.input.download(),
+            self.first.download(),
+            self.second.download(),
+            self.output.download(),
         ]
     }
 
@@ -103,15 +112,13 @@ impl WorldTables {
     pub fn inputs(&self, rows: Vec<i64>) -> Tensor<3> {
         let (p, e) = (self.population, self.embed);
         let n = rows.len() / p;
-        let rows = ints(rows, &self.device);
-        self.input.clone().select(0, rows).reshape([p, n, e])
+        self.input.select(&rows).reshape([p, n, e])
     }
 
     /// The output rows o_w at `rows`, without their biases: `[N, H]`.
     pub fn output_rows(&self, rows: Vec<i64>) -> Tensor<2> {
         let n = rows.len();
-        let rows = ints(rows, &self.device);
-        self.output.clone().select(0, rows).slice([0..n, 0..self.dim])
+        self.output.select(&rows).slice([0..n, 0..self.dim])
     }
 
     /// Scores the candidates from each agent's state h (`[P, H]`), moves their output rows and
@@ -124,9 +131,8 @@ impl WorldTables {
     ) -> Tensor<2> {
         let (p, h, dev) = (self.population, self.dim, &self.device);
         let c = candidates.labels.len() / p;
-        let ids = ints(candidates.rows, dev);
         let state1 = Tensor::cat(vec![state.clone(), Tensor::ones([p, 1], dev)], 1).reshape([p, 1, h + 1]);
-        let rows = self.output.clone().select(0, ids.clone()).reshape([p, c, h + 1]);
+        let rows = self.output.select(&candidates.rows).reshape([p, c, h + 1]);
         let scores = (rows.clone() * state1.clone()).sum_dim(2).reshape([p, c]);
         let labels = floats(candidates.labels, [p, c], dev);
         let mask = floats(candidates.mask, [p, c], dev);
@@ -149,8 +155,7 @@ impl WorldTables {
             d_h = d_h - state * (repeat * eta);
         }
         let delta = ((g * eta) * state1).reshape([p * c, h + 1]);
-        let output = take(&mut self.output, dev);
-        self.output = output.select_assign(0, ids, delta, IndexingUpdateOp::Add);
+        self.output.update(&candidates.rows, delta, IndexingUpdateOp::Add);
         d_h
     }
 
@@ -162,31 +167,26 @@ impl WorldTables {
             return;
         }
         let (b1, b2, eps) = (adam::BETA1, adam::BETA2, adam::EPSILON);
-        let rows = ints(rows, dev);
         let g = Tensor::<2>::zeros([u, self.embed], dev).select_assign(
             0,
             ints(slots, dev),
             grads,
             IndexingUpdateOp::Add,
         );
-        let m = self.first.clone().select(0, rows.clone()) * b1 + g.clone() * (1.0 - b1);
-        let v = self.second.clone().select(0, rows.clone()) * b2 + (g.clone() * (1.0 - b2)) * g;
+        let m = self.first.select(&rows) * b1 + g.clone() * (1.0 - b1);
+        let v = self.second.select(&rows) * b2 + (g.clone() * (1.0 - b2)) * g;
         let step = ((m.clone() / c1) * lr) / ((v.clone() / c2).sqrt() + eps);
-        let x = self.input.clone().select(0, rows.clone()) - step;
-        let assign = |table: &mut Tensor<2>, values| {
-            let t = take(table, dev);
-            *table = t.select_assign(0, rows.clone(), values, IndexingUpdateOp::Assign);
-        };
-        assign(&mut self.first, m);
-        assign(&mut self.second, v);
-        assign(&mut self.input, x);
+        let x = self.input.select(&rows) - step;
+        self.first.update(&rows, m, IndexingUpdateOp::Assign);
+        self.second.update(&rows, v, IndexingUpdateOp::Assign);
+        self.input.update(&rows, x, IndexingUpdateOp::Assign);
     }
 
     /// The first agent whose input or output table holds a value that is not finite.
     pub fn first_non_finite(&self) -> Option<usize> {
         let (v, e, h) = (self.vocab_size, self.embed, self.dim);
-        let bad = |t: &Tensor<2>, width: usize| {
-            to_vec(t.clone())
+        let bad = |t: &Blocked, width: usize| {
+            t.download()
                 .chunks(v * width)
                 .position(|c| !c.iter().all(|x| x.is_finite()))
         };
