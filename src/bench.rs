@@ -85,11 +85,13 @@ pub fn bench_cortex(
         }
         sync(&burn_device)?;
         let start = Instant::now();
+        let mut last = Vec::new();
         for i in &inputs {
-            cortex.step(i)?;
+            last = cortex.step(i)?;
         }
         sync(&burn_device)?;
         let seconds = start.elapsed().as_secs_f64();
+        read_back(&last)?;
         let rate = (steps * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);
         figures.push(CortexFigure {
@@ -101,6 +103,20 @@ pub fn bench_cortex(
         });
     }
     Ok(figures)
+}
+
+/// Reads the last tick's outputs back: a kernel that failed on the device (a buffer past its
+/// limit, say) says so here, where nothing else in a timed loop reads a value back and a
+/// failing run would otherwise time as a fast one.
+fn read_back(outputs: &crate::ports::Outputs) -> Result<()> {
+    for (port, signal) in outputs {
+        if let Signal::Device(t) = signal {
+            (**t).clone().try_into_data().map_err(|e| {
+                crate::error::Error::Device(format!("the device failed (reading `{port}` back): {e:?}"))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits for the device's queue to drain.
@@ -157,11 +173,13 @@ pub fn bench_world_model(
         sync(&device)?;
         let before = model.seconds();
         let start = Instant::now();
+        let mut last = Vec::new();
         for &t in &tokens[warm..] {
-            model.step(&input(t))?;
+            last = model.step(&input(t))?;
         }
         sync(&device)?;
         let seconds = start.elapsed().as_secs_f64();
+        read_back(&last)?;
         let parts: Vec<f64> = model.seconds().iter().zip(before).map(|(a, b)| a - b).collect();
         let rate = (steps * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_tokens_per_s);
