@@ -191,7 +191,10 @@ fn wgpu_tables_past_the_largest_buffer_train_in_blocks() {
             .map(|_| if t % 2 == 0 { ends[rng.gen_range(0..4)] } else { rng.gen_range(0..v) } as f32)
             .collect();
         let mut inputs = Inputs::default();
-        inputs.insert("token", Signal::Host(Array2::from_shape_vec((p, 1), ids).unwrap()));
+        inputs.insert(
+            "token",
+            Signal::Host(Array2::from_shape_vec((p, 1), ids).unwrap()),
+        );
         let (a, b) = (cpu.step(&inputs).unwrap(), wgpu.step(&inputs).unwrap());
         let (a, b) = (a[0].1.to_host(), b[0].1.to_host());
         worst = a.iter().zip(&b).fold(worst, |w, (x, y)| w.max((x - y).abs()));
