@@ -11,6 +11,10 @@ use std::ops::Range;
 use burn::prelude::{Device, Int, Tensor, TensorData};
 use burn::tensor::IndexingUpdateOp;
 
+/// Smallest norm a latent is divided by on a device: a zero latent stays zero (the host skips
+/// the division).
+pub(crate) const TINY: f32 = 1e-30;
+
 /// Row indices as a tensor on `device`.
 pub(crate) fn ints(ids: Vec<i64>, device: &Device) -> Tensor<1, Int> {
     let n = ids.len();
@@ -36,6 +40,8 @@ pub(crate) fn agents_per_block(max_bytes: u64, vocab_size: usize, width: usize) 
 /// P agents' tables of V rows of one width, in blocks of `agents` agents.
 pub(crate) struct Blocked {
     blocks: Vec<Tensor<2>>,
+    /// Agents a block holds.
+    agents: usize,
     /// Rows a block holds (its agents × V).
     rows: usize,
     width: usize,
@@ -56,10 +62,16 @@ impl Blocked {
         };
         Blocked {
             blocks,
+            agents: agents.max(1),
             rows,
             width,
             device: device.clone(),
         }
+    }
+
+    /// Agents a block holds.
+    pub fn agents(&self) -> usize {
+        self.agents
     }
 
     /// The blocks, in agent order (each `[its agents·V, width]`).

@@ -21,11 +21,8 @@ use burn::prelude::{Device, Tensor};
 use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::sigmoid;
 
-use super::device_tables::{Blocked, floats, to_vec};
+use super::device_tables::{Blocked, TINY, floats, to_vec};
 use super::sensory_cortex::Readout;
-
-/// Smallest norm a latent is divided by: a zero latent stays zero (the host skips the division).
-const TINY: f32 = 1e-30;
 
 /// P agents' skip-gram tables on a burn device.
 pub(crate) struct DeviceTables {
@@ -77,7 +74,7 @@ impl DeviceTables {
 
     /// Agents a block holds.
     pub fn agents_per_block(&self) -> usize {
-        self.input.blocks()[0].dims()[0] / self.vocab_size.max(1)
+        self.input.agents()
     }
 
     /// The tables, context and mean read back to the host (the layout `upload` takes).

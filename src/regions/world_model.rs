@@ -88,6 +88,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::adam::{self, Adam};
+use super::device_tables::TINY;
 use super::gru::{self, Cell, Gates, Trace};
 use super::world_tables::{Candidates, MASKED, WorldTables};
 use super::{
@@ -341,10 +342,6 @@ type PredictArgs<'a> = ((&'a mut Agent, &'a mut [f32]), (&'a [f32], &'a u32));
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
-
-/// Smallest norm a latent is divided by on a device: a zero latent stays zero (the host skips
-/// the division).
-const TINY: f32 = 1e-30;
 
 /// An agent's candidates for `target` into `out`: the target (label 1), then k noise tokens
 /// drawn from q with `rng` (label 0), accidental hits dropped; scores 0.

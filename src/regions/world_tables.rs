@@ -90,7 +90,7 @@ impl WorldTables {
 
     /// Agents a block holds.
     pub fn agents_per_block(&self) -> usize {
-        self.input.blocks()[0].dims()[0] / self.vocab_size.max(1)
+        self.input.agents()
     }
 
     /// The tables read back to the host, in the layout `upload` takes.
