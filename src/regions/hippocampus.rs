@@ -52,6 +52,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::prefetch_from;
 use super::{
     BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec,
     RewardTiming, Width,
@@ -204,10 +205,9 @@ impl RegionParams for HippocampusConfig {
     }
 }
 
-/// One agent's store.
+/// One agent's store (its keys are a block of [`Hippocampus::keys`]).
 struct Store {
-    /// Unit keys `[capacity, D]` and contents.
-    keys: Array2<f32>,
+    /// The episodes' latents `[capacity, D]` and the rest of their contents.
     latents: Array2<f32>,
     tokens: Vec<f32>,
     actions: Vec<usize>,
@@ -227,7 +227,6 @@ struct Store {
 impl Store {
     fn new(capacity: usize, d: usize) -> Self {
         Store {
-            keys: Array2::zeros((capacity, d)),
             latents: Array2::zeros((capacity, d)),
             tokens: vec![0.0; capacity],
             actions: vec![0; capacity],
@@ -247,6 +246,9 @@ impl Store {
 pub struct Hippocampus {
     config: HippocampusConfig,
     stores: Vec<Store>,
+    /// Every agent's unit keys, `[P, capacity, D]` in one array: recall reads them in one
+    /// stream, and prefetches the next agent's first keys while it scores an agent's last.
+    keys: Vec<f32>,
     dim: usize,
     tick: u64,
     /// The previous tick's latent and token (for `timing = "transition"`).
@@ -256,6 +258,9 @@ pub struct Hippocampus {
     /// scores would compute, shared by every agent's recall instead of one `powf` per episode.
     decay: Vec<f64>,
 }
+
+/// What one agent's recall works on: its store and output row, its latent and keys.
+type Recall<'a> = ((&'a mut Store, &'a mut [f32]), (&'a [f32], &'a [f32]));
 
 /// Below this many agents recall and storage run on one thread. An agent's recall is 1–2 µs, less
 /// than waking rayon's workers costs: `valence bench --brain` (the full brain, 2026-12-05) gave
@@ -267,6 +272,10 @@ const PARALLEL_MIN_STORES: usize = 256;
 /// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
 const DECAY_TABLE_LEN: usize = 1 << 16;
 
+/// Keys between the one recall scores and the one it asks the cache for (16: 2 KB at D = 32;
+/// measured at P = 1024 in the full brain, where the PFC's stream has evicted every key).
+const AHEAD: usize = 16;
+
 /// v / ‖v‖, or v itself when ‖v‖ = 0 (‖v‖² by [`dot`]).
 fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
     let n = dot(v, v).sqrt();
@@ -274,22 +283,49 @@ fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
 }
 
 /// ndarray's `dot` of two contiguous rows — its eight running sums, combined in its order — inlined
-/// where recall scores every key, so the scores keep the bits `keys.dot(&q)` gave them.
+/// where recall scores every key, so the scores keep the bits `keys.dot(&q)` gave them. On
+/// x86-64 the eight sums are two SSE registers (every x86-64 has SSE): the same additions, four
+/// lanes at a time (ndarray's own loop compiles to two lanes at a time there).
 #[inline(always)]
 fn dot(xs: &[f32], ys: &[f32]) -> f32 {
-    let (mut x, mut y) = (xs, &ys[..xs.len()]);
-    let mut p = [0.0f32; 8];
-    while x.len() >= 8 {
-        for ((p, &x), &y) in p.iter_mut().zip(&x[..8]).zip(&y[..8]) {
-            *p += x * y;
+    let ys = &ys[..xs.len()];
+    let whole = xs.len() / 8 * 8;
+    #[cfg(target_arch = "x86_64")]
+    let mut sum = {
+        use std::arch::x86_64::{_mm_add_ps, _mm_loadu_ps, _mm_mul_ps, _mm_setzero_ps, _mm_storeu_ps};
+        // SAFETY: SSE is part of x86-64 (these intrinsics need no check at run time), and each
+        // load reads four floats of an eight-float chunk of `xs` or `ys`.
+        unsafe {
+            let (mut low, mut high) = (_mm_setzero_ps(), _mm_setzero_ps());
+            for i in (0..whole).step_by(8) {
+                let (x, y) = (xs[i..i + 8].as_ptr(), ys[i..i + 8].as_ptr());
+                low = _mm_add_ps(low, _mm_mul_ps(_mm_loadu_ps(x), _mm_loadu_ps(y)));
+                high = _mm_add_ps(high, _mm_mul_ps(_mm_loadu_ps(x.add(4)), _mm_loadu_ps(y.add(4))));
+            }
+            let mut p = [0.0f32; 4];
+            _mm_storeu_ps(p.as_mut_ptr(), _mm_add_ps(low, high));
+            let mut sum = 0.0 + p[0];
+            sum += p[1];
+            sum += p[2];
+            sum += p[3];
+            sum
         }
-        (x, y) = (&x[8..], &y[8..]);
-    }
-    let mut sum = 0.0 + (p[0] + p[4]);
-    sum += p[1] + p[5];
-    sum += p[2] + p[6];
-    sum += p[3] + p[7];
-    for (&x, &y) in x.iter().zip(y) {
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let mut sum = {
+        let mut p = [0.0f32; 8];
+        for (x, y) in xs[..whole].chunks_exact(8).zip(ys.chunks_exact(8)) {
+            for ((p, &x), &y) in p.iter_mut().zip(x).zip(y) {
+                *p += x * y;
+            }
+        }
+        let mut sum = 0.0 + (p[0] + p[4]);
+        sum += p[1] + p[5];
+        sum += p[2] + p[6];
+        sum += p[3] + p[7];
+        sum
+    };
+    for (&x, &y) in xs[whole..].iter().zip(&ys[whole..]) {
         sum += x * y;
     }
     sum
@@ -304,6 +340,7 @@ impl Hippocampus {
             stores: (0..ctx.population)
                 .map(|_| Store::new(config.capacity, d))
                 .collect(),
+            keys: vec![0.0; ctx.population * config.capacity * d],
             dim: d,
             tick: 0,
             decay: Vec::new(),
@@ -327,22 +364,56 @@ impl Hippocampus {
         self.decay.extend((known as u64..ages as u64).map(factor));
         let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
-        let recall_one = |((store, row), z): ((&mut Store, &mut [f32]), &[f32])| {
+        let block = config.capacity * d;
+        let recall_one = |((store, row), (z, keys)): Recall<'_>| {
             if store.len == 0 {
                 return;
             }
             let q = &mut store.query;
             q.clear();
             q.extend(unit(z));
-            let keys = store.keys.as_slice().expect("standard layout");
             let scored = &mut store.scored;
             scored.clear();
-            for (j, key) in keys.chunks_exact(d).take(store.len).enumerate() {
-                let c = dot(key, q);
-                if c >= threshold {
-                    let age = tick - store.stored_at[j];
-                    let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
-                    scored.push((c * f as f32, j));
+            let used = &keys[..store.len * d];
+            // The key AHEAD on from j: in this store, or past its last one, the next agent's
+            // (an address past the array is only a hint that nothing reads).
+            let ahead = |j: usize| {
+                let at = if j + AHEAD < store.len {
+                    j + AHEAD
+                } else {
+                    config.capacity + j + AHEAD - store.len
+                };
+                keys.as_ptr().wrapping_add(at * d)
+            };
+            let score = |j: usize, c: f32| {
+                let age = tick - store.stored_at[j];
+                let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
+                c * f as f32
+            };
+            if config.k == 1 {
+                // Only the head of the order below: the best score, ties to the earlier slot.
+                // The threshold test is as good as random from key to key, so it selects
+                // rather than branches (a branch there mispredicts on many keys).
+                let mut best = (f32::NEG_INFINITY, usize::MAX);
+                for (j, key) in used.chunks_exact(d).enumerate() {
+                    prefetch_from(ahead(j), d);
+                    let c = dot(key, q);
+                    let s = score(j, c);
+                    let s = if c >= threshold { s } else { f32::NEG_INFINITY };
+                    if s.total_cmp(&best.0).is_gt() {
+                        best = (s, j);
+                    }
+                }
+                if best.1 != usize::MAX {
+                    scored.push(best);
+                }
+            } else {
+                for (j, key) in used.chunks_exact(d).enumerate() {
+                    prefetch_from(ahead(j), d);
+                    let c = dot(key, q);
+                    if c >= threshold {
+                        scored.push((score(j, c), j));
+                    }
                 }
             }
             if scored.is_empty() {
@@ -377,17 +448,18 @@ impl Hippocampus {
         let z = z.as_standard_layout();
         let z = z.as_slice().expect("standard layout");
         let out = rows.as_slice_mut().expect("a fresh array");
+        let keys = &self.keys;
         if p >= PARALLEL_MIN_STORES {
             self.stores
                 .par_iter_mut()
                 .zip(out.par_chunks_mut(width))
-                .zip(z.par_chunks(d))
+                .zip(z.par_chunks(d).zip(keys.par_chunks(block)))
                 .for_each(recall_one);
         } else {
             self.stores
                 .iter_mut()
                 .zip(out.chunks_mut(width))
-                .zip(z.chunks(d))
+                .zip(z.chunks(d).zip(keys.chunks(block)))
                 .for_each(recall_one);
         }
         let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
@@ -404,7 +476,8 @@ impl Hippocampus {
     ) {
         let (config, tick) = (&self.config, self.tick);
         let z = z.as_standard_layout();
-        let store_one = |(i, store): (usize, &mut Store)| {
+        let block = config.capacity * self.dim;
+        let store_one = |(i, (store, keys)): (usize, (&mut Store, &mut [f32]))| {
             let reward = r[[i, 0]];
             if config.store == StorePolicy::Rewarded && reward == 0.0 {
                 return;
@@ -420,12 +493,8 @@ impl Hippocampus {
                 (0..store.len).min_by_key(|&j| (age[j], j)).expect("a full store")
             };
             let zi = z.row(i);
-            for (key, x) in store
-                .keys
-                .row_mut(slot)
-                .iter_mut()
-                .zip(unit(zi.as_slice().expect("standard layout")))
-            {
+            let key = &mut keys[slot * zi.len()..(slot + 1) * zi.len()];
+            for (key, x) in key.iter_mut().zip(unit(zi.as_slice().expect("standard layout"))) {
                 *key = x;
             }
             store.latents.row_mut(slot).assign(&z.row(i));
@@ -437,10 +506,23 @@ impl Hippocampus {
             store.replay_order.clear();
         };
         if self.stores.len() >= PARALLEL_MIN_STORES {
-            self.stores.par_iter_mut().enumerate().for_each(store_one);
+            (self.stores.par_iter_mut())
+                .zip(self.keys.par_chunks_mut(block))
+                .enumerate()
+                .for_each(store_one);
         } else {
-            self.stores.iter_mut().enumerate().for_each(store_one);
+            (self.stores.iter_mut())
+                .zip(self.keys.chunks_mut(block))
+                .enumerate()
+                .for_each(store_one);
         }
+    }
+
+    /// Agent i's keys, `[capacity, D]`.
+    #[cfg(test)]
+    fn keys_of(&self, i: usize) -> ndarray::ArrayView2<'_, f32> {
+        let (c, d) = (self.config.capacity, self.dim);
+        ndarray::ArrayView2::from_shape((c, d), &self.keys[i * c * d..(i + 1) * c * d]).expect("[C, D]")
     }
 
     /// The number of episodes each agent holds.
@@ -503,7 +585,7 @@ impl Region for Hippocampus {
 
     fn save(&self, out: &mut Snapshot) -> Result<()> {
         let (p, c, d) = (self.stores.len(), self.config.capacity, self.dim);
-        let keys = self.stores.iter().flat_map(|s| s.keys.iter().copied()).collect();
+        let keys = self.keys.clone();
         let latents = self
             .stores
             .iter()
@@ -540,7 +622,7 @@ impl Region for Hippocampus {
 
     fn restore(&mut self, from: &Snapshot) -> Result<()> {
         let (p, c, d) = (self.stores.len(), self.config.capacity, self.dim);
-        let keys = from.array("keys", &[p, c, d])?;
+        let keys: Vec<f32> = from.array("keys", &[p, c, d])?;
         let latents = from.array("latents", &[p, c, d])?;
         let tokens: Vec<Vec<f32>> = from.get("tokens")?;
         let actions: Vec<Vec<usize>> = from.get("actions")?;
@@ -569,7 +651,6 @@ impl Region for Hippocampus {
         for (i, store) in self.stores.iter_mut().enumerate() {
             let block =
                 |all: &[f32]| Array2::from_shape_vec((c, d), all[i * c * d..(i + 1) * c * d].to_vec());
-            store.keys = block(&keys).expect("shape checked");
             store.latents = block(&latents).expect("shape checked");
             store.tokens = tokens[i].clone();
             store.actions = actions[i].clone();
@@ -580,6 +661,7 @@ impl Region for Hippocampus {
             store.replay_cursor = cursor[i];
             store.replay_order = order[i].clone();
         }
+        self.keys = keys;
         self.tick = from.get("tick")?;
         let z = from.optional_host("previous_latent", [p, d])?;
         let token = from.optional_host("previous_token", [p, 1])?;
@@ -641,12 +723,16 @@ mod tests {
     use rand_distr::{Distribution, Uniform};
 
     fn hippocampus(config: HippocampusConfig, dim: usize) -> Hippocampus {
+        population(config, dim, 1)
+    }
+
+    fn population(config: HippocampusConfig, dim: usize, p: usize) -> Hippocampus {
         let device = burn::prelude::Device::flex();
         let vocabulary = Vocabulary::default();
         let ctx = BuildContext {
-            population: 1,
+            population: p,
             device: &device,
-            seeds: vec![0],
+            seeds: vec![0; p],
             vocabulary: &vocabulary,
             input_widths: [("latent", dim)].into_iter().collect(),
         };
@@ -691,7 +777,7 @@ mod tests {
         let n = z.dot(&z).sqrt();
         let q = if n > 0.0 { &z / n } else { z.to_owned() };
         let mut scored: Vec<(f32, usize)> = (0..s.len)
-            .map(|j| (s.keys.row(j).dot(&q), j))
+            .map(|j| (h.keys_of(0).row(j).dot(&q), j))
             .filter(|(c, _)| *c >= h.config.threshold as f32)
             .map(|(c, j)| {
                 (
@@ -724,38 +810,86 @@ mod tests {
 
     #[test]
     fn recall_matches_a_full_sort_with_powf_beyond_the_decay_table() {
+        // k = 1 takes the best in one pass, k = 3 selects from the list; D = 32 scores in the
+        // four-lane loop, D = 5 in its remainder.
+        for (k, dim) in [(1, 5), (1, 32), (3, 5), (3, 32)] {
+            let config = HippocampusConfig {
+                k,
+                threshold: 0.0,
+                recency: 0.99999,
+                ..Default::default()
+            };
+            let mut h = hippocampus(config, dim);
+            let mut rng = SimRng::seed_from_u64(3);
+            let u = Uniform::new(-1.0f32, 1.0);
+            let mut z = || -> Vec<f32> { (0..dim).map(|_| u.sample(&mut rng)).collect() };
+            let mut seen = Vec::new();
+            for i in 0..40 {
+                seen.push(z());
+                tick(&mut h, &seen[i], i as f32 - 20.0);
+            }
+            // Half the episodes older than the table holds, half recent (recency^age 0.52
+            // against ~1, so both halves are recalled).
+            let late = DECAY_TABLE_LEN as u64 + 20;
+            for (j, at) in h.stores[0].stored_at.iter_mut().take(40).enumerate() {
+                *at = if j % 2 == 0 {
+                    j as u64
+                } else {
+                    late - 100 + j as u64
+                };
+            }
+            // Slot 9 holds slot 3's key, stored at the same tick: an exact tie, which goes to
+            // the earlier slot (their rewards differ).
+            let (c, d) = (h.config.capacity, h.dim);
+            h.keys.copy_within(3 * d..4 * d, 9 * d);
+            h.stores[0].stored_at[9] = h.stores[0].stored_at[3];
+            assert!(c > 9);
+            h.tick = late - 1;
+            h.learning = false;
+            for i in 0..20 {
+                let q = if i % 4 == 0 { seen[3].clone() } else { z() };
+                let want = reference_reward(&h, &q, h.tick + 1);
+                let (got, _) = tick(&mut h, &q, 0.0);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "k {k}, D {dim}: {got} against {want}"
+                );
+            }
+            assert_eq!(h.decay.len(), DECAY_TABLE_LEN);
+        }
+    }
+
+    /// A population large enough to recall on both threads, its keys one array: each agent
+    /// recalls what an agent alone with the same inputs recalls (the stores fill and evict).
+    #[test]
+    fn each_agent_recalls_from_its_own_block_of_keys() {
+        let (p, dim) = (PARALLEL_MIN_STORES + 3, 8);
         let config = HippocampusConfig {
-            k: 3,
+            capacity: 6,
             threshold: 0.0,
-            recency: 0.99999,
             ..Default::default()
         };
-        let mut h = hippocampus(config, 4);
-        let mut rng = SimRng::seed_from_u64(3);
+        let mut all = population(config.clone(), dim, p);
+        let watched = [0, 1, p / 2, p - 1];
+        let mut alone: Vec<Hippocampus> = watched.iter().map(|_| hippocampus(config.clone(), dim)).collect();
+        let mut rng = SimRng::seed_from_u64(5);
         let u = Uniform::new(-1.0f32, 1.0);
-        let mut z = || -> Vec<f32> { (0..4).map(|_| u.sample(&mut rng)).collect() };
-        for i in 0..40 {
-            tick(&mut h, &z(), i as f32 - 20.0);
+        for t in 0..20 {
+            let z = Array2::from_shape_fn((p, dim), |_| u.sample(&mut rng));
+            let r = Array2::from_shape_fn((p, 1), |(i, _)| (i + t) as f32 % 7.0 - 3.0);
+            let mut inputs = Inputs::default();
+            inputs.insert("latent", Signal::Host(z.clone()));
+            inputs.insert("reward", Signal::Host(r.clone()));
+            let out = all.step(&inputs).unwrap();
+            let (reward, best) = (out[0].1.to_host(), out[3].1.to_host());
+            for (&i, h) in watched.iter().zip(&mut alone) {
+                let got = (reward[[i, 0]], best[[i, 0]]);
+                let want = tick(h, z.row(i).as_slice().unwrap(), r[[i, 0]]);
+                assert_eq!(got, want, "agent {i}, tick {t}");
+            }
         }
-        // Half the episodes older than the table holds, half recent (recency^age 0.52 against
-        // ~1, so both halves are recalled).
-        let late = DECAY_TABLE_LEN as u64 + 20;
-        for (j, at) in h.stores[0].stored_at.iter_mut().take(40).enumerate() {
-            *at = if j % 2 == 0 {
-                j as u64
-            } else {
-                late - 100 + j as u64
-            };
-        }
-        h.tick = late - 1;
-        h.learning = false;
-        for _ in 0..20 {
-            let q = z();
-            let want = reference_reward(&h, &q, h.tick + 1);
-            let (got, _) = tick(&mut h, &q, 0.0);
-            assert_eq!(got.to_bits(), want.to_bits(), "{got} against {want}");
-        }
-        assert_eq!(h.decay.len(), DECAY_TABLE_LEN);
+        assert!(all.sizes().iter().all(|&n| n == 6), "every store full");
     }
 
     #[test]

@@ -43,37 +43,28 @@ use crate::vocabulary::Vocabulary;
 /// at P = 16, 233 k vs 198 k.
 pub(crate) const PARALLEL_MIN_AGENTS: usize = 16;
 
-/// Which cache a [`prefetch`] asks for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Cache {
-    /// The first level: a row the next few hundred cycles will read.
-    L1,
-    /// The second: a block larger than the first level holds beside what is being read.
-    L2,
+/// Asks the first-level cache for every line of `data` (one address in every 64 bytes, and the
+/// last), so that rows a tick will touch load in parallel rather than one after another. Only a
+/// hint: it changes no value.
+#[inline]
+pub(crate) fn prefetch(data: &[f32]) {
+    prefetch_from(data.as_ptr(), data.len());
 }
 
-/// Asks `cache` for every line of `data` (one address in every 64 bytes, and the last), so that
-/// rows a tick will touch load in parallel rather than one after another. Only a hint: it
-/// changes no value.
-#[inline]
-pub(crate) fn prefetch(data: &[f32], cache: Cache) {
+/// [`prefetch`] of the `len` floats from `start`, which need not lie in any allocation (the hint
+/// for a row past the end of an array is harmless: a prefetch neither reads nor faults).
+#[inline(always)]
+pub(crate) fn prefetch_from(start: *const f32, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
-        for i in (0..data.len()).step_by(16).chain(data.len().checked_sub(1)) {
-            let address = data[i..].as_ptr().cast::<i8>();
-            // SAFETY: `_mm_prefetch` only hints the cache (SSE, which every x86-64 has); the
-            // address is inside `data`.
-            unsafe {
-                match cache {
-                    Cache::L1 => _mm_prefetch::<_MM_HINT_T0>(address),
-                    Cache::L2 => _mm_prefetch::<_MM_HINT_T1>(address),
-                }
-            }
-        }
+    for i in (0..len).step_by(16).chain(len.checked_sub(1)) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: `_mm_prefetch` only hints the cache (SSE, which every x86-64 has) and does not
+        // fault, whatever the address; `wrapping_add` computes the address without assuming it
+        // is in bounds.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(i).cast::<i8>()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, cache);
+    let _ = (start, len);
 }
 
 pub use action_selection::{ActionSelection, ActionSelectionConfig};

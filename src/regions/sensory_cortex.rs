@@ -928,7 +928,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// after another. Only a hint: it changes no value.
 #[inline]
 fn prefetch(row: &[f32]) {
-    super::prefetch(row, super::Cache::L1);
+    super::prefetch(row);
 }
 
 /// Draws noise tokens from a cumulative distribution: the token n is the first whose

@@ -31,7 +31,6 @@ use ndarray::Array2;
 use super::{Dims, Hyper, Network, Outcome, Params, Recorded};
 use crate::regions::adam;
 use crate::regions::fork::Helper;
-use crate::regions::{Cache, prefetch};
 use crate::signal::Signal;
 
 /// Indices into [`Params`].
@@ -491,16 +490,6 @@ fn forward_groups_body(
         // Fewer than four workers read W_x and W_h in column blocks, one stream each; more share
         // each load of the row-major weights four rows at a time. The same sums either way.
         let columns = reads_blocks(d);
-        // The next controller's weights, while this one's are read: each is read once a tick
-        // at P = 1024 (the controllers' weights do not fit any cache). Only a hint: no value
-        // changes. (L2: a controller's W_x and W_h are 30–70 KB, more than the first level
-        // holds beside the one being read.)
-        if (g + 1) * wk < agents.end {
-            for (k, packed) in [W_X, W_H].into_iter().zip(packed) {
-                let next = (g + 1) * sizes[k]..(g + 2) * sizes[k];
-                prefetch(if columns { &packed[next] } else { &params[k][next] }, Cache::L2);
-            }
-        }
         let n = rows.len() * 3 * h;
         if columns {
             let block = |i: usize, k: usize| &packed[i][g * sizes[k]..(g + 1) * sizes[k]];
