@@ -672,25 +672,23 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     .collect();
                 println!("{:>6}  {}", f.population, shares.join(", "));
             }
-            if let Some(f) = figures.first() {
-                println!(
-                    "memory roofline (streaming bandwidth measured now: reads {:.1} GB/s, reads + writes \
-                     {:.1} GB/s; the roofline is the longer of bytes read / the first and all bytes / \
-                     the second):",
-                    f.read_bandwidth_bytes_per_s / 1e9,
-                    f.bandwidth_bytes_per_s / 1e9
-                );
-            }
             println!(
-                "{:>6} {:>14} {:>14} {:>14} {:>12} {:>12}",
-                "P", "MB per tick", "of which read", "roofline s", "measured s", "over"
+                "memory roofline (the longer of bytes read / the read bandwidth and all bytes / the \
+                 read-and-write bandwidth; each the higher of two measurements, just before and just \
+                 after the population's ticks):"
+            );
+            println!(
+                "{:>6} {:>14} {:>14} {:>10} {:>10} {:>12} {:>12} {:>8}",
+                "P", "MB per tick", "of which read", "read GB/s", "r+w GB/s", "roofline s", "measured s", "over"
             );
             for f in &figures {
                 println!(
-                    "{:>6} {:>14.3} {:>14.3} {:>14.4} {:>12.2} {:>11.1}x",
+                    "{:>6} {:>14.3} {:>14.3} {:>10.1} {:>10.1} {:>12.4} {:>12.2} {:>7.1}x",
                     f.population,
                     f.bytes_per_tick as f64 / 1e6,
                     f.read_bytes_per_tick as f64 / 1e6,
+                    f.read_bandwidth_bytes_per_s / 1e9,
+                    f.bandwidth_bytes_per_s / 1e9,
                     f.roofline_seconds,
                     f.seconds,
                     f.over_roofline
