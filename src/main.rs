@@ -679,7 +679,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
             );
             println!(
                 "{:>6} {:>14} {:>14} {:>10} {:>10} {:>12} {:>12} {:>8}",
-                "P", "MB per tick", "of which read", "read GB/s", "r+w GB/s", "roofline s", "measured s", "over"
+                "P",
+                "MB per tick",
+                "of which read",
+                "read GB/s",
+                "r+w GB/s",
+                "roofline s",
+                "measured s",
+                "over"
             );
             for f in &figures {
                 println!(

@@ -259,8 +259,17 @@ pub struct Hippocampus {
     decay: Vec<f64>,
 }
 
-/// What one agent's recall works on: its store and output row, its latent and keys.
-type Recall<'a> = ((&'a mut Store, &'a mut [f32]), (&'a [f32], &'a [f32]));
+/// What one agent's tick works on: its store and output row, its latent and keys.
+type Agent<'a> = ((&'a mut Store, &'a mut [f32]), (&'a [f32], &'a mut [f32]));
+
+/// The episodes a tick stores, one per agent: latents `[P, D]` (standard layout), tokens and actions `[P, 1]`
+/// (0 when absent), rewards `[P, 1]`.
+struct Episodes<'a> {
+    z: ndarray::CowArray<'a, f32, ndarray::Ix2>,
+    token: Option<&'a Array2<f32>>,
+    action: Option<&'a Array2<f32>>,
+    reward: &'a Array2<f32>,
+}
 
 /// Below this many agents recall and storage run on one thread. An agent's recall is 1–2 µs, less
 /// than waking rayon's workers costs: `valence bench --brain` (the full brain, 2026-12-05) gave
@@ -349,8 +358,15 @@ impl Hippocampus {
         }
     }
 
-    /// Recalls for every agent: (reward, latent, action one-hot, best score).
-    fn recall(&mut self, z: &Array2<f32>) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>) {
+    /// Recalls for every agent: (reward, latent, action one-hot, best score); then, with
+    /// `episodes`, stores one episode per agent (unless `store = "rewarded"` and r = 0). Each
+    /// agent recalls before it stores, in one pass over the agents (its store is still in the
+    /// cache when it is written).
+    fn recall_and_store(
+        &mut self,
+        z: &Array2<f32>,
+        episodes: Option<Episodes<'_>>,
+    ) -> (Array2<f32>, Array2<f32>, Array2<f32>, Array2<f32>) {
         let p = self.stores.len();
         let (d, a) = (self.dim, self.config.actions);
         // One row [reward, best, latent (D), action (A)] per agent, filled independently.
@@ -365,7 +381,7 @@ impl Hippocampus {
         let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
         let block = config.capacity * d;
-        let recall_one = |((store, row), (z, keys)): Recall<'_>| {
+        let recall_one = |store: &mut Store, row: &mut [f32], z: &[f32], keys: &[f32]| {
             if store.len == 0 {
                 return;
             }
@@ -443,42 +459,8 @@ impl Hippocampus {
                 store.used_at[j] = tick;
             }
         };
-        // Each agent's recall touches only its own store and row, so the split across threads
-        // changes nothing in the results.
-        let z = z.as_standard_layout();
-        let z = z.as_slice().expect("standard layout");
-        let out = rows.as_slice_mut().expect("a fresh array");
-        let keys = &self.keys;
-        if p >= PARALLEL_MIN_STORES {
-            self.stores
-                .par_iter_mut()
-                .zip(out.par_chunks_mut(width))
-                .zip(z.par_chunks(d).zip(keys.par_chunks(block)))
-                .for_each(recall_one);
-        } else {
-            self.stores
-                .iter_mut()
-                .zip(out.chunks_mut(width))
-                .zip(z.chunks(d).zip(keys.chunks(block)))
-                .for_each(recall_one);
-        }
-        let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
-        (column(0, 1), column(2, 2 + d), column(2 + d, width), column(1, 2))
-    }
-
-    /// Stores one episode per agent (unless `store = "rewarded"` and r = 0).
-    fn store(
-        &mut self,
-        z: &Array2<f32>,
-        token: Option<&Array2<f32>>,
-        action: Option<&Array2<f32>>,
-        r: &Array2<f32>,
-    ) {
-        let (config, tick) = (&self.config, self.tick);
-        let z = z.as_standard_layout();
-        let block = config.capacity * self.dim;
-        let store_one = |(i, (store, keys)): (usize, (&mut Store, &mut [f32]))| {
-            let reward = r[[i, 0]];
+        let store_one = |i: usize, store: &mut Store, keys: &mut [f32], e: &Episodes<'_>| {
+            let reward = e.reward[[i, 0]];
             if config.store == StorePolicy::Rewarded && reward == 0.0 {
                 return;
             }
@@ -492,30 +474,48 @@ impl Hippocampus {
                 };
                 (0..store.len).min_by_key(|&j| (age[j], j)).expect("a full store")
             };
-            let zi = z.row(i);
-            let key = &mut keys[slot * zi.len()..(slot + 1) * zi.len()];
-            for (key, x) in key.iter_mut().zip(unit(zi.as_slice().expect("standard layout"))) {
+            let zi = e.z.row(i);
+            let zi = zi.as_slice().expect("standard layout");
+            for (key, x) in keys[slot * d..(slot + 1) * d].iter_mut().zip(unit(zi)) {
                 *key = x;
             }
-            store.latents.row_mut(slot).assign(&z.row(i));
-            store.tokens[slot] = token.map_or(0.0, |t| t[[i, 0]]);
-            store.actions[slot] = action.map_or(0, |a| a[[i, 0]].max(0.0) as usize);
+            for (to, &x) in store.latents.row_mut(slot).iter_mut().zip(zi) {
+                *to = x;
+            }
+            store.tokens[slot] = e.token.map_or(0.0, |t| t[[i, 0]]);
+            store.actions[slot] = e.action.map_or(0, |a| a[[i, 0]].max(0.0) as usize);
             store.rewards[slot] = reward;
             store.stored_at[slot] = tick;
             store.used_at[slot] = tick;
             store.replay_order.clear();
         };
-        if self.stores.len() >= PARALLEL_MIN_STORES {
+        let agent = |(i, ((store, row), (z, keys))): (usize, Agent<'_>)| {
+            recall_one(store, row, z, keys);
+            if let Some(e) = &episodes {
+                store_one(i, store, keys, e);
+            }
+        };
+        // Each agent's recall and storage touch only its own store, keys and row, so the split
+        // across threads changes nothing in the results.
+        let z = z.as_standard_layout();
+        let z = z.as_slice().expect("standard layout");
+        let out = rows.as_slice_mut().expect("a fresh array");
+        let keys = &mut self.keys;
+        if p >= PARALLEL_MIN_STORES {
             (self.stores.par_iter_mut())
-                .zip(self.keys.par_chunks_mut(block))
+                .zip(out.par_chunks_mut(width))
+                .zip(z.par_chunks(d).zip(keys.par_chunks_mut(block)))
                 .enumerate()
-                .for_each(store_one);
+                .for_each(agent);
         } else {
             (self.stores.iter_mut())
-                .zip(self.keys.chunks_mut(block))
+                .zip(out.chunks_mut(width))
+                .zip(z.chunks(d).zip(keys.chunks_mut(block)))
                 .enumerate()
-                .for_each(store_one);
+                .for_each(agent);
         }
+        let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
+        (column(0, 1), column(2, 2 + d), column(2 + d, width), column(1, 2))
     }
 
     /// Agent i's keys, `[capacity, D]`.
@@ -544,17 +544,19 @@ impl Region for Hippocampus {
         let token = inputs.get("token").map(Signal::to_host);
         let action = inputs.get("action").map(Signal::to_host);
         self.tick += 1;
-        let (reward, latent, recalled_action, best) = self.recall(&z);
-        if self.learning {
-            match self.config.timing {
-                RewardTiming::State => self.store(&z, token.as_ref(), action.as_ref(), &r),
-                RewardTiming::Transition => {
-                    if let Some((z_prev, token_prev)) = self.previous.take() {
-                        self.store(&z_prev, token_prev.as_ref(), action.as_ref(), &r);
-                    }
-                }
-            }
-        }
+        let previous = self.previous.take();
+        let (z_stored, token_stored) = match (self.config.timing, &previous) {
+            (RewardTiming::State, _) => (Some(&z), token.as_ref()),
+            (RewardTiming::Transition, Some((z_prev, token_prev))) => (Some(z_prev), token_prev.as_ref()),
+            (RewardTiming::Transition, None) => (None, None),
+        };
+        let episodes = z_stored.filter(|_| self.learning).map(|z| Episodes {
+            z: z.as_standard_layout(),
+            token: token_stored,
+            action: action.as_ref(),
+            reward: &r,
+        });
+        let (reward, latent, recalled_action, best) = self.recall_and_store(&z, episodes);
         self.previous = Some((z, token));
         Ok(vec![
             ("recalled_reward", Signal::Host(reward)),
