@@ -262,8 +262,8 @@ pub struct Hippocampus {
 /// What one agent's tick works on: its store and output row, its latent and keys.
 type Agent<'a> = ((&'a mut Store, &'a mut [f32]), (&'a [f32], &'a mut [f32]));
 
-/// The episodes a tick stores, one per agent: latents `[P, D]` (standard layout), tokens and actions `[P, 1]`
-/// (0 when absent), rewards `[P, 1]`.
+/// The episodes a tick stores, one per agent: latents `[P, D]` (standard layout), tokens and
+/// actions `[P, 1]` (0 when absent), rewards `[P, 1]`.
 struct Episodes<'a> {
     z: ndarray::CowArray<'a, f32, ndarray::Ix2>,
     token: Option<&'a Array2<f32>>,

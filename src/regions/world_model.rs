@@ -88,7 +88,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::adam::{self, Adam};
-use super::device_tables::TINY;
+use super::device_tables::{TINY, to_vec};
 use super::gru::{self, Cell, Gates, Trace};
 use super::world_tables::{Candidates, MASKED, WorldTables};
 use super::{
@@ -803,7 +803,7 @@ impl WorldModel {
             tables.adam(rows, slots, d_x, lr, (c1, c2));
             return;
         }
-        let d_x = d_x.into_data().try_to_vec::<f32>().expect("f32 gradients");
+        let d_x = to_vec(d_x);
         for (a, agent) in self.agents.iter_mut().enumerate() {
             let mut rows: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
             for (t, s) in steps.iter().enumerate() {
@@ -841,7 +841,7 @@ impl WorldModel {
             let x = self.inputs_of(&tokens.iter().map(|&t| vec![t]).collect::<Vec<_>>(), None);
             h = gru::forward(&self.cell(), x, h).0;
         }
-        h.into_data().try_to_vec::<f32>().expect("f32 states")
+        to_vec(h)
     }
 
     /// One agent's latent row for a state (`[H]`) after reading a token whose output row o_w
@@ -937,7 +937,7 @@ impl Region for WorldModel {
         let z = if let Some(tables) = &self.tables {
             Signal::device(self.device_latent(tables, next.clone(), &tokens))
         } else {
-            self.hidden_host = next.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+            self.hidden_host = to_vec(next.clone());
             let mut z = Array2::zeros((p, self.config.latent_width()));
             for (a, mut row) in z.outer_iter_mut().enumerate() {
                 let row = row.as_slice_mut().expect("contiguous rows");
@@ -1017,11 +1017,7 @@ impl Region for WorldModel {
                     (Some(tables), Readout::StateAndOutput) => {
                         let ids = (0..p).flat_map(|a| (0..n).map(move |j| (a, j)));
                         let ids = ids.map(|(a, j)| tables.row(a, last(j))).collect();
-                        tables
-                            .output_rows(ids)
-                            .into_data()
-                            .try_to_vec::<f32>()
-                            .expect("f32 rows")
+                        to_vec(tables.output_rows(ids))
                     }
                     _ => Vec::new(),
                 };
@@ -1058,7 +1054,7 @@ impl Region for WorldModel {
             }
             let x = self.inputs_of(&[vec![w]], None);
             state = gru::forward(&self.cell(), x, state).0;
-            let host = state.clone().into_data().try_to_vec::<f32>().expect("f32 state");
+            let host = to_vec(state.clone());
             for (a, s) in states.iter_mut().enumerate() {
                 s.row_mut(t)
                     .iter_mut()
@@ -1112,7 +1108,7 @@ impl Region for WorldModel {
     fn divergent_agent(&self) -> Option<usize> {
         let per_weight = self.weights.iter().filter_map(|t| {
             let per = t.dims()[1] * t.dims()[2];
-            let values = t.clone().into_data().try_to_vec::<f32>().expect("f32 weights");
+            let values = to_vec(t.clone());
             values.chunks(per).position(|c| !c.iter().all(|v| v.is_finite()))
         });
         let tables = match &self.tables {
@@ -1149,10 +1145,7 @@ impl Region for WorldModel {
             out.put_tensor(&format!("window/{t}/x"), &s.x);
             out.put_tensor(&format!("window/{t}/h_prev"), &s.h_prev);
             out.put(&format!("window/{t}/tokens"), &s.tokens);
-            let d_h = s
-                .d_h
-                .clone()
-                .map(|d| d.into_data().try_to_vec::<f32>().expect("f32"));
+            let d_h = s.d_h.clone().map(to_vec);
             out.put(&format!("window/{t}/d_h"), &d_h);
         }
         Ok(())
@@ -1171,12 +1164,7 @@ impl Region for WorldModel {
         self.adam.step = from.get("adam_step")?;
         self.trained = from.get("trained")?;
         self.hidden = from.tensor("hidden", [p, 1, h], &device)?;
-        self.hidden_host = self
-            .hidden
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 state");
+        self.hidden_host = to_vec(self.hidden.clone());
         let input = from.array("input", &[p, v, e])?;
         let first = from.array("input_first_moment", &[p, v, e])?;
         let second = from.array("input_second_moment", &[p, v, e])?;
