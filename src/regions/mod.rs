@@ -9,6 +9,7 @@ pub mod action_selection;
 pub(crate) mod adam;
 pub mod basal_ganglia;
 pub(crate) mod device_tables;
+pub(crate) mod expf;
 pub(crate) mod fork;
 pub mod goal_directed;
 pub(crate) mod gru;
