@@ -32,6 +32,7 @@ use super::{Dims, Hyper, Network, Outcome, Params, Recorded};
 use crate::regions::adam;
 use crate::regions::expf::exp_in_place;
 use crate::regions::fork::Helper;
+use crate::regions::prefetch_from;
 use crate::signal::Signal;
 
 /// Indices into [`Params`].
@@ -843,6 +844,9 @@ fn sweep_body(
             let agent = g * wk + worker;
             let step = t * pop + agent;
             let r = w * t_len + s;
+            if t > 0 {
+                prefetch_step(rollout, d, step - pop, agent, t - 1);
+            }
             // The n-step return and advantage, then the loss's gradient at the heads.
             ret[w] = outcome.reward[agent]
                 + if outcome.done[agent] {
@@ -905,6 +909,25 @@ fn sweep_body(
         // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
         matmul_rows(carry, direct, step_gh, w_h_t, h);
     }
+}
+
+/// Hints the cache to fetch what the sweep reads of `agent`'s step `t` (row `step` of the
+/// rollout's `[T, P, …]` arrays): one step ahead, as the sweep walks back through a rollout
+/// one agent at a time, a stride of P rows that the prefetchers do not follow (P = 1024, one
+/// controller an agent: ~4% off the whole tick, four interleaved pairs).
+#[inline(always)]
+fn prefetch_step(rollout: &Rollout, d: &Dims, step: usize, agent: usize, t: usize) {
+    let row = |v: &[f32], width: usize| prefetch_from(v.as_ptr().wrapping_add(step * width), width);
+    row(&rollout.gates, 4 * d.hidden);
+    row(&rollout.h_prev, d.hidden);
+    row(&rollout.h, d.hidden);
+    row(&rollout.x, d.input);
+    row(&rollout.logits, d.actions);
+    row(&rollout.value, 1);
+    let outcome = &rollout.outcomes[t];
+    prefetch_from(outcome.reward.as_ptr().wrapping_add(agent), 1);
+    prefetch_from(outcome.action.as_ptr().wrapping_add(agent).cast(), 1);
+    prefetch_from(outcome.done.as_ptr().wrapping_add(agent).cast(), 1);
 }
 
 with_avx2!(fn sweep / sweep_avx2 = sweep_body(
