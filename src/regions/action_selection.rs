@@ -156,10 +156,12 @@ impl Region for ActionSelection {
         }
         let mut action = Array2::zeros((p, 1));
         let tau = c.temperature as f32;
+        let mut weights = Vec::with_capacity(a);
         for (i, rng) in self.rngs.iter_mut().enumerate() {
             let row = logits.row(i);
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let weights: Vec<f32> = row.iter().map(|l| ((l - max) / tau).exp()).collect();
+            weights.clear();
+            weights.extend(row.iter().map(|l| ((l - max) / tau).exp()));
             let total: f32 = weights.iter().sum();
             let mut u = rng.r#gen::<f32>() * total;
             let mut chosen = a - 1;

@@ -3,9 +3,13 @@
 //! A tick of a few agents takes tens of microseconds. rayon parks an idle worker after a few
 //! rounds of yielding, and waking one costs about as much as the work it would take on
 //! (`PARALLEL_MIN_AGENTS` records the measurement: at P = 4 rayon halved the cortex's speed).
-//! A [`Helper`] is a thread owned by one region that, after a job, spins for a while
-//! ([`SPIN`]) waiting for the next before it parks: ticks that follow each other closely hand
-//! over in well under a microsecond.
+//! The helper is one thread a process that, after a job, spins for a while ([`SPIN`]) waiting
+//! for the next before it parks: ticks that follow each other closely hand over in well under
+//! a microsecond. Every region and world that splits its work takes a [`Helper`], a handle on
+//! that one thread: the thread still spinning after the PFC's job is the one the world's job
+//! goes to next (with a thread each, a spinning helper held one of two cores while another
+//! worked). A handle whose thread is serving another caller (another run in the process, or a
+//! job that forks again) runs both sides on its caller.
 //!
 //! [`Helper::join`] runs one closure on the helper and another on the caller and returns when
 //! both have finished; a panic on either side is re-raised on the caller, after both are done.
@@ -19,8 +23,8 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long the helper keeps polling for the next job before it parks.
@@ -38,11 +42,21 @@ struct Shared {
     claimed: AtomicU64,
     finished: AtomicU64,
     sleeping: AtomicBool,
-    stop: AtomicBool,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl Shared {
+    fn new() -> Self {
+        Shared {
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            posted: AtomicU64::new(0),
+            claimed: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            sleeping: AtomicBool::new(false),
+            panic: Mutex::new(None),
+        }
+    }
+
     /// Claims job n for the caller of this function; false when the other side has.
     fn claim(&self, n: u64) -> bool {
         self.claimed
@@ -59,53 +73,81 @@ impl Shared {
     }
 }
 
-/// A helper thread for [`join`](Helper::join). Dropping it stops the thread.
-pub(crate) struct Helper {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+/// The helper thread: one a process, shared by every [`Helper`] (the regions and worlds that
+/// split a tick's work in two), so that the thread still spinning after one region's job is
+/// the one the next region's job goes to, not a third thread on two cores.
+struct Thread {
+    shared: Shared,
+    handle: thread::Thread,
+    /// Taken by the [`Helper::join`] whose job the thread serves.
+    busy: AtomicBool,
 }
 
-impl Helper {
-    /// A helper where rayon's pool has a second thread to give (it honours
-    /// `RAYON_NUM_THREADS`), else `None`.
-    pub(crate) fn spawn() -> Option<Helper> {
+/// The process's helper thread, started on first use where rayon's pool has a second thread
+/// (it honours `RAYON_NUM_THREADS`).
+fn helper_thread() -> Option<&'static Thread> {
+    static THREAD: OnceLock<Option<&'static Thread>> = OnceLock::new();
+    *THREAD.get_or_init(|| {
         if rayon::current_num_threads() < 2 {
             return None;
         }
-        let mut helper = Helper::idle();
-        let inner = Arc::clone(&helper.shared);
-        helper.thread = Some(
-            thread::Builder::new()
-                .name("valence-helper".into())
-                .spawn(move || work(&inner))
-                .ok()?,
-        );
-        Some(helper)
+        let (tx, rx) = std::sync::mpsc::channel::<&'static Thread>();
+        let handle = thread::Builder::new()
+            .name("valence-helper".into())
+            .spawn(move || {
+                if let Ok(me) = rx.recv() {
+                    work(&me.shared);
+                }
+            })
+            .ok()?;
+        let me: &'static Thread = Box::leak(Box::new(Thread {
+            shared: Shared::new(),
+            handle: handle.thread().clone(),
+            busy: AtomicBool::new(false),
+        }));
+        tx.send(me).ok()?;
+        Some(me)
+    })
+}
+
+/// A handle on the helper thread for [`join`](Helper::join).
+pub(crate) struct Helper {
+    thread: Option<&'static Thread>,
+}
+
+impl Helper {
+    /// A handle on the process's helper thread where rayon's pool has a second thread to give
+    /// (it honours `RAYON_NUM_THREADS`), else `None`.
+    pub(crate) fn spawn() -> Option<Helper> {
+        helper_thread().map(|thread| Helper { thread: Some(thread) })
     }
 
-    /// A helper without a thread: the caller takes every job back (tests that path).
-    fn idle() -> Helper {
-        Helper {
-            shared: Arc::new(Shared {
-                job: AtomicPtr::new(std::ptr::null_mut()),
-                posted: AtomicU64::new(0),
-                claimed: AtomicU64::new(0),
-                finished: AtomicU64::new(0),
-                sleeping: AtomicBool::new(false),
-                stop: AtomicBool::new(false),
-                panic: Mutex::new(None),
-            }),
-            thread: None,
-        }
+    /// A handle without a thread: the caller runs every job (tests that path).
+    #[cfg(test)]
+    pub(crate) fn idle() -> Helper {
+        Helper { thread: None }
     }
 
     /// Runs `here` on this thread and `there` on the helper (or here, after `here`, when the
-    /// helper has not started it by then); returns when both are done.
+    /// helper has not started it by then, or serves another caller: another run in this
+    /// process, or a job that forks again); returns when both are done.
     pub(crate) fn join<A, B>(&mut self, here: A, there: B)
     where
         A: FnOnce(),
         B: FnOnce() + Send,
     {
+        let taken = |t: &&Thread| {
+            t.busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        };
+        let Some(thread) = self.thread.filter(taken) else {
+            here();
+            there();
+            return;
+        };
+        // Declared first, dropped last: the thread is free once its job is finished.
+        let _free = Free(&thread.busy);
         let mut there = Some(there);
         let mut call = move || {
             if let Some(f) = there.take() {
@@ -117,14 +159,12 @@ impl Helper {
         // `posted` and `finished`, and `Settle` below does not let this frame (which owns `job`
         // and `call`) end, by return or by unwinding, before that job is finished.
         let pointer = (&mut job as *mut Job<'_>).cast::<Job<'static>>();
-        let shared = &*self.shared;
+        let shared = &thread.shared;
         let n = shared.posted.load(Ordering::Relaxed) + 1;
         shared.job.store(pointer, Ordering::Release);
         shared.posted.store(n, Ordering::SeqCst);
-        if shared.sleeping.load(Ordering::SeqCst)
-            && let Some(thread) = &self.thread
-        {
-            thread.thread().unpark();
+        if shared.sleeping.load(Ordering::SeqCst) {
+            thread.handle.unpark();
         }
         {
             let _settle = Settle { shared, n };
@@ -136,6 +176,15 @@ impl Helper {
         if let Some(payload) = shared.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
             resume_unwind(payload);
         }
+    }
+}
+
+/// When dropped: the helper thread is free for the next [`Helper::join`].
+struct Free<'a>(&'a AtomicBool);
+
+impl Drop for Free<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -165,37 +214,24 @@ impl Drop for Settle<'_> {
     }
 }
 
-impl Drop for Helper {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
 /// The helper's loop: poll, then park; claim the newest job posted (older ones were taken
-/// back by the caller) and run it; stop when told.
+/// back by the caller) and run it; for as long as the process lives.
 fn work(shared: &Shared) {
     let mut seen = 0u64;
     loop {
         let started = Instant::now();
         let mut polls = 0u32;
-        while shared.posted.load(Ordering::Acquire) == seen && !shared.stop.load(Ordering::Acquire) {
+        while shared.posted.load(Ordering::Acquire) == seen {
             polls += 1;
             if !polls.is_multiple_of(64) {
                 std::hint::spin_loop();
             } else if started.elapsed() > SPIN {
                 shared.sleeping.store(true, Ordering::SeqCst);
-                if shared.posted.load(Ordering::SeqCst) == seen && !shared.stop.load(Ordering::SeqCst) {
+                if shared.posted.load(Ordering::SeqCst) == seen {
                     thread::park();
                 }
                 shared.sleeping.store(false, Ordering::SeqCst);
             }
-        }
-        if shared.stop.load(Ordering::Acquire) {
-            return;
         }
         let n = shared.posted.load(Ordering::Acquire);
         if shared.claim(n) {
@@ -259,6 +295,26 @@ mod tests {
         let mut again = false;
         helper.join(|| {}, || again = true);
         assert!(again);
+    }
+
+    /// Handles share one thread; a join while it serves another (here a job that forks again,
+    /// on either side) runs both its sides on its caller instead of waiting for it.
+    #[test]
+    fn a_busy_helper_thread_leaves_both_sides_to_the_caller() {
+        let (Some(mut outer), Some(mut inner)) = (Helper::spawn(), Helper::spawn()) else {
+            return;
+        };
+        assert!(std::ptr::eq(outer.thread.unwrap(), inner.thread.unwrap()));
+        let mut inner_too = Helper::spawn().expect("a second handle");
+        let (mut a, mut b, mut c, mut d) = (0, 0, 0, 0);
+        outer.join(
+            || inner.join(|| a += 1, || b += 1),
+            || inner_too.join(|| c += 1, || d += 1),
+        );
+        assert_eq!((a, b, c, d), (1, 1, 1, 1));
+        let mut after = 0;
+        inner.join(|| {}, || after = 3);
+        assert_eq!(after, 3);
     }
 
     #[test]

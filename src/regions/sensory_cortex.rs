@@ -1131,7 +1131,7 @@ impl Region for SensoryCortex {
         };
         // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~2 µs
         // per agent on a small vocabulary): small populations run on the calling thread, or,
-        // when the tables outgrow the cache, half of them on the cortex's own helper thread
+        // when the tables outgrow the cache, half of them on the helper thread
         // (large ones too on a two-thread machine: see `HELPER_MIN_BYTES`); other large ones in
         // runs of agents over rayon's threads. Either way each agent's update is
         // independent, so results agree.

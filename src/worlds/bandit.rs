@@ -27,6 +27,7 @@
 
 use std::sync::Arc;
 
+use crate::regions::fork::Helper;
 use crate::rng::SimRng;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -322,6 +323,54 @@ impl Agent {
     }
 }
 
+/// One trial's settings, as every agent plays it.
+#[derive(Clone, Copy)]
+struct Trial {
+    /// The trial ends an episode.
+    ends: bool,
+    epsilon: f64,
+    window: usize,
+    arms: usize,
+}
+
+impl Trial {
+    /// `agents` play their `chosen` arms, and the baselines theirs.
+    fn play(self, agents: &mut [Agent], chosen: &[usize]) {
+        let arms = self.arms;
+        for (agent, &a) in agents.iter_mut().zip(chosen) {
+            let probs = &agent.probabilities;
+            let top = probs.iter().copied().fold(0.0, f64::max);
+            let won = agent.outcomes.r#gen::<f64>() < probs[a];
+            agent.pending = Some(if won { 1.0 } else { 0.0 });
+            // The baselines play the same trial.
+            let rng = &mut agent.baselines;
+            let ts = thompson(&agent.thompson, rng);
+            let eg = epsilon_greedy(&agent.greedy, self.epsilon, rng);
+            let rn = rng.gen_range(0..arms);
+            let ts_won = rng.r#gen::<f64>() < probs[ts];
+            let eg_won = rng.r#gen::<f64>() < probs[eg];
+            agent.thompson.record(ts, ts_won);
+            agent.greedy.record(eg, eg_won);
+            for (k, chosen) in [a, ts, eg, rn].into_iter().enumerate() {
+                agent.running[k] += top - probs[chosen];
+            }
+            if self.ends {
+                let done = std::mem::take(&mut agent.running);
+                agent.completed.push_back(done);
+                (0..POLICIES.len()).for_each(|k| agent.sums[k] += done[k]);
+                if self.window > 0 && agent.completed.len() > self.window {
+                    let old = agent.completed.pop_front().expect("longer than window");
+                    (0..POLICIES.len()).for_each(|k| agent.sums[k] -= old[k]);
+                }
+            }
+        }
+    }
+}
+
+/// Populations from which a trial's agents play in two halves, one on the helper thread (each
+/// agent's trial is ~0.2 µs, mostly the Thompson baseline's Beta draws).
+const HELPER_MIN_AGENTS: usize = 64;
+
 /// Bernoulli bandits for P agents.
 pub struct BanditWorld {
     config: BanditConfig,
@@ -330,6 +379,8 @@ pub struct BanditWorld {
     agents: Vec<Agent>,
     /// The step about to be shown (the trial index).
     step: u64,
+    /// Splits a trial's agents in two ([`HELPER_MIN_AGENTS`] and more).
+    helper: Option<Helper>,
 }
 
 impl BanditWorld {
@@ -344,6 +395,7 @@ impl BanditWorld {
             cue,
             agents: Vec::new(),
             step: 0,
+            helper: None,
         };
         world.reset(&(0..population as u64).collect::<Vec<_>>());
         Ok(world)
@@ -369,6 +421,11 @@ impl World for BanditWorld {
         let arms = self.config.arms.len();
         self.agents = seeds.iter().map(|&s| Agent::new(s, arms)).collect();
         self.step = 0;
+        self.helper = if seeds.len() >= HELPER_MIN_AGENTS {
+            Helper::spawn()
+        } else {
+            None
+        };
     }
 
     fn step(&mut self) -> Result<Outputs> {
@@ -377,13 +434,15 @@ impl World for BanditWorld {
         let mut reward = Array2::zeros((p, 1));
         let mut best = Array2::zeros((p, 1));
         let mut regrets = Array2::<f32>::zeros((p, POLICIES.len()));
+        let fixed = (self.config.distribution == ArmDistribution::Fixed)
+            .then(|| self.config.probabilities(self.step));
         for (i, agent) in self.agents.iter_mut().enumerate() {
             if let Some(r) = agent.pending.take() {
                 reward[[i, 0]] = r;
             }
             if start {
                 agent.probabilities = match self.config.distribution {
-                    ArmDistribution::Fixed => self.config.probabilities(self.step),
+                    ArmDistribution::Fixed => fixed.clone().expect("fixed arms"),
                     ArmDistribution::Independent => (0..self.config.arms.len())
                         .map(|_| agent.episodes.r#gen::<f64>())
                         .collect(),
@@ -394,8 +453,8 @@ impl World for BanditWorld {
                 };
                 agent.thompson = Tally::new(self.config.arms.len());
                 agent.greedy = Tally::new(self.config.arms.len());
-            } else if self.config.distribution == ArmDistribution::Fixed {
-                agent.probabilities = self.config.probabilities(self.step);
+            } else if let Some(fixed) = &fixed {
+                agent.probabilities.clone_from(fixed);
             }
             let now = &agent.probabilities;
             best[[i, 0]] = (0..now.len())
@@ -437,39 +496,29 @@ impl World for BanditWorld {
             .ok_or_else(|| Error::Run("bandit: no `action` input".into()))?
             .to_host();
         let arms = self.config.arms.len();
+        let chosen: Vec<usize> = actions.column(0).iter().map(|&a| a as usize).collect();
+        if let Some(a) = chosen.iter().find(|&&a| a >= arms) {
+            return Err(Error::Run(format!("bandit: arm {a} of {arms}")));
+        }
         let trial = self.step.saturating_sub(1);
-        let ends = self.ends_episode(trial);
-        let (epsilon, window) = (self.config.epsilon, self.config.window);
-        for (agent, &a) in self.agents.iter_mut().zip(actions.column(0)) {
-            let a = a as usize;
-            if a >= arms {
-                return Err(Error::Run(format!("bandit: arm {a} of {arms}")));
+        let trial = Trial {
+            ends: self.ends_episode(trial),
+            epsilon: self.config.epsilon,
+            window: self.config.window,
+            arms,
+        };
+        // Each agent draws from its own generators: the split changes nothing in the results.
+        match self.helper.as_mut() {
+            Some(helper) => {
+                let mid = self.agents.len() / 2;
+                let (here, there) = self.agents.split_at_mut(mid);
+                let (chosen_here, chosen_there) = chosen.split_at(mid);
+                helper.join(
+                    || trial.play(here, chosen_here),
+                    || trial.play(there, chosen_there),
+                );
             }
-            let probs = &agent.probabilities;
-            let top = probs.iter().copied().fold(0.0, f64::max);
-            let won = agent.outcomes.r#gen::<f64>() < probs[a];
-            agent.pending = Some(if won { 1.0 } else { 0.0 });
-            // The baselines play the same trial.
-            let rng = &mut agent.baselines;
-            let ts = thompson(&agent.thompson, rng);
-            let eg = epsilon_greedy(&agent.greedy, epsilon, rng);
-            let rn = rng.gen_range(0..arms);
-            let ts_won = rng.r#gen::<f64>() < probs[ts];
-            let eg_won = rng.r#gen::<f64>() < probs[eg];
-            agent.thompson.record(ts, ts_won);
-            agent.greedy.record(eg, eg_won);
-            for (k, chosen) in [a, ts, eg, rn].into_iter().enumerate() {
-                agent.running[k] += top - probs[chosen];
-            }
-            if ends {
-                let done = std::mem::take(&mut agent.running);
-                agent.completed.push_back(done);
-                (0..POLICIES.len()).for_each(|k| agent.sums[k] += done[k]);
-                if window > 0 && agent.completed.len() > window {
-                    let old = agent.completed.pop_front().expect("longer than window");
-                    (0..POLICIES.len()).for_each(|k| agent.sums[k] -= old[k]);
-                }
-            }
+            None => trial.play(&mut self.agents, &chosen),
         }
         Ok(())
     }
@@ -514,6 +563,44 @@ mod tests {
         }
         // ~500 pulls each before the reversal: arm 0 pays ~90%, arm 1 ~10%.
         assert!(paid[0] > 400.0 && paid[1] < 100.0, "{paid:?}");
+    }
+
+    /// A population split over the helper thread plays as it does on one thread: every output
+    /// of every step, and a bad arm is refused before any agent plays.
+    #[test]
+    fn agents_in_two_halves_play_as_on_one_thread() {
+        let config = BanditConfig {
+            distribution: ArmDistribution::Independent,
+            episode_length: 10,
+            window: 3,
+            ..Default::default()
+        };
+        let p = HELPER_MIN_AGENTS + 3;
+        let vocab = Arc::new(Vocabulary::from_counts(vec![("choose".into(), 1)]));
+        let mut split = BanditWorld::new(&config, Arc::clone(&vocab), p).unwrap();
+        let mut one = BanditWorld::new(&config, vocab, p).unwrap();
+        one.helper = None;
+        if split.helper.is_none() {
+            split.helper = Some(Helper::idle());
+        }
+        for step in 0..95 {
+            let (a, b) = (split.step().unwrap(), one.step().unwrap());
+            for ((name, x), (_, y)) in a.iter().zip(&b) {
+                assert_eq!(x.to_host(), y.to_host(), "{name} at step {step}");
+            }
+            let actions = Array2::from_shape_fn((p, 1), |(i, _)| ((i + step) % 3 % 2) as f32);
+            let mut i = Inputs::default();
+            i.insert("action", Signal::Host(actions));
+            split.act(&i).unwrap();
+            one.act(&i).unwrap();
+        }
+        let mut bad = Array2::zeros((p, 1));
+        bad[[p - 1, 0]] = 2.0;
+        let mut i = Inputs::default();
+        i.insert("action", Signal::Host(bad));
+        let before: Vec<_> = split.agents.iter().map(|a| a.running).collect();
+        assert!(split.act(&i).unwrap_err().to_string().contains("arm 2 of 2"));
+        assert_eq!(before, split.agents.iter().map(|a| a.running).collect::<Vec<_>>());
     }
 
     /// Plays `episodes` episodes always choosing arm 0; the regret outputs at the end.
