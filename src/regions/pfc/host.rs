@@ -544,25 +544,32 @@ fn forward_groups_body(
             // lanes at a time with `f32::exp`'s bits ([`exp_in_place`]): the same operations,
             // so the same bits. (At P = 1024 with 32 workers a controller, the runs gave ~10%
             // more agent-ticks/s in `meta_bandit`.)
+            // Every loop below over slices of exactly H (no bounds checks), so that it compiles
+            // to vector instructions: the same operations on each element, so the same bits.
             let (e_ru, e_n) = exps.split_at_mut(2 * h);
             for ((e, &x), &y) in e_ru.iter_mut().zip(&gx[..2 * h]).zip(&gh[..2 * h]) {
                 *e = -(x + y);
             }
             exp_in_place(e_ru);
+            let [e_r, e_u] = parts(e_ru, h);
+            let [_, _, x_n] = parts(gx, h);
+            let [_, _, h_n] = parts(gh, h);
+            let [g_r, g_u, g_n, g_hn] = parts_mut(gates, h);
+            let (e_n, hp, next) = (&mut e_n[..h], &hp[..h], &mut next[..h]);
             for k in 0..h {
-                let r = 1.0 / (1.0 + e_ru[k]);
-                let hn = gh[2 * h + k];
-                gates[k] = r;
-                gates[3 * h + k] = hn;
-                e_n[k] = tanh_argument(gx[2 * h + k] + r * hn);
+                let r = 1.0 / (1.0 + e_r[k]);
+                let hn = h_n[k];
+                g_r[k] = r;
+                g_hn[k] = hn;
+                e_n[k] = tanh_argument(x_n[k] + r * hn);
             }
             exp_in_place(e_n);
             for k in 0..h {
-                let u = 1.0 / (1.0 + e_ru[h + k]);
+                let u = 1.0 / (1.0 + e_u[k]);
                 let n = tanh_of_exp(e_n[k]);
                 next[k] = n + u * (hp[k] - n);
-                gates[h + k] = u;
-                gates[2 * h + k] = n;
+                g_u[k] = u;
+                g_n[k] = n;
             }
             let logits = &mut out.logits[local * a..(local + 1) * a];
             matvec(logits, b_p, next, w_p);
@@ -573,6 +580,23 @@ fn forward_groups_body(
             out.value[local] = v;
         }
     }
+}
+
+/// `v`'s first N·n values as N slices of n.
+#[inline(always)]
+fn parts<const N: usize>(v: &[f32], n: usize) -> [&[f32]; N] {
+    std::array::from_fn(|i| &v[i * n..(i + 1) * n])
+}
+
+/// [`parts`], to write.
+#[inline(always)]
+fn parts_mut<const N: usize>(v: &mut [f32], n: usize) -> [&mut [f32]; N] {
+    let mut rest = &mut v[..N * n];
+    std::array::from_fn(|_| {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        rest = tail;
+        part
+    })
 }
 
 /// The update of `groups`: `[params, first moments, second moments]`, each eight slices that
@@ -609,6 +633,7 @@ fn learn_groups(
             g_wv,
             g_bv,
             w_h_t,
+            w_p_t,
             g_wp_t,
             xs,
             hps,
@@ -628,6 +653,7 @@ fn learn_groups(
             sizes[B_V],
             3 * h * h,
             a * h,
+            a * h,
             rows * i_w,
             rows * h,
             rows * h,
@@ -642,9 +668,15 @@ fn learn_groups(
                 w_h_t[j * h + k] = w_h[k * 3 * h + j];
             }
         }
+        let w_p = &params[W_P][range(W_P)];
+        for k in 0..h {
+            for j in 0..a {
+                w_p_t[j * h + k] = w_p[k * a + j];
+            }
+        }
         let weights = SweepWeights {
             w_h_t,
-            w_p: &params[W_P][range(W_P)],
+            w_p_t,
             w_v: &params[W_V][range(W_V)],
         };
         let mut all = RowsMut {
@@ -725,7 +757,8 @@ fn own<'a>(arrays: &'a mut [&mut [f32]], sizes: &[usize; 8], local: usize) -> Ve
 struct SweepWeights<'a> {
     /// W_hᵀ `[3H, H]`.
     w_h_t: &'a [f32],
-    w_p: &'a [f32],
+    /// W_πᵀ `[A, H]`.
+    w_p_t: &'a [f32],
     w_v: &'a [f32],
 }
 
@@ -837,7 +870,7 @@ fn sweep_body(
         work.take([count * h, count, h, count * h, a, count * 3 * h]);
     carry.fill(0.0);
     ret.copy_from_slice(&bootstrap[g * wk + workers.start..g * wk + workers.end]);
-    let SweepWeights { w_h_t, w_p, w_v } = *weights;
+    let SweepWeights { w_h_t, w_p_t, w_v } = *weights;
     for (s, t) in (0..t_len).rev().enumerate() {
         let outcome = &rollout.outcomes[t];
         for (w, worker) in workers.clone().enumerate() {
@@ -874,33 +907,40 @@ fn sweep_body(
             let dv = (value - ret[w]) * (hyper.value_loss / n);
             rows.dv[r] = dv;
             // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-            let carried = &carry[w * h..(w + 1) * h];
-            for k in 0..h {
-                let mut heads = 0.0;
-                for (&wp, &dlk) in w_p[k * a..(k + 1) * a].iter().zip(dl.iter()) {
-                    heads += wp * dlk;
+            // Loops over slices of exactly H (no bounds checks: vector instructions, the same
+            // operations on each element). ∂h = W_π ∂logits + w_v ∂v + carry, the heads'
+            // products summed over the actions in order, every k at once (W_πᵀ's rows).
+            let (dh, carried, w_v) = (&mut dh[..h], &carry[w * h..(w + 1) * h], &w_v[..h]);
+            dh.fill(0.0);
+            for (w_p_j, &dl_j) in w_p_t.chunks_exact(h).zip(dl.iter()) {
+                for (d, &wp) in dh.iter_mut().zip(w_p_j) {
+                    *d += wp * dl_j;
                 }
-                dh[k] = heads + dv * w_v[k] + carried[k];
             }
-            let gates = &rollout.gates[step * 4 * h..(step + 1) * 4 * h];
-            let hp = &rollout.h_prev[step * h..(step + 1) * h];
-            let gx = &mut rows.gx[r * 3 * h..(r + 1) * 3 * h];
-            let gh = &mut step_gh[w * 3 * h..(w + 1) * 3 * h];
             for k in 0..h {
-                let (rg, u, c, hn) = (gates[k], gates[h + k], gates[2 * h + k], gates[3 * h + k]);
+                dh[k] = dh[k] + dv * w_v[k] + carried[k];
+            }
+            let [g_r, g_u, g_c, g_hn] = parts(&rollout.gates[step * 4 * h..], h);
+            let hp = &rollout.h_prev[step * h..(step + 1) * h];
+            let [gx_r, gx_u, gx_c] = parts_mut(&mut rows.gx[r * 3 * h..], h);
+            let [gh_r, gh_u, gh_c] = parts_mut(&mut step_gh[w * 3 * h..], h);
+            let direct = &mut direct[w * h..(w + 1) * h];
+            for k in 0..h {
+                let (rg, u, c, hn) = (g_r[k], g_u[k], g_c[k], g_hn[k]);
                 let dc = dh[k] - dh[k] * u;
                 let du = dh[k] * (hp[k] - c);
-                direct[w * h + k] = dh[k] * u;
+                direct[k] = dh[k] * u;
                 let dc_pre = dc - dc * (c * c);
                 let dr_pre = dc_pre * hn * (rg - rg * rg);
                 let du_pre = du * (u - u * u);
-                gh[k] = dr_pre;
-                gh[h + k] = du_pre;
-                gh[2 * h + k] = dc_pre * rg;
-                gx[k] = dr_pre;
-                gx[h + k] = du_pre;
-                gx[2 * h + k] = dc_pre;
+                gh_r[k] = dr_pre;
+                gh_u[k] = du_pre;
+                gh_c[k] = dc_pre * rg;
+                gx_r[k] = dr_pre;
+                gx_u[k] = du_pre;
+                gx_c[k] = dc_pre;
             }
+            let gh = &step_gh[w * 3 * h..(w + 1) * 3 * h];
             rows.gh[r * 3 * h..(r + 1) * 3 * h].copy_from_slice(gh);
             rows.h_prev[r * h..(r + 1) * h].copy_from_slice(hp);
             rows.h[r * h..(r + 1) * h].copy_from_slice(&rollout.h[step * h..(step + 1) * h]);
