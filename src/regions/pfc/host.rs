@@ -958,36 +958,14 @@ fn sweep_body(
             // Loops over slices of exactly H (no bounds checks: vector instructions, the same
             // operations on each element). ∂h = W_π ∂logits + w_v ∂v + carry, the heads'
             // products summed over the actions in order, every k at once (W_πᵀ's rows).
-            let (dh, carried, w_v) = (&mut dh[..h], &carry[w * h..(w + 1) * h], &w_v[..h]);
-            dh.fill(0.0);
-            for (w_p_j, &dl_j) in w_p_t.chunks_exact(h).zip(dl.iter()) {
-                for (d, &wp) in dh.iter_mut().zip(w_p_j) {
-                    *d += wp * dl_j;
-                }
-            }
-            for k in 0..h {
-                dh[k] = dh[k] + dv * w_v[k] + carried[k];
-            }
-            let [g_r, g_u, g_c, g_hn] = parts(&rollout.gates[step * 4 * h..], h);
+            let dh = &mut dh[..h];
+            hidden_gradient(dh, w_p_t, dl, dv, [&w_v[..h], &carry[w * h..(w + 1) * h]]);
+            let gates = parts(&rollout.gates[step * 4 * h..], h);
             let hp = &rollout.h_prev[step * h..(step + 1) * h];
             let [gx_r, gx_u, gx_c] = parts_mut(&mut rows.gx[r * 3 * h..], h);
             let [gh_r, gh_u, gh_c] = parts_mut(&mut step_gh[w * 3 * h..], h);
             let direct = &mut direct[w * h..(w + 1) * h];
-            for k in 0..h {
-                let (rg, u, c, hn) = (g_r[k], g_u[k], g_c[k], g_hn[k]);
-                let dc = dh[k] - dh[k] * u;
-                let du = dh[k] * (hp[k] - c);
-                direct[k] = dh[k] * u;
-                let dc_pre = dc - dc * (c * c);
-                let dr_pre = dc_pre * hn * (rg - rg * rg);
-                let du_pre = du * (u - u * u);
-                gh_r[k] = dr_pre;
-                gh_u[k] = du_pre;
-                gh_c[k] = dc_pre * rg;
-                gx_r[k] = dr_pre;
-                gx_u[k] = du_pre;
-                gx_c[k] = dc_pre;
-            }
+            gate_gradients(direct, gh_r, gh_u, gh_c, gx_r, gx_u, gx_c, (dh, hp), gates);
             let gh = &step_gh[w * 3 * h..(w + 1) * 3 * h];
             rows.gh[r * 3 * h..(r + 1) * 3 * h].copy_from_slice(gh);
             rows.h_prev[r * h..(r + 1) * h].copy_from_slice(hp);
@@ -996,6 +974,64 @@ fn sweep_body(
         }
         // carry = ∂h ⊙ u + W_h ∂g_h, as Σ_j ∂g_h,j W_hᵀ[j,·], every worker's row at once.
         matmul_rows(carry, direct, step_gh, w_h_t, h);
+    }
+}
+
+/// ∂h = W_π ∂logits + w_v ∂v + carry: the heads' products summed over the actions in order,
+/// every k at once (W_πᵀ's rows `[A, H]`). Functions of their own (this and
+/// [`gate_gradients`]) so that the compiler knows their slices apart (no checks for overlap,
+/// which had sent these loops to their scalar versions): vector instructions.
+#[inline(always)]
+fn hidden_gradient(dh: &mut [f32], w_p_t: &[f32], dl: &[f32], dv: f32, [w_v, carried]: [&[f32]; 2]) {
+    let h = dh.len();
+    dh.fill(0.0);
+    for (w_p_j, &dl_j) in w_p_t.chunks_exact(h).zip(dl) {
+        for (d, &wp) in dh.iter_mut().zip(w_p_j) {
+            *d += wp * dl_j;
+        }
+    }
+    let (w_v, carried) = (&w_v[..h], &carried[..h]);
+    for k in 0..h {
+        dh[k] = dh[k] + dv * w_v[k] + carried[k];
+    }
+}
+
+/// Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n) from ∂h: the direct part ∂h ⊙ u
+/// and the gates' pre-activation gradients, as ĥ (∂g_h: r, u, r ⊙ n's) and x (∂g_x) see them.
+/// (Each slice written is a parameter of its own: the compiler takes a reference inside an
+/// array for one that may overlap the others.)
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gate_gradients(
+    direct: &mut [f32],
+    gh_r: &mut [f32],
+    gh_u: &mut [f32],
+    gh_c: &mut [f32],
+    gx_r: &mut [f32],
+    gx_u: &mut [f32],
+    gx_c: &mut [f32],
+    (dh, hp): (&[f32], &[f32]),
+    [g_r, g_u, g_c, g_hn]: [&[f32]; 4],
+) {
+    let h = direct.len();
+    let (gh_r, gh_u, gh_c) = (&mut gh_r[..h], &mut gh_u[..h], &mut gh_c[..h]);
+    let (gx_r, gx_u, gx_c) = (&mut gx_r[..h], &mut gx_u[..h], &mut gx_c[..h]);
+    let (dh, hp) = (&dh[..h], &hp[..h]);
+    let (g_r, g_u, g_c, g_hn) = (&g_r[..h], &g_u[..h], &g_c[..h], &g_hn[..h]);
+    for k in 0..h {
+        let (rg, u, c, hn) = (g_r[k], g_u[k], g_c[k], g_hn[k]);
+        let dc = dh[k] - dh[k] * u;
+        let du = dh[k] * (hp[k] - c);
+        direct[k] = dh[k] * u;
+        let dc_pre = dc - dc * (c * c);
+        let dr_pre = dc_pre * hn * (rg - rg * rg);
+        let du_pre = du * (u - u * u);
+        gh_r[k] = dr_pre;
+        gh_u[k] = du_pre;
+        gh_c[k] = dc_pre * rg;
+        gx_r[k] = dr_pre;
+        gx_u[k] = du_pre;
+        gx_c[k] = dc_pre;
     }
 }
 
