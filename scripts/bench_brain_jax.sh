@@ -18,11 +18,13 @@ pops=${POPULATIONS:-1,32,1024}
 ticks=${TICKS:-1000}
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 python3 scripts/jax_meta_rl.py --check --json runs/bench/jax_check.json
+# Whole episodes for the peer (one jitted call plays and learns one): at least 30; valence times
+# as many ticks (at P = 32, 1 000 ticks were ~40 ms, too short a window on a shared VM).
+timed=$(( ticks > 3000 ? ticks : 3000 ))
 for w in 1 32; do
     ./target/release/valence bench --brain --scenario scenarios/meta_bandit.toml --populations "$pops" \
-        --pfc-workers "$w" --ticks "$ticks" --json "runs/bench/brain_meta_w$w.json" >/dev/null
-    # Whole episodes for the peer (one jitted call plays and learns one): at least 30.
-    python3 scripts/jax_meta_rl.py --populations "$pops" --workers "$w" --ticks $(( ticks > 3000 ? ticks : 3000 )) \
+        --pfc-workers "$w" --ticks "$timed" --json "runs/bench/brain_meta_w$w.json" >/dev/null
+    python3 scripts/jax_meta_rl.py --populations "$pops" --workers "$w" --ticks "$timed" \
         --json "runs/bench/jax_meta_w$w.json" >/dev/null
 done
 python3 - <<'PY'
