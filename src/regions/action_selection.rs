@@ -21,6 +21,7 @@
 //! | `bg_weight`, `habit_weight`, `pfc_weight` | 1.0, 0.0, 1.0 | weights of each system |
 //! | `goal_weight` | 1.0 | weight of the goal-directed worths (an inverse temperature) |
 
+use crate::regions::fork::Helper;
 use crate::rng::SimRng;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -127,6 +128,8 @@ impl RegionParams for ActionSelectionConfig {
 pub struct ActionSelection {
     config: ActionSelectionConfig,
     rngs: Vec<SimRng>,
+    /// Splits the agents in two ([`HELPER_MIN_AGENTS`] and more).
+    helper: Option<Helper>,
 }
 
 impl ActionSelection {
@@ -135,9 +138,38 @@ impl ActionSelection {
         ActionSelection {
             config: config.clone(),
             rngs: ctx.seeds.iter().map(|&s| SimRng::seed_from_u64(s)).collect(),
+            helper: if ctx.seeds.len() >= HELPER_MIN_AGENTS {
+                Helper::spawn()
+            } else {
+                None
+            },
         }
     }
 }
+
+/// Each agent's action drawn from softmax(logits / τ) with its generator (`logits` `[P, A]`).
+fn sample(rngs: &mut [SimRng], logits: &[f32], action: &mut [f32], (a, tau): (usize, f32)) {
+    let mut weights = Vec::with_capacity(a);
+    for ((rng, row), action) in rngs.iter_mut().zip(logits.chunks_exact(a)).zip(action) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        weights.clear();
+        weights.extend(row.iter().map(|l| ((l - max) / tau).exp()));
+        let total: f32 = weights.iter().sum();
+        let mut u = rng.r#gen::<f32>() * total;
+        let mut chosen = a - 1;
+        for (k, w) in weights.iter().enumerate() {
+            if u < *w {
+                chosen = k;
+                break;
+            }
+            u -= w;
+        }
+        *action = chosen as f32;
+    }
+}
+
+/// Populations from which the agents sample in two halves, one on the helper thread.
+const HELPER_MIN_AGENTS: usize = 64;
 
 impl Region for ActionSelection {
     fn step(&mut self, inputs: &Inputs) -> Result<Outputs> {
@@ -156,23 +188,21 @@ impl Region for ActionSelection {
         }
         let mut action = Array2::zeros((p, 1));
         let tau = c.temperature as f32;
-        let mut weights = Vec::with_capacity(a);
-        for (i, rng) in self.rngs.iter_mut().enumerate() {
-            let row = logits.row(i);
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            weights.clear();
-            weights.extend(row.iter().map(|l| ((l - max) / tau).exp()));
-            let total: f32 = weights.iter().sum();
-            let mut u = rng.r#gen::<f32>() * total;
-            let mut chosen = a - 1;
-            for (k, w) in weights.iter().enumerate() {
-                if u < *w {
-                    chosen = k;
-                    break;
-                }
-                u -= w;
+        let flat = logits.as_slice().expect("a fresh array");
+        let chosen = action.as_slice_mut().expect("a fresh array");
+        // Each agent samples from its own generator: the split changes nothing in the results.
+        match self.helper.as_mut() {
+            Some(helper) => {
+                let mid = p / 2;
+                let (rngs_here, rngs_there) = self.rngs.split_at_mut(mid);
+                let (logits_here, logits_there) = flat.split_at(mid * a);
+                let (here, there) = chosen.split_at_mut(mid);
+                helper.join(
+                    || sample(rngs_here, logits_here, here, (a, tau)),
+                    || sample(rngs_there, logits_there, there, (a, tau)),
+                );
             }
-            action[[i, 0]] = chosen as f32;
+            None => sample(&mut self.rngs, flat, chosen, (a, tau)),
         }
         Ok(vec![
             ("action", Signal::Host(action)),
@@ -210,5 +240,50 @@ impl Region for ActionSelection {
                 "action_selection: only weights and temperature can change".into(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::Vocabulary;
+
+    /// A population split over the helper thread chooses as it does on one thread: each agent
+    /// with its own generator and its own row of logits.
+    #[test]
+    fn agents_in_two_halves_choose_as_on_one_thread() {
+        let p = HELPER_MIN_AGENTS + 5;
+        let device = burn::prelude::Device::flex();
+        let vocabulary = Vocabulary::default();
+        let ctx = BuildContext {
+            population: p,
+            device: &device,
+            seeds: (0..p as u64).collect(),
+            vocabulary: &vocabulary,
+            input_widths: [("pfc", 3)].into_iter().collect(),
+        };
+        let config = ActionSelectionConfig {
+            actions: 3,
+            ..Default::default()
+        };
+        let (mut split, mut one) = (
+            ActionSelection::new(&config, &ctx),
+            ActionSelection::new(&config, &ctx),
+        );
+        one.helper = None;
+        if split.helper.is_none() {
+            split.helper = Some(Helper::idle());
+        }
+        let mut counts = [0usize; 3];
+        for tick in 0..50 {
+            let logits = Array2::from_shape_fn((p, 3), |(i, k)| ((i * 7 + k * 3 + tick) % 5) as f32 * 0.4);
+            let mut inputs = Inputs::default();
+            inputs.insert("pfc", Signal::Host(logits));
+            let (a, b) = (split.step(&inputs).unwrap(), one.step(&inputs).unwrap());
+            let (a, b) = (a[0].1.to_host(), b[0].1.to_host());
+            assert_eq!(a, b, "tick {tick}");
+            a.iter().for_each(|&x| counts[x as usize] += 1);
+        }
+        assert!(counts.iter().all(|&c| c > 0), "every action drawn: {counts:?}");
     }
 }
