@@ -15,9 +15,9 @@
 //! calls the platform's `expf`, at a fraction of its cost (no call, no branch a value). It is
 //! used only where that has been checked: the CPU has AVX2 and FMA (glibc's own condition for
 //! `__expf_fma`) and, once a process, the four-lane path matched `f32::exp` bit for bit on
-//! [`CHECKED`] arguments, among them arguments where glibc's result is not the correctly
-//! rounded one (a different `expf` — another libc, or a glibc whose `expf` rounds correctly —
-//! fails there and every value then goes through `f32::exp`). Arguments with |x| ≥ 88, NaNs
+//! the 65 601 arguments of [`checked`], among them arguments where glibc's result is not the
+//! correctly rounded one (a different `expf` — another libc, or a glibc whose `expf` rounds
+//! correctly — fails there and every value then goes through `f32::exp`). Arguments with |x| ≥ 88, NaNs
 //! and infinities take `f32::exp` too (glibc's own slow path).
 
 use std::sync::OnceLock;
