@@ -113,10 +113,6 @@ fn four_lanes() -> bool {
 fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        #[cfg(test)]
-        if tests::SCALAR.with(|s| s.get()) {
-            return false;
-        }
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -181,15 +177,8 @@ unsafe fn exp_avx2_fma(xs: &mut [f32]) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::cell::Cell;
-
-    thread_local! {
-        /// Set: [`has_avx2_fma`] answers no on this thread (but [`four_lanes`] is decided once
-        /// a process, so tests call the paths directly).
-        pub(crate) static SCALAR: Cell<bool> = const { Cell::new(false) };
-    }
 
     /// Bit patterns over every sign and exponent, glibc's slow-path boundaries, subnormals,
     /// zeros, infinities and NaNs.
@@ -233,7 +222,7 @@ pub(crate) mod tests {
         assert_eq!(checked().count(), CHECKED);
     }
 
-    /// Every f32 (`cargo test --release --lib expf -- --ignored`, ~1 min on two cores): the
+    /// Every f32 (`cargo test --release --lib expf -- --ignored`, ~30 s on two cores): the
     /// four-lane path gives `f32::exp`'s bits; prints the arguments where that is not the
     /// correctly rounded e^x (the f64 `exp` rounded once), [`NOT_CORRECTLY_ROUNDED`]'s source.
     #[test]

@@ -502,9 +502,8 @@ impl World for BanditWorld {
         if let Some(a) = chosen.iter().find(|&&a| a >= arms) {
             return Err(Error::Run(format!("bandit: arm {a} of {arms}")));
         }
-        let trial = self.step.saturating_sub(1);
         let trial = Trial {
-            ends: self.ends_episode(trial),
+            ends: self.ends_episode(self.step.saturating_sub(1)),
             epsilon: self.config.epsilon,
             window: self.config.window,
             arms,

@@ -541,11 +541,10 @@ fn forward_groups_body(
             // r = σ(x_r + ĥ_r) and u = σ(x_u + ĥ_u), σ(x) = 1 / (1 + exp(−x)), and n = tanh(x_n
             // + r ⊙ ĥ_n) ([`tanh`]), their exponentials taken in two runs (r's and u's, then
             // n's, which needs r) rather than one between each gate's arithmetic, each run four
-            // lanes at a time with `f32::exp`'s bits ([`exp_in_place`]): the same operations,
-            // so the same bits. (At P = 1024 with 32 workers a controller, the runs gave ~10%
+            // lanes at a time with `f32::exp`'s bits ([`exp_in_place`]), the gates' arithmetic
+            // in vector loops ([`reset_gate`], [`update_gate`]): the same operations, so the
+            // same bits. (At P = 1024 with 32 workers a controller, the runs alone gave ~10%
             // more agent-ticks/s in `meta_bandit`.)
-            // Every loop below over slices of exactly H (no bounds checks), so that it compiles
-            // to vector instructions: the same operations on each element, so the same bits.
             let (e_ru, e_n) = exps.split_at_mut(2 * h);
             for ((e, &x), &y) in e_ru.iter_mut().zip(&gx[..2 * h]).zip(&gh[..2 * h]) {
                 *e = -(x + y);
@@ -710,18 +709,8 @@ fn learn_groups(
             rows * a,
             rows,
         ]);
-        let w_h = &params[W_H][range(W_H)];
-        for k in 0..h {
-            for j in 0..3 * h {
-                w_h_t[j * h + k] = w_h[k * 3 * h + j];
-            }
-        }
-        let w_p = &params[W_P][range(W_P)];
-        for k in 0..h {
-            for j in 0..a {
-                w_p_t[j * h + k] = w_p[k * a + j];
-            }
-        }
+        transpose(&params[W_H][range(W_H)], 3 * h, w_h_t);
+        transpose(&params[W_P][range(W_P)], a, w_p_t);
         let weights = SweepWeights {
             w_h_t,
             w_p_t,
@@ -777,11 +766,7 @@ fn learn_groups(
                 );
             }
         }
-        for k in 0..h {
-            for j in 0..a {
-                g_wp[k * a + j] = g_wp_t[j * h + k];
-            }
-        }
+        transpose(g_wp_t, h, g_wp);
         let grads = [g_wx, g_wh, g_bx, g_bh, g_wp, g_bp, g_wv, g_bv];
         let state = [
             own(&mut params, &sizes, local),
@@ -789,6 +774,16 @@ fn learn_groups(
             own(&mut second, &sizes, local),
         ];
         adam_step(grads, state, hyper, (c1, c2));
+    }
+}
+
+/// out = mᵀ: m row-major `[len / cols, cols]`, out `[cols, len / cols]`.
+fn transpose(m: &[f32], cols: usize, out: &mut [f32]) {
+    let rows = m.len() / cols.max(1);
+    for (k, row) in m.chunks_exact(cols).enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            out[j * rows + k] = x;
+        }
     }
 }
 
@@ -955,9 +950,6 @@ fn sweep_body(
             let dv = (value - ret[w]) * (hyper.value_loss / n);
             rows.dv[r] = dv;
             // Back through h = n + u ⊙ (h₋₁ − n), n = tanh(x_n + r ⊙ ĥ_n).
-            // Loops over slices of exactly H (no bounds checks: vector instructions, the same
-            // operations on each element). ∂h = W_π ∂logits + w_v ∂v + carry, the heads'
-            // products summed over the actions in order, every k at once (W_πᵀ's rows).
             let dh = &mut dh[..h];
             hidden_gradient(dh, w_p_t, dl, dv, [&w_v[..h], &carry[w * h..(w + 1) * h]]);
             let gates = parts(&rollout.gates[step * 4 * h..], h);
