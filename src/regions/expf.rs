@@ -1,4 +1,4 @@
-//! e^x of f32 runs, four lanes at a time, with the bits of the platform's `expf`.
+//! e^x of f32 runs, four or eight lanes at a time, with the bits of the platform's `expf`.
 //!
 //! glibc (2.27 on) computes `expf` in double precision (Szabolcs Nagy's algorithm, shared with
 //! ARM's optimized-routines); on x86-64 with AVX2 and FMA it runs a build of it with fused
@@ -11,14 +11,15 @@
 //! ```
 //!
 //! [`exp_in_place`] runs the same operations, in the same order and with the same fused
-//! multiply-adds, on four doubles at a time (AVX2 + FMA): the same bits as `f32::exp`, which
-//! calls the platform's `expf`, at a fraction of its cost (no call, no branch a value). It is
-//! used only where that has been checked: the CPU has AVX2 and FMA (glibc's own condition for
-//! `__expf_fma`) and, once a process, the four-lane path matched `f32::exp` bit for bit on
-//! the 65 601 arguments of [`checked`], among them arguments where glibc's result is not the
-//! correctly rounded one (a different `expf` — another libc, or a glibc whose `expf` rounds
-//! correctly — fails there and every value then goes through `f32::exp`). Arguments with |x| ≥ 88, NaNs
-//! and infinities take `f32::exp` too (glibc's own slow path).
+//! multiply-adds, on four doubles at a time (AVX2 + FMA, T read by a gather) or eight
+//! (AVX-512F, T held in registers and read by permutes): the same bits as `f32::exp`, which
+//! calls the platform's `expf`, at a fraction of its cost (no call, no branch a value). A path
+//! is used only where that has been checked: the CPU has its instructions (AVX2 and FMA are
+//! glibc's own condition for `__expf_fma`) and, once a process, it matched `f32::exp` bit for
+//! bit on the 65 601 arguments of [`checked`], among them arguments where glibc's result is not
+//! the correctly rounded one (a different `expf` — another libc, or a glibc whose `expf` rounds
+//! correctly — fails there and every value then goes through `f32::exp`). Arguments with
+//! |x| ≥ 88, NaNs and infinities take `f32::exp` too (glibc's own slow path).
 
 use std::sync::OnceLock;
 
@@ -83,7 +84,7 @@ const NOT_CORRECTLY_ROUNDED: [u32; 65] = [
     0xc2b0cdfa,
 ];
 
-/// Every argument checked once a process before the four-lane path is used: a spread over
+/// Every argument checked once a process before a vector path is used: a spread over
 /// every exponent and sign, and [`NOT_CORRECTLY_ROUNDED`].
 fn checked() -> impl Iterator<Item = f32> {
     let spread = (0..1u32 << 16).map(|i| f32::from_bits(i.wrapping_mul(0x9e37_79b1) ^ (i << 16)));
@@ -95,39 +96,74 @@ fn checked() -> impl Iterator<Item = f32> {
 #[cfg(test)]
 const CHECKED: usize = (1 << 16) + NOT_CORRECTLY_ROUNDED.len();
 
-/// Whether [`exp_in_place`] runs four lanes at a time here: checked once a process.
-fn four_lanes() -> bool {
-    static FOUR: OnceLock<bool> = OnceLock::new();
-    *FOUR.get_or_init(|| {
-        if !has_avx2_fma() {
-            return false;
-        }
-        let mut xs: Vec<f32> = checked().collect();
+/// How [`exp_in_place`] runs here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lanes {
+    /// `f32::exp` one value at a time.
+    One,
+    /// Four at a time (AVX2 + FMA; the table read by a gather).
+    Four,
+    /// Eight at a time (AVX-512F; the table held in four registers and read by two permutes:
+    /// on an AMD Zen 4 a gather of four costs more than a lane's arithmetic).
+    Eight,
+}
+
+/// The widest path the CPU runs whose bits matched `f32::exp`'s on every argument of
+/// [`checked`]: checked once a process.
+fn lanes() -> Lanes {
+    static LANES: OnceLock<Lanes> = OnceLock::new();
+    *LANES.get_or_init(|| {
+        let xs: Vec<f32> = checked().collect();
         let want: Vec<u32> = xs.iter().map(|x| x.exp().to_bits()).collect();
-        // SAFETY: the CPU has AVX2 and FMA (`has_avx2_fma`).
-        unsafe { exp_avx2_fma(&mut xs) };
-        xs.iter().map(|x| x.to_bits()).eq(want)
+        let matches = |path: Lanes| {
+            let mut got = xs.clone();
+            // SAFETY: `path` is one the CPU runs (`runs`).
+            unsafe { run(path, &mut got) };
+            got.iter().map(|x| x.to_bits()).eq(want.iter().copied())
+        };
+        [Lanes::Eight, Lanes::Four]
+            .into_iter()
+            .find(|&path| runs(path) && matches(path))
+            .unwrap_or(Lanes::One)
     })
 }
 
-fn has_avx2_fma() -> bool {
+/// Whether the CPU has what `path` needs.
+fn runs(path: Lanes) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        let avx2_fma = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        match path {
+            Lanes::One => true,
+            Lanes::Four => avx2_fma,
+            Lanes::Eight => avx2_fma && std::is_x86_feature_detected!("avx512f"),
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    false
+    {
+        path == Lanes::One
+    }
 }
 
 /// x ← e^x for every x in `xs`, with the bits of `f32::exp`.
 pub(crate) fn exp_in_place(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if four_lanes() {
-        // SAFETY: `four_lanes` holds only where the CPU has AVX2 and FMA.
-        return unsafe { exp_avx2_fma(xs) };
-    }
-    for x in xs {
-        *x = x.exp();
+    // SAFETY: `lanes` picks only a path the CPU runs.
+    unsafe { run(lanes(), xs) }
+}
+
+/// [`exp_in_place`] by `path`.
+///
+/// # Safety
+/// The CPU runs `path` ([`runs`]).
+unsafe fn run(path: Lanes, xs: &mut [f32]) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's.
+        Lanes::Eight => unsafe { exp_avx512(xs) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's.
+        Lanes::Four => unsafe { exp_avx2_fma(xs) },
+        _ => xs.iter_mut().for_each(|x| *x = x.exp()),
     }
 }
 
@@ -176,6 +212,59 @@ unsafe fn exp_avx2_fma(xs: &mut [f32]) {
     }
 }
 
+/// [`exp_in_place`]'s eight-lane path: [`exp_avx2_fma`]'s operations on eight doubles, the
+/// table's entry chosen by two permutes (entries 0–15 and 16–31 by the index's low four bits)
+/// and a blend (by its fifth bit) instead of a gather. The last values (fewer than eight) go
+/// to the four-lane path.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn exp_avx512(xs: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let d = |bits: u64| _mm512_set1_pd(f64::from_bits(bits));
+    let (inv_ln2_n, shift) = (d(INV_LN2_N), d(SHIFT));
+    let (c0, c1, c2) = (d(POLY[0]), d(POLY[1]), d(POLY[2]));
+    let one = _mm512_set1_pd(1.0);
+    let quarter = |i: usize| {
+        let t: [u64; 8] = TABLE[8 * i..8 * i + 8].try_into().expect("eight entries");
+        // SAFETY: `t` holds eight u64s; an unaligned load.
+        unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }
+    };
+    let (t0, t1, t2, t3) = (quarter(0), quarter(1), quarter(2), quarter(3));
+    let bit4 = _mm512_set1_epi64(16);
+    let abs = _mm256_set1_epi32(0x7fff_ffff);
+    let slow = _mm256_set1_epi32(((SLOW_TOP12 + 1) << 20) as i32);
+    let mut chunks = xs.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        // SAFETY: `chunk` holds eight f32s; unaligned loads and stores.
+        let x = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+        let magnitude = _mm256_and_si256(_mm256_castps_si256(x), abs);
+        if _mm256_movemask_epi8(_mm256_cmpgt_epi32(slow, magnitude)) != -1 {
+            for x in chunk {
+                *x = x.exp();
+            }
+            continue;
+        }
+        let xd = _mm512_cvtps_pd(x);
+        let kd_shifted = _mm512_fmadd_pd(inv_ln2_n, xd, shift);
+        let ki = _mm512_castpd_si512(kd_shifted);
+        let kd = _mm512_sub_pd(kd_shifted, shift);
+        let r = _mm512_fmsub_pd(inv_ln2_n, xd, kd);
+        // T[k mod 32]: the permutes read the index's low four bits.
+        let low = _mm512_permutex2var_epi64(t0, ki, t1);
+        let high = _mm512_permutex2var_epi64(t2, ki, t3);
+        let t = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(ki, bit4), low, high);
+        let s = _mm512_castsi512_pd(_mm512_add_epi64(t, _mm512_slli_epi64::<47>(ki)));
+        let z = _mm512_fmadd_pd(r, c0, c1);
+        let r2 = _mm512_mul_pd(r, r);
+        let y = _mm512_fmadd_pd(r, c2, one);
+        let y = _mm512_mul_pd(_mm512_fmadd_pd(z, r2, y), s);
+        // SAFETY: as the load.
+        unsafe { _mm256_storeu_ps(chunk.as_mut_ptr(), _mm512_cvtpd_ps(y)) };
+    }
+    // SAFETY: the CPU has AVX2 and FMA (this function's features).
+    unsafe { exp_avx2_fma(chunks.into_remainder()) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +292,7 @@ mod tests {
     }
 
     #[test]
-    fn four_lanes_give_the_bits_of_f32_exp() {
+    fn exp_in_place_gives_the_bits_of_f32_exp() {
         let xs = arguments();
         let want: Vec<u32> = xs.iter().map(|x| x.exp().to_bits()).collect();
         let mut got = xs.clone();
@@ -213,23 +302,35 @@ mod tests {
         assert_eq!(wrong, 0, "{wrong} of {} differ from f32::exp", xs.len());
     }
 
-    /// On a CPU with AVX2 and FMA and glibc's `expf` the four-lane path is in use (else the
-    /// test above holds trivially).
+    /// With glibc's `expf` the widest path the CPU runs is in use (else the test above holds
+    /// trivially).
     #[test]
     #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
-    fn four_lanes_are_used_on_avx2_fma_with_glibc() {
-        assert_eq!(four_lanes(), has_avx2_fma());
+    fn the_widest_path_is_used_with_glibc() {
+        let widest = [Lanes::Eight, Lanes::Four, Lanes::One]
+            .into_iter()
+            .find(|&p| runs(p));
+        assert_eq!(Some(lanes()), widest);
         assert_eq!(checked().count(), CHECKED);
     }
 
+    /// The vector paths the CPU runs.
+    fn vector_paths() -> Vec<Lanes> {
+        [Lanes::Four, Lanes::Eight]
+            .into_iter()
+            .filter(|&p| runs(p))
+            .collect()
+    }
+
     /// Every f32 (`cargo test --release --lib expf -- --ignored`, ~30 s on two cores): the
-    /// four-lane path gives `f32::exp`'s bits; prints the arguments where that is not the
+    /// vector paths the CPU runs give `f32::exp`'s bits; prints the arguments where that is not the
     /// correctly rounded e^x (the f64 `exp` rounded once), [`NOT_CORRECTLY_ROUNDED`]'s source.
     #[test]
     #[ignore = "all 2^32 floats: run by hand"]
     fn every_f32() {
-        if !has_avx2_fma() {
-            panic!("no AVX2 and FMA here: the four-lane path cannot run");
+        let paths = vector_paths();
+        if paths.is_empty() {
+            panic!("no AVX2 and FMA here: no vector path can run");
         }
         let half = |lo: u64, hi: u64| {
             let (mut wrong, mut not_rounded) = (0u64, Vec::new());
@@ -238,12 +339,21 @@ mod tests {
                 for (i, x) in xs.iter_mut().enumerate() {
                     *x = f32::from_bits((start + i as u64) as u32);
                 }
-                let mut got = xs.clone();
-                // SAFETY: checked above.
-                unsafe { exp_avx2_fma(&mut got) };
-                for (x, g) in xs.iter().zip(&got) {
+                let got: Vec<Vec<f32>> = paths
+                    .iter()
+                    .map(|&path| {
+                        let mut got = xs.clone();
+                        // SAFETY: `vector_paths` holds paths the CPU runs.
+                        unsafe { run(path, &mut got) };
+                        got
+                    })
+                    .collect();
+                for (i, x) in xs.iter().enumerate() {
                     let libm = x.exp();
-                    wrong += u64::from(g.to_bits() != libm.to_bits());
+                    wrong += got
+                        .iter()
+                        .map(|g| u64::from(g[i].to_bits() != libm.to_bits()))
+                        .sum::<u64>();
                     if libm.is_finite() && libm.to_bits() != ((*x as f64).exp() as f32).to_bits() {
                         not_rounded.push(x.to_bits());
                     }
@@ -270,11 +380,16 @@ mod tests {
             not_rounded.len(),
             sample.join(", ")
         );
-        assert_eq!(a.0 + b.0, 0, "{} of 2^32 differ from f32::exp", a.0 + b.0);
+        assert_eq!(
+            a.0 + b.0,
+            0,
+            "{} of 2^32 × {paths:?} differ from f32::exp",
+            a.0 + b.0
+        );
     }
 
     /// Where glibc's `expf` is not correctly rounded, [`exp_in_place`] is not either: the check
-    /// in [`four_lanes`] tells a correctly rounded `expf` apart.
+    /// in [`lanes`] tells a correctly rounded `expf` apart.
     #[test]
     #[cfg(target_env = "gnu")]
     fn the_hard_arguments_tell_a_correctly_rounded_expf_apart() {
@@ -286,18 +401,30 @@ mod tests {
         }
     }
 
-    /// The four-lane path itself (not the dispatch) against `f32::exp`, where it can run.
+    /// Each vector path itself (not the dispatch) against `f32::exp`, where it can run, on
+    /// runs of every length from 0 to 19 as well (the eight-lane path hands the last values
+    /// to the four-lane one).
     #[test]
-    fn the_four_lane_path_matches_f32_exp_and_the_slow_path_is_libms() {
-        if !has_avx2_fma() {
-            return;
-        }
+    fn each_vector_path_matches_f32_exp_and_the_slow_path_is_libms() {
         let xs = arguments();
-        let mut got = xs.clone();
-        // SAFETY: checked above.
-        unsafe { exp_avx2_fma(&mut got) };
-        for (x, g) in xs.iter().zip(&got) {
-            assert_eq!(g.to_bits(), x.exp().to_bits(), "exp({x:e})");
+        for path in vector_paths() {
+            let mut got = xs.clone();
+            // SAFETY: `vector_paths` holds paths the CPU runs.
+            unsafe { run(path, &mut got) };
+            for (x, g) in xs.iter().zip(&got) {
+                assert_eq!(g.to_bits(), x.exp().to_bits(), "{path:?}: exp({x:e})");
+            }
+            for len in 0..20 {
+                let mut got = xs[1000..1000 + len].to_vec();
+                // SAFETY: as above.
+                unsafe { run(path, &mut got) };
+                let want: Vec<u32> = xs[1000..1000 + len].iter().map(|x| x.exp().to_bits()).collect();
+                assert_eq!(
+                    got.iter().map(|g| g.to_bits()).collect::<Vec<_>>(),
+                    want,
+                    "{path:?}, {len}"
+                );
+            }
         }
     }
 }

@@ -275,14 +275,21 @@ fn epsilon_greedy(t: &Tally, epsilon: f64, rng: &mut SimRng) -> usize {
     if rng.r#gen::<f64>() < epsilon {
         return rng.gen_range(0..arms);
     }
-    let untried: Vec<usize> = (0..arms).filter(|&a| t.pulls[a] == 0).collect();
-    if !untried.is_empty() {
-        return untried[rng.gen_range(0..untried.len())];
+    let untried = |a: &usize| t.pulls[*a] == 0;
+    let n = (0..arms).filter(untried).count();
+    if n > 0 {
+        return nth(arms, untried, rng.gen_range(0..n));
     }
     let mean = |a: usize| f64::from(t.wins[a]) / f64::from(t.pulls[a]);
     let top = (0..arms).map(mean).fold(f64::NEG_INFINITY, f64::max);
-    let best: Vec<usize> = (0..arms).filter(|&a| mean(a) == top).collect();
-    best[rng.gen_range(0..best.len())]
+    let best = |a: &usize| mean(*a) == top;
+    nth(arms, best, rng.gen_range(0..(0..arms).filter(best).count()))
+}
+
+/// The `k`-th of the arms `0..arms` that pass `keep` (without a list of them: this runs for
+/// every agent every trial).
+fn nth(arms: usize, keep: impl FnMut(&usize) -> bool, k: usize) -> usize {
+    (0..arms).filter(keep).nth(k).expect("k below the count")
 }
 
 /// One agent's bandit: its episodes, its outcome draws, and the baselines beside it.

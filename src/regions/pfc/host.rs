@@ -65,19 +65,29 @@ struct Rollout {
 }
 
 impl Rollout {
+    /// Empty (the arrays keep their length: a step writes its block in place).
     fn clear(&mut self) {
         self.len = 0;
-        for v in [
-            &mut self.x,
-            &mut self.h_prev,
-            &mut self.gates,
-            &mut self.h,
-            &mut self.logits,
-            &mut self.value,
-        ] {
-            v.clear();
-        }
         self.outcomes.clear();
+    }
+
+    /// The arrays at least `steps` steps long. They are never shortened, so a rollout after
+    /// the first writes into memory it has written before (growing them a step at a time,
+    /// zeros first, had cost a write of every step's ~1 MB at P = 1024 before the step's own).
+    fn grow(&mut self, steps: usize, d: &Dims) {
+        let (p, h) = (d.population(), d.hidden);
+        for (v, width) in [
+            (&mut self.x, d.input),
+            (&mut self.h_prev, h),
+            (&mut self.gates, 4 * h),
+            (&mut self.h, h),
+            (&mut self.logits, d.actions),
+            (&mut self.value, 1),
+        ] {
+            if v.len() < steps * p * width {
+                v.resize(steps * p * width, 0.0);
+            }
+        }
     }
 }
 
@@ -212,19 +222,20 @@ impl HostNet {
         }
         let r = &mut self.rollout;
         let t = r.len;
-        r.x.extend_from_slice(x);
-        r.h_prev.extend_from_slice(&self.hidden);
-        r.gates.resize((t + 1) * p * 4 * h, 0.0);
-        r.h.resize((t + 1) * p * h, 0.0);
-        r.logits.resize((t + 1) * p * a, 0.0);
-        r.value.resize((t + 1) * p, 0.0);
+        r.grow(t + 1, &d);
+        /// Step t's block `[P, width]` of v.
+        fn block(v: &mut [f32], t: usize, p: usize, width: usize) -> &mut [f32] {
+            &mut v[t * p * width..(t + 1) * p * width]
+        }
+        block(&mut r.x, t, p, d.input).copy_from_slice(x);
+        block(&mut r.h_prev, t, p, h).copy_from_slice(&self.hidden);
         r.outcomes.push(Outcome::none(p));
         r.len += 1;
         let out = Out {
-            gates: &mut r.gates[t * p * 4 * h..],
-            h: &mut r.h[t * p * h..],
-            logits: &mut r.logits[t * p * a..],
-            value: &mut r.value[t * p..],
+            gates: block(&mut r.gates, t, p, 4 * h),
+            h: block(&mut r.h, t, p, h),
+            logits: block(&mut r.logits, t, p, a),
+            value: block(&mut r.value, t, p, 1),
         };
         forward(
             &d,
@@ -235,8 +246,11 @@ impl HostNet {
             self.helper.as_mut(),
             &mut self.scratch,
         );
-        self.hidden.copy_from_slice(&r.h[t * p * h..]);
-        (r.logits[t * p * a..].to_vec(), r.value[t * p..].to_vec())
+        self.hidden.copy_from_slice(&r.h[t * p * h..(t + 1) * p * h]);
+        (
+            r.logits[t * p * a..(t + 1) * p * a].to_vec(),
+            r.value[t * p..(t + 1) * p].to_vec(),
+        )
     }
 }
 
@@ -909,8 +923,8 @@ fn sweep_body(
     let t_len = rollout.len;
     let n = (t_len * wk) as f32;
     let count = workers.len();
-    let [carry, ret, dh, direct, logp, step_gh] =
-        work.take([count * h, count, h, count * h, a, count * 3 * h]);
+    let [carry, ret, dh, direct, logp, probs, step_gh] =
+        work.take([count * h, count, h, count * h, a, a, count * 3 * h]);
     carry.fill(0.0);
     ret.copy_from_slice(&bootstrap[g * wk + workers.start..g * wk + workers.end]);
     let SweepWeights { w_h_t, w_p_t, w_v } = *weights;
@@ -937,13 +951,13 @@ fn sweep_body(
             let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
             let lse = max + sum.ln();
             let mut entropy = 0.0;
-            for (lp, l) in logp.iter_mut().zip(logits) {
+            for ((lp, pi), l) in logp.iter_mut().zip(probs.iter_mut()).zip(logits) {
                 *lp = l - lse;
-                entropy -= lp.exp() * *lp;
+                *pi = lp.exp();
+                entropy -= *pi * *lp;
             }
             let dl = &mut rows.dl[r * a..(r + 1) * a];
-            for (k, (out, lp)) in dl.iter_mut().zip(logp.iter()).enumerate() {
-                let pi = lp.exp();
+            for (k, ((out, lp), &pi)) in dl.iter_mut().zip(logp.iter()).zip(probs.iter()).enumerate() {
                 let chosen = if k == outcome.action[agent] { 1.0 } else { 0.0 };
                 *out = (pi - chosen) * advantage * (1.0 / n) + pi * (lp + entropy) * (hyper.entropy / n);
             }
@@ -1236,46 +1250,63 @@ fn matmul_rows(y: &mut [f32], b: &[f32], v: &[f32], m: &[f32], n: usize) {
     let k_len = m.len() / n.max(1);
     let rows = y.len() / n.max(1);
     let bias = |r: usize| if b.len() == n { b } else { &b[r * n..(r + 1) * n] };
-    let mut r = 0;
-    while r + 4 <= rows {
-        let mut j = 0;
-        while j + BLOCK <= n {
+    let quads = rows / 4 * 4;
+    let four =
+        |r: usize| -> [&[f32]; 4] { std::array::from_fn(|q| &v[(r + q) * k_len..(r + q + 1) * k_len]) };
+    // Blocks of columns outermost: a block of m (K rows of BLOCK columns) stays in L1 while
+    // every group of four rows reads it (rows outermost had read the whole of m, more than L1
+    // holds, for each group).
+    let mut j = 0;
+    while j + BLOCK <= n {
+        for r in (0..quads).step_by(4) {
             let mut acc = [[0.0f32; BLOCK]; 4];
             for (q, a) in acc.iter_mut().enumerate() {
                 a.copy_from_slice(&bias(r + q)[j..j + BLOCK]);
             }
-            for k in 0..k_len {
-                let row: &[f32; BLOCK] = m[k * n + j..k * n + j + BLOCK].try_into().expect("a block");
-                for (q, a) in acc.iter_mut().enumerate() {
-                    let s = v[(r + q) * k_len + k];
-                    for l in 0..BLOCK {
-                        a[l] += s * row[l];
-                    }
-                }
-            }
+            rows_block(&mut acc, four(r), &m[j..], n);
             for (q, a) in acc.iter().enumerate() {
                 y[(r + q) * n + j..(r + q) * n + j + BLOCK].copy_from_slice(a);
             }
-            j += BLOCK;
         }
-        for q in 0..4 {
-            for jj in j..n {
-                let mut acc = bias(r + q)[jj];
-                for k in 0..k_len {
-                    acc += v[(r + q) * k_len + k] * m[k * n + jj];
-                }
-                y[(r + q) * n + jj] = acc;
-            }
-        }
-        r += 4;
+        j += BLOCK;
     }
-    for r in r..rows {
+    for r in 0..quads {
+        for jj in j..n {
+            let mut acc = bias(r)[jj];
+            for k in 0..k_len {
+                acc += v[r * k_len + k] * m[k * n + jj];
+            }
+            y[r * n + jj] = acc;
+        }
+    }
+    for r in quads..rows {
         matvec(
             &mut y[r * n..(r + 1) * n],
             bias(r),
             &v[r * k_len..(r + 1) * k_len],
             m,
         );
+    }
+}
+
+/// acc[q] += Σ_k v_q[k] m[k, ..BLOCK] for four rows v_q `[K]`, each summed in k order (m starts
+/// at the block's first column, rows `stride` apart): [`matmul_rows`]'s inner loop. Each row of
+/// m's block is loaded once into registers and the four v_q[k] read from slices the loop knows
+/// the length of (indexing v and m by k · stride had left the loop with eight bounds checks and
+/// two spilled addresses an iteration, and each load of m repeated for every v_q).
+#[inline(always)]
+fn rows_block(acc: &mut [[f32; BLOCK]; 4], [v0, v1, v2, v3]: [&[f32]; 4], m: &[f32], stride: usize) {
+    let k_len = v0.len();
+    let (v1, v2, v3) = (&v1[..k_len], &v2[..k_len], &v3[..k_len]);
+    assert!(k_len == 0 || (k_len - 1) * stride + BLOCK <= m.len());
+    for k in 0..k_len {
+        let row: [f32; BLOCK] = m[k * stride..k * stride + BLOCK].try_into().expect("a block");
+        let s = [v0[k], v1[k], v2[k], v3[k]];
+        for (a, &s) in acc.iter_mut().zip(&s) {
+            for l in 0..BLOCK {
+                a[l] += s * row[l];
+            }
+        }
     }
 }
 
@@ -1334,7 +1365,9 @@ fn outer_sum_block<const Q: usize>(
     for (q, a) in acc.iter_mut().enumerate() {
         a.copy_from_slice(&out[q * n + j..q * n + j + BLOCK]);
     }
-    for (vr, gr) in v.chunks_exact(k_len).zip(g.chunks_exact(n)) {
+    for (r, (vr, gr)) in v.chunks_exact(k_len).zip(g.chunks_exact(n)).enumerate() {
+        line_ahead(g.as_ptr().wrapping_add((r + AHEAD) * n + j));
+        line_ahead(v.as_ptr().wrapping_add((r + AHEAD) * k_len + k));
         let gr: &[f32; BLOCK] = gr[j..j + BLOCK].try_into().expect("a block");
         let vr: &[f32; Q] = vr[k..k + Q].try_into().expect("Q values");
         for (a, &s) in acc.iter_mut().zip(vr) {
@@ -1346,6 +1379,22 @@ fn outer_sum_block<const Q: usize>(
     for (q, a) in acc.iter().enumerate() {
         out[q * n + j..q * n + j + BLOCK].copy_from_slice(a);
     }
+}
+
+/// Rows ahead that [`outer_sum_block`] asks the cache for.
+const AHEAD: usize = 8;
+
+/// Hints the cache to fetch the line at p (which need not be in bounds).
+#[inline(always)]
+fn line_ahead(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch only hints the cache and does not fault, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// y ← y + x.
