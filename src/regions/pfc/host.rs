@@ -124,10 +124,11 @@ impl Pool {
 pub(super) struct HostNet {
     dims: Dims,
     params: Params,
-    /// W_x and W_h of every controller in column blocks ([`pack`]), refreshed whenever the
-    /// weights change: what the forward step streams when a controller has fewer than four
-    /// workers (at P = 1024 every controller's weights are read once a tick, from memory).
-    packed: [Vec<f32>; 2],
+    /// W_x and W_h of every controller in column blocks ([`pack`]), controller after
+    /// controller (its W_x, then its W_h), refreshed whenever the weights change: what the
+    /// forward step streams when a controller has fewer than four workers (at P = 1024 every
+    /// controller's weights are read once a tick, from memory, as one stream a thread).
+    packed: Vec<f32>,
     first: Params,
     second: Params,
     adam_step: i32,
@@ -150,9 +151,9 @@ impl HostNet {
             first: zeros(),
             second: zeros(),
             packed: if reads_blocks(&dims) {
-                [vec![0.0; params[W_X].len()], vec![0.0; params[W_H].len()]]
+                vec![0.0; params[W_X].len() + params[W_H].len()]
             } else {
-                Default::default()
+                Vec::new()
             },
             params,
             adam_step: 0,
@@ -179,9 +180,11 @@ impl HostNet {
         }
         let sizes = self.dims.sizes();
         let cols = 3 * self.dims.hidden;
-        for (packed, k) in self.packed.iter_mut().zip([W_X, W_H]) {
-            for (out, m) in packed.chunks_mut(sizes[k]).zip(self.params[k].chunks(sizes[k])) {
-                pack(m, cols, out);
+        let each = sizes[W_X] + sizes[W_H];
+        for (g, out) in self.packed.chunks_mut(each).enumerate() {
+            let (x, h) = out.split_at_mut(sizes[W_X]);
+            for (out, k) in [(x, W_X), (h, W_H)] {
+                pack(&self.params[k][g * sizes[k]..(g + 1) * sizes[k]], cols, out);
             }
         }
     }
@@ -204,7 +207,7 @@ impl HostNet {
             value,
         };
         let helper = self.helper.as_mut();
-        let weights = (&self.params, &self.packed);
+        let weights = (&self.params, &self.packed[..]);
         forward(&d, weights, x, &self.hidden, out, helper, &mut self.scratch);
     }
 
@@ -239,7 +242,7 @@ impl HostNet {
         };
         forward(
             &d,
-            (&self.params, &self.packed),
+            (&self.params, &self.packed[..]),
             x,
             &self.hidden,
             out,
@@ -407,7 +410,7 @@ struct Out<'a> {
 /// One forward step of every agent, the controllers in two halves when there is a helper.
 fn forward(
     d: &Dims,
-    params: (&Params, &[Vec<f32>; 2]),
+    params: (&Params, &[f32]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -472,7 +475,7 @@ macro_rules! with_avx2 {
 with_avx2!(fn forward_groups / forward_groups_avx2 = forward_groups_body(
     d: &Dims,
     agents: Range<usize>,
-    params: (&Params, &[Vec<f32>; 2]),
+    params: (&Params, &[f32]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -484,7 +487,7 @@ with_avx2!(fn forward_groups / forward_groups_avx2 = forward_groups_body(
 fn forward_groups_body(
     d: &Dims,
     agents: Range<usize>,
-    (params, packed): (&Params, &[Vec<f32>; 2]),
+    (params, packed): (&Params, &[f32]),
     x: &[f32],
     h_prev: &[f32],
     out: Out<'_>,
@@ -508,7 +511,8 @@ fn forward_groups_body(
         let columns = reads_blocks(d);
         let n = rows.len() * 3 * h;
         if columns {
-            let block = |i: usize, k: usize| &packed[i][g * sizes[k]..(g + 1) * sizes[k]];
+            let own = &packed[g * (sizes[W_X] + sizes[W_H])..(g + 1) * (sizes[W_X] + sizes[W_H])];
+            let (packed_x, packed_h) = own.split_at(sizes[W_X]);
             for (w, agent) in rows.clone().enumerate() {
                 let (gx, gh) = (
                     &mut gxs[w * 3 * h..(w + 1) * 3 * h],
@@ -518,14 +522,14 @@ fn forward_groups_body(
                     gx,
                     b_x,
                     &x[agent * i_w..(agent + 1) * i_w],
-                    block(0, W_X),
+                    packed_x,
                     Layout::Blocks,
                 );
                 matvec_in(
                     gh,
                     b_h,
                     &h_prev[agent * h..(agent + 1) * h],
-                    block(1, W_H),
+                    packed_h,
                     Layout::Blocks,
                 );
             }
