@@ -1370,8 +1370,8 @@ fn outer_sum_block<const Q: usize>(
         a.copy_from_slice(&out[q * n + j..q * n + j + BLOCK]);
     }
     for (r, (vr, gr)) in v.chunks_exact(k_len).zip(g.chunks_exact(n)).enumerate() {
-        line_ahead(g.as_ptr().wrapping_add((r + AHEAD) * n + j));
-        line_ahead(v.as_ptr().wrapping_add((r + AHEAD) * k_len + k));
+        prefetch_from(g.as_ptr().wrapping_add((r + AHEAD) * n + j), 1);
+        prefetch_from(v.as_ptr().wrapping_add((r + AHEAD) * k_len + k), 1);
         let gr: &[f32; BLOCK] = gr[j..j + BLOCK].try_into().expect("a block");
         let vr: &[f32; Q] = vr[k..k + Q].try_into().expect("Q values");
         for (a, &s) in acc.iter_mut().zip(vr) {
@@ -1387,19 +1387,6 @@ fn outer_sum_block<const Q: usize>(
 
 /// Rows ahead that [`outer_sum_block`] asks the cache for.
 const AHEAD: usize = 8;
-
-/// Hints the cache to fetch the line at p (which need not be in bounds).
-#[inline(always)]
-fn line_ahead(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch only hints the cache and does not fault, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// y ← y + x.
 #[inline(always)]
