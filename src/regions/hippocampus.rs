@@ -52,10 +52,11 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::fork::Helper;
 use super::prefetch_from;
 use super::{
-    BuildContext, Inputs, Outputs, ParamError, PortSpec, Ports, Region, RegionParams, RegionSpec,
-    RewardTiming, Width,
+    BuildContext, Inputs, Outputs, PARALLEL_MIN_AGENTS, ParamError, PortSpec, Ports, Region, RegionParams,
+    RegionSpec, RewardTiming, Width,
 };
 use crate::checkpoint::Snapshot;
 use crate::error::{Error, Result};
@@ -254,6 +255,8 @@ pub struct Hippocampus {
     /// The previous tick's latent and token (for `timing = "transition"`).
     previous: Option<(Array2<f32>, Option<Array2<f32>>)>,
     learning: bool,
+    /// The second thread for half the agents on a two-thread machine ([`HELPER_MIN_STORES`]).
+    helper: Option<Helper>,
     /// recency^age for ages 0, 1, … (up to [`DECAY_TABLE_LEN`]), the same `powf` values the
     /// scores would compute, shared by every agent's recall instead of one `powf` per episode.
     decay: Vec<f64>,
@@ -278,12 +281,162 @@ struct Episodes<'a> {
 /// `PARALLEL_MIN_AGENTS`, 16, is the cortex's, whose agents each do far more a tick).
 const PARALLEL_MIN_STORES: usize = 256;
 
+/// From this many agents a two-thread machine recalls and stores half of them on the
+/// [`Helper`] thread, the first half always on the caller, instead of waking rayon (whose
+/// workers and the helper, still spinning after the PFC's job, were three threads on two
+/// cores). `valence bench --brain` (millidge, 2026-12-06, three interleaved runs): P = 32
+/// 0.125–0.127 → 0.108–0.115 ms a tick against one thread (64 and 256 here: one thread at P = 32).
+const HELPER_MIN_STORES: usize = PARALLEL_MIN_AGENTS;
+
 /// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
 const DECAY_TABLE_LEN: usize = 1 << 16;
 
 /// Keys between the one recall scores and the one it asks the cache for (16: 2 KB at D = 32;
-/// measured at P = 1024 in the full brain, where the PFC's stream has evicted every key).
+/// measured at P = 1024 in the full brain, where the PFC's stream has evicted every key; again
+/// with eight keys at a time, 2026-12-06: 16, 32 and 64 alike, 128 slower).
 const AHEAD: usize = 16;
+
+/// What k = 1 recall scores a store's keys with: the unit query, the threshold, the tick, the
+/// keys' storage ticks and recency^age by age (past the table, `recency.powf(age)`).
+struct Scan<'a> {
+    q: &'a [f32],
+    threshold: f32,
+    tick: u64,
+    stored_at: &'a [u64],
+    decay: &'a [f64],
+    recency: f64,
+}
+
+impl Scan<'_> {
+    /// Key j's score: cos · recency^age, or −∞ below the threshold (a select, not a branch:
+    /// its outcome varies from key to key).
+    #[inline(always)]
+    fn score(&self, j: usize, key: &[f32]) -> f32 {
+        let c = dot(key, self.q);
+        let age = self.tick - self.stored_at[j];
+        let f = self
+            .decay
+            .get(age as usize)
+            .copied()
+            .unwrap_or_else(|| self.recency.powf(age as f64));
+        let s = c * f as f32;
+        if c >= self.threshold { s } else { f32::NEG_INFINITY }
+    }
+
+    /// `best` becomes (key j's score, j) if that is greater in `f32::total_cmp` (ties keep the
+    /// earlier slot).
+    #[inline(always)]
+    fn best_one(&self, j: usize, key: &[f32], best: &mut (f32, usize)) {
+        let s = self.score(j, key);
+        if s.total_cmp(&best.0).is_gt() {
+            *best = (s, j);
+        }
+    }
+
+    /// [`Scan::best_one`] of the whole eights of `keys` (D = `q.len()`, a multiple of eight), eight
+    /// keys at a time (AVX2): each key's [`dot`] — its two four-lane running sums are the halves
+    /// of one eight-lane sum, then added and summed in [`dot`]'s order for eight keys at once —
+    /// times the recency factor, or −∞ below the threshold; `best` is compared lane by lane only
+    /// where some lane exceeds it. Each key's `ahead` and the times' `ahead_times` are asked of
+    /// the cache; a block with an age past the recency table is scored one key at a time.
+    /// Returns the number of keys scored.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn best_of_eights(
+        &self,
+        keys: &[f32],
+        best: &mut (f32, usize),
+        (ahead, ahead_times): (&impl Fn(usize) -> *const f32, &impl Fn(usize) -> [*const u64; 2]),
+    ) -> usize {
+        use std::arch::x86_64::*;
+        let d = self.q.len();
+        let n = keys.len() / d / 8 * 8;
+        let chunks = d / 8;
+        let zero = _mm256_setzero_ps();
+        let below = _mm256_set1_ps(f32::NEG_INFINITY);
+        let threshold = _mm256_set1_ps(self.threshold);
+        // The total order's integer of a float (`f32::total_cmp`).
+        let order = |s: __m256| {
+            let b = _mm256_castps_si256(s);
+            _mm256_xor_si256(b, _mm256_srli_epi32::<1>(_mm256_srai_epi32::<31>(b)))
+        };
+        for j in (0..n).step_by(8) {
+            for t in ahead_times(j).into_iter().chain(ahead_times(j + 7)) {
+                _mm_prefetch::<_MM_HINT_T0>(t.cast::<i8>());
+            }
+            for i in j..j + 8 {
+                let at = ahead(i);
+                for l in (0..d).step_by(16) {
+                    // A hint that does not fault: the address need not be in bounds.
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(l).cast::<i8>());
+                }
+            }
+            let ages: [u64; 8] = std::array::from_fn(|i| self.tick - self.stored_at[j + i]);
+            if ages.iter().any(|&a| a as usize >= self.decay.len()) {
+                for i in j..j + 8 {
+                    self.best_one(i, &keys[i * d..(i + 1) * d], best);
+                }
+                continue;
+            }
+            // Each key's eight running sums: lanes 0–3 are `dot`'s `low`, 4–7 its `high`.
+            let sums: [__m256; 8] = std::array::from_fn(|i| {
+                let key = &keys[(j + i) * d..(j + i + 1) * d];
+                let mut acc = zero;
+                for c in 0..chunks {
+                    // SAFETY: eight floats of `key` and of the query from 8c (c < D / 8).
+                    let (x, y) = unsafe {
+                        (
+                            _mm256_loadu_ps(key[8 * c..8 * c + 8].as_ptr()),
+                            _mm256_loadu_ps(self.q[8 * c..8 * c + 8].as_ptr()),
+                        )
+                    };
+                    acc = _mm256_add_ps(acc, _mm256_mul_ps(x, y));
+                }
+                acc
+            });
+            // low + high of keys i and i + 4 side by side, then transposed: lane i of t[m] is
+            // key i's p[m].
+            let p: [__m256; 4] = std::array::from_fn(|i| {
+                _mm256_add_ps(
+                    _mm256_permute2f128_ps::<0x20>(sums[i], sums[i + 4]),
+                    _mm256_permute2f128_ps::<0x31>(sums[i], sums[i + 4]),
+                )
+            });
+            let (a, b) = (_mm256_unpacklo_ps(p[0], p[1]), _mm256_unpackhi_ps(p[0], p[1]));
+            let (c, e) = (_mm256_unpacklo_ps(p[2], p[3]), _mm256_unpackhi_ps(p[2], p[3]));
+            let pd = _mm256_castps_pd;
+            let t = [
+                _mm256_castpd_ps(_mm256_unpacklo_pd(pd(a), pd(c))),
+                _mm256_castpd_ps(_mm256_unpackhi_pd(pd(a), pd(c))),
+                _mm256_castpd_ps(_mm256_unpacklo_pd(pd(b), pd(e))),
+                _mm256_castpd_ps(_mm256_unpackhi_pd(pd(b), pd(e))),
+            ];
+            // `dot`'s sum = 0.0 + p[0], then += p[1], p[2], p[3].
+            let cos = _mm256_add_ps(
+                _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, t[0]), t[1]), t[2]),
+                t[3],
+            );
+            let factors: [f32; 8] = std::array::from_fn(|i| self.decay[ages[i] as usize] as f32);
+            // SAFETY: eight floats.
+            let factors = unsafe { _mm256_loadu_ps(factors.as_ptr()) };
+            let scored = _mm256_mul_ps(cos, factors);
+            let passes = _mm256_cmp_ps::<_CMP_GE_OQ>(cos, threshold);
+            let s = _mm256_blendv_ps(below, scored, passes);
+            let better = _mm256_cmpgt_epi32(order(s), order(_mm256_set1_ps(best.0)));
+            if _mm256_movemask_epi8(better) != 0 {
+                let mut lanes = [0.0f32; 8];
+                // SAFETY: eight floats.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), s) };
+                for (i, &s) in lanes.iter().enumerate() {
+                    if s.total_cmp(&best.0).is_gt() {
+                        *best = (s, j + i);
+                    }
+                }
+            }
+        }
+        n
+    }
+}
 
 /// v / ‖v‖, or v itself when ‖v‖ = 0 (‖v‖² by [`dot`]).
 fn unit(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
@@ -355,6 +508,11 @@ impl Hippocampus {
             decay: Vec::new(),
             previous: None,
             learning: true,
+            helper: if ctx.population >= HELPER_MIN_STORES && rayon::current_num_threads() == 2 {
+                Helper::spawn()
+            } else {
+                None
+            },
         }
     }
 
@@ -381,84 +539,110 @@ impl Hippocampus {
         let (config, tick, decay) = (&self.config, self.tick, &self.decay);
         let threshold = config.threshold as f32;
         let block = config.capacity * d;
-        let recall_one = |store: &mut Store, row: &mut [f32], z: &[f32], keys: &[f32]| {
-            if store.len == 0 {
-                return;
-            }
-            let q = &mut store.query;
-            q.clear();
-            q.extend(unit(z));
-            let scored = &mut store.scored;
-            scored.clear();
-            let used = &keys[..store.len * d];
-            // The key AHEAD on from j: in this store, or past its last one, the next agent's
-            // (an address past the array is only a hint that nothing reads).
-            let ahead = |j: usize| {
-                let at = if j + AHEAD < store.len {
-                    j + AHEAD
-                } else {
-                    config.capacity + j + AHEAD - store.len
+        // Where each agent's storage and use times lie (allocations of their own): the scan
+        // asks the cache for them AHEAD keys on, as it does the keys, into the next agent's.
+        let times: Vec<[usize; 2]> = (self.stores.iter())
+            .map(|s| [s.stored_at.as_ptr() as usize, s.used_at.as_ptr() as usize])
+            .collect();
+        let recall_one =
+            |store: &mut Store, row: &mut [f32], z: &[f32], keys: &[f32], next: Option<&[usize; 2]>| {
+                if store.len == 0 {
+                    return;
+                }
+                let q = &mut store.query;
+                q.clear();
+                q.extend(unit(z));
+                let scored = &mut store.scored;
+                scored.clear();
+                let used = &keys[..store.len * d];
+                // The key AHEAD on from j: in this store, or past its last one, the next agent's
+                // (an address past the array is only a hint that nothing reads).
+                let ahead = |j: usize| {
+                    let at = if j + AHEAD < store.len {
+                        j + AHEAD
+                    } else {
+                        config.capacity + j + AHEAD - store.len
+                    };
+                    keys.as_ptr().wrapping_add(at * d)
                 };
-                keys.as_ptr().wrapping_add(at * d)
-            };
-            let score = |j: usize, c: f32| {
-                let age = tick - store.stored_at[j];
-                let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
-                c * f as f32
-            };
-            if config.k == 1 {
-                // Only the head of the order below: the best score, ties to the earlier slot,
-                // in one pass with the threshold test as a select, not a branch (its outcome
-                // varies from key to key). Measured at P = 1024: ~10% of the region's time.
-                let mut best = (f32::NEG_INFINITY, usize::MAX);
-                for (j, key) in used.chunks_exact(d).enumerate() {
-                    prefetch_from(ahead(j), d);
-                    let c = dot(key, q);
-                    let s = score(j, c);
-                    let s = if c >= threshold { s } else { f32::NEG_INFINITY };
-                    if s.total_cmp(&best.0).is_gt() {
-                        best = (s, j);
+                // The same for the storage and use times (the next agent's from its first).
+                let ahead_times = |j: usize| -> [*const u64; 2] {
+                    if j + AHEAD < store.len {
+                        [store.stored_at.as_ptr(), store.used_at.as_ptr()].map(|t| t.wrapping_add(j + AHEAD))
+                    } else {
+                        let [s, u] = next.copied().unwrap_or([0, 0]);
+                        [s, u].map(|t| (t as *const u64).wrapping_add(j + AHEAD - store.len))
+                    }
+                };
+                let score = |j: usize, c: f32| {
+                    let age = tick - store.stored_at[j];
+                    let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
+                    c * f as f32
+                };
+                if config.k == 1 {
+                    // Only the head of the order below: the best score, ties to the earlier slot,
+                    // in one pass with the threshold test as a select, not a branch (its outcome
+                    // varies from key to key). Measured at P = 1024: ~10% of the region's time.
+                    let scan = Scan {
+                        q,
+                        threshold,
+                        tick,
+                        stored_at: &store.stored_at,
+                        decay,
+                        recency,
+                    };
+                    let mut best = (f32::NEG_INFINITY, usize::MAX);
+                    // Eight keys at a time where the CPU has AVX2 and D is a multiple of eight
+                    // ([`Scan::best_of_eights`]): the same sums and products, so the same bits.
+                    let mut from = 0;
+                    #[cfg(target_arch = "x86_64")]
+                    if d.is_multiple_of(8) && std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2 (checked above).
+                        from = unsafe { scan.best_of_eights(used, &mut best, (&ahead, &ahead_times)) };
+                    }
+                    for (j, key) in used.chunks_exact(d).enumerate().skip(from) {
+                        prefetch_from(ahead(j), d);
+                        scan.best_one(j, key, &mut best);
+                    }
+                    if best.1 != usize::MAX {
+                        scored.push(best);
+                    }
+                } else {
+                    for (j, key) in used.chunks_exact(d).enumerate() {
+                        prefetch_from(ahead(j), d);
+                        let c = dot(key, q);
+                        if c >= threshold {
+                            scored.push((score(j, c), j));
+                        }
                     }
                 }
-                if best.1 != usize::MAX {
-                    scored.push(best);
+                if scored.is_empty() {
+                    return;
                 }
-            } else {
-                for (j, key) in used.chunks_exact(d).enumerate() {
-                    prefetch_from(ahead(j), d);
-                    let c = dot(key, q);
-                    if c >= threshold {
-                        scored.push((score(j, c), j));
+                // Best first, ties to the earlier slot: a strict total order, so selecting the k
+                // best and sorting only those gives exactly the head of the full sort.
+                let order = |x: &(f32, usize), y: &(f32, usize)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+                if scored.len() > config.k {
+                    scored.select_nth_unstable_by(config.k - 1, order);
+                    scored.truncate(config.k);
+                }
+                scored.sort_by(order);
+                let total: f32 = scored.iter().map(|s| s.0).sum();
+                row[1] = scored[0].0;
+                for &(s, j) in scored.iter() {
+                    let w = if total > 0.0 {
+                        s / total
+                    } else {
+                        1.0 / scored.len() as f32
+                    };
+                    row[0] += w * store.rewards[j];
+                    for (r, &x) in row[2..2 + d].iter_mut().zip(store.latents.row(j)) {
+                        *r += w * x;
                     }
+                    row[2 + d + store.actions[j].min(a - 1)] += w;
+                    store.used_at[j] = tick;
                 }
-            }
-            if scored.is_empty() {
-                return;
-            }
-            // Best first, ties to the earlier slot: a strict total order, so selecting the k
-            // best and sorting only those gives exactly the head of the full sort.
-            let order = |x: &(f32, usize), y: &(f32, usize)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
-            if scored.len() > config.k {
-                scored.select_nth_unstable_by(config.k - 1, order);
-                scored.truncate(config.k);
-            }
-            scored.sort_by(order);
-            let total: f32 = scored.iter().map(|s| s.0).sum();
-            row[1] = scored[0].0;
-            for &(s, j) in scored.iter() {
-                let w = if total > 0.0 {
-                    s / total
-                } else {
-                    1.0 / scored.len() as f32
-                };
-                row[0] += w * store.rewards[j];
-                for (r, &x) in row[2..2 + d].iter_mut().zip(store.latents.row(j)) {
-                    *r += w * x;
-                }
-                row[2 + d + store.actions[j].min(a - 1)] += w;
-                store.used_at[j] = tick;
-            }
-        };
+            };
         let store_one = |i: usize, store: &mut Store, keys: &mut [f32], e: &Episodes<'_>| {
             let reward = e.reward[[i, 0]];
             if config.store == StorePolicy::Rewarded && reward == 0.0 {
@@ -490,7 +674,7 @@ impl Hippocampus {
             store.replay_order.clear();
         };
         let agent = |(i, ((store, row), (z, keys))): (usize, Agent<'_>)| {
-            recall_one(store, row, z, keys);
+            recall_one(store, row, z, keys, times.get(i + 1));
             if let Some(e) = &episodes {
                 store_one(i, store, keys, e);
             }
@@ -501,18 +685,31 @@ impl Hippocampus {
         let z = z.as_slice().expect("standard layout");
         let out = rows.as_slice_mut().expect("a fresh array");
         let keys = &mut self.keys;
-        if p >= PARALLEL_MIN_STORES {
+        let run = |first: usize, stores: &mut [Store], out: &mut [f32], z: &[f32], keys: &mut [f32]| {
+            (stores.iter_mut())
+                .zip(out.chunks_mut(width))
+                .zip(z.chunks(d).zip(keys.chunks_mut(block)))
+                .enumerate()
+                .for_each(|(i, agent_data)| agent((first + i, agent_data)))
+        };
+        if let Some(helper) = self.helper.as_mut() {
+            let half = p.div_ceil(2);
+            let (stores_here, stores_there) = self.stores.split_at_mut(half);
+            let (out_here, out_there) = out.split_at_mut(half * width);
+            let (z_here, z_there) = z.split_at(half * d);
+            let (keys_here, keys_there) = keys.split_at_mut(half * block);
+            helper.join(
+                || run(0, stores_here, out_here, z_here, keys_here),
+                || run(half, stores_there, out_there, z_there, keys_there),
+            );
+        } else if p >= PARALLEL_MIN_STORES {
             (self.stores.par_iter_mut())
                 .zip(out.par_chunks_mut(width))
                 .zip(z.par_chunks(d).zip(keys.par_chunks_mut(block)))
                 .enumerate()
                 .for_each(agent);
         } else {
-            (self.stores.iter_mut())
-                .zip(out.chunks_mut(width))
-                .zip(z.chunks(d).zip(keys.chunks_mut(block)))
-                .enumerate()
-                .for_each(agent);
+            run(0, &mut self.stores, out, z, keys);
         }
         let column = |from: usize, to: usize| rows.slice(ndarray::s![.., from..to]).to_owned();
         (column(0, 1), column(2, 2 + d), column(2 + d, width), column(1, 2))
@@ -739,6 +936,78 @@ mod tests {
             input_widths: [("latent", dim)].into_iter().collect(),
         };
         Hippocampus::new(&HippocampusConfig { dim, ..config }, &ctx)
+    }
+
+    /// The eight-key scan finds the (score, slot) the one-key scan finds, to the bit: keys with
+    /// equal scores (ties to the earlier slot), scores under the threshold, ages past the
+    /// recency table, negative thresholds and every D that is a multiple of eight up to 64.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn eight_keys_at_a_time_find_the_best_one_key_at_a_time_finds() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        let mut rng = SimRng::seed_from_u64(11);
+        let u = Uniform::new(-1.0f32, 1.0);
+        let recency = 0.97f64;
+        let decay: Vec<f64> = (0..40).map(|a| recency.powf(a as f64)).collect();
+        let mut vector_winners = 0;
+        for trial in 0..400 {
+            let d = 8 * (1 + trial % 8);
+            let n = trial % 70;
+            let mut keys: Vec<f32> = Vec::with_capacity(n * d);
+            for j in 0..n {
+                if j >= 3 && j % 5 == 0 {
+                    // A copy of an earlier key: an equal cosine.
+                    let from = (j - 3) * d;
+                    keys.extend_from_within(from..from + d);
+                } else {
+                    let v: Vec<f32> = (0..d).map(|_| u.sample(&mut rng)).collect();
+                    keys.extend(unit(&v));
+                }
+            }
+            let q: Vec<f32> = unit(&(0..d).map(|_| u.sample(&mut rng)).collect::<Vec<_>>()).collect();
+            let tick = 60u64;
+            // Copies share their original's storage tick (equal scores); some ages are past
+            // the 40-entry table.
+            let age = |j: usize| if (j + trial) % 23 == 0 { 40 + j % 5 } else { (j * 7 + trial) % 40 };
+            let mut stored_at: Vec<u64> = (0..n).map(|j| tick - age(j) as u64).collect();
+            for j in (3..n).filter(|j| j % 5 == 0) {
+                stored_at[j] = stored_at[j - 3];
+            }
+            let threshold = [-0.5, 0.0, 0.1, 0.3][trial % 4];
+            let scan = Scan {
+                q: &q,
+                threshold,
+                tick,
+                stored_at: &stored_at,
+                decay: &decay,
+                recency,
+            };
+            let mut want = (f32::NEG_INFINITY, usize::MAX);
+            for (j, key) in keys.chunks_exact(d).enumerate() {
+                scan.best_one(j, key, &mut want);
+            }
+            let mut got = (f32::NEG_INFINITY, usize::MAX);
+            let nowhere = |_: usize| std::ptr::null::<f32>();
+            let no_times = |_: usize| [std::ptr::null::<u64>(); 2];
+            // SAFETY: the CPU has AVX2 (checked above).
+            let from = unsafe { scan.best_of_eights(&keys, &mut got, (&nowhere, &no_times)) };
+            assert_eq!(from, n / 8 * 8);
+            if want.1 < from && (want.1 / 8 * 8..want.1 / 8 * 8 + 8).all(|j| age(j) < 40) {
+                vector_winners += 1;
+            }
+            for (j, key) in keys.chunks_exact(d).enumerate().skip(from) {
+                scan.best_one(j, key, &mut got);
+            }
+            assert_eq!(
+                (got.0.to_bits(), got.1),
+                (want.0.to_bits(), want.1),
+                "trial {trial}, D = {d}, n = {n}"
+            );
+        }
+        assert!(vector_winners > 100, "{vector_winners} trials won in an eight-key lane");
     }
 
     #[test]
