@@ -971,7 +971,13 @@ mod tests {
             let tick = 60u64;
             // Copies share their original's storage tick (equal scores); some ages are past
             // the 40-entry table.
-            let age = |j: usize| if (j + trial) % 23 == 0 { 40 + j % 5 } else { (j * 7 + trial) % 40 };
+            let age = |j: usize| {
+                if (j + trial) % 23 == 0 {
+                    40 + j % 5
+                } else {
+                    (j * 7 + trial) % 40
+                }
+            };
             let mut stored_at: Vec<u64> = (0..n).map(|j| tick - age(j) as u64).collect();
             for j in (3..n).filter(|j| j % 5 == 0) {
                 stored_at[j] = stored_at[j - 3];
@@ -1007,7 +1013,10 @@ mod tests {
                 "trial {trial}, D = {d}, n = {n}"
             );
         }
-        assert!(vector_winners > 100, "{vector_winners} trials won in an eight-key lane");
+        assert!(
+            vector_winners > 100,
+            "{vector_winners} trials won in an eight-key lane"
+        );
     }
 
     #[test]

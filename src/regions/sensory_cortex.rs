@@ -410,9 +410,13 @@ pub struct SensoryCortex {
 /// each thread's cache keeps its own agents' hot rows from tick to tick, which rayon's
 /// work-stealing (any thread may take any run of agents) does not: on two threads,
 /// `valence bench` on WordNet (13.8 MB an agent) measured P = 32 at 1.09× P = 1 with rayon
-/// and 1.43–1.64× (median 1.53 over nine runs) with fixed halves. With more than two threads,
-/// populations of `PARALLEL_MIN_AGENTS` or more go to rayon (more cores, no affinity); a team
-/// of sticky threads, one per core, would generalise the helper.
+/// and 1.43–1.64× (median 1.53 over nine runs) with fixed halves. A two-thread machine also
+/// splits populations of `PARALLEL_MIN_AGENTS` or more with small tables over the helper, not
+/// rayon (whose two workers and the helper, still spinning after the PFC's job, were three
+/// threads on two cores): `valence bench --brain` (millidge, 2026-12-06, three interleaved
+/// pairs) P = 32 0.105–0.107 → 0.080–0.083 ms a tick, P = 1024 4.13–4.30 → 3.80–4.07 ms. With
+/// more than two threads, populations of `PARALLEL_MIN_AGENTS` or more go to rayon (more cores,
+/// no affinity); a team of sticky threads, one per core, would generalise the helper.
 pub(crate) const HELPER_MIN_BYTES: u64 = 4 << 20;
 
 /// How many agents ahead a run of agents prepares (draws and prefetches) before it trains
@@ -428,10 +432,10 @@ impl SensoryCortex {
         // Who trains which agents decides the blocks of the tables (one per run of agents).
         let on_device = config.update == Update::Tick && *ctx.device != Device::flex();
         let two_threads = rayon::current_num_threads() == 2;
+        let large = config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES;
         let helper = if !on_device
             && p >= 2
-            && (p < PARALLEL_MIN_AGENTS || two_threads)
-            && config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES
+            && (p < PARALLEL_MIN_AGENTS && large || two_threads && (large || p >= PARALLEL_MIN_AGENTS))
         {
             Helper::spawn()
         } else {
@@ -1131,9 +1135,9 @@ impl Region for SensoryCortex {
         };
         // Waking rayon's worker threads costs more than a few agents' updates (a tick is ~2 µs
         // per agent on a small vocabulary): small populations run on the calling thread, or,
-        // when the tables outgrow the cache, half of them on the helper thread
-        // (large ones too on a two-thread machine: see `HELPER_MIN_BYTES`); other large ones in
-        // runs of agents over rayon's threads. Either way each agent's update is
+        // when the tables outgrow the cache, half of them on the helper thread (on a two-thread
+        // machine large populations too, whatever their tables: see `HELPER_MIN_BYTES`); other
+        // large ones in runs of agents over rayon's threads. Either way each agent's update is
         // independent, so results agree.
         // A run's agents and their blocks of the tables (`width` divides `run_len`).
         let blocks = run_len / width;
@@ -1788,6 +1792,40 @@ mod tests {
             c.step(&tokens(&[t, t])).unwrap();
         }
         assert!(c.agents.iter().all(|a| a.history == [8, 9]));
+    }
+
+    /// On a two-thread machine a population of `PARALLEL_MIN_AGENTS` with small tables is split
+    /// over the helper (half each): the bits of the same agents on one thread.
+    #[test]
+    fn a_two_thread_machine_splits_small_tables_over_the_helper() {
+        let words = (0..40).map(|i| (format!("w{i}"), 1 + i as u64 % 7)).collect();
+        let vocab = Vocabulary::from_counts(words);
+        let config = SensoryCortexConfig {
+            dim: 8,
+            window: 2,
+            ..Default::default()
+        };
+        assert!(config.bytes_per_agent(vocab.len()) < HELPER_MIN_BYTES);
+        let p = PARALLEL_MIN_AGENTS;
+        let mut split = cortex(&vocab, config.clone(), p);
+        let two_threads = rayon::current_num_threads() == 2;
+        assert_eq!(split.helper.is_some(), two_threads);
+        if two_threads {
+            assert_eq!(split.run_len, p / 2, "two halves");
+        }
+        let mut plain = cortex(&vocab, config, p);
+        plain.reblock(1, p);
+        let mut rng = SimRng::seed_from_u64(6);
+        let bits = |s: &Signal| s.to_host().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for tick in 0..100 {
+            let ids: Vec<u32> = (0..p).map(|_| rng.gen_range(0..vocab.len() as u32)).collect();
+            let (a, b) = (
+                split.step(&tokens(&ids)).unwrap(),
+                plain.step(&tokens(&ids)).unwrap(),
+            );
+            assert_eq!(bits(&a[0].1), bits(&b[0].1), "tick {tick}");
+        }
+        assert_eq!(split.host_table(Table::Output), plain.host_table(Table::Output));
     }
 
     /// With `shared_negatives` and tables of 4 MB an agent, two threads train P = 3 as two
