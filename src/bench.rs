@@ -233,6 +233,10 @@ pub struct BrainFigure {
     pub bandwidth_bytes_per_s: f64,
     /// Its streaming bandwidth for reads alone, measured the same way ([`stream_bandwidth`]).
     pub read_bandwidth_bytes_per_s: f64,
+    /// The two read figures, just before and just after the ticks: a run whose two differ
+    /// much spans a change in the machine's memory speed (this VM's moves between ~35 and
+    /// ~63 GB/s from one minute to the next).
+    pub read_bandwidths_before_after: [f64; 2],
     /// The memory roofline: the seconds the timed ticks would take if moving their bytes were
     /// all they did — ticks × the longer of bytes read / read bandwidth and all bytes / read
     /// and write bandwidth (a tick that mostly reads is bound by the first).
@@ -371,6 +375,7 @@ pub fn bench_brain(
         let seconds = start.elapsed().as_secs_f64();
         let after = stream_bandwidth();
         let (bandwidth, read_bandwidth) = (before.0.max(after.0), before.1.max(after.1));
+        let before_read = before.1;
         before = after;
         let rate = (ticks * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_ticks_per_s);
@@ -401,6 +406,7 @@ pub fn bench_brain(
             read_bytes_per_tick,
             bandwidth_bytes_per_s: bandwidth,
             read_bandwidth_bytes_per_s: read_bandwidth,
+            read_bandwidths_before_after: [before_read, after.1],
             roofline_seconds,
             over_roofline: seconds / roofline_seconds,
         });

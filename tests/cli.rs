@@ -259,6 +259,20 @@ fn bench_brain_times_every_population_and_writes_json() {
             .all(|f| f["agent_ticks_per_s"].as_f64().unwrap() > 0.0)
     );
     assert_eq!(figures[0]["ratio_to_baseline"], 1.0);
+    // The roofline's read figure is the higher of the two measured around the ticks.
+    for f in figures {
+        let [before, after] = [0, 1].map(|i| f["read_bandwidths_before_after"][i].as_f64().unwrap());
+        assert!(before > 0.0 && after > 0.0, "{f}");
+        assert_eq!(
+            f["read_bandwidth_bytes_per_s"].as_f64().unwrap(),
+            before.max(after)
+        );
+    }
+    // Each population's first measurement is the one after the population before it.
+    assert_eq!(
+        figures[1]["read_bandwidths_before_after"][0],
+        figures[0]["read_bandwidths_before_after"][1]
+    );
 }
 
 /// Messages say what is wrong once and where (#17, item 10): the OS error once, a directory or a
