@@ -237,6 +237,12 @@ pub struct BrainFigure {
     /// much spans a change in the machine's memory speed (this VM's moves between ~35 and
     /// ~63 GB/s from one minute to the next).
     pub read_bandwidths_before_after: [f64; 2],
+    /// A cache line's round trip between two threads in nanoseconds ([`round_trip_ns`]), just
+    /// before and just after the ticks (`None` with one thread): where two threads share a
+    /// last-level cache, ~110 ns on this VM; ~350–400 ns where they do not, which is also when
+    /// its read figure is ~55–65 GB/s instead of ~35–40 (each core then has a memory link of
+    /// its own), and when every hand-off between the threads costs more.
+    pub round_trips_ns_before_after: [Option<f64>; 2],
     /// The memory roofline: the seconds the timed ticks would take if moving their bytes were
     /// all they did — ticks × the longer of bytes read / read bandwidth and all bytes / read
     /// and write bandwidth (a tick that mostly reads is bound by the first).
@@ -292,6 +298,47 @@ pub fn stream_bandwidth() -> (f64, f64) {
     (2.0 * bytes / update, bytes / sum)
 }
 
+/// The median round trip, in nanoseconds, of one cache line between this thread and another
+/// that bounces it back (each bumps a counter the other waits for), over up to 20 000 trips or
+/// 50 ms; `None` where rayon's pool has one thread (the trips would be scheduler switches).
+/// What it tells: whether the two threads share a last-level cache (a cheap hand-off) or not.
+pub fn round_trip_ns() -> Option<f64> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    if rayon::current_num_threads() < 2 {
+        return None;
+    }
+    let (line, stop) = (AtomicU64::new(0), AtomicBool::new(false));
+    let mut trips = Vec::with_capacity(20_000);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let v = line.load(Ordering::Acquire);
+                if v % 2 == 1 {
+                    line.store(v + 1, Ordering::Release);
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let start = Instant::now();
+        while trips.len() < 20_000 && start.elapsed().as_millis() < 50 {
+            let v = line.load(Ordering::Acquire);
+            let sent = Instant::now();
+            line.store(v + 1, Ordering::Release);
+            while line.load(Ordering::Acquire) != v + 2 {
+                std::hint::spin_loop();
+                if start.elapsed().as_millis() >= 50 {
+                    break;
+                }
+            }
+            trips.push(sent.elapsed().as_secs_f64() * 1e9);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    trips.sort_by(f64::total_cmp);
+    trips.get(trips.len() / 2).copied()
+}
+
 /// The model with every PFC's `workers` set to the largest divisor of `population` that is at
 /// most `workers` (so P = 1 keeps one agent per controller), and the first PFC's `workers`.
 pub fn share_pfc(model: &ModelSpec, population: usize, workers: Option<usize>) -> (ModelSpec, Option<usize>) {
@@ -333,6 +380,7 @@ pub fn bench_brain(
     let world_spec = &scenario.phases[0].world;
     let vocabulary = Arc::new(build_vocabulary(&[world_spec])?);
     let mut before = stream_bandwidth();
+    let mut trip_before = round_trip_ns();
     let mut figures: Vec<BrainFigure> = Vec::new();
     for &p in populations {
         let burn_device = device.make(scenario.seed)?;
@@ -374,6 +422,7 @@ pub fn bench_brain(
         sync(&burn_device)?;
         let seconds = start.elapsed().as_secs_f64();
         let after = stream_bandwidth();
+        let trip_after = round_trip_ns();
         let (bandwidth, read_bandwidth) = (before.0.max(after.0), before.1.max(after.1));
         let before_read = before.1;
         before = after;
@@ -407,9 +456,11 @@ pub fn bench_brain(
             bandwidth_bytes_per_s: bandwidth,
             read_bandwidth_bytes_per_s: read_bandwidth,
             read_bandwidths_before_after: [before_read, after.1],
+            round_trips_ns_before_after: [trip_before, trip_after],
             roofline_seconds,
             over_roofline: seconds / roofline_seconds,
         });
+        trip_before = trip_after;
     }
     Ok(figures)
 }

@@ -678,7 +678,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                  after the population's ticks):"
             );
             println!(
-                "{:>6} {:>14} {:>14} {:>10} {:>10} {:>12} {:>12} {:>8}",
+                "{:>6} {:>14} {:>14} {:>10} {:>10} {:>12} {:>12} {:>8} {:>16}",
                 "P",
                 "MB per tick",
                 "of which read",
@@ -686,11 +686,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 "r+w GB/s",
                 "roofline s",
                 "measured s",
-                "over"
+                "over",
+                "round trip ns"
             );
             for f in &figures {
+                let trip = |t: Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.0}"));
+                let [before, after] = f.round_trips_ns_before_after;
                 println!(
-                    "{:>6} {:>14.3} {:>14.3} {:>10.1} {:>10.1} {:>12.4} {:>12.2} {:>7.1}x",
+                    "{:>6} {:>14.3} {:>14.3} {:>10.1} {:>10.1} {:>12.4} {:>12.2} {:>7.1}x {:>16}",
                     f.population,
                     f.bytes_per_tick as f64 / 1e6,
                     f.read_bytes_per_tick as f64 / 1e6,
@@ -698,9 +701,15 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     f.bandwidth_bytes_per_s / 1e9,
                     f.roofline_seconds,
                     f.seconds,
-                    f.over_roofline
+                    f.over_roofline,
+                    format!("{} / {}", trip(before), trip(after))
                 );
             }
+            println!(
+                "(round trip: a cache line between two threads, before / after the ticks: ~100 ns where \
+                 they share a last-level cache; several times that where they do not, when the read \
+                 figure is higher and every hand-off between the threads slower)"
+            );
             if let Some(f) = figures.last() {
                 let regions: Vec<String> = f
                     .traffic

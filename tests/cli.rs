@@ -268,6 +268,20 @@ fn bench_brain_times_every_population_and_writes_json() {
             before.max(after)
         );
     }
+    // A cache line's round trip between two threads, where there are two (rayon's count).
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    for f in figures {
+        for trip in f["round_trips_ns_before_after"].as_array().unwrap() {
+            match trip.as_f64() {
+                Some(ns) => assert!(threads >= 2 && ns > 0.0 && ns < 1e8, "{f}"),
+                None => assert!(threads < 2, "{f}"),
+            }
+        }
+    }
     // Each population's first measurement is the one after the population before it.
     assert_eq!(
         figures[1]["read_bandwidths_before_after"][0],
