@@ -958,7 +958,7 @@ mod tests {
             let n = trial % 70;
             let mut keys: Vec<f32> = Vec::with_capacity(n * d);
             for j in 0..n {
-                if j >= 3 && j % 5 == 0 {
+                if j >= 3 && j.is_multiple_of(5) {
                     // A copy of an earlier key: an equal cosine.
                     let from = (j - 3) * d;
                     keys.extend_from_within(from..from + d);
@@ -972,14 +972,14 @@ mod tests {
             // Copies share their original's storage tick (equal scores); some ages are past
             // the 40-entry table.
             let age = |j: usize| {
-                if (j + trial) % 23 == 0 {
+                if (j + trial).is_multiple_of(23) {
                     40 + j % 5
                 } else {
                     (j * 7 + trial) % 40
                 }
             };
             let mut stored_at: Vec<u64> = (0..n).map(|j| tick - age(j) as u64).collect();
-            for j in (3..n).filter(|j| j % 5 == 0) {
+            for j in (3..n).filter(|j| j.is_multiple_of(5)) {
                 stored_at[j] = stored_at[j - 3];
             }
             let threshold = [-0.5, 0.0, 0.1, 0.3][trial % 4];

@@ -435,7 +435,7 @@ impl SensoryCortex {
         let large = config.bytes_per_agent(vocab_size) >= HELPER_MIN_BYTES;
         let helper = if !on_device
             && p >= 2
-            && (p < PARALLEL_MIN_AGENTS && large || two_threads && (large || p >= PARALLEL_MIN_AGENTS))
+            && (p < PARALLEL_MIN_AGENTS && large || p >= PARALLEL_MIN_AGENTS && two_threads)
         {
             Helper::spawn()
         } else {
