@@ -300,13 +300,16 @@ pub fn stream_bandwidth() -> (f64, f64) {
 
 /// The median round trip, in nanoseconds, of one cache line between this thread and another
 /// that bounces it back (each bumps a counter the other waits for), over up to 20 000 trips or
-/// 50 ms; `None` where rayon's pool has one thread (the trips would be scheduler switches).
+/// 50 ms; `None` where rayon's pool has one thread (where the machine has one core and rayon is
+/// told two, the trips are the scheduler's switches, milliseconds each).
 /// What it tells: whether the two threads share a last-level cache (a cheap hand-off) or not.
 pub fn round_trip_ns() -> Option<f64> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     if rayon::current_num_threads() < 2 {
         return None;
     }
+    // Threads still spinning after the work just done (the helper's ~200 µs) settle first.
+    std::thread::sleep(std::time::Duration::from_millis(1));
     let (line, stop) = (AtomicU64::new(0), AtomicBool::new(false));
     let mut trips = Vec::with_capacity(20_000);
     std::thread::scope(|scope| {
@@ -325,9 +328,12 @@ pub fn round_trip_ns() -> Option<f64> {
             let v = line.load(Ordering::Acquire);
             let sent = Instant::now();
             line.store(v + 1, Ordering::Release);
+            let mut spins = 0u32;
             while line.load(Ordering::Acquire) != v + 2 {
                 std::hint::spin_loop();
-                if start.elapsed().as_millis() >= 50 {
+                spins = spins.wrapping_add(1);
+                // The clock read now and then (each read is itself tens of nanoseconds).
+                if spins.is_multiple_of(256) && start.elapsed().as_millis() >= 50 {
                     break;
                 }
             }

@@ -274,7 +274,9 @@ struct Episodes<'a> {
     reward: &'a Array2<f32>,
 }
 
-/// Below this many agents recall and storage run on one thread. An agent's recall is 1–2 µs, less
+/// On machines with other than two threads (two split from [`HELPER_MIN_STORES`] over the
+/// helper), below this many agents recall and storage run on one thread, and from it on rayon's
+/// workers. An agent's recall is 1–2 µs, less
 /// than waking rayon's workers costs: `valence bench --brain` (the full brain, 2026-12-05) gave
 /// P = 32 156 k agent-ticks/s in parallel against 200 k on one thread, P = 128 184 k against
 /// 200 k, P = 256 205 k against 177 k, P = 1024 151 k against 125 k (the regions' shared
@@ -285,7 +287,8 @@ const PARALLEL_MIN_STORES: usize = 256;
 /// [`Helper`] thread, the first half always on the caller, instead of waking rayon (whose
 /// workers and the helper, still spinning after the PFC's job, were three threads on two
 /// cores). `valence bench --brain` (millidge, 2026-12-06, three interleaved runs): P = 32
-/// 0.125–0.127 → 0.108–0.115 ms a tick against one thread (64 and 256 here: one thread at P = 32).
+/// 0.125–0.127 → 0.108–0.115 ms a tick against one thread (a threshold of 64 or 256 would
+/// leave P = 32 on one thread).
 const HELPER_MIN_STORES: usize = PARALLEL_MIN_AGENTS;
 
 /// Ages with a precomputed recency factor (older episodes' factors are computed as needed).
@@ -313,14 +316,18 @@ impl Scan<'_> {
     #[inline(always)]
     fn score(&self, j: usize, key: &[f32]) -> f32 {
         let c = dot(key, self.q);
+        let s = c * self.factor(j) as f32;
+        if c >= self.threshold { s } else { f32::NEG_INFINITY }
+    }
+
+    /// Key j's recency^age: from the table, or past it `recency.powf(age)`.
+    #[inline(always)]
+    fn factor(&self, j: usize) -> f64 {
         let age = self.tick - self.stored_at[j];
-        let f = self
-            .decay
+        self.decay
             .get(age as usize)
             .copied()
-            .unwrap_or_else(|| self.recency.powf(age as f64));
-        let s = c * f as f32;
-        if c >= self.threshold { s } else { f32::NEG_INFINITY }
+            .unwrap_or_else(|| self.recency.powf(age as f64))
     }
 
     /// `best` becomes (key j's score, j) if that is greater in `f32::total_cmp` (ties keep the
@@ -337,19 +344,25 @@ impl Scan<'_> {
     /// keys at a time (AVX2): each key's [`dot`] — its two four-lane running sums are the halves
     /// of one eight-lane sum, then added and summed in [`dot`]'s order for eight keys at once —
     /// times the recency factor, or −∞ below the threshold; `best` is compared lane by lane only
-    /// where some lane exceeds it. Each key's `ahead` and the times' `ahead_times` are asked of
-    /// the cache; a block with an age past the recency table is scored one key at a time.
-    /// Returns the number of keys scored.
+    /// where some lane exceeds it. Each key's `ahead` and the times' `ahead_times` (`None` past
+    /// the last agent's) are asked of the cache. Returns the number of keys scored.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn best_of_eights(
         &self,
         keys: &[f32],
         best: &mut (f32, usize),
-        (ahead, ahead_times): (&impl Fn(usize) -> *const f32, &impl Fn(usize) -> [*const u64; 2]),
+        (ahead, ahead_times): (
+            &impl Fn(usize) -> *const f32,
+            &impl Fn(usize) -> Option<[*const u64; 2]>,
+        ),
     ) -> usize {
         use std::arch::x86_64::*;
         let d = self.q.len();
+        debug_assert!(
+            d > 0 && d.is_multiple_of(8),
+            "D = {d}: the eight-lane sums need a multiple of 8"
+        );
         let n = keys.len() / d / 8 * 8;
         let chunks = d / 8;
         let zero = _mm256_setzero_ps();
@@ -361,7 +374,11 @@ impl Scan<'_> {
             _mm256_xor_si256(b, _mm256_srli_epi32::<1>(_mm256_srai_epi32::<31>(b)))
         };
         for j in (0..n).step_by(8) {
-            for t in ahead_times(j).into_iter().chain(ahead_times(j + 7)) {
+            for t in [ahead_times(j), ahead_times(j + 7)]
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 _mm_prefetch::<_MM_HINT_T0>(t.cast::<i8>());
             }
             for i in j..j + 8 {
@@ -370,13 +387,6 @@ impl Scan<'_> {
                     // A hint that does not fault: the address need not be in bounds.
                     _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(l).cast::<i8>());
                 }
-            }
-            let ages: [u64; 8] = std::array::from_fn(|i| self.tick - self.stored_at[j + i]);
-            if ages.iter().any(|&a| a as usize >= self.decay.len()) {
-                for i in j..j + 8 {
-                    self.best_one(i, &keys[i * d..(i + 1) * d], best);
-                }
-                continue;
             }
             // Each key's eight running sums: lanes 0–3 are `dot`'s `low`, 4–7 its `high`.
             let sums: [__m256; 8] = std::array::from_fn(|i| {
@@ -416,7 +426,7 @@ impl Scan<'_> {
                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, t[0]), t[1]), t[2]),
                 t[3],
             );
-            let factors: [f32; 8] = std::array::from_fn(|i| self.decay[ages[i] as usize] as f32);
+            let factors: [f32; 8] = std::array::from_fn(|i| self.factor(j + i) as f32);
             // SAFETY: eight floats.
             let factors = unsafe { _mm256_loadu_ps(factors.as_ptr()) };
             let scored = _mm256_mul_ps(cos, factors);
@@ -541,7 +551,7 @@ impl Hippocampus {
         let block = config.capacity * d;
         // Where each agent's storage and use times lie (allocations of their own): the scan
         // asks the cache for them AHEAD keys on, as it does the keys, into the next agent's.
-        let times: Vec<[usize; 2]> = (self.stores.iter())
+        let times: Vec<[usize; 2]> = (self.stores.iter().filter(|_| config.k == 1))
             .map(|s| [s.stored_at.as_ptr() as usize, s.used_at.as_ptr() as usize])
             .collect();
         let recall_one =
@@ -566,12 +576,16 @@ impl Hippocampus {
                     keys.as_ptr().wrapping_add(at * d)
                 };
                 // The same for the storage and use times (the next agent's from its first).
-                let ahead_times = |j: usize| -> [*const u64; 2] {
+                let ahead_times = |j: usize| -> Option<[*const u64; 2]> {
                     if j + AHEAD < store.len {
-                        [store.stored_at.as_ptr(), store.used_at.as_ptr()].map(|t| t.wrapping_add(j + AHEAD))
+                        Some(
+                            [store.stored_at.as_ptr(), store.used_at.as_ptr()]
+                                .map(|t| t.wrapping_add(j + AHEAD)),
+                        )
                     } else {
-                        let [s, u] = next.copied().unwrap_or([0, 0]);
-                        [s, u].map(|t| (t as *const u64).wrapping_add(j + AHEAD - store.len))
+                        next.map(|addresses| {
+                            addresses.map(|t| (t as *const u64).wrapping_add(j + AHEAD - store.len))
+                        })
                     }
                 };
                 let score = |j: usize, c: f32| {
@@ -939,8 +953,9 @@ mod tests {
     }
 
     /// The eight-key scan finds the (score, slot) the one-key scan finds, to the bit: keys with
-    /// equal scores (ties to the earlier slot), scores under the threshold, ages past the
-    /// recency table, negative thresholds and every D that is a multiple of eight up to 64.
+    /// equal scores (ties to the earlier slot), scores under the threshold and exactly at it,
+    /// keys of NaNs, ages past the recency table, negative thresholds and every D that is a
+    /// multiple of eight up to 64.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn eight_keys_at_a_time_find_the_best_one_key_at_a_time_finds() {
@@ -982,7 +997,16 @@ mod tests {
             for j in (3..n).filter(|j| j.is_multiple_of(5)) {
                 stored_at[j] = stored_at[j - 3];
             }
-            let threshold = [-0.5, 0.0, 0.1, 0.3][trial % 4];
+            if n >= 2 && trial % 7 == 3 {
+                // A key of NaNs (a latent that had one): never recalled.
+                keys[d..2 * d].fill(f32::NAN);
+            }
+            // Some thresholds are exactly key 0's cosine: it passes (c ≥ threshold).
+            let threshold = if n > 0 && trial % 5 == 4 {
+                dot(&keys[..d], &q)
+            } else {
+                [-0.5, 0.0, 0.1, 0.3][trial % 4]
+            };
             let scan = Scan {
                 q: &q,
                 threshold,
@@ -997,11 +1021,11 @@ mod tests {
             }
             let mut got = (f32::NEG_INFINITY, usize::MAX);
             let nowhere = |_: usize| std::ptr::null::<f32>();
-            let no_times = |_: usize| [std::ptr::null::<u64>(); 2];
+            let no_times = |_: usize| None;
             // SAFETY: the CPU has AVX2 (checked above).
             let from = unsafe { scan.best_of_eights(&keys, &mut got, (&nowhere, &no_times)) };
             assert_eq!(from, n / 8 * 8);
-            if want.1 < from && (want.1 / 8 * 8..want.1 / 8 * 8 + 8).all(|j| age(j) < 40) {
+            if want.1 < from {
                 vector_winners += 1;
             }
             for (j, key) in keys.chunks_exact(d).enumerate().skip(from) {
@@ -1141,12 +1165,13 @@ mod tests {
     }
 
     /// A population large enough to recall on both threads, its keys one array: each agent
-    /// recalls what an agent alone with the same inputs recalls (the stores fill and evict).
+    /// recalls what an agent alone with the same inputs recalls (the stores fill and evict; 20
+    /// episodes, so the eight-key scan and its tail both run).
     #[test]
     fn each_agent_recalls_from_its_own_block_of_keys() {
         let (p, dim) = (PARALLEL_MIN_STORES + 3, 8);
         let config = HippocampusConfig {
-            capacity: 6,
+            capacity: 20,
             threshold: 0.0,
             ..Default::default()
         };
@@ -1155,7 +1180,7 @@ mod tests {
         let mut alone: Vec<Hippocampus> = watched.iter().map(|_| hippocampus(config.clone(), dim)).collect();
         let mut rng = SimRng::seed_from_u64(5);
         let u = Uniform::new(-1.0f32, 1.0);
-        for t in 0..20 {
+        for t in 0..30 {
             let z = Array2::from_shape_fn((p, dim), |_| u.sample(&mut rng));
             let r = Array2::from_shape_fn((p, 1), |(i, _)| (i + t) as f32 % 7.0 - 3.0);
             let mut inputs = Inputs::default();
@@ -1169,7 +1194,7 @@ mod tests {
                 assert_eq!(got, want, "agent {i}, tick {t}");
             }
         }
-        assert!(all.sizes().iter().all(|&n| n == 6), "every store full");
+        assert!(all.sizes().iter().all(|&n| n == 20), "every store full");
     }
 
     #[test]
