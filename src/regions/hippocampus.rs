@@ -330,6 +330,14 @@ impl Scan<'_> {
             .unwrap_or_else(|| self.recency.powf(age as f64))
     }
 
+    /// [`Scan::factor`] of keys j…j + 7, some of them past the table: apart, so that the hot path
+    /// of the eight-key scan has no call to `powf` in it.
+    #[cold]
+    #[inline(never)]
+    fn factors_past_table(&self, j: usize) -> [f32; 8] {
+        std::array::from_fn(|i| self.factor(j + i) as f32)
+    }
+
     /// `best` becomes (key j's score, j) if that is greater in `f32::total_cmp` (ties keep the
     /// earlier slot).
     #[inline(always)]
@@ -344,18 +352,15 @@ impl Scan<'_> {
     /// keys at a time (AVX2): each key's [`dot`] — its two four-lane running sums are the halves
     /// of one eight-lane sum, then added and summed in [`dot`]'s order for eight keys at once —
     /// times the recency factor, or −∞ below the threshold; `best` is compared lane by lane only
-    /// where some lane exceeds it. Each key's `ahead` and the times' `ahead_times` (`None` past
-    /// the last agent's) are asked of the cache. Returns the number of keys scored.
+    /// where some lane exceeds it. Each key's `ahead` and the times' `ahead_times` are asked of the
+    /// cache. Returns the number of keys scored.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn best_of_eights(
         &self,
         keys: &[f32],
         best: &mut (f32, usize),
-        (ahead, ahead_times): (
-            &impl Fn(usize) -> *const f32,
-            &impl Fn(usize) -> Option<[*const u64; 2]>,
-        ),
+        (ahead, ahead_times): (&impl Fn(usize) -> *const f32, &impl Fn(usize) -> [*const u64; 2]),
     ) -> usize {
         use std::arch::x86_64::*;
         let d = self.q.len();
@@ -374,11 +379,7 @@ impl Scan<'_> {
             _mm256_xor_si256(b, _mm256_srli_epi32::<1>(_mm256_srai_epi32::<31>(b)))
         };
         for j in (0..n).step_by(8) {
-            for t in [ahead_times(j), ahead_times(j + 7)]
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+            for t in ahead_times(j).into_iter().chain(ahead_times(j + 7)) {
                 _mm_prefetch::<_MM_HINT_T0>(t.cast::<i8>());
             }
             for i in j..j + 8 {
@@ -426,7 +427,12 @@ impl Scan<'_> {
                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, t[0]), t[1]), t[2]),
                 t[3],
             );
-            let factors: [f32; 8] = std::array::from_fn(|i| self.factor(j + i) as f32);
+            let ages: [u64; 8] = std::array::from_fn(|i| self.tick - self.stored_at[j + i]);
+            let factors: [f32; 8] = if ages.iter().all(|&a| (a as usize) < self.decay.len()) {
+                std::array::from_fn(|i| self.decay[ages[i] as usize] as f32)
+            } else {
+                self.factors_past_table(j)
+            };
             // SAFETY: eight floats.
             let factors = unsafe { _mm256_loadu_ps(factors.as_ptr()) };
             let scored = _mm256_mul_ps(cos, factors);
@@ -576,14 +582,13 @@ impl Hippocampus {
                     keys.as_ptr().wrapping_add(at * d)
                 };
                 // The same for the storage and use times (the next agent's from its first).
-                let ahead_times = |j: usize| -> Option<[*const u64; 2]> {
+                // (Past the last agent, its own times again: hints at addresses in use.)
+                let ahead_times = |j: usize| -> [*const u64; 2] {
+                    let own = [store.stored_at.as_ptr(), store.used_at.as_ptr()];
                     if j + AHEAD < store.len {
-                        Some(
-                            [store.stored_at.as_ptr(), store.used_at.as_ptr()]
-                                .map(|t| t.wrapping_add(j + AHEAD)),
-                        )
+                        own.map(|t| t.wrapping_add(j + AHEAD))
                     } else {
-                        next.map(|addresses| {
+                        next.map_or(own, |addresses| {
                             addresses.map(|t| (t as *const u64).wrapping_add(j + AHEAD - store.len))
                         })
                     }
@@ -1021,7 +1026,7 @@ mod tests {
             }
             let mut got = (f32::NEG_INFINITY, usize::MAX);
             let nowhere = |_: usize| std::ptr::null::<f32>();
-            let no_times = |_: usize| None;
+            let no_times = |_: usize| [std::ptr::null::<u64>(); 2];
             // SAFETY: the CPU has AVX2 (checked above).
             let from = unsafe { scan.best_of_eights(&keys, &mut got, (&nowhere, &no_times)) };
             assert_eq!(from, n / 8 * 8);
