@@ -430,8 +430,6 @@ pub fn bench_brain(
         let after = stream_bandwidth();
         let trip_after = round_trip_ns();
         let (bandwidth, read_bandwidth) = (before.0.max(after.0), before.1.max(after.1));
-        let before_read = before.1;
-        before = after;
         let rate = (ticks * p) as f64 / seconds;
         let base = figures.first().map_or(rate, |f| f.agent_ticks_per_s);
         let traffic: Vec<(String, crate::regions::Traffic)> = brain
@@ -461,12 +459,12 @@ pub fn bench_brain(
             read_bytes_per_tick,
             bandwidth_bytes_per_s: bandwidth,
             read_bandwidth_bytes_per_s: read_bandwidth,
-            read_bandwidths_before_after: [before_read, after.1],
+            read_bandwidths_before_after: [before.1, after.1],
             round_trips_ns_before_after: [trip_before, trip_after],
             roofline_seconds,
             over_roofline: seconds / roofline_seconds,
         });
-        trip_before = trip_after;
+        (before, trip_before) = (after, trip_after);
     }
     Ok(figures)
 }

@@ -593,23 +593,18 @@ impl Hippocampus {
                         })
                     }
                 };
-                let score = |j: usize, c: f32| {
-                    let age = tick - store.stored_at[j];
-                    let f = decay.get(age as usize).copied().unwrap_or_else(|| factor(age));
-                    c * f as f32
+                let scan = Scan {
+                    q,
+                    threshold,
+                    tick,
+                    stored_at: &store.stored_at,
+                    decay,
+                    recency,
                 };
                 if config.k == 1 {
                     // Only the head of the order below: the best score, ties to the earlier slot,
                     // in one pass with the threshold test as a select, not a branch (its outcome
                     // varies from key to key). Measured at P = 1024: ~10% of the region's time.
-                    let scan = Scan {
-                        q,
-                        threshold,
-                        tick,
-                        stored_at: &store.stored_at,
-                        decay,
-                        recency,
-                    };
                     let mut best = (f32::NEG_INFINITY, usize::MAX);
                     // Eight keys at a time where the CPU has AVX2 and D is a multiple of eight
                     // ([`Scan::best_of_eights`]): the same sums and products, so the same bits.
@@ -631,7 +626,7 @@ impl Hippocampus {
                         prefetch_from(ahead(j), d);
                         let c = dot(key, q);
                         if c >= threshold {
-                            scored.push((score(j, c), j));
+                            scored.push((c * scan.factor(j) as f32, j));
                         }
                     }
                 }
